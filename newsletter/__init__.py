@@ -1,0 +1,3 @@
+"""newsletter: build, preview and send a monthly email digest."""
+
+__version__ = "0.1.0"

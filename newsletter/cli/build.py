@@ -1,0 +1,47 @@
+"""`newsletter build`: render an issue into issues/<slug>/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..build import build_issue
+from . import main
+from .options import config_option, date_range, load, range_options
+
+
+@main.command()
+@range_options
+@config_option
+@click.option("--open", "open_browser", is_flag=True, help="Open email.html in the browser afterwards.")
+def build(month: str | None, since: str | None, until: str | None, config_path: Path,
+          open_browser: bool) -> None:
+    """Build the issue for MONTH (default: last full month) into issues/<slug>/.
+
+    \b
+    Example:
+      newsletter build 2023-07
+      newsletter build --since 2023-06-15 --until 2023-07-14
+    """
+    config = load(config_path)
+    result = build_issue(config, date_range(month, since, until))
+    rendered = result.rendered
+    click.echo(f"Built {rendered.issue.range.label}: {len(rendered.issue.items)} items "
+               f"in {len(rendered.issue.sections)} themes -> {_shown(result.folder)}/")
+    for section in rendered.issue.sections:
+        click.echo(f"  {section.theme}: {len(section.items)}")
+    click.echo(f"  Subject: {rendered.subject}")
+    click.echo(f"  email.html {rendered.html_bytes / 1024:.1f} KB (Gmail clips at 102 KB), "
+               f"email.txt {len(result.files['email.txt']) / 1024:.1f} KB")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if open_browser:
+        click.launch(str(result.folder / "email.html"))
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

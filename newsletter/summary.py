@@ -1,0 +1,119 @@
+"""Item summaries: Markdown in, safe HTML and plain text out.
+
+markdown-it-py in its CommonMark preset with raw HTML disabled, so `<script>` in a
+summary shows as text. The plain-text rendering writes every link out, because the text
+part of an email has no hyperlinks.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+__all__ = ["summary_html", "summary_text", "summary_links"]
+
+_ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.validateLink = lambda url: url.strip().lower().startswith(_ALLOWED_SCHEMES)  # type: ignore[method-assign]
+    return md
+
+
+def summary_html(markdown: str) -> str:
+    return _parser().render(markdown).strip()
+
+
+def summary_links(markdown: str) -> list[tuple[str, str]]:
+    """(text, url) of every link in the summary, in order."""
+    links = []
+    for block in _parser().parse(markdown):
+        for token, text in _inline_links(block.children or []):
+            links.append((text, token.attrGet("href") or ""))
+    return links
+
+
+def _inline_links(children: list[Token]) -> list[tuple[Token, str]]:
+    found: list[tuple[Token, str]] = []
+    open_link: Token | None = None
+    text = ""
+    for token in children:
+        if token.type == "link_open":
+            open_link, text = token, ""
+        elif token.type == "link_close" and open_link is not None:
+            found.append((open_link, text))
+            open_link = None
+        elif open_link is not None and token.type in ("text", "code_inline"):
+            text += token.content
+    return found
+
+
+def summary_text(markdown: str) -> str:
+    """Plain text, paragraphs separated by blank lines, links written as `text (url)`."""
+    blocks: list[str] = []
+    prefix = ""
+    ordinal: list[int] = []
+    for token in _parser().parse(markdown):
+        if token.type == "bullet_list_open":
+            ordinal.append(0)
+        elif token.type == "ordered_list_open":
+            ordinal.append(1)
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            ordinal.pop()
+        elif token.type == "list_item_open":
+            if ordinal and ordinal[-1]:
+                prefix = f"{ordinal[-1]}. "
+                ordinal[-1] += 1
+            else:
+                prefix = "- "
+        elif token.type == "inline":
+            line = _inline_text(token.children or [])
+            if prefix:
+                blocks.append(prefix + line)
+                prefix = ""
+            else:
+                blocks.append(line)
+        elif token.type in ("code_block", "fence"):
+            blocks.append(token.content.rstrip("\n"))
+    return _join_blocks(blocks)
+
+
+def _join_blocks(blocks: list[str]) -> str:
+    out: list[str] = []
+    for block in blocks:
+        is_item = block.startswith("- ") or block[:3].rstrip(". ").isdigit()
+        if out and is_item and (out[-1].startswith("- ") or out[-1][:1].isdigit()):
+            out[-1] += "\n" + block
+        else:
+            out.append(block)
+    return "\n\n".join(out)
+
+
+def _inline_text(children: list[Token]) -> str:
+    parts: list[str] = []
+    href: str | None = None
+    link_text = ""
+    for token in children:
+        if token.type == "link_open":
+            href, link_text = token.attrGet("href") or "", ""
+        elif token.type == "link_close":
+            url = str(href)
+            parts.append(link_text if link_text.strip() == url.removeprefix("mailto:") or link_text == url
+                         else f"{link_text} ({url})")
+            href = None
+        elif token.type in ("text", "code_inline"):
+            if href is not None:
+                link_text += token.content
+            else:
+                parts.append(token.content)
+        elif token.type == "softbreak":
+            parts.append(" ")
+        elif token.type == "hardbreak":
+            parts.append("\n")
+        elif token.type == "image":
+            parts.append(token.content or "")
+    return "".join(parts).strip()

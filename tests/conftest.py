@@ -1,0 +1,74 @@
+"""Shared fixtures: a copy of the sample project in a temp folder, item-file writers."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from newsletter.config import Config, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the bundled sample newsletter (config, items, example subscribers)."""
+    root = tmp_path / "digest"
+    root.mkdir()
+    shutil.copy(REPO / "newsletter.yaml", root / "newsletter.yaml")
+    shutil.copytree(REPO / "items", root / "items")
+    shutil.copy(REPO / "subscribers.example.csv", root / "subscribers.csv")
+    return root
+
+
+@pytest.fixture
+def config(project: Path) -> Config:
+    return load_config(project / "newsletter.yaml")
+
+
+@pytest.fixture
+def empty_project(tmp_path: Path) -> Path:
+    """The sample config with an empty items/ folder, for crafted items."""
+    root = tmp_path / "crafted"
+    (root / "items").mkdir(parents=True)
+    shutil.copy(REPO / "newsletter.yaml", root / "newsletter.yaml")
+    return root
+
+
+@pytest.fixture
+def write_item(empty_project: Path) -> Callable[..., Path]:
+    """Write an item file from YAML text (dedented) into the crafted project's items/."""
+
+    def write(text: str, name: str = "item.yaml") -> Path:
+        path = empty_project / "items" / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return write
+
+
+def item_yaml(title: str = "A briefing on neglect", date: str = "2023-07-10",
+              theme: str = "Neglect", url: str = "https://example.org/a", **extra: str) -> str:
+    """One valid item as YAML text; keyword arguments add or replace top-level lines."""
+    lines = {
+        "title": title,
+        "date": date,
+        "source": "Example Source",
+        "theme": theme,
+        "summary": "A short summary of the briefing.",
+    }
+    lines.update(extra)
+    body = "".join(f"{k}: {v}\n" for k, v in lines.items())
+    return body + f"links:\n  - label: Read the briefing\n    title: The briefing\n    url: {url}\n"
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where tests keep screenshots and other artifacts (ignored by git)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

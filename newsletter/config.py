@@ -61,8 +61,8 @@ class SourceConfig:
 
     url: str
     name: str
-    theme: str | None = None  # theme for every entry of this source
-    rules: dict[str, list[str]] = field(default_factory=dict)  # theme -> keywords/tags
+    theme: str | None = None  # theme for entries none of this source's own rules match
+    rules: dict[str, list[str]] = field(default_factory=dict)  # theme -> keywords, "tag:X"
 
 
 @dataclass(frozen=True)
@@ -250,6 +250,8 @@ def load_config(path: Path) -> Config:
     bounces = r.section(data, "bounces", {"soft_limit"}) or LineMap()
     sample = r.section(data, "sample_recipient", {"name", "email"}) or LineMap()
     list_id = r.text(data, "list_id") or _default_list_id(name, sender)
+    sources = _sources(r, data, themes)
+    theme_rules = _rules(r, data, "theme_rules", themes)
     raise_all(r.errors)
     return Config(
         path=path.resolve(),
@@ -269,8 +271,8 @@ def load_config(path: Path) -> Config:
         colors=colors,
         smtp=smtp,
         dkim=dkim,
-        sources=_sources(r, data),
-        theme_rules=_rules(r, data, "theme_rules"),
+        sources=sources,
+        theme_rules=theme_rules,
         archive_url=r.text(data, "archive_url"),
         preferences_url=r.text(data, "preferences_url"),
         quiet_month=r.text(data, "quiet_month"),
@@ -373,25 +375,42 @@ def _dkim(r: _Reader, data: LineMap) -> DkimConfig | None:
     return config
 
 
-def _rules(r: _Reader, data: LineMap, key: str) -> dict[str, list[str]]:
+def _configured_theme(r: _Reader, where: LineMap, key: str, name: str,
+                      themes: tuple[str, ...]) -> str | None:
+    """The configured display name for `name`, or an error on the line that names it."""
+    if not themes:  # `themes` itself is wrong; that error is already reported
+        return name
+    for theme in themes:
+        if theme_key(theme) == theme_key(name):
+            return theme
+    r.error(where, key, f"unknown theme {name!r}", f"use one of: {', '.join(themes)}")
+    return None
+
+
+def _rules(r: _Reader, data: LineMap, key: str, themes: tuple[str, ...]) -> dict[str, list[str]]:
+    """theme -> keywords; a keyword matches a whole word or phrase of an entry's title or
+    summary, or one of its categories; `tag:X` matches only a category; `word*` a prefix."""
     value = data.get(key)
     if value is None:
         return {}
     if not isinstance(value, LineMap):
-        r.error(data, key, "must map theme names to lists of keywords")
+        r.error(data, key, "must map theme names to lists of keywords",
+                "e.g. theme_rules: {Online safety: [online, tag:internet]}")
         return {}
     rules: dict[str, list[str]] = {}
-    for theme, words in value.items():
+    for name, words in value.items():
         if isinstance(words, str):
             words = [words]
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-            r.error(value, theme, "must be a list of keywords")
+            r.error(value, name, "must be a list of keywords")
             continue
-        rules[theme] = [w.strip() for w in words if w.strip()]
+        theme = _configured_theme(r, value, name, name, themes)
+        if theme is not None:
+            rules.setdefault(theme, []).extend(w.strip() for w in words if w.strip().removeprefix("tag:"))
     return rules
 
 
-def _sources(r: _Reader, data: LineMap) -> tuple[SourceConfig, ...]:
+def _sources(r: _Reader, data: LineMap, themes: tuple[str, ...]) -> tuple[SourceConfig, ...]:
     value = data.get("sources")
     if value is None:
         return ()
@@ -406,10 +425,16 @@ def _sources(r: _Reader, data: LineMap) -> tuple[SourceConfig, ...]:
         for unknown in sorted(set(entry) - {"url", "name", "theme", "rules"}):
             r.error(entry, unknown, "unknown setting", "allowed: url, name, theme, rules")
         url = r.text(entry, "url", required=True) or ""
+        if "://" in url and not url.lower().startswith(("https://", "http://")):
+            r.error(entry, "url", f"not a web address or file: {url!r}",
+                    "use https://... or a file path relative to the config")
+        theme = r.text(entry, "theme")
+        if theme:
+            theme = _configured_theme(r, entry, "theme", theme, themes)
         sources.append(SourceConfig(
             url=url,
             name=r.text(entry, "name", required=True) or "",
-            theme=r.text(entry, "theme"),
-            rules=_rules(r, entry, "rules"),
+            theme=theme or None,
+            rules=_rules(r, entry, "rules", themes),
         ))
     return tuple(sources)

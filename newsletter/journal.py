@@ -29,6 +29,11 @@ __all__ = [
     "get_preferences",
     "set_preferences",
     "all_preferences",
+    "FeedCache",
+    "get_feed_cache",
+    "put_feed_cache",
+    "collected_keys",
+    "record_collected",
 ]
 
 SCHEMA = """
@@ -63,6 +68,20 @@ CREATE TABLE IF NOT EXISTS preferences (
     email TEXT PRIMARY KEY,
     themes TEXT NOT NULL,
     updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feed_cache (
+    url TEXT PRIMARY KEY,
+    etag TEXT NOT NULL DEFAULT '',
+    last_modified TEXT NOT NULL DEFAULT '',
+    content_type TEXT NOT NULL DEFAULT '',
+    body BLOB NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS collected (
+    key TEXT PRIMARY KEY,
+    source TEXT NOT NULL DEFAULT '',
+    file TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL
 );
 """
 
@@ -172,3 +191,45 @@ def set_preferences(db: sqlite3.Connection, email: str, themes: list[str]) -> No
 def all_preferences(db: sqlite3.Connection) -> dict[str, list[str]]:
     return {row[0]: [t for t in row[1].split("\n") if t]
             for row in db.execute("SELECT email, themes FROM preferences")}
+
+
+@dataclass(frozen=True)
+class FeedCache:
+    """What `collect` last downloaded from a feed: validators for a conditional GET, and
+    the body itself, so a 304 can be re-read for a different date range."""
+
+    url: str
+    etag: str
+    last_modified: str
+    content_type: str
+    body: bytes
+
+
+def get_feed_cache(db: sqlite3.Connection, url: str) -> FeedCache | None:
+    row = db.execute("SELECT url, etag, last_modified, content_type, body FROM feed_cache WHERE url = ?",
+                     (url,)).fetchone()
+    return None if row is None else FeedCache(row[0], row[1], row[2], row[3], bytes(row[4]))
+
+
+def put_feed_cache(db: sqlite3.Connection, cache: FeedCache) -> None:
+    with transaction(db):
+        db.execute(
+            "INSERT INTO feed_cache (url, etag, last_modified, content_type, body, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, "
+            "last_modified = excluded.last_modified, content_type = excluded.content_type, "
+            "body = excluded.body, updated = excluded.updated",
+            (cache.url, cache.etag, cache.last_modified, cache.content_type, cache.body, now()),
+        )
+
+
+def collected_keys(db: sqlite3.Connection) -> set[str]:
+    """Every guid/link key `collect` has written an item for, even if the file is gone."""
+    return {row[0] for row in db.execute("SELECT key FROM collected")}
+
+
+def record_collected(db: sqlite3.Connection, keys: Iterable[str], *, source: str, file: str) -> None:
+    with transaction(db):
+        db.executemany(
+            "INSERT OR IGNORE INTO collected (key, source, file, created) VALUES (?, ?, ?, ?)",
+            [(key, source, file, now()) for key in keys],
+        )

@@ -100,6 +100,7 @@ def write_issue(folder: Path, files: dict[str, bytes]) -> None:
     """Write into a temp folder, then swap it in: a failed build leaves the old issue intact."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    tmp.chmod(0o755)
     try:
         for name, data in files.items():
             with open(tmp / name, "wb") as fh:

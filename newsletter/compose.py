@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email import quoprimime
 from email.header import Header
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 
 from .config import Config
 from .render import RenderedIssue
@@ -77,7 +77,7 @@ def _encode_body(body: str, part: str) -> list[bytes | str]:
     tail = body[pos:]
     if not tail.endswith("\n"):
         tail += "\n"
-    pieces.append(_qp(tail).encode("ascii"))
+    pieces.append(_qp(tail).encode("ascii") + b"\r\n")  # the CRLF before a boundary is the boundary's
     return pieces
 
 
@@ -186,7 +186,8 @@ _ENCODERS: dict[str, Callable[[str], bytes]] = {
 def fill(template: MessageTemplate, config: Config, recipient: Recipient, *, token: str,
          message_id: str, date: str | None = None) -> bytes:
     """The complete message for one recipient, as bytes ready for SMTP DATA."""
-    values = _values(config, recipient, token, message_id, date or formatdate(usegmt=True))
+    values = _values(config, recipient, token, message_id,
+                     date or format_datetime(dt.datetime.now(dt.timezone.utc)))
     out = []
     for part in template.parts:
         if isinstance(part, bytes):
@@ -203,4 +204,4 @@ def sample_message(rendered: RenderedIssue, config: Config, token: str) -> bytes
     when = dt.datetime(end.year, end.month, end.day, 8, 0, tzinfo=dt.timezone.utc)
     return fill(compile_message(rendered, config), config, Recipient(email, name), token=token,
                 message_id=f"<{rendered.issue.range.slug}.sample@{config.sender_domain}>",
-                date=formatdate(when.timestamp(), usegmt=True))
+                date=format_datetime(when))

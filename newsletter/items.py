@@ -152,9 +152,10 @@ class _ItemReader:
             self.errors[-1].field = "theme"
         summary = self.text(data, "summary")
         links = []
-        if "links" in data and not self.entries(data, "links") and before == len(self.errors):
+        link_entries = self.entries(data, "links")
+        if "links" in data and not link_entries and isinstance(data["links"], (list, type(None))):
             self.error(data, "links", "is empty", "add at least one {label, title, url}")
-        for i, entry in enumerate(self.entries(data, "links"), 1):
+        for i, entry in enumerate(link_entries, 1):
             self.unknown_keys(entry, ("label", "title", "url"), f"links[{i}].")
             links.append(Link(self.text(entry, "label", f"links[{i}]."),
                               self.text(entry, "title", f"links[{i}]."),

@@ -7,6 +7,7 @@ environment variable or file that holds them (`password_env`, `secret_env`, ...)
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -103,6 +104,7 @@ class Config:
     secret_env: str = "NEWSLETTER_TOKEN_SECRET"
     secret_file: Path | None = None
     old_secrets_env: str | None = "NEWSLETTER_TOKEN_SECRET_OLD"
+    old_secrets_until: dt.date | None = None  # old secrets verify until this day (inclusive)
     soft_bounce_limit: int = 3
     sample_recipient: tuple[str, str] = ("Sam Sample", "sam.sample@example.org")
 
@@ -246,10 +248,12 @@ def load_config(path: Path) -> Config:
     colors = _colors(r, data)
     smtp = _smtp(r, data)
     dkim = _dkim(r, data)
-    tokens = r.section(data, "tokens", {"secret_env", "secret_file", "old_secrets_env"}) or LineMap()
+    tokens = r.section(data, "tokens", {"secret_env", "secret_file", "old_secrets_env", "old_secrets_until"}) or LineMap()
     bounces = r.section(data, "bounces", {"soft_limit"}) or LineMap()
     sample = r.section(data, "sample_recipient", {"name", "email"}) or LineMap()
     list_id = r.text(data, "list_id") or _default_list_id(name, sender)
+    old_until = _date(r, tokens, "old_secrets_until")
+    soft_limit = r.number(bounces, "soft_limit", 3)
     sources = _sources(r, data, themes)
     theme_rules = _rules(r, data, "theme_rules", themes)
     raise_all(r.errors)
@@ -279,12 +283,24 @@ def load_config(path: Path) -> Config:
         secret_env=r.text(tokens, "secret_env") or "NEWSLETTER_TOKEN_SECRET",
         secret_file=r.path_value(tokens, "secret_file"),
         old_secrets_env=r.text(tokens, "old_secrets_env") or "NEWSLETTER_TOKEN_SECRET_OLD",
-        soft_bounce_limit=r.number(bounces, "soft_limit", 3),
+        old_secrets_until=old_until,
+        soft_bounce_limit=soft_limit,
         sample_recipient=(
             r.text(sample, "name") or "Sam Sample",
             r.text(sample, "email") or "sam.sample@example.org",
         ),
     )
+
+
+def _date(r: _Reader, data: LineMap, key: str) -> dt.date | None:
+    value = r.text(data, key)
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        r.error(data, key, f"not a date: {value!r}", "write it as YYYY-MM-DD")
+        return None
 
 
 def _default_list_id(name: str, sender: str) -> str:

@@ -29,6 +29,13 @@ __all__ = [
     "get_preferences",
     "set_preferences",
     "all_preferences",
+    "Bounce",
+    "record_bounce",
+    "recipient_for_message_id",
+    "latest_sent_run",
+    "run_id_for_slug",
+    "consecutive_soft_bounces",
+    "bounce_counts",
     "FeedCache",
     "get_feed_cache",
     "put_feed_cache",
@@ -69,6 +76,18 @@ CREATE TABLE IF NOT EXISTS preferences (
     themes TEXT NOT NULL,
     updated TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS bounces (
+    key TEXT PRIMARY KEY,          -- bounce Message-ID (or digest) + recipient: re-import is a no-op
+    email TEXT NOT NULL,
+    run_id INTEGER REFERENCES runs(id),
+    kind TEXT NOT NULL CHECK (kind IN ('hard','soft')),
+    status TEXT NOT NULL DEFAULT '',
+    diagnostic TEXT NOT NULL DEFAULT '',
+    received TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bounces_email ON bounces (email);
+CREATE INDEX IF NOT EXISTS bounces_run ON bounces (run_id, kind);
 CREATE TABLE IF NOT EXISTS feed_cache (
     url TEXT PRIMARY KEY,
     etag TEXT NOT NULL DEFAULT '',
@@ -233,3 +252,83 @@ def record_collected(db: sqlite3.Connection, keys: Iterable[str], *, source: str
             "INSERT OR IGNORE INTO collected (key, source, file, created) VALUES (?, ?, ?, ?)",
             [(key, source, file, now()) for key in keys],
         )
+
+
+@dataclass(frozen=True)
+class Bounce:
+    """One failed delivery reported back by a mail server (a DSN or a plain-text bounce)."""
+
+    key: str  # unique per bounce message and recipient, so importing a mailbox twice is harmless
+    email: str
+    kind: str  # hard (5.x.x) | soft (4.x.x)
+    status: str  # enhanced status code, e.g. 5.1.1
+    diagnostic: str
+    received: str  # when the bounce was written (its Date header), ISO 8601 UTC
+    run_id: int | None = None
+
+
+def record_bounce(db: sqlite3.Connection, bounce: Bounce) -> bool:
+    """Store a bounce; False if this bounce (same key) was imported before."""
+    with transaction(db):
+        cur = db.execute(
+            "INSERT OR IGNORE INTO bounces (key, email, run_id, kind, status, diagnostic, received, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (bounce.key, normalise_email(bounce.email), bounce.run_id, bounce.kind, bounce.status,
+             bounce.diagnostic, bounce.received, now()),
+        )
+    return cur.rowcount == 1
+
+
+def recipient_for_message_id(db: sqlite3.Connection, message_id: str) -> tuple[int, str] | None:
+    """(run id, address) of the message `send` gave this Message-ID, with or without <>."""
+    bare = message_id.strip().strip("<>")
+    if not bare:
+        return None
+    row = db.execute("SELECT run_id, email FROM recipients WHERE message_id IN (?, ?) LIMIT 1",
+                     (bare, f"<{bare}>")).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def latest_sent_run(db: sqlite3.Connection, email: str) -> int | None:
+    """The newest run that mailed this address (state sent), if any."""
+    row = db.execute("SELECT MAX(run_id) FROM recipients WHERE email = ? AND state = 'sent'",
+                     (normalise_email(email),)).fetchone()
+    return row[0] if row else None
+
+
+def run_id_for_slug(db: sqlite3.Connection, slug: str) -> int | None:
+    row = db.execute("SELECT id FROM runs WHERE slug = ?", (slug,)).fetchone()
+    return None if row is None else row[0]
+
+
+def consecutive_soft_bounces(db: sqlite3.Connection, email: str) -> int:
+    """Soft bounces (one per run) since the newest run that reached this address cleanly.
+
+    A run counts as clean when `send` delivered to the address and no bounce came back
+    for it; bounces not tied to a run count after that run's last update.
+    """
+    email = normalise_email(email)
+    clean = db.execute(
+        "SELECT r.run_id, r.updated FROM recipients r WHERE r.email = ? AND r.state = 'sent' "
+        "AND NOT EXISTS (SELECT 1 FROM bounces b WHERE b.email = r.email AND b.run_id = r.run_id) "
+        "ORDER BY r.run_id DESC LIMIT 1",
+        (email,),
+    ).fetchone()
+    clean_run, clean_time = (clean[0], clean[1]) if clean else (0, "")
+    row = db.execute(
+        "SELECT COUNT(DISTINCT COALESCE('run:' || run_id, 'key:' || key)) FROM bounces "
+        "WHERE email = ? AND kind = 'soft' AND (run_id > ? OR (run_id IS NULL AND received > ?))",
+        (email, clean_run, clean_time),
+    ).fetchone()
+    return int(row[0])
+
+
+def bounce_counts(db: sqlite3.Connection, run_id: int | None = None) -> dict[str, int]:
+    """Distinct bounced addresses by kind, for one run or (run_id None) overall."""
+    where, args = ("WHERE run_id = ?", (run_id,)) if run_id is not None else ("", ())
+    counts = {"hard": 0, "soft": 0}
+    for kind, count in db.execute(
+        f"SELECT kind, COUNT(DISTINCT email) FROM bounces {where} GROUP BY kind", args  # noqa: S608
+    ):
+        counts[kind] = count
+    return counts

@@ -30,10 +30,11 @@ from dkim.canonicalization import (CanonicalizationPolicy, Relaxed, compress_whi
                                    strip_trailing_lines, strip_trailing_whitespace)
 
 from .config import Config, DkimConfig
-from .errors import ConfigError
+from .errors import ConfigError, NewsletterError
 
 __all__ = ["Signer", "SIGNED_HEADERS", "OPTIONAL_SIGNED_HEADERS", "load_signer", "load_private_key",
-           "make_signer", "public_key_record", "canonical_body"]
+           "make_signer", "public_key_record", "canonical_body", "record_name", "zone_strings",
+           "generate_key", "write_private_key"]
 
 Signer = Callable[[bytes], bytes]
 
@@ -91,6 +92,36 @@ def public_key_record(key: rsa.RSAPrivateKey) -> str:
     der = key.public_key().public_bytes(serialization.Encoding.DER,
                                         serialization.PublicFormat.SubjectPublicKeyInfo)
     return f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode('ascii')}"
+
+
+def record_name(selector: str, domain: str) -> str:
+    """Where receivers look the key up: `SELECTOR._domainkey.DOMAIN`."""
+    return f"{selector}._domainkey.{domain.rstrip('.')}"
+
+
+def zone_strings(value: str, size: int = 255) -> str:
+    """The TXT value as quoted strings of at most 255 characters, as zone files need."""
+    return " ".join(f'"{value[i:i + size]}"' for i in range(0, len(value), size))
+
+
+def generate_key(bits: int = 2048) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def write_private_key(key: rsa.RSAPrivateKey, path: Path) -> None:
+    """Write the PEM key readable by its owner only (0600); never overwrite a key."""
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                            serialization.NoEncryption())
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise NewsletterError("a key file is already there", path=path,
+                              hint="choose another --out, or move the old key aside first") from None
+    except OSError as exc:
+        raise NewsletterError(f"cannot write the key: {exc.strerror}", path=path) from exc
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    os.chmod(path, 0o600)  # in case the umask or the filesystem widened it
 
 
 def _split(message: bytes) -> tuple[list[list[bytes]], bytes]:

@@ -57,3 +57,4 @@ def run() -> None:
 
 # Commands register themselves on `main` when imported.
 from . import build as _build  # noqa: E402,F401
+from . import dkim as _dkim  # noqa: E402,F401

@@ -17,6 +17,7 @@ __all__ = [
     "ItemError",
     "BuildError",
     "SendError",
+    "CollectError",
     "ErrorList",
 ]
 
@@ -67,6 +68,10 @@ class BuildError(NewsletterError):
 
 class SendError(NewsletterError):
     """Sending cannot start or cannot go on (bad subscribers, SMTP refused, ...)."""
+
+
+class CollectError(NewsletterError):
+    """A source cannot be collected (HTTP error, timeout, not a feed) or a spreadsheet row is bad."""
 
 
 class ErrorList(NewsletterError):

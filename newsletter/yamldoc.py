@@ -26,8 +26,8 @@ class LineMap(dict):  # type: ignore[type-arg]
         return self.key_lines.get(key, self.line)
 
 
-class _Loader(yaml.SafeLoader):
-    pass
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser when available (about 10x faster), Python's otherwise."""
 
 
 _Loader.yaml_implicit_resolvers = {

@@ -43,7 +43,7 @@ def test_optional_fields_are_loaded(write_item, empty_project):
 def test_yaml_syntax_error_names_file_and_line(write_item, empty_project):
     write_item("title: Broken\ndate: 2023-07-01\nlinks: [oops\nsource: x\n", "bad.yaml")
     assert errors_of(empty_project / "items") == [
-        "items/bad.yaml:4: YAML syntax error: expected ',' or ']', but got ':' "
+        "items/bad.yaml:4: YAML syntax error: did not find expected ',' or ']' "
         "(check indentation and quote values containing ':' or '#')"
     ]
 

@@ -58,3 +58,4 @@ def run() -> None:
 # Commands register themselves on `main` when imported.
 from . import build as _build  # noqa: E402,F401
 from . import dkim as _dkim  # noqa: E402,F401
+from . import archive as _archive  # noqa: E402,F401

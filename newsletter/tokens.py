@@ -28,7 +28,8 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .config import Config
 
-__all__ = ["make_token", "read_token", "load_secrets", "token_keys", "SAMPLE_SECRET", "SECRET_FILE"]
+__all__ = ["make_token", "read_token", "load_secrets", "token_keys", "describe_secrets", "SAMPLE_SECRET",
+           "SECRET_FILE"]
 
 SAMPLE_SECRET = b"sample-only-not-a-secret"
 SECRET_FILE = ".newsletter-secret"  # beside the config, for the embedded-outbox default
@@ -161,3 +162,21 @@ def token_keys(config: Config, *, create: bool = True, today: dt.date | None = N
         create=create,
         today=today,
     )
+
+
+def describe_secrets(config: Config, *, today: dt.date | None = None) -> str:
+    """Where the token secrets come from, for a start-up line; never the secrets themselves."""
+    if os.environ.get(config.secret_env, "").strip():
+        where = f"${config.secret_env}"
+    elif config.secret_file is not None:
+        where = str(config.secret_file)
+    else:
+        where = str(config.root / SECRET_FILE)
+    old_env = config.old_secrets_env
+    old = [s for s in os.environ.get(old_env, "").split(",") if s.strip()] if old_env else []
+    if not old:
+        return where
+    until = config.old_secrets_until
+    if until is not None and (today or dt.date.today()) > until:
+        return f"{where}; old secrets in ${old_env} expired on {until.isoformat()}"
+    return f"{where} + {len(old)} old in ${old_env}" + (f" until {until.isoformat()}" if until else " (no end date)")

@@ -59,3 +59,4 @@ def run() -> None:
 from . import build as _build  # noqa: E402,F401
 from . import dkim as _dkim  # noqa: E402,F401
 from . import archive as _archive  # noqa: E402,F401
+from . import unsubscribe as _unsubscribe  # noqa: E402,F401

@@ -1,0 +1,85 @@
+"""`newsletter unsubscribe-server`: serve the one-click unsubscribe endpoint with uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+
+import click
+
+from ..tokens import describe_secrets
+from ..unsubscribe import TokenRedactor, create_app, unsubscribe_path
+from . import main
+from .options import config_option, load
+
+__all__ = ["unsubscribe_server"]
+
+
+@main.command("unsubscribe-server")
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; keep 127.0.0.1 behind a reverse proxy.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0 picks a free one).")
+@click.option("--proxy-headers/--no-proxy-headers", default=True, show_default=True,
+              help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips (for the client address in logs).")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="IPS",
+              help="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="Log each request (tokens in URLs are blanked).")
+def unsubscribe_server(config_path: Path, host: str, port: int, proxy_headers: bool,
+                       forwarded_allow_ips: str, access_log: bool) -> None:
+    """Serve unsubscribe links: one-click POST (RFC 8058), confirm page, resubscribe.
+
+    Answers on the path of `unsubscribe.url` in the config and writes unsubscribes to
+    the suppression list in the state file that `send` reads. The token secret must be
+    the one `send` signed with ($NEWSLETTER_TOKEN_SECRET, tokens.secret_file, or the
+    .newsletter-secret beside the config).
+
+    \b
+    Example:
+      newsletter unsubscribe-server --port 8080
+      # behind nginx/Caddy on the same machine, proxying https://example.org/unsubscribe
+      newsletter unsubscribe-server --host 127.0.0.1 --port 8080 --forwarded-allow-ips 127.0.0.1
+    """
+    import uvicorn  # imported here: the other commands do not need it
+
+    config = load(config_path)
+    app = create_app(config)
+    click.echo(f"Unsubscribe server for {config.name} ({config.list_id})")
+    shown_port = port or "<free port, see below>"
+    click.echo(f"  listening on http://{_url_host(host)}:{shown_port}{unsubscribe_path(config)} "
+               f"(links in mail: {config.unsubscribe_url})")
+    click.echo(f"  suppression list: {config.state_file}")
+    click.echo(f"  token secret: {describe_secrets(config)}")
+    if not _is_loopback(host):
+        click.echo("warning: listening beyond this machine; put it behind a reverse proxy with TLS", err=True)
+    logging.getLogger("uvicorn.access").addFilter(TokenRedactor())
+    _log_events()
+    uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers,
+                forwarded_allow_ips=forwarded_allow_ips, access_log=access_log,
+                server_header=False, log_level="info")
+
+
+def _log_events() -> None:
+    """Show 'unsubscribed (one-click)' lines beside uvicorn's (addresses are not logged)."""
+    logger = logging.getLogger("newsletter.unsubscribe")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

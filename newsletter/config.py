@@ -44,8 +44,11 @@ class SmtpConfig:
     rate: float | None = None  # messages per second, None = unlimited
     reconnect_after: int = 500  # messages per connection before a fresh one
     timeout: float = 30.0
-    max_connection_failures: int = 5
-    allow_insecure: bool = False  # permit plain SMTP + AUTH to a non-loopback host
+    max_connection_failures: int = 5  # consecutive; then the run stops, resumable
+    allow_insecure: bool = False  # permit plain SMTP (never AUTH) to a non-loopback host
+    retries: int = 5  # attempts per recipient on 4xx replies within one run
+    retry_delay: float = 2.0  # seconds before the first retry/reconnect; doubles, max 60
+    ca_file: Path | None = None  # extra CA bundle to trust (a relay with a private CA)
 
 
 @dataclass(frozen=True)
@@ -371,6 +374,9 @@ def _smtp(r: _Reader, data: LineMap) -> SmtpConfig | None:
         timeout=r.number(section, "timeout", 30.0, float),
         max_connection_failures=r.number(section, "max_connection_failures", 5),
         allow_insecure=allow_insecure,
+        retries=r.number(section, "retries", 5),
+        retry_delay=r.number(section, "retry_delay", 2.0, float),
+        ca_file=r.path_value(section, "ca_file"),
     )
 
 

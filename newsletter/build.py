@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .checks import check_issue
 from .compose import greeting, preferences_url, sample_message, unsubscribe_url
 from .config import Config
 from .errors import BuildError
@@ -92,6 +93,7 @@ def render_files(rendered: RenderedIssue, config: Config) -> dict[str, bytes]:
         "sample.eml": sample_message(rendered, config, make_token(SAMPLE_SECRET, config.list_id, email)),
     }
     manifest = manifest_for(rendered, files)
+    manifest["checks"] = [finding.as_dict() for finding in check_issue(rendered, files, config)]
     files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     return files
 

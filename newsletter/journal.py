@@ -41,6 +41,9 @@ __all__ = [
     "put_feed_cache",
     "collected_keys",
     "record_collected",
+    "CachedLink",
+    "get_link_checks",
+    "put_link_checks",
     "RECIPIENT_STATES",
     "Run",
     "RecipientRow",
@@ -123,6 +126,13 @@ CREATE TABLE IF NOT EXISTS collected (
     source TEXT NOT NULL DEFAULT '',
     file TEXT NOT NULL DEFAULT '',
     created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS link_checks (
+    url TEXT PRIMARY KEY,
+    status INTEGER NOT NULL,
+    final_url TEXT NOT NULL DEFAULT '',
+    redirects TEXT NOT NULL DEFAULT '',
+    checked TEXT NOT NULL
 );
 """
 
@@ -562,3 +572,35 @@ def run_recipients(db: sqlite3.Connection, run_id: int, states: Iterable[str] = 
     rows = db.execute(f"SELECT {_RECIPIENT_COLUMNS} FROM recipients WHERE run_id = ? AND state IN ({marks}) "
                       "ORDER BY rowid", (run_id, *states))
     return [_recipient(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class CachedLink:
+    """A link `check --links` got an HTTP answer for: status, where it ended, the hops."""
+
+    url: str
+    status: int
+    final_url: str
+    redirects: tuple[str, ...]
+    checked: str  # ISO timestamp, UTC
+
+
+def get_link_checks(db: sqlite3.Connection, urls: Iterable[str], *, since: str) -> dict[str, CachedLink]:
+    """The cached answers for `urls` checked at or after `since` (ISO timestamp)."""
+    found: dict[str, CachedLink] = {}
+    for url in set(urls):
+        row = db.execute("SELECT url, status, final_url, redirects, checked FROM link_checks "
+                         "WHERE url = ? AND checked >= ?", (url, since)).fetchone()
+        if row is not None:
+            found[url] = CachedLink(row[0], row[1], row[2], tuple(r for r in row[3].split("\n") if r), row[4])
+    return found
+
+
+def put_link_checks(db: sqlite3.Connection, links: Iterable[CachedLink]) -> None:
+    with transaction(db):
+        db.executemany(
+            "INSERT INTO link_checks (url, status, final_url, redirects, checked) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (url) DO UPDATE SET status = excluded.status, final_url = excluded.final_url, "
+            "redirects = excluded.redirects, checked = excluded.checked",
+            [(c.url, c.status, c.final_url, "\n".join(c.redirects), c.checked) for c in links],
+        )

@@ -25,7 +25,7 @@ import re
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -443,7 +443,8 @@ def _search_index(archive: Archive) -> bytes:
 
 def _xml(root: ET.Element) -> bytes:
     ET.indent(root, space="  ")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -574,9 +575,11 @@ def _remove_stale(out: Path, names: Iterable[str]) -> list[str]:
 
 def build_archive(config: Config, out: Path, *, base_url: str | None = None) -> ArchiveResult:
     """Read the issues, render the site, write what changed."""
+    given = base_url
     base_url = base_url or config.archive_url
     if base_url and not base_url.startswith(("https://", "http://")):
-        raise BuildError(f"not a web address: {base_url!r}", field="archive_url",
+        raise BuildError(f"not a web address: {base_url!r}", path=None if given else config.path,
+                         field="--base-url" if given else "archive_url",
                          hint="use the full address, e.g. https://example.org/digest/")
     archive = load_archive(config)
     files = render_site(archive, config, base_url=base_url)

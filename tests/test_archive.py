@@ -206,7 +206,7 @@ def test_pages_have_lang_title_headings_in_order_skip_link_and_alt_text(site: Pa
         assert page.lang == "en-GB", where
         assert page.title.strip(), where
         assert page.headings[0] == 1 and page.headings.count(1) == 1, where
-        for before, after in zip(page.headings, page.headings[1:]):
+        for before, after in zip(page.headings, page.headings[1:], strict=False):
             assert after <= before + 1, f"{where}: h{before} then h{after}"
         assert "#main" in page.links and "main" in page.ids, where
         assert all(img.get("alt") for img in page.images), where
@@ -299,6 +299,17 @@ def test_a_deleted_issue_loses_its_page_and_other_files_stay(built: Config, proj
     assert not (site / "2023-06").exists() and (site / "CNAME").is_file()
     assert "2023-06/index.html" not in (site / "index.html").read_text(encoding="utf-8")
     assert "2023-07/index.html" in report.written  # its "older issue" link is gone
+
+
+def test_a_custom_range_issue_gets_its_own_page_in_date_order(built: Config, project: Path) -> None:
+    build_issue(built, parse_range(None, "2023-07-15", "2023-08-14"))
+    build_archive(built, project / "site")
+    index = (project / "site" / "index.html").read_text(encoding="utf-8")
+    slugs = re.findall(r'<h3><a href="([^"/]+)/index.html">', index)
+    assert slugs == ["2023-08", "2023-07-15_2023-08-14", "2023-07", "2023-06"]  # by last day, newest first
+    assert "15 July \u2013 14 August 2023" in index
+    page = (project / "site" / "2023-07-15_2023-08-14" / "index.html").read_text(encoding="utf-8")
+    assert "<title>15 July to 14 August 2023 &middot; Safeguarding digest</title>" in page
 
 
 # ---------------------------------------------------------------- missing pieces and errors

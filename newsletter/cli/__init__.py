@@ -60,3 +60,4 @@ from . import build as _build  # noqa: E402,F401
 from . import dkim as _dkim  # noqa: E402,F401
 from . import archive as _archive  # noqa: E402,F401
 from . import unsubscribe as _unsubscribe  # noqa: E402,F401
+from . import collect as _collect  # noqa: E402,F401

@@ -248,6 +248,11 @@ def load_config(path: Path) -> Config:
         subject.format(name="", period="", count=0, themes="", month="")
     except (KeyError, IndexError, ValueError) as exc:
         r.error(data, "subject", f"bad placeholder {exc}", "use {name}, {period}, {count} or {themes}")
+    archive_url = r.text(data, "archive_url")
+    if archive_url and (not archive_url.startswith(("https://", "http://"))
+                        or any(c.isspace() or c in '<>"' or ord(c) < 32 for c in archive_url)):
+        r.error(data, "archive_url", f"not a web address: {archive_url!r}",
+                "write the archive's full address, e.g. https://example.org/digest")
     colors = _colors(r, data)
     smtp = _smtp(r, data)
     dkim = _dkim(r, data)
@@ -280,7 +285,7 @@ def load_config(path: Path) -> Config:
         dkim=dkim,
         sources=sources,
         theme_rules=theme_rules,
-        archive_url=r.text(data, "archive_url"),
+        archive_url=archive_url,
         preferences_url=r.text(data, "preferences_url"),
         quiet_month=r.text(data, "quiet_month"),
         secret_env=r.text(tokens, "secret_env") or "NEWSLETTER_TOKEN_SECRET",

@@ -147,6 +147,17 @@ def test_emails_have_no_archive_link_or_headers_without_archive_url(config: Conf
     assert "View in your browser" not in result.files["email.html"].decode()
 
 
+@pytest.mark.parametrize("url", ["digest.example.org/archive", '"https://x.example.org/a\\nBcc: victim@example.org"'])
+def test_a_bad_archive_url_is_a_config_error_not_a_header(project: Path, url: str) -> None:
+    path = project / "newsletter.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + f"archive_url: {url}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", "2023-07", "--config", str(path)])
+    assert result.exit_code == 1
+    line = len(path.read_text(encoding="utf-8").splitlines())
+    assert result.stderr.startswith(f"error: {path}:{line}: archive_url: not a web address")
+    assert not (project / "issues" / "2023-07").exists()
+
+
 # ---------------------------------------------------------------- the site
 
 

@@ -1,0 +1,153 @@
+"""`newsletter suppress add|remove|list|import|export`: the addresses `send` never mails."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from .. import journal
+from ..errors import ErrorList
+from ..suppressions import (UNSUBSCRIBED, SuppressResult, export_suppressions, import_optouts,
+                            normalise_address, suppress_addresses, write_suppressions)
+from . import main
+from .options import config_option, load
+
+__all__ = ["suppress"]
+
+_reason_option = click.option("--reason", default=UNSUBSCRIBED, show_default=True,
+                              help="Why, as stored and shown by `suppress list` (e.g. complaint).")
+
+
+@main.group()
+def suppress() -> None:
+    """The suppression list: addresses `send` never mails, whatever the subscriber CSV says.
+
+    One-click and web unsubscribes and hard bounces land here by themselves; these
+    commands record the rest and exchange the list with a CRM.
+
+    \b
+    Example:
+      newsletter suppress add someone@example.org     # asked by email to unsubscribe
+      newsletter suppress import crm-optouts.csv
+      newsletter suppress export --out suppressed.csv
+    """
+
+
+def _open(config_path: Path) -> sqlite3.Connection:
+    return journal.connect(load(config_path).state_file)
+
+
+def _report(result: SuppressResult, what: str) -> None:
+    click.echo(f"{what}: {len(result.added)} added, {len(result.already)} already suppressed")
+    if result.problems:
+        raise ErrorList(result.problems)
+
+
+@suppress.command("add")
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDR...")
+@_reason_option
+@config_option
+def add(addresses: tuple[str, ...], reason: str, config_path: Path) -> None:
+    """Suppress the given addresses (source `mailto`: unsubscribes that arrived by email).
+
+    \b
+    Example:
+      newsletter suppress add someone@example.org other@example.net
+    """
+    db = _open(config_path)
+    result = suppress_addresses(db, [(None, a) for a in addresses], reason=reason, source="mailto")
+    for email in result.added:
+        click.echo(f"suppressed {email}")
+    for email in result.already:
+        click.echo(f"already suppressed {email}")
+    if result.problems:
+        raise ErrorList(result.problems)
+
+
+@suppress.command("remove")
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDR...")
+@config_option
+def remove(addresses: tuple[str, ...], config_path: Path) -> None:
+    """Take addresses off the list, so `send` mails them again (they asked to come back).
+
+    \b
+    Example:
+      newsletter suppress remove someone@example.org
+    """
+    db = _open(config_path)
+    for address in addresses:
+        email = _normalised(address)
+        if journal.unsuppress(db, email):
+            click.echo(f"removed {email}")
+        else:
+            click.echo(f"not on the list: {email}")
+
+
+def _normalised(address: str) -> str:
+    try:
+        return normalise_address(address)
+    except ValueError:
+        return journal.normalise_email(address)  # still lets a malformed stored row be removed
+
+
+@suppress.command("list")
+@click.option("--reason", help="Only this reason (unsubscribed, hard-bounce, soft-bounces, ...).")
+@config_option
+def list_(reason: str | None, config_path: Path) -> None:
+    """Show the list: address, reason, source and when, oldest first.
+
+    \b
+    Example:
+      newsletter suppress list --reason hard-bounce
+    """
+    rows = [r for r in journal.list_suppressions(_open(config_path)) if reason is None or r.reason == reason]
+    width = max((len(r.email) for r in rows), default=5)
+    rwidth = max((len(r.reason) for r in rows), default=6)
+    swidth = max((len(r.source) for r in rows), default=6)
+    for row in rows:
+        click.echo(f"{row.email:<{width}}  {row.reason:<{rwidth}}  {row.source:<{swidth}}  {row.created}")
+    counts = Counter(r.reason for r in rows)
+    detail = ", ".join(f"{n} {why}" for why, n in sorted(counts.items()))
+    click.echo(f"{len(rows)} suppressed" + (f" ({detail})" if detail else ""))
+
+
+@suppress.command("import")
+@click.argument("csv_path", type=click.Path(dir_okay=False, path_type=Path), metavar="CSV")
+@_reason_option
+@config_option
+def import_(csv_path: Path, reason: str, config_path: Path) -> None:
+    """Suppress every address in a CRM opt-out export (CSV with an `email` column).
+
+    Excel exports work (BOM, `;` or tab delimiter). Good rows are recorded even when
+    some are bad; each bad row is reported with its line, and the exit status is 1.
+    Importing the same file again changes nothing.
+
+    \b
+    Example:
+      newsletter suppress import crm-optouts.csv
+    """
+    db = _open(config_path)
+    _report(import_optouts(db, csv_path, reason=reason), f"Imported {csv_path.name}")
+
+
+@suppress.command("export")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), metavar="CSV",
+              help="Write here (atomically) instead of to standard output.")
+@config_option
+def export(out: Path | None, config_path: Path) -> None:
+    """Write the list as CSV (email,reason,source,created) for the CRM.
+
+    \b
+    Example:
+      newsletter suppress export --out suppressed.csv
+    """
+    db = _open(config_path)
+    if out is None:
+        write_suppressions(journal.list_suppressions(db), sys.stdout)
+        return
+    count = export_suppressions(db, out)
+    click.echo(f"Exported {count} suppressed addresses to {out}")

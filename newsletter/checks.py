@@ -451,11 +451,11 @@ def contrast_ratio(foreground: str, background: str) -> float:
 
 def check_contrast(colors: Colors, *, where: str = "newsletter.yaml") -> list[Finding]:
     findings = []
-    for fg, role in (("text", "body text"), ("accent", "links"), ("muted", "dates and the footer")):
+    for fg, role in (("text", "body text needs"), ("accent", "links need"), ("muted", "dates and the footer need")):
         ratio = contrast_ratio(getattr(colors, fg), colors.background)
         if ratio < AA_CONTRAST:
             findings.append(_error("contrast", f"{where}: colors.{fg}",
                                    f"colors.{fg} {getattr(colors, fg)} on colors.background {colors.background} "
-                                   f"has contrast {ratio:.1f}:1; {role} need at least 4.5:1 (WCAG AA)",
+                                   f"has contrast {ratio:.1f}:1; {role} at least 4.5:1 (WCAG AA)",
                                    f"darken colors.{fg} or lighten colors.background"))
     return findings

@@ -62,3 +62,4 @@ from . import archive as _archive  # noqa: E402,F401
 from . import unsubscribe as _unsubscribe  # noqa: E402,F401
 from . import collect as _collect  # noqa: E402,F401
 from . import suppress as _suppress  # noqa: E402,F401
+from . import check as _check  # noqa: E402,F401

@@ -8,6 +8,7 @@ import click
 
 from ..build import build_issue
 from . import main
+from .check import check_summary
 from .options import config_option, date_range, load, range_options
 
 
@@ -36,6 +37,7 @@ def build(month: str | None, since: str | None, until: str | None, config_path: 
                f"email.txt {len(result.files['email.txt']) / 1024:.1f} KB")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    click.echo(check_summary(result.manifest.get("checks", []), rendered.issue.range.slug))
     if open_browser:
         click.launch(str(result.folder / "email.html"))
 

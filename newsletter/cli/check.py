@@ -1,0 +1,92 @@
+"""`newsletter check`: the issue's findings as a table; exit 1 while there are errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..build import build_issue
+from ..checks import Finding, count, url_locations
+from ..journal import connect
+from ..linkcheck import check_links, link_findings, web_links
+from . import main
+from .options import config_option, date_range, load, range_options
+
+__all__ = ["check", "check_summary", "findings_table"]
+
+
+def check_summary(findings: Iterable[Finding | Mapping[str, Any]], slug: str) -> str:
+    """One line for `build` (and `send`): how many errors and warnings, and what to run."""
+    findings = list(findings)
+    errors, warnings = count(findings, "error"), count(findings, "warning")
+    if not errors and not warnings:
+        return "Checks: no problems found."
+    return (f"Checks: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}; "
+            f"run `newsletter check {slug}` for details.")
+
+
+def findings_table(findings: list[Finding]) -> Table:
+    """Errors first; user data goes in as plain `Text`, so brackets in URLs are not markup."""
+    table = Table(header_style="bold")
+    table.add_column("rule", no_wrap=True)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("where", overflow="fold", max_width=34)
+    table.add_column("what to do", ratio=1)
+    for f in sorted(findings, key=lambda f: (f.severity != "error", f.rule, f.where)):
+        severity = Text(f.severity, style="bold red" if f.severity == "error" else "yellow")
+        advice = Text(_sentence(f.message) + ".")
+        if f.hint:
+            advice.append(f"\n-> {_sentence(f.hint)}.", style="dim")
+        table.add_row(f.rule, severity, Text(f.where), advice)
+    return table
+
+
+def _sentence(text: str) -> str:
+    """Capitalise a leading plain word ("the subject ..."), never a URL or a config key."""
+    return text[:1].upper() + text[1:] if re.match(r"[a-z]+\b(?![.:/])", text) else text
+
+
+@main.command()
+@range_options
+@config_option
+@click.option("--links", is_flag=True, help="Also request every link and image (cached for a day).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds to wait for each link with --links.")
+def check(month: str | None, since: str | None, until: str | None, config_path: Path, links: bool,
+          timeout: float) -> None:
+    """Check the issue for MONTH for what would embarrass you once it is sent.
+
+    Builds the issue in memory (nothing is written) and checks size, long lines, alt
+    text, links, subject, preheader, text/HTML parity, unsubscribe links and headers,
+    colour contrast. Exit status 1 when there is an error.
+
+    \b
+    Example:
+      newsletter check 2023-07
+      newsletter check 2023-07 --links
+    """
+    config = load(config_path)
+    result = build_issue(config, date_range(month, since, until), write=False)
+    findings = [Finding(**f) for f in result.manifest["checks"]]
+    if links:
+        urls = web_links(result.files["email.html"].decode("utf-8"), config)
+        click.echo(f"Checking {len(urls)} links ...", err=True)
+        db = connect(config.state_file)
+        try:
+            answers = check_links(urls, db=db, timeout=timeout)
+        finally:
+            db.close()
+        findings += link_findings(answers, url_locations(result.rendered.issue))
+    slug = result.rendered.issue.range.slug
+    if findings:
+        Console(soft_wrap=False).print(findings_table(findings))
+    click.echo(check_summary(findings, slug).replace(f"; run `newsletter check {slug}` for details", ""))
+    if count(findings, "error"):
+        click.get_current_context().exit(1)

@@ -264,17 +264,15 @@ from pathlib import Path
 from newsletter import journal
 db = journal.connect(Path(sys.argv[1]))
 stop = Path(sys.argv[2])
-with journal.transaction(db):
-    run = db.execute("INSERT INTO runs (slug, subject, created) VALUES ('2023-07', 's', ?)",
-                     (journal.now(),)).lastrowid
+run = journal.open_run(db, "2023-07", subject="s", digest="d", subscribers="subscribers.csv")
 print("started", flush=True)
 i = 0
-while not stop.exists() or i < 100:  # keep writing until every unsubscribe is in
-    with journal.transaction(db):
-        db.execute("INSERT INTO recipients (run_id, email, state, message_id, updated) "
-                   "VALUES (?, ?, 'sending', ?, ?)", (run, f"r{i}@example.net", f"<{i}@x>", journal.now()))
-    with journal.transaction(db):
-        db.execute("UPDATE recipients SET state = 'sent' WHERE run_id = ? AND email = ?", (run, f"r{i}@example.net"))
+while not stop.exists() or i < 100:  # keep sending until every unsubscribe is in
+    email = f"r{i}@example.net"
+    journal.apply_plan(db, run.id, new=[journal.NewRecipient(email, email, "", None, "pending", "", f"<{i}@x>")],
+                       wanted=[], skip=[])
+    [claimed] = journal.checkpoint(db, run.id, [], claim=1)
+    journal.checkpoint(db, run.id, [journal.Outcome(claimed.email, "sent", "250 ok")])
     journal.is_suppressed(db, f"u{i}@example.org")
     i += 1
 print(i, flush=True)

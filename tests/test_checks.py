@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from conftest import item_yaml
 from newsletter.build import BuildResult, build_issue
 from newsletter.checks import (Finding, check_contrast, check_headers, check_images, check_issue, check_items,
                                check_line_lengths, check_links, check_preheader, check_size, check_subject,
                                contrast_ratio, parse_html)
+from newsletter.cli import main
 from newsletter.config import Colors, Config, load_config
-from newsletter.issue import DateRange, Issue, Section, parse_range
+from newsletter.issue import Issue, Section, parse_range
 from newsletter.items import Item, Link
 
 JULY = parse_range("2023-07", None, None)
@@ -342,3 +344,35 @@ def test_default_colours_pass() -> None:
     assert check_contrast(Colors()) == []
     assert [f.where for f in check_contrast(Colors(background="#1f2933"))] == [
         "newsletter.yaml: colors.text", "newsletter.yaml: colors.accent", "newsletter.yaml: colors.muted"]
+
+
+# -- the commands ----------------------------------------------------------------------------------
+
+
+def test_check_command_on_the_sample(project: Path) -> None:
+    result = CliRunner().invoke(main, ["check", "2023-07", "--config", str(project / "newsletter.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "Checks: no problems found." in result.output
+    assert not (project / "issues").exists()  # check builds in memory only
+
+
+def test_check_command_exits_1_on_errors_and_lists_them(crafted, empty_project: Path) -> None:
+    crafted(item_yaml(url="http://example.org/plain"), config_lines='colors:\n  accent: "#9ec5ff"\n')
+    result = CliRunner().invoke(main, ["check", "--since", "2023-07-01", "--until", "2023-07-31",
+                                       "--config", str(empty_project / "newsletter.yaml")])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    contrast = next(i for i, line in enumerate(lines) if "contrast" in line)
+    https = next(i for i, line in enumerate(lines) if "link-https" in line)
+    assert contrast < https  # errors first
+    assert "error" in lines[contrast] and "warning" in lines[https]
+    assert "Checks: 1 error, 2 warnings." in result.output
+
+
+def test_build_records_but_does_not_fail_on_errors(crafted, empty_project: Path) -> None:
+    crafted(item_yaml(), config_lines='colors:\n  text: "#aaaaaa"\n')
+    result = CliRunner().invoke(main, ["build", "2023-07", "--config", str(empty_project / "newsletter.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "Checks: 1 error, 1 warning; run `newsletter check 2023-07` for details." in result.output
+    manifest = json.loads((empty_project / "issues" / "2023-07" / "manifest.json").read_text())
+    assert [c["rule"] for c in manifest["checks"]] == ["preheader", "contrast"]

@@ -248,7 +248,10 @@ def choose_theme(config: Config, source: Source, *, title: str, text: str,
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    """Lists indented under their key, as in the README's item example."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        return super().increase_indent(flow, False)
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

@@ -208,10 +208,21 @@ class _Converter(HTMLParser):
         return self.blocks
 
 
+# Lines blog software appends to every excerpt; the item's own link replaces them.
+_BOILERPLATE = re.compile(
+    r"^(the post .+ appeared first on .+|continue reading.*|read more\W*|read the full (post|article|story)\W*"
+    r"|\[?(…|\.\.\.)\]?)$", re.I)
+_TRAILING_MORE = re.compile(r"\s*\[(…|\.\.\.)\]\s*$")
+
+
 def _parse(markup: str) -> tuple[list[_Block], list[Picture]]:
     converter = _Converter()
     converter.feed(markup)
-    blocks = converter.result()
+    blocks = [b for b in converter.result()
+              if not _BOILERPLATE.match(" ".join("".join(s.text for s in b.spans).split()))]
+    if blocks and blocks[-1].spans and _TRAILING_MORE.search(blocks[-1].spans[-1].text):
+        last = blocks[-1].spans[-1]
+        last.text = _TRAILING_MORE.sub("…", last.text)
     return blocks, converter.pictures
 
 

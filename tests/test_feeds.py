@@ -98,6 +98,15 @@ def test_short_descriptions_are_whole() -> None:
     assert summary.markdown == "One.\n\nTwo." and not summary.trimmed
 
 
+def test_blog_boilerplate_is_dropped() -> None:
+    summary = convert_html(
+        "<p>Three councils have joined the scheme [&hellip;]</p>"
+        '<p>The post <a href="https://b.example.org/p">Scheme grows</a> appeared first on '
+        '<a href="https://b.example.org">Blog</a>.</p><p><a href="https://b.example.org/p">Continue reading '
+        "<span>&rarr;</span></a></p>")
+    assert summary.markdown == "Three councils have joined the scheme…"
+
+
 def test_tracking_parameters_are_removed_from_urls() -> None:
     assert strip_tracking("https://e.org/a?utm_source=x&b=1&utm_medium=y&fbclid=z") == "https://e.org/a?b=1"
     assert strip_tracking("https://e.org/a") == "https://e.org/a"

@@ -420,6 +420,7 @@ class Outcome:
     email: str
     state: str  # sent | deferred | failed | pending (handed back unsent)
     reply: str = ""
+    possible_duplicate: bool = False  # the connection broke after the message went out
 
 
 _RECIPIENT_COLUMNS = "email, address, name, themes, state, attempts, reply, message_id, possible_duplicate"
@@ -534,8 +535,9 @@ def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome],
     stamp = now()
     with transaction(db):
         db.executemany(
-            "UPDATE recipients SET state = ?, reply = ?, updated = ? WHERE run_id = ? AND email = ?",
-            ((o.state, o.reply, stamp, run_id, o.email) for o in outcomes),
+            "UPDATE recipients SET state = ?, reply = ?, updated = ?, "
+            "possible_duplicate = MAX(possible_duplicate, ?) WHERE run_id = ? AND email = ?",
+            ((o.state, o.reply, stamp, int(o.possible_duplicate), run_id, o.email) for o in outcomes),
         )
         rows = []
         for email in reclaim:

@@ -63,3 +63,5 @@ from . import unsubscribe as _unsubscribe  # noqa: E402,F401
 from . import collect as _collect  # noqa: E402,F401
 from . import suppress as _suppress  # noqa: E402,F401
 from . import check as _check  # noqa: E402,F401
+from . import send as _send  # noqa: E402,F401
+from . import status as _status  # noqa: E402,F401

@@ -1,0 +1,224 @@
+"""`newsletter send`: build the issue, show who gets it, confirm, send with a progress bar.
+
+Exit status: 0 when every recipient is sent, failed or skipped; 1 for a user error
+(including a relay that refuses the login or the sender); 3 when the run stopped early
+or some recipients are deferred (run the same command again to resume); 130 after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, \
+    TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from ..build import BuildResult, build_issue
+from ..config import Config
+from ..errors import SendError
+from ..send import DryRunReport, SendPlan, SendReport, prepare_send, send_issue, send_test
+from ..send import dry_run as compose_all
+from . import main
+from .options import config_option, date_range, load, range_options
+
+__all__ = ["send", "EXIT_INCOMPLETE", "EXIT_INTERRUPTED"]
+
+EXIT_INCOMPLETE = 3
+EXIT_INTERRUPTED = 130
+
+
+@main.command()
+@range_options
+@config_option
+@click.option("--subscribers", "subscribers_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The subscriber CSV (default: subscribers.csv beside the config).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
+@click.option("--dry-run", is_flag=True, help="Compose and check every message; connect to nothing, record nothing.")
+@click.option("--test", "test_addresses", metavar="ADDR[,ADDR...]", multiple=True,
+              help='Send only to these addresses, subject prefixed "[TEST]"; the run\'s records are left alone.')
+@click.option("--smtp-host", metavar="HOST", help="Send through this SMTP server instead of the config's.")
+@click.option("--smtp-port", metavar="PORT", type=click.IntRange(1, 65535), help="Port of the SMTP server.")
+@click.option("--concurrency", type=click.IntRange(1, 64), help="SMTP connections at once (default: config, 4).")
+@click.option("--strict", is_flag=True, help="Abort on any invalid subscriber row instead of skipping it.")
+@click.option("--retry-failed", is_flag=True, help="Try recipients that failed (5xx) in an earlier attempt again.")
+@click.option("--force", is_flag=True, help="Send even if `newsletter check` finds errors.")
+def send(month: str | None, since: str | None, until: str | None, config_path: Path,
+         subscribers_path: Path | None, yes: bool, dry_run: bool, test_addresses: tuple[str, ...],
+         smtp_host: str | None, smtp_port: int | None, concurrency: int | None, strict: bool,
+         retry_failed: bool, force: bool) -> None:
+    """Send the issue for MONTH to every subscriber, exactly once; run it again to resume.
+
+    Without an `smtp:` block (or --smtp-host) the mail goes through an embedded SMTP server
+    on 127.0.0.1 into the Maildir outbox/ beside the config: no mail leaves the machine.
+
+    \b
+    Example:
+      newsletter send 2023-07                      # asks before sending
+      newsletter send 2023-07 --dry-run            # compose and check only
+      newsletter send 2023-07 --test me@example.org
+      newsletter send 2023-07 --yes --smtp-host 127.0.0.1 --smtp-port 2525
+    """
+    config = load(config_path)
+    rng = date_range(month, since, until)
+    if test_addresses:
+        addresses = [a.strip() for value in test_addresses for a in value.split(",") if a.strip()]
+        report = send_test(config, rng, addresses, smtp_host=smtp_host, smtp_port=smtp_port)
+        _print_test(report)
+        sys.exit(0 if report.sent == len(set(a.lower() for a in addresses)) else EXIT_INCOMPLETE)
+    result = build_issue(config, rng)
+    check_before_sending(config, result, force=force)
+    plan = prepare_send(config, result, subscribers_path or config.root / "subscribers.csv", strict=strict,
+                        smtp_host=smtp_host, smtp_port=smtp_port, concurrency=concurrency,
+                        retry_failed=retry_failed)
+    out = Console(highlight=False, soft_wrap=True)
+    _print_plan(out, plan)
+    if dry_run:
+        checked = compose_all(plan)
+        _print_dry_run(out, checked)
+        sys.exit(1 if checked.over_limit else 0)
+    if plan.to_send == 0:
+        out.print("Nothing to send.")
+        return
+    _confirm(plan, yes)
+    report = _send_with_progress(plan)
+    _print_report(out, plan, report)
+    sys.exit(_exit_code(report))
+
+
+def check_before_sending(config: Config, result: BuildResult, *, force: bool) -> None:
+    """The place `newsletter check` runs before a send (issue 6 wires it in).
+
+    With errors it must raise a `NewsletterError` naming them, unless `force` is set,
+    in which case it prints them as warnings and returns.
+    """
+
+
+def _confirm(plan: SendPlan, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise SendError("not sending without confirmation, and there is no terminal to ask on",
+                        hint="add --yes to send, or --dry-run to check first")
+    if not click.confirm(f"Send {plan.build.rendered.subject!r} to {plan.to_send} recipients?", default=False):
+        raise SendError("not sent: you answered no")
+
+
+def _print_plan(out: Console, plan: SendPlan) -> None:
+    subject = plan.build.rendered.subject
+    out.print(f"Issue {plan.slug}: {subject!r} ({len(plan.build.rendered.issue.items)} items)")
+    out.print(f"Subscribers: {plan.subscribers.path} ({plan.subscribers.rows} rows)")
+    for problem in plan.subscribers.invalid:
+        out.print(f"  skipped line {problem.line}: {problem.reason} ({problem.value!r})")
+    if plan.resuming:
+        out.print(f"Resuming the run started {plan.run.created if plan.run else ''}: {plan.already_sent} "
+                  f"already sent, {plan.failed_before} failed before"
+                  + ("" if not plan.failed_before else " (--retry-failed tries them again)"))
+    if plan.changed:
+        out.print("warning: the issue has changed since this run started; the remaining recipients get the "
+                  "new version")
+    if plan.in_flight:
+        out.print(f"{plan.in_flight} recipients were in flight when the last run stopped: they are sent again "
+                  "and may get the issue twice")
+    out.print(f"To send: {plan.to_send}" + (f" ({plan.new} new)" if plan.resuming else ""))
+    for reason, count in sorted(plan.excluded.items()):
+        out.print(f"  excluded: {count} {reason}")
+    out.print(f"Through: {plan.transport_label}")
+    if plan.transport is None:
+        out.print("No smtp: block in the config, so an embedded SMTP server on 127.0.0.1 files every message "
+                  "in outbox/. No mail leaves this machine.")
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} msgs/s" if speed else "- msgs/s")
+
+
+def _send_with_progress(plan: SendPlan) -> SendReport:
+    err = Console(stderr=True, highlight=False)
+    columns = [TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=err, transient=False, refresh_per_second=4) as progress:
+        task = progress.add_task("send", total=plan.to_send)
+
+        def on_result(state: str) -> None:
+            if state != "pending":
+                progress.advance(task)
+
+        return send_issue(plan, on_result=on_result, on_event=lambda message: progress.console.print(message))
+
+
+def _resume_command() -> str:
+    args = [a for a in sys.argv[1:] if a != "--retry-failed"]
+    return "newsletter " + shlex.join(args)
+
+
+def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
+    table = Table(title=f"Issue {report.slug}", show_header=True)
+    table.add_column("", style="bold")
+    table.add_column("this run", justify="right")
+    table.add_column("all runs", justify="right")
+    totals = report.totals
+    rows = [("sent", report.sent, totals.get("sent", 0)), ("deferred", report.deferred, totals.get("deferred", 0)),
+            ("failed", report.failed, totals.get("failed", 0)), ("skipped", None, totals.get("skipped", 0)),
+            ("possible duplicates", report.possible_duplicates, totals.get("possible_duplicates", 0))]
+    if report.remaining:
+        rows.append(("not yet sent", report.remaining, report.remaining))
+    for label, this_run, total in rows:
+        table.add_row(label, "" if this_run is None else str(this_run), str(total))
+    out.print(table)
+    if report.elapsed:
+        out.print(f"{report.sent} sent in {report.elapsed:.1f} s ({report.rate:,.0f} msgs/s)")
+    if report.suppressed:
+        out.print(f"{report.suppressed} addresses refused permanently (550/551/553) were added to the "
+                  "suppression list")
+    if report.possible_duplicates:
+        out.print(f"{report.possible_duplicates} recipients may have received the issue twice (in flight when "
+                  "a run stopped); `newsletter status` lists them")
+    if report.failures_csv:
+        out.print(f"Not sent (failed or deferred): {len(report.failures)}, listed in {report.failures_csv}")
+    if report.outbox is not None:
+        out.print(f"No mail left this machine: the messages are in {report.outbox}/new/")
+    if report.fatal:
+        out.print(f"error: {report.stopped}")
+    elif report.stopped:
+        out.print(f"Stopped: {report.stopped}")
+    elif report.interrupted:
+        out.print("Interrupted: the messages in flight were finished and recorded.")
+    if not report.complete:
+        out.print(f"To resume: {_resume_command()}")
+
+
+def _exit_code(report: SendReport) -> int:
+    if report.complete:
+        return 0
+    if report.fatal:
+        return 1
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_INCOMPLETE
+
+
+def _print_dry_run(out: Console, report: DryRunReport) -> None:
+    out.print(f"Dry run: composed {report.messages} messages in {report.seconds:.2f} s, "
+              f"{report.total_bytes / 1024 / 1024:.1f} MB in all, largest {report.largest / 1024:.1f} KB, "
+              f"longest line {report.longest_line} octets (limit 998). Nothing was sent or recorded.")
+    for address in report.over_limit:
+        out.print(f"error: the message to {address} has a line over 998 octets")
+
+
+def _print_test(report: SendReport) -> None:
+    out = Console(highlight=False, soft_wrap=True)
+    where = "the local outbox (no mail left this machine)" if report.outbox else report.transport
+    out.print(f"Test of issue {report.slug}: {report.sent} sent through {where}")
+    for failure in report.failures:
+        out.print(f"  {failure.state}: {failure.email}: {failure.reply}")
+    if report.stopped:
+        out.print(f"{'error' if report.fatal else 'Stopped'}: {report.stopped}")
+    if report.outbox is not None:
+        out.print(f"Open {report.outbox}/new/ (or `newsletter preview`, Outbox) to look at it.")

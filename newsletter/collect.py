@@ -36,25 +36,34 @@ from . import journal
 from .config import Config, SourceConfig, theme_key
 from .errors import CollectError, ItemError, NewsletterError
 from .feedhtml import strip_tracking
-from .feeds import Download, Feed, FeedEntry, fetch_feed, is_web_url, link_label, parse_feed, read_feed_file
+from .feeds import (
+    Download,
+    Feed,
+    FeedEntry,
+    fetch_feed,
+    is_web_url,
+    link_label,
+    parse_feed,
+    read_feed_file,
+)
 from .issue import DateRange
 from .items import Image, Item, Link, parse_items
 from .spreadsheet import read_spreadsheet
 from .yamldoc import parse_yaml
 
 __all__ = [
-    "Source",
-    "NewItem",
-    "SourceReport",
-    "CollectReport",
-    "collect",
-    "resolve_sources",
-    "choose_theme",
-    "normalise_link",
-    "item_keys",
-    "known_keys",
-    "item_yaml",
     "DEFAULT_TIMEOUT",
+    "CollectReport",
+    "NewItem",
+    "Source",
+    "SourceReport",
+    "choose_theme",
+    "collect",
+    "item_keys",
+    "item_yaml",
+    "known_keys",
+    "normalise_link",
+    "resolve_sources",
 ]
 
 DEFAULT_TIMEOUT = 20.0
@@ -172,7 +181,7 @@ def item_keys(guid: str | None, links: Sequence[str], title: str, date: str) -> 
     return tuple(keys)
 
 
-_KEY_LINE = re.compile(r"^\s*(?:-\s*)?(guid|url):\s*['\"]?(.+?)['\"]?\s*$", re.M)
+_KEY_LINE = re.compile(r"^\s*(?:-\s*)?(guid|url):\s*['\"]?(.+?)['\"]?\s*$", re.MULTILINE)
 
 
 def _keys_of(data: Any) -> set[str]:
@@ -180,7 +189,8 @@ def _keys_of(data: Any) -> set[str]:
     for entry in data if isinstance(data, list) else [data]:
         if not isinstance(entry, dict):
             continue
-        links = entry.get("links") if isinstance(entry.get("links"), list) else [entry.get("links")]
+        links = entry.get("links")
+        links = links if isinstance(links, list) else [links]
         urls = [str(link["url"]) for link in links if isinstance(link, dict) and link.get("url")]
         guid = entry.get("guid")
         keys.update(item_keys(str(guid) if guid else None, urls, str(entry.get("title") or ""),
@@ -320,6 +330,18 @@ def _names(item: Item) -> list[str]:
     return [f"{base}.yaml"] + [f"{base}-{n}.yaml" for n in range(2, 1000)]
 
 
+def _create(tmp: Path, target: Path, text: str) -> None:
+    """`target` with `text`, or FileExistsError; a hard link publishes the complete file
+    at once; where links are not supported, an exclusive create does."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise
+    except OSError:
+        with open(target, "x", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+
+
 def _write_new(folder: Path, names: list[str], text: str) -> Path:
     """Create the first free name exclusively (hard link of a complete temp file), so an
     existing file is never overwritten, even by a concurrent run."""
@@ -332,7 +354,7 @@ def _write_new(folder: Path, names: list[str], text: str) -> Path:
             os.fsync(fh.fileno())
         for name in names:
             try:
-                os.link(tmp, folder / name)
+                _create(Path(tmp), folder / name, text)
             except FileExistsError:
                 continue
             return folder / name
@@ -465,13 +487,13 @@ def _csv_theme(run: _Run, source: Source, item: Item) -> Item | ItemError:
     if not item.theme:
         theme = choose_theme(run.config, source, title=item.title, text=item.summary)
         return dataclasses.replace(item, theme=theme)
-    theme = run.config.theme_named(item.theme)
-    if theme is None:
+    configured = run.config.theme_named(item.theme)
+    if configured is None:
         close = difflib.get_close_matches(theme_key(item.theme), [theme_key(t) for t in run.config.themes], n=1)
         hint = (f"did you mean {run.config.theme_named(close[0])!r}?" if close
                 else f"use one of: {', '.join(run.config.themes)}, or leave it empty")
         return ItemError(f"unknown theme {item.theme!r}", path=item.path, line=item.line, field="theme", hint=hint)
-    return dataclasses.replace(item, theme=theme)
+    return dataclasses.replace(item, theme=configured)
 
 
 def _collect_csv(run: _Run, report: SourceReport, path: Path) -> None:

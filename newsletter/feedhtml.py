@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["Picture", "Summary", "convert_html", "plain_text", "text_to_html", "strip_tracking"]
+__all__ = ["Picture", "Summary", "convert_html", "plain_text", "strip_tracking", "text_to_html"]
 
 MIN_WORDS = 80
 MAX_WORDS = 120
@@ -34,8 +34,8 @@ _BLOCK = {
 _STRONG = {"strong", "b"}
 _EM = {"em", "i", "cite"}
 _CODE = {"code", "kbd", "samp", "tt"}
-_TRACKING_PARAMS = re.compile(r"^(utm_[a-z_]+|mc_cid|mc_eid|fbclid|gclid|_hsenc|_hsmi)$", re.I)
-_PIXEL_HINTS = re.compile(r"(pixel|beacon|/track|tracking|/open\b|feedburner|doubleclick|stats\.wp)", re.I)
+_TRACKING_PARAMS = re.compile(r"^(utm_[a-z_]+|mc_cid|mc_eid|fbclid|gclid|_hsenc|_hsmi)$", re.IGNORECASE)
+_PIXEL_HINTS = re.compile(r"(pixel|beacon|/track|tracking|/open\b|feedburner|doubleclick|stats\.wp)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class _Converter(HTMLParser):
         self.dropping: list[str] = []
         self.strong = self.em = self.code = 0
         self.links: list[str | None] = []
-        self.lists: list[list[int | str]] = []  # [kind, counter] per open ul/ol
+        self.lists: list[list[int]] = []  # [ordered, items so far] per open ul/ol
         self.quotes = 0
 
     def _end_block(self) -> None:
@@ -139,12 +139,12 @@ class _Converter(HTMLParser):
             self._end_block()
         elif tag in ("ul", "ol"):
             self._end_block()
-            self.lists.append([tag, 0])
+            self.lists.append([int(tag == "ol"), 0])
         elif tag == "li":
             self._end_block()
-            kind = self.lists[-1] if self.lists else ["ul", 0]
-            kind[1] = int(kind[1]) + 1
-            self.block = _Block("li", f"{kind[1]}. " if kind[0] == "ol" else "- ")
+            current = self.lists[-1] if self.lists else [0, 0]
+            current[1] += 1
+            self.block = _Block("li", f"{current[1]}. " if current[0] else "- ")
         elif tag == "blockquote":
             self._end_block()
             self.quotes += 1
@@ -211,7 +211,7 @@ class _Converter(HTMLParser):
 # Lines blog software appends to every excerpt; the item's own link replaces them.
 _BOILERPLATE = re.compile(
     r"^(the post .+ appeared first on .+|continue reading.*|read more\W*|read the full (post|article|story)\W*"
-    r"|\[?(…|\.\.\.)\]?)$", re.I)
+    r"|\[?(…|\.\.\.)\]?)$", re.IGNORECASE)
 _TRAILING_MORE = re.compile(r"\s*\[(…|\.\.\.)\]\s*$")
 
 

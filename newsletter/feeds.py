@@ -23,19 +23,26 @@ import feedparser
 import httpx
 
 from .errors import CollectError
-from .feedhtml import Picture, Summary, convert_html, plain_text, strip_tracking, text_to_html
+from .feedhtml import (
+    Picture,
+    Summary,
+    convert_html,
+    plain_text,
+    strip_tracking,
+    text_to_html,
+)
 from .journal import FeedCache
 
 __all__ = [
+    "MAX_BYTES",
     "Download",
     "Feed",
     "FeedEntry",
     "fetch_feed",
-    "read_feed_file",
-    "parse_feed",
-    "link_label",
     "is_web_url",
-    "MAX_BYTES",
+    "link_label",
+    "parse_feed",
+    "read_feed_file",
 ]
 
 MAX_BYTES = 5 * 1024 * 1024  # a feed larger than this is not a news feed
@@ -95,7 +102,7 @@ class Feed:
 
 
 def is_web_url(url: str) -> bool:
-    return bool(re.match(r"^https?://[^/\s]", url.strip(), re.I))
+    return bool(re.match(r"^https?://[^/\s]", url.strip(), re.IGNORECASE))
 
 
 # --- downloading ----------------------------------------------------------------------
@@ -187,12 +194,11 @@ def parse_feed(body: bytes, *, where: str, url: str | None = None, content_type:
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if isinstance(problem, feedparser.ThingsNobodyCaresAboutButMe):
         problem = None  # e.g. served as text/xml without a charset: the text still came out right
-    if not parsed.entries:
-        if problem is not None or not parsed.get("version"):
-            reason = _first_line(problem) if problem is not None else "no RSS or Atom feed found"
-            line = problem.getLineNumber() if hasattr(problem, "getLineNumber") else None
-            raise CollectError(f"not a readable feed: {reason}", path=where, line=line,
-                               hint="check that the address gives an RSS or Atom feed, not a web page")
+    if not parsed.entries and (problem is not None or not parsed.get("version")):
+        reason = _first_line(problem) if problem is not None else "no RSS or Atom feed found"
+        line = getattr(problem, "getLineNumber", lambda: None)()
+        raise CollectError(f"not a readable feed: {reason}", path=where, line=line,
+                           hint="check that the address gives an RSS or Atom feed, not a web page")
     feed_date = _entry_date(parsed.feed)  # for RSS 0.91 items, which have no date of their own
     entries = tuple(_entry(i, raw, feed_date) for i, raw in enumerate(parsed.entries, 1))
     title = _text(parsed.feed.get("title", ""), parsed.feed.get("title_detail"))
@@ -255,7 +261,7 @@ def _date_from_text(text: str) -> dt.date | None:
     except (TypeError, ValueError, IndexError):
         pass
     try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+        return dt.datetime.fromisoformat(text).date()
     except ValueError:
         return None
 

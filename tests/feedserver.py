@@ -18,7 +18,7 @@ import pytest
 
 DATA = Path(__file__).resolve().parent / "data" / "feeds"
 
-__all__ = ["DATA", "Route", "Request", "FeedServer", "feed_server"]
+__all__ = ["DATA", "FeedServer", "Request", "Route", "feed_server"]
 
 
 @dataclass
@@ -59,7 +59,7 @@ class FeedServer:
 
 def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             record = Request(self.path, {k.lower(): v for k, v in self.headers.items()})
             server.requests.append(record)
             route = server.routes.get(self.path)
@@ -91,7 +91,7 @@ def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
             if body:
                 self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     return Handler

@@ -357,3 +357,28 @@ def test_unknown_columns_are_named(project: Path, monkeypatch: pytest.MonkeyPatc
     assert result.exit_code == 1
     assert "error: items.csv:1: sumary: unknown column (did you mean 'summary'?)" in result.stderr
     assert "error: items.csv:1: no 'summary' column" in result.stderr
+
+
+def test_a_configured_feed_file_is_found_beside_the_config(project: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "feeds").mkdir()
+    (project / "feeds" / "partnership.xml").write_bytes((DATA / "rss10.rdf").read_bytes())
+    configure(project, """
+        sources:
+          - url: feeds/partnership.xml
+            name: University library
+        theme_rules:
+          Neglect: [tag:neglect]
+        """)
+    monkeypatch.chdir(tmp_path)  # anywhere else
+    result = run(project, "collect", JULY)
+    assert result.exit_code == 0, result.output
+    item = by_title(project)["Neglect in adolescence: a practice handbook"]
+    assert item.source == "University library" and item.theme == "Neglect"
+    # naming the same file on the command line keeps the config's name and rules
+    (project / "items" / Path(item.path).name).unlink()
+    with sqlite3.connect(project / "newsletter.db") as db:
+        db.execute("DELETE FROM collected")
+    monkeypatch.chdir(project)
+    assert run(project, "collect", "feeds/partnership.xml", JULY).exit_code == 0
+    assert by_title(project)["Neglect in adolescence: a practice handbook"].source == "University library"

@@ -334,23 +334,23 @@ def run_id_for_slug(db: sqlite3.Connection, slug: str) -> int | None:
 
 
 def consecutive_soft_bounces(db: sqlite3.Connection, email: str) -> int:
-    """Soft bounces (one per run) since the newest run that reached this address cleanly.
+    """The current streak: runs soft-bounced in a row, back from the newest soft-bounced one.
 
-    A run counts as clean when `send` delivered to the address and no bounce came back
-    for it; bounces not tied to a run count after that run's last update.
+    A run in between that `send` delivered to the address and that no bounce came back
+    for ends the streak. Runs newer than the newest bounce do not count either way yet:
+    their bounce may still be on its way (servers retry for days before giving up).
     """
     email = normalise_email(email)
+    newest = db.execute("SELECT MAX(run_id) FROM bounces WHERE email = ? AND kind = 'soft'", (email,)).fetchone()[0]
     clean = db.execute(
-        "SELECT r.run_id, r.updated FROM recipients r WHERE r.email = ? AND r.state = 'sent' "
-        "AND NOT EXISTS (SELECT 1 FROM bounces b WHERE b.email = r.email AND b.run_id = r.run_id) "
-        "ORDER BY r.run_id DESC LIMIT 1",
-        (email,),
-    ).fetchone()
-    clean_run, clean_time = (clean[0], clean[1]) if clean else (0, "")
+        "SELECT MAX(r.run_id) FROM recipients r WHERE r.email = ? AND r.state = 'sent' AND r.run_id < ? "
+        "AND NOT EXISTS (SELECT 1 FROM bounces b WHERE b.email = r.email AND b.run_id = r.run_id)",
+        (email, newest if newest is not None else 0),
+    ).fetchone()[0]
     row = db.execute(
         "SELECT COUNT(DISTINCT COALESCE('run:' || run_id, 'key:' || key)) FROM bounces "
-        "WHERE email = ? AND kind = 'soft' AND (run_id > ? OR (run_id IS NULL AND received > ?))",
-        (email, clean_run, clean_time),
+        "WHERE email = ? AND kind = 'soft' AND (run_id IS NULL OR run_id > ?)",
+        (email, clean or 0),
     ).fetchone()
     return int(row[0])
 

@@ -60,6 +60,7 @@ from . import build as _build  # noqa: E402,F401
 from . import dkim as _dkim  # noqa: E402,F401
 from . import archive as _archive  # noqa: E402,F401
 from . import unsubscribe as _unsubscribe  # noqa: E402,F401
+from . import preview as _preview  # noqa: E402,F401
 from . import collect as _collect  # noqa: E402,F401
 from . import suppress as _suppress  # noqa: E402,F401
 from . import check as _check  # noqa: E402,F401

@@ -1,0 +1,75 @@
+"""`newsletter preview`: build the issue, serve it on 127.0.0.1 and rebuild on every change."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import threading
+import webbrowser
+from pathlib import Path
+
+import click
+
+from ..errors import NewsletterError
+from ..livebuild import LiveBuild
+from ..preview import LOCAL_HOSTS, create_app, make_server, open_socket
+from . import main
+from .options import config_option, date_range, load, range_options
+
+
+@main.command()
+@range_options
+@config_option
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to serve on; the next free one is used if it is taken (0: any).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but a loopback address shows the preview "
+                   "(and the outbox) to your network.")
+@click.option("--no-open", "no_open", is_flag=True, help="Do not open the browser.")
+def preview(month: str | None, since: str | None, until: str | None, config_path: Path,
+            port: int, host: str, no_open: bool) -> None:
+    """Preview the issue for MONTH in the browser, rebuilt live as you edit.
+
+    Watches items/, the templates and newsletter.yaml; the open page reloads by itself
+    after each rebuild and shows build errors with file, line and hint. The Outbox tab
+    lists what `newsletter send` delivered locally. Stop with Ctrl-C.
+
+    \b
+    Example:
+      newsletter preview 2023-07
+      newsletter preview --since 2023-06-15 --until 2023-07-14 --port 8080 --no-open
+    """
+    load(config_path)  # a missing or broken config stops here, before anything is served
+    logging.basicConfig(format="%(message)s", level=logging.WARNING)
+    logging.getLogger("newsletter.preview").setLevel(logging.INFO)
+    live = LiveBuild(config_path, date_range(month, since, until))
+    if not live.rebuild().ok:  # the build logs each error; serve anyway, the page shows them
+        click.echo("The issue does not build yet: the page shows why and reloads once it is fixed.", err=True)
+    sock = _listen(host, port)
+    bound = sock.getsockname()
+    url = f"http://{_url_host(host, bound[0])}:{bound[1]}/"
+    allowed = None if host in ("0.0.0.0", "::", "") else (*LOCAL_HOSTS, host)
+    server = make_server(create_app(live, allowed_hosts=allowed))
+    click.echo(f"Previewing {live.date_range.label} at {url}  (Ctrl-C to stop)")
+    if not no_open:
+        threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+    server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        sock = open_socket(host, port)
+    except OSError as exc:
+        hint = "choose another with --port" if exc.errno == errno.EADDRINUSE else "check --host"
+        raise NewsletterError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint=hint) from exc
+    actual = sock.getsockname()[1]
+    if port and actual != port:
+        click.echo(f"Port {port} is in use; using {actual} instead.")
+    return sock
+
+
+def _url_host(host: str, bound: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{bound}]" if ":" in bound else host

@@ -61,7 +61,8 @@ def _all_runs(out: Console, db: object) -> None:
         counts = journal.run_counts(db, run.id)  # type: ignore[arg-type]
         states = ", ".join(f"{counts[s]} {s}" for s in journal.RECIPIENT_STATES if counts[s])
         done = "finished" if run.finished else "not finished"
-        out.print(f"{run.slug}: started {run.created[:16].replace('T', ' ')}, {done}: {states or 'no recipients'}")
+        out.print(f"{run.slug}: started {run.created[:16].replace('T', ' ')}, {done}: {states or 'no recipients'}"
+                  + _bounces(db, run.id, ", bounces: "))
 
 
 def _one_run(out: Console, db: object, run: journal.Run, failures_csv: Path | None) -> None:
@@ -77,6 +78,7 @@ def _one_run(out: Console, db: object, run: journal.Run, failures_csv: Path | No
         table.add_row(state, str(counts[state]))
     table.add_row("possible duplicates", str(counts["possible_duplicates"]))
     out.print(table)
+    out.print(f"Bounces: {_bounces(db, run.id) or 'none imported'} (`newsletter bounces import`)")
     problems = journal.run_recipients(db, run.id, ("failed", "deferred"))  # type: ignore[arg-type]
     for row in problems:
         out.print(f"{row.state}: {row.address}: {row.reply or '(no reply recorded)'}")
@@ -86,3 +88,11 @@ def _one_run(out: Console, db: object, run: journal.Run, failures_csv: Path | No
     if failures_csv is not None:
         write_failures_csv(failures_csv, problems)
         out.print(f"Wrote {len(problems)} failed or deferred recipients to {failures_csv}")
+
+
+def _bounces(db: object, run_id: int, prefix: str = "") -> str:
+    """`2 hard, 1 soft`: addresses that bounced after the server accepted the message."""
+    counts = journal.bounce_counts(db, run_id)  # type: ignore[arg-type]
+    if not any(counts.values()):
+        return ""
+    return f"{prefix}{counts['hard']} hard, {counts['soft']} soft"

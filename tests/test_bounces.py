@@ -204,3 +204,14 @@ def test_bounces_import_of_a_folder_that_is_not_a_maildir(config: Config, tmp_pa
     result = CliRunner().invoke(main, ["bounces", "import", str(tmp_path / "folder"), "--config", str(config.path)])
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {tmp_path / 'folder'}: not a Maildir (no cur/ or new/ folder)")
+
+
+def test_an_mbox_file_works_too(config: Config, db: sqlite3.Connection, tmp_path: Path) -> None:
+    sent_run(db, "2023-07", JULY)
+    box = mailbox.mbox(tmp_path / "bounces.mbox", create=True)
+    for raw in samples("exim-hard.eml", "out-of-office.eml"):
+        box.add(raw)
+    box.flush()
+    result = import_bounces(db, tmp_path / "bounces.mbox", config)
+    assert (result.messages, result.not_bounces) == (2, 1)
+    assert suppressed(db) == {"bob@example.net": ("hard-bounce", "bounce:5.1.1")}

@@ -3,9 +3,10 @@
 The CSV contract (DESIGN.md): a header row with at least `email`; optional `name`,
 `status` (`subscribed`/`unsubscribed`) and `themes`. Excel exports work: a UTF-8 BOM,
 `;` or tab as the delimiter (guessed from the header row), CRLF line ends and quoted
-names with commas. Addresses are checked with email-validator (syntax only, no DNS);
-each bad row is reported with its line number and skipped, or, with `strict`, every bad
-row is raised at once. Addresses compare case-insensitively and duplicates are kept once.
+names with commas. Names longer than 100 characters are cut short. Addresses are
+checked with email-validator (syntax only, no DNS); each bad row is reported with its
+line number and skipped, or, with `strict`, every bad row is raised at once. Addresses
+compare case-insensitively and duplicates are kept once.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ __all__ = [
     "read_subscribers",
     "check_address",
     "parse_themes",
+    "MAX_NAME",
 ]
 
 _DELIMITERS = (",", ";", "\t")
 _EMAIL_HEADERS = ("email", "e-mail", "email address", "e-mail address", "mail")
+MAX_NAME = 100  # characters; keeps the encoded `To:` line far below SMTP's 998 octets
 _STATUSES = {"": "subscribed", "subscribed": "subscribed", "unsubscribed": "unsubscribed"}
 # A plain dot-atom local part: what email-validator accepts without further thought.
 _SIMPLE_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
@@ -206,8 +209,8 @@ def _add_row(result: SubscriberList, seen: dict[str, Subscriber], check: _Checke
     except EmailNotValidError as exc:
         result.invalid.append(RowProblem(line, raw, f"not a valid address: {exc}"))
         return
-    subscriber = Subscriber(email, " ".join(_cell(cells, columns, "name").split()),
-                            parse_themes(_cell(cells, columns, "themes")), line)
+    name = " ".join(_cell(cells, columns, "name").split())[:MAX_NAME].strip()
+    subscriber = Subscriber(email, name, parse_themes(_cell(cells, columns, "themes")), line)
     if status == "unsubscribed":
         result.unsubscribed.append(subscriber)
     elif subscriber.key in seen:

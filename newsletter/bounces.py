@@ -37,34 +37,43 @@ from . import journal
 from .config import Config
 from .errors import NewsletterError
 
-__all__ = ["Failure", "parse_bounce", "verp_address", "parse_verp", "BounceImport", "import_bounces",
-           "read_mailbox", "HARD_REASON", "SOFT_REASON"]
+__all__ = [
+    "HARD_REASON",
+    "SOFT_REASON",
+    "BounceImport",
+    "Failure",
+    "import_bounces",
+    "parse_bounce",
+    "parse_verp",
+    "read_mailbox",
+    "verp_address",
+]
 
 HARD_REASON = "hard-bounce"
 SOFT_REASON = "soft-bounces"
 
 _STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_SMTP_CODE_RE = re.compile(r"(?<![\d.])([45]\d\d)(?:[ -]|$)", re.M)
+_SMTP_CODE_RE = re.compile(r"(?<![\d.])([45]\d\d)(?:[ -]|$)", re.MULTILINE)
 _ADDRESS_RE = re.compile(r"<?([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)>?")
-_MESSAGE_ID_RE = re.compile(r"^Message-ID:[ \t]*(?:\r?\n[ \t]+)?(<[^>\s]+>)", re.I | re.M)
+_MESSAGE_ID_RE = re.compile(r"^Message-ID:[ \t]*(?:\r?\n[ \t]+)?(<[^>\s]+>)", re.IGNORECASE | re.MULTILINE)
 _COPY_MARKER = re.compile(
     r"^[ \t]*-{2,}[ \t]*(This is a copy of|Below this line is a copy|Original message|"
     r"Undelivered message|The header of the original message|Returned message|"
     r"Original message headers)|^[ \t]*(Original message follows|The original message was received)",
-    re.I | re.M,
+    re.IGNORECASE | re.MULTILINE,
 )
-_DAEMON_RE = re.compile(r"mailer-daemon|postmaster|mail delivery (subsystem|system)|mail administrator", re.I)
+_DAEMON_RE = re.compile(r"mailer-daemon|postmaster|mail delivery (subsystem|system)|mail administrator", re.IGNORECASE)
 _BOUNCE_SUBJECT_RE = re.compile(
     r"undeliver|delivery (status notification|failure|has failed|incomplete)|mail delivery failed|"
     r"returned mail|failure notice|delivery problem|could not be delivered|non-?delivery|"
     r"message not delivered|mail system error",
-    re.I,
+    re.IGNORECASE,
 )
 _DELAY_RE = re.compile(r"\b(delayed|has not yet been delivered|still trying|will keep trying|"
-                       r"delivery status notification \(delay\))", re.I)
+                       r"delivery status notification \(delay\))", re.IGNORECASE)
 _PERMANENT_RE = re.compile(r"permanent (error|failure)|I'm not going to try again|I've given up|"
-                           r"user unknown|no such (user|mailbox)|does not exist|address rejected", re.I)
-_TEMPORARY_RE = re.compile(r"temporary (error|failure)|mailbox (is )?full|over quota|try again later", re.I)
+                           r"user unknown|no such (user|mailbox)|does not exist|address rejected", re.IGNORECASE)
+_TEMPORARY_RE = re.compile(r"temporary (error|failure)|mailbox (is )?full|over quota|try again later", re.IGNORECASE)
 _SLUG_RE = re.compile(r"^(\d{4}-\d{2}(?:-\d{2}_\d{4}-\d{2}-\d{2})?)\.(.+)$")
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
 
@@ -125,6 +134,12 @@ def parse_verp(address: str, sender: str | None = None) -> tuple[str | None, str
 
 # --- parsing ------------------------------------------------------------------------------
 
+def _children(msg: Message) -> list[Message]:
+    """The sub-messages of a multipart, message/* or delivery-status part; [] otherwise."""
+    payload = msg.get_payload()
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+
+
 def _text(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
@@ -169,8 +184,7 @@ def _dsn_failures(report: Message) -> tuple[list[Failure], bool]:
     """Failures from a message/delivery-status part; also whether it only reports delays."""
     failures: list[Failure] = []
     delayed = False
-    blocks = report.get_payload()
-    for block in blocks[1:] if isinstance(blocks, list) else []:
+    for block in _children(report)[1:]:
         action = str(block.get("Action", "")).strip().lower()
         code = str(block.get("Diagnostic-Code", ""))
         diagnostic = _clean(code.partition(";")[2] if ";" in code else code)
@@ -192,15 +206,14 @@ def _original_ids(parts: list[Message], texts: list[str]) -> list[str]:
     for part in parts:
         kind = part.get_content_type()
         if kind == "message/rfc822":
-            inner = part.get_payload()
-            for msg in inner if isinstance(inner, list) else []:
+            for msg in _children(part):
                 if msg.get("Message-ID"):
                     ids.append(str(msg["Message-ID"]).strip())
         elif kind in ("text/rfc822-headers", "text/rfc822-header"):
             ids += _MESSAGE_ID_RE.findall(_text(part))
         elif kind == "message/delivery-status":
-            blocks = part.get_payload()
-            if isinstance(blocks, list) and blocks and blocks[0].get("X-Original-Message-ID"):
+            blocks = _children(part)
+            if blocks and blocks[0].get("X-Original-Message-ID"):
                 ids.append(str(blocks[0]["X-Original-Message-ID"]))  # Gmail names it here too
     for text in texts:
         marker = _COPY_MARKER.search(text)
@@ -243,8 +256,7 @@ def parse_bounce(msg: Message) -> ParsedBounce | None:
     """What a message reports, or None if it is not a bounce (an auto-reply, a person)."""
     envelope = tuple(dict.fromkeys(
         addr for name in _RECIPIENT_HEADERS for _, addr in getaddresses(msg.get_all(name, [])) if addr))
-    parts = msg.get_payload() if msg.is_multipart() else [msg]
-    parts = [p for p in parts if isinstance(p, Message)]
+    parts = _children(msg) if msg.is_multipart() else [msg]
     is_report = msg.get_content_type() == "multipart/report"
     texts = [_text(p) for p in _plain_parts(msg)]
     failures: list[Failure] = []
@@ -275,12 +287,12 @@ def _plain_parts(msg: Message) -> Iterator[Message]:
         if msg.get_content_maintype() == "text":
             yield msg
         return
-    for part in msg.get_payload():
+    for part in _children(msg):
         kind = part.get_content_type()
         if kind == "text/plain":
             yield part
         elif kind == "multipart/alternative":
-            yield from (p for p in part.get_payload() if p.get_content_type() == "text/plain")
+            yield from (p for p in _children(part) if p.get_content_type() == "text/plain")
 
 
 # --- importing ----------------------------------------------------------------------------
@@ -331,8 +343,8 @@ def _received(msg: Message) -> str:
     except (TypeError, ValueError, IndexError):
         return journal.now()
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 def _pick(failures: tuple[Failure, ...], email: str, run_id: int | None) -> Matched:

@@ -23,8 +23,16 @@ from . import journal
 from .errors import NewsletterError
 from .subscribers import check_address
 
-__all__ = ["SuppressResult", "normalise_address", "suppress_addresses", "read_optouts",
-           "import_optouts", "write_suppressions", "export_suppressions", "UNSUBSCRIBED"]
+__all__ = [
+    "UNSUBSCRIBED",
+    "SuppressResult",
+    "export_suppressions",
+    "import_optouts",
+    "normalise_address",
+    "read_optouts",
+    "suppress_addresses",
+    "write_suppressions",
+]
 
 UNSUBSCRIBED = "unsubscribed"
 _DELIMITERS = (",", ";", "\t")

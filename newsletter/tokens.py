@@ -28,8 +28,15 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from .config import Config
 
-__all__ = ["make_token", "read_token", "load_secrets", "token_keys", "describe_secrets", "SAMPLE_SECRET",
-           "SECRET_FILE"]
+__all__ = [
+    "SAMPLE_SECRET",
+    "SECRET_FILE",
+    "describe_secrets",
+    "load_secrets",
+    "make_token",
+    "read_token",
+    "token_keys",
+]
 
 SAMPLE_SECRET = b"sample-only-not-a-secret"
 SECRET_FILE = ".newsletter-secret"  # beside the config, for the embedded-outbox default
@@ -100,9 +107,9 @@ def load_secrets(env_name: str, secret_file: Path | None, *, old_env: str | None
     Old secrets come from `old_env` and are dropped once `today` is past `old_until`.
     """
     keys = [_current_secret(env_name, secret_file, create_in, create)]
-    if old_env and os.environ.get(old_env):
-        if old_until is None or (today or dt.date.today()) <= old_until:
-            keys.extend(s.strip().encode() for s in os.environ[old_env].split(",") if s.strip())
+    in_grace = old_until is None or (today or dt.date.today()) <= old_until
+    if old_env and os.environ.get(old_env) and in_grace:
+        keys.extend(s.strip().encode() for s in os.environ[old_env].split(",") if s.strip())
     return keys
 
 

@@ -41,8 +41,15 @@ from .config import Config
 from .render import template_environment
 from .tokens import read_token, token_keys
 
-__all__ = ["create_app", "SubscriberSite", "site_of", "routes", "unsubscribe_path", "TokenRedactor",
-           "MAX_BODY_BYTES"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "SubscriberSite",
+    "TokenRedactor",
+    "create_app",
+    "routes",
+    "site_of",
+    "unsubscribe_path",
+]
 
 MAX_BODY_BYTES = 16 * 1024  # a one-click body is 26 bytes; the page's form a few hundred
 UNSUBSCRIBED = "unsubscribed"  # the suppression reason for every web unsubscribe
@@ -50,7 +57,7 @@ log = logging.getLogger("newsletter.unsubscribe")
 T = TypeVar("T")
 
 _BASE_CSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-_STYLE_RE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
+_STYLE_RE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import serve_asgi
+
 from newsletter import journal
 from newsletter.config import Config
 from newsletter.tokens import make_token

@@ -11,8 +11,15 @@ import click
 
 from .. import journal
 from ..errors import ErrorList
-from ..suppressions import (UNSUBSCRIBED, SuppressResult, export_suppressions, import_optouts,
-                            normalise_address, suppress_addresses, write_suppressions)
+from ..suppressions import (
+    UNSUBSCRIBED,
+    SuppressResult,
+    export_suppressions,
+    import_optouts,
+    normalise_address,
+    suppress_addresses,
+    write_suppressions,
+)
 from . import main
 from .options import config_option, load
 

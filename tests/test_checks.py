@@ -376,3 +376,32 @@ def test_build_records_but_does_not_fail_on_errors(crafted, empty_project: Path)
     assert "Checks: 1 error, 1 warning; run `newsletter check 2023-07` for details." in result.output
     manifest = json.loads((empty_project / "issues" / "2023-07" / "manifest.json").read_text())
     assert [c["rule"] for c in manifest["checks"]] == ["preheader", "contrast"]
+
+
+def test_send_refuses_an_issue_with_errors_unless_forced(crafted, empty_project: Path) -> None:
+    crafted(item_yaml(), config_lines='colors:\n  text: "#aaaaaa"\n')
+    (empty_project / "subscribers.csv").write_text("email,name\nreader@example.net,Reader\n", encoding="utf-8")
+    args = ["send", "2023-07", "--yes", "--config", str(empty_project / "newsletter.yaml")]
+    outbox = empty_project / "outbox"
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 1, refused.output
+    assert "error: newsletter.yaml: colors.text: contrast: colors.text #aaaaaa" in refused.output
+    assert "not sending: `newsletter check` found 1 error in the issue" in refused.output
+    assert "--force" in refused.output and "Traceback" not in refused.output
+    assert not list(outbox.glob("*/*"))
+    dry = CliRunner().invoke(main, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "a real send stops here without --force" in dry.output and not list(outbox.glob("*/*"))
+    forced = CliRunner().invoke(main, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "sending anyway (--force)" in forced.output
+    assert len(list((outbox / "new").iterdir())) == 1
+
+
+def test_send_is_not_held_up_by_warnings(crafted, empty_project: Path) -> None:
+    result, _ = crafted(item_yaml(url="http://example.org/plain"))
+    assert {c["severity"] for c in result.manifest["checks"]} == {"warning"}
+    (empty_project / "subscribers.csv").write_text("email\nreader@example.net\n", encoding="utf-8")
+    sent = CliRunner().invoke(main, ["send", "2023-07", "--yes", "--config", str(empty_project / "newsletter.yaml")])
+    assert sent.exit_code == 0, sent.output
+    assert len(list((empty_project / "outbox" / "new").iterdir())) == 1

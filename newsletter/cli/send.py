@@ -20,7 +20,8 @@ from rich.text import Text
 
 from ..build import BuildResult, build_issue
 from ..config import Config
-from ..errors import SendError
+from ..checks import Finding
+from ..errors import ErrorList, SendError
 from ..send import DryRunReport, SendPlan, SendReport, prepare_send, send_issue, send_test
 from ..send import dry_run as compose_all
 from . import main
@@ -71,7 +72,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
         _print_test(report)
         sys.exit(0 if report.sent == len(set(a.lower() for a in addresses)) else EXIT_INCOMPLETE)
     result = build_issue(config, rng)
-    check_before_sending(config, result, force=force)
+    check_before_sending(config, result, force=force, dry_run=dry_run)
     plan = prepare_send(config, result, subscribers_path or config.root / "subscribers.csv", strict=strict,
                         smtp_host=smtp_host, smtp_port=smtp_port, concurrency=concurrency,
                         retry_failed=retry_failed)
@@ -90,12 +91,28 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     sys.exit(_exit_code(report))
 
 
-def check_before_sending(config: Config, result: BuildResult, *, force: bool) -> None:
-    """The place `newsletter check` runs before a send (issue 6 wires it in).
+def check_before_sending(config: Config, result: BuildResult, *, force: bool, dry_run: bool = False) -> None:
+    """Refuse to send an issue `newsletter check` finds errors in, unless `--force`.
 
-    With errors it must raise a `NewsletterError` naming them, unless `force` is set,
-    in which case it prints them as warnings and returns.
+    The findings are the ones `build` just recorded in the manifest; warnings never stop
+    a send. With `force` (and for `--dry-run`, which sends nothing) the errors are printed
+    as warnings and the send goes on.
     """
+    errors = [Finding(**f) for f in result.manifest.get("checks", []) if f.get("severity") == "error"]
+    if not errors:
+        return
+    if force or dry_run:
+        for f in errors:
+            click.echo(f"warning: {f.where}: {f.rule}: {f.message}", err=True)
+        click.echo(f"warning: {len(errors)} check error{'s' * (len(errors) != 1)} in the issue; "
+                   + ("a real send stops here without --force" if dry_run and not force else "sending anyway (--force)"),
+                   err=True)
+        return
+    slug = result.rendered.issue.range.slug
+    raise ErrorList([*(SendError(f"{f.rule}: {f.message}", path=f.where, hint=f.hint or None) for f in errors),
+                     SendError(f"not sending: `newsletter check` found {len(errors)} "
+                               f"error{'s' * (len(errors) != 1)} in the issue",
+                               hint=f"`newsletter check {slug}` lists them; fix them, or send anyway with --force")])
 
 
 def _confirm(plan: SendPlan, yes: bool) -> None:

@@ -199,3 +199,26 @@ def test_keygen_rejects_a_bad_selector(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["dkim", "keygen", "--selector", "a b", "--domain", DOMAIN,
                                        "--out", str(tmp_path / "k")])
     assert result.exit_code == 2 and not (tmp_path / "k").exists()
+
+
+def test_sent_messages_are_signed_and_verify(project: Path, key, pem: bytes) -> None:
+    """End to end: `send` with a dkim block, through the embedded outbox, verified by dkimpy."""
+    (project / "dkim.key").write_bytes(pem)
+    with_dkim(project, f"  domain: {DOMAIN}\n  selector: {SELECTOR}\n  key_file: dkim.key\n")
+    result = CliRunner().invoke(main, ["send", "2023-07", "--yes", "--config", str(project / "newsletter.yaml")])
+    assert result.exit_code == 0, result.output
+    delivered = sorted((project / "outbox" / "new").iterdir())
+    assert len(delivered) >= 2
+    record = public_key_record(key)
+    for path in delivered:
+        message = path.read_bytes()
+        assert b"DKIM-Signature:" in message
+        assert dkim.verify(message, dnsfunc=dns_for(record)), path.name
+
+
+def test_send_stops_before_the_first_message_without_the_key(project: Path) -> None:
+    with_dkim(project, f"  domain: {DOMAIN}\n  selector: {SELECTOR}\n  key_file: missing.key\n")
+    result = CliRunner().invoke(main, ["send", "2023-07", "--yes", "--config", str(project / "newsletter.yaml")])
+    assert result.exit_code == 1
+    assert "cannot read the DKIM key file" in result.output and "Traceback" not in result.output
+    assert not list((project / "outbox").glob("*/*"))

@@ -36,6 +36,7 @@ __all__ = [
     "check_size",
     "check_line_lengths",
     "check_lang",
+    "check_tables",
     "check_images",
     "check_links",
     "check_items",
@@ -109,6 +110,7 @@ def check_issue(rendered: RenderedIssue, files: Mapping[str, bytes], config: Con
         *check_size(len(html_bytes)),
         *check_line_lengths({name: files[name] for name in ("email.html", "email.txt", "sample.eml")}),
         *check_lang(doc),
+        *check_tables(doc),
         *check_items(rendered.issue),
         *check_images(doc, locate),
         *check_links(doc, locate),
@@ -195,6 +197,18 @@ def check_lang(doc: Any) -> list[Finding]:
     return [_error("html-lang", _line(doc), "<html> has no lang attribute; screen readers guess the "
                    "language and mispronounce the issue", 'set `language:` in the config and keep '
                    '<html lang="{{ lang }}"> in the template')]
+
+
+def check_tables(doc: Any) -> list[Finding]:
+    """Layout tables need role="presentation", or screen readers announce rows and columns."""
+    findings = []
+    for table in doc.iter("table"):
+        is_data = table.find(".//th") is not None or table.find("caption") is not None
+        if not is_data and (table.get("role") or "").strip().lower() not in ("presentation", "none"):
+            findings.append(_warning("layout-table", _line(table), "a layout table without "
+                                     'role="presentation" (screen readers read it out as a data table)',
+                                     'add role="presentation" to the <table> in the template'))
+    return findings
 
 
 def check_images(doc: Any, locate: Callable[[str, str], str] = lambda u, w: w) -> list[Finding]:
@@ -346,7 +360,13 @@ def check_preheader(doc: Any) -> list[Finding]:
 
 
 def _text_urls(text: str) -> list[str]:
-    return [u.rstrip(".,;:!?)]}'") for u in _TEXT_URL.findall(text)]
+    """URLs written out in plain text, without the sentence punctuation that follows them."""
+    urls = []
+    for url in _TEXT_URL.findall(text):
+        while url and url[-1] in ".,;:!?'\"]}" or (url.endswith(")") and url.count("(") < url.count(")")):
+            url = url[:-1]
+        urls.append(url)
+    return urls
 
 
 def _personal(url: str, config: Config) -> bool:

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from conftest import item_yaml
 from newsletter.build import BuildResult, build_issue
 from newsletter.checks import (Finding, check_contrast, check_headers, check_images, check_issue, check_items,
-                               check_line_lengths, check_links, check_preheader, check_size, check_subject,
-                               contrast_ratio, parse_html)
+                               check_line_lengths, check_links, check_parity, check_preheader, check_size,
+                               check_subject, check_tables, contrast_ratio, parse_html)
 from newsletter.cli import main
 from newsletter.config import Colors, Config, load_config
 from newsletter.issue import Issue, Section, parse_range
@@ -122,6 +122,14 @@ def test_line_of_exactly_998_octets_is_fine() -> None:
 def test_missing_lang_is_an_error(july: BuildResult, config: Config) -> None:
     html = re.sub(r'<html lang="[^"]*"', "<html", july.files["email.html"].decode(), count=1)
     assert ("html-lang", "error") in rules(recheck(july, config, email_html=html))
+
+
+def test_layout_table_without_role_is_a_warning(july: BuildResult, config: Config) -> None:
+    html = july.files["email.html"].decode().replace('role="presentation" ', "", 1)
+    found = only(recheck(july, config, email_html=html), "layout-table")
+    assert len(found) == 1 and found[0].severity == "warning" and found[0].where.startswith("email.html:")
+    data = parse_html("<html><body><table><tr><th>Region</th></tr><tr><td>North</td></tr></table></body></html>")
+    assert check_tables(data) == []
 
 
 def test_generic_and_file_name_alt_texts_are_warnings(crafted) -> None:
@@ -272,6 +280,13 @@ def test_text_part_missing_a_link_and_html_missing_a_link(july: BuildResult, con
     found = only(recheck(july, config, email_txt=extra), "text-parity")
     assert len(found) == 1 and "https://example.org/only-in-text" in found[0].message
     assert "only-in-text." not in found[0].message  # sentence punctuation is not part of the URL
+
+
+def test_parity_reads_urls_out_of_sentences(config: Config) -> None:
+    urls = ["https://en.wikipedia.org/wiki/Safeguarding_(UK)", "https://example.org/a?b=1"]
+    doc = parse_html("<html><body>" + "".join(f'<a href="{u}">x</a>' for u in urls) + "</body></html>")
+    text = f"See {urls[0]}. Or ({urls[1]}), and \"{urls[1]}\".\n"
+    assert check_parity(doc, text, config) == []
 
 
 def test_parity_ignores_the_per_recipient_token(july: BuildResult, config: Config) -> None:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from . import journal
 from .build import BuildResult, build_issue
+from .choices import ThemeChoices, apply_choices
 from .compose import MessageTemplate, Recipient, compile_message, fill
 from .config import Config, SmtpConfig
 from .deliver import Job, PoolReport, Result, Transport, deliver, transport_from_config
@@ -41,6 +42,7 @@ from .outbox import embedded_outbox
 from .render import RenderedIssue
 from .subscribers import Subscriber, SubscriberList, check_address, read_subscribers
 from .tokens import load_secrets, make_token
+from .variants import QUIET_REASON, Variants
 
 __all__ = [
     "SendPlan",
@@ -83,26 +85,28 @@ def new_message_id(config: Config, run_id: int | str) -> str:
 class TemplateCache:
     """Compiled messages by variant; every per-recipient choice goes through `template_for`.
 
-    Today there is one variant (the whole issue). Issue 9 (per-subscriber theme
-    selections) keys this cache on the recipient's themes and compiles each distinct
-    selection once, on first use.
+    The key is the recipient's theme variant (`variants.Variants.key`: None = the whole
+    issue); each distinct variant is rendered and compiled once, on first use.
     """
 
-    def __init__(self, rendered: RenderedIssue, config: Config, *, subject_prefix: str = "") -> None:
+    def __init__(self, rendered: RenderedIssue, config: Config, *, subject_prefix: str = "",
+                 variants: Variants | None = None) -> None:
         self.rendered = rendered
         self.config = config
         self.subject_prefix = subject_prefix
+        self.variants = variants or Variants(rendered, config)
         self._compiled: dict[object, MessageTemplate] = {}
 
     def variant(self, recipient: Subscriber) -> object:
         """The cache key for this recipient's message; None = the whole issue."""
-        return None
+        return self.variants.key(recipient.themes)
 
     def template_for(self, recipient: Subscriber) -> MessageTemplate:
         key = self.variant(recipient)
         template = self._compiled.get(key)
         if template is None:
-            template = compile_message(self.rendered, self.config, subject_prefix=self.subject_prefix)
+            rendered = self.variants.rendered(key)  # type: ignore[arg-type]
+            template = compile_message(rendered, self.config, subject_prefix=self.subject_prefix)
             _check_static_lines(template)
             self._compiled[key] = template
         return template
@@ -180,6 +184,9 @@ class SendPlan:
     retry_failed: bool = False
     suppressions: dict[str, str] = field(default_factory=dict, repr=False)
     states: dict[str, str] = field(default_factory=dict, repr=False)
+    choices: ThemeChoices = field(default_factory=ThemeChoices)  # theme selections (issue 9)
+    variants: Variants | None = field(default=None, repr=False)
+    quiet: set[str] = field(default_factory=set, repr=False)  # nothing in their themes: skipped
 
     @property
     def resuming(self) -> bool:
@@ -228,6 +235,12 @@ def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, 
         plan.run = journal.get_run(db, slug)
         plan.suppressions = {s.email: s.reason for s in journal.list_suppressions(db)}
         plan.states = journal.recipient_states(db, plan.run.id) if plan.run else {}
+        plan.subscribers, plan.choices = apply_choices(subscribers, config, journal.all_preferences(db),
+                                                       strict=strict)
+    plan.variants = Variants(build.rendered, config)
+    plan.variants.prepare(plan.variants.key_of(selection) for selection in plan.choices.selections)
+    if not config.quiet_month:
+        plan.quiet = {s.key for s in plan.subscribers.subscribers if plan.variants.is_quiet(s.themes)}
     plan.changed = bool(plan.run and plan.run.digest and plan.run.digest != plan.digest)
     _count(plan)
     return plan
@@ -235,7 +248,9 @@ def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, 
 
 def _exclusion(plan: SendPlan, key: str) -> str | None:
     reason = plan.suppressions.get(key)
-    return f"suppressed ({reason})" if reason else None
+    if reason:
+        return f"suppressed ({reason})"
+    return QUIET_REASON if key in plan.quiet else None
 
 
 def _count(plan: SendPlan) -> None:
@@ -433,6 +448,7 @@ class SendReport:
     deferred: int = 0
     failed: int = 0
     skipped: int = 0
+    quiet: int = 0  # of the skipped: nothing in their chosen themes this time (issue 9)
     suppressed: int = 0  # hard bounces added to the suppression list during this run
     possible_duplicates: int = 0  # resent after a crash, or connection lost mid-message
     already_sent: int = 0
@@ -583,8 +599,8 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
                handle_signals: bool) -> None:
     stop = asyncio.Event()
     remove = _install_signals(stop, on_event) if handle_signals else (lambda: None)
-    composer = _Composer(plan.config, TemplateCache(plan.build.rendered, plan.config), plan.keys,
-                         load_signer_for(plan.config))
+    composer = _Composer(plan.config, TemplateCache(plan.build.rendered, plan.config, variants=plan.variants),
+                         plan.keys, load_signer_for(plan.config))
     db = journal.connect(plan.config.state_file)
     try:
         run, in_flight = _apply(db, plan)
@@ -618,6 +634,7 @@ def _finish(db: sqlite3.Connection, run: journal.Run, plan: SendPlan, report: Se
     report.remaining = totals["pending"] + totals["sending"]
     report.deferred = totals["deferred"]
     report.skipped = totals["skipped"]
+    report.quiet = sum(1 for r in journal.run_recipients(db, run.id, ("skipped",)) if r.reply == QUIET_REASON)
     problems = journal.run_recipients(db, run.id, ("failed", "deferred"))
     report.failures = [Failure(r.address, r.name, r.state, r.reply) for r in problems]
     if problems:
@@ -643,8 +660,8 @@ def send_issue(plan: SendPlan, *, on_result: OnResult | None = None, on_event: O
 
 def dry_run(plan: SendPlan) -> DryRunReport:
     """Compose (and sign) every message the run would send, check it, send nothing, write nothing."""
-    composer = _Composer(plan.config, TemplateCache(plan.build.rendered, plan.config), plan.keys,
-                         load_signer_for(plan.config))
+    composer = _Composer(plan.config, TemplateCache(plan.build.rendered, plan.config, variants=plan.variants),
+                         plan.keys, load_signer_for(plan.config))
     report = DryRunReport()
     started = time.perf_counter()
     date = formatdate(usegmt=True)
@@ -728,7 +745,7 @@ async def send_test_async(config: Config, date_range: DateRange, addresses: list
                          load_signer_for(config))
     date = formatdate(usegmt=True)
     jobs = []
-    for address in dict.fromkeys(valid):
+    for address in {a.lower(): a for a in reversed(valid)}.values():  # once per address, first spelling
         subscriber = Subscriber(address)
         message_id = f"<test.{secrets.token_hex(10)}@{config.sender_domain}>"
         jobs.append(Job(address.lower(), envelope_sender(config, subscriber), address,

@@ -176,17 +176,20 @@ def inline_css(html: str) -> str:
                          hint="simplify the stylesheet (nested @media rules are a known trigger)") from exc
 
 
-def render_issue(issue: Issue, config: Config, *, env: jinja2.Environment | None = None) -> RenderedIssue:
+def render_issue(issue: Issue, config: Config, *, env: jinja2.Environment | None = None,
+                 template: str = "email", subject: str | None = None, preheader: str | None = None,
+                 extra: dict[str, Any] | None = None) -> RenderedIssue:
+    """`template` names the pair `<template>.html`/`.txt` (the quiet-month note uses its own)."""
     env = env or template_environment(config)
-    subject = subject_for(config, issue)
-    preheader = preheader_for(config, issue)
-    context = _context(config, issue, subject, preheader)
-    raw_html = _render(env, "email.html", context)
+    subject = subject or subject_for(config, issue)
+    preheader = preheader or preheader_for(config, issue)
+    context = {**_context(config, issue, subject, preheader), **(extra or {})}
+    raw_html = _render(env, f"{template}.html", context)
     started = time.perf_counter()
     html = inline_css(raw_html)
     inline_seconds = time.perf_counter() - started
     html = _tidy_html(_compact_style(html))
-    text = _tidy_text(_render(env, "email.txt", context))
+    text = _tidy_text(_render(env, f"{template}.txt", context))
     warnings = []
     size = len(html.encode("utf-8"))
     if size > GMAIL_CLIP_BYTES:

@@ -131,6 +131,7 @@ def _print_plan(out: Console, plan: SendPlan) -> None:
     out.print(f"Subscribers: {plan.subscribers.path} ({plan.subscribers.rows} rows)")
     for problem in plan.subscribers.invalid:
         out.print(f"  skipped line {problem.line}: {problem.reason} ({problem.value!r})")
+    _print_themes(out, plan)
     if plan.resuming:
         out.print(f"Resuming the run started {plan.run.created if plan.run else ''}: {plan.already_sent} "
                   f"already sent, {plan.failed_before} failed before"
@@ -191,6 +192,9 @@ def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
     out.print(table)
     if report.elapsed:
         out.print(f"{report.sent} sent in {report.elapsed:.1f} s ({report.rate:,.0f} msgs/s)")
+    if report.quiet:
+        out.print(f"{report.quiet} skipped as a quiet month: nothing new in the themes they chose "
+                  "(set `quiet_month:` in the config to send them a short note instead)")
     if report.suppressed:
         out.print(f"{report.suppressed} addresses refused permanently (550/551/553) were added to the "
                   "suppression list")
@@ -239,3 +243,19 @@ def _print_test(report: SendReport) -> None:
         out.print(f"{'error' if report.fatal else 'Stopped'}: {report.stopped}")
     if report.outbox is not None:
         out.print(f"Open {report.outbox}/new/ (or `newsletter preview`, Outbox) to look at it.")
+
+
+def _print_themes(out: Console, plan: SendPlan) -> None:
+    """Theme choices (issue 9): unknown names in the CSV, versions rendered, quiet subscribers."""
+    for problem in plan.choices.problems:
+        out.print(f"  warning: {problem}: ignored, the row keeps its other themes (or gets every theme)")
+    if plan.variants is None or plan.choices.distinct <= 1 and not plan.choices.from_page:
+        return
+    versions = len(plan.variants.keys)
+    out.print(f"Theme choices: {plan.choices.distinct} different selections ({plan.choices.from_page} saved on "
+              f"the preferences page), {versions} {'version' if versions == 1 else 'versions'} of the issue")
+    quiet = sum(1 for s in plan.subscribers.subscribers if plan.variants.is_quiet(s.themes))
+    if quiet:
+        what = "get the quiet-month note" if plan.config.quiet_month else "are skipped (quiet month)"
+        out.print(f"  {quiet} {'subscriber has' if quiet == 1 else 'subscribers have'} nothing new in their "
+                  f"themes and {what}")

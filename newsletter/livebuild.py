@@ -125,6 +125,7 @@ class LiveBuild:
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._snapshot: Snapshot | None = None
         self._last_config: Config | None = None
+        self.watching = threading.Event()  # set while the file watchers are in place
 
     @property
     def root(self) -> Path:
@@ -210,9 +211,11 @@ class LiveBuild:
             targets = self.watch_targets()
             async with aclosing(self._changes(targets, stop)) as changes:
                 async for _ in changes:
+                    self.watching.clear()  # until we know the same folders are still the ones
                     await asyncio.to_thread(self.rebuild)
                     if self.watch_targets() != targets:
                         break  # the config names other folders now, or one appeared: watch anew
+                    self.watching.set()
                 else:
                     await asyncio.sleep(0.2)  # a watcher ended (its folder vanished): start over
 
@@ -236,6 +239,8 @@ class LiveBuild:
         if folders:
             tasks.add(asyncio.create_task(pump(folders, True, DefaultFilter())))
         stopper = asyncio.create_task(stop.wait())
+        await asyncio.sleep(0)  # each pump runs up to its first wait: its watcher is in place
+        self.watching.set()
         try:
             while True:
                 getter = asyncio.create_task(queue.get())
@@ -245,6 +250,7 @@ class LiveBuild:
                     return
                 yield getter.result()
         finally:
+            self.watching.clear()
             inner.set()
             stopper.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -36,6 +36,7 @@ from .errors import NewsletterError
 from .livebuild import LiveBuild, Snapshot
 from .mailview import MESSAGE_CSP, count_outbox, outbox_routes
 from .render import GMAIL_CLIP_BYTES
+from .send import send_test_async
 
 __all__ = ["create_app", "open_socket", "make_server", "for_scheme", "LOCAL_HOSTS"]
 
@@ -215,9 +216,11 @@ def create_app(live: LiveBuild, *, watch: bool = True,
         if snap.config is None or snap.result is None:
             return render(request, "index.html", {**context, "send_problem": "fix the build first"}, 409)
         try:
-            report = await asyncio.to_thread(_send_test, snap, live, address)
+            report = await send_test_async(snap.config, live.date_range, [address], build=snap.result)
         except NewsletterError as exc:
             return render(request, "index.html", {**context, "send_problem": str(exc)}, 502)
+        if report.failed or not report.sent:
+            return render(request, "index.html", {**context, "send_problem": f"not sent: {report}"}, 502)
         return render(request, "index.html", {**context, "sent_to": address, "report": report}, 200)
 
     @asynccontextmanager
@@ -243,14 +246,6 @@ def create_app(live: LiveBuild, *, watch: bool = True,
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(LocalOnly, allowed_hosts=allowed_hosts)
     return app
-
-
-def _send_test(snap: Snapshot, live: LiveBuild, address: str) -> Any:
-    """Send the current build to one address through the configured transport."""
-    from .send import send_test  # imported late: sending is optional for previewing
-
-    assert snap.config is not None
-    return send_test(snap.config, live.date_range, [address])
 
 
 def open_socket(host: str, port: int, *, tries: int = 20) -> socket.socket:

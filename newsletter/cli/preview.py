@@ -54,7 +54,11 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
     click.echo(f"Previewing {live.date_range.label} at {url}  (Ctrl-C to stop)")
     if not no_open:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; stopping is success
+        pass
+    click.echo("Stopped.")
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -158,7 +158,7 @@ def canonical_body(body: bytes) -> bytes:
 def make_signer(key: rsa.RSAPrivateKey, *, domain: str, selector: str,
                 clock: Callable[[], float] = time.time) -> Signer:
     """A function that prepends a DKIM-Signature to a complete message."""
-    domain_b = domain.encode("ascii")
+    domain_b = domain.encode("idna")
     selector_b = selector.encode("ascii")
     pad = padding.PKCS1v15()
     prehashed = utils.Prehashed(hashes.SHA256())
@@ -187,5 +187,13 @@ def load_signer(config: Config) -> Signer | None:
     settings = config.dkim
     if settings is None:
         return None
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", settings.selector):
+        raise ConfigError(f"not a DKIM selector: {settings.selector!r}", path=config.path, field="dkim.selector",
+                          hint="use letters, digits, hyphens and dots, as in the DNS name")
+    try:
+        settings.domain.encode("idna")
+    except UnicodeError:
+        raise ConfigError(f"not a domain name: {settings.domain!r}", path=config.path, field="dkim.domain",
+                          hint="e.g. example.org") from None
     key = load_private_key(settings, config_path=config.path)
     return make_signer(key, domain=settings.domain, selector=settings.selector)

@@ -149,6 +149,16 @@ def test_missing_key_file_is_a_config_error_with_a_hint(project: Path) -> None:
     assert "nowhere.key" in str(err.value) and "dkim keygen" in str(err.value)
 
 
+@pytest.mark.parametrize(("line", "field"), [("  selector: my key\n  domain: example.org\n", "dkim.selector"),
+                                           ("  selector: nl\n  domain: bad..domain\n", "dkim.domain")])
+def test_bad_selector_or_domain_is_a_config_error(project: Path, pem: bytes, line: str, field: str) -> None:
+    (project / "dkim.key").write_bytes(pem)
+    config = with_dkim(project, line + "  key_file: dkim.key\n")
+    with pytest.raises(ConfigError) as err:
+        load_signer(config)
+    assert err.value.field == field
+
+
 def test_unset_key_env_is_a_config_error(project: Path, monkeypatch) -> None:
     monkeypatch.delenv("TEST_DKIM_KEY", raising=False)
     config = with_dkim(project, f"  domain: {DOMAIN}\n  selector: {SELECTOR}\n  key_env: TEST_DKIM_KEY\n")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError, NewsletterError, raise_all
 from .yamldoc import LineMap, load_yaml
@@ -253,6 +254,9 @@ def load_config(path: Path) -> Config:
                         or any(c.isspace() or c in '<>"' or ord(c) < 32 for c in archive_url)):
         r.error(data, "archive_url", f"not a web address: {archive_url!r}",
                 "write the archive's full address, e.g. https://example.org/digest")
+    preferences_url = r.text(data, "preferences_url")
+    if preferences_url:
+        _check_preferences_url(r, data, preferences_url, unsub_url)
     colors = _colors(r, data)
     smtp = _smtp(r, data)
     dkim = _dkim(r, data)
@@ -286,7 +290,7 @@ def load_config(path: Path) -> Config:
         sources=sources,
         theme_rules=theme_rules,
         archive_url=archive_url,
-        preferences_url=r.text(data, "preferences_url"),
+        preferences_url=preferences_url,
         quiet_month=r.text(data, "quiet_month"),
         secret_env=r.text(tokens, "secret_env") or "NEWSLETTER_TOKEN_SECRET",
         secret_file=r.path_value(tokens, "secret_file"),
@@ -298,6 +302,18 @@ def load_config(path: Path) -> Config:
             r.text(sample, "email") or "sam.sample@example.org",
         ),
     )
+
+
+def _check_preferences_url(r: _Reader, data: LineMap, url: str, unsubscribe_url: str) -> None:
+    """The "Manage your topics" page: a web address the unsubscribe server answers on too."""
+    if not url.startswith(("https://", "http://")) or any(c.isspace() or c in '<>"' or ord(c) < 32 for c in url):
+        r.error(data, "preferences_url", f"not a web address: {url!r}",
+                "e.g. https://example.org/unsubscribe/preferences (served by `newsletter unsubscribe-server`)")
+    elif "#" in url:
+        r.error(data, "preferences_url", "must not have a #fragment", "the link adds ?t=<token> itself")
+    elif unsubscribe_url and urlsplit(url).path.rstrip("/") == urlsplit(unsubscribe_url).path.rstrip("/"):
+        r.error(data, "preferences_url", "must have another path than unsubscribe.url",
+                "the same server answers both, e.g. https://example.org/unsubscribe/preferences")
 
 
 def _date(r: _Reader, data: LineMap, key: str) -> dt.date | None:

@@ -29,6 +29,7 @@ __all__ = [
     "get_preferences",
     "set_preferences",
     "all_preferences",
+    "latest_recipient_themes",
     "Bounce",
     "record_bounce",
     "recipient_for_message_id",
@@ -242,6 +243,13 @@ def set_preferences(db: sqlite3.Connection, email: str, themes: list[str]) -> No
 def all_preferences(db: sqlite3.Connection) -> dict[str, list[str]]:
     return {row[0]: [t for t in row[1].split("\n") if t]
             for row in db.execute("SELECT email, themes FROM preferences")}
+
+
+def latest_recipient_themes(db: sqlite3.Connection, email: str) -> tuple[str, ...] | None:
+    """The themes the newest run planned for this address (from the CSV); None = all, or none yet."""
+    row = db.execute("SELECT themes FROM recipients WHERE email = ? ORDER BY run_id DESC LIMIT 1",
+                     (normalise_email(email),)).fetchone()
+    return None if row is None or row[0] is None else tuple(t for t in row[0].split("\n") if t)
 
 
 @dataclass(frozen=True)

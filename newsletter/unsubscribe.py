@@ -179,11 +179,14 @@ def unsubscribe_path(config: Config) -> str:
 
 
 def routes(config: Config) -> list[BaseRoute]:
+    from .preferences import preferences_routes  # imported here: it builds on this module
+
     path = unsubscribe_path(config)
     return [
         Route(path, unsubscribe_page, methods=["GET"]),
         Route(path, unsubscribe_action, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        *preferences_routes(config),  # "Manage your topics" (issue 9), when preferences_url is set
     ]
 
 

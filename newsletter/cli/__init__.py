@@ -67,3 +67,4 @@ from . import check as _check  # noqa: E402,F401
 from . import send as _send  # noqa: E402,F401
 from . import status as _status  # noqa: E402,F401
 from . import bounces as _bounces  # noqa: E402,F401
+from . import subscribers as _subscribers  # noqa: E402,F401

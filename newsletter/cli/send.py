@@ -256,6 +256,8 @@ def _print_themes(out: Console, plan: SendPlan) -> None:
               f"the preferences page), {versions} {'version' if versions == 1 else 'versions'} of the issue")
     quiet = sum(1 for s in plan.subscribers.subscribers if plan.variants.is_quiet(s.themes))
     if quiet:
-        what = "get the quiet-month note" if plan.config.quiet_month else "are skipped (quiet month)"
-        out.print(f"  {quiet} {'subscriber has' if quiet == 1 else 'subscribers have'} nothing new in their "
+        one = quiet == 1
+        what = (("gets" if one else "get") + " the quiet-month note" if plan.config.quiet_month
+                else ("is" if one else "are") + " skipped (quiet month)")
+        out.print(f"  {quiet} {'subscriber has' if one else 'subscribers have'} nothing new in their "
                   f"themes and {what}")

@@ -1,0 +1,65 @@
+"""`newsletter subscribers export`: the subscriber CSV merged with the state file, for the CRM."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import click
+
+from .. import journal
+from ..choices import check_list_themes, export_subscribers, merged_rows, write_export
+from ..subscribers import read_subscribers
+from . import main
+from .options import config_option, load
+
+__all__ = ["subscribers"]
+
+
+@main.group()
+def subscribers() -> None:
+    """The subscriber list as `send` sees it: the CSV plus what subscribers did since.
+
+    \b
+    Example:
+      newsletter subscribers export --out crm-import.csv
+    """
+
+
+@subscribers.command("export")
+@config_option
+@click.option("--subscribers", "subscribers_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The subscriber CSV (default: subscribers.csv beside the config).")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write the CSV here (atomically) instead of to standard output.")
+def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -> None:
+    """Write the list merged with the topics chosen on the preferences page and the
+    suppression list: email, name, status, themes, themes_from, suppressed, suppressed_since.
+
+    A topic choice saved on the page replaces the CSV's `themes` (themes_from: page);
+    an address unsubscribed through a link has status `unsubscribed`; bounced and other
+    suppressed addresses keep their status and name the reason in `suppressed`. The
+    file is a valid subscriber CSV: `send --subscribers` reads it back.
+
+    \b
+    Example:
+      newsletter subscribers export --out crm-import.csv
+      newsletter subscribers export --subscribers lists/practitioners.csv > merged.csv
+    """
+    config = load(config_path)
+    listed = read_subscribers(subscribers_path or config.root / "subscribers.csv")
+    for problem in listed.invalid:
+        click.echo(f"warning: {listed.path}:{problem.line}: skipped: {problem.reason} ({problem.value!r})", err=True)
+    for error in check_list_themes(listed, config):
+        click.echo(f"warning: {error}: ignored", err=True)
+    with contextlib.closing(journal.connect(config.state_file)) as db:
+        rows = merged_rows(listed, config, journal.all_preferences(db), journal.list_suppressions(db))
+    if out is None:
+        write_export(rows, sys.stdout)
+        return
+    count = export_subscribers(rows, out)
+    from_page = sum(1 for row in rows if row.themes_from == "page")
+    unsubscribed = sum(1 for row in rows if row.status == "unsubscribed")
+    click.echo(f"Wrote {count} subscribers to {out} ({from_page} with topics from the preferences page, "
+               f"{unsubscribed} unsubscribed)", err=True)

@@ -15,7 +15,7 @@ import logging
 import threading
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +27,7 @@ from .config import Config, load_config
 from .errors import ErrorList, NewsletterError
 from .issue import DateRange
 
-__all__ = ["ErrorInfo", "Snapshot", "LiveBuild", "error_infos"]
+__all__ = ["ErrorInfo", "LiveBuild", "Snapshot", "error_infos"]
 
 log = logging.getLogger("newsletter.preview")
 
@@ -97,7 +97,8 @@ def error_infos(exc: NewsletterError, root: Path) -> tuple[ErrorInfo, ...]:
     """Every error inside `exc` (an `ErrorList` holds several), paths shown from `root`."""
     infos = []
     for err in _flatten(exc):
-        shown, full, context = None, None, ()
+        shown: str | None = None
+        context: tuple[tuple[int, str], ...] = ()
         if err.path:
             shown, full = _shown_path(err.path, root)
             context = _source_context(full, err.line)
@@ -169,7 +170,7 @@ class LiveBuild:
             for line in exc.lines():
                 log.warning("error: %s", line)
             return config, None, error_infos(exc, self.root)
-        except Exception as exc:  # a bug must not stop the server; the terminal gets the traceback
+        except Exception as exc:  # noqa: BLE001 - a bug must not stop the server; the terminal gets the traceback
             log.error("unexpected error while building:\n%s", traceback.format_exc())
             message = f"unexpected error: {type(exc).__name__}: {exc}"
             return config, None, (ErrorInfo(message, hint="this is a bug in newsletter; "
@@ -220,7 +221,7 @@ class LiveBuild:
                     await asyncio.sleep(0.2)  # a watcher ended (its folder vanished): start over
 
     async def _changes(self, targets: tuple[tuple[Path, ...], Path], stop: asyncio.Event
-                       ) -> AsyncIterator[set[tuple[Change, str]]]:
+                       ) -> AsyncGenerator[set[tuple[Change, str]], None]:
         """Changes under the folders (recursively) and to the config file (its folder only)."""
         folders, root = targets
         names = {self.config_path.name, "items", "templates"}

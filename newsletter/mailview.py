@@ -24,8 +24,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-__all__ = ["OutboxEntry", "OutboxMessage", "list_outbox", "count_outbox", "read_message",
-           "outbox_routes", "MESSAGE_CSP"]
+__all__ = [
+    "MESSAGE_CSP",
+    "OutboxEntry",
+    "OutboxMessage",
+    "count_outbox",
+    "list_outbox",
+    "outbox_routes",
+    "read_message",
+]
 
 # Message HTML may load remote images but can run nothing and reach nothing else.
 MESSAGE_CSP = ("default-src 'none'; img-src https: http: data: cid:; style-src 'unsafe-inline'; "
@@ -98,6 +105,16 @@ def _entry(key: str, msg: Any, stat: os.stat_result) -> OutboxEntry:
     )
 
 
+def _head(fh: Any) -> bytes:
+    """The header block of a message file, read line by line up to the blank line."""
+    lines = []
+    for line in fh:
+        if not line.strip():
+            break
+        lines.append(line)
+    return b"".join(lines)
+
+
 def list_outbox(folder: Path, *, limit: int = LIST_LIMIT) -> tuple[list[OutboxEntry], int]:
     """The newest `limit` messages, newest first, and how many there are in all."""
     box = _maildir(folder)
@@ -108,7 +125,7 @@ def list_outbox(folder: Path, *, limit: int = LIST_LIMIT) -> tuple[list[OutboxEn
     for key, stat in files[:limit]:
         try:
             with box.get_file(key) as fh:
-                headers = BytesHeaderParser(policy=policy.default).parse(fh)
+                headers = BytesHeaderParser(policy=policy.default).parsebytes(_head(fh))
         except (KeyError, OSError):
             continue  # moved or deleted meanwhile
         entries.append(_entry(key, headers, stat))

@@ -34,11 +34,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import NewsletterError
 from .livebuild import LiveBuild, Snapshot
-from .mailview import MESSAGE_CSP, count_outbox, outbox_routes
+from .mailview import count_outbox, outbox_routes
 from .render import GMAIL_CLIP_BYTES
 from .send import send_test_async
 
-__all__ = ["create_app", "open_socket", "make_server", "for_scheme", "LOCAL_HOSTS"]
+__all__ = ["LOCAL_HOSTS", "create_app", "for_scheme", "make_server", "open_socket"]
 
 UI = Path(__file__).parent / "templates" / "preview"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -57,7 +57,7 @@ EMAIL_CSP = ("default-src 'none'; img-src https: http: data:; style-src 'unsafe-
 COMMON_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                   "Referrer-Policy": "same-origin"}
 LONG_POLL_SECONDS = 20.0
-_SCHEME_QUERY = re.compile(r"\(\s*prefers-color-scheme\s*:\s*(light|dark)\s*\)", re.I)
+_SCHEME_QUERY = re.compile(r"\(\s*prefers-color-scheme\s*:\s*(light|dark)\s*\)", re.IGNORECASE)
 
 
 def for_scheme(html: str, scheme: str) -> str:

@@ -24,13 +24,13 @@ from typing import Any
 
 import httpx
 import pytest
+from previewkit import JULY, NEGLECT_ITEM, NEGLECT_TITLE, live_build, running_preview
 from starlette.testclient import TestClient
 
 from newsletter.build import BuildResult, build_issue
 from newsletter.config import load_config
 from newsletter.livebuild import LiveBuild
 from newsletter.preview import create_app, for_scheme, open_socket
-from previewkit import JULY, NEGLECT_ITEM, NEGLECT_TITLE, live_build, running_preview
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -72,7 +72,7 @@ def test_page_shows_inbox_line_email_frame_and_size(client: TestClient, project:
     assert 'class="from" title="digest@example.org">Learning team<' in text
     assert f'class="subject">{result.rendered.subject}<' in text
     assert f'class="preheader">{result.rendered.preheader}<' in text
-    frame = re.search(r"<iframe id=\"email-frame\"[^>]*>", page.text, re.S).group(0)
+    frame = re.search(r"<iframe id=\"email-frame\"[^>]*>", page.text, re.DOTALL).group(0)
     assert 'src="/email.html?scheme=light&amp;v=' in frame and 'width="700"' in frame
     sandbox = re.search(r'sandbox="([^"]*)"', frame).group(1)
     assert "allow-scripts" not in sandbox
@@ -85,7 +85,7 @@ def test_page_shows_inbox_line_email_frame_and_size(client: TestClient, project:
 
 def test_mobile_view_narrows_the_frame_and_toggles_keep_the_other_choices(client: TestClient) -> None:
     page = client.get("/?view=mobile&scheme=dark")
-    frame = re.search(r"<iframe id=\"email-frame\"[^>]*>", page.text, re.S).group(0)
+    frame = re.search(r"<iframe id=\"email-frame\"[^>]*>", page.text, re.DOTALL).group(0)
     assert 'width="375"' in frame and "scheme=dark" in frame
     assert 'href="?view=desktop&amp;scheme=dark&amp;tab=email" aria-pressed="false">Desktop' in page.text
     assert 'href="?view=mobile&amp;scheme=light&amp;tab=email" aria-pressed="false">Light' in page.text
@@ -95,7 +95,7 @@ def test_mobile_view_narrows_the_frame_and_toggles_keep_the_other_choices(client
 def test_plain_text_tab_shows_the_text_part(client: TestClient, project: Path) -> None:
     page = client.get("/?tab=text")
     text_part = built(project).files["email.txt"].decode()
-    shown = re.search(r'<pre id="text-part" class="text-part">(.*?)</pre>', page.text, re.S).group(1)
+    shown = re.search(r'<pre id="text-part" class="text-part">(.*?)</pre>', page.text, re.DOTALL).group(1)
     assert html.unescape(shown) == text_part
     assert "email-frame" not in page.text
 
@@ -400,7 +400,7 @@ def test_a_message_shows_headers_text_and_sandboxed_html(client: TestClient, pro
     assert page.status_code == 200
     assert "<th scope=\"row\">Delivered-To</th><td>reader@example.org</td>" in page.text
     assert re.search(r'<pre id="text-part" class="text-part">Plain words here\s*</pre>', page.text)
-    frame = re.search(r"<iframe id=\"message-frame\"[^>]*>", page.text, re.S).group(0)
+    frame = re.search(r"<iframe id=\"message-frame\"[^>]*>", page.text, re.DOTALL).group(0)
     sandbox = re.search(r'sandbox="([^"]*)"', frame).group(1)
     assert "allow-scripts" not in sandbox and "allow-same-origin" not in sandbox
     part = client.get(f"/outbox/{key}/html")
@@ -557,13 +557,13 @@ def test_command_serves_a_broken_issue_and_says_why(project: Path) -> None:
 
 def test_command_refuses_a_missing_config_and_bad_usage(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "newsletter", "preview", "--no-open", "--config",
-                           str(tmp_path / "none.yaml")], capture_output=True, text=True, timeout=30)
+                           str(tmp_path / "none.yaml")], check=False, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr
     bad = subprocess.run([sys.executable, "-m", "newsletter", "preview", "--port", "x"],
-                         capture_output=True, text=True, timeout=30)
+                         check=False, capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2
     helped = subprocess.run([sys.executable, "-m", "newsletter", "preview", "--help"],
-                            capture_output=True, text=True, timeout=30)
+                            check=False, capture_output=True, text=True, timeout=30)
     assert "newsletter preview 2023-07" in helped.stdout and "--no-open" in helped.stdout
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from previewkit import NEGLECT_ITEM, NEGLECT_TITLE, live_build, running_preview
 
 from newsletter.livebuild import LiveBuild
-from previewkit import NEGLECT_ITEM, NEGLECT_TITLE, live_build, running_preview
 
 pytestmark = pytest.mark.browser
 

@@ -24,10 +24,12 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from previewkit import JULY, NEGLECT_ITEM, NEGLECT_TITLE, live_build, running_preview
 from starlette.testclient import TestClient
 
 from newsletter.build import BuildResult, build_issue
+from newsletter.cli import main
 from newsletter.config import load_config
 from newsletter.livebuild import LiveBuild
 from newsletter.preview import create_app, for_scheme, open_socket
@@ -130,7 +132,7 @@ def test_check_results_and_warnings_are_listed_and_escaped(project: Path) -> Non
     checks = page[page.index('id="checks"'):page.index('id="send-test"')]
     assert "alt-text" in checks and "items/x.yaml:3" in checks and "Hint: add image.alt" in checks
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in checks and "<script>alert" not in page
-    assert '<li class="check error">' in checks
+    assert '<li class="check error">' in checks and "Checks: 1 error, 0 warnings" in checks
     assert "a warning for you" in page
 
 
@@ -555,16 +557,16 @@ def test_command_serves_a_broken_issue_and_says_why(project: Path) -> None:
     assert f"error: {NEGLECT_ITEM}:2: date:" in err and "does not build yet" in err
 
 
-def test_command_refuses_a_missing_config_and_bad_usage(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "newsletter", "preview", "--no-open", "--config",
-                           str(tmp_path / "none.yaml")], check=False, capture_output=True, text=True, timeout=30)
-    assert done.returncode == 1 and done.stderr.startswith("error: ") and "Traceback" not in done.stderr
-    bad = subprocess.run([sys.executable, "-m", "newsletter", "preview", "--port", "x"],
-                         check=False, capture_output=True, text=True, timeout=30)
-    assert bad.returncode == 2
-    helped = subprocess.run([sys.executable, "-m", "newsletter", "preview", "--help"],
-                            check=False, capture_output=True, text=True, timeout=30)
-    assert "newsletter preview 2023-07" in helped.stdout and "--no-open" in helped.stdout
+def test_command_refuses_a_missing_config_and_bad_usage(tmp_path: Path, project: Path) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(main, ["preview", "--no-open", "--config", str(tmp_path / "none.yaml")])
+    assert missing.exit_code == 1 and missing.stderr.startswith("error: ")
+    assert "config file not found" in missing.stderr and "Traceback" not in missing.output
+    assert runner.invoke(main, ["preview", "--port", "x"]).exit_code == 2
+    bad_month = runner.invoke(main, ["preview", "2023-13", "--no-open", "--config", str(project / "newsletter.yaml")])
+    assert bad_month.exit_code == 1 and "2023-13" in bad_month.stderr
+    helped = runner.invoke(main, ["preview", "--help"])
+    assert "newsletter preview 2023-07" in helped.output and "--no-open" in helped.output
 
 
 def _free_port() -> int:

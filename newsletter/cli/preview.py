@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import socket
 import threading
@@ -12,8 +13,6 @@ from pathlib import Path
 import click
 
 from ..errors import NewsletterError
-from ..livebuild import LiveBuild
-from ..preview import LOCAL_HOSTS, create_app, make_server, open_socket
 from . import main
 from .options import config_option, date_range, load, range_options
 
@@ -40,6 +39,10 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
       newsletter preview 2023-07
       newsletter preview --since 2023-06-15 --until 2023-07-14 --port 8080 --no-open
     """
+    # the web stack loads only for this command, so other commands start faster
+    from ..livebuild import LiveBuild
+    from ..preview import LOCAL_HOSTS, create_app, make_server
+
     load(config_path)  # a missing or broken config stops here, before anything is served
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
     logging.getLogger("newsletter.preview").setLevel(logging.INFO)
@@ -52,6 +55,9 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
     allowed = None if host in ("0.0.0.0", "::", "") else (*LOCAL_HOSTS, host)
     server = make_server(create_app(live, allowed_hosts=allowed))
     click.echo(f"Previewing {live.date_range.label} at {url}  (Ctrl-C to stop)")
+    if not _is_loopback(bound[0]):
+        click.echo(f"warning: listening on {host}: the preview and the outbox are open to your network",
+                   err=True)
     if not no_open:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     try:
@@ -62,6 +68,8 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
 
 
 def _listen(host: str, port: int) -> socket.socket:
+    from ..preview import open_socket
+
     try:
         sock = open_socket(host, port)
     except OSError as exc:
@@ -77,3 +85,10 @@ def _url_host(host: str, bound: str) -> str:
     if host in ("0.0.0.0", "::", ""):
         return "127.0.0.1"
     return f"[{bound}]" if ":" in bound else host
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False

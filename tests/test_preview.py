@@ -490,6 +490,19 @@ def test_other_hosts_are_answered_when_asked(live: LiveBuild) -> None:
 
 # --- the command ------------------------------------------------------------------------
 
+def test_open_socket_binds_loopback_and_skips_taken_ports() -> None:
+    first = open_socket("127.0.0.1", 0)
+    port = first.getsockname()[1]
+    try:
+        second = open_socket("127.0.0.1", port)
+        assert second.getsockname()[0] == "127.0.0.1" and second.getsockname()[1] > port
+        second.close()
+        with pytest.raises(OSError):
+            open_socket("127.0.0.1", port, tries=1)
+    finally:
+        first.close()
+
+
 def _start(project: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "newsletter", "preview", "2023-07", "--no-open", *args],

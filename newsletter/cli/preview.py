@@ -59,7 +59,9 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
         click.echo(f"warning: listening on {host}: the preview and the outbox are open to your network",
                    err=True)
     if not no_open:
-        threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+        opener = threading.Timer(0.5, webbrowser.open, args=(url,))
+        opener.daemon = True  # a slow or missing browser never holds up Ctrl-C
+        opener.start()
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; stopping is success

@@ -87,10 +87,15 @@ def unknown_theme_error(name: str, config: Config, *, path: Path | str | None = 
 def check_list_themes(subscribers: SubscriberList, config: Config) -> list[NewsletterError]:
     """One error per unknown theme name in the CSV's `themes` column, naming its line."""
     problems: list[NewsletterError] = []
+    known: set[str] = set()
     for subscriber in subscribers.subscribers:
         for name in subscriber.themes or ():
+            if name in known:
+                continue
             if config.theme_named(name) is None:
                 problems.append(unknown_theme_error(name, config, path=subscribers.path, line=subscriber.line))
+            else:
+                known.add(name)
     return problems
 
 
@@ -123,16 +128,25 @@ def apply_choices(subscribers: SubscriberList, config: Config, preferences: Mapp
     choices = ThemeChoices(problems=check_list_themes(subscribers, config))
     if strict:
         raise_all(choices.problems)
+    known: dict[tuple[str, ...] | None, tuple[Selection, tuple[str, ...] | None]] = {}  # 100,000 rows, few cells
+
+    def resolve(names: tuple[str, ...] | None) -> tuple[Selection, tuple[str, ...] | None]:
+        if names not in known:
+            selection = selection_of(names, config)
+            known[names] = (selection, ordered(selection, config))
+        return known[names]
+
     chosen = []
     for subscriber in subscribers.subscribers:
         saved = preferences.get(subscriber.key)
         if saved is not None:
             choices.from_page += 1
-            selection = stored_choice(saved, config)
+            selection, themes = resolve(tuple(saved) or None)
         else:
-            selection = selection_of(subscriber.themes, config)
+            selection, themes = resolve(subscriber.themes)
         choices.selections[selection] += 1
-        chosen.append(dataclasses.replace(subscriber, themes=ordered(selection, config)))
+        chosen.append(subscriber if themes == subscriber.themes
+                      else Subscriber(subscriber.email, subscriber.name, themes, subscriber.line))
     return dataclasses.replace(subscribers, subscribers=chosen), choices
 
 

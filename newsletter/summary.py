@@ -24,6 +24,7 @@ def _parser() -> MarkdownIt:
     return md
 
 
+@lru_cache(maxsize=4096)  # pure; every theme variant of an issue renders the same items
 def summary_html(markdown: str) -> str:
     return _parser().render(markdown).strip()
 
@@ -52,6 +53,7 @@ def _inline_links(children: list[Token]) -> list[tuple[Token, str]]:
     return found
 
 
+@lru_cache(maxsize=4096)  # pure; every theme variant of an issue renders the same items
 def summary_text(markdown: str) -> str:
     """Plain text, paragraphs separated by blank lines, links written as `text (url)`."""
     blocks: list[str] = []

@@ -17,9 +17,11 @@ import asyncio
 import contextlib
 import csv
 import dataclasses
+import functools
 import hashlib
 import heapq
 import os
+import re
 import secrets
 import signal
 import sqlite3
@@ -27,7 +29,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 from pathlib import Path
 
 from . import journal
@@ -72,14 +74,21 @@ OnResult = Callable[[str], None]
 OnEvent = Callable[[str], None]
 
 
+@functools.lru_cache(maxsize=8)
+def _address_of(sender: str) -> str:
+    """`config.sender_address` parses the From line on every call; per message that shows."""
+    return parseaddr(sender)[1]
+
+
 def envelope_sender(config: Config, recipient: Subscriber) -> str:
     """MAIL FROM for this recipient: the config's sender address (one place to add VERP later)."""
-    return config.sender_address
+    return _address_of(config.sender)
 
 
 def new_message_id(config: Config, run_id: int | str) -> str:
     """`<run-id.random@sender-domain>`: unique per recipient and run, kept across retries."""
-    return f"<nl{run_id}.{secrets.token_hex(10)}@{config.sender_domain}>"
+    domain = _address_of(config.sender).rpartition("@")[2]
+    return f"<nl{run_id}.{secrets.token_hex(10)}@{domain}>"
 
 
 class TemplateCache:
@@ -121,9 +130,13 @@ class TemplateCache:
 
 
 def _check_static_lines(template: MessageTemplate) -> None:
+    """Once per template: lines within SMTP's limit and CRLF-only, as the pool relies on."""
     for part in template.parts:
-        if isinstance(part, bytes) and any(len(line) > MAX_LINE_OCTETS for line in part.split(b"\r\n")):
-            raise SendError(f"the compiled message has a line over {MAX_LINE_OCTETS} octets",
+        if not isinstance(part, bytes):
+            continue
+        if any(len(line) > MAX_LINE_OCTETS for line in part.split(b"\r\n")) or \
+                part.count(b"\n") != part.count(b"\r\n") or part.count(b"\r") != part.count(b"\r\n"):
+            raise SendError(f"the compiled message has a line over {MAX_LINE_OCTETS} octets or a bare CR/LF",
                             hint="this is a bug in the templates or compose; please report it")
 
 
@@ -131,6 +144,55 @@ def _long_header_line(message: bytes) -> bool:
     """Per message only the header block has per-recipient text that could make a long line."""
     head = message[: message.find(b"\r\n\r\n")]
     return any(len(line) > MAX_LINE_OCTETS for line in head.split(b"\r\n"))
+
+
+class _Transparent:
+    """A template with SMTP dot-stuffing done ahead, so the pool need not scan each message.
+
+    A line starting with "." must go out as "..". The issue's static parts (its CSS has
+    many such lines) are stuffed once here; per message only the short slot values are
+    checked. The values come from `fill` on a template of just the slots, so they are
+    encoded exactly as `fill` encodes them. `wire()` equals stuffing `fill()`'s output.
+    """
+
+    SEPARATOR = b"\x00"  # never in an encoded value (ASCII, controls removed)
+
+    def __init__(self, template: MessageTemplate) -> None:
+        slots = [part for part in template.parts if isinstance(part, str)]
+        joined: list[bytes | str] = []
+        for slot in slots:
+            joined += [slot, self.SEPARATOR]
+        self.values_only = MessageTemplate(tuple(joined[:-1]), template.subject, template.boundary)
+        self.layout: list[int | tuple[bytes, bool, bool]] = []  # slot index | (stuffed, starts ".", ends CRLF)
+        index = 0
+        for part in template.parts:
+            if isinstance(part, str):
+                self.layout.append(index)
+                index += 1
+            else:
+                self.layout.append((part.replace(b"\r\n.", b"\r\n.."), part.startswith(b"."), part.endswith(b"\r\n")))
+        self.usable = not any(isinstance(p, bytes) and p.endswith(b"\r") for p in template.parts)
+
+    def wire(self, config: Config, recipient: Recipient, **values: str) -> bytes:
+        encoded = fill(self.values_only, config, recipient, **values).split(self.SEPARATOR)  # type: ignore[arg-type]
+        out = []
+        line_start = True
+        for item in self.layout:
+            if isinstance(item, int):
+                value = encoded[item]
+                if b"\r\n." in value:
+                    value = value.replace(b"\r\n.", b"\r\n..")
+                if line_start and value.startswith(b"."):
+                    out.append(b".")
+                out.append(value)
+                line_start = value.endswith(b"\r\n")
+            else:
+                stuffed, starts_with_dot, ends_line = item
+                if line_start and starts_with_dot:
+                    out.append(b".")
+                out.append(stuffed)
+                line_start = ends_line
+        return b"".join(out)
 
 
 class _Composer:
@@ -141,13 +203,33 @@ class _Composer:
         self.cache = cache
         self.key = keys[0]
         self.signer = signer
+        self._transparent: dict[int, _Transparent] = {}
 
     def message(self, subscriber: Subscriber, message_id: str, date: str) -> bytes:
+        """The message as the subscriber receives it (what DKIM signs and dry runs check)."""
         template = self.cache.template_for(subscriber)
         token = make_token(self.key, self.config.list_id, subscriber.email)
         data = fill(template, self.config, Recipient(subscriber.email, subscriber.name),
                     token=token, message_id=message_id, date=date)
-        return self.signer(data) if self.signer else data
+        if self.signer is None:
+            return data
+        signed = self.signer(data)
+        added = signed[: len(signed) - len(data)] if signed.endswith(data) else signed
+        if added.count(b"\n") != added.count(b"\r\n"):  # the pool sends bytes as they are
+            signed = re.sub(rb"\r?\n", b"\r\n", signed)
+        return signed
+
+    def wire(self, subscriber: Subscriber, message_id: str, date: str) -> tuple[bytes, bool]:
+        """(bytes for DATA, already dot-stuffed?): the fast path when nothing signs the message."""
+        template = self.cache.template_for(subscriber)
+        transparent = self._transparent.get(id(template))
+        if transparent is None:
+            transparent = self._transparent[id(template)] = _Transparent(template)
+        if self.signer is not None or not transparent.usable:
+            return self.message(subscriber, message_id, date), False
+        token = make_token(self.key, self.config.list_id, subscriber.email)
+        return transparent.wire(self.config, Recipient(subscriber.email, subscriber.name), token=token,
+                                message_id=message_id, date=date), True
 
 
 def load_signer_for(config: Config) -> Signer | None:
@@ -365,8 +447,9 @@ class _Feed:
         for row in rows:
             subscriber = Subscriber(row.address, row.name, row.themes)
             self.attempts[row.email] = self.attempts.get(row.email, 0) + 1
-            job = Job(row.email, envelope_sender(self.plan.config, subscriber), row.address,
-                      self.composer.message(subscriber, row.message_id, date), self.attempts[row.email])
+            data, stuffed = self.composer.wire(subscriber, row.message_id, date)
+            job = Job(row.email, envelope_sender(self.plan.config, subscriber), row.address, data,
+                      self.attempts[row.email], stuffed=stuffed)
             if _long_header_line(job.message):
                 self.outcomes.append(journal.Outcome(row.email, "failed", "a header line would be over 998 octets"))
                 self.report.failed += 1
@@ -748,8 +831,8 @@ async def send_test_async(config: Config, date_range: DateRange, addresses: list
     for address in {a.lower(): a for a in reversed(valid)}.values():  # once per address, first spelling
         subscriber = Subscriber(address)
         message_id = f"<test.{secrets.token_hex(10)}@{config.sender_domain}>"
-        jobs.append(Job(address.lower(), envelope_sender(config, subscriber), address,
-                        composer.message(subscriber, message_id, date)))
+        data, stuffed = composer.wire(subscriber, message_id, date)
+        jobs.append(Job(address.lower(), envelope_sender(config, subscriber), address, data, stuffed=stuffed))
     label = (f"the local outbox {config.outbox_dir} (no mail leaves this machine)" if transport is None
              else f"{transport.label} ({transport.security})")
     report = SendReport(build.rendered.issue.range.slug, label, test=True)

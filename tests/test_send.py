@@ -91,6 +91,8 @@ def test_each_recipient_gets_one_complete_personal_message(tmp_path: Path, serve
         html = msg.get_body(("html",)).get_content()
         assert f"Hello {name}," in text and https in text
         assert https.replace("&", "&amp;") in html or https in html
+        dotted = [line for line in built.rendered.html.splitlines() if line.startswith(".")]
+        assert dotted and all(line in html.splitlines() for line in dotted)  # dot-stuffing undone exactly
     assert len(seen_ids) == 3
 
 
@@ -108,6 +110,25 @@ def test_names_cannot_inject_headers(tmp_path: Path, server: SmtpServer, built: 
     quote = parse(messages["quote@example.org"])
     assert [a.addr_spec for a in quote["To"].addresses] == ["quote@example.org"]
     assert quote["To"].addresses[0].display_name == 'Jo "The Boss" <boss@example.org>'
+
+
+def test_dot_stuffing_done_ahead_equals_stuffing_each_message(tmp_path: Path, built: BuildResult) -> None:
+    """The fast path (static parts stuffed once) must give exactly the bytes SMTP needs."""
+    from newsletter.send import TemplateCache, _Composer
+    from newsletter.subscribers import Subscriber
+
+    config = make_project(tmp_path / "digest")
+    composer = _Composer(config, TemplateCache(built.rendered, config), [SECRET.encode()], None)
+    people = [Subscriber(f"{'r' * n}@example.org", name) for n in range(1, 40)
+              for name in ("", "." * 90, f"{'x' * 66}.. dots at the wrap", "Zoë .Müller")]
+    stuffed_values = 0
+    for person in people:
+        plain = composer.message(person, "<id@example.org>", "Thu, 01 Jan 2026 00:00:00 +0000")
+        wire, stuffed = composer.wire(person, "<id@example.org>", "Thu, 01 Jan 2026 00:00:00 +0000")
+        assert stuffed and wire == plain.replace(b"\r\n.", b"\r\n..")
+        static = composer.message(Subscriber(person.email), "<id@example.org>", "Thu, 01 Jan 2026 00:00:00 +0000")
+        stuffed_values += plain.count(b"\r\n.") > static.count(b"\r\n.")
+    assert stuffed_values  # some names really put a dot at the start of a line
 
 
 # --- the journal: exclusions and resume ------------------------------------------------

@@ -27,7 +27,7 @@ from ..send import dry_run as compose_all
 from . import main
 from .options import config_option, date_range, load, range_options
 
-__all__ = ["send", "EXIT_INCOMPLETE", "EXIT_INTERRUPTED"]
+__all__ = ["send", "send_with_progress", "check_before_sending", "EXIT_INCOMPLETE", "EXIT_INTERRUPTED"]
 
 EXIT_INCOMPLETE = 3
 EXIT_INTERRUPTED = 130
@@ -86,7 +86,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
         out.print("Nothing to send.")
         return
     _confirm(plan, yes)
-    report = _send_with_progress(plan)
+    report = send_with_progress(plan)
     _print_report(out, plan, report)
     sys.exit(_exit_code(report))
 
@@ -157,7 +157,7 @@ class _RateColumn(ProgressColumn):
         return Text(f"{speed:,.0f} msgs/s" if speed else "- msgs/s")
 
 
-def _send_with_progress(plan: SendPlan) -> SendReport:
+def send_with_progress(plan: SendPlan) -> SendReport:
     err = Console(stderr=True, highlight=False)
     columns = [TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn()]

@@ -1,0 +1,301 @@
+"""Send benchmark: a ~60 KB issue to 10,000 (and, with --large, 100,000) generated recipients.
+
+Everything goes into Postfix's `smtp-sink` on 127.0.0.1 over 16 connections (Debian
+package `postfix`; this script installs it if missing, no Postfix daemon needed). Beside
+`newsletter send` it measures, in the same run, into the same sink:
+
+- `smtp-source`: Postfix's C load generator, the ceiling for this sink and machine;
+- bare aiosmtplib: `SMTP.sendmail()` of one prebuilt message over and over;
+- pool, prebuilt: newsletter's own delivery pool (deliver.py) sending one prebuilt
+  message over and over, so `tool / pool` is the cost of the tool's own work
+  (personalising, DKIM if configured, the journal, the rate limiter, the progress bar).
+
+For each: messages per second, sender CPU per message and the sender's peak memory.
+Each contender runs in its own process (`--child`), so CPU and peak RSS are its own.
+
+Run: `python bench/bench_send.py` (10,000), `python bench/bench_send.py --large` (also
+100,000), `--connections N`, `--recipients N`. Results also go to bench/results/send.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+THEMES = ["Domestic abuse", "Child sexual exploitation", "Online safety", "Neglect", "Youth violence",
+          "Information sharing"]
+SUMMARY = ("{source} has published a {kind} on how services respond to children at risk. Drawing on "
+           "case reviews and interviews with practitioners, it finds that **early help** is often "
+           "offered too late, and that information is not always shared between agencies. It sets out "
+           "what helps: clear roles, time for supervision, and listening to the child. Item {n}.")
+SINK_BACKLOG = "1000"
+
+
+# --- setup ---------------------------------------------------------------------------
+
+
+def postfix_tool(name: str) -> str:
+    """The path of smtp-sink/smtp-source, installing Debian's postfix package if needed."""
+    found = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    if found:
+        return found
+    print(f"{name} not found: installing the postfix package (apt-get) ...", file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["debconf-set-selections"], input=b"postfix postfix/main_mailer_type select No configuration\n",
+                   check=False, env=env)
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "postfix"], check=True, env=env)
+    return f"/usr/sbin/{name}"
+
+
+def make_project(root: Path, items: int, recipients: int) -> Path:
+    """The sample config, `items` generated July items (a 60 KB message at 32) and a CSV."""
+    (root / "items").mkdir(parents=True)
+    shutil.copy(REPO / "newsletter.yaml", root / "newsletter.yaml")
+    for n in range(items):
+        item = {
+            "title": f"Learning from case reviews: report {n} on practice with families",
+            "date": f"2023-07-{1 + n % 31:02d}",
+            "source": ["NSPCC Learning", "DfE", "Ofsted", "Research in Practice"][n % 4],
+            "theme": THEMES[n % len(THEMES)],
+            "summary": SUMMARY.format(source="Research in Practice", kind=["briefing", "report"][n % 2], n=n),
+            "links": [{"label": "Read the report", "title": f"Case review report {n}",
+                       "url": f"https://example.org/reports/{n}"}],
+            "see_also": [{"title": "Protecting children", "url": f"https://example.org/topics/{n}"}],
+        }
+        if n % 4 == 0:
+            item["image"] = {"src": f"https://example.org/img/{n}.jpg", "alt": "Practitioners in a meeting"}
+        (root / "items" / f"item-{n:04d}.yaml").write_text(yaml.safe_dump(item, sort_keys=False))
+    with open(root / "subscribers.csv", "w", encoding="utf-8") as fh:
+        fh.write("email,name\n")
+        for i in range(recipients):
+            fh.write(f"reader{i}@example{i % 97}.org,Reader Number {i}\n")
+    return root / "newsletter.yaml"
+
+
+def start_sink(port: int) -> subprocess.Popen[bytes]:
+    args = [postfix_tool("smtp-sink")]
+    if os.geteuid() == 0:
+        args += ["-u", "nobody"]
+    args += [f"127.0.0.1:{port}", SINK_BACKLOG]
+    sink = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            with __import__("socket").create_connection(("127.0.0.1", port), timeout=0.2):
+                return sink
+        except OSError:
+            time.sleep(0.05)
+    sink.kill()
+    raise SystemExit("smtp-sink did not start")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- contenders (each in its own process) -------------------------------------------------
+
+
+def run_child(kind: str, project: Path, port: int, recipients: int, connections: int) -> dict[str, Any]:
+    """Run one contender in a fresh interpreter; it prints one JSON line of measurements."""
+    out = subprocess.run([sys.executable, __file__, "--child", kind, "--project", str(project), "--port",
+                          str(port), "--recipients", str(recipients), "--connections", str(connections)],
+                         capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(REPO)})
+    if out.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{out.stdout}\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_smtp_source(port: int, recipients: int, connections: int, size: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    process = subprocess.Popen([postfix_tool("smtp-source"), "-d", "-s", str(connections), "-m", str(recipients),
+                                "-l", str(size), "-f", "digest@example.org", "-t", "reader@example.org",
+                                f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"smtp-source failed: {process.stderr.read().decode() if process.stderr else status}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
+            "messages": recipients}
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _prebuilt(config_path: Path) -> tuple[Any, bytes]:
+    from newsletter.build import build_issue
+    from newsletter.compose import Recipient, compile_message, fill
+    from newsletter.config import load_config
+    from newsletter.issue import parse_range
+
+    config = load_config(config_path)
+    result = build_issue(config, parse_range("2023-07", None, None), write=False)
+    template = compile_message(result.rendered, config)
+    message = fill(template, config, Recipient("reader@example.org", "Reader"), token="t",
+                   message_id="<bench@example.org>")
+    return config, message
+
+
+def child_bare(project: Path, port: int, recipients: int, connections: int) -> dict[str, Any]:
+    """aiosmtplib as most code uses it: connect once per worker, `sendmail` each message."""
+    import aiosmtplib
+
+    _, message = _prebuilt(project / "newsletter.yaml")
+
+    async def worker(count: int) -> None:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, local_hostname="localhost")
+        await smtp.connect()
+        for _ in range(count):
+            await smtp.sendmail("digest@example.org", ["reader@example.org"], message)
+        await smtp.quit()
+
+    async def main() -> None:
+        shares = [recipients // connections + (i < recipients % connections) for i in range(connections)]
+        await asyncio.gather(*(worker(n) for n in shares))
+
+    return _timed(lambda: asyncio.run(main()), recipients, len(message))
+
+
+def child_pool(project: Path, port: int, recipients: int, connections: int) -> dict[str, Any]:
+    """newsletter's delivery pool sending one prebuilt message: the transport's own cost."""
+    from newsletter.deliver import Job, Result, Transport, deliver
+
+    _, message = _prebuilt(project / "newsletter.yaml")
+    message = message.replace(b"\r\n.", b"\r\n..")  # dot-stuffed once, as the tool does ahead
+
+    class Repeat:
+        def __init__(self) -> None:
+            self.left = recipients
+
+        async def next_job(self) -> Job | None:
+            if not self.left:
+                return None
+            self.left -= 1
+            return Job(str(self.left), "digest@example.org", "reader@example.org", message, stuffed=True)
+
+        def done(self, result: Result) -> None:
+            assert result.status == "sent", result
+
+    transport = Transport(host="127.0.0.1", port=port, security="none", concurrency=connections)
+    return _timed(lambda: asyncio.run(deliver(Repeat(), transport)), recipients, len(message))
+
+
+def child_tool(project: Path, port: int, recipients: int, connections: int) -> dict[str, Any]:
+    """`newsletter send --yes --smtp-host 127.0.0.1 --smtp-port PORT`, timed after the build."""
+    from newsletter.build import build_issue
+    from newsletter.cli.send import send_with_progress
+    from newsletter.config import load_config
+    from newsletter.issue import parse_range
+    from newsletter.send import prepare_send
+
+    os.environ.setdefault("NEWSLETTER_TOKEN_SECRET", "bench-secret")
+    config = load_config(project / "newsletter.yaml")
+    result = build_issue(config, parse_range("2023-07", None, None))
+    before = _peak_mb()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        plan = prepare_send(config, result, project / "subscribers.csv", smtp_host="127.0.0.1", smtp_port=port,
+                            concurrency=connections)
+        report = send_with_progress(plan)
+        outcome.update(sent=report.sent, complete=report.complete)
+
+    measured = _timed(run, recipients, len(result.files["sample.eml"]))
+    if outcome.get("sent") != recipients:
+        raise SystemExit(f"the tool sent {outcome.get('sent')} of {recipients}")
+    return {**measured, "rss_after_build_mb": before}
+
+
+def _timed(body: Any, messages: int, size: int) -> dict[str, Any]:
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    body()
+    return {"wall": time.perf_counter() - wall0, "cpu": time.process_time() - cpu0, "rss_mb": _peak_mb(),
+            "messages": messages, "size": size}
+
+
+CHILDREN = {"bare": child_bare, "pool": child_pool, "tool": child_tool}
+
+
+# --- the report ----------------------------------------------------------------------
+
+
+def bench(recipients: int, connections: int, items: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-send-") as tmp:
+        project = Path(tmp)
+        make_project(project, items, recipients)
+        port = free_port()
+        sink = start_sink(port)
+        try:
+            size = run_child("pool", project, port, 200, connections)["size"]  # warm-up, and the size
+            results = {"smtp-source": run_smtp_source(port, recipients, connections, size)}
+            for kind in ("bare", "pool", "tool"):
+                results[kind] = run_child(kind, project, port, recipients, connections)
+        finally:
+            sink.terminate()
+            sink.wait(10)
+    return {"recipients": recipients, "connections": connections, "message_bytes": size, "results": results}
+
+
+def show(run: dict[str, Any]) -> None:
+    results = run["results"]
+    source_rate = results["smtp-source"]["messages"] / results["smtp-source"]["wall"]
+    print(f"\n{run['recipients']:,} recipients, {run['connections']} connections, "
+          f"{run['message_bytes'] / 1024:.1f} KB message, into smtp-sink on 127.0.0.1")
+    print(f"{'':22}{'msgs/s':>9}{'vs source':>11}{'CPU/msg':>10}{'peak RSS':>10}")
+    labels = {"smtp-source": "Postfix smtp-source", "bare": "bare aiosmtplib", "pool": "pool, prebuilt msg",
+              "tool": "newsletter send"}
+    for kind, label in labels.items():
+        r = results[kind]
+        rate = r["messages"] / r["wall"]
+        print(f"{label:22}{rate:9,.0f}{rate / source_rate:10.2f}x{r['cpu'] / r['messages'] * 1e6:8.0f}us"
+              f"{r['rss_mb']:8.0f}MB")
+    tool, pool, bare = results["tool"], results["pool"], results["bare"]
+    own = 1 - (tool["messages"] / tool["wall"]) / (pool["messages"] / pool["wall"])
+    print(f"tool vs bare aiosmtplib: {bare['wall'] / tool['wall']:.2f}x the throughput; the tool's own work "
+          f"costs {own:.0%} against its pool with a prebuilt message; "
+          f"peak RSS {tool['rss_mb']:.0f} MB ({tool['rss_mb'] - tool['rss_after_build_mb']:.0f} MB for sending)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipients", type=int, default=10_000)
+    parser.add_argument("--large", action="store_true", help="also run 100,000 recipients (a few minutes)")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--items", type=int, default=32, help="items in the issue (32: a 60 KB message)")
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(CHILDREN[args.child](args.project, args.port, args.recipients, args.connections)))
+        return
+    runs = [bench(args.recipients, args.connections, args.items)]
+    show(runs[0])
+    if args.large:
+        runs.append(bench(100_000, args.connections, args.items))
+        show(runs[1])
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "send.json").write_text(json.dumps(runs, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

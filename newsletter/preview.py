@@ -37,6 +37,7 @@ from .livebuild import LiveBuild, Snapshot
 from .mailview import count_outbox, outbox_routes
 from .render import GMAIL_CLIP_BYTES
 from .send import send_test_async
+from .variants import PreviewVariants, theme_query
 
 __all__ = ["LOCAL_HOSTS", "create_app", "for_scheme", "make_server", "open_socket"]
 
@@ -116,16 +117,18 @@ def _headers_of(eml: bytes) -> list[tuple[str, str]]:
     return [(name, " ".join(str(value).split())) for name, value in msg.items()]
 
 
-def _issue_context(snap: Snapshot) -> dict[str, Any]:
-    if snap.result is None or snap.config is None:
+def _issue_context(snap: Snapshot, result: Any = None) -> dict[str, Any]:
+    """The page's context for the build, or for `result`, a theme variant of it (issue 9)."""
+    result = result or snap.result
+    if result is None or snap.config is None:
         return {}
-    files = snap.result.files
-    manifest = snap.result.manifest
+    files = result.files
+    manifest = result.manifest
     name, address = parseaddr(snap.config.sender)
     size = len(files["email.html"])
     checks = manifest.get("checks")
     return {
-        "rendered": snap.result.rendered,
+        "rendered": result.rendered,
         "manifest": manifest,
         "from_name": name or address,
         "from_address": address,
@@ -143,6 +146,23 @@ def create_app(live: LiveBuild, *, watch: bool = True,
                allowed_hosts: Sequence[str] | None = LOCAL_HOSTS) -> Starlette:
     """The preview app over `live`; `watch` rebuilds on file changes while it runs."""
     env = _environment()
+    theme_views = PreviewVariants()
+
+    def chosen(request: Request, snap: Snapshot) -> tuple[Any, dict[str, Any], str | None]:
+        """The build as the `themes=` in the query would receive it: (result, context, problem)."""
+        query = request.query_params
+        if snap.result is None or snap.config is None:
+            return snap.result, {}, None
+        names, errors = theme_query([*query.getlist("themes"), *query.getlist("theme")], snap.config)
+        context = {"topics": [(t, t in names) for t in snap.config.themes],
+                   "themes_query": ",".join(names) if len(names) < len(snap.config.themes) else ""}
+        if errors:
+            return None, context, "; ".join(str(e) for e in errors)
+        view = theme_views.view(snap.result, snap.config, snap.version, names)
+        if view.result is None:
+            return None, context, (f"Nothing in {', '.join(names)} this month: subscribers who chose only "
+                                   "these themes are skipped (set quiet_month: in the config to send them a note)")
+        return view.result, context, None
 
     def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
         snap = live.snapshot
@@ -162,8 +182,11 @@ def create_app(live: LiveBuild, *, watch: bool = True,
             return bad_request(request, "unknown view: use view=desktop|mobile, scheme=light|dark, "
                                         "tab=email|text|headers")
         snap = live.snapshot
+        result, topics, problem = chosen(request, snap)
+        if problem:
+            return bad_request(request, problem)
         context = {"view": view, "width": VIEWS[view], "scheme": scheme, "tab": tab,
-                   "sent_to": None, "send_problem": None, **_issue_context(snap)}
+                   "sent_to": None, "send_problem": None, **topics, **_issue_context(snap, result)}
         return render(request, "index.html", context, 200 if snap.ok else 500)
 
     async def email_html(request: Request) -> Response:
@@ -171,9 +194,11 @@ def create_app(live: LiveBuild, *, watch: bool = True,
         snap = live.snapshot
         if scheme not in SCHEMES:
             return Response("scheme must be light or dark\n", 400, media_type="text/plain")
-        if snap.result is None:
-            return Response("the build failed: see the preview page\n", 503, media_type="text/plain")
-        html = for_scheme(snap.result.files["email.html"].decode("utf-8"), scheme)
+        result, _, problem = chosen(request, snap)
+        if result is None:
+            return Response(f"{problem or 'the build failed: see the preview page'}\n", 400 if problem else 503,
+                            media_type="text/plain")
+        html = for_scheme(result.files["email.html"].decode("utf-8"), scheme)
         return HTMLResponse(html, headers={**COMMON_HEADERS, "Content-Security-Policy": EMAIL_CSP})
 
     async def built_file(request: Request) -> Response:
@@ -181,9 +206,11 @@ def create_app(live: LiveBuild, *, watch: bool = True,
         if name not in FILES:
             return Response("no such file\n", 404, media_type="text/plain")
         snap = live.snapshot
-        if snap.result is None:
-            return Response("the build failed: see the preview page\n", 503, media_type="text/plain")
-        return Response(snap.result.files[name], media_type=FILES[name],
+        result, _, problem = chosen(request, snap)
+        if result is None:
+            return Response(f"{problem or 'the build failed: see the preview page'}\n", 400 if problem else 503,
+                            media_type="text/plain")
+        return Response(result.files[name], media_type=FILES[name],
                         headers={**COMMON_HEADERS, "Content-Security-Policy": EMAIL_CSP})
 
     async def static(request: Request) -> Response:

@@ -18,18 +18,21 @@ done here, so tests and the send summary can show that nothing is rendered per p
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import jinja2
 
 from .build import BuildResult, render_files
-from .choices import Selection, selection_of
+from .choices import Selection, selection_of, unknown_theme_error
 from .config import Config
-from .errors import SendError
+from .errors import NewsletterError, SendError
 from .render import RenderedIssue, render_issue, template_environment
 
-__all__ = ["Key", "Variants", "VariantView", "QUIET_REASON", "quiet_subject", "preview_variant"]
+__all__ = ["Key", "Variants", "VariantView", "PreviewVariants", "QUIET_REASON", "quiet_subject",
+           "preview_variant", "theme_query"]
 
 Key = frozenset[str] | None  # chosen themes with items; None = the whole issue; frozenset() = quiet
 QUIET_REASON = "quiet month: no items in the chosen themes"
@@ -114,23 +117,65 @@ class Variants:
 
 @dataclass(frozen=True)
 class VariantView:
-    """What a theme selection would receive, for the preview: files as `build` writes them."""
+    """What a theme selection would receive, for the preview: a `BuildResult` like the build's."""
 
     selection: Selection
     key: Key
-    files: dict[str, bytes] | None  # None: this selection gets nothing this month (skipped)
-    rendered: RenderedIssue | None
+    result: BuildResult | None  # None: this selection gets nothing this month (a quiet month, skipped)
 
 
 def preview_variant(result: BuildResult, config: Config, names: Iterable[str],
                     variants: Variants | None = None) -> VariantView:
-    """The issue as subscribers with these themes would see it, through the build's own path."""
+    """The issue as subscribers with these themes would see it, through the build's own path.
+
+    The files are made by `build.render_files` (sample recipient filled in, checks run),
+    exactly as `newsletter build` writes them; nothing is written to disk.
+    """
     variants = variants or Variants(result.rendered, config)
     selection = selection_of(list(names), config)
     key = variants.key_of(selection)
     if key is None:
-        return VariantView(selection, key, result.files, result.rendered)
+        return VariantView(selection, key, result)
     if key == frozenset() and not config.quiet_month:
-        return VariantView(selection, key, None, None)
+        return VariantView(selection, key, None)
     rendered = variants.rendered(key)
-    return VariantView(selection, key, render_files(rendered, config), rendered)
+    files = render_files(rendered, config)
+    manifest = json.loads(files["manifest.json"])
+    return VariantView(selection, key, BuildResult(result.folder, rendered, manifest, files))
+
+
+def theme_query(values: Iterable[str], config: Config) -> tuple[list[str], list[NewsletterError]]:
+    """Theme names from a query (`themes=Neglect,Online safety`, or `theme` repeated).
+
+    Names may be separated by `,` `;` or `|`; unknown ones come back as errors with a
+    suggestion, like the subscriber CSV's.
+    """
+    names: list[str] = []
+    errors: list[NewsletterError] = []
+    for value in values:
+        for name in re.split(r"[,;|]", value):
+            if not name.strip():
+                continue
+            theme = config.theme_named(name)
+            if theme is None:
+                errors.append(unknown_theme_error(" ".join(name.split()), config, path=None))
+            elif theme not in names:
+                names.append(theme)
+    return [theme for theme in config.themes if theme in names], errors  # display order
+
+
+class PreviewVariants:
+    """The preview's variants of the current build, rendered once per build and selection."""
+
+    def __init__(self) -> None:
+        self._version: str | None = None
+        self._variants: Variants | None = None
+        self._views: dict[Selection, VariantView] = {}
+
+    def view(self, result: BuildResult, config: Config, version: str, names: list[str]) -> VariantView:
+        if version != self._version or self._variants is None:
+            self._version, self._variants, self._views = version, Variants(result.rendered, config), {}
+        selection = selection_of(names, config)
+        if selection not in self._views:
+            self._views[selection] = preview_variant(result, config, names, self._variants)
+        return self._views[selection]

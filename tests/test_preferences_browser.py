@@ -1,4 +1,5 @@
-"""Choosing topics in Debian's Chromium from a real email's link; the next send honours it."""
+"""In Debian's Chromium: a reader chooses topics from a real email's link and the next send
+honours it; the officer previews the issue as a theme selection would get it."""
 
 from __future__ import annotations
 
@@ -74,3 +75,35 @@ def test_reader_picks_topics_on_the_page_and_the_next_issue_has_only_those(
     august = {to: [m for m in got if "August 2023" in m.subject] for to, got in outbox(config).items()}
     assert august["reader@example.org"][0].sections == ["ONLINE SAFETY", "NEGLECT"]
     assert len(august["other@example.org"][0].sections) == 4  # everything August has
+
+
+def test_officer_previews_the_issue_as_a_theme_selection_sees_it(
+        tmp_path: Path, artifacts: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+    from previewkit import running_preview
+
+    from newsletter.livebuild import LiveBuild
+    from newsletter.issue import parse_range
+
+    config = make_project(tmp_path / "digest")
+    live = LiveBuild(config.path, parse_range("2023-07", None, None))
+    live.rebuild()
+    with running_preview(live, watch=False) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(base + "/")
+            frame = page.frame_locator("#email-frame")
+            expect(frame.locator("h2[id^=theme-]")).to_have_count(6)
+            page.get_by_text("As sent to subscribers who chose:").click()  # opens the <details>
+            page.get_by_label("Online safety").check()
+            page.get_by_label("Neglect").check()
+            page.get_by_role("button", name="Show").click()
+            expect(page.locator("#chosen-themes")).to_have_text("Online safety, Neglect")
+            expect(frame.locator("h2[id^=theme-]")).to_have_text(["Online safety", "Neglect"])
+            expect(page.locator(".inbox .preheader")).to_contain_text("Online safety (2), Neglect (2)")
+            page.get_by_role("link", name="Mobile").click()  # the other views keep the selection
+            expect(page.frame_locator("#email-frame").locator("h2[id^=theme-]")).to_have_count(2)
+            page.screenshot(path=str(artifacts / "preview-themes.png"), full_page=False)
+        finally:
+            browser.close()

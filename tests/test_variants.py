@@ -18,7 +18,7 @@ from newsletter import journal
 from newsletter import variants as variants_module
 from newsletter.choices import describe, selection_of
 from newsletter.config import Config
-from newsletter.issue import make_issue
+from newsletter.issue import make_issue, parse_range
 from newsletter.items import load_items
 from newsletter.render import render_issue
 from newsletter.variants import QUIET_REASON, Variants, preview_variant
@@ -147,12 +147,67 @@ def test_the_preview_shows_a_selection_through_the_build_path(config: Config) ->
     result = build_issue(config, JULY, write=False)
     variants = Variants(result.rendered, config)
     view = preview_variant(result, config, ["Online Safety"], variants)
-    html = view.files["email.html"].decode() if view.files else ""
-    assert view.selection == {"Online safety"}
+    assert view.selection == {"Online safety"} and view.result is not None
+    html = view.result.files["email.html"].decode()
     assert re.findall(r'<h2 id="theme-[^"]*"[^>]*>(.*?)</h2>', html) == ["Online safety"]
     assert "Hello Sam Sample," in html  # sample recipient values filled in, as email.html is
-    assert preview_variant(result, config, [], variants).files is result.files
+    assert [t["theme"] for t in view.result.manifest["themes"]] == ["Online safety"]
+    assert preview_variant(result, config, [], variants).result is result
     assert variants.renders == 1
+
+
+@pytest.fixture
+def preview(config: Config) -> Any:
+    from starlette.testclient import TestClient
+
+    from newsletter.livebuild import LiveBuild
+    from newsletter.preview import create_app
+
+    def client(month: str = "2023-07") -> TestClient:
+        live = LiveBuild(config.path, parse_range(month, None, None))
+        live.rebuild()
+        return TestClient(create_app(live, watch=False), base_url="http://127.0.0.1")
+
+    return client
+
+
+def test_preview_page_for_a_theme_selection(preview: Any) -> None:
+    client = preview()
+    page = client.get("/?themes=neglect,Online+safety&tab=text")
+    assert page.status_code == 200
+    html = page.text
+    assert '<strong id="chosen-themes">Online safety, Neglect</strong>' in html
+    assert "4 new items in this issue: Online safety (2), Neglect (2)" in html  # the inbox line
+    assert re.findall(r"== (.+) ==", html) == ["ONLINE SAFETY", "NEGLECT"]  # the text tab
+    assert 'href="?view=mobile&amp;scheme=light&amp;tab=text&amp;themes=Online%20safety%2CNeglect"' in html
+    assert 'href="/files/email.txt?themes=Online%20safety%2CNeglect"' in html
+    assert re.findall(r"<h2[^>]*>(.*?)</h2>", client.get("/email.html?themes=Neglect").text)[1:] == ["Neglect"]
+    text = client.get("/files/email.txt?theme=Youth+violence&theme=Neglect").text
+    assert re.findall(r"^== (.+) ==$", text, re.M) == ["NEGLECT", "YOUTH VIOLENCE"]
+    everything = client.get("/?tab=text").text
+    assert len(re.findall(r"== (.+) ==", everything)) == 6 and "all themes</strong>" in everything
+
+
+def test_preview_names_unknown_themes_and_quiet_selections(preview: Any, config: Config) -> None:
+    bad = preview().get("/?themes=Neglekt")
+    assert bad.status_code == 400 and "unknown theme &#39;Neglekt&#39; (did you mean &#39;Neglect&#39;?)" in bad.text
+    quiet = preview("2023-08").get("/?themes=Youth+violence")
+    assert quiet.status_code == 400 and "Nothing in Youth violence this month" in quiet.text
+
+
+def test_preview_shows_the_quiet_month_note(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from newsletter.livebuild import LiveBuild
+    from newsletter.preview import create_app
+
+    config = make_project(tmp_path / "digest", 'quiet_month: "A quiet month in your topics."\n')
+    live = LiveBuild(config.path, AUGUST)
+    live.rebuild()
+    client = TestClient(create_app(live, watch=False), base_url="http://127.0.0.1")
+    page = client.get("/?themes=Youth+violence&tab=text")
+    assert page.status_code == 200
+    assert "nothing new in your topics for August 2023" in page.text and "A quiet month in your topics." in page.text
 
 
 def test_the_whole_issue_is_never_rendered_again(config: Config, count_renders: Counter[tuple[str, ...]]) -> None:

@@ -365,6 +365,7 @@ class _Pool:
         job: Job | None = None
         used = failures = 0
         sending = False  # cancelled mid-transaction: leave the job "sending" (a possible duplicate)
+        cancelled = False
         try:
             while not self.stop.is_set():
                 if job is None:
@@ -412,11 +413,17 @@ class _Pool:
                     smtp.close()
                 self.source.done(result)
                 job = None
+        except asyncio.CancelledError:
+            cancelled = True  # stopped at once: no polite QUIT, a reply may still be on its way
+            raise
         finally:
             if job is not None and not sending:
                 self.source.done(Result(job, "unsent", reply="not sent: the run stopped first"))
             self.active -= 1
-            await _quit(smtp)
+            if cancelled and smtp is not None:
+                smtp.close()
+            else:
+                await _quit(smtp)
 
     async def _connect_or_none(self, failures: int) -> aiosmtplib.SMTP | None:
         try:

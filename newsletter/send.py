@@ -539,6 +539,7 @@ class SendReport:
     stopped: str | None = None
     fatal: bool = False
     interrupted: bool = False
+    aborted: bool = False  # a second Ctrl-C: what was in flight is left for the next run to report
     elapsed: float = 0.0
     totals: dict[str, int] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
@@ -703,7 +704,7 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
             report.stopped, report.fatal = pool.stopped, pool.fatal
             report.interrupted = stop.is_set() and not pool.stopped
         except asyncio.CancelledError:
-            report.interrupted = True
+            report.interrupted = report.aborted = True
         report.elapsed = time.monotonic() - started
         _finish(db, run, plan, report)
     finally:

@@ -209,6 +209,9 @@ def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
         out.print(f"error: {report.stopped}")
     elif report.stopped:
         out.print(f"Stopped: {report.stopped}")
+    elif report.aborted:
+        out.print(f"Stopped at once: {report.totals.get('sending', 0)} messages in flight are not recorded; "
+                  "the next run sends them again and reports them as possible duplicates.")
     elif report.interrupted:
         out.print("Interrupted: the messages in flight were finished and recorded.")
     if not report.complete:

@@ -394,7 +394,7 @@ class _Feed:
         self.batch = max(1, min(concurrency, int(rate) if rate else concurrency))
         self.queue: deque[Job] = deque()
         self.retries: list[tuple[float, int, str]] = []
-        self.attempts: dict[str, int] = {}
+        self.tries: dict[str, int] = {}  # attempts so far, only for those waiting to retry (memory stays flat)
         self.outcomes: list[journal.Outcome] = []
         self.exhausted = False
         self.outstanding = 0
@@ -446,10 +446,9 @@ class _Feed:
         date = formatdate(usegmt=True)
         for row in rows:
             subscriber = Subscriber(row.address, row.name, row.themes)
-            self.attempts[row.email] = self.attempts.get(row.email, 0) + 1
             data, stuffed = self.composer.wire(subscriber, row.message_id, date)
             job = Job(row.email, envelope_sender(self.plan.config, subscriber), row.address, data,
-                      self.attempts[row.email], stuffed=stuffed)
+                      self.tries.pop(row.email, 0) + 1, stuffed=stuffed)
             if _long_header_line(job.message):
                 self.outcomes.append(journal.Outcome(row.email, "failed", "a header line would be over 998 octets"))
                 self.report.failed += 1
@@ -476,6 +475,7 @@ class _Feed:
             state = "deferred"
             if result.retry_in is not None and not self.stop.is_set():
                 self._seq += 1
+                self.tries[key] = result.job.attempts
                 heapq.heappush(self.retries, (time.monotonic() + result.retry_in, self._seq, key))
             else:
                 self.report.deferred += 1

@@ -32,20 +32,20 @@ from .journal import Suppression
 from .subscribers import Subscriber, SubscriberList
 
 __all__ = [
+    "EXPORT_COLUMNS",
+    "ExportRow",
     "Selection",
     "ThemeChoices",
-    "selection_of",
-    "ordered",
-    "describe",
-    "unknown_theme_error",
-    "check_list_themes",
     "apply_choices",
-    "stored_choice",
-    "ExportRow",
-    "merged_rows",
-    "write_export",
+    "check_list_themes",
+    "describe",
     "export_subscribers",
-    "EXPORT_COLUMNS",
+    "merged_rows",
+    "ordered",
+    "selection_of",
+    "stored_choice",
+    "unknown_theme_error",
+    "write_export",
 ]
 
 Selection = frozenset[str] | None  # display names; None = every theme

@@ -33,11 +33,11 @@ from .choices import Selection, ordered, selection_of, stored_choice
 from .config import Config
 from .unsubscribe import SubscriberSite, site_of, unsubscribe_path
 
-__all__ = ["preferences_path", "preferences_routes", "current_choice", "ThemeBox"]
+__all__ = ["ThemeBox", "current_choice", "preferences_path", "preferences_routes"]
 
 log = logging.getLogger("newsletter.unsubscribe")
 _CSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-_STYLE_RE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
+_STYLE_RE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
 
 
 @dataclass(frozen=True)

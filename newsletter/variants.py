@@ -31,8 +31,16 @@ from .config import Config
 from .errors import NewsletterError, SendError
 from .render import RenderedIssue, render_issue, template_environment
 
-__all__ = ["Key", "Variants", "VariantView", "PreviewVariants", "QUIET_REASON", "quiet_subject",
-           "preview_variant", "theme_query"]
+__all__ = [
+    "QUIET_REASON",
+    "Key",
+    "PreviewVariants",
+    "VariantView",
+    "Variants",
+    "preview_variant",
+    "quiet_subject",
+    "theme_query",
+]
 
 Key = frozenset[str] | None  # chosen themes with items; None = the whole issue; frozenset() = quiet
 QUIET_REASON = "quiet month: no items in the chosen themes"
@@ -86,7 +94,7 @@ class Variants:
         """The variant for `key`, rendered and inlined once per key."""
         found = self._cache.get(key)
         if found is None:
-            found = self._quiet() if key == frozenset() else self._render(key)
+            found = self._render(key) if key else self._quiet()
             self._cache[key] = found
         return found
 

@@ -127,7 +127,7 @@ def test_markup_in_theme_names_is_escaped(tmp_path: Path, monkeypatch: pytest.Mo
     make_project(tmp_path / "odd", PREFS)
     path = tmp_path / "odd" / "newsletter.yaml"
     path.write_text(re.sub(r"^themes:\n(  - .*\n)+", 'themes: ["<b>Bold</b> & co", Neglect]\n',
-                           path.read_text(), flags=re.M))
+                           path.read_text(), flags=re.MULTILINE))
     config = load_config(path)
     monkeypatch.setenv(config.secret_env, SECRET.decode())
     html = TestClient(create_app(config)).get(f"/unsubscribe/preferences?t={token(config, 'a@example.org')}").text

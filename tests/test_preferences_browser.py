@@ -29,7 +29,7 @@ def test_reader_picks_topics_on_the_page_and_the_next_issue_has_only_those(
     send(config, build(config, "2023-07"), csv)
     [july] = outbox(config)["reader@example.org"]
     assert len(july.sections) == 6
-    link = re.search(r"^Manage your topics: (\S+)$", july.text, re.M)
+    link = re.search(r"^Manage your topics: (\S+)$", july.text, re.MULTILINE)
     assert link, july.text
     html_link = re.search(r'<a href="([^"]+)"[^>]*>Manage your topics</a>', july.html)
     assert html_link and html_link.group(1).replace("&amp;", "&") == link.group(1)
@@ -82,8 +82,8 @@ def test_officer_previews_the_issue_as_a_theme_selection_sees_it(
     from playwright.sync_api import expect, sync_playwright
     from previewkit import running_preview
 
-    from newsletter.livebuild import LiveBuild
     from newsletter.issue import parse_range
+    from newsletter.livebuild import LiveBuild
 
     config = make_project(tmp_path / "digest")
     live = LiveBuild(config.path, parse_range("2023-07", None, None))

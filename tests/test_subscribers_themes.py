@@ -65,8 +65,8 @@ def test_unknown_theme_names_are_reported_with_their_line(digest: Config) -> Non
     assert [str(p) for p in problems] == [
         f"{path}:6: themes: unknown theme 'Neglekt' (did you mean 'Neglect'?)",
         f"{path}:7: themes: unknown theme 'Neglekt' (did you mean 'Neglect'?)",
-        f"{path}:8: themes: unknown theme 'Cooking' (use one of: Domestic abuse, Child sexual exploitation, "
-        "Online safety, Neglect, Youth violence, Information sharing)",
+        (f"{path}:8: themes: unknown theme 'Cooking' (use one of: Domestic abuse, Child sexual exploitation, "
+         "Online safety, Neglect, Youth violence, Information sharing)"),
     ]
 
 

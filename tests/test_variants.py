@@ -183,7 +183,7 @@ def test_preview_page_for_a_theme_selection(preview: Any) -> None:
     assert 'href="/files/email.txt?themes=Online%20safety%2CNeglect"' in html
     assert re.findall(r"<h2[^>]*>(.*?)</h2>", client.get("/email.html?themes=Neglect").text)[1:] == ["Neglect"]
     text = client.get("/files/email.txt?theme=Youth+violence&theme=Neglect").text
-    assert re.findall(r"^== (.+) ==$", text, re.M) == ["NEGLECT", "YOUTH VIOLENCE"]
+    assert re.findall(r"^== (.+) ==$", text, re.MULTILINE) == ["NEGLECT", "YOUTH VIOLENCE"]
     everything = client.get("/?tab=text").text
     assert len(re.findall(r"== (.+) ==", everything)) == 6 and "all themes</strong>" in everything
 

@@ -31,7 +31,7 @@ def make_project(root: Path, extra: str = "", *, replace: dict[str, str] | None 
         shutil.copytree(REPO / "items", root / "items")
     text = (REPO / "newsletter.yaml").read_text(encoding="utf-8")
     for key, line in (replace or {}).items():
-        text, count = re.subn(rf"^{key}:.*$", lambda _: line, text, count=1, flags=re.M)
+        text, count = re.subn(rf"^{key}:.*$", line.replace("\\", "\\\\"), text, count=1, flags=re.MULTILINE)
         assert count == 1, f"no `{key}:` line in the sample config"
     (root / "newsletter.yaml").write_text(text + extra, encoding="utf-8")
     return load_config(root / "newsletter.yaml")
@@ -77,7 +77,7 @@ class Received:
     @property
     def sections(self) -> list[str]:
         """The section headings of the text part (`== ONLINE SAFETY ==`), in order."""
-        return re.findall(r"^== (.+) ==$", self.text, re.M)
+        return re.findall(r"^== (.+) ==$", self.text, re.MULTILINE)
 
     @property
     def html_sections(self) -> list[str]:
@@ -94,7 +94,7 @@ def outbox(config: Config) -> dict[str, list[Received]]:
     """Every message in outbox/new/, by the address it was delivered to."""
     found: dict[str, list[Received]] = {}
     box = mailbox.Maildir(str(config.outbox_dir), create=False)
-    for key in box.keys():
+    for key in box.iterkeys():
         raw = box.get_bytes(key)
         message = message_from_bytes(raw, policy=policy.default)
         to = str(message["Delivered-To"]).lower()

@@ -33,7 +33,7 @@ from .choices import Selection, ordered, selection_of, stored_choice
 from .config import Config
 from .unsubscribe import SubscriberSite, site_of, unsubscribe_path
 
-__all__ = ["ThemeBox", "current_choice", "preferences_path", "preferences_routes"]
+__all__ = ["ThemeBox", "current_choice", "preferences_path", "preferences_routes", "topics_link"]
 
 log = logging.getLogger("newsletter.unsubscribe")
 _CSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -53,6 +53,12 @@ def preferences_path(config: Config) -> str | None:
     if not config.preferences_url:
         return None
     return urlsplit(config.preferences_url).path.rstrip("/") or "/"
+
+
+def topics_link(config: Config, token: str) -> str | None:
+    """The page's link for this token, relative to the server; None without `preferences_url`."""
+    path = preferences_path(config)
+    return None if path is None else f"{path}?t={quote(token, safe='')}"
 
 
 def current_choice(db: Any, email: str, config: Config) -> Selection:
@@ -80,7 +86,7 @@ def _page(site: SubscriberSite, name: str, token: str, *, status: int = 200, **c
     body = site.templates.get_template(f"preferences/{name}.html").render(
         name=config.name, lang=config.language, colors=config.colors, mailto=config.unsubscribe_mailto,
         token=token, unsubscribe_link=f"{unsubscribe_path(config)}?t={quoted}",
-        preferences_link=f"{preferences_path(config)}?t={quoted}", **context,
+        preferences_link=topics_link(config, token), **context,
     )
     return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": _csp(body)})
 

@@ -142,7 +142,10 @@ async def unsubscribe_page(request: Request) -> Response:
     if email is None:
         return site.invalid()
     suppressed = await site.run(lambda db: journal.is_suppressed(db, email))
-    return site.page("done" if suppressed else "confirm", email=email, token=token)
+    from .preferences import topics_link  # "choose your topics instead" (issue 9), with preferences_url
+
+    return site.page("done" if suppressed else "confirm", email=email, token=token,
+                     topics=topics_link(site.config, token))
 
 
 async def unsubscribe_action(request: Request) -> Response:

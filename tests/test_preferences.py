@@ -163,3 +163,13 @@ def test_a_choice_saved_on_the_page_overrides_the_csv_in_the_next_send(client: T
     # and the email links back to the page with the reader's own token
     text = received["eve@example.org"][0].text
     assert f"Manage your topics: https://example.org/unsubscribe/preferences?t={token(site, 'eve@example.org')}" in text
+
+
+def test_the_unsubscribe_page_offers_choosing_topics_instead(client: TestClient, site: Config,
+                                                             tmp_path: Path) -> None:
+    t = token(site, "hal@example.org")
+    assert f'<a href="/unsubscribe/preferences?t={t}">Choose your topics</a> instead' in client.get(
+        f"/unsubscribe?t={t}").text
+    plain = make_project(tmp_path / "plain")  # no preferences_url: no offer
+    page = TestClient(create_app(plain)).get(f"/unsubscribe?t={token(plain, 'hal@example.org')}")
+    assert page.status_code == 200 and "Choose your topics" not in page.text

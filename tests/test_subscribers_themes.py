@@ -173,3 +173,15 @@ def test_strict_errors_come_all_at_once(digest: Config) -> None:
     with pytest.raises(NewsletterError) as caught:
         apply_choices(read_subscribers(digest.root / "subscribers.csv"), digest, {}, strict=True)
     assert len(caught.value.lines()) == 3
+
+
+def test_the_plan_names_a_quiet_month_even_when_everyone_chose_alike(tmp_path: Path) -> None:
+    config = make_project(tmp_path / "alike", 'quiet_month: "Nothing new in your topics."\n')
+    (config.root / "subscribers.csv").write_text("email,themes\na@example.org,Youth violence\n"
+                                                "b@example.org,youth violence\n", encoding="utf-8")
+    code, output = run(config, "send", "2023-08", "--yes")
+    assert code == 0, output
+    assert "Theme choices: 1 selection (0 saved on the preferences page), 1 version of the issue" in output
+    assert "  2 subscribers have nothing new in their themes and get the quiet-month note" in output
+    assert {m[0].subject for m in outbox(config).values()} == {
+        "Safeguarding digest: nothing new in your topics for August 2023"}

@@ -252,11 +252,12 @@ def _print_themes(out: Console, plan: SendPlan) -> None:
     """Theme choices (issue 9): unknown names in the CSV, versions rendered, quiet subscribers."""
     for problem in plan.choices.problems:
         out.print(f"  warning: {problem}: ignored, the row keeps its other themes (or gets every theme)")
-    if plan.variants is None or plan.choices.distinct <= 1 and not plan.choices.from_page:
-        return
-    versions = len(plan.variants.keys)
-    out.print(f"Theme choices: {plan.choices.distinct} different selections ({plan.choices.from_page} saved on "
-              f"the preferences page), {versions} {'version' if versions == 1 else 'versions'} of the issue")
+    if plan.variants is None or all(selection is None for selection in plan.choices.selections):
+        return  # nobody chose themes: everyone gets the whole issue
+    variants, n = plan.variants, plan.choices.distinct
+    versions = len({variants.key_of(selection) for selection in plan.choices.selections})  # sent this run
+    out.print(f"Theme choices: {n} {'selection' if n == 1 else 'different selections'} ({plan.choices.from_page} "
+              f"saved on the preferences page), {versions} {'version' if versions == 1 else 'versions'} of the issue")
     quiet = sum(1 for s in plan.subscribers.subscribers if plan.variants.is_quiet(s.themes))
     if quiet:
         one = quiet == 1

@@ -342,9 +342,7 @@ def _count(plan: SendPlan) -> None:
         if n:
             excluded[reason] = excluded.get(reason, 0) + n
 
-    listed = set()
     for s in plan.subscribers.subscribers:
-        listed.add(s.key)
         state = plan.states.get(s.key)
         reason = _exclusion(plan, s.key)
         if state == "sent":
@@ -362,9 +360,10 @@ def _count(plan: SendPlan) -> None:
     exclude("unsubscribed in the list", len(plan.subscribers.unsubscribed))
     exclude("duplicate rows", len(plan.subscribers.duplicates))
     exclude("invalid rows", len(plan.subscribers.invalid))
-    listed |= {s.key for s in plan.subscribers.unsubscribed}
-    gone = sum(1 for key, state in plan.states.items() if key not in listed and state in ("pending", "deferred"))
-    exclude("no longer in the list", gone)
+    if plan.states:
+        listed = {s.key for s in plan.subscribers.subscribers} | {s.key for s in plan.subscribers.unsubscribed}
+        gone = sum(1 for key, state in plan.states.items() if key not in listed and state in ("pending", "deferred"))
+        exclude("no longer in the list", gone)
     plan.excluded = excluded
 
 
@@ -597,29 +596,39 @@ def _apply(db: sqlite3.Connection, plan: SendPlan) -> tuple[journal.Run, int]:
     if plan.retry_failed:
         journal.retry_failed(db, run.id)
     states = journal.recipient_states(db, run.id)
-    new: list[journal.NewRecipient] = []
-    wanted = []
-    skip = []
-    listed = set()
-    for s in plan.subscribers.subscribers:
-        listed.add(s.key)
-        reason = _exclusion(plan, s.key)
-        if s.key not in states:
-            new.append(journal.NewRecipient(s.key, s.email, s.name, s.themes, "skipped" if reason else "pending",
-                                            reason or "", new_message_id(plan.config, run.id)))
-        elif reason:
-            skip.append((s.key, reason))
-        else:
-            wanted.append((s.key, s.email, s.name, s.themes))
-    for s in plan.subscribers.unsubscribed:
-        listed.add(s.key)
-        if s.key not in states:
-            new.append(journal.NewRecipient(s.key, s.email, s.name, s.themes, "skipped",
-                                            "unsubscribed in the list", new_message_id(plan.config, run.id)))
-        else:
-            skip.append((s.key, "unsubscribed in the list"))
-    skip += [(key, "no longer in the list") for key in states if key not in listed]
-    journal.apply_plan(db, run.id, new=new, wanted=wanted, skip=skip)
+    subscribers, unsubscribed = plan.subscribers.subscribers, plan.subscribers.unsubscribed
+    wanted: list[tuple[str, str, str, tuple[str, ...] | None]] = []
+    skip: list[tuple[str, str]] = []
+    if states:  # a resume: bring the existing rows in line with the list as it is now
+        listed = set()
+        for s in subscribers:
+            key = s.key
+            listed.add(key)
+            if key in states:
+                reason = _exclusion(plan, key)
+                if reason:
+                    skip.append((key, reason))
+                else:
+                    wanted.append((key, s.email, s.name, s.themes))
+        for s in unsubscribed:
+            listed.add(s.key)
+            if s.key in states:
+                skip.append((s.key, "unsubscribed in the list"))
+        skip += [(key, "no longer in the list") for key in states if key not in listed]
+
+    def new() -> Iterator[journal.NewRecipient]:  # streamed: no second copy of a long list
+        for s in subscribers:
+            key = s.key
+            if key not in states:
+                reason = _exclusion(plan, key)
+                yield journal.NewRecipient(key, s.email, s.name, s.themes, "skipped" if reason else "pending",
+                                           reason or "", new_message_id(plan.config, run.id))
+        for s in unsubscribed:
+            if s.key not in states:
+                yield journal.NewRecipient(s.key, s.email, s.name, s.themes, "skipped",
+                                           "unsubscribed in the list", new_message_id(plan.config, run.id))
+
+    journal.apply_plan(db, run.id, new=new(), wanted=wanted, skip=skip)
     return run, in_flight
 
 

@@ -12,11 +12,11 @@ compare case-insensitively and duplicates are kept once.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -40,7 +40,7 @@ _STATUSES = {"": "subscribed", "subscribed": "subscribed", "unsubscribed": "unsu
 _SIMPLE_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Subscriber:
     """One recipient: the address to deliver to, the name for `To` and the greeting.
 
@@ -116,20 +116,26 @@ def parse_themes(value: str) -> tuple[str, ...] | None:
     return themes or None
 
 
-def _decode(path: Path) -> str:
+def _open(path: Path) -> TextIO:
     try:
-        data = path.read_bytes()
+        return open(path, encoding="utf-8-sig", newline="")
     except FileNotFoundError as exc:
         raise SendError("subscriber list not found", path=path,
                         hint="pass --subscribers FILE or put subscribers.csv beside the config") from exc
     except OSError as exc:
         raise SendError(f"cannot read the subscriber list: {exc.strerror}", path=path) from exc
+
+
+def _not_utf8(path: Path) -> SendError:
+    """Which line is not UTF-8 (the file is read as a stream, so look again, in bytes)."""
+    data = path.read_bytes()
     try:
-        return data.decode("utf-8-sig")
+        data.decode("utf-8-sig")
+        line = None
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise SendError("not UTF-8 text", path=path, line=line,
-                        hint='in Excel use "Save as: CSV UTF-8 (Comma delimited)"') from exc
+    return SendError("not UTF-8 text", path=path, line=line,
+                     hint='in Excel use "Save as: CSV UTF-8 (Comma delimited)"')
 
 
 def _delimiter(header: str) -> str:
@@ -139,9 +145,9 @@ def _delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
-def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+def _rows(lines: TextIO, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """(first line number, cells) for every non-blank record, quoted newlines allowed."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(lines, delimiter=delimiter)
     line = 1
     for cells in reader:
         if any(c.strip() for c in cells):
@@ -166,20 +172,28 @@ def _columns(path: Path, header: list[str]) -> dict[str, int]:
 
 
 def read_subscribers(path: Path, *, strict: bool = False) -> SubscriberList:
-    """Read, validate and deduplicate the list; bad rows are collected, not fatal (unless strict)."""
+    """Read, validate and deduplicate the list; bad rows are collected, not fatal (unless strict).
+
+    The file is streamed: memory holds the subscribers, not the file's text as well.
+    """
     path = Path(path)
-    text = _decode(path)
-    rows = _rows(text, _delimiter(text.split("\n", 1)[0]))
-    first = next(rows, None)
-    if first is None:
-        raise SendError("the subscriber list is empty", path=path,
-                        hint="it needs a header row with an `email` column and one row per subscriber")
-    columns = _columns(path, first[1])
     result = SubscriberList(path)
     seen: dict[str, Subscriber] = {}
-    check = _Checker()
-    for line, cells in rows:
-        _add_row(result, seen, check, line, cells, columns)
+    try:
+        with _open(path) as fh:
+            delimiter = _delimiter(fh.readline())
+            fh.seek(0)
+            rows = _rows(fh, delimiter)
+            first = next(rows, None)
+            if first is None:
+                raise SendError("the subscriber list is empty", path=path,
+                                hint="it needs a header row with an `email` column and one row per subscriber")
+            columns = _columns(path, first[1])
+            check = _Checker()
+            for line, cells in rows:
+                _add_row(result, seen, check, line, cells, columns)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path) from exc
     if strict and result.invalid:
         raise ErrorList([SendError(f"{p.reason} ({p.value!r})", path=path, line=p.line, field="email")
                          for p in result.invalid])

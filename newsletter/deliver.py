@@ -254,10 +254,11 @@ class RateLimiter:
         elif self.ceiling is None and self._unpace_at is not None and self.rate >= self._unpace_at:
             self.rate = None
 
-    def throttled(self) -> None:
+    def throttled(self) -> bool:
+        """Lower the pace; False when it was already lowered in the last second (one burst)."""
         now = time.monotonic()
         if now - self._last_throttle < 1.0:
-            return
+            return False
         self._last_throttle = now
         self.throttles += 1
         if self.rate is None:
@@ -269,6 +270,7 @@ class RateLimiter:
             base = self.rate
         self.rate = max(self.floor, base / 2)
         self._next = max(self._next, now + 1.0 / self.rate)
+        return True
 
 
 class _ConnectionFailed(Exception):
@@ -443,9 +445,9 @@ class _Pool:
             return 0
         if result.code in THROTTLE_CODES:
             self.report.throttled += 1
-            self.limiter.throttled()
-            pace = f"{self.limiter.rate:.1f} msgs/s" if self.limiter.rate else "unchanged"
-            self.on_event(f"the server asked to slow down ({result.summary}); pace now {pace}")
+            if self.limiter.throttled():
+                self.on_event(f"the server asked to slow down ({result.summary}); pace now "
+                              f"{self.limiter.rate:.1f} msgs/s")
         return failures
 
     def _give_up(self, reason: str) -> None:

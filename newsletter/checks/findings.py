@@ -1,0 +1,45 @@
+"""`Finding`: what every rule returns, and the severities `send` and `check` act on.
+
+Kept apart from the rules so that each rule module, the CLI and `linkcheck.py` share
+one small type without importing any rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+__all__ = ["Finding", "Severity", "count", "error", "warning"]
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: which rule, how bad, where to look, what is wrong, what to do."""
+
+    rule: str
+    severity: Severity
+    where: str
+    message: str
+    hint: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def count(findings: Iterable[Finding | Mapping[str, Any]], severity: Severity) -> int:
+    """How many findings (objects or manifest dicts) have this severity."""
+    return sum(1 for f in findings
+               if (f.severity if isinstance(f, Finding) else f.get("severity")) == severity)
+
+
+def error(rule: str, where: str, message: str, hint: str = "") -> Finding:
+    """Something a subscriber or a mail provider would notice; blocks `send`."""
+    return Finding(rule, "error", where, message, hint)
+
+
+def warning(rule: str, where: str, message: str, hint: str = "") -> Finding:
+    """Worth a look, but may be intended."""
+    return Finding(rule, "warning", where, message, hint)

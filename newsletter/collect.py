@@ -10,45 +10,42 @@ name gets `-2`, `-3`, ... and the file is created exclusively.
 
 One source failing (HTTP error, timeout, not a feed, bad spreadsheet rows) never stops
 the others; its error is in its `SourceReport`.
+
+The parts have their own modules: `sources.py` (what to read), `themerules.py` (which
+theme), `dedupe.py` (collected before?), `itemfiles.py` (writing the files); this one
+runs them over every source and reports.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
-import os
-import re
 import sqlite3
-import tempfile
-import textwrap
-import unicodedata
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-
-import yaml
+from urllib.parse import urlsplit
 
 from . import journal
-from .config import Config, SourceConfig, theme_key
+from .config import Config, theme_key
+from .dedupe import item_keys, known_keys, normalise_link
 from .errors import CollectError, ItemError, NewsletterError
-from .feedhtml import strip_tracking
 from .feeds import (
     Download,
     Feed,
     FeedEntry,
     fetch_feed,
-    is_web_url,
     link_label,
     parse_feed,
     read_feed_file,
 )
 from .issue import DateRange
+from .itemfiles import item_file_names, item_yaml, write_item_file
 from .items import Image, Item, Link, parse_items
+from .sources import Source, resolve_sources
 from .spreadsheet import read_spreadsheet
+from .themerules import choose_theme
 from .yamldoc import parse_yaml
 
 __all__ = [
@@ -68,21 +65,6 @@ __all__ = [
 
 DEFAULT_TIMEOUT = 20.0
 MAX_PARALLEL_DOWNLOADS = 6
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where items come from: an http(s) URL, a feed file or a .csv file."""
-
-    location: str  # the URL, or the file path as given
-    name: str = ""  # the items' `source`; "" = the feed's own title
-    theme: str | None = None
-    rules: dict[str, list[str]] = field(default_factory=dict)
-    path: Path | None = None  # set for local files
-
-    @property
-    def is_csv(self) -> bool:
-        return self.path is not None and self.path.suffix.lower() == ".csv"
 
 
 @dataclass(frozen=True)
@@ -126,245 +108,6 @@ class CollectReport:
         return bool(self.sources) and all(s.error is not None for s in self.sources)
 
 
-# --- sources --------------------------------------------------------------------------
-
-
-def _configured(config: Config, entry: SourceConfig) -> Source:
-    if is_web_url(entry.url):
-        return Source(entry.url, entry.name, entry.theme, entry.rules)
-    path = (config.root / entry.url).resolve()
-    return Source(entry.url, entry.name, entry.theme, entry.rules, path)
-
-
-def resolve_sources(config: Config, given: Sequence[str]) -> list[Source]:
-    """The SOURCE arguments (URLs or files), or the config's `sources:` when none are given.
-    A given source that is also in the config keeps the config's name, theme and rules."""
-    configured = [_configured(config, s) for s in config.sources]
-    if not given:
-        return configured
-    sources: list[Source] = []
-    for arg in dict.fromkeys(given):
-        if "://" in arg and not is_web_url(arg):
-            raise CollectError(f"{arg}: only http(s) URLs and local files can be collected",
-                               hint="give a file as a path, e.g. exports/items.csv")
-        path = None if is_web_url(arg) else Path(arg).resolve()
-        match = next((s for s in configured if (path is not None and s.path == path) or s.location == arg), None)
-        sources.append(match or Source(arg, path=path))
-    return sources
-
-
-# --- dedupe ---------------------------------------------------------------------------
-
-
-def normalise_link(url: str) -> str:
-    """Links that lead to the same page compare equal: scheme and host lower-cased (http
-    taken as https), fragment, utm_* parameters and a trailing slash dropped."""
-    parts = urlsplit(strip_tracking(url.strip()))
-    scheme = parts.scheme.lower()
-    scheme = "https" if scheme == "http" else scheme
-    return urlunsplit((scheme, parts.netloc.lower(), parts.path.rstrip("/"), parts.query, ""))
-
-
-def _guid_key(guid: str, link: str) -> str:
-    """A guid like `tag:...` or a URL is unique on its own; a bare id like `1041` only
-    within its site, so it is keyed with the host of the item's link."""
-    if ":" in guid:
-        return f"guid:{guid}"
-    return f"guid:{(urlsplit(link).hostname or '').lower()}/{guid}"
-
-
-def item_keys(guid: str | None, links: Sequence[str], title: str, date: str) -> tuple[str, ...]:
-    keys = [_guid_key(guid, links[0] if links else "")] if guid else []
-    keys += [f"link:{normalise_link(url)}" for url in links if url]
-    if title and date:
-        keys.append(f"title:{date}:{' '.join(title.casefold().split())}")
-    return tuple(keys)
-
-
-_KEY_LINE = re.compile(r"^\s*(?:-\s*)?(guid|url):\s*['\"]?(.+?)['\"]?\s*$", re.MULTILINE)
-
-
-def _keys_of(data: Any) -> set[str]:
-    keys: set[str] = set()
-    for entry in data if isinstance(data, list) else [data]:
-        if not isinstance(entry, dict):
-            continue
-        links = entry.get("links")
-        links = links if isinstance(links, list) else [links]
-        urls = [str(link["url"]) for link in links if isinstance(link, dict) and link.get("url")]
-        guid = entry.get("guid")
-        keys.update(item_keys(str(guid) if guid else None, urls, str(entry.get("title") or ""),
-                              str(entry.get("date") or "")))
-    return keys
-
-
-def known_keys(items_dir: Path) -> set[str]:
-    """Dedupe keys of every item file under items/, read leniently: a file with a YAML
-    error still gives the guids and URLs written on its lines."""
-    keys: set[str] = set()
-    if not items_dir.is_dir():
-        return keys
-    for path in [*items_dir.rglob("*.yaml"), *items_dir.rglob("*.yml")]:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        try:
-            keys |= _keys_of(parse_yaml(text, path))
-        except NewsletterError:
-            found = _KEY_LINE.findall(text)
-            urls = [value for kind, value in found if kind == "url"]
-            for guid in [value for kind, value in found if kind == "guid"] or [None]:
-                keys.update(item_keys(guid, urls, "", ""))
-    return keys
-
-
-# --- themes ---------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=512)
-def _keyword(word: str) -> re.Pattern[str]:
-    prefix = word.endswith("*")
-    body = re.escape(word.rstrip("*").strip().casefold()).replace(r"\ ", r"\s+")
-    end = "" if prefix else r"(?!\w)"
-    return re.compile(r"(?<!\w)" + body + end)
-
-
-def _rule_matches(words: list[str], text: str, tags: set[str]) -> bool:
-    for word in words:
-        if word.startswith("tag:"):
-            if theme_key(word[4:]) in tags:
-                return True
-        elif theme_key(word) in tags or _keyword(word).search(text):
-            return True
-    return False
-
-
-def _match(rules: dict[str, list[str]], text: str, tags: set[str]) -> str | None:
-    return next((theme for theme, words in rules.items() if _rule_matches(words, text, tags)), None)
-
-
-def choose_theme(config: Config, source: Source, *, title: str, text: str,
-                 tags: Sequence[str] = ()) -> str:
-    """The source's own rules, else the source's `theme`, else the global `theme_rules`,
-    each in the order written; the first rule that matches wins; "" if none does."""
-    haystack = f"{title}\n{text}".casefold()
-    tag_keys = {theme_key(t) for t in tags}
-    return (_match(source.rules, haystack, tag_keys) or source.theme
-            or _match(config.theme_rules, haystack, tag_keys) or "")
-
-
-# --- item files -----------------------------------------------------------------------
-
-
-class _Dumper(yaml.SafeDumper):
-    """Lists indented under their key, as in the README's item example."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        return super().increase_indent(flow, False)
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
-_BLOCK_START = re.compile(r"^(?:[-+*]|#{1,6}|>|\d+[.)]|=+|`{3,}|~{3,})(?:\s|$)")
-_MARKER = re.compile(r"^(?:[-+*] |\d+[.)] |> )")
-
-
-def _wrap_markdown(markdown: str, width: int = 84) -> str:
-    """Markdown wrapped for a person editing the file; a wrapped line never starts with
-    something that would make it a list item, heading or quote."""
-    out: list[str] = []
-    for line in markdown.splitlines():
-        marker = _MARKER.match(line)
-        indent = "> " if marker and marker[0] == "> " else " " * (len(marker[0]) if marker else 0)
-        wrapped = textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False,
-                                break_on_hyphens=False) or [""]
-        merged = [wrapped[0]]
-        for part in wrapped[1:]:
-            if _BLOCK_START.match(part[len(indent):]):
-                merged[-1] += " " + part[len(indent):]
-            else:
-                merged.append(part)
-        out.extend(merged)
-    return "\n".join(out)
-
-
-def item_yaml(item: Item, config: Config, *, origin: str = "") -> str:
-    """The item file's text: fields in the README's order, the summary as a block."""
-    data: dict[str, Any] = {
-        "title": item.title,
-        "date": item.date,
-        "source": item.source,
-        "theme": item.theme,
-        "summary": _wrap_markdown(item.summary.strip()) + "\n",
-        "links": [{"label": link.label, "title": link.title, "url": link.url} for link in item.links],
-    }
-    if item.see_also:
-        data["see_also"] = [{"title": s.title, "url": s.url} for s in item.see_also]
-    if item.image:
-        data["image"] = {"src": item.image.src, "alt": item.image.alt}
-    if item.guid:
-        data["guid"] = item.guid
-    text = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=88)
-    if not item.theme:
-        text = text.replace("\ntheme: ''\n", f'\ntheme: ""  # needs a theme: one of {", ".join(config.themes)}\n', 1)
-    head = f"# Collected by `newsletter collect` from {origin}\n" if origin else ""
-    return head + text
-
-
-def _slug(title: str) -> str:
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
-    if len(slug) > 60:
-        slug = slug[:61].rsplit("-", 1)[0]
-    return slug or "item"
-
-
-def _names(item: Item) -> list[str]:
-    base = f"{item.date.isoformat()}-{_slug(item.title)}"
-    return [f"{base}.yaml"] + [f"{base}-{n}.yaml" for n in range(2, 1000)]
-
-
-def _create(tmp: Path, target: Path, text: str) -> None:
-    """`target` with `text`, or FileExistsError; a hard link publishes the complete file
-    at once; where links are not supported, an exclusive create does."""
-    try:
-        os.link(tmp, target)
-    except FileExistsError:
-        raise
-    except OSError:
-        with open(target, "x", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-
-
-def _write_new(folder: Path, names: list[str], text: str) -> Path:
-    """Create the first free name exclusively (hard link of a complete temp file), so an
-    existing file is never overwritten, even by a concurrent run."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".collect-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        for name in names:
-            try:
-                _create(Path(tmp), folder / name, text)
-            except FileExistsError:
-                continue
-            return folder / name
-    except OSError as exc:
-        raise CollectError(f"cannot write an item file: {exc.strerror}", path=folder) from exc
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    raise CollectError("too many files with the same name", path=folder / names[0])
-
-
 # --- the run --------------------------------------------------------------------------
 
 
@@ -393,7 +136,7 @@ class _Run:
             report.known += 1
             return
         text = item_yaml(item, self.config, origin=report.source.location)
-        names = _names(item)
+        names = item_file_names(item)
         shown = self.display(self.config.items_dir / names[0])
         found, problems = parse_items(parse_yaml(text, shown), shown)
         for problem in problems:  # e.g. a feed link that is not a usable URL
@@ -407,7 +150,7 @@ class _Run:
             self.planned.add(name)
             path = self.config.items_dir / name
         else:
-            path = _write_new(self.config.items_dir, names, text)
+            path = write_item_file(self.config.items_dir, names, text)
             if self.db is not None:
                 journal.record_collected(self.db, keys, source=report.source.location, file=self.display(path))
         self.known.update(keys)

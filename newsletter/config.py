@@ -181,7 +181,14 @@ def load_config(path: Path) -> Config:
     soft_limit = r.number(bounces, "soft_limit", 3)
     sources = read_sources(r, data, themes)
     theme_rules = read_rules(r, data, "theme_rules", themes)
-    raise_all(r.errors)
+    texts = {key: r.text(data, key) for key in
+             ("reply_to", "preheader", "language", "intro", "footer", "quiet_month")}
+    templates = r.path_value(data, "templates")
+    secret_env = r.text(tokens, "secret_env") or "NEWSLETTER_TOKEN_SECRET"
+    secret_file = r.path_value(tokens, "secret_file")
+    old_secrets_env = r.text(tokens, "old_secrets_env") or "NEWSLETTER_TOKEN_SECRET_OLD"
+    sample_recipient = (r.text(sample, "name") or "Sam Sample", r.text(sample, "email") or "sam.sample@example.org")
+    raise_all(r.errors)  # every value is read above, so every error is reported at once
     return Config(
         path=path.resolve(),
         name=name,
@@ -189,14 +196,14 @@ def load_config(path: Path) -> Config:
         themes=themes,
         unsubscribe_url=unsub_url,
         unsubscribe_mailto=unsub_mailto,
-        reply_to=r.text(data, "reply_to"),
+        reply_to=texts["reply_to"],
         subject=subject,
-        preheader=r.text(data, "preheader"),
-        language=r.text(data, "language") or "en",
+        preheader=texts["preheader"],
+        language=texts["language"] or "en",
         list_id=list_id,
-        intro=r.text(data, "intro"),
-        footer=r.text(data, "footer"),
-        templates=r.path_value(data, "templates"),
+        intro=texts["intro"],
+        footer=texts["footer"],
+        templates=templates,
         colors=colors,
         smtp=smtp,
         dkim=dkim,
@@ -204,16 +211,13 @@ def load_config(path: Path) -> Config:
         theme_rules=theme_rules,
         archive_url=archive_url,
         preferences_url=preferences_url,
-        quiet_month=r.text(data, "quiet_month"),
-        secret_env=r.text(tokens, "secret_env") or "NEWSLETTER_TOKEN_SECRET",
-        secret_file=r.path_value(tokens, "secret_file"),
-        old_secrets_env=r.text(tokens, "old_secrets_env") or "NEWSLETTER_TOKEN_SECRET_OLD",
+        quiet_month=texts["quiet_month"],
+        secret_env=secret_env,
+        secret_file=secret_file,
+        old_secrets_env=old_secrets_env,
         old_secrets_until=old_until,
         soft_bounce_limit=soft_limit,
-        sample_recipient=(
-            r.text(sample, "name") or "Sam Sample",
-            r.text(sample, "email") or "sam.sample@example.org",
-        ),
+        sample_recipient=sample_recipient,
     )
 
 

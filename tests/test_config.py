@@ -50,3 +50,15 @@ def test_missing_config_file_says_how_to_fix(tmp_path):
         load_config(tmp_path / "newsletter.yaml")
     assert str(info.value).endswith("config file not found (run the command in your newsletter folder "
                                     "or pass --config FILE)")
+
+
+def test_errors_in_optional_text_keys_are_reported_too(tmp_path):
+    from conftest import REPO
+
+    path = tmp_path / "newsletter.yaml"
+    path.write_text((REPO / "newsletter.yaml").read_text() + "reply_to: [a, b]\nlanguage: {x: 1}\n")
+    with pytest.raises(NewsletterError) as info:
+        load_config(path)
+    lines = info.value.lines()
+    assert any("reply_to: must be text" in line for line in lines)
+    assert any("language: must be text" in line for line in lines)

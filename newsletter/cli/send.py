@@ -206,7 +206,7 @@ def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
     if report.outbox is not None:
         out.print(f"No mail left this machine: the messages are in {report.outbox}/new/")
     if report.fatal:
-        out.print(f"error: {report.stopped}")
+        click.echo(f"error: {report.stopped}", err=True)
     elif report.stopped:
         out.print(f"Stopped: {report.stopped}")
     elif report.aborted:

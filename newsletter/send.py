@@ -264,6 +264,7 @@ class SendPlan:
     excluded: dict[str, int] = field(default_factory=dict)  # reason -> count
     changed: bool = False  # the issue's content differs from when the run started
     retry_failed: bool = False
+    concurrency: int | None = None  # --concurrency (also for the embedded outbox)
     suppressions: dict[str, str] = field(default_factory=dict, repr=False)
     states: dict[str, str] = field(default_factory=dict, repr=False)
     choices: ThemeChoices = field(default_factory=ThemeChoices)  # theme selections (issue 9)
@@ -312,7 +313,7 @@ def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, 
     subscribers = read_subscribers(subscribers_path, strict=strict)
     slug = build.rendered.issue.range.slug
     plan = SendPlan(config, build, slug, subscribers, transport, keys, retry_failed=retry_failed,
-                    digest=TemplateCache(build.rendered, config).digest())
+                    digest=TemplateCache(build.rendered, config).digest(), concurrency=concurrency)
     with contextlib.closing(journal.connect(config.state_file)) as db:
         plan.run = journal.get_run(db, slug)
         plan.suppressions = {s.email: s.reason for s in journal.list_suppressions(db)}
@@ -389,7 +390,7 @@ class _Feed:
         self.on_result = on_result
         transport = plan.transport
         rate = transport.rate if transport else None
-        concurrency = transport.concurrency if transport else 4
+        concurrency = transport.concurrency if transport else plan.concurrency or 4
         self.batch = max(1, min(concurrency, int(rate) if rate else concurrency))
         self.queue: deque[Job] = deque()
         self.retries: list[tuple[float, int, str]] = []
@@ -651,12 +652,14 @@ def _send_lock(config: Config) -> Iterator[None]:
 
 
 async def _with_transport(transport: Transport | None, config: Config,
-                          body: Callable[[Transport, Path | None], Awaitable[PoolReport]]) -> PoolReport:
+                          body: Callable[[Transport, Path | None], Awaitable[PoolReport]], *,
+                          concurrency: int | None = None) -> PoolReport:
     """Run `body` against the configured relay, or against the embedded outbox for its duration."""
     if transport is not None:
         return await body(transport, None)
     async with embedded_outbox(config.outbox_dir) as outbox:
-        local = Transport(host=outbox.host, port=outbox.port, security="none", concurrency=4, retry_delay=0.5)
+        local = Transport(host=outbox.host, port=outbox.port, security="none", concurrency=concurrency or 4,
+                          retry_delay=0.5)
         return await body(local, outbox.folder)
 
 
@@ -709,7 +712,7 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
 
         started = time.monotonic()
         try:
-            pool = await _with_transport(plan.transport, plan.config, body)
+            pool = await _with_transport(plan.transport, plan.config, body, concurrency=plan.concurrency)
             report.stopped, report.fatal = pool.stopped, pool.fatal
             report.interrupted = stop.is_set() and not pool.stopped
         except asyncio.CancelledError:

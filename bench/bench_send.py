@@ -83,8 +83,7 @@ def make_project(root: Path, items: int, recipients: int) -> Path:
         (root / "items" / f"item-{n:04d}.yaml").write_text(yaml.safe_dump(item, sort_keys=False))
     with open(root / "subscribers.csv", "w", encoding="utf-8") as fh:
         fh.write("email,name\n")
-        for i in range(recipients):
-            fh.write(f"reader{i}@example{i % 97}.org,Reader Number {i}\n")
+        fh.writelines(f"reader{i}@example{i % 97}.org,Reader Number {i}\n" for i in range(recipients))
     return root / "newsletter.yaml"
 
 

@@ -49,18 +49,18 @@ from .config import SmtpConfig
 from .errors import ConfigError, SendError
 
 __all__ = [
-    "Transport",
+    "HARD_BOUNCE_CODES",
+    "THROTTLE_CODES",
     "Job",
-    "Result",
     "JobSource",
     "PoolReport",
     "RateLimiter",
-    "deliver",
-    "transport_from_config",
-    "is_loopback",
+    "Result",
+    "Transport",
     "check_transport",
-    "HARD_BOUNCE_CODES",
-    "THROTTLE_CODES",
+    "deliver",
+    "is_loopback",
+    "transport_from_config",
 ]
 
 HARD_BOUNCE_CODES = frozenset({550, 551, 553})
@@ -240,7 +240,7 @@ class RateLimiter:
             try:
                 await asyncio.wait_for(stop.wait(), slot - now)
                 return False
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return not stop.is_set()
 
@@ -355,7 +355,7 @@ class _Pool:
                                 aiosmtplib.SMTPServerDisconnected)):
                 raise _ConnectionFailed(_one_line(str(exc))) from exc
             raise _Fatal(f"{t.host}: {_one_line(str(exc))}") from exc
-        except (OSError, ssl.SSLError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, ssl.SSLError) as exc:
             smtp.close()
             raise _ConnectionFailed(_one_line(str(exc)) or type(exc).__name__) from exc
         self.report.connections += 1
@@ -463,7 +463,7 @@ class _Pool:
         delay = min(MAX_BACKOFF, self.t.retry_delay * 2 ** (failures - 1)) * random.uniform(0.8, 1.2)
         try:
             await asyncio.wait_for(self.stop.wait(), delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _retry_in(self, job: Job) -> float | None:
@@ -559,7 +559,7 @@ async def _quit(smtp: aiosmtplib.SMTP | None) -> None:
         return
     try:
         await asyncio.wait_for(smtp.quit(), 2.0)
-    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+    except (TimeoutError, aiosmtplib.SMTPException, OSError):
         smtp.close()
 
 

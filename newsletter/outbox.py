@@ -19,7 +19,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-__all__ = ["MaildirHandler", "Outbox", "embedded_outbox", "HOST"]
+__all__ = ["HOST", "MaildirHandler", "Outbox", "embedded_outbox"]
 
 HOST = "127.0.0.1"
 

@@ -47,22 +47,22 @@ from .tokens import load_secrets, make_token
 from .variants import QUIET_REASON, Variants
 
 __all__ = [
-    "SendPlan",
-    "SendReport",
-    "DryRunReport",
-    "Failure",
-    "TemplateCache",
-    "Signer",
-    "prepare_send",
-    "send_issue",
-    "dry_run",
-    "send_test",
-    "send_test_async",
-    "envelope_sender",
-    "new_message_id",
-    "write_failures_csv",
     "MAX_LINE_OCTETS",
     "TEST_PREFIX",
+    "DryRunReport",
+    "Failure",
+    "SendPlan",
+    "SendReport",
+    "Signer",
+    "TemplateCache",
+    "dry_run",
+    "envelope_sender",
+    "new_message_id",
+    "prepare_send",
+    "send_issue",
+    "send_test",
+    "send_test_async",
+    "write_failures_csv",
 ]
 
 MAX_LINE_OCTETS = 998
@@ -422,7 +422,7 @@ class _Feed:
 
     def _due(self) -> list[str]:
         now = time.monotonic()
-        due = []
+        due: list[str] = []
         while self.retries and self.retries[0][0] <= now and len(due) < self.batch:
             due.append(heapq.heappop(self.retries)[2])
         return due

@@ -23,13 +23,13 @@ from email_validator import EmailNotValidError, validate_email
 from .errors import ErrorList, SendError
 
 __all__ = [
-    "Subscriber",
+    "MAX_NAME",
     "RowProblem",
+    "Subscriber",
     "SubscriberList",
-    "read_subscribers",
     "check_address",
     "parse_themes",
-    "MAX_NAME",
+    "read_subscribers",
 ]
 
 _DELIMITERS = (",", ";", "\t")

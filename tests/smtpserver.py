@@ -19,7 +19,7 @@ import warnings
 from collections import defaultdict
 from email import message_from_bytes
 from email.message import Message
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -161,7 +161,7 @@ class SmtpServer:
         ok = self.users is not None and self.users.get(user) == password
         return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd sends the 535
 
-    def start(self) -> SmtpServer:
+    def start(self) -> Self:
         if not self.thread.is_alive():
             self.thread.start()
         ssl_context = self.tls_context if self.implicit_tls else None
@@ -185,7 +185,7 @@ class SmtpServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
-    def __enter__(self) -> SmtpServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -16,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from sendkit import SECRET, make_project, rows, send, smtp_block, states, write_csv
+from smtpserver import SmtpServer, free_port
 
 from newsletter import journal
 from newsletter.build import BuildResult, build_issue
@@ -24,8 +26,6 @@ from newsletter.deliver import RateLimiter, Transport, check_transport
 from newsletter.errors import ConfigError, SendError
 from newsletter.issue import parse_range
 from newsletter.send import prepare_send
-from sendkit import SECRET, make_project, rows, send, smtp_block, states, write_csv
-from smtpserver import FaultyHandler, SmtpServer, free_port
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +256,7 @@ def test_real_smtp_without_a_token_secret_is_an_error(tmp_path: Path, built: Bui
 def _certificate(tmp_path: Path) -> ssl.SSLContext:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(1).not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))

@@ -20,6 +20,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sendkit import (
+    REPO,
+    SECRET,
+    make_project,
+    rows,
+    send,
+    smtp_block,
+    states,
+    write_csv,
+)
+from smtpserver import FaultyHandler, SmtpServer, free_port
 
 from newsletter import journal
 from newsletter.build import BuildResult, build_issue
@@ -27,8 +38,6 @@ from newsletter.cli import main
 from newsletter.issue import parse_range
 from newsletter.send import dry_run, prepare_send, send_test
 from newsletter.tokens import read_token
-from sendkit import REPO, SECRET, make_project, rows, send, smtp_block, states, write_csv
-from smtpserver import FaultyHandler, SmtpServer, free_port
 
 JULY = parse_range("2023-07", None, None)
 

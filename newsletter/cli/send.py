@@ -13,21 +13,36 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, \
-    TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
 from ..build import BuildResult, build_issue
-from ..config import Config
 from ..checks import Finding
+from ..config import Config
 from ..errors import ErrorList, SendError
-from ..send import DryRunReport, SendPlan, SendReport, prepare_send, send_issue, send_test
+from ..send import (
+    DryRunReport,
+    SendPlan,
+    SendReport,
+    prepare_send,
+    send_issue,
+    send_test,
+)
 from ..send import dry_run as compose_all
 from . import main
 from .options import config_option, date_range, load, range_options
 
-__all__ = ["send", "send_with_progress", "check_before_sending", "EXIT_INCOMPLETE", "EXIT_INTERRUPTED"]
+__all__ = ["EXIT_INCOMPLETE", "EXIT_INTERRUPTED", "check_before_sending", "send", "send_with_progress"]
 
 EXIT_INCOMPLETE = 3
 EXIT_INTERRUPTED = 130
@@ -70,7 +85,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
         addresses = [a.strip() for value in test_addresses for a in value.split(",") if a.strip()]
         report = send_test(config, rng, addresses, smtp_host=smtp_host, smtp_port=smtp_port)
         _print_test(report)
-        sys.exit(0 if report.sent == len(set(a.lower() for a in addresses)) else EXIT_INCOMPLETE)
+        sys.exit(0 if report.sent == len({a.lower() for a in addresses}) else EXIT_INCOMPLETE)
     result = build_issue(config, rng)
     check_before_sending(config, result, force=force, dry_run=dry_run)
     plan = prepare_send(config, result, subscribers_path or config.root / "subscribers.csv", strict=strict,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from pathlib import Path
 
 import click
@@ -52,21 +53,21 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
         _one_run(out, db, run, failures_csv)
 
 
-def _all_runs(out: Console, db: object) -> None:
-    runs = journal.list_runs(db)  # type: ignore[arg-type]
+def _all_runs(out: Console, db: sqlite3.Connection) -> None:
+    runs = journal.list_runs(db)
     if not runs:
         out.print("No send runs yet.")
         return
     for run in runs:
-        counts = journal.run_counts(db, run.id)  # type: ignore[arg-type]
+        counts = journal.run_counts(db, run.id)
         states = ", ".join(f"{counts[s]} {s}" for s in journal.RECIPIENT_STATES if counts[s])
         done = "finished" if run.finished else "not finished"
         out.print(f"{run.slug}: started {run.created[:16].replace('T', ' ')}, {done}: {states or 'no recipients'}"
                   + _bounces(db, run.id, ", bounces: "))
 
 
-def _one_run(out: Console, db: object, run: journal.Run, failures_csv: Path | None) -> None:
-    counts = journal.run_counts(db, run.id)  # type: ignore[arg-type]
+def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_csv: Path | None) -> None:
+    counts = journal.run_counts(db, run.id)
     out.print(f"Issue {run.slug}: {run.subject!r}")
     out.print(f"Started {run.created}, last active {run.updated or run.created}, "
               + (f"finished {run.finished}" if run.finished else "not finished (run the same send command to resume)"))
@@ -79,20 +80,20 @@ def _one_run(out: Console, db: object, run: journal.Run, failures_csv: Path | No
     table.add_row("possible duplicates", str(counts["possible_duplicates"]))
     out.print(table)
     out.print(f"Bounces: {_bounces(db, run.id) or 'none imported'} (`newsletter bounces import`)")
-    problems = journal.run_recipients(db, run.id, ("failed", "deferred"))  # type: ignore[arg-type]
+    problems = journal.run_recipients(db, run.id, ("failed", "deferred"))
     for row in problems:
         out.print(f"{row.state}: {row.address}: {row.reply or '(no reply recorded)'}")
     if counts["possible_duplicates"]:
-        dups = [r.address for r in journal.run_recipients(db, run.id) if r.possible_duplicate]  # type: ignore[arg-type]
+        dups = [r.address for r in journal.run_recipients(db, run.id) if r.possible_duplicate]
         out.print(f"Possible duplicates (in flight when a run stopped): {', '.join(dups)}")
     if failures_csv is not None:
         write_failures_csv(failures_csv, problems)
         out.print(f"Wrote {len(problems)} failed or deferred recipients to {failures_csv}")
 
 
-def _bounces(db: object, run_id: int, prefix: str = "") -> str:
+def _bounces(db: sqlite3.Connection, run_id: int, prefix: str = "") -> str:
     """`2 hard, 1 soft`: addresses that bounced after the server accepted the message."""
-    counts = journal.bounce_counts(db, run_id)  # type: ignore[arg-type]
+    counts = journal.bounce_counts(db, run_id)
     if not any(counts.values()):
         return ""
     return f"{prefix}{counts['hard']} hard, {counts['soft']} soft"

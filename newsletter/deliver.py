@@ -415,6 +415,9 @@ class _Pool:
                     smtp.close()
                 self.source.done(result)
                 job = None
+                if result.uncertain and failures >= self.t.max_connection_failures:
+                    self._give_up(result.reply)  # a server that drops every message: stop, do not loop
+                    return
         except asyncio.CancelledError:
             cancelled = True  # stopped at once: no polite QUIT, a reply may still be on its way
             raise
@@ -443,6 +446,8 @@ class _Pool:
         if result.status == "sent":
             self.limiter.succeeded()
             return 0
+        if result.uncertain:
+            return failures + 1  # the connection broke: counts toward max_connection_failures
         if result.code in THROTTLE_CODES:
             self.report.throttled += 1
             if self.limiter.throttled():

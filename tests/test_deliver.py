@@ -176,6 +176,18 @@ def test_dropped_after_the_server_kept_it_is_reported_as_a_possible_duplicate(
     assert flagged == {"user1@example.org"}
 
 
+def test_a_server_that_drops_every_message_stops_the_run(tmp_path: Path, server: SmtpServer,
+                                                        built: BuildResult) -> None:
+    for i in range(20):
+        server.handler.data_replies[f"user{i}@example.org"] = ["drop"] * 10
+    config = project(tmp_path, server.port, concurrency=1)
+    report = send(config, built, write_csv(config.root, 20))
+    assert report.stopped and "3 connection failures in a row" in report.stopped and not report.fatal
+    assert report.sent == 0 and server.handler.messages == []
+    assert len(server.handler.data_replies["user0@example.org"]) >= 7  # not tried over and over
+    assert sum(10 - len(server.handler.data_replies[f"user{i}@example.org"]) for i in range(20)) == 3
+
+
 def test_slow_server_uses_the_whole_pool(tmp_path: Path, server: SmtpServer, built: BuildResult) -> None:
     server.handler.data_delay = 0.1
     config = project(tmp_path, server.port, concurrency=4)

@@ -98,7 +98,10 @@ def preheader_for(config: Config, issue: Issue) -> str:
         return " ".join(config.preheader.split())
     parts = [f"{s.theme} ({len(s.items)})" for s in issue.sections]
     count = len(issue.items)
-    return f"{count} new {'item' if count == 1 else 'items'} in this issue: " + ", ".join(parts)
+    text = f"{count} new {'item' if count == 1 else 'items'} in this issue: " + ", ".join(parts)
+    if len(text) < 60 and issue.items:  # inboxes show ~90 characters: name the newest item too
+        text += f". {issue.items[0].title}"
+    return text
 
 
 def _context(config: Config, issue: Issue, subject: str, preheader: str) -> dict[str, Any]:

@@ -116,3 +116,10 @@ def test_own_template_folder_overrides_the_bundled_one(project):
     config = load_config(project / "newsletter.yaml")
     rendered = render_issue(prepare_issue(config, JULY), config)
     assert rendered.text.startswith("Custom Safeguarding digest July 2023")
+
+
+def test_default_preheader_of_a_small_issue_names_the_newest_item(write_item, empty_project):
+    write_item(item_yaml(title="A briefing on neglect in the early years"))
+    config = load_config(empty_project / "newsletter.yaml")
+    rendered = render_issue(prepare_issue(config, JULY), config)
+    assert rendered.preheader == "1 new item in this issue: Neglect (1). A briefing on neglect in the early years"

@@ -1,0 +1,103 @@
+"""The bounces received: recording each once, matching it to a run, counting soft-bounce streaks.
+
+bounces.py reads the mailbox and decides; this module stores what it found and answers
+its questions (which run and address a Message-ID belongs to, how many runs in a row an
+address soft-bounced), so a mailbox imported twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from .db import normalise_email, now, transaction
+
+__all__ = [
+    "Bounce",
+    "bounce_counts",
+    "consecutive_soft_bounces",
+    "latest_sent_run",
+    "recipient_for_message_id",
+    "record_bounce",
+    "run_id_for_slug",
+]
+
+
+@dataclass(frozen=True)
+class Bounce:
+    """One failed delivery reported back by a mail server (a DSN or a plain-text bounce)."""
+
+    key: str  # unique per bounce message and recipient, so importing a mailbox twice is harmless
+    email: str
+    kind: str  # hard (5.x.x) | soft (4.x.x)
+    status: str  # enhanced status code, e.g. 5.1.1
+    diagnostic: str
+    received: str  # when the bounce was written (its Date header), ISO 8601 UTC
+    run_id: int | None = None
+
+
+def record_bounce(db: sqlite3.Connection, bounce: Bounce) -> bool:
+    """Store a bounce; False if this bounce (same key) was imported before."""
+    with transaction(db):
+        cur = db.execute(
+            "INSERT OR IGNORE INTO bounces (key, email, run_id, kind, status, diagnostic, received, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (bounce.key, normalise_email(bounce.email), bounce.run_id, bounce.kind, bounce.status,
+             bounce.diagnostic, bounce.received, now()),
+        )
+    return cur.rowcount == 1
+
+
+def recipient_for_message_id(db: sqlite3.Connection, message_id: str) -> tuple[int, str] | None:
+    """(run id, address) of the message `send` gave this Message-ID, with or without <>."""
+    bare = message_id.strip().strip("<>")
+    if not bare:
+        return None
+    row = db.execute("SELECT run_id, email FROM recipients WHERE message_id IN (?, ?) LIMIT 1",
+                     (bare, f"<{bare}>")).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def latest_sent_run(db: sqlite3.Connection, email: str) -> int | None:
+    """The newest run that mailed this address (state sent), if any."""
+    row = db.execute("SELECT MAX(run_id) FROM recipients WHERE email = ? AND state = 'sent'",
+                     (normalise_email(email),)).fetchone()
+    return row[0] if row else None
+
+
+def run_id_for_slug(db: sqlite3.Connection, slug: str) -> int | None:
+    row = db.execute("SELECT id FROM runs WHERE slug = ?", (slug,)).fetchone()
+    return None if row is None else row[0]
+
+
+def consecutive_soft_bounces(db: sqlite3.Connection, email: str) -> int:
+    """The current streak: runs soft-bounced in a row, back from the newest soft-bounced one.
+
+    A run in between that `send` delivered to the address and that no bounce came back
+    for ends the streak. Runs newer than the newest bounce do not count either way yet:
+    their bounce may still be on its way (servers retry for days before giving up).
+    """
+    email = normalise_email(email)
+    newest = db.execute("SELECT MAX(run_id) FROM bounces WHERE email = ? AND kind = 'soft'", (email,)).fetchone()[0]
+    clean = db.execute(
+        "SELECT MAX(r.run_id) FROM recipients r WHERE r.email = ? AND r.state = 'sent' AND r.run_id < ? "
+        "AND NOT EXISTS (SELECT 1 FROM bounces b WHERE b.email = r.email AND b.run_id = r.run_id)",
+        (email, newest if newest is not None else 0),
+    ).fetchone()[0]
+    row = db.execute(
+        "SELECT COUNT(DISTINCT COALESCE('run:' || run_id, 'key:' || key)) FROM bounces "
+        "WHERE email = ? AND kind = 'soft' AND (run_id IS NULL OR run_id > ?)",
+        (email, clean or 0),
+    ).fetchone()
+    return int(row[0])
+
+
+def bounce_counts(db: sqlite3.Connection, run_id: int | None = None) -> dict[str, int]:
+    """Distinct bounced addresses by kind, for one run or (run_id None) overall."""
+    where, args = ("WHERE run_id = ?", (run_id,)) if run_id is not None else ("", ())
+    counts = {"hard": 0, "soft": 0}
+    for kind, count in db.execute(
+        f"SELECT kind, COUNT(DISTINCT email) FROM bounces {where} GROUP BY kind", args
+    ):
+        counts[kind] = count
+    return counts

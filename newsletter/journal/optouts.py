@@ -1,0 +1,108 @@
+"""What subscribers asked of us: not to be mailed at all (suppressions), or only some themes.
+
+The suppression list is checked before every send and fed by unsubscribes (unsubscribe.py),
+hard bounces (bounces.py, the send itself) and CRM imports (suppressions.py); the theme
+preferences are saved by the "Manage your topics" page (preferences.py) and win over the
+CSV's themes when a send is planned (choices.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .db import normalise_email, now, transaction
+
+__all__ = [
+    "Suppression",
+    "all_preferences",
+    "get_preferences",
+    "is_suppressed",
+    "latest_recipient_themes",
+    "list_suppressions",
+    "set_preferences",
+    "suppress",
+    "suppress_many",
+    "suppressed_addresses",
+    "unsuppress",
+]
+
+
+@dataclass(frozen=True)
+class Suppression:
+    email: str
+    reason: str  # unsubscribed | hard-bounce | soft-bounces | manual | imported
+    source: str  # one-click | web | mailto | csv:FILE | smtp:550 ...
+    created: str
+
+
+def suppress(db: sqlite3.Connection, email: str, reason: str, source: str = "") -> bool:
+    """Add an address to the suppression list; False if it was already there (kept as is)."""
+    with transaction(db):
+        cur = db.execute(
+            "INSERT OR IGNORE INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?)",
+            (normalise_email(email), reason, source, now()),
+        )
+    return cur.rowcount == 1
+
+
+def suppress_many(db: sqlite3.Connection, rows: Iterable[tuple[str, str, str]]) -> int:
+    """(email, reason, source) rows in one transaction; returns how many were new."""
+    stamp = now()
+    added = 0
+    with transaction(db):
+        for email, reason, source in rows:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?)",
+                (normalise_email(email), reason, source, stamp),
+            )
+            added += cur.rowcount
+    return added
+
+
+def unsuppress(db: sqlite3.Connection, email: str) -> bool:
+    with transaction(db):
+        cur = db.execute("DELETE FROM suppressions WHERE email = ?", (normalise_email(email),))
+    return cur.rowcount == 1
+
+
+def is_suppressed(db: sqlite3.Connection, email: str) -> bool:
+    row = db.execute("SELECT 1 FROM suppressions WHERE email = ?", (normalise_email(email),)).fetchone()
+    return row is not None
+
+
+def suppressed_addresses(db: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in db.execute("SELECT email FROM suppressions")}
+
+
+def list_suppressions(db: sqlite3.Connection) -> list[Suppression]:
+    rows = db.execute("SELECT email, reason, source, created FROM suppressions ORDER BY created, email")
+    return [Suppression(*row) for row in rows]
+
+
+def get_preferences(db: sqlite3.Connection, email: str) -> list[str] | None:
+    """The themes a subscriber chose on the preferences page, or None if never chosen."""
+    row = db.execute("SELECT themes FROM preferences WHERE email = ?", (normalise_email(email),)).fetchone()
+    return None if row is None else [t for t in row[0].split("\n") if t]
+
+
+def set_preferences(db: sqlite3.Connection, email: str, themes: list[str]) -> None:
+    with transaction(db):
+        db.execute(
+            "INSERT INTO preferences (email, themes, updated) VALUES (?, ?, ?) "
+            "ON CONFLICT (email) DO UPDATE SET themes = excluded.themes, updated = excluded.updated",
+            (normalise_email(email), "\n".join(themes), now()),
+        )
+
+
+def all_preferences(db: sqlite3.Connection) -> dict[str, list[str]]:
+    return {row[0]: [t for t in row[1].split("\n") if t]
+            for row in db.execute("SELECT email, themes FROM preferences")}
+
+
+def latest_recipient_themes(db: sqlite3.Connection, email: str) -> tuple[str, ...] | None:
+    """The themes the newest run planned for this address (from the CSV); None = all, or none yet."""
+    row = db.execute("SELECT themes FROM recipients WHERE email = ? ORDER BY run_id DESC LIMIT 1",
+                     (normalise_email(email),)).fetchone()
+    return None if row is None or row[0] is None else tuple(t for t in row[0].split("\n") if t)

@@ -1,0 +1,235 @@
+"""Send runs and their recipients: one run per issue, one row per recipient in one state.
+
+pending -> sending -> sent | deferred | failed, or skipped (excluded, with the reason in
+`reply`). `sending` is written (committed) before a message goes out and `sent` only
+after the server's 250, so rows left in `sending` by a crash are exactly the messages
+that may have been delivered without being recorded: the only possible duplicates.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .db import now, transaction
+
+__all__ = [
+    "RECIPIENT_STATES",
+    "NewRecipient",
+    "Outcome",
+    "RecipientRow",
+    "Run",
+    "apply_plan",
+    "checkpoint",
+    "finish_run",
+    "get_run",
+    "list_runs",
+    "open_run",
+    "recipient_states",
+    "recover_in_flight",
+    "retry_failed",
+    "run_counts",
+    "run_recipients",
+]
+
+RECIPIENT_STATES = ("pending", "sending", "sent", "deferred", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    slug: str
+    subject: str
+    digest: str  # hash of the compiled message, to notice an issue changed mid-run
+    subscribers: str  # the CSV the run was last planned from
+    created: str
+    updated: str
+    finished: str | None
+
+
+@dataclass(frozen=True)
+class RecipientRow:
+    email: str  # lower-cased key
+    address: str  # as delivered
+    name: str
+    themes: tuple[str, ...] | None
+    state: str
+    attempts: int
+    reply: str
+    message_id: str
+    possible_duplicate: bool
+
+
+@dataclass(frozen=True)
+class NewRecipient:
+    email: str
+    address: str
+    name: str
+    themes: tuple[str, ...] | None
+    state: str  # pending or skipped
+    reply: str  # the reason when skipped
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one claimed recipient, to be recorded in the next checkpoint."""
+
+    email: str
+    state: str  # sent | deferred | failed | pending (handed back unsent)
+    reply: str = ""
+    possible_duplicate: bool = False  # the connection broke after the message went out
+
+
+_RECIPIENT_COLUMNS = "email, address, name, themes, state, attempts, reply, message_id, possible_duplicate"
+
+
+def _themes_text(themes: tuple[str, ...] | None) -> str | None:
+    return None if themes is None else "\n".join(themes)
+
+
+def _recipient(row: sqlite3.Row | tuple) -> RecipientRow:
+    email, address, name, themes, state, attempts, reply, message_id, dup = tuple(row)
+    return RecipientRow(email, address or email, name, None if themes is None else tuple(themes.split("\n")),
+                        state, attempts, reply, message_id, bool(dup))
+
+
+def _run(row: sqlite3.Row | tuple | None) -> Run | None:
+    return None if row is None else Run(*tuple(row))
+
+
+_RUN_COLUMNS = "id, slug, subject, digest, subscribers, created, updated, finished"
+
+
+def get_run(db: sqlite3.Connection, slug: str) -> Run | None:
+    return _run(db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE slug = ?", (slug,)).fetchone())
+
+
+def list_runs(db: sqlite3.Connection) -> list[Run]:
+    return [Run(*tuple(r)) for r in db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, slug")]
+
+
+def open_run(db: sqlite3.Connection, slug: str, *, subject: str, digest: str, subscribers: str) -> Run:
+    """The run for `slug`, created on first use; later calls record the current digest and CSV."""
+    stamp = now()
+    with transaction(db):
+        db.execute(
+            "INSERT INTO runs (slug, subject, digest, subscribers, created, updated) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (slug) DO UPDATE SET subject = excluded.subject, digest = excluded.digest, "
+            "subscribers = excluded.subscribers, updated = excluded.updated, finished = NULL",
+            (slug, subject, digest, subscribers, stamp, stamp),
+        )
+    run = get_run(db, slug)
+    assert run is not None
+    return run
+
+
+def finish_run(db: sqlite3.Connection, run_id: int) -> None:
+    with transaction(db):
+        db.execute("UPDATE runs SET finished = ?, updated = ? WHERE id = ?", (now(), now(), run_id))
+
+
+def recipient_states(db: sqlite3.Connection, run_id: int) -> dict[str, str]:
+    """email -> state for every recipient already in the run (planning a resume)."""
+    return dict(db.execute("SELECT email, state FROM recipients WHERE run_id = ?", (run_id,)).fetchall())
+
+
+def recover_in_flight(db: sqlite3.Connection, run_id: int) -> int:
+    """Rows a crash left in `sending` go back to pending, flagged as possible duplicates."""
+    with transaction(db):
+        cur = db.execute(
+            "UPDATE recipients SET state = 'pending', possible_duplicate = 1, updated = ?, "
+            "reply = 'in flight when a previous run stopped' WHERE run_id = ? AND state = 'sending'",
+            (now(), run_id),
+        )
+    return cur.rowcount
+
+
+def retry_failed(db: sqlite3.Connection, run_id: int) -> int:
+    """Failed recipients back to pending (after fixing what made the server refuse them)."""
+    with transaction(db):
+        cur = db.execute("UPDATE recipients SET state = 'pending', updated = ? WHERE run_id = ? AND state = 'failed'",
+                         (now(), run_id))
+    return cur.rowcount
+
+
+def apply_plan(db: sqlite3.Connection, run_id: int, *, new: Iterable[NewRecipient],
+               wanted: Iterable[tuple[str, str, str, tuple[str, ...] | None]],
+               skip: Iterable[tuple[str, str]]) -> None:
+    """Bring the run in line with the subscriber list, in one transaction.
+
+    `new` rows are inserted; `wanted` (email, address, name, themes) rows that exist and are
+    not sent, failed or in flight become pending with the list's current name and themes;
+    `skip` (email, reason) rows that are still pending or deferred become skipped.
+    """
+    stamp = now()
+    with transaction(db):
+        db.executemany(
+            "INSERT INTO recipients (run_id, email, address, name, themes, state, reply, message_id, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((run_id, r.email, r.address, r.name, _themes_text(r.themes), r.state, r.reply, r.message_id, stamp)
+             for r in new),
+        )
+        db.executemany(
+            "UPDATE recipients SET state = 'pending', address = ?, name = ?, themes = ?, updated = ?, "
+            "reply = CASE WHEN state = 'skipped' THEN '' ELSE reply END "
+            "WHERE run_id = ? AND email = ? AND state IN ('pending', 'deferred', 'skipped')",
+            ((address, name, _themes_text(themes), stamp, run_id, email) for email, address, name, themes in wanted),
+        )
+        db.executemany(
+            "UPDATE recipients SET state = 'skipped', reply = ?, updated = ? "
+            "WHERE run_id = ? AND email = ? AND state IN ('pending', 'deferred', 'skipped')",
+            ((reason, stamp, run_id, email) for email, reason in skip),
+        )
+
+
+def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome], *,
+               claim: int = 0, reclaim: Iterable[str] = ()) -> list[RecipientRow]:
+    """Record outcomes and claim the next recipients, in one short transaction.
+
+    Claimed rows (the `reclaim` addresses, then up to `claim` pending ones in list order)
+    are `sending` once this returns: committed before any of them goes out.
+    """
+    stamp = now()
+    with transaction(db):
+        db.executemany(
+            "UPDATE recipients SET state = ?, reply = ?, updated = ?, "
+            "possible_duplicate = MAX(possible_duplicate, ?) WHERE run_id = ? AND email = ?",
+            ((o.state, o.reply, stamp, int(o.possible_duplicate), run_id, o.email) for o in outcomes),
+        )
+        rows = []
+        for email in reclaim:
+            rows += db.execute(
+                f"UPDATE recipients SET state = 'sending', attempts = attempts + 1, updated = ? "
+                f"WHERE run_id = ? AND email = ? RETURNING {_RECIPIENT_COLUMNS}",
+                (stamp, run_id, email),
+            ).fetchall()
+        if claim > 0:
+            rows += db.execute(
+                f"UPDATE recipients SET state = 'sending', attempts = attempts + 1, updated = ? "
+                f"WHERE rowid IN (SELECT rowid FROM recipients WHERE run_id = ? AND state = 'pending' "
+                f"ORDER BY rowid LIMIT ?) RETURNING {_RECIPIENT_COLUMNS}",
+                (stamp, run_id, claim),
+            ).fetchall()
+    return [_recipient(r) for r in rows]
+
+
+def run_counts(db: sqlite3.Connection, run_id: int) -> dict[str, int]:
+    """Recipients per state (every state present, zero when empty), plus `possible_duplicates`."""
+    counts = dict.fromkeys(RECIPIENT_STATES, 0)
+    for state, count in db.execute("SELECT state, COUNT(*) FROM recipients WHERE run_id = ? GROUP BY state",
+                                   (run_id,)):
+        counts[state] = count
+    counts["possible_duplicates"] = db.execute(
+        "SELECT COUNT(*) FROM recipients WHERE run_id = ? AND possible_duplicate = 1", (run_id,)).fetchone()[0]
+    return counts
+
+
+def run_recipients(db: sqlite3.Connection, run_id: int, states: Iterable[str] = RECIPIENT_STATES) -> list[RecipientRow]:
+    """The run's recipients in the given states, in list order (e.g. failures for a report)."""
+    states = tuple(states)
+    marks = ", ".join("?" * len(states))
+    rows = db.execute(f"SELECT {_RECIPIENT_COLUMNS} FROM recipients WHERE run_id = ? AND state IN ({marks}) "
+                      "ORDER BY rowid", (run_id, *states))
+    return [_recipient(r) for r in rows]

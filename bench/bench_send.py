@@ -8,7 +8,10 @@ package `postfix`; this script installs it if missing, no Postfix daemon needed)
 - bare aiosmtplib: `SMTP.sendmail()` of one prebuilt message over and over;
 - pool, prebuilt: newsletter's own delivery pool (deliver.py) sending one prebuilt
   message over and over, so `tool / pool` is the cost of the tool's own work
-  (personalising, DKIM if configured, the journal, the rate limiter, the progress bar).
+  (personalising, the journal, the rate limiter, the progress bar);
+- `newsletter send` + DKIM: the same send from a copy of the project whose config has a
+  `dkim:` block with a fresh 2048-bit key (`newsletter dkim keygen`), so every message is
+  signed; the difference to `newsletter send` is the cost of signing.
 
 For each: messages per second, sender CPU per message and the sender's peak memory.
 Each contender runs in its own process (`--child`), so CPU and peak RSS are its own.
@@ -84,6 +87,17 @@ def make_project(root: Path, items: int, recipients: int) -> Path:
     with open(root / "subscribers.csv", "w", encoding="utf-8") as fh:
         fh.write("email,name\n")
         fh.writelines(f"reader{i}@example{i % 97}.org,Reader Number {i}\n" for i in range(recipients))
+    return root / "newsletter.yaml"
+
+
+def make_dkim_project(plain: Path, root: Path) -> Path:
+    """A copy of the `plain` project signing with a fresh 2048-bit key; nothing else differs."""
+    shutil.copytree(plain, root)
+    subprocess.run([sys.executable, "-m", "newsletter", "dkim", "keygen", "--selector", "bench",
+                    "--domain", "example.org", "--out", str(root / "dkim-bench.key")],
+                   check=True, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(REPO)})
+    with open(root / "newsletter.yaml", "a", encoding="utf-8") as fh:
+        fh.write("\ndkim:\n  domain: example.org\n  selector: bench\n  key_file: dkim-bench.key\n")
     return root / "newsletter.yaml"
 
 
@@ -210,6 +224,12 @@ def child_tool(project: Path, port: int, recipients: int, connections: int) -> d
     os.environ.setdefault("NEWSLETTER_TOKEN_SECRET", "bench-secret")
     config = load_config(project / "newsletter.yaml")
     result = build_issue(config, parse_range("2023-07", None, None))
+    if config.dkim is not None:  # fail here, not silently unsigned, if signing is not set up
+        from newsletter.dkim import load_signer
+
+        signer = load_signer(config)
+        if signer is None or b"DKIM-Signature:" not in signer(result.files["sample.eml"]):
+            raise SystemExit("the DKIM project does not sign")
     before = _peak_mb()
     outcome: dict[str, Any] = {}
 
@@ -232,7 +252,7 @@ def _timed(body: Any, messages: int, size: int) -> dict[str, Any]:
             "messages": messages, "size": size}
 
 
-CHILDREN = {"bare": child_bare, "pool": child_pool, "tool": child_tool}
+CHILDREN = {"bare": child_bare, "pool": child_pool, "tool": child_tool, "tool-dkim": child_tool}
 
 
 # --- the report ----------------------------------------------------------------------
@@ -240,21 +260,23 @@ CHILDREN = {"bare": child_bare, "pool": child_pool, "tool": child_tool}
 
 def bench(recipients: int, connections: int, items: int, repeat: int) -> dict[str, Any]:
     """Each contender `repeat` times, interleaved; the best run of each counts (least disturbed)."""
-    runs: dict[str, list[dict[str, Any]]] = {"smtp-source": [], "bare": [], "pool": [], "tool": []}
+    runs: dict[str, list[dict[str, Any]]] = {"smtp-source": [], "bare": [], "pool": [], "tool": [],
+                                             "tool-dkim": []}
     with tempfile.TemporaryDirectory(prefix="bench-send-") as tmp:
-        project = Path(tmp)
+        project = Path(tmp) / "plain"
         make_project(project, items, recipients)
+        projects = {"bare": project, "pool": project, "tool": project,
+                    "tool-dkim": make_dkim_project(project, Path(tmp) / "dkim").parent}
         port = free_port()
         sink = start_sink(port)
         try:
             size = run_child("pool", project, port, 200, connections)["size"]  # warm-up, and the size
             for _ in range(repeat):
                 runs["smtp-source"].append(run_smtp_source(port, recipients, connections, size))
-                for kind in ("bare", "pool", "tool"):
-                    if kind == "tool":
-                        for state in project.glob("newsletter.db*"):
-                            state.unlink()  # a fresh run, not a resume
-                    runs[kind].append(run_child(kind, project, port, recipients, connections))
+                for kind in ("bare", "pool", "tool", "tool-dkim"):
+                    for state in projects[kind].glob("newsletter.db*"):
+                        state.unlink()  # a fresh run, not a resume
+                    runs[kind].append(run_child(kind, projects[kind], port, recipients, connections))
         finally:
             sink.terminate()
             sink.wait(10)
@@ -268,19 +290,23 @@ def show(run: dict[str, Any]) -> None:
     source_rate = results["smtp-source"]["messages"] / results["smtp-source"]["wall"]
     print(f"\n{run['recipients']:,} recipients, {run['connections']} connections, "
           f"{run['message_bytes'] / 1024:.1f} KB message, into smtp-sink on 127.0.0.1, best of {run['repeat']}")
-    print(f"{'':22}{'msgs/s':>9}{'vs source':>11}{'CPU/msg':>10}{'peak RSS':>10}")
+    print(f"{'':24}{'msgs/s':>9}{'vs source':>11}{'CPU/msg':>10}{'peak RSS':>10}")
     labels = {"smtp-source": "Postfix smtp-source", "bare": "bare aiosmtplib", "pool": "pool, prebuilt msg",
-              "tool": "newsletter send"}
+              "tool": "newsletter send", "tool-dkim": "newsletter send + DKIM"}
     for kind, label in labels.items():
         r = results[kind]
         rate = r["messages"] / r["wall"]
-        print(f"{label:22}{rate:9,.0f}{rate / source_rate:10.2f}x{r['cpu'] / r['messages'] * 1e6:8.0f}us"
+        print(f"{label:24}{rate:9,.0f}{rate / source_rate:10.2f}x{r['cpu'] / r['messages'] * 1e6:8.0f}us"
               f"{r['rss_mb']:8.0f}MB")
     tool, pool, bare = results["tool"], results["pool"], results["bare"]
     own = 1 - (tool["messages"] / tool["wall"]) / (pool["messages"] / pool["wall"])
     print(f"tool vs bare aiosmtplib: {bare['wall'] / tool['wall']:.2f}x the throughput; the tool's own work "
           f"costs {own:.0%} against its pool with a prebuilt message; "
           f"peak RSS {tool['rss_mb']:.0f} MB ({tool['rss_mb'] - tool['rss_after_build_mb']:.0f} MB for sending)")
+    signed = results["tool-dkim"]
+    extra_cpu = (signed["cpu"] / signed["messages"] - tool["cpu"] / tool["messages"]) * 1e6
+    print(f"DKIM (2048-bit): {extra_cpu:,.0f} us more CPU per message, "
+          f"{(signed['messages'] / signed['wall']) / (tool['messages'] / tool['wall']):.2f}x the unsigned throughput")
 
 
 def main() -> None:

@@ -123,11 +123,11 @@ def test_names_cannot_inject_headers(tmp_path: Path, server: SmtpServer, built: 
 
 def test_dot_stuffing_done_ahead_equals_stuffing_each_message(tmp_path: Path, built: BuildResult) -> None:
     """The fast path (static parts stuffed once) must give exactly the bytes SMTP needs."""
-    from newsletter.send import TemplateCache, _Composer
+    from newsletter.messages import Composer, TemplateCache
     from newsletter.subscribers import Subscriber
 
     config = make_project(tmp_path / "digest")
-    composer = _Composer(config, TemplateCache(built.rendered, config), [SECRET.encode()], None)
+    composer = Composer(config, TemplateCache(built.rendered, config), [SECRET.encode()], None)
     people = [Subscriber(f"{'r' * n}@example.org", name) for n in range(1, 40)
               for name in ("", "." * 90, f"{'x' * 66}.. dots at the wrap", "Zoë .Müller")]
     stuffed_values = 0

@@ -155,6 +155,13 @@ class LiveBuild:
             loop.call_soon_threadsafe(_resolve, fut)
         return snap
 
+    def release_waiters(self) -> None:
+        """Answer every open long-poll now (at shutdown, so Ctrl-C never waits on them)."""
+        with self._lock:
+            waiters, self._waiters = self._waiters, []
+        for loop, fut in waiters:
+            loop.call_soon_threadsafe(_resolve, fut)
+
     def _attempt(self) -> tuple[Config | None, BuildResult | None, tuple[ErrorInfo, ...]]:
         config = None
         try:

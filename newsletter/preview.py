@@ -14,7 +14,7 @@ import asyncio
 import errno
 import re
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from email import policy
 from email.parser import BytesHeaderParser
@@ -294,11 +294,25 @@ def open_socket(host: str, port: int, *, tries: int = 20) -> socket.socket:
     raise OSError(errno.EADDRINUSE, f"ports {port} to {port + tries - 1} are all in use")
 
 
-def make_server(app: Starlette) -> uvicorn.Server:
+class _Server(uvicorn.Server):
+    """uvicorn, but a stop signal first answers the open long-polls of `on_exit`."""
+
+    on_exit: Callable[[], None] | None = None
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self.on_exit is not None:
+            self.on_exit()
+        super().handle_exit(sig, frame)
+
+
+def make_server(app: Starlette, *, on_exit: Callable[[], None] | None = None) -> uvicorn.Server:
     """A quiet uvicorn server for `app`; `.run(sockets=[sock])` serves until `.should_exit`.
 
-    Open long-polls are cut after a second at shutdown, so Ctrl-C stops promptly.
+    At Ctrl-C `on_exit` answers the open long-polls, and any still open are cut after a
+    second, so the server stops promptly and without an error in the terminal.
     """
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=1)
-    return uvicorn.Server(config)
+    server = _Server(config)
+    server.on_exit = on_exit
+    return server

@@ -541,6 +541,25 @@ def test_command_serves_on_127_0_0_1_and_stops_on_ctrl_c(project: Path) -> None:
     assert not (project / "issues").exists()  # previewing builds in memory, it does not publish
 
 
+def test_ctrl_c_with_an_open_page_stops_without_an_error(project: Path) -> None:
+    """An open preview tab long-polls for changes; stopping must neither hang nor log a traceback."""
+    import threading
+
+    proc = _start(project, "--port", str(_free_port()))
+    try:
+        url = _url_of(proc)
+        version = httpx.get(f"{url}api/version", timeout=10).json()["version"]
+        poll = threading.Thread(target=lambda: httpx.get(f"{url}api/version?since={version}", timeout=30),
+                                daemon=True)
+        poll.start()
+        time.sleep(0.5)  # the long-poll is now waiting on the server
+    finally:
+        code = _stop(proc)
+    assert code == 0
+    stderr = proc.stderr.read() if proc.stderr else ""
+    assert "Traceback" not in stderr and "ERROR" not in stderr, stderr
+
+
 def test_command_moves_to_the_next_free_port_when_taken(project: Path) -> None:
     taken = open_socket("127.0.0.1", 0)
     port = taken.getsockname()[1]

@@ -53,7 +53,7 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
     bound = sock.getsockname()
     url = f"http://{_url_host(host, bound[0])}:{bound[1]}/"
     allowed = None if host in ("0.0.0.0", "::", "") else (*LOCAL_HOSTS, host)
-    server = make_server(create_app(live, allowed_hosts=allowed))
+    server = make_server(create_app(live, allowed_hosts=allowed), on_exit=live.release_waiters)
     click.echo(f"Previewing {live.date_range.label} at {url}  (Ctrl-C to stop)")
     if not _is_loopback(bound[0]):
         click.echo(f"warning: listening on {host}: the preview and the outbox are open to your network",

@@ -163,8 +163,7 @@ def load_config(path: Path) -> Config:
     except (KeyError, IndexError, ValueError) as exc:
         r.error(data, "subject", f"bad placeholder {exc}", "use {name}, {period}, {count} or {themes}")
     archive_url = r.text(data, "archive_url")
-    if archive_url and (not archive_url.startswith(("https://", "http://"))
-                        or any(c.isspace() or c in '<>"' or ord(c) < 32 for c in archive_url)):
+    if archive_url and not _is_web_address(archive_url):
         r.error(data, "archive_url", f"not a web address: {archive_url!r}",
                 "write the archive's full address, e.g. https://example.org/digest")
     preferences_url = r.text(data, "preferences_url")
@@ -223,7 +222,7 @@ def load_config(path: Path) -> Config:
 
 def _check_preferences_url(r: ConfigReader, data: LineMap, url: str, unsubscribe_url: str) -> None:
     """The "Manage your topics" page: a web address the unsubscribe server answers on too."""
-    if not url.startswith(("https://", "http://")) or any(c.isspace() or c in '<>"' or ord(c) < 32 for c in url):
+    if not _is_web_address(url):
         r.error(data, "preferences_url", f"not a web address: {url!r}",
                 "e.g. https://example.org/unsubscribe/preferences (served by `newsletter unsubscribe-server`)")
     elif "#" in url:
@@ -231,6 +230,13 @@ def _check_preferences_url(r: ConfigReader, data: LineMap, url: str, unsubscribe
     elif unsubscribe_url and urlsplit(url).path.rstrip("/") == urlsplit(unsubscribe_url).path.rstrip("/"):
         r.error(data, "preferences_url", "must have another path than unsubscribe.url",
                 "the same server answers both, e.g. https://example.org/unsubscribe/preferences")
+
+
+def _is_web_address(url: str) -> bool:
+    """An http(s) address fit to paste into a link as is: one line, no spaces, quotes or angle
+    brackets (emails put it in HTML attributes and text lines unchanged)."""
+    return url.startswith(("https://", "http://")) and not any(
+        c.isspace() or c in '<>"' or ord(c) < 32 for c in url)
 
 
 def _date(r: ConfigReader, data: LineMap, key: str) -> dt.date | None:

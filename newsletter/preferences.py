@@ -14,10 +14,7 @@ No page is served unless `preferences_url` is set (then the emails carry the lin
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -31,13 +28,11 @@ from starlette.routing import BaseRoute, Route
 from . import journal
 from .choices import Selection, ordered, selection_of, stored_choice
 from .config import Config
-from .unsubscribe import SubscriberSite, site_of, unsubscribe_path
+from .unsubscribe import SubscriberSite, site_of, token_of, unsubscribe_path
 
 __all__ = ["ThemeBox", "current_choice", "preferences_path", "preferences_routes", "topics_link"]
 
 log = logging.getLogger("newsletter.unsubscribe")
-_CSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-_STYLE_RE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -73,22 +68,11 @@ def _boxes(config: Config, selection: Selection) -> list[ThemeBox]:
     return [ThemeBox(theme, selection is None or theme in selection) for theme in config.themes]
 
 
-def _csp(body: str) -> str:
-    """The server's policy, with this page's inline <style> blocks allowed by hash."""
-    hashes = " ".join("'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
-                      for s in _STYLE_RE.findall(body))
-    return f"{_CSP}; style-src {hashes}" if hashes else _CSP
-
-
 def _page(site: SubscriberSite, name: str, token: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     config = site.config
-    quoted = quote(token, safe="")
-    body = site.templates.get_template(f"preferences/{name}.html").render(
-        name=config.name, lang=config.language, colors=config.colors, mailto=config.unsubscribe_mailto,
-        token=token, unsubscribe_link=f"{unsubscribe_path(config)}?t={quoted}",
-        preferences_link=topics_link(config, token), **context,
-    )
-    return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": _csp(body)})
+    return site.render(f"preferences/{name}.html", status=status, token=token,
+                       unsubscribe_link=f"{unsubscribe_path(config)}?t={quote(token, safe='')}",
+                       preferences_link=topics_link(config, token), **context)
 
 
 async def _form(request: Request, config: Config) -> FormData | None:
@@ -98,18 +82,10 @@ async def _form(request: Request, config: Config) -> FormData | None:
         return None
 
 
-def _token(request: Request, form: FormData | None = None) -> str | None:
-    token = request.query_params.get("t")
-    if not token and form is not None:
-        value = form.get("t")
-        token = value if isinstance(value, str) else None
-    return token
-
-
 async def preferences_page(request: Request) -> Response:
     """GET: the form with the current choice ticked; never writes."""
     site = site_of(request)
-    token = _token(request)
+    token = token_of(request)
     email = site.address(token)
     if token is None or email is None:
         return site.invalid()
@@ -127,7 +103,7 @@ async def preferences_action(request: Request) -> Response:
     site = site_of(request)
     config = site.config
     form = await _form(request, config)
-    token = _token(request, form)
+    token = token_of(request, form)
     email = site.address(token)
     if form is None or token is None or email is None:
         return site.invalid()

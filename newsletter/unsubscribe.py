@@ -48,6 +48,7 @@ __all__ = [
     "create_app",
     "routes",
     "site_of",
+    "token_of",
     "unsubscribe_path",
 ]
 
@@ -92,9 +93,14 @@ class SubscriberSite:
         return await run_in_threadpool(call)
 
     def page(self, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-        """Render `unsubscribe/<name>.html`; its inline styles are allowed by hash in the CSP."""
+        """Render `unsubscribe/<name>.html`."""
+        return self.render(f"unsubscribe/{name}.html", status=status, **context)
+
+    def render(self, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+        """Any subscriber page, with the list's name, language, colours and mailto; its inline
+        styles are allowed by hash in the CSP (the preferences pages use it too)."""
         config = self.config
-        body = self.templates.get_template(f"unsubscribe/{name}.html").render(
+        body = self.templates.get_template(template).render(
             name=config.name, lang=config.language, colors=config.colors,
             mailto=config.unsubscribe_mailto, **context,
         )
@@ -126,7 +132,8 @@ async def _form(request: Request) -> FormData:
         return FormData()
 
 
-def _token(request: Request, form: FormData | None = None) -> str | None:
+def token_of(request: Request, form: FormData | None = None) -> str | None:
+    """The signed token from `?t=`, else from the POSTed form's `t` field."""
     token = request.query_params.get("t")
     if not token and form is not None:
         value = form.get("t")
@@ -137,7 +144,7 @@ def _token(request: Request, form: FormData | None = None) -> str | None:
 async def unsubscribe_page(request: Request) -> Response:
     """GET: the confirmation page (or the done page if already unsubscribed); no writes."""
     site = site_of(request)
-    token = _token(request)
+    token = token_of(request)
     email = site.address(token)
     if email is None:
         return site.invalid()
@@ -152,7 +159,7 @@ async def unsubscribe_action(request: Request) -> Response:
     """POST: one-click (`List-Unsubscribe=One-Click`), the page's button, or resubscribe."""
     site = site_of(request)
     form = await _form(request)
-    token = _token(request, form)
+    token = token_of(request, form)
     email = site.address(token)
     if email is None:
         return site.invalid()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import textwrap
 import threading
@@ -9,11 +10,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from newsletter.config import Config, load_config
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page, Route
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
@@ -100,3 +104,78 @@ def serve_asgi(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# --- Chromium (Playwright), one per session ------------------------------------------
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the browser tests last (in their order), after every other test.
+
+    The session's Playwright keeps its asyncio loop marked as running in the main thread
+    from its first use to the end, so `asyncio.run()` in a later test would fail there.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, launched once and shared: tests open their own contexts/pages."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _local_only(route: Route) -> None:
+    if route.request.url.startswith(("file://", "http://127.0.0.1:")):
+        route.continue_()
+    else:
+        route.abort()  # remote images and the like: never leave the machine
+
+
+def local_context(browser: Browser, **options: Any) -> BrowserContext:
+    """A new context of `browser` that may load file:// and 127.0.0.1 only (all else aborted)."""
+    context = browser.new_context(**options)
+    context.route("**/*", _local_only)
+    return context
+
+
+@contextmanager
+def outside_playwright() -> Iterator[None]:
+    """Let a browser test call `asyncio.run()` (e.g. a send) while the session's Playwright lives.
+
+    Playwright's sync API marks its loop as running in this thread between calls; no
+    Playwright call may happen inside this block.
+    """
+    loop = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(loop)
+
+
+@contextmanager
+def local_page(browser: Browser, **options: Any) -> Iterator[Page]:
+    """A page in its own `local_context`, closed with its context on the way out."""
+    context = local_context(browser, **options)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def record_traffic(page: Page) -> tuple[list[str], list[str]]:
+    """From now on, the URLs `page` requests and the texts of its console messages."""
+    requests: list[str] = []
+    console: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: console.append(m.text))
+    return requests, console

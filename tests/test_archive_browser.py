@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
+from conftest import local_context
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from newsletter.archive import build_archive
 from newsletter.build import build_issue
@@ -25,8 +26,6 @@ from newsletter.issue import parse_range
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +40,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         build_issue(config, parse_range(month, None, None))
     build_archive(config, root / "site")
     return root / "site"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -68,18 +59,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def _local_only(route: Route) -> None:
-    url = route.request.url
-    if url.startswith(("file://", "http://127.0.0.1:")):
-        route.continue_()
-    else:
-        route.abort()
-
-
 def _context(browser: Browser, width: int, **options: object) -> BrowserContext:
-    context = browser.new_context(viewport={"width": width, "height": 800}, **options)  # type: ignore[arg-type]
+    context = local_context(browser, viewport={"width": width, "height": 800}, **options)
     context.set_default_timeout(5000)
-    context.route("**/*", _local_only)
     return context
 
 
@@ -89,9 +71,9 @@ def _no_horizontal_scroll(page: Page) -> tuple[int, int]:
 
 @pytest.mark.parametrize("width", [1280, 375], ids=["desktop", "mobile"])
 @pytest.mark.parametrize("name", ["index.html", "2023-07/index.html"], ids=["index", "issue"])
-def test_pages_fit_the_window_without_horizontal_scrolling(browser: Browser, site: Path, artifacts: Path,
+def test_pages_fit_the_window_without_horizontal_scrolling(chromium: Browser, site: Path, artifacts: Path,
                                                            width: int, name: str) -> None:
-    context = _context(browser, width)
+    context = _context(chromium, width)
     page = context.new_page()
     page.goto((site / name).as_uri())
     expect(page.locator("h1")).to_be_visible()
@@ -103,8 +85,8 @@ def test_pages_fit_the_window_without_horizontal_scrolling(browser: Browser, sit
     context.close()
 
 
-def test_search_finds_an_item_by_a_word_of_its_summary(browser: Browser, site: Path, artifacts: Path) -> None:
-    context = _context(browser, 1280)
+def test_search_finds_an_item_by_a_word_of_its_summary(chromium: Browser, site: Path, artifacts: Path) -> None:
+    context = _context(chromium, 1280)
     page = context.new_page()
     page.goto((site / "index.html").as_uri())
     box = page.get_by_label("Search item titles and summaries")
@@ -121,8 +103,8 @@ def test_search_finds_an_item_by_a_word_of_its_summary(browser: Browser, site: P
     context.close()
 
 
-def test_search_reports_no_match_and_reads_q_from_the_address(browser: Browser, server: str) -> None:
-    context = _context(browser, 375)
+def test_search_reports_no_match_and_reads_q_from_the_address(chromium: Browser, server: str) -> None:
+    context = _context(chromium, 375)
     page = context.new_page()
     page.goto(f"{server}/?q=neglect+poverty")
     expect(page.locator("#search-results a")).to_have_text(["Working with families where neglect and poverty overlap"])
@@ -132,8 +114,8 @@ def test_search_reports_no_match_and_reads_q_from_the_address(browser: Browser, 
     context.close()
 
 
-def test_without_javascript_the_search_is_hidden_and_pages_still_work(browser: Browser, site: Path) -> None:
-    context = _context(browser, 375, java_script_enabled=False)
+def test_without_javascript_the_search_is_hidden_and_pages_still_work(chromium: Browser, site: Path) -> None:
+    context = _context(chromium, 375, java_script_enabled=False)
     page = context.new_page()
     page.goto((site / "index.html").as_uri())
     expect(page.locator("#search")).to_be_hidden()
@@ -144,9 +126,9 @@ def test_without_javascript_the_search_is_hidden_and_pages_still_work(browser: B
     context.close()
 
 
-def test_directory_urls_work_on_a_web_server(browser: Browser, server: str) -> None:
+def test_directory_urls_work_on_a_web_server(chromium: Browser, server: str) -> None:
     """The email links to `<archive_url>/<slug>/`: a static host serves the issue page there."""
-    context = _context(browser, 1280)
+    context = _context(chromium, 1280)
     page = context.new_page()
     response = page.goto(f"{server}/2023-07/")
     assert response is not None and response.ok

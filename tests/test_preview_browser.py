@@ -11,25 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from conftest import local_context
+from playwright.sync_api import Browser, Page, expect
 from previewkit import NEGLECT_ITEM, NEGLECT_TITLE, live_build, running_preview
 
 from newsletter.livebuild import LiveBuild
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 WAIT_MS = 15_000  # upper bound for a rebuild and reload to show; they usually take < 1 s
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -45,17 +35,9 @@ def base(live: LiveBuild) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(browser: Browser, base: str) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def page(chromium: Browser, base: str) -> Iterator[Page]:
+    context = local_context(chromium, viewport={"width": 1280, "height": 900})
     page = context.new_page()
-
-    def local_only(route: Route) -> None:
-        if route.request.url.startswith(base):
-            route.continue_()
-        else:
-            route.abort()  # remote images in the email: never leave the machine
-
-    page.route("**/*", local_only)
     page.set_default_timeout(WAIT_MS)
     yield page
     context.close()

@@ -1,4 +1,4 @@
-"""The built email in Debian's Chromium: the mobile and dark-mode rules really win."""
+"""The built email in Debian's Chromium (conftest's `chromium`): the mobile and dark-mode rules really win."""
 
 from __future__ import annotations
 
@@ -8,19 +8,6 @@ from newsletter.build import build_issue
 from newsletter.issue import parse_range
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -39,18 +26,18 @@ def _wrap_width(browser, url, width, scheme="light", shot=None):
     return box, scroll
 
 
-def test_desktop_layout_is_600px(browser, email_url, artifacts):
-    (width, background), _ = _wrap_width(browser, email_url, 1024, shot=artifacts / "email-desktop.png")
+def test_desktop_layout_is_600px(chromium, email_url, artifacts):
+    (width, background), _ = _wrap_width(chromium, email_url, 1024, shot=artifacts / "email-desktop.png")
     assert width == 600
     assert background == "rgb(255, 255, 255)"
 
 
-def test_mobile_rule_applies_at_375px(browser, email_url, artifacts):
-    (width, _), scroll = _wrap_width(browser, email_url, 375, shot=artifacts / "email-mobile.png")
+def test_mobile_rule_applies_at_375px(chromium, email_url, artifacts):
+    (width, _), scroll = _wrap_width(chromium, email_url, 375, shot=artifacts / "email-mobile.png")
     assert width == 375  # the inlined width:600px lost to the @media rule
     assert scroll <= 375  # no sideways scrolling
 
 
-def test_dark_mode_block_wins_over_inlined_colours(browser, email_url, artifacts):
-    (_, background), _ = _wrap_width(browser, email_url, 1024, scheme="dark", shot=artifacts / "email-dark.png")
+def test_dark_mode_block_wins_over_inlined_colours(chromium, email_url, artifacts):
+    (_, background), _ = _wrap_width(chromium, email_url, 1024, scheme="dark", shot=artifacts / "email-dark.png")
     assert background == "rgb(22, 27, 34)"

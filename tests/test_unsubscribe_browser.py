@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import serve_asgi
+from conftest import local_page, record_traffic, serve_asgi
+from playwright.sync_api import Browser, expect
 
 from newsletter import journal
 from newsletter.config import Config
@@ -15,46 +16,34 @@ from newsletter.unsubscribe import create_app
 pytestmark = pytest.mark.browser
 
 SECRET = "browser-test-secret"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def test_subscriber_unsubscribes_and_resubscribes_in_chromium(
-    config: Config, monkeypatch: pytest.MonkeyPatch, artifacts: Path
+    config: Config, monkeypatch: pytest.MonkeyPatch, artifacts: Path, chromium: Browser
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
-
     monkeypatch.setenv(config.secret_env, SECRET)
     email = "olivia@example.org"
     token = make_token(SECRET.encode(), config.list_id, email)
     db = journal.connect(config.state_file)
-    with serve_asgi(create_app(config)) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            console: list[str] = []
-            page.on("console", lambda m: console.append(m.text))
+    with serve_asgi(create_app(config)) as base, local_page(chromium) as page:
+        requests, console = record_traffic(page)
 
-            page.goto(f"{base}/unsubscribe?t={token}")
-            expect(page.get_by_role("heading", level=1)).to_have_text("Unsubscribe from Safeguarding digest?")
-            expect(page.get_by_text(email)).to_be_visible()
-            assert page.get_by_role("button").count() == 1
-            assert not journal.is_suppressed(db, email), "opening the link must not unsubscribe"
+        page.goto(f"{base}/unsubscribe?t={token}")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Unsubscribe from Safeguarding digest?")
+        expect(page.get_by_text(email)).to_be_visible()
+        assert page.get_by_role("button").count() == 1
+        assert not journal.is_suppressed(db, email), "opening the link must not unsubscribe"
 
-            page.get_by_role("button", name="Unsubscribe").click()
-            expect(page.get_by_role("status")).to_have_text("You are unsubscribed")
-            page.screenshot(path=str(artifacts / "unsubscribe-done.png"), full_page=True)
-            assert journal.is_suppressed(db, email)
-            [row] = journal.list_suppressions(db)
-            assert (row.reason, row.source) == ("unsubscribed", "web")
+        page.get_by_role("button", name="Unsubscribe").click()
+        expect(page.get_by_role("status")).to_have_text("You are unsubscribed")
+        page.screenshot(path=str(artifacts / "unsubscribe-done.png"), full_page=True)
+        assert journal.is_suppressed(db, email)
+        [row] = journal.list_suppressions(db)
+        assert (row.reason, row.source) == ("unsubscribed", "web")
 
-            page.get_by_role("button", name="Resubscribe").click()
-            expect(page.get_by_role("status")).to_have_text("You are subscribed again")
-            assert not journal.is_suppressed(db, email)
-            assert page.context.cookies() == []
-            assert all(url.startswith(base) for url in requests), requests
-            assert not [m for m in console if "Content Security Policy" in m], console
-        finally:
-            browser.close()
+        page.get_by_role("button", name="Resubscribe").click()
+        expect(page.get_by_role("status")).to_have_text("You are subscribed again")
+        assert not journal.is_suppressed(db, email)
+        assert page.context.cookies() == []
+        assert all(url.startswith(base) for url in requests), requests
+        assert not [m for m in console if "Content Security Policy" in m], console

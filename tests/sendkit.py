@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
+from smtpserver import SmtpServer
 
 from newsletter import journal
 from newsletter.build import BuildResult
@@ -18,6 +22,19 @@ SECRET = "test-token-secret"
 # Fast retries and a short fuse, so fault tests take fractions of a second.
 FAST = {"security": "none", "concurrency": 2, "retry_delay": 0.01, "retries": 3,
         "max_connection_failures": 3, "timeout": 2}
+
+
+@pytest.fixture(autouse=True)
+def token_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token secret in the environment, as for a real send (autouse where imported)."""
+    monkeypatch.setenv("NEWSLETTER_TOKEN_SECRET", SECRET)
+
+
+@pytest.fixture
+def server() -> Iterator[SmtpServer]:
+    """A fresh aiosmtpd server on 127.0.0.1 for one test."""
+    with SmtpServer() as srv:
+        yield srv
 
 
 def make_project(root: Path, *, smtp: dict[str, Any] | None = None, extra: str = "") -> Config:

@@ -16,7 +16,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from sendkit import SECRET, make_project, rows, send, smtp_block, states, write_csv
+from sendkit import (  # noqa: F401 (server, token_secret: the shared fixtures)
+    make_project,
+    rows,
+    send,
+    server,
+    smtp_block,
+    states,
+    token_secret,
+    write_csv,
+)
 from smtpserver import SmtpServer, free_port
 
 from newsletter import journal
@@ -32,17 +41,6 @@ from newsletter.send import prepare_send
 def built(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
     config = make_project(tmp_path_factory.mktemp("build") / "digest")
     return build_issue(config, parse_range("2023-07", None, None))
-
-
-@pytest.fixture(autouse=True)
-def token_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWSLETTER_TOKEN_SECRET", SECRET)
-
-
-@pytest.fixture
-def server() -> SmtpServer:
-    with SmtpServer() as srv:
-        yield srv
 
 
 def project(tmp_path: Path, port: int, **smtp: object):

@@ -26,8 +26,10 @@ from sendkit import (
     make_project,
     rows,
     send,
+    server,  # noqa: F401 (fixture)
     smtp_block,
     states,
+    token_secret,  # noqa: F401 (autouse fixture)
     write_csv,
 )
 from smtpserver import FaultyHandler, SmtpServer, free_port
@@ -45,17 +47,6 @@ JULY = parse_range("2023-07", None, None)
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
     return build_issue(make_project(tmp_path_factory.mktemp("build") / "digest"), JULY)
-
-
-@pytest.fixture(autouse=True)
-def token_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWSLETTER_TOKEN_SECRET", SECRET)
-
-
-@pytest.fixture
-def server() -> SmtpServer:
-    with SmtpServer() as srv:
-        yield srv
 
 
 def parse(raw: bytes) -> EmailMessage:

@@ -179,3 +179,10 @@ def record_traffic(page: Page) -> tuple[list[str], list[str]]:
     page.on("request", lambda r: requests.append(r.url))
     page.on("console", lambda m: console.append(m.text))
     return requests, console
+
+
+def set_token_secret(monkeypatch: pytest.MonkeyPatch, config: Config, secret: bytes) -> Config:
+    """`secret` as the config's token secret in the environment, and no old (rotated) ones."""
+    monkeypatch.setenv(config.secret_env, secret.decode())
+    monkeypatch.delenv(config.old_secrets_env or "NEWSLETTER_TOKEN_SECRET_OLD", raising=False)
+    return config

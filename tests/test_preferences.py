@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import set_token_secret
 from starlette.testclient import TestClient
 from themekit import build, make_project, outbox, send, write_csv
 
@@ -23,10 +24,7 @@ PREFS = 'preferences_url: "https://example.org/unsubscribe/preferences"\n'
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
-    config = make_project(tmp_path / "digest", PREFS)
-    monkeypatch.setenv(config.secret_env, SECRET.decode())
-    monkeypatch.delenv(config.old_secrets_env or "NEWSLETTER_TOKEN_SECRET_OLD", raising=False)
-    return config
+    return set_token_secret(monkeypatch, make_project(tmp_path / "digest", PREFS), SECRET)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import serve_asgi
+from conftest import serve_asgi, set_token_secret
 from starlette.testclient import TestClient
 
 from newsletter import journal
@@ -32,9 +32,7 @@ ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 @pytest.fixture
 def site(config: Config, monkeypatch: pytest.MonkeyPatch) -> Config:
     """The sample project with the token secret in the environment, as `send` would have it."""
-    monkeypatch.setenv(config.secret_env, SECRET.decode())
-    monkeypatch.delenv(config.old_secrets_env or "NEWSLETTER_TOKEN_SECRET_OLD", raising=False)
-    return config
+    return set_token_secret(monkeypatch, config, SECRET)
 
 
 @pytest.fixture

@@ -23,13 +23,18 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the bundled sample newsletter (config, items, example subscribers)."""
-    root = tmp_path / "digest"
+def copy_sample(root: Path) -> Path:
+    """The bundled sample's config and items copied into a new folder `root` (returned)."""
     root.mkdir()
     shutil.copy(REPO / "newsletter.yaml", root / "newsletter.yaml")
     shutil.copytree(REPO / "items", root / "items")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the bundled sample newsletter (config, items, example subscribers)."""
+    root = copy_sample(tmp_path / "digest")
     shutil.copy(REPO / "subscribers.example.csv", root / "subscribers.csv")
     return root
 

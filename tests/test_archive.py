@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 import feedparser
 import pytest
 from click.testing import CliRunner
+from conftest import copy_sample
 
 from newsletter.archive import RECORD, build_archive, load_archive
 from newsletter.build import build_issue
@@ -46,10 +47,7 @@ def _build_months(config: Config) -> None:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample project with archive_url set, three months built and archived into site/."""
-    root = tmp_path_factory.mktemp("archive") / "digest"
-    root.mkdir()
-    shutil.copy(REPO / "newsletter.yaml", root / "newsletter.yaml")
-    shutil.copytree(REPO / "items", root / "items")
+    root = copy_sample(tmp_path_factory.mktemp("archive") / "digest")
     config = _set_archive_url(root)
     _build_months(config)
     build_archive(config, root / "site")

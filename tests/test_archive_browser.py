@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import functools
 import http.server
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import local_context
+from conftest import copy_sample, local_context
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from newsletter.archive import build_archive
@@ -25,16 +24,11 @@ from newsletter.issue import parse_range
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample project (as conftest's `project`), June-August built and archived."""
-    root = tmp_path_factory.mktemp("archive-browser") / "digest"
-    root.mkdir()
-    shutil.copy(REPO / "newsletter.yaml", root / "newsletter.yaml")
-    shutil.copytree(REPO / "items", root / "items")
+    root = copy_sample(tmp_path_factory.mktemp("archive-browser") / "digest")
     config = load_config(root / "newsletter.yaml")
     for month in ("2023-06", "2023-07", "2023-08"):
         build_issue(config, parse_range(month, None, None))

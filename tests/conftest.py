@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import concurrent.futures
 import shutil
 import textwrap
 import threading
@@ -152,19 +152,11 @@ def local_context(browser: Browser, **options: Any) -> BrowserContext:
     return context
 
 
-@contextmanager
-def outside_playwright() -> Iterator[None]:
-    """Let a browser test call `asyncio.run()` (e.g. a send) while the session's Playwright lives.
-
-    Playwright's sync API marks its loop as running in this thread between calls; no
-    Playwright call may happen inside this block.
-    """
-    loop = asyncio._get_running_loop()
-    asyncio._set_running_loop(None)
-    try:
-        yield
-    finally:
-        asyncio._set_running_loop(loop)
+def in_own_thread(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run `func` in a fresh thread, for code that calls `asyncio.run()` (e.g. a send) from a
+    browser test: the session's Playwright keeps its loop marked as running in this thread."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(func, *args, **kwargs).result()
 
 
 @contextmanager

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import local_page, outside_playwright, record_traffic, serve_asgi
+from conftest import local_page, in_own_thread, record_traffic, serve_asgi
 from playwright.sync_api import Browser, expect
 from themekit import build, make_project, outbox, send, write_csv
 
@@ -23,8 +23,7 @@ def test_reader_picks_topics_on_the_page_and_the_next_issue_has_only_those(
     monkeypatch.delenv("NEWSLETTER_TOKEN_SECRET", raising=False)  # the outbox default: .newsletter-secret
     config = make_project(tmp_path / "digest", f'preferences_url: "{PUBLIC}/unsubscribe/preferences"\n')
     csv = write_csv(config.root, [("reader@example.org", ""), ("other@example.org", "")])
-    with outside_playwright():  # send runs its own asyncio loop
-        send(config, build(config, "2023-07"), csv)
+    in_own_thread(send, config, build(config, "2023-07"), csv)  # send runs its own asyncio loop
     [july] = outbox(config)["reader@example.org"]
     assert len(july.sections) == 6
     link = re.search(r"^Manage your topics: (\S+)$", july.text, re.MULTILINE)
@@ -61,8 +60,7 @@ def test_reader_picks_topics_on_the_page_and_the_next_issue_has_only_those(
         assert all(url.startswith(base) for url in requests), requests
         assert not [m for m in console if "Content Security Policy" in m], console
 
-    with outside_playwright():
-        send(config, build(config, "2023-08"), csv)
+    in_own_thread(send, config, build(config, "2023-08"), csv)
     august = {to: [m for m in got if "August 2023" in m.subject] for to, got in outbox(config).items()}
     assert august["reader@example.org"][0].sections == ["ONLINE SAFETY", "NEGLECT"]
     assert len(august["other@example.org"][0].sections) == 4  # everything August has

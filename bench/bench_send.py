@@ -66,9 +66,9 @@ def postfix_tool(name: str) -> str:
     return f"/usr/sbin/{name}"
 
 
-def make_project(root: Path, items: int, recipients: int) -> Path:
-    """The sample config, `items` generated July items (a 60 KB message at 32) and a CSV."""
-    (root / "items").mkdir(parents=True)
+def write_items(root: Path, items: int) -> None:
+    """The sample config and `items` generated July items (a 60 KB message at 32)."""
+    (root / "items").mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "newsletter.yaml", root / "newsletter.yaml")
     for n in range(items):
         item = {
@@ -84,6 +84,11 @@ def make_project(root: Path, items: int, recipients: int) -> Path:
         if n % 4 == 0:
             item["image"] = {"src": f"https://example.org/img/{n}.jpg", "alt": "Practitioners in a meeting"}
         (root / "items" / f"item-{n:04d}.yaml").write_text(yaml.safe_dump(item, sort_keys=False))
+
+
+def make_project(root: Path, items: int, recipients: int) -> Path:
+    """The generated items and a CSV of `recipients` subscribers."""
+    write_items(root, items)
     with open(root / "subscribers.csv", "w", encoding="utf-8") as fh:
         fh.write("email,name\n")
         fh.writelines(f"reader{i}@example{i % 97}.org,Reader Number {i}\n" for i in range(recipients))

@@ -27,8 +27,6 @@ import argparse
 import itertools
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,15 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-REPO = Path(__file__).resolve().parent.parent
-THEMES = ["Domestic abuse", "Child sexual exploitation", "Online safety", "Neglect", "Youth violence",
-          "Information sharing"]
-SUMMARY = ("{source} has published a {kind} on how services respond to children at risk. Drawing on "
-           "case reviews and interviews with practitioners, it finds that **early help** is often "
-           "offered too late, and that information is not always shared between agencies. It sets out "
-           "what helps: clear roles, time for supervision, and listening to the child. Item {n}.")
+from bench_send import REPO, THEMES, free_port, start_sink, write_items
 
 
 def selections(count: int) -> list[str]:
@@ -62,59 +52,13 @@ ONE = "Domestic abuse;Online safety;Youth violence"  # three themes: the same av
 
 
 def make_project(root: Path, items: int, recipients: int, cells: list[str]) -> None:
-    (root / "items").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "newsletter.yaml", root / "newsletter.yaml")
-    for n in range(items):
-        item = {
-            "title": f"Learning from case reviews: report {n} on practice with families",
-            "date": f"2023-07-{1 + n % 31:02d}",
-            "source": ["NSPCC Learning", "DfE", "Ofsted", "Research in Practice"][n % 4],
-            "theme": THEMES[n % len(THEMES)],
-            "summary": SUMMARY.format(source="Research in Practice", kind=["briefing", "report"][n % 2], n=n),
-            "links": [{"label": "Read the report", "title": f"Case review report {n}",
-                       "url": f"https://example.org/reports/{n}"}],
-            "see_also": [{"title": "Protecting children", "url": f"https://example.org/topics/{n}"}],
-        }
-        if n % 4 == 0:
-            item["image"] = {"src": f"https://example.org/img/{n}.jpg", "alt": "Practitioners in a meeting"}
-        (root / "items" / f"item-{n:04d}.yaml").write_text(yaml.safe_dump(item, sort_keys=False))
+    """The send benchmark's items, and a CSV whose themes column cycles through `cells`."""
+    write_items(root, items)
     with open(root / "subscribers.csv", "w", encoding="utf-8") as fh:
         fh.write("email,name,themes\n")
         for i in range(recipients):
             cell = cells[i % len(cells)] if cells else ""
             fh.write(f"reader{i}@example{i % 97}.org,Reader Number {i},{cell}\n")
-
-
-def sink_tool() -> str:
-    found = shutil.which("smtp-sink") or ("/usr/sbin/smtp-sink" if Path("/usr/sbin/smtp-sink").exists() else None)
-    if found:
-        return found
-    print("smtp-sink not found: installing the postfix package (apt-get) ...", file=sys.stderr)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["debconf-set-selections"], input=b"postfix postfix/main_mailer_type select No configuration\n",
-                   check=False, env=env)
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "postfix"], check=True, env=env)
-    return "/usr/sbin/smtp-sink"
-
-
-def start_sink(port: int) -> subprocess.Popen[bytes]:
-    args = [sink_tool(), *(["-u", "nobody"] if os.geteuid() == 0 else []), f"127.0.0.1:{port}", "1000"]
-    sink = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return sink
-        except OSError:
-            time.sleep(0.05)
-    sink.kill()
-    raise SystemExit("smtp-sink did not start")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def child(project: Path, port: int, connections: int) -> dict[str, Any]:

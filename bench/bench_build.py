@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from newsletter.build import build_issue
-from newsletter.config import load_config
-from newsletter.issue import parse_range
+from newsletter.issue.build import build_issue
+from newsletter.config.loader import load_config
+from newsletter.daterange import parse_range
 
 REPO = Path(__file__).resolve().parent.parent
 THEMES = ["Domestic abuse", "Child sexual exploitation", "Online safety", "Neglect", "Youth violence",

@@ -23,10 +23,10 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError
+from newsletter.errors import ConfigError
 
 if TYPE_CHECKING:
-    from .config import Config
+    from newsletter.config.loader import Config
 
 __all__ = [
     "SAMPLE_SECRET",

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from .errors import NewsletterError
+from newsletter.errors import NewsletterError
 
 __all__ = ["LineMap", "load_yaml", "parse_yaml"]
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from newsletter.issue import parse_range
-from newsletter.livebuild import LiveBuild
-from newsletter.preview import create_app, make_server, open_socket
+from newsletter.daterange import parse_range
+from newsletter.preview.livebuild import LiveBuild
+from newsletter.preview.app import create_app, make_server, open_socket
 
 JULY = parse_range("2023-07", None, None)
 NEGLECT_ITEM = "items/2023-07-10-neglect-case-reviews.yaml"

@@ -12,9 +12,11 @@ import pytest
 from smtpserver import SmtpServer
 
 from newsletter import journal
-from newsletter.build import BuildResult
-from newsletter.config import Config, load_config
-from newsletter.send import SendReport, prepare_send, send_issue
+from newsletter.issue.build import BuildResult
+from newsletter.config.loader import Config, load_config
+from newsletter.send.report import SendReport
+from newsletter.send.plan import prepare_send
+from newsletter.send.run import send_issue
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "test-token-secret"

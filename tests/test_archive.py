@@ -21,11 +21,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import copy_sample
 
-from newsletter.archive import RECORD, build_archive, load_archive
-from newsletter.build import build_issue
+from newsletter.archive.site import RECORD, build_archive
+from newsletter.archive.issues import load_archive
+from newsletter.issue.build import build_issue
 from newsletter.cli import main
-from newsletter.config import Config, load_config
-from newsletter.issue import parse_range
+from newsletter.config.loader import Config, load_config
+from newsletter.daterange import parse_range
 
 REPO = Path(__file__).resolve().parent.parent
 BASE = "https://digest.example.org/archive"

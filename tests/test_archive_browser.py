@@ -17,10 +17,10 @@ import pytest
 from conftest import copy_sample, local_context
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from newsletter.archive import build_archive
-from newsletter.build import build_issue
-from newsletter.config import load_config
-from newsletter.issue import parse_range
+from newsletter.archive.site import build_archive
+from newsletter.issue.build import build_issue
+from newsletter.config.loader import load_config
+from newsletter.daterange import parse_range
 
 pytestmark = pytest.mark.browser
 

@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from newsletter import journal
-from newsletter.bounces import import_bounces, parse_verp, verp_address
+from newsletter.audience.bounces import import_bounces
+from newsletter.audience.verp import parse_verp, verp_address
 from newsletter.cli import main
-from newsletter.config import Config, load_config
+from newsletter.config.loader import Config, load_config
 
 SAMPLES = Path(__file__).parent / "data" / "bounces"
 # The Message-IDs `send` gave the July messages, as quoted back by the sample bounces.

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from conftest import item_yaml
-from newsletter.build import build_issue
-from newsletter.config import load_config
+from newsletter.issue.build import build_issue
+from newsletter.config.loader import load_config
 from newsletter.errors import NewsletterError
-from newsletter.issue import parse_range
+from newsletter.daterange import parse_range
 
 GOLDEN = Path(__file__).parent / "golden"
 JULY = parse_range("2023-07", None, None)

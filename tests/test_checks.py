@@ -13,14 +13,20 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import item_yaml
-from newsletter.build import BuildResult, build_issue
-from newsletter.checks import (Finding, check_contrast, check_headers, check_images, check_issue, check_items,
-                               check_line_lengths, check_links, check_parity, check_preheader, check_size,
-                               check_subject, check_tables, contrast_ratio, parse_html)
+from newsletter.issue.build import BuildResult, build_issue
+from newsletter.issue.checks.findings import Finding
+from newsletter.issue.checks.html import check_contrast, check_images, check_tables, contrast_ratio
+from newsletter.issue.checks.message import check_headers, check_line_lengths, check_size
+from newsletter.issue.checks import check_issue
+from newsletter.issue.checks.content import check_items, check_preheader, check_subject
+from newsletter.issue.checks.links import check_links, check_parity
+from newsletter.issue.checks.document import parse_html
 from newsletter.cli import main
-from newsletter.config import Colors, Config, load_config
-from newsletter.issue import Issue, Section, parse_range
-from newsletter.items import Item, Link
+from newsletter.config.sections import Colors
+from newsletter.config.loader import Config, load_config
+from newsletter.issue.selection import Issue, Section
+from newsletter.daterange import parse_range
+from newsletter.issue.items import Item, Link
 
 JULY = parse_range("2023-07", None, None)
 TEMPLATES = Path(__file__).resolve().parent.parent / "newsletter" / "templates"

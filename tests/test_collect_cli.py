@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from feedserver import DATA, FeedServer, feed_server  # noqa: F401 - the fixture
 
 from newsletter.cli import main
-from newsletter.items import Item, load_items
+from newsletter.issue.items import Item, load_items
 
 JULY = "2023-07"
 

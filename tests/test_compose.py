@@ -7,10 +7,10 @@ import email.policy
 
 import pytest
 
-from newsletter.build import prepare_issue
-from newsletter.compose import Recipient, compile_message, fill
-from newsletter.issue import parse_range
-from newsletter.render import render_issue
+from newsletter.issue.build import prepare_issue
+from newsletter.issue.compose import Recipient, compile_message, fill
+from newsletter.daterange import parse_range
+from newsletter.issue.render import render_issue
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.config import load_config
+from newsletter.config.loader import load_config
 from newsletter.errors import NewsletterError
 
 

@@ -29,12 +29,13 @@ from sendkit import (  # noqa: F401 (server, token_secret: the shared fixtures)
 from smtpserver import SmtpServer, free_port
 
 from newsletter import journal
-from newsletter.build import BuildResult, build_issue
-from newsletter.config import load_config
-from newsletter.deliver import RateLimiter, Transport, check_transport
+from newsletter.issue.build import BuildResult, build_issue
+from newsletter.config.loader import load_config
+from newsletter.deliver.pace import RateLimiter
+from newsletter.deliver.connection import Transport, check_transport
 from newsletter.errors import ConfigError, SendError
-from newsletter.issue import parse_range
-from newsletter.send import prepare_send
+from newsletter.daterange import parse_range
+from newsletter.send.plan import prepare_send
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,7 @@ def test_454_throttling_lowers_the_rate_and_everyone_is_delivered(tmp_path: Path
     config = project(tmp_path, server.port, rate=200, retries=5)
     events: list[str] = []
     plan = prepare_send(config, built, write_csv(config.root, 12))
-    from newsletter.send import send_issue
+    from newsletter.send.run import send_issue
 
     report = send_issue(plan, handle_signals=False, on_event=events.append)
     assert report.sent == 12 and report.complete

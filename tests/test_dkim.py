@@ -12,13 +12,19 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from dkim.canonicalization import Relaxed
 
-from newsletter.build import build_issue
+from newsletter.issue.build import build_issue
 from newsletter.cli import main
-from newsletter.config import Config, load_config
-from newsletter.dkim import (canonical_body, generate_key, load_signer, make_signer, public_key_record,
-                             write_private_key)
+from newsletter.config.loader import Config, load_config
+from newsletter.send.dkim import (
+    canonical_body,
+    generate_key,
+    load_signer,
+    make_signer,
+    public_key_record,
+    write_private_key,
+)
 from newsletter.errors import ConfigError
-from newsletter.issue import parse_range
+from newsletter.daterange import parse_range
 
 SELECTOR, DOMAIN = "nl2023", "example.org"
 

@@ -10,10 +10,10 @@ import pytest
 from feedserver import DATA, FeedServer, feed_server  # noqa: F401 - the fixture
 
 from newsletter.errors import CollectError
-from newsletter.feedhtml import convert_html, plain_text, strip_tracking
-from newsletter.feeds import fetch_feed, link_label, parse_feed
-from newsletter.journal import FeedCache
-from newsletter.summary import summary_html, summary_text
+from newsletter.collect.feedhtml import convert_html, plain_text, strip_tracking
+from newsletter.collect.feeds import fetch_feed, link_label, parse_feed
+from newsletter.journal.caches import FeedCache
+from newsletter.issue.summary import summary_html, summary_text
 
 
 def _feed(name: str, **kwargs: str):

@@ -7,10 +7,11 @@ import datetime as dt
 import pytest
 
 from conftest import item_yaml
-from newsletter.config import load_config
+from newsletter.config.loader import load_config
 from newsletter.errors import BuildError, NewsletterError
-from newsletter.issue import make_issue, parse_range, select_items
-from newsletter.items import load_items
+from newsletter.issue.selection import make_issue, select_items
+from newsletter.daterange import parse_range
+from newsletter.issue.items import load_items
 
 
 def test_month_is_first_to_last_day_inclusive():

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import item_yaml
 from newsletter.errors import ErrorList, NewsletterError
-from newsletter.items import load_items
+from newsletter.issue.items import load_items
 
 
 def errors_of(folder: Path) -> list[str]:

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from conftest import item_yaml
 from newsletter.cli import main
-from newsletter.config import load_config
-from newsletter.journal import connect
-from newsletter.linkcheck import check_links, link_findings, web_links
+from newsletter.config.loader import load_config
+from newsletter.journal.db import connect
+from newsletter.issue.probe import check_links, link_findings, web_links
 
 SLOW_SECONDS = 1.5
 TIMEOUT = 0.3

@@ -11,10 +11,10 @@ from starlette.testclient import TestClient
 from themekit import build, make_project, outbox, send, write_csv
 
 from newsletter import journal
-from newsletter.config import Config, load_config
+from newsletter.config.loader import Config, load_config
 from newsletter.errors import NewsletterError
 from newsletter.tokens import make_token
-from newsletter.unsubscribe import create_app
+from newsletter.site.unsubscribe import create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

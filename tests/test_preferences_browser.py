@@ -11,7 +11,7 @@ from conftest import local_page, in_own_thread, record_traffic, serve_asgi
 from playwright.sync_api import Browser, expect
 from themekit import build, make_project, outbox, send, write_csv
 
-from newsletter.unsubscribe import create_app
+from newsletter.site.unsubscribe import create_app
 
 pytestmark = pytest.mark.browser
 
@@ -70,8 +70,8 @@ def test_officer_previews_the_issue_as_a_theme_selection_sees_it(
         tmp_path: Path, artifacts: Path, chromium: Browser) -> None:
     from previewkit import running_preview
 
-    from newsletter.issue import parse_range
-    from newsletter.livebuild import LiveBuild
+    from newsletter.daterange import parse_range
+    from newsletter.preview.livebuild import LiveBuild
 
     config = make_project(tmp_path / "digest")
     live = LiveBuild(config.path, parse_range("2023-07", None, None))

@@ -28,11 +28,11 @@ from click.testing import CliRunner
 from previewkit import JULY, NEGLECT_ITEM, NEGLECT_TITLE, live_build, running_preview
 from starlette.testclient import TestClient
 
-from newsletter.build import BuildResult, build_issue
+from newsletter.issue.build import BuildResult, build_issue
 from newsletter.cli import main
-from newsletter.config import load_config
-from newsletter.livebuild import LiveBuild
-from newsletter.preview import create_app, for_scheme, open_socket
+from newsletter.config.loader import load_config
+from newsletter.preview.livebuild import LiveBuild
+from newsletter.preview.app import create_app, for_scheme, open_socket
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

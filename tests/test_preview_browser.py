@@ -15,7 +15,7 @@ from conftest import local_context
 from playwright.sync_api import Browser, Page, expect
 from previewkit import NEGLECT_ITEM, NEGLECT_TITLE, live_build, running_preview
 
-from newsletter.livebuild import LiveBuild
+from newsletter.preview.livebuild import LiveBuild
 
 pytestmark = pytest.mark.browser
 

@@ -8,12 +8,13 @@ import re
 from lxml import html as lxml_html
 
 from conftest import item_yaml
-from newsletter.build import build_issue, prepare_issue
-from newsletter.config import load_config
-from newsletter.issue import parse_range
-from newsletter.items import Item, Link
-from newsletter.issue import Issue, Section, DateRange
-from newsletter.render import GMAIL_CLIP_BYTES, render_issue
+from newsletter.issue.build import build_issue, prepare_issue
+from newsletter.config.loader import load_config
+from newsletter.daterange import parse_range
+from newsletter.issue.items import Item, Link
+from newsletter.issue.selection import Issue, Section
+from newsletter.daterange import DateRange
+from newsletter.issue.render import GMAIL_CLIP_BYTES, render_issue
 
 JULY = parse_range("2023-07", None, None)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.build import build_issue
-from newsletter.issue import parse_range
+from newsletter.issue.build import build_issue
+from newsletter.daterange import parse_range
 
 pytestmark = pytest.mark.browser
 

@@ -35,10 +35,12 @@ from sendkit import (
 from smtpserver import FaultyHandler, SmtpServer, free_port
 
 from newsletter import journal
-from newsletter.build import BuildResult, build_issue
+from newsletter.issue.build import BuildResult, build_issue
 from newsletter.cli import main
-from newsletter.issue import parse_range
-from newsletter.send import dry_run, prepare_send, send_test
+from newsletter.daterange import parse_range
+from newsletter.send.run import dry_run
+from newsletter.send.plan import prepare_send
+from newsletter.send.testsend import send_test
 from newsletter.tokens import read_token
 
 JULY = parse_range("2023-07", None, None)
@@ -114,8 +116,8 @@ def test_names_cannot_inject_headers(tmp_path: Path, server: SmtpServer, built: 
 
 def test_dot_stuffing_done_ahead_equals_stuffing_each_message(tmp_path: Path, built: BuildResult) -> None:
     """The fast path (static parts stuffed once) must give exactly the bytes SMTP needs."""
-    from newsletter.messages import Composer, TemplateCache
-    from newsletter.subscribers import Subscriber
+    from newsletter.send.messages import Composer, TemplateCache
+    from newsletter.audience.subscribers import Subscriber
 
     config = make_project(tmp_path / "digest")
     composer = Composer(config, TemplateCache(built.rendered, config), [SECRET.encode()], None)

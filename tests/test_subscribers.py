@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.errors import ErrorList, SendError
-from newsletter.subscribers import MAX_NAME, read_subscribers
+from newsletter.audience.subscribers import MAX_NAME, read_subscribers
 
 
 def write(tmp_path: Path, data: str | bytes, name: str = "subscribers.csv") -> Path:

@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from themekit import build, make_project, outbox, send
 
 from newsletter import journal
-from newsletter.choices import apply_choices, check_list_themes
+from newsletter.audience.choices import apply_choices, check_list_themes
 from newsletter.cli import main
-from newsletter.config import Config
+from newsletter.config.loader import Config
 from newsletter.errors import NewsletterError
-from newsletter.subscribers import read_subscribers
+from newsletter.audience.subscribers import read_subscribers
 
 CSV = """\
 email,name,status,themes

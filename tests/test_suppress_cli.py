@@ -11,8 +11,8 @@ from click.testing import CliRunner, Result
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config import Config
-from newsletter.subscribers import read_subscribers
+from newsletter.config.loader import Config
+from newsletter.audience.subscribers import read_subscribers
 
 
 def run(config: Config, *args: str) -> Result:

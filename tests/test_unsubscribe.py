@@ -18,9 +18,9 @@ from conftest import serve_asgi, set_token_secret
 from starlette.testclient import TestClient
 
 from newsletter import journal
-from newsletter.config import Config, load_config
+from newsletter.config.loader import Config, load_config
 from newsletter.tokens import make_token, read_token, token_keys
-from newsletter.unsubscribe import create_app
+from newsletter.site.unsubscribe import create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

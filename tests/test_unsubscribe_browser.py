@@ -9,9 +9,9 @@ from conftest import local_page, record_traffic, serve_asgi
 from playwright.sync_api import Browser, expect
 
 from newsletter import journal
-from newsletter.config import Config
+from newsletter.config.loader import Config
 from newsletter.tokens import make_token
-from newsletter.unsubscribe import create_app
+from newsletter.site.unsubscribe import create_app
 
 pytestmark = pytest.mark.browser
 

@@ -15,13 +15,14 @@ import pytest
 from themekit import AUGUST, JULY, build, make_project, outbox, send, write_csv
 
 from newsletter import journal
-from newsletter import variants as variants_module
-from newsletter.choices import describe, selection_of
-from newsletter.config import Config
-from newsletter.issue import make_issue, parse_range
-from newsletter.items import load_items
-from newsletter.render import render_issue
-from newsletter.variants import QUIET_REASON, Variants, preview_variant
+from newsletter.issue import variants as variants_module
+from newsletter.audience.choices import describe, selection_of
+from newsletter.config.loader import Config
+from newsletter.issue.selection import make_issue
+from newsletter.daterange import parse_range
+from newsletter.issue.items import load_items
+from newsletter.issue.render import render_issue
+from newsletter.issue.variants import QUIET_REASON, Variants, preview_variant
 
 ALL_SIX = "Domestic abuse;Child sexual exploitation;Online safety;Neglect;Youth violence;Information sharing"
 JULY_THEMES = ["DOMESTIC ABUSE", "CHILD SEXUAL EXPLOITATION", "ONLINE SAFETY", "NEGLECT", "YOUTH VIOLENCE",
@@ -142,7 +143,7 @@ def test_a_quiet_month_note_when_configured(tmp_path: Path, count_renders: Count
 
 
 def test_the_preview_shows_a_selection_through_the_build_path(config: Config) -> None:
-    from newsletter.build import build_issue
+    from newsletter.issue.build import build_issue
 
     result = build_issue(config, JULY, write=False)
     variants = Variants(result.rendered, config)
@@ -160,8 +161,8 @@ def test_the_preview_shows_a_selection_through_the_build_path(config: Config) ->
 def preview(config: Config) -> Any:
     from starlette.testclient import TestClient
 
-    from newsletter.livebuild import LiveBuild
-    from newsletter.preview import create_app
+    from newsletter.preview.livebuild import LiveBuild
+    from newsletter.preview.app import create_app
 
     def client(month: str = "2023-07") -> TestClient:
         live = LiveBuild(config.path, parse_range(month, None, None))
@@ -198,8 +199,8 @@ def test_preview_names_unknown_themes_and_quiet_selections(preview: Any, config:
 def test_preview_shows_the_quiet_month_note(tmp_path: Path) -> None:
     from starlette.testclient import TestClient
 
-    from newsletter.livebuild import LiveBuild
-    from newsletter.preview import create_app
+    from newsletter.preview.livebuild import LiveBuild
+    from newsletter.preview.app import create_app
 
     config = make_project(tmp_path / "digest", 'quiet_month: "A quiet month in your topics."\n')
     live = LiveBuild(config.path, AUGUST)

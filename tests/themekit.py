@@ -10,10 +10,12 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from newsletter.build import BuildResult, build_issue
-from newsletter.config import Config, load_config
-from newsletter.issue import parse_range
-from newsletter.send import SendReport, prepare_send, send_issue
+from newsletter.issue.build import BuildResult, build_issue
+from newsletter.config.loader import Config, load_config
+from newsletter.daterange import parse_range
+from newsletter.send.report import SendReport
+from newsletter.send.plan import prepare_send
+from newsletter.send.run import send_issue
 
 REPO = Path(__file__).resolve().parent.parent
 JULY = parse_range("2023-07", None, None)  # all six themes, two items each

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ..errors import NewsletterError
+from newsletter.errors import NewsletterError
 
 __all__ = ["main"]
 
@@ -56,15 +56,15 @@ def run() -> None:
 
 
 # Commands register themselves on `main` when imported.
-from . import build as _build  # noqa: E402,F401
-from . import dkim as _dkim  # noqa: E402,F401
-from . import archive as _archive  # noqa: E402,F401
-from . import unsubscribe as _unsubscribe  # noqa: E402,F401
-from . import preview as _preview  # noqa: E402,F401
-from . import collect as _collect  # noqa: E402,F401
-from . import suppress as _suppress  # noqa: E402,F401
-from . import check as _check  # noqa: E402,F401
-from . import send as _send  # noqa: E402,F401
-from . import status as _status  # noqa: E402,F401
-from . import bounces as _bounces  # noqa: E402,F401
-from . import subscribers as _subscribers  # noqa: E402,F401
+from newsletter.cli import build as _build  # noqa: E402,F401
+from newsletter.cli import dkim as _dkim  # noqa: E402,F401
+from newsletter.cli import archive as _archive  # noqa: E402,F401
+from newsletter.cli import unsubscribe as _unsubscribe  # noqa: E402,F401
+from newsletter.cli import preview as _preview  # noqa: E402,F401
+from newsletter.cli import collect as _collect  # noqa: E402,F401
+from newsletter.cli import suppress as _suppress  # noqa: E402,F401
+from newsletter.cli import check as _check  # noqa: E402,F401
+from newsletter.cli import send as _send  # noqa: E402,F401
+from newsletter.cli import status as _status  # noqa: E402,F401
+from newsletter.cli import bounces as _bounces  # noqa: E402,F401
+from newsletter.cli import subscribers as _subscribers  # noqa: E402,F401

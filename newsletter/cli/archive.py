@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..archive import build_archive
-from . import main
-from .options import config_option, load
+from newsletter.archive.site import build_archive
+from newsletter.cli import main
+from newsletter.cli.options import config_option, load
 
 
 @main.command()

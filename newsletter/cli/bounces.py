@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from .. import journal
-from ..bounces import HARD_REASON, import_bounces
-from . import main
-from .options import config_option, load
+from newsletter import journal
+from newsletter.audience.bounces import HARD_REASON, import_bounces
+from newsletter.cli import main
+from newsletter.cli.options import config_option, load
 
 __all__ = ["bounces"]
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..build import build_issue
-from . import main
-from .check import check_summary
-from .options import config_option, date_range, load, range_options
+from newsletter.issue.build import build_issue
+from newsletter.cli import main
+from newsletter.cli.check import check_summary
+from newsletter.cli.options import config_option, date_range, load, range_options
 
 
 @main.command()

@@ -12,12 +12,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..build import build_issue
-from ..checks import Finding, count, url_locations
-from ..journal import connect
-from ..linkcheck import check_links, link_findings, web_links
-from . import main
-from .options import config_option, date_range, load, range_options
+from newsletter.issue.build import build_issue
+from newsletter.issue.checks.findings import Finding, count
+from newsletter.issue.checks.document import url_locations
+from newsletter.journal.db import connect
+from newsletter.issue.probe import check_links, link_findings, web_links
+from newsletter.cli import main
+from newsletter.cli.options import config_option, date_range, load, range_options
 
 __all__ = ["check", "check_summary", "findings_table"]
 

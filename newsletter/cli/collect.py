@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..collect import DEFAULT_TIMEOUT, CollectReport, SourceReport, collect
-from . import main
-from .options import config_option, date_range, load
+from newsletter.collect.run import DEFAULT_TIMEOUT, CollectReport, SourceReport, collect
+from newsletter.cli import main
+from newsletter.cli.options import config_option, date_range, load
 
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 

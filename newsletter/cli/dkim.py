@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..dkim import generate_key, public_key_record, record_name, write_private_key, zone_strings
-from . import main
+from newsletter.send.dkim import generate_key, public_key_record, record_name, write_private_key, zone_strings
+from newsletter.cli import main
 
 
 @main.group()

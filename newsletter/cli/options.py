@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 import click
 
-from ..config import Config, load_config
-from ..issue import DateRange, parse_range
+from newsletter.config.loader import Config, load_config
+from newsletter.daterange import DateRange, parse_range
 
 __all__ = ["config_option", "range_options", "load", "date_range"]
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import NewsletterError
-from . import main
-from .options import config_option, date_range, load, range_options
+from newsletter.errors import NewsletterError
+from newsletter.cli import main
+from newsletter.cli.options import config_option, date_range, load, range_options
 
 
 @main.command()
@@ -40,8 +40,8 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
       newsletter preview --since 2023-06-15 --until 2023-07-14 --port 8080 --no-open
     """
     # the web stack loads only for this command, so other commands start faster
-    from ..livebuild import LiveBuild
-    from ..preview import LOCAL_HOSTS, create_app, make_server
+    from newsletter.preview.livebuild import LiveBuild
+    from newsletter.preview.app import LOCAL_HOSTS, create_app, make_server
 
     load(config_path)  # a missing or broken config stops here, before anything is served
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
@@ -70,7 +70,7 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    from ..preview import open_socket
+    from newsletter.preview.app import open_socket
 
     try:
         sock = open_socket(host, port)

@@ -26,21 +26,17 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from ..build import BuildResult, build_issue
-from ..checks import Finding
-from ..config import Config
-from ..errors import ErrorList, SendError
-from ..send import (
-    DryRunReport,
-    SendPlan,
-    SendReport,
-    prepare_send,
-    send_issue,
-    send_test,
-)
-from ..send import dry_run as compose_all
-from . import main
-from .options import config_option, date_range, load, range_options
+from newsletter.issue.build import BuildResult, build_issue
+from newsletter.issue.checks.findings import Finding
+from newsletter.config.loader import Config
+from newsletter.errors import ErrorList, SendError
+from newsletter.send.report import DryRunReport, SendReport
+from newsletter.send.plan import SendPlan, prepare_send
+from newsletter.send.run import send_issue
+from newsletter.send.testsend import send_test
+from newsletter.send.run import dry_run as compose_all
+from newsletter.cli import main
+from newsletter.cli.options import config_option, date_range, load, range_options
 
 __all__ = ["EXIT_INCOMPLETE", "EXIT_INTERRUPTED", "check_before_sending", "send", "send_with_progress"]
 

@@ -10,11 +10,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .. import journal
-from ..errors import SendError
-from ..send import write_failures_csv
-from . import main
-from .options import config_option, date_range, load, range_options
+from newsletter import journal
+from newsletter.errors import SendError
+from newsletter.send.report import write_failures_csv
+from newsletter.cli import main
+from newsletter.cli.options import config_option, date_range, load, range_options
 
 __all__ = ["status"]
 

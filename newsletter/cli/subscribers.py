@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from .. import journal
-from ..choices import check_list_themes, export_subscribers, merged_rows, write_export
-from ..subscribers import read_subscribers
-from . import main
-from .options import config_option, load
+from newsletter import journal
+from newsletter.audience.choices import check_list_themes, export_subscribers, merged_rows, write_export
+from newsletter.audience.subscribers import read_subscribers
+from newsletter.cli import main
+from newsletter.cli.options import config_option, load
 
 __all__ = ["subscribers"]
 

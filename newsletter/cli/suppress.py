@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from .. import journal
-from ..errors import ErrorList
-from ..suppressions import (
+from newsletter import journal
+from newsletter.errors import ErrorList
+from newsletter.audience.suppressions import (
     UNSUBSCRIBED,
     SuppressResult,
     export_suppressions,
@@ -20,8 +20,8 @@ from ..suppressions import (
     suppress_addresses,
     write_suppressions,
 )
-from . import main
-from .options import config_option, load
+from newsletter.cli import main
+from newsletter.cli.options import config_option, load
 
 __all__ = ["suppress"]
 

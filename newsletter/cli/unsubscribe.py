@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from ..tokens import describe_secrets
-from ..unsubscribe import TokenRedactor, create_app, unsubscribe_path
-from . import main
-from .options import config_option, load
+from newsletter.tokens import describe_secrets
+from newsletter.site.unsubscribe import TokenRedactor, create_app, unsubscribe_path
+from newsletter.cli import main
+from newsletter.cli.options import config_option, load
 
 __all__ = ["unsubscribe_server"]
 

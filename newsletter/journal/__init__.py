@@ -10,7 +10,7 @@ Addresses are stored lower-cased and trimmed, so lookups ignore case.
 
 from __future__ import annotations
 
-from .bouncelog import (
+from newsletter.journal.bouncelog import (
     Bounce,
     bounce_counts,
     consecutive_soft_bounces,
@@ -19,7 +19,7 @@ from .bouncelog import (
     record_bounce,
     run_id_for_slug,
 )
-from .caches import (
+from newsletter.journal.caches import (
     CachedLink,
     FeedCache,
     collected_keys,
@@ -29,8 +29,8 @@ from .caches import (
     put_link_checks,
     record_collected,
 )
-from .db import SCHEMA, connect, normalise_email, now, transaction
-from .optouts import (
+from newsletter.journal.db import SCHEMA, connect, normalise_email, now, transaction
+from newsletter.journal.optouts import (
     Suppression,
     all_preferences,
     get_preferences,
@@ -43,7 +43,7 @@ from .optouts import (
     suppressed_addresses,
     unsuppress,
 )
-from .runs import (
+from newsletter.journal.runs import (
     RECIPIENT_STATES,
     NewRecipient,
     Outcome,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from .db import normalise_email, now, transaction
+from newsletter.journal.db import normalise_email, now, transaction
 
 __all__ = [
     "Bounce",

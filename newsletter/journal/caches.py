@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .db import now, transaction
+from newsletter.journal.db import now, transaction
 
 __all__ = [
     "CachedLink",

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import NewsletterError
+from newsletter.errors import NewsletterError
 
 __all__ = ["SCHEMA", "connect", "normalise_email", "now", "transaction"]
 

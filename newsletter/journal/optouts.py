@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .db import normalise_email, now, transaction
+from newsletter.journal.db import normalise_email, now, transaction
 
 __all__ = [
     "Suppression",

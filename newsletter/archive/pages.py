@@ -1,0 +1,160 @@
+"""The web archive's HTML pages: templates under `archive/` rendered with view data.
+
+Each page gets the context every page shares (name, colours, theme list, `root`) from
+`ArchivePages`, and its own views of issues and items built here. Links between pages
+are relative to `root` and name `folder/index.html` explicitly, so the site works from
+any path and from disk. Rendering does no I/O beyond reading templates; a template
+error is a `BuildError`, reported like the email templates' ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from newsletter.archive.issues import Archive, ArchivedIssue, ArchivedItem, ArchivedSection
+from newsletter.config.loader import Config
+from newsletter.errors import BuildError
+from newsletter.daterange import DateRange
+from newsletter.issue.render import template_environment
+from newsletter.issue.summary import summary_html
+
+__all__ = [
+    "ArchivePages",
+    "day_label",
+    "issue_view",
+    "theme_counts",
+    "theme_groups",
+]
+
+
+def day_label(day: dt.date) -> str:
+    """`3 July 2023`: how the pages, the feed and the search index write a date."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def _span(date_range: DateRange) -> str:
+    """`1–31 July 2023`, `15 June – 14 July 2023`, `3 July 2023` for one day."""
+    start, end = date_range.start, date_range.end
+    if start == end:
+        return day_label(end)
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start.day}–{end.day} {end:%B %Y}"
+    if start.year == end.year:
+        return f"{start.day} {start:%B} – {day_label(end)}"
+    return f"{day_label(start)} – {day_label(end)}"
+
+
+_HEADING = re.compile(r"<(/?)h[1-6]>")
+
+
+def _summary_html(markdown: str) -> Markup:
+    """A summary's HTML with any Markdown headings as <h4>, below the item's <h3>."""
+    return Markup(_HEADING.sub(r"<\1h4>", summary_html(markdown)))
+
+
+def _entry_view(entry: ArchivedItem, issue: ArchivedIssue, section: ArchivedSection, root: str) -> dict[str, Any]:
+    item = entry.item
+    return {
+        "title": entry.title,
+        "date": day_label(entry.date),
+        "iso_date": entry.date.isoformat(),
+        "source": entry.source,
+        "anchor": entry.anchor,
+        "item": item,
+        "summary_html": _summary_html(item.summary) if item else None,
+        "issue_url": f"{root}{issue.slug}/index.html#{entry.anchor}",
+        "issue_label": issue.range.label,
+        "theme": section.theme,
+        "theme_url": f"{root}themes/{section.slug}/index.html",
+    }
+
+
+def issue_view(issue: ArchivedIssue, root: str) -> dict[str, Any]:
+    """An issue as the templates see it, its links relative to `root` (the page's way up
+    to the site's root, or the base URL for the feed's absolute links)."""
+    return {
+        "slug": issue.slug,
+        "label": issue.range.label,
+        "span": _span(issue.range),
+        "subject": issue.subject,
+        "preheader": issue.preheader,
+        "url": f"{root}{issue.slug}/index.html",
+        "item_count": len(issue.items),
+        "iso_end": issue.range.end.isoformat(),
+        "sections": [
+            {
+                "theme": s.theme,
+                "anchor": s.anchor,
+                "count": len(s.items),
+                "url": f"{root}themes/{s.slug}/index.html",
+                "entries": [_entry_view(e, issue, s, root) for e in s.items],
+            }
+            for s in issue.sections
+        ],
+    }
+
+
+class ArchivePages:
+    """Renders the archive's templates with the context every page shares."""
+
+    def __init__(self, config: Config, archive: Archive, base: str | None) -> None:
+        self.env = template_environment(config)
+        self.config = config
+        self.archive = archive
+        self.base = base
+
+    def render(self, name: str, root: str, **context: Any) -> bytes:
+        shared = {
+            "name": self.config.name,
+            "lang": self.config.language,
+            "colors": self.config.colors,
+            "intro": self.config.intro,
+            "root": root,
+            "base_url": self.base,
+            "themes": [{"theme": t, "url": f"{root}themes/{slug}/index.html"} for t, slug in self.archive.themes],
+        }
+        try:
+            text = self.env.get_template(f"archive/{name}").render({**shared, **context})
+        except jinja2.TemplateSyntaxError as exc:
+            raise BuildError(f"template syntax error: {exc.message}", path=exc.filename or exc.name,
+                             line=exc.lineno, hint="fix the template tag on that line") from exc
+        except jinja2.TemplateNotFound as exc:
+            raise BuildError(f"template not found: {exc.name}",
+                             hint="check the archive/ folder of your templates") from exc
+        except jinja2.UndefinedError as exc:
+            raise BuildError(f"template error in archive/{name}: {exc.message}",
+                             hint="check the variable names used in the template") from exc
+        return _tidy(text).encode("utf-8")
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.splitlines()]
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+def theme_counts(archive: Archive, root: str) -> list[dict[str, Any]]:
+    """Items per theme over every issue, for the index page's theme list."""
+    counts = {t: 0 for t, _ in archive.themes}
+    for issue in archive.issues:
+        for section in issue.sections:
+            counts[section.theme] += len(section.items)
+    return [{"theme": t, "count": counts[t], "url": f"{root}themes/{slug}/index.html"} for t, slug in archive.themes]
+
+
+def theme_groups(archive: Archive, theme: str, root: str) -> list[dict[str, Any]]:
+    """A theme page's content: that theme's items, grouped by issue, newest first."""
+    groups = []
+    for issue in archive.issues:
+        for section in issue.sections:
+            if section.theme == theme and section.items:
+                groups.append({
+                    "label": issue.range.label,
+                    "url": f"{root}{issue.slug}/index.html#{section.anchor}",
+                    "entries": [_entry_view(e, issue, section, root) for e in section.items],
+                })
+    return groups

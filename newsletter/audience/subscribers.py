@@ -1,0 +1,233 @@
+"""The subscriber list: a CSV file in, validated and deduplicated `Subscriber`s out.
+
+The CSV contract (DESIGN.md): a header row with at least `email`; optional `name`,
+`status` (`subscribed`/`unsubscribed`) and `themes`. Excel exports work: a UTF-8 BOM,
+`;` or tab as the delimiter (guessed from the header row), CRLF line ends and quoted
+names with commas. Names longer than 100 characters are cut short. Addresses are
+checked with email-validator (syntax only, no DNS); each bad row is reported with its
+line number and skipped, or, with `strict`, every bad row is raised at once. Addresses
+compare case-insensitively and duplicates are kept once.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from email_validator import EmailNotValidError, validate_email
+
+from newsletter.errors import ErrorList, SendError
+
+__all__ = [
+    "MAX_NAME",
+    "RowProblem",
+    "Subscriber",
+    "SubscriberList",
+    "check_address",
+    "parse_themes",
+    "read_subscribers",
+]
+
+_DELIMITERS = (",", ";", "\t")
+_EMAIL_HEADERS = ("email", "e-mail", "email address", "e-mail address", "mail")
+MAX_NAME = 100  # characters; keeps the encoded `To:` line far below SMTP's 998 octets
+_STATUSES = {"": "subscribed", "subscribed": "subscribed", "unsubscribed": "unsubscribed"}
+# A plain dot-atom local part: what email-validator accepts without further thought.
+_SIMPLE_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """One recipient: the address to deliver to, the name for `To` and the greeting.
+
+    `themes` is the row's optional theme selection (None = everything); issue 9 uses it
+    to pick a per-selection variant of the message.
+    """
+
+    email: str
+    name: str = ""
+    themes: tuple[str, ...] | None = None
+    line: int = 0
+
+    @property
+    def key(self) -> str:
+        """The address as compared and stored: trimmed and lower-cased."""
+        return self.email.strip().lower()
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row that was skipped, with its line number so the officer can fix the file."""
+
+    line: int
+    value: str
+    reason: str
+
+
+@dataclass
+class SubscriberList:
+    path: Path
+    subscribers: list[Subscriber] = field(default_factory=list)  # to receive, deduplicated
+    unsubscribed: list[Subscriber] = field(default_factory=list)  # `status: unsubscribed`
+    invalid: list[RowProblem] = field(default_factory=list)
+    duplicates: list[RowProblem] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return len(self.subscribers) + len(self.unsubscribed) + len(self.invalid) + len(self.duplicates)
+
+
+class _Checker:
+    """email-validator with a per-domain cache.
+
+    email-validator costs about 90 µs an address, most of it on the domain; a domain it
+    has accepted once is not checked again when the local part is a plain dot-atom.
+    """
+
+    def __init__(self) -> None:
+        self.domains: dict[str, str] = {}
+
+    def __call__(self, address: str) -> str:
+        local, at, domain = address.rpartition("@")
+        known = self.domains.get(domain)
+        if known and at and len(local) <= 64 and _SIMPLE_LOCAL.match(local) and len(address) <= 254:
+            return f"{local}@{known}"
+        valid = validate_email(address, check_deliverability=False, allow_smtputf8=False)
+        email = valid.ascii_email or valid.normalized
+        self.domains[domain] = email.rpartition("@")[2]
+        return email
+
+
+def check_address(address: str) -> str:
+    """The address as it will be delivered to, or `ValueError` with email-validator's reason."""
+    try:
+        return _Checker()(address.strip())
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def parse_themes(value: str) -> tuple[str, ...] | None:
+    """`Online safety;Neglect` or `Online safety|Neglect` -> a tuple; blank -> None (all themes)."""
+    themes = tuple(" ".join(t.split()) for t in re.split(r"[;|]", value) if t.strip())
+    return themes or None
+
+
+def _open(path: Path) -> TextIO:
+    try:
+        return open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError as exc:
+        raise SendError("subscriber list not found", path=path,
+                        hint="pass --subscribers FILE or put subscribers.csv beside the config") from exc
+    except OSError as exc:
+        raise SendError(f"cannot read the subscriber list: {exc.strerror}", path=path) from exc
+
+
+def _not_utf8(path: Path) -> SendError:
+    """Which line is not UTF-8 (the file is read as a stream, so look again, in bytes)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+        line = None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+    return SendError("not UTF-8 text", path=path, line=line,
+                     hint='in Excel use "Save as: CSV UTF-8 (Comma delimited)"')
+
+
+def _delimiter(header: str) -> str:
+    """The delimiter Excel used: whichever of `,` `;` tab occurs most in the header row."""
+    counts = {d: header.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _rows(lines: TextIO, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, cells) for every non-blank record, quoted newlines allowed."""
+    reader = csv.reader(lines, delimiter=delimiter)
+    line = 1
+    for cells in reader:
+        if any(c.strip() for c in cells):
+            yield line, cells
+        line = reader.line_num + 1
+
+
+def _columns(path: Path, header: list[str]) -> dict[str, int]:
+    names = [h.strip().lower() for h in header]
+    columns = {}
+    for wanted, aliases in (("email", _EMAIL_HEADERS), ("name", ("name", "full name")),
+                            ("status", ("status",)), ("themes", ("themes", "theme"))):
+        for alias in aliases:
+            if alias in names:
+                columns[wanted] = names.index(alias)
+                break
+    if "email" not in columns:
+        found = ", ".join(h for h in header if h.strip()) or "nothing"
+        raise SendError(f"no `email` column in the header row (found: {found})", path=path, line=1,
+                        hint="the first row must name the columns: email,name,status,themes")
+    return columns
+
+
+def read_subscribers(path: Path, *, strict: bool = False) -> SubscriberList:
+    """Read, validate and deduplicate the list; bad rows are collected, not fatal (unless strict).
+
+    The file is streamed: memory holds the subscribers, not the file's text as well.
+    """
+    path = Path(path)
+    result = SubscriberList(path)
+    seen: dict[str, Subscriber] = {}
+    try:
+        with _open(path) as fh:
+            delimiter = _delimiter(fh.readline())
+            fh.seek(0)
+            rows = _rows(fh, delimiter)
+            first = next(rows, None)
+            if first is None:
+                raise SendError("the subscriber list is empty", path=path,
+                                hint="it needs a header row with an `email` column and one row per subscriber")
+            columns = _columns(path, first[1])
+            check = _Checker()
+            for line, cells in rows:
+                _add_row(result, seen, check, line, cells, columns)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path) from exc
+    if strict and result.invalid:
+        raise ErrorList([SendError(f"{p.reason} ({p.value!r})", path=path, line=p.line, field="email")
+                         for p in result.invalid])
+    unsubscribed = {s.key for s in result.unsubscribed}
+    result.subscribers = [s for s in seen.values() if s.key not in unsubscribed]
+    return result
+
+
+def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
+    index = columns.get(name)
+    return cells[index].strip() if index is not None and index < len(cells) else ""
+
+
+def _add_row(result: SubscriberList, seen: dict[str, Subscriber], check: _Checker, line: int,
+             cells: list[str], columns: dict[str, int]) -> None:
+    raw = _cell(cells, columns, "email")
+    status = _STATUSES.get(_cell(cells, columns, "status").lower())
+    if not raw:
+        result.invalid.append(RowProblem(line, raw, "no email address"))
+        return
+    if status is None:
+        result.invalid.append(RowProblem(line, _cell(cells, columns, "status"),
+                                         "unknown status: use subscribed or unsubscribed"))
+        return
+    try:
+        email = check(raw)
+    except EmailNotValidError as exc:
+        result.invalid.append(RowProblem(line, raw, f"not a valid address: {exc}"))
+        return
+    name = " ".join(_cell(cells, columns, "name").split())[:MAX_NAME].strip()
+    subscriber = Subscriber(email, name, parse_themes(_cell(cells, columns, "themes")), line)
+    if status == "unsubscribed":
+        result.unsubscribed.append(subscriber)
+    elif subscriber.key in seen:
+        result.duplicates.append(RowProblem(line, raw, f"same address as line {seen[subscriber.key].line}"))
+    else:
+        seen[subscriber.key] = subscriber

@@ -1,0 +1,122 @@
+"""Spreadsheets in: a CSV with one item per row, as typed in Excel or LibreOffice.
+
+The header row names item fields (see `COLUMNS`); the order is free, case and spaces in
+the names are ignored. Excel's exports work as they come: UTF-8 with a BOM, the `;`
+delimiter of European locales, CRLF line ends, and the Windows code page (cp1252) of
+plain "CSV (Comma delimited)". Each row is checked by the same code that loads item
+files, so errors read `items.csv:7: date: not a real date ...` with the row's line.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+from pathlib import Path
+
+from newsletter.errors import CollectError, NewsletterError
+from newsletter.collect.feeds import link_label
+from newsletter.issue.items import Item, parse_items
+from newsletter.yamldoc import LineMap
+
+__all__ = ["COLUMNS", "REQUIRED_COLUMNS", "read_spreadsheet"]
+
+COLUMNS = (
+    "title", "date", "source", "theme", "summary", "link_label", "link_title", "link_url",
+    "see_also_title", "see_also_url", "image_src", "image_alt", "guid",
+)
+REQUIRED_COLUMNS = ("title", "date", "summary", "link_url")
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (with or without Excel's BOM), else the Windows code page Excel uses."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _delimiter(header: str) -> str:
+    counts = {d: header.count(d) for d in (",", ";", "\t")}
+    return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+
+
+def _column(name: str) -> str:
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def _header(names: list[str], shown: str) -> list[NewsletterError]:
+    errors: list[NewsletterError] = []
+    for name in names:
+        if name and name not in COLUMNS:
+            close = difflib.get_close_matches(name, COLUMNS, n=1)
+            errors.append(CollectError("unknown column", path=shown, line=1, field=name,
+                                       hint=f"did you mean {close[0]!r}?" if close else f"columns: {', '.join(COLUMNS)}"))
+    for name in REQUIRED_COLUMNS:
+        if name not in names:
+            errors.append(CollectError(f"no {name!r} column", path=shown, line=1,
+                                       hint=f"the header row needs at least: {', '.join(REQUIRED_COLUMNS)}"))
+    return errors
+
+
+def _mapping(values: dict[str, str], line: int) -> LineMap:
+    data = LineMap(values)
+    data.line = line
+    data.key_lines = {key: line for key in values}
+    return data
+
+
+def _row_item(row: dict[str, str], line: int, default_source: str) -> LineMap:
+    """The row as the mapping an item file would hold, so the item loader can judge it."""
+    cell = {key: (row.get(key) or "").strip() for key in COLUMNS}
+    item = {
+        "title": cell["title"],
+        "date": cell["date"],
+        "source": cell["source"] or default_source,
+        "theme": cell["theme"],
+        "summary": cell["summary"].replace("\r\n", "\n"),
+    }
+    link = {
+        "label": cell["link_label"] or link_label(cell["title"]),
+        "title": cell["link_title"] or cell["title"],
+        "url": cell["link_url"],
+    }
+    data: dict[str, object] = {**item, "links": [_mapping(link, line)]}
+    if cell["see_also_url"] or cell["see_also_title"]:
+        data["see_also"] = [_mapping({"title": cell["see_also_title"], "url": cell["see_also_url"]}, line)]
+    if cell["image_src"] or cell["image_alt"]:
+        data["image"] = _mapping({"src": cell["image_src"], "alt": cell["image_alt"]}, line)
+    if cell["guid"]:
+        data["guid"] = cell["guid"]
+    return _mapping(data, line)  # type: ignore[arg-type]
+
+
+def read_spreadsheet(path: Path, *, shown: str | None = None,
+                     default_source: str = "") -> tuple[list[Item], list[NewsletterError]]:
+    """Items from a CSV file, and every problem found, each naming its row's line."""
+    shown = shown or str(path)
+    try:
+        text = _decode(path.read_bytes())
+    except OSError as exc:
+        raise CollectError(f"cannot read: {exc.strerror}", path=shown, hint="check the file name") from exc
+    if not text.strip():
+        raise CollectError("the spreadsheet is empty", path=shown, hint="add a header row and one row per item")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text.splitlines()[0]))
+    names = [_column(n) for n in next(reader)]
+    errors = _header(names, shown)
+    if errors:
+        return [], errors
+    items: list[Item] = []
+    line = reader.line_num + 1
+    for cells in reader:
+        start, line = line, reader.line_num + 1
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > len(names) and any(c.strip() for c in cells[len(names):]):
+            errors.append(CollectError(f"{len(cells)} cells but {len(names)} columns", path=shown, line=start,
+                                       hint="a cell with the delimiter in it needs quotes"))
+            continue
+        found, problems = parse_items(_row_item(dict(zip(names, cells)), start, default_source), shown)
+        items.extend(found)
+        errors.extend(problems)
+    return items, errors

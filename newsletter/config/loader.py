@@ -1,0 +1,258 @@
+"""`newsletter.yaml` -> a `Config` dataclass, with defaults and every error at once.
+
+All paths in the config are resolved relative to the config file's folder, so the
+commands work from anywhere. Secrets never live in the YAML: the config names the
+environment variable or file that holds them (`password_env`, `secret_env`, ...).
+
+This module owns `Config` and the top-level keys; each section with its own dataclass
+(smtp, dkim, colors, themes, theme_rules, sources) is read in `config_sections.py`,
+whose dataclasses and `theme_key` are re-exported here for the rest of the package.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from newsletter.config.sections import (
+    Colors,
+    ConfigReader,
+    DkimConfig,
+    SmtpConfig,
+    SourceConfig,
+    read_colors,
+    read_dkim,
+    read_rules,
+    read_smtp,
+    read_sources,
+    read_themes,
+    theme_key,
+)
+from newsletter.errors import ConfigError, raise_all
+from newsletter.yamldoc import LineMap, load_yaml
+
+__all__ = [
+    "Colors",
+    "Config",
+    "DkimConfig",
+    "SmtpConfig",
+    "SourceConfig",
+    "load_config",
+    "theme_key",
+]
+
+DEFAULT_SUBJECT = "{name}: {period}"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    name: str
+    sender: str  # the `from` key: "Name <addr>"
+    themes: tuple[str, ...]
+    unsubscribe_url: str
+    unsubscribe_mailto: str
+    reply_to: str | None = None
+    subject: str = DEFAULT_SUBJECT
+    preheader: str | None = None
+    language: str = "en"
+    list_id: str = ""
+    intro: str | None = None
+    footer: str | None = None
+    templates: Path | None = None
+    colors: Colors = field(default_factory=Colors)
+    smtp: SmtpConfig | None = None
+    dkim: DkimConfig | None = None
+    sources: tuple[SourceConfig, ...] = ()
+    theme_rules: dict[str, list[str]] = field(default_factory=dict)
+    archive_url: str | None = None
+    preferences_url: str | None = None
+    quiet_month: str | None = None
+    secret_env: str = "NEWSLETTER_TOKEN_SECRET"
+    secret_file: Path | None = None
+    old_secrets_env: str | None = "NEWSLETTER_TOKEN_SECRET_OLD"
+    old_secrets_until: dt.date | None = None  # old secrets verify until this day (inclusive)
+    soft_bounce_limit: int = 3
+    sample_recipient: tuple[str, str] = ("Sam Sample", "sam.sample@example.org")
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def items_dir(self) -> Path:
+        return self.root / "items"
+
+    @property
+    def issues_dir(self) -> Path:
+        return self.root / "issues"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "newsletter.db"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def sender_address(self) -> str:
+        return parseaddr(self.sender)[1]
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender_address.rpartition("@")[2]
+
+    def theme_named(self, name: str) -> str | None:
+        """The configured display name matching `name`, ignoring case and spacing."""
+        wanted = theme_key(name)
+        for theme in self.themes:
+            if theme_key(theme) == wanted:
+                return theme
+        return None
+
+
+_TOP_KEYS = {
+    "name", "from", "reply_to", "subject", "preheader", "language", "list_id", "intro",
+    "footer", "themes", "unsubscribe", "templates", "colors", "smtp", "dkim", "sources",
+    "theme_rules", "archive_url", "preferences_url", "quiet_month", "tokens", "bounces",
+    "sample_recipient",
+}
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate `newsletter.yaml`; raise every problem at once."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(
+            "config file not found",
+            path=path,
+            hint="run the command in your newsletter folder or pass --config FILE",
+        )
+    data = load_yaml(path)
+    if not isinstance(data, LineMap):
+        raise ConfigError("must be a YAML mapping of settings", path=path, line=1)
+    r = ConfigReader(path)
+    for unknown in sorted(set(data) - _TOP_KEYS):
+        r.error(data, unknown, "unknown setting", f"allowed: {', '.join(sorted(_TOP_KEYS))}")
+
+    name = r.text(data, "name", required=True) or ""
+    sender = r.text(data, "from", required=True) or ""
+    if sender and "@" not in parseaddr(sender)[1]:
+        r.error(data, "from", f"not an email address: {sender!r}", 'write it as "Name <addr@example.org>"')
+    if any(c in sender for c in "\r\n"):
+        r.error(data, "from", "must be one line")
+    themes = read_themes(r, data)
+    unsub = r.section(data, "unsubscribe", {"url", "mailto"})
+    unsub_url = unsub_mailto = ""
+    if unsub is None:
+        r.error(data, "unsubscribe", "missing", "add `unsubscribe: {url: https://..., mailto: ...}`")
+    else:
+        unsub_url = r.text(unsub, "url", required=True) or ""
+        unsub_mailto = r.text(unsub, "mailto", required=True) or ""
+        if unsub_url and not unsub_url.startswith(("https://", "http://")):
+            r.error(unsub, "url", f"not a web address: {unsub_url!r}", "use https://...")
+        unsub_mailto = unsub_mailto.removeprefix("mailto:")
+    subject = r.text(data, "subject") or DEFAULT_SUBJECT
+    try:
+        subject.format(name="", period="", count=0, themes="", month="")
+    except (KeyError, IndexError, ValueError) as exc:
+        r.error(data, "subject", f"bad placeholder {exc}", "use {name}, {period}, {count} or {themes}")
+    archive_url = r.text(data, "archive_url")
+    if archive_url and not _is_web_address(archive_url):
+        r.error(data, "archive_url", f"not a web address: {archive_url!r}",
+                "write the archive's full address, e.g. https://example.org/digest")
+    preferences_url = r.text(data, "preferences_url")
+    if preferences_url:
+        _check_preferences_url(r, data, preferences_url, unsub_url)
+    colors = read_colors(r, data)
+    smtp = read_smtp(r, data)
+    dkim = read_dkim(r, data)
+    tokens = r.section(data, "tokens", {"secret_env", "secret_file", "old_secrets_env", "old_secrets_until"}) or LineMap()
+    bounces = r.section(data, "bounces", {"soft_limit"}) or LineMap()
+    sample = r.section(data, "sample_recipient", {"name", "email"}) or LineMap()
+    list_id = r.text(data, "list_id") or _default_list_id(name, sender)
+    old_until = _date(r, tokens, "old_secrets_until")
+    soft_limit = r.number(bounces, "soft_limit", 3)
+    sources = read_sources(r, data, themes)
+    theme_rules = read_rules(r, data, "theme_rules", themes)
+    texts = {key: r.text(data, key) for key in
+             ("reply_to", "preheader", "language", "intro", "footer", "quiet_month")}
+    templates = r.path_value(data, "templates")
+    secret_env = r.text(tokens, "secret_env") or "NEWSLETTER_TOKEN_SECRET"
+    secret_file = r.path_value(tokens, "secret_file")
+    old_secrets_env = r.text(tokens, "old_secrets_env") or "NEWSLETTER_TOKEN_SECRET_OLD"
+    sample_recipient = (r.text(sample, "name") or "Sam Sample", r.text(sample, "email") or "sam.sample@example.org")
+    raise_all(r.errors)  # every value is read above, so every error is reported at once
+    return Config(
+        path=path.resolve(),
+        name=name,
+        sender=sender,
+        themes=themes,
+        unsubscribe_url=unsub_url,
+        unsubscribe_mailto=unsub_mailto,
+        reply_to=texts["reply_to"],
+        subject=subject,
+        preheader=texts["preheader"],
+        language=texts["language"] or "en",
+        list_id=list_id,
+        intro=texts["intro"],
+        footer=texts["footer"],
+        templates=templates,
+        colors=colors,
+        smtp=smtp,
+        dkim=dkim,
+        sources=sources,
+        theme_rules=theme_rules,
+        archive_url=archive_url,
+        preferences_url=preferences_url,
+        quiet_month=texts["quiet_month"],
+        secret_env=secret_env,
+        secret_file=secret_file,
+        old_secrets_env=old_secrets_env,
+        old_secrets_until=old_until,
+        soft_bounce_limit=soft_limit,
+        sample_recipient=sample_recipient,
+    )
+
+
+def _check_preferences_url(r: ConfigReader, data: LineMap, url: str, unsubscribe_url: str) -> None:
+    """The "Manage your topics" page: a web address the unsubscribe server answers on too."""
+    if not _is_web_address(url):
+        r.error(data, "preferences_url", f"not a web address: {url!r}",
+                "e.g. https://example.org/unsubscribe/preferences (served by `newsletter unsubscribe-server`)")
+    elif "#" in url:
+        r.error(data, "preferences_url", "must not have a #fragment", "the link adds ?t=<token> itself")
+    elif unsubscribe_url and urlsplit(url).path.rstrip("/") == urlsplit(unsubscribe_url).path.rstrip("/"):
+        r.error(data, "preferences_url", "must have another path than unsubscribe.url",
+                "the same server answers both, e.g. https://example.org/unsubscribe/preferences")
+
+
+def _is_web_address(url: str) -> bool:
+    """An http(s) address fit to paste into a link as is: one line, no spaces, quotes or angle
+    brackets (emails put it in HTML attributes and text lines unchanged)."""
+    return url.startswith(("https://", "http://")) and not any(
+        c.isspace() or c in '<>"' or ord(c) < 32 for c in url)
+
+
+def _date(r: ConfigReader, data: LineMap, key: str) -> dt.date | None:
+    value = r.text(data, key)
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        r.error(data, key, f"not a date: {value!r}", "write it as YYYY-MM-DD")
+        return None
+
+
+def _default_list_id(name: str, sender: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "newsletter"
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return f"{slug}.{domain}"
+
+

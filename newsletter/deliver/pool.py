@@ -1,0 +1,227 @@
+"""SMTP delivery: a pool of persistent aiosmtplib connections under one global rate limit.
+
+`deliver(source, transport)` runs `transport.concurrency` workers. Each keeps one
+connection open for many messages (a fresh one after `reconnect_after`), takes a `Job`
+from the source, waits for the rate limiter, runs one SMTP transaction and hands the
+`Result` back. It knows SMTP and nothing of the journal: the source (sendfeed.py) records.
+
+The pieces it drives live beside it: smtpconn.py connects (TLS and AUTH policy),
+smtptransaction.py runs one transaction and says what the replies mean, ratelimit.py
+keeps the pace. What the pool itself decides:
+- 4xx replies (421, 450, 451, 452, 454 ...) halve the global rate (at most once a second);
+  it creeps back up with each success. 421 also means the server is closing: the worker
+  reconnects.
+- AUTH refused, TLS not offered or not trusted, or 5xx to MAIL FROM: the configuration is
+  wrong for every recipient alike, so the run stops (`fatal`) instead of failing everyone.
+- A connection lost or timed out before the message went: the job is retried on a new
+  connection; lost during the message: `deferred` and `uncertain` (the server may have
+  taken it). Connections back off 2^n; a worker that fails `max_connection_failures`
+  times in a row retires, and when the last one does the run stops, resumable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiosmtplib
+
+from newsletter.deliver.pace import RateLimiter
+from newsletter.deliver.connection import (
+    ConnectionFailed,
+    Connector,
+    Fatal,
+    Transport,
+    check_transport,
+    close_politely,
+    is_loopback,
+    transport_from_config,
+)
+from newsletter.deliver.transaction import HARD_BOUNCE_CODES, Job, Result, transact
+
+__all__ = [
+    "HARD_BOUNCE_CODES",
+    "THROTTLE_CODES",
+    "Job",
+    "JobSource",
+    "PoolReport",
+    "RateLimiter",
+    "Result",
+    "Transport",
+    "check_transport",
+    "deliver",
+    "is_loopback",
+    "transport_from_config",
+]
+
+THROTTLE_CODES = frozenset({421, 450, 451, 452, 454})
+
+
+class JobSource(Protocol):
+    """What the pool pulls jobs from and reports results to (sendfeed.py's journal feed)."""
+
+    async def next_job(self) -> Job | None:
+        """The next job, waiting if retries are due later; None when there is nothing more."""
+
+    def done(self, result: Result) -> None:
+        """Record a result; called once for every job handed out."""
+
+
+@dataclass
+class PoolReport:
+    stopped: str | None = None  # why the run stopped early, if it did
+    fatal: bool = False  # a configuration problem (stop and fix), not a passing outage
+    connections: int = 0
+    throttled: int = 0
+    retired: int = 0
+
+
+class _Pool:
+    """What the workers share: the source, the pace, the report and who is still working."""
+
+    def __init__(self, source: JobSource, transport: Transport, stop: asyncio.Event,
+                 on_event: Callable[[str], None] | None) -> None:
+        self.source = source
+        self.t = transport
+        self.stop = stop
+        self.on_event = on_event or (lambda message: None)
+        self.limiter = RateLimiter(transport.rate, guess=2.0 * transport.concurrency)
+        self.report = PoolReport()
+        self.active = transport.concurrency
+        self.connector = Connector(transport)
+        self._last_error = ""
+
+    def halt(self, reason: str, *, fatal: bool = False) -> None:
+        if self.report.stopped is None:
+            self.report.stopped = reason
+            self.report.fatal = fatal
+        self.stop.set()
+
+    async def worker(self) -> None:
+        """One connection slot: take a job, make sure there is a connection, send, report."""
+        smtp: aiosmtplib.SMTP | None = None
+        job: Job | None = None
+        used = failures = 0
+        sending = False  # cancelled mid-transaction: leave the job "sending" (a possible duplicate)
+        cancelled = False
+        try:
+            while not self.stop.is_set():
+                if job is None:
+                    job = await self.source.next_job()
+                    if job is None:
+                        return
+                    continue
+                if smtp is None or not smtp.is_connected or used >= self.t.reconnect_after:
+                    await close_politely(smtp)
+                    smtp, used = await self._connect_or_none(failures), 0
+                    if smtp is None:
+                        failures += 1
+                        if failures >= self.t.max_connection_failures:
+                            self._give_up(self._last_error)
+                            return
+                        await self._backoff(failures)
+                    continue
+                if not await self.limiter.wait(self.stop):
+                    continue
+                try:
+                    sending = True
+                    result = await transact(smtp, job, self.t)
+                    sending = False
+                except ConnectionFailed as exc:
+                    sending = False
+                    smtp.close()
+                    failures += 1
+                    job.attempts += 1
+                    if job.attempts > self.t.retries:
+                        self.source.done(Result(job, "deferred", reply=f"connection lost: {exc}"))
+                        job = None
+                    if failures >= self.t.max_connection_failures:
+                        self._give_up(str(exc))
+                        return
+                    if failures > 1 or used == 0:  # a long-idle connection may just have timed out
+                        await self._backoff(failures)
+                    continue
+                except Fatal as exc:
+                    sending = False
+                    self.halt(str(exc), fatal=True)
+                    continue
+                used += 1
+                failures = self._count(result, failures)
+                if result.code == 421 or result.uncertain:
+                    smtp.close()
+                self.source.done(result)
+                job = None
+                if result.uncertain and failures >= self.t.max_connection_failures:
+                    self._give_up(result.reply)  # a server that drops every message: stop, do not loop
+                    return
+        except asyncio.CancelledError:
+            cancelled = True  # stopped at once: no polite QUIT, a reply may still be on its way
+            raise
+        finally:
+            if job is not None and not sending:
+                self.source.done(Result(job, "unsent", reply="not sent: the run stopped first"))
+            self.active -= 1
+            if cancelled and smtp is not None:
+                smtp.close()
+            else:
+                await close_politely(smtp)
+
+    async def _connect_or_none(self, failures: int) -> aiosmtplib.SMTP | None:
+        try:
+            smtp = await self.connector.connect()
+        except Fatal as exc:
+            self.halt(str(exc), fatal=True)
+            return None
+        except ConnectionFailed as exc:
+            self._last_error = str(exc)
+            if failures == 0:
+                self.on_event(f"cannot connect to {self.t.label} ({exc}); retrying")
+            return None
+        self.report.connections += 1
+        return smtp
+
+    def _count(self, result: Result, failures: int) -> int:
+        """Feed the rate limiter; a delivered message proves the connection works."""
+        if result.status == "sent":
+            self.limiter.succeeded()
+            return 0
+        if result.uncertain:
+            return failures + 1  # the connection broke: counts toward max_connection_failures
+        if result.code in THROTTLE_CODES:
+            self.report.throttled += 1
+            if self.limiter.throttled():
+                self.on_event(f"the server asked to slow down ({result.summary}); pace now "
+                              f"{self.limiter.rate:.1f} msgs/s")
+        return failures
+
+    def _give_up(self, reason: str) -> None:
+        """Too many failures in a row on this slot: retire it, or stop the run if it is the last."""
+        if self.active > 1 and not self.stop.is_set():
+            self.report.retired += 1
+            self.on_event(f"a connection to {self.t.label} failed {self.t.max_connection_failures} times "
+                          f"in a row ({reason}); going on with {self.active - 1}")
+            return
+        self.halt(f"{self.t.max_connection_failures} connection failures in a row to {self.t.label}: {reason}")
+
+    async def _backoff(self, failures: int) -> None:
+        delay = self.t.backoff(failures) * random.uniform(0.8, 1.2)
+        try:
+            await asyncio.wait_for(self.stop.wait(), delay)
+        except TimeoutError:
+            pass
+
+
+async def deliver(source: JobSource, transport: Transport, *, stop: asyncio.Event | None = None,
+                  on_event: Callable[[str], None] | None = None) -> PoolReport:
+    """Send every job the source hands out through a pool of `transport.concurrency` connections.
+
+    Returns when the source is exhausted, or when `stop` is set (the messages in flight are
+    finished first), or when the pool gives up (`PoolReport.stopped` says why). Every job
+    handed out gets exactly one `done` call.
+    """
+    pool = _Pool(source, transport, stop or asyncio.Event(), on_event)
+    await asyncio.gather(*(pool.worker() for _ in range(transport.concurrency)))
+    return pool.report

@@ -1,0 +1,141 @@
+"""The build stage: config + items -> `issues/<slug>/`, written atomically.
+
+`build_issue` is the one code path that turns items into an issue; `preview` and `send`
+call it too, so what is previewed is what is sent.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from newsletter.issue.checks import check_issue
+from newsletter.issue.compose import greeting, preferences_url, sample_message, unsubscribe_url
+from newsletter.config.loader import Config
+from newsletter.errors import BuildError
+from newsletter.daterange import DateRange
+from newsletter.issue.selection import Issue, make_issue
+from newsletter.issue.items import load_items
+from newsletter.issue.render import RenderedIssue, render_issue, slot
+from newsletter.tokens import SAMPLE_SECRET, make_token
+
+__all__ = ["BuildResult", "prepare_issue", "build_issue", "write_issue", "sample_values"]
+
+OUTPUT_FILES = ("email.html", "email.txt", "sample.eml", "manifest.json")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    folder: Path
+    rendered: RenderedIssue
+    manifest: dict[str, Any]
+    files: dict[str, bytes]
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.rendered.warnings
+
+
+def prepare_issue(config: Config, date_range: DateRange) -> Issue:
+    items = load_items(config.items_dir, root=config.root)
+    return make_issue(items, config, date_range)
+
+
+def sample_values(rendered: RenderedIssue, config: Config) -> dict[str, str]:
+    """The sample recipient's values for the slots, as shown in email.html and email.txt."""
+    name, email = config.sample_recipient
+    token = make_token(SAMPLE_SECRET, config.list_id, email)
+    return {"greeting": greeting(name), "unsubscribe_url": unsubscribe_url(config, token),
+            "preferences_url": preferences_url(config, token)}
+
+
+def _with_values(text: str, values: dict[str, str], *, escape: bool) -> str:
+    for key, value in values.items():
+        text = text.replace(slot(key), html.escape(value) if escape else value)
+    return text
+
+
+def manifest_for(rendered: RenderedIssue, files: dict[str, bytes]) -> dict[str, Any]:
+    issue = rendered.issue
+    return {
+        "slug": issue.range.slug,
+        "range": {"start": issue.range.start.isoformat(), "end": issue.range.end.isoformat()},
+        "subject": rendered.subject,
+        "preheader": rendered.preheader,
+        "item_count": len(issue.items),
+        "themes": [
+            {
+                "theme": section.theme,
+                "anchor": section.anchor,
+                "items": [
+                    {"title": i.title, "date": i.date.isoformat(), "source": i.source, "file": i.path}
+                    for i in section.items
+                ],
+            }
+            for section in issue.sections
+        ],
+        "sizes": {name: len(data) for name, data in files.items()},
+        "warnings": list(rendered.warnings),
+    }
+
+
+def render_files(rendered: RenderedIssue, config: Config) -> dict[str, bytes]:
+    values = sample_values(rendered, config)
+    name, email = config.sample_recipient
+    files = {
+        "email.html": _with_values(rendered.html, values, escape=True).encode("utf-8"),
+        "email.txt": _with_values(rendered.text, values, escape=False).encode("utf-8"),
+        "sample.eml": sample_message(rendered, config, make_token(SAMPLE_SECRET, config.list_id, email)),
+    }
+    manifest = manifest_for(rendered, files)
+    manifest["checks"] = [finding.as_dict() for finding in check_issue(rendered, files, config)]
+    files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return files
+
+
+def write_issue(folder: Path, files: dict[str, bytes]) -> None:
+    """Write into a temp folder, then swap it in: a failed build leaves the old issue intact."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    tmp.chmod(0o755)
+    try:
+        for name, data in files.items():
+            with open(tmp / name, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        if folder.exists():
+            # keep files other stages put there (e.g. send reports) by copying them over
+            for extra in folder.iterdir():
+                if extra.name not in files and not (tmp / extra.name).exists():
+                    if extra.is_dir():
+                        shutil.copytree(extra, tmp / extra.name)
+                    else:
+                        shutil.copy2(extra, tmp / extra.name)
+            old = folder.with_name(f".{folder.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise BuildError(f"cannot write the issue: {exc.strerror}", path=folder) from exc
+
+
+def build_issue(config: Config, date_range: DateRange, *, write: bool = True) -> BuildResult:
+    issue = prepare_issue(config, date_range)
+    rendered = render_issue(issue, config)
+    files = render_files(rendered, config)
+    folder = config.issues_dir / date_range.slug
+    if write:
+        write_issue(folder, files)
+    manifest = json.loads(files["manifest.json"])
+    return BuildResult(folder, rendered, manifest, files)

@@ -1,0 +1,207 @@
+"""MIME bytes for one recipient from a `RenderedIssue`, by substitution, not rebuilding.
+
+`compile_message` encodes the whole multipart/alternative message once, leaving slots for
+the per-recipient values; `fill` then joins prebuilt bytes with each value encoded for
+its place (an RFC 2047 header, HTML-escaped quoted-printable, plain quoted-printable).
+Each static segment is quoted-printable encoded on its own and ends in a soft line break,
+so a slot can never be split by a line wrap and no line exceeds 76 octets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from email import quoprimime
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
+
+from newsletter.config.loader import Config
+from newsletter.issue.render import RenderedIssue
+
+__all__ = ["Recipient", "MessageTemplate", "compile_message", "fill", "sample_message",
+           "clean_header_text", "unsubscribe_url", "preferences_url", "greeting"]
+
+_SLOT_RE = re.compile(r"@@nl:([a-z_]+)@@")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """The message as prebuilt bytes and named slots, ready for `fill`."""
+
+    parts: tuple[bytes | str, ...]
+    subject: str
+    boundary: str
+
+
+def clean_header_text(value: str) -> str:
+    """One line of text: CR, LF and other controls become spaces, so no header injection."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+def _encode_header_text(value: str) -> str:
+    value = clean_header_text(value)
+    if value.isascii() and len(value) < 900:
+        return value
+    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+
+
+def _address(name: str, email: str) -> str:
+    email = clean_header_text(email).replace(" ", "")
+    return formataddr((clean_header_text(name), email), charset="utf-8")
+
+
+def _qp(text: str) -> str:
+    return quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), maxlinelen=76, eol="\r\n")
+
+
+def _encode_body(body: str, part: str) -> list[bytes | str]:
+    """QP-encode `body` segment by segment; slots become `part:name` entries."""
+    pieces: list[bytes | str] = []
+    pos = 0
+    for match in _SLOT_RE.finditer(body):
+        segment = body[pos:match.start()]
+        pieces.append((_qp(segment) + ("" if segment.endswith("\n") or not segment else "=\r\n")).encode("ascii"))
+        pieces.append(f"{part}:{match.group(1)}")
+        pos = match.end()
+    tail = body[pos:]
+    if not tail.endswith("\n"):
+        tail += "\n"
+    pieces.append(_qp(tail).encode("ascii") + b"\r\n")  # the CRLF before a boundary is the boundary's
+    return pieces
+
+
+def _boundary(rendered: RenderedIssue) -> str:
+    digest = hashlib.sha256((rendered.html + rendered.text).encode("utf-8")).hexdigest()[:24]
+    return f"=_nl_{digest}"  # "=_" never occurs in quoted-printable output
+
+
+def compile_message(rendered: RenderedIssue, config: Config, *, subject_prefix: str = "",
+                    extra_headers: tuple[tuple[str, str], ...] = ()) -> MessageTemplate:
+    subject = clean_header_text(f"{subject_prefix}{rendered.subject}")
+    boundary = _boundary(rendered)
+    head: list[bytes | str] = [
+        f"From: {_address(*parseaddr(config.sender))}\r\nTo: ".encode("ascii"),
+        "h:to",
+        f"\r\nSubject: {_encode_header_text(subject)}\r\nDate: ".encode("ascii"),
+        "h:date",
+        b"\r\nMessage-ID: ",
+        "h:message_id",
+        b"\r\n",
+    ]
+    lines = []
+    if config.reply_to:
+        lines.append(f"Reply-To: {_address(*parseaddr(config.reply_to))}")
+    lines.append(f"List-Id: {_encode_header_text(config.name)} <{clean_header_text(config.list_id)}>")
+    if config.archive_url:
+        archive = config.archive_url.rstrip("/")
+        lines.append(f"List-Archive: <{archive}/>")
+        lines.append(f"Archived-At: <{archive}/{rendered.issue.range.slug}/>")
+    for name, value in extra_headers:
+        lines.append(f"{name}: {_encode_header_text(value)}")
+    head.append(("\r\n".join(lines) + "\r\nList-Unsubscribe: ").encode("ascii"))
+    head.append("h:list_unsubscribe")
+    head.append(
+        (
+            "\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+            "MIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'
+            "\r\n"
+            f"--{boundary}\r\n"
+            'Content-Type: text/plain; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        ).encode("ascii")
+    )
+    middle = (
+        f"--{boundary}\r\n"
+        'Content-Type: text/html; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ).encode("ascii")
+    parts = [*head, *_encode_body(rendered.text, "text"), middle, *_encode_body(rendered.html, "html"),
+             f"--{boundary}--\r\n".encode("ascii")]
+    return MessageTemplate(tuple(_merge(parts)), subject, boundary)
+
+
+def _merge(parts: list[bytes | str]) -> list[bytes | str]:
+    """Join neighbouring byte strings so `fill` does as few joins as possible."""
+    merged: list[bytes | str] = []
+    for part in parts:
+        if isinstance(part, bytes) and merged and isinstance(merged[-1], bytes):
+            merged[-1] += part
+        elif part != b"":
+            merged.append(part)
+    return merged
+
+
+def unsubscribe_url(config: Config, token: str) -> str:
+    joiner = "&" if "?" in config.unsubscribe_url else "?"
+    return f"{config.unsubscribe_url}{joiner}t={token}"
+
+
+def preferences_url(config: Config, token: str) -> str:
+    base = config.preferences_url or ""
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}t={token}"
+
+
+def greeting(name: str) -> str:
+    name = clean_header_text(name)
+    return f"Hello {name}," if name else "Hello,"
+
+
+def _values(config: Config, recipient: Recipient, token: str, message_id: str, date: str) -> dict[str, str]:
+    unsub = unsubscribe_url(config, token)
+    mailto = f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe"
+    text = {"greeting": greeting(recipient.name), "unsubscribe_url": unsub,
+            "preferences_url": preferences_url(config, token)}
+    values = {
+        "h:to": _address(recipient.name, recipient.email),
+        "h:date": date,
+        "h:message_id": message_id,
+        "h:list_unsubscribe": f"<{unsub}>,\r\n <{mailto}>",
+    }
+    for key, value in text.items():
+        values[f"text:{key}"] = value
+        values[f"html:{key}"] = html.escape(value, quote=True)
+    return values
+
+
+_ENCODERS: dict[str, Callable[[str], bytes]] = {
+    "h": lambda v: v.encode("ascii"),
+    "text": lambda v: (_qp(v) + "=\r\n").encode("ascii"),
+    "html": lambda v: (_qp(v) + "=\r\n").encode("ascii"),
+}
+
+
+def fill(template: MessageTemplate, config: Config, recipient: Recipient, *, token: str,
+         message_id: str, date: str | None = None) -> bytes:
+    """The complete message for one recipient, as bytes ready for SMTP DATA."""
+    values = _values(config, recipient, token, message_id,
+                     date or format_datetime(dt.datetime.now(dt.timezone.utc)))
+    out = []
+    for part in template.parts:
+        if isinstance(part, bytes):
+            out.append(part)
+        else:
+            out.append(_ENCODERS[part.partition(":")[0]](values[part]))
+    return b"".join(out)
+
+
+def sample_message(rendered: RenderedIssue, config: Config, token: str) -> bytes:
+    """The message the sample recipient would get; fixed Date and Message-ID for determinism."""
+    name, email = config.sample_recipient
+    end = rendered.issue.range.end
+    when = dt.datetime(end.year, end.month, end.day, 8, 0, tzinfo=dt.timezone.utc)
+    return fill(compile_message(rendered, config), config, Recipient(email, name), token=token,
+                message_id=f"<{rendered.issue.range.slug}.sample@{config.sender_domain}>",
+                date=format_datetime(when))

@@ -1,0 +1,318 @@
+"""`newsletter preview`: the issue in the browser, rebuilt live, with the outbox beside it.
+
+A Starlette app over a `LiveBuild` (which builds through the same `build_issue` as
+`newsletter build`). The page frames the built email at desktop or mobile width, light or
+dark, shows the plain text, the sample message's headers, the inbox line, the size against
+Gmail's clip and the check results, and long-polls `/api/version` to reload itself after
+each rebuild. The server is for one person on one machine: it answers only to local host
+names (DNS rebinding) and refuses cross-site POSTs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import re
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from email import policy
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import uvicorn
+from email_validator import EmailNotValidError, validate_email
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from newsletter.errors import NewsletterError
+from newsletter.preview.livebuild import LiveBuild, Snapshot
+from newsletter.preview.mailview import count_outbox, outbox_routes
+from newsletter.issue.render import GMAIL_CLIP_BYTES
+from newsletter.send.testsend import send_test_async
+from newsletter.issue.variants import PreviewVariants, theme_query
+
+__all__ = ["LOCAL_HOSTS", "create_app", "for_scheme", "make_server", "open_socket"]
+
+UI = Path(__file__).parent.parent / "templates" / "preview"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+VIEWS = {"desktop": 700, "mobile": 375}
+SCHEMES = ("light", "dark")
+TABS = ("email", "text", "headers")
+FILES = {"email.html": "text/html; charset=utf-8", "email.txt": "text/plain; charset=utf-8",
+         "sample.eml": "text/plain; charset=utf-8", "manifest.json": "application/json"}
+STATIC = {"preview.css": "text/css; charset=utf-8", "preview.js": "text/javascript; charset=utf-8"}
+PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+# The built email is ours, but it is framed like any email: no scripts, remote images only.
+EMAIL_CSP = ("default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
+             "font-src https: data:; frame-ancestors 'self'; "
+             "sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox")
+COMMON_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                  "Referrer-Policy": "same-origin"}
+LONG_POLL_SECONDS = 20.0
+_SCHEME_QUERY = re.compile(r"\(\s*prefers-color-scheme\s*:\s*(light|dark)\s*\)", re.IGNORECASE)
+
+
+def for_scheme(html: str, scheme: str) -> str:
+    """The email with its `prefers-color-scheme` queries decided: the view, not the OS, picks.
+
+    `(prefers-color-scheme: dark)` becomes a query that always holds in the dark view and
+    never in the light one (and the reverse for `light`), wherever it sits in a media list.
+    """
+    def decide(match: re.Match[str]) -> str:
+        return "(min-width:0px)" if match.group(1).lower() == scheme else "(max-width:0px)"
+
+    return _SCHEME_QUERY.sub(decide, html)
+
+
+def _hostname(value: str) -> str:
+    return (urlsplit(f"//{value}").hostname or "").lower() if value else ""
+
+
+class LocalOnly:
+    """Answer only to the allowed host names; refuse POSTs whose Origin is another site."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str] | None) -> None:
+        self.app = app
+        self.allowed = None if allowed_hosts is None else {h.lower().strip("[]") for h in allowed_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host", "")
+        problem = None
+        if self.allowed is not None and _hostname(host) not in self.allowed:
+            problem = "this preview answers only to a local address such as 127.0.0.1"
+        elif scope["method"] not in ("GET", "HEAD") and not _same_origin(headers, host):
+            problem = "refused: the form was not sent from this preview page"
+        if problem:
+            return await Response(problem + "\n", 403, media_type="text/plain")(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+def _same_origin(headers: dict[str, str], host: str) -> bool:
+    origin = headers.get("origin") or headers.get("referer") or ""
+    parts = urlsplit(origin)
+    return bool(host) and parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(UI)), autoescape=select_autoescape(("html",)),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["kb"] = lambda size: f"{size / 1024:.1f} KB"
+    return env
+
+
+def _headers_of(eml: bytes) -> list[tuple[str, str]]:
+    msg = BytesHeaderParser(policy=policy.default).parsebytes(eml)
+    return [(name, " ".join(str(value).split())) for name, value in msg.items()]
+
+
+def _issue_context(snap: Snapshot, result: Any = None) -> dict[str, Any]:
+    """The page's context for the build, or for `result`, a theme variant of it (issue 9)."""
+    result = result or snap.result
+    if result is None or snap.config is None:
+        return {}
+    files = result.files
+    manifest = result.manifest
+    name, address = parseaddr(snap.config.sender)
+    size = len(files["email.html"])
+    checks = manifest.get("checks")
+    return {
+        "rendered": result.rendered,
+        "manifest": manifest,
+        "from_name": name or address,
+        "from_address": address,
+        "text": files["email.txt"].decode("utf-8"),
+        "headers": _headers_of(files["sample.eml"]),
+        "size": size,
+        "clip": GMAIL_CLIP_BYTES,
+        "clipped": size > GMAIL_CLIP_BYTES,
+        "checks": checks if isinstance(checks, list) else None,
+        "warnings": manifest.get("warnings", []),
+    }
+
+
+def create_app(live: LiveBuild, *, watch: bool = True,
+               allowed_hosts: Sequence[str] | None = LOCAL_HOSTS) -> Starlette:
+    """The preview app over `live`; `watch` rebuilds on file changes while it runs."""
+    env = _environment()
+    theme_views = PreviewVariants()
+
+    def chosen(request: Request, snap: Snapshot) -> tuple[Any, dict[str, Any], str | None]:
+        """The build as the `themes=` in the query would receive it: (result, context, problem)."""
+        query = request.query_params
+        if snap.result is None or snap.config is None:
+            return snap.result, {}, None
+        names, errors = theme_query([*query.getlist("themes"), *query.getlist("theme")], snap.config)
+        context = {"topics": [(t, t in names) for t in snap.config.themes],
+                   "themes_query": ",".join(names) if len(names) < len(snap.config.themes) else ""}
+        if errors:
+            return None, context, "; ".join(str(e) for e in errors)
+        view = theme_views.view(snap.result, snap.config, snap.version, names)
+        if view.result is None:
+            return None, context, (f"Nothing in {', '.join(names)} this month: subscribers who chose only "
+                                   "these themes are skipped (set quiet_month: in the config to send them a note)")
+        return view.result, context, None
+
+    def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+        snap = live.snapshot
+        config = live.config
+        base = {"request": request, "snap": snap, "date_range": live.date_range,
+                "outbox_count": count_outbox(config.outbox_dir) if config else 0}
+        page = env.get_template(name).render({**base, **context})
+        return HTMLResponse(page, status, headers={**COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP})
+
+    def bad_request(request: Request, message: str, status: int = 400) -> Response:
+        return render(request, "problem.html", {"problem": message}, status)
+
+    async def index(request: Request) -> Response:
+        query = request.query_params
+        view, scheme, tab = query.get("view", "desktop"), query.get("scheme", "light"), query.get("tab", "email")
+        if view not in VIEWS or scheme not in SCHEMES or tab not in TABS:
+            return bad_request(request, "unknown view: use view=desktop|mobile, scheme=light|dark, "
+                                        "tab=email|text|headers")
+        snap = live.snapshot
+        result, topics, problem = chosen(request, snap)
+        if problem:
+            return bad_request(request, problem)
+        context = {"view": view, "width": VIEWS[view], "scheme": scheme, "tab": tab,
+                   "sent_to": None, "send_problem": None, **topics, **_issue_context(snap, result)}
+        return render(request, "index.html", context, 200 if snap.ok else 500)
+
+    async def email_html(request: Request) -> Response:
+        scheme = request.query_params.get("scheme", "light")
+        snap = live.snapshot
+        if scheme not in SCHEMES:
+            return Response("scheme must be light or dark\n", 400, media_type="text/plain")
+        result, _, problem = chosen(request, snap)
+        if result is None:
+            return Response(f"{problem or 'the build failed: see the preview page'}\n", 400 if problem else 503,
+                            media_type="text/plain")
+        html = for_scheme(result.files["email.html"].decode("utf-8"), scheme)
+        return HTMLResponse(html, headers={**COMMON_HEADERS, "Content-Security-Policy": EMAIL_CSP})
+
+    async def built_file(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in FILES:
+            return Response("no such file\n", 404, media_type="text/plain")
+        snap = live.snapshot
+        result, _, problem = chosen(request, snap)
+        if result is None:
+            return Response(f"{problem or 'the build failed: see the preview page'}\n", 400 if problem else 503,
+                            media_type="text/plain")
+        return Response(result.files[name], media_type=FILES[name],
+                        headers={**COMMON_HEADERS, "Content-Security-Policy": EMAIL_CSP})
+
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in STATIC:
+            return Response("no such file\n", 404, media_type="text/plain")
+        return Response((UI / name).read_bytes(), media_type=STATIC[name], headers=COMMON_HEADERS)
+
+    async def version(request: Request) -> Response:
+        since = request.query_params.get("since")
+        try:
+            timeout = min(float(request.query_params.get("timeout", LONG_POLL_SECONDS)), LONG_POLL_SECONDS)
+        except ValueError:
+            return JSONResponse({"error": "timeout must be a number of seconds"}, 400)
+        current = live.snapshot.version
+        if since is not None and timeout > 0:
+            current = await live.wait_for_change(since, timeout)
+        return JSONResponse({"version": current, "ok": live.snapshot.ok}, headers=COMMON_HEADERS)
+
+    async def send_test_form(request: Request) -> Response:
+        form = await request.form()
+        raw = str(form.get("address") or "").strip()
+        snap = live.snapshot
+        context = {"view": "desktop", "width": VIEWS["desktop"], "scheme": "light", "tab": "email",
+                   "sent_to": None, "send_problem": None, "address": raw, **_issue_context(snap)}
+        try:
+            address = validate_email(raw, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            return render(request, "index.html", {**context, "send_problem": f"{raw or 'no address'}: {exc}"}, 400)
+        if snap.config is None or snap.result is None:
+            return render(request, "index.html", {**context, "send_problem": "fix the build first"}, 409)
+        try:
+            report = await send_test_async(snap.config, live.date_range, [address], build=snap.result)
+        except NewsletterError as exc:
+            return render(request, "index.html", {**context, "send_problem": str(exc)}, 502)
+        if report.failed or not report.sent:
+            return render(request, "index.html", {**context, "send_problem": f"not sent: {report}"}, 502)
+        return render(request, "index.html", {**context, "sent_to": address, "report": report}, 200)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(live.watch(stop)) if watch else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+
+    routes = [
+        Route("/", index, name="index"),
+        Route("/email.html", email_html, name="email_html"),
+        Route("/files/{name}", built_file, name="file"),
+        Route("/static/{name}", static, name="static"),
+        Route("/api/version", version, name="version"),
+        Route("/send-test", send_test_form, methods=["POST"], name="send_test"),
+        *outbox_routes(render, lambda: live.config.outbox_dir if live.config else None),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(LocalOnly, allowed_hosts=allowed_hosts)
+    return app
+
+
+def open_socket(host: str, port: int, *, tries: int = 20) -> socket.socket:
+    """A listening socket on `port`, or on the next free one after it (`port` 0: any)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    for offset in range(tries):
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address[0], port + offset if port else 0, *address[2:]))
+        except OSError as exc:
+            sock.close()
+            if exc.errno != errno.EADDRINUSE or not port:
+                raise
+            continue
+        sock.listen(128)
+        sock.set_inheritable(True)
+        return sock
+    raise OSError(errno.EADDRINUSE, f"ports {port} to {port + tries - 1} are all in use")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, but a stop signal first answers the open long-polls of `on_exit`."""
+
+    on_exit: Callable[[], None] | None = None
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self.on_exit is not None:
+            self.on_exit()
+        super().handle_exit(sig, frame)
+
+
+def make_server(app: Starlette, *, on_exit: Callable[[], None] | None = None) -> uvicorn.Server:
+    """A quiet uvicorn server for `app`; `.run(sockets=[sock])` serves until `.should_exit`.
+
+    At Ctrl-C `on_exit` answers the open long-polls, and any still open are cut after a
+    second, so the server stops promptly and without an error in the terminal.
+    """
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=1)
+    server = _Server(config)
+    server.on_exit = on_exit
+    return server

@@ -1,0 +1,168 @@
+"""The journal feed: the pool's job source during a run, and the only writer of its results.
+
+The delivery pool (deliver.py) knows SMTP and nothing of the journal; this feed claims
+recipients from the journal in small batches (`sending`, committed before they go out),
+makes each one's message, and records every result in the next short transaction
+(`sent` only after the server's 250). Retries of deferred recipients wait here, in memory,
+until due; a hard bounce goes on the suppression list at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable
+from email.utils import formatdate
+
+from newsletter import journal
+from newsletter.deliver.transaction import Job, Result
+from newsletter.send.messages import Composer, envelope_sender, long_header_line
+from newsletter.send.plan import SendPlan
+from newsletter.send.report import SendReport
+from newsletter.audience.subscribers import Subscriber
+
+__all__ = ["FLUSH_SECONDS", "JournalFeed", "OnResult"]
+
+FLUSH_SECONDS = 0.2  # results are committed at least this often (bounds the "possible duplicates")
+
+OnResult = Callable[[str], None]
+
+
+class JournalFeed:
+    """The pool's job source: claims recipients from the journal and records their results.
+
+    Claims are small (about one per connection) and committed before the jobs are handed
+    out; results are committed with the next claim or within FLUSH_SECONDS. Recipients a
+    4xx deferred wait in a heap and are claimed again when due.
+    """
+
+    def __init__(self, db: sqlite3.Connection, run_id: int, plan: SendPlan, composer: Composer,
+                 stop: asyncio.Event, report: SendReport, on_result: OnResult) -> None:
+        self.db = db
+        self.run_id = run_id
+        self.plan = plan
+        self.composer = composer
+        self.stop = stop
+        self.report = report
+        self.on_result = on_result
+        transport = plan.transport
+        rate = transport.rate if transport else None
+        concurrency = transport.concurrency if transport else plan.concurrency or 4
+        self.batch = max(1, min(concurrency, int(rate) if rate else concurrency))
+        self.queue: deque[Job] = deque()
+        self.retries: list[tuple[float, int, str]] = []
+        self.tries: dict[str, int] = {}  # attempts so far, only for those waiting to retry (memory stays flat)
+        self.outcomes: list[journal.Outcome] = []
+        self.exhausted = False
+        self.outstanding = 0
+        self.changed = asyncio.Event()
+        self.last_flush = time.monotonic()
+        self._seq = 0
+
+    async def next_job(self) -> Job | None:
+        while not self.stop.is_set():
+            if self.queue:
+                self.outstanding += 1
+                return self.queue.popleft()
+            due = self._due()
+            if due or not self.exhausted:
+                self._refill(due)
+                if self.queue:
+                    continue
+            if self.retries:
+                await self._wait(self.retries[0][0] - time.monotonic())
+            elif self.outstanding:
+                await self._wait(None)
+            else:
+                return None
+        return None
+
+    def _due(self) -> list[str]:
+        now = time.monotonic()
+        due: list[str] = []
+        while self.retries and self.retries[0][0] <= now and len(due) < self.batch:
+            due.append(heapq.heappop(self.retries)[2])
+        return due
+
+    async def _wait(self, timeout: float | None) -> None:
+        self.changed.clear()
+        waiters = [asyncio.ensure_future(self.changed.wait()), asyncio.ensure_future(self.stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=None if timeout is None else max(0.0, timeout),
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    def _refill(self, due: list[str]) -> None:
+        want = 0 if self.exhausted else self.batch
+        rows = journal.checkpoint(self.db, self.run_id, self._take_outcomes(), claim=want, reclaim=due)
+        fresh = len(rows) - len(due)
+        if fresh < want:
+            self.exhausted = True
+        date = formatdate(usegmt=True)
+        for row in rows:
+            subscriber = Subscriber(row.address, row.name, row.themes)
+            data, stuffed = self.composer.wire(subscriber, row.message_id, date)
+            job = Job(row.email, envelope_sender(self.plan.config, subscriber), row.address, data,
+                      self.tries.pop(row.email, 0) + 1, stuffed=stuffed)
+            if long_header_line(job.message):
+                self.outcomes.append(journal.Outcome(row.email, "failed", "a header line would be over 998 octets"))
+                self.report.failed += 1
+                continue
+            self.queue.append(job)
+
+    def _take_outcomes(self) -> list[journal.Outcome]:
+        outcomes, self.outcomes = self.outcomes, []
+        self.last_flush = time.monotonic()
+        return outcomes
+
+    def done(self, result: Result) -> None:
+        self.outstanding -= 1
+        key = result.job.key
+        if result.status == "sent":
+            self.report.sent += 1
+            state = "sent"
+        elif result.status == "failed":
+            self.report.failed += 1
+            state = "failed"
+            if result.hard_bounce:
+                self._suppress(result)
+        elif result.status == "deferred":
+            state = "deferred"
+            if result.retry_in is not None and not self.stop.is_set():
+                self._seq += 1
+                self.tries[key] = result.job.attempts
+                heapq.heappush(self.retries, (time.monotonic() + result.retry_in, self._seq, key))
+            else:
+                self.report.deferred += 1
+        else:  # unsent: handed back untried
+            state = "pending"
+            self.exhausted = False
+        self.report.possible_duplicates += result.uncertain
+        self.outcomes.append(journal.Outcome(key, state, result.summary if state != "pending" else "",
+                                             possible_duplicate=result.uncertain))
+        self.changed.set()
+        self.on_result(state)
+        if time.monotonic() - self.last_flush >= FLUSH_SECONDS or len(self.outcomes) >= 256:
+            self.flush()
+
+    def _suppress(self, result: Result) -> None:
+        if journal.suppress(self.db, result.job.key, "hard-bounce", f"smtp:{result.summary}"[:300]):
+            self.report.suppressed += 1
+
+    def flush(self) -> None:
+        if self.outcomes:
+            journal.checkpoint(self.db, self.run_id, self._take_outcomes())
+
+    def close(self) -> None:
+        """Hand back what was claimed but never sent; waiting retries stay deferred for next time."""
+        for job in self.queue:
+            self.outcomes.append(journal.Outcome(job.key, "pending"))
+        self.queue.clear()
+        self.report.deferred += len(self.retries)
+        self.retries.clear()
+        self.flush()

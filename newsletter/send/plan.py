@@ -1,0 +1,128 @@
+"""What a send would do, worked out before anything is written or sent.
+
+`prepare_send` reads the subscriber list, the suppressions, the saved theme choices and
+the journal, and counts who gets the issue, who is excluded and why, and what a resume
+picks up (`SendPlan`). The CLI shows this before asking to confirm; the run (send.py)
+then writes it into the journal and sends. `exclusion` is the one rule for who is left
+out, shared by the counts, the run and the dry run so they can never disagree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from newsletter import journal
+from newsletter.issue.build import BuildResult
+from newsletter.audience.choices import ThemeChoices, apply_choices
+from newsletter.config.loader import Config
+from newsletter.send.messages import TemplateCache, unsubscribe_keys
+from newsletter.deliver.relay import resolve_transport, transport_label
+from newsletter.deliver.connection import Transport
+from newsletter.audience.subscribers import SubscriberList, read_subscribers
+from newsletter.issue.variants import QUIET_REASON, Variants
+
+__all__ = ["SendPlan", "exclusion", "prepare_send"]
+
+
+@dataclass
+class SendPlan:
+    """What a run will do, computed without writing anything (shown before confirming)."""
+
+    config: Config
+    build: BuildResult
+    slug: str
+    subscribers: SubscriberList
+    transport: Transport | None  # None = the embedded outbox
+    keys: list[bytes] = field(repr=False, default_factory=list)
+    digest: str = ""
+    run: journal.Run | None = None
+    to_send: int = 0  # recipients this run will try
+    new: int = 0  # first time in this run
+    in_flight: int = 0  # left "sending" by a crash: resent, possible duplicates
+    already_sent: int = 0
+    failed_before: int = 0  # failed in an earlier run; not retried unless retry_failed
+    excluded: dict[str, int] = field(default_factory=dict)  # reason -> count
+    changed: bool = False  # the issue's content differs from when the run started
+    retry_failed: bool = False
+    concurrency: int | None = None  # --concurrency (also for the embedded outbox)
+    suppressions: dict[str, str] = field(default_factory=dict, repr=False)
+    states: dict[str, str] = field(default_factory=dict, repr=False)
+    choices: ThemeChoices = field(default_factory=ThemeChoices)  # theme selections (issue 9)
+    variants: Variants | None = field(default=None, repr=False)
+    quiet: set[str] = field(default_factory=set, repr=False)  # nothing in their themes: skipped
+
+    @property
+    def resuming(self) -> bool:
+        return self.run is not None
+
+    @property
+    def transport_label(self) -> str:
+        return transport_label(self.config, self.transport)
+
+
+def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, strict: bool = False,
+                 smtp_host: str | None = None, smtp_port: int | None = None, concurrency: int | None = None,
+                 retry_failed: bool = False) -> SendPlan:
+    """Read everything a run needs and count what it would do; raises before anything is sent."""
+    transport = resolve_transport(config, host=smtp_host, port=smtp_port, concurrency=concurrency)
+    keys = unsubscribe_keys(config, transport)
+    subscribers = read_subscribers(subscribers_path, strict=strict)
+    slug = build.rendered.issue.range.slug
+    plan = SendPlan(config, build, slug, subscribers, transport, keys, retry_failed=retry_failed,
+                    digest=TemplateCache(build.rendered, config).digest(), concurrency=concurrency)
+    with contextlib.closing(journal.connect(config.state_file)) as db:
+        plan.run = journal.get_run(db, slug)
+        plan.suppressions = {s.email: s.reason for s in journal.list_suppressions(db)}
+        plan.states = journal.recipient_states(db, plan.run.id) if plan.run else {}
+        plan.subscribers, plan.choices = apply_choices(subscribers, config, journal.all_preferences(db),
+                                                       strict=strict)
+    plan.variants = Variants(build.rendered, config)
+    plan.variants.prepare(plan.variants.key_of(selection) for selection in plan.choices.selections)
+    if not config.quiet_month:
+        plan.quiet = {s.key for s in plan.subscribers.subscribers if plan.variants.is_quiet(s.themes)}
+    plan.changed = bool(plan.run and plan.run.digest and plan.run.digest != plan.digest)
+    _count(plan)
+    return plan
+
+
+def exclusion(plan: SendPlan, key: str) -> str | None:
+    """Why this subscriber gets nothing this time (suppressed, or quiet), or None."""
+    reason = plan.suppressions.get(key)
+    if reason:
+        return f"suppressed ({reason})"
+    return QUIET_REASON if key in plan.quiet else None
+
+
+def _count(plan: SendPlan) -> None:
+    """Fill in the plan's numbers: to send, already sent, failed before, excluded by reason."""
+    excluded: dict[str, int] = {}
+
+    def exclude(reason: str, n: int = 1) -> None:
+        if n:
+            excluded[reason] = excluded.get(reason, 0) + n
+
+    for s in plan.subscribers.subscribers:
+        state = plan.states.get(s.key)
+        reason = exclusion(plan, s.key)
+        if state == "sent":
+            plan.already_sent += 1
+        elif state == "failed" and not plan.retry_failed:
+            plan.failed_before += 1
+        elif reason:
+            exclude(reason)
+        elif state == "sending":
+            plan.in_flight += 1
+            plan.to_send += 1
+        else:
+            plan.to_send += 1
+            plan.new += state is None
+    exclude("unsubscribed in the list", len(plan.subscribers.unsubscribed))
+    exclude("duplicate rows", len(plan.subscribers.duplicates))
+    exclude("invalid rows", len(plan.subscribers.invalid))
+    if plan.states:
+        listed = {s.key for s in plan.subscribers.subscribers} | {s.key for s in plan.subscribers.unsubscribed}
+        gone = sum(1 for key, state in plan.states.items() if key not in listed and state in ("pending", "deferred"))
+        exclude("no longer in the list", gone)
+    plan.excluded = excluded

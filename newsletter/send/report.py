@@ -1,0 +1,96 @@
+"""What a send did: the counts and failures behind the summary table and the exit status.
+
+Filled in by the run (send.py), its journal feed (sendfeed.py) and test sends
+(sendtest.py); printed by the CLI. `write_failures_csv` puts the recipients not sent
+where a spreadsheet can open them (also used by `status`).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from newsletter import journal
+
+__all__ = ["DryRunReport", "Failure", "SendReport", "write_failures_csv"]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One recipient the send did not reach, with the server's last word on it."""
+
+    email: str
+    name: str
+    state: str  # failed | deferred
+    reply: str
+
+
+@dataclass
+class SendReport:
+    """What a run (or a test send) did, for the summary table and the exit status."""
+
+    slug: str
+    transport: str
+    outbox: Path | None = None  # set when the embedded outbox was used
+    test: bool = False
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+    skipped: int = 0
+    quiet: int = 0  # of the skipped: nothing in their chosen themes this time (issue 9)
+    suppressed: int = 0  # hard bounces added to the suppression list during this run
+    possible_duplicates: int = 0  # resent after a crash, or connection lost mid-message
+    already_sent: int = 0
+    remaining: int = 0  # still pending (the run stopped early)
+    stopped: str | None = None
+    fatal: bool = False
+    interrupted: bool = False
+    aborted: bool = False  # a second Ctrl-C: what was in flight is left for the next run to report
+    elapsed: float = 0.0
+    totals: dict[str, int] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    failures_csv: Path | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Nothing left to do: every recipient is sent, failed or skipped."""
+        return not (self.stopped or self.interrupted or self.deferred or self.remaining)
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.elapsed if self.elapsed > 0 else 0.0
+
+    def __str__(self) -> str:
+        parts = [f"{self.sent} sent"]
+        parts += [f"{n} {label}" for n, label in ((self.deferred, "deferred"), (self.failed, "failed")) if n]
+        where = "into the local outbox (no mail left this machine)" if self.outbox else f"via {self.transport}"
+        text = f"{', '.join(parts)} {where}"
+        if self.failures:
+            text += "; " + "; ".join(f"{f.email}: {f.reply}" for f in self.failures[:3])
+        return text + (f"; stopped: {self.stopped}" if self.stopped else "")
+
+
+@dataclass
+class DryRunReport:
+    """What composing every message without sending found: sizes, and any line SMTP would refuse."""
+
+    messages: int = 0
+    total_bytes: int = 0
+    largest: int = 0
+    longest_line: int = 0
+    seconds: float = 0.0
+    over_limit: list[str] = field(default_factory=list)  # addresses whose message has a line over 998
+
+
+def write_failures_csv(path: Path, rows: list[journal.RecipientRow]) -> None:
+    """email,name,state,attempts,reply: the recipients not sent, for a spreadsheet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["email", "name", "state", "attempts", "reply"])
+        for row in rows:
+            writer.writerow([row.address, row.name, row.state, row.attempts, row.reply])
+    os.replace(tmp, path)

@@ -1,0 +1,250 @@
+"""The send stage: subscribers minus suppressions -> one message each -> SMTP, journaled.
+
+`prepare_send` (sendplan.py) reads the list, the suppressions and the journal and says
+what a run would do without writing anything; `send_issue` here then does it: writes
+the plan into the journal, holds the one-sender lock, starts the transport (relay.py)
+and lets the delivery pool (deliver.py) pull jobs from the journal feed (sendfeed.py)
+until done, stopped or interrupted, then sums up (sendreport.py). `dry_run` composes
+every message (messages.py) without connecting; `send_test` (sendtest.py) sends the
+current build to a few addresses, leaving the journal alone.
+
+A run is per issue: running the same command again resumes it. The names callers used
+from this module before it was split are re-exported here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from email.utils import formatdate
+from pathlib import Path
+
+from newsletter import journal
+from newsletter.config.loader import Config
+from newsletter.deliver.pool import PoolReport, deliver
+from newsletter.deliver.connection import Transport
+from newsletter.errors import SendError
+from newsletter.send.messages import (
+    MAX_LINE_OCTETS,
+    Composer,
+    Signer,
+    TemplateCache,
+    envelope_sender,
+    load_signer_for,
+    new_message_id,
+)
+from newsletter.deliver.relay import with_transport
+from newsletter.send.jobs import JournalFeed, OnResult
+from newsletter.send.plan import SendPlan, exclusion, prepare_send
+from newsletter.send.report import DryRunReport, Failure, SendReport, write_failures_csv
+from newsletter.send.testsend import TEST_PREFIX, send_test, send_test_async
+from newsletter.issue.variants import QUIET_REASON
+
+__all__ = [
+    "MAX_LINE_OCTETS",
+    "TEST_PREFIX",
+    "DryRunReport",
+    "Failure",
+    "SendPlan",
+    "SendReport",
+    "Signer",
+    "TemplateCache",
+    "dry_run",
+    "envelope_sender",
+    "new_message_id",
+    "prepare_send",
+    "send_issue",
+    "send_test",
+    "send_test_async",
+    "write_failures_csv",
+]
+
+OnEvent = Callable[[str], None]
+
+
+def _composer(plan: SendPlan) -> Composer:
+    """The run's message maker: the plan's theme variants, its token keys, its DKIM signer."""
+    return Composer(plan.config, TemplateCache(plan.build.rendered, plan.config, variants=plan.variants),
+                    plan.keys, load_signer_for(plan.config))
+
+
+def _apply(db: sqlite3.Connection, plan: SendPlan) -> tuple[journal.Run, int]:
+    """Write the plan into the journal; returns the run and how many crash leftovers it resends."""
+    run = journal.open_run(db, plan.slug, subject=plan.build.rendered.subject, digest=plan.digest,
+                           subscribers=str(plan.subscribers.path))
+    in_flight = journal.recover_in_flight(db, run.id)
+    if plan.retry_failed:
+        journal.retry_failed(db, run.id)
+    states = journal.recipient_states(db, run.id)
+    subscribers, unsubscribed = plan.subscribers.subscribers, plan.subscribers.unsubscribed
+    wanted: list[tuple[str, str, str, tuple[str, ...] | None]] = []
+    skip: list[tuple[str, str]] = []
+    if states:  # a resume: bring the existing rows in line with the list as it is now
+        listed = set()
+        for s in subscribers:
+            key = s.key
+            listed.add(key)
+            if key in states:
+                reason = exclusion(plan, key)
+                if reason:
+                    skip.append((key, reason))
+                else:
+                    wanted.append((key, s.email, s.name, s.themes))
+        for s in unsubscribed:
+            listed.add(s.key)
+            if s.key in states:
+                skip.append((s.key, "unsubscribed in the list"))
+        skip += [(key, "no longer in the list") for key in states if key not in listed]
+
+    def new() -> Iterator[journal.NewRecipient]:  # streamed: no second copy of a long list
+        for s in subscribers:
+            key = s.key
+            if key not in states:
+                reason = exclusion(plan, key)
+                yield journal.NewRecipient(key, s.email, s.name, s.themes, "skipped" if reason else "pending",
+                                           reason or "", new_message_id(plan.config, run.id))
+        for s in unsubscribed:
+            if s.key not in states:
+                yield journal.NewRecipient(s.key, s.email, s.name, s.themes, "skipped",
+                                           "unsubscribed in the list", new_message_id(plan.config, run.id))
+
+    journal.apply_plan(db, run.id, new=new(), wanted=wanted, skip=skip)
+    return run, in_flight
+
+
+@contextlib.contextmanager
+def _send_lock(config: Config) -> Iterator[None]:
+    """One sending process per newsletter folder: a second one would steal the first's claims."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = config.root / ".newsletter-send.lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise SendError("another `newsletter send` is running for this newsletter", path=config.root,
+                            hint="wait for it to finish (or stop it with Ctrl-C), then run this again") from exc
+        yield
+
+
+def _install_signals(stop: asyncio.Event, on_event: OnEvent) -> Callable[[], None]:
+    """Ctrl-C (or SIGTERM) once: finish the messages in flight, record them, stop. Twice: now."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def handle() -> None:
+        if stop.is_set():
+            if task is not None:
+                task.cancel()
+            return
+        stop.set()
+        on_event("stopping: finishing the messages in flight (Ctrl-C again to stop at once)")
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handle)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+            pass
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return remove
+
+
+async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event: OnEvent,
+               handle_signals: bool) -> None:
+    """The run itself: journal the plan, deliver through the feed until done or stopped, sum up."""
+    stop = asyncio.Event()
+    remove = _install_signals(stop, on_event) if handle_signals else (lambda: None)
+    composer = _composer(plan)
+    db = journal.connect(plan.config.state_file)
+    try:
+        run, in_flight = _apply(db, plan)
+        report.possible_duplicates += in_flight
+        feed = JournalFeed(db, run.id, plan, composer, stop, report, on_result)
+
+        async def body(transport: Transport, outbox: Path | None) -> PoolReport:
+            report.outbox = outbox
+            try:
+                return await deliver(feed, transport, stop=stop, on_event=on_event)
+            finally:
+                feed.close()
+
+        started = time.monotonic()
+        try:
+            pool = await with_transport(plan.transport, plan.config, body, concurrency=plan.concurrency)
+            report.stopped, report.fatal = pool.stopped, pool.fatal
+            report.interrupted = stop.is_set() and not pool.stopped
+        except asyncio.CancelledError:
+            report.interrupted = report.aborted = True
+        report.elapsed = time.monotonic() - started
+        _finish(db, run, plan, report)
+    finally:
+        remove()
+        db.close()
+
+
+def _finish(db: sqlite3.Connection, run: journal.Run, plan: SendPlan, report: SendReport) -> None:
+    """Totals from the journal (the truth after a crash too), the failures file, and done if done."""
+    totals = journal.run_counts(db, run.id)
+    report.totals = totals
+    report.remaining = totals["pending"] + totals["sending"]
+    report.deferred = totals["deferred"]
+    report.skipped = totals["skipped"]
+    report.quiet = sum(1 for r in journal.run_recipients(db, run.id, ("skipped",)) if r.reply == QUIET_REASON)
+    problems = journal.run_recipients(db, run.id, ("failed", "deferred"))
+    report.failures = [Failure(r.address, r.name, r.state, r.reply) for r in problems]
+    if problems:
+        report.failures_csv = plan.config.issues_dir / plan.slug / "failures.csv"
+        write_failures_csv(report.failures_csv, problems)
+    if report.complete:
+        journal.finish_run(db, run.id)
+
+
+def send_issue(plan: SendPlan, *, on_result: OnResult | None = None, on_event: OnEvent | None = None,
+               handle_signals: bool = True) -> SendReport:
+    """Send (or resume) the run the plan describes; returns when done, stopped or interrupted.
+
+    `on_result(state)` is called once per recipient handled (for a progress bar);
+    `on_event(message)` for things worth telling the user (throttling, reconnects).
+    """
+    report = SendReport(plan.slug, plan.transport_label, already_sent=plan.already_sent)
+    with _send_lock(plan.config):
+        asyncio.run(_run(plan, report, on_result or (lambda state: None), on_event or (lambda message: None),
+                         handle_signals))
+    return report
+
+
+def dry_run(plan: SendPlan) -> DryRunReport:
+    """Compose (and sign) every message the run would send, check it, send nothing, write nothing."""
+    composer = _composer(plan)
+    report = DryRunReport()
+    started = time.perf_counter()
+    date = formatdate(usegmt=True)
+    for s in plan.subscribers.subscribers:
+        state = plan.states.get(s.key)
+        if state == "sent" or (state == "failed" and not plan.retry_failed):
+            continue
+        if exclusion(plan, s.key):
+            continue
+        message = composer.message(s, new_message_id(plan.config, "dry"), date)
+        longest = max(len(line) for line in message.split(b"\r\n"))
+        report.messages += 1
+        report.total_bytes += len(message)
+        report.largest = max(report.largest, len(message))
+        report.longest_line = max(report.longest_line, longest)
+        if longest > MAX_LINE_OCTETS:
+            report.over_limit.append(s.email)
+    report.seconds = time.perf_counter() - started
+    return report

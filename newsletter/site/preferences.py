@@ -1,0 +1,133 @@
+"""The "Manage your topics" page: subscribers tick the themes they want, by their signed link.
+
+Served by the unsubscribe server (`unsubscribe.routes` mounts `preferences_routes`) at
+the path of `preferences_url`, with the same per-recipient token in `?t=` that the
+unsubscribe link carries. `GET` shows a checkbox form with the current choice: the one
+saved here, else what the last send used (the CSV's `themes` column), else every theme.
+`POST` saves it in the state file, where `send` reads it and lets it override the CSV.
+Ticking every theme saves "everything" (new themes included); ticking none is refused
+with a pointer to the unsubscribe page. A bad token of any kind gets the unsubscribe
+server's one generic page. Like unsubscribing, no cookie or login: the token is the proof.
+
+No page is served unless `preferences_url` is set (then the emails carry the link).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from newsletter import journal
+from newsletter.audience.choices import Selection, ordered, selection_of, stored_choice
+from newsletter.config.loader import Config
+from newsletter.site.unsubscribe import SubscriberSite, site_of, token_of, unsubscribe_path
+
+__all__ = ["ThemeBox", "current_choice", "preferences_path", "preferences_routes", "topics_link"]
+
+log = logging.getLogger("newsletter.unsubscribe")
+
+
+@dataclass(frozen=True)
+class ThemeBox:
+    """One checkbox on the page."""
+
+    name: str
+    checked: bool
+
+
+def preferences_path(config: Config) -> str | None:
+    """The path the page answers on: that of `preferences_url`; None when it is not set."""
+    if not config.preferences_url:
+        return None
+    return urlsplit(config.preferences_url).path.rstrip("/") or "/"
+
+
+def topics_link(config: Config, token: str) -> str | None:
+    """The page's link for this token, relative to the server; None without `preferences_url`."""
+    path = preferences_path(config)
+    return None if path is None else f"{path}?t={quote(token, safe='')}"
+
+
+def current_choice(db: Any, email: str, config: Config) -> Selection:
+    """Saved on this page, else what the newest send used for the address, else every theme."""
+    saved = journal.get_preferences(db, email)
+    if saved is not None:
+        return stored_choice(saved, config)
+    return selection_of(journal.latest_recipient_themes(db, email), config)
+
+
+def _boxes(config: Config, selection: Selection) -> list[ThemeBox]:
+    return [ThemeBox(theme, selection is None or theme in selection) for theme in config.themes]
+
+
+def _page(site: SubscriberSite, name: str, token: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    config = site.config
+    return site.render(f"preferences/{name}.html", status=status, token=token,
+                       unsubscribe_link=f"{unsubscribe_path(config)}?t={quote(token, safe='')}",
+                       preferences_link=topics_link(config, token), **context)
+
+
+async def _form(request: Request, config: Config) -> FormData | None:
+    try:
+        return await request.form(max_files=0, max_fields=len(config.themes) + 4, max_part_size=4096)
+    except HTTPException:
+        return None
+
+
+async def preferences_page(request: Request) -> Response:
+    """GET: the form with the current choice ticked; never writes."""
+    site = site_of(request)
+    token = token_of(request)
+    email = site.address(token)
+    if token is None or email is None:
+        return site.invalid()
+
+    def load(db: Any) -> tuple[Selection, bool]:
+        return current_choice(db, email, site.config), journal.is_suppressed(db, email)
+
+    selection, suppressed = await site.run(load)
+    return _page(site, "form", token, email=email, themes=_boxes(site.config, selection),
+                 unsubscribed=suppressed, problem=None)
+
+
+async def preferences_action(request: Request) -> Response:
+    """POST: save the ticked themes (every one ticked = everything, none = refused)."""
+    site = site_of(request)
+    config = site.config
+    form = await _form(request, config)
+    token = token_of(request, form)
+    email = site.address(token)
+    if form is None or token is None or email is None:
+        return site.invalid()
+    ticked = {theme for value in form.getlist("theme")
+              if isinstance(value, str) and (theme := config.theme_named(value))}
+    if not ticked:
+        suppressed = await site.run(lambda db: journal.is_suppressed(db, email))
+        return _page(site, "form", token, status=400, email=email, themes=_boxes(config, frozenset()),
+                     unsubscribed=suppressed,
+                     problem="Tick at least one topic. To stop getting emails altogether, unsubscribe instead.")
+    selection = selection_of(ticked, config)
+    stored = list(ordered(selection, config) or ())  # [] = everything, new themes included
+    await site.run(lambda db: journal.set_preferences(db, email, stored))
+    suppressed = await site.run(lambda db: journal.is_suppressed(db, email))
+    log.info("theme preferences saved via the web page")
+    return _page(site, "saved", token, email=email, chosen=ordered(selection, config), unsubscribed=suppressed)
+
+
+def preferences_routes(config: Config) -> list[BaseRoute]:
+    """The page's routes, for the unsubscribe server's app; none without `preferences_url`."""
+    path = preferences_path(config)
+    if path is None:
+        return []
+    return [
+        Route(path, preferences_page, methods=["GET"]),
+        Route(path, preferences_action, methods=["POST"]),
+    ]

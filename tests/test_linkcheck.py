@@ -17,7 +17,7 @@ from conftest import item_yaml
 from newsletter.cli import main
 from newsletter.config.loader import load_config
 from newsletter.journal.db import connect
-from newsletter.issue.probe import check_links, link_findings, web_links
+from newsletter.issue.probe import probe_links, link_findings, web_links
 
 SLOW_SECONDS = 1.5
 TIMEOUT = 0.3
@@ -108,7 +108,7 @@ def by_path(results, site: Site):
 
 def test_statuses_redirects_and_fallbacks(site: Site) -> None:
     paths = ["/ok", "/moved", "/hop", "/missing", "/broken", "/no-head", "/head-broken", "/forbidden"]
-    results = by_path(check_links([site.base + p for p in paths], timeout=2), site)
+    results = by_path(probe_links([site.base + p for p in paths], timeout=2), site)
     assert {p: r.status for p, r in results.items()} == {
         "/ok": 200, "/moved": 200, "/hop": 200, "/missing": 404, "/broken": 500, "/no-head": 200,
         "/head-broken": 200, "/forbidden": 403}
@@ -123,7 +123,7 @@ def test_statuses_redirects_and_fallbacks(site: Site) -> None:
 
 def test_findings_per_link(site: Site) -> None:
     paths = ["/ok", "/moved", "/missing", "/broken", "/forbidden", "/loop"]
-    results = check_links([site.base + p for p in paths], timeout=2)
+    results = probe_links([site.base + p for p in paths], timeout=2)
     places = {site.base + "/missing": "items/a.yaml:1"}
     found = {f.message.split()[0].removeprefix(site.base).rstrip(":"): f
              for f in link_findings(results, lambda url, where: places.get(url, where))}
@@ -141,7 +141,7 @@ def test_findings_per_link(site: Site) -> None:
 
 def test_slow_link_times_out_and_others_still_answer(site: Site) -> None:
     started = time.monotonic()
-    results = by_path(check_links([site.base + "/slow", site.base + "/ok"], timeout=TIMEOUT), site)
+    results = by_path(probe_links([site.base + "/slow", site.base + "/ok"], timeout=TIMEOUT), site)
     assert results["/slow"].status is None and "no answer within 0.3 s" in results["/slow"].error
     assert results["/ok"].status == 200
     assert time.monotonic() - started < SLOW_SECONDS * 2  # HEAD and GET both gave up early
@@ -153,7 +153,7 @@ def test_refused_connection_is_an_error() -> None:
     server = Site()
     url = server.base + "/ok"
     server.server_close()  # nothing listens there any more
-    [result] = check_links([url], timeout=1)
+    [result] = probe_links([url], timeout=1)
     assert result.status is None and result.error.startswith("cannot connect")
     assert [f.severity for f in link_findings([result])] == ["error"]
 
@@ -161,10 +161,10 @@ def test_refused_connection_is_an_error() -> None:
 def test_answers_are_cached_for_a_day(site: Site, tmp_path: Path) -> None:
     db = connect(tmp_path / "state.db")
     urls = [site.base + p for p in ("/ok", "/moved", "/missing", "/slow")]
-    first = check_links(urls, db=db, timeout=TIMEOUT)
+    first = probe_links(urls, db=db, timeout=TIMEOUT)
     assert not any(r.cached for r in first)
     before = sum(site.requests.values())
-    second = check_links(urls, db=db, timeout=TIMEOUT)
+    second = probe_links(urls, db=db, timeout=TIMEOUT)
     # answered links come from the cache; the timed-out one is asked again
     requested = {path for (_, path), n in site.requests.items() if n} - {"/ok", "/moved", "/missing"}
     assert requested == {"/slow"}
@@ -173,17 +173,17 @@ def test_answers_are_cached_for_a_day(site: Site, tmp_path: Path) -> None:
         (r.status, r.final_url, r.redirects, True) for r in first[:3]]
     tomorrow = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1, minutes=1)
     before = site.requests[("HEAD", "/ok")]
-    [later] = check_links(urls[:1], db=db, timeout=TIMEOUT, now=tomorrow)
+    [later] = probe_links(urls[:1], db=db, timeout=TIMEOUT, now=tomorrow)
     assert site.requests[("HEAD", "/ok")] == before + 1 and not later.cached  # a day later: asked again
     db.close()
 
 
 def test_cache_survives_reopening_the_state_file(site: Site, tmp_path: Path) -> None:
     db = connect(tmp_path / "state.db")
-    check_links([site.base + "/ok"], db=db, timeout=2)
+    probe_links([site.base + "/ok"], db=db, timeout=2)
     db.close()
     db = connect(tmp_path / "state.db")
-    [again] = check_links([site.base + "/ok"], db=db, timeout=2)
+    [again] = probe_links([site.base + "/ok"], db=db, timeout=2)
     db.close()
     assert again.cached and again.status == 200 and site.requests[("HEAD", "/ok")] == 1
 

@@ -14,7 +14,7 @@ from newsletter import journal
 from newsletter.config.loader import Config, load_config
 from newsletter.errors import NewsletterError
 from newsletter.tokens import make_token
-from newsletter.site.unsubscribe import create_app
+from newsletter.site.app import create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -11,7 +11,7 @@ from conftest import local_page, in_own_thread, record_traffic, serve_asgi
 from playwright.sync_api import Browser, expect
 from themekit import build, make_project, outbox, send, write_csv
 
-from newsletter.site.unsubscribe import create_app
+from newsletter.site.app import create_app
 
 pytestmark = pytest.mark.browser
 

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 from newsletter import journal
 from newsletter.config.loader import Config, load_config
 from newsletter.tokens import make_token, read_token, token_keys
-from newsletter.site.unsubscribe import create_app
+from newsletter.site.app import create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

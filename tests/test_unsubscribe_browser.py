@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, expect
 from newsletter import journal
 from newsletter.config.loader import Config
 from newsletter.tokens import make_token
-from newsletter.site.unsubscribe import create_app
+from newsletter.site.app import create_app
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from newsletter import journal
 from newsletter.cli import main
 from newsletter.config.loader import Config
-from newsletter.site.unsubscribe import create_app
+from newsletter.site.app import create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -20,7 +20,7 @@ from newsletter.config.loader import Config
 from newsletter.issue.summary import summary_text
 
 __all__ = [
-    "render_feed",
+    "render_atom",
     "render_search_index",
     "render_sitemap",
 ]
@@ -74,7 +74,7 @@ def _tag_uri(config: Config, year: int, path: str = "") -> str:
     return f"tag:{config.sender_domain},{year}:{specific}"
 
 
-def render_feed(archive: Archive, config: Config, base: str | None, pages: ArchivePages) -> bytes:
+def render_atom(archive: Archive, config: Config, base: str | None, pages: ArchivePages) -> bytes:
     """Atom: one entry per issue; ids are the pages' URLs, or tag: URIs without a base URL."""
     issues = archive.issues
     oldest = min(i.range.start.year for i in issues)

@@ -1,7 +1,7 @@
 """The archive stage: every built issue under `issues/` -> a static web site.
 
-Reading the issues is `archive_issues.py`, the HTML pages `archive_pages.py`, the feed,
-sitemap and search index `archive_feed.py`; this module decides which files make up the
+Reading the issues is `issues.py`, the HTML pages `pages.py`, the feed,
+sitemap and search index `atom.py`; this module decides which files make up the
 site and writes them. The site is rendered in memory (`render_site`), then written
 incrementally (`write_site`): a file is replaced only when its bytes differ, and files a
 previous run wrote that are no longer part of the site are removed. Nothing depends on
@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsletter.archive.atom import render_feed, render_search_index, render_sitemap
-from newsletter.archive.issues import Archive, ArchivedIssue, ArchivedItem, ArchivedSection, load_archive
+from newsletter.archive.atom import render_atom, render_search_index, render_sitemap
+from newsletter.archive.issues import Archive, load_archive
 from newsletter.archive.pages import ArchivePages, issue_view, theme_counts, theme_groups
 from newsletter.config.loader import Config
 from newsletter.errors import BuildError
@@ -26,14 +26,9 @@ from newsletter.errors import BuildError
 __all__ = [
     "RECORD",
     "SEARCH_INDEX",
-    "Archive",
     "ArchiveResult",
-    "ArchivedIssue",
-    "ArchivedItem",
-    "ArchivedSection",
     "SiteReport",
     "build_archive",
-    "load_archive",
     "render_site",
     "write_site",
 ]
@@ -84,7 +79,7 @@ def render_site(archive: Archive, config: Config, *, base_url: str | None = None
     files["site.css"] = pages.render("site.css", "")
     files["search.js"] = pages.env.get_template("archive/search.js").render().encode("utf-8")
     files[SEARCH_INDEX] = render_search_index(archive)
-    files["feed.xml"] = render_feed(archive, config, base, pages)
+    files["feed.xml"] = render_atom(archive, config, base, pages)
     if base:
         files["sitemap.xml"] = render_sitemap(archive, base)
     return files

@@ -24,7 +24,7 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 
-__all__ = ["Failure", "ParsedBounce", "parse_bounce"]
+__all__ = ["FailedAddress", "ParsedBounce", "parse_bounce"]
 
 _STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _SMTP_CODE_RE = re.compile(r"(?<![\d.])([45]\d\d)(?:[ -]|$)", re.MULTILINE)
@@ -52,7 +52,7 @@ _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelop
 
 
 @dataclass(frozen=True)
-class Failure:
+class FailedAddress:
     """One recipient's failure as a bounce message reports it, before matching."""
 
     recipient: str  # the failed address as the bounce names it ("" if it names none)
@@ -68,7 +68,7 @@ class Failure:
 class ParsedBounce:
     """What one message says: its failures, the original Message-IDs, where it was sent."""
 
-    failures: tuple[Failure, ...]
+    failures: tuple[FailedAddress, ...]
     original_ids: tuple[str, ...]
     envelope_to: tuple[str, ...]  # candidate VERP addresses the bounce was delivered to
     delayed: bool = False  # only delay warnings: not a bounce yet
@@ -120,9 +120,9 @@ def _address_of(field_value: str) -> str:
     return parseaddr(value.strip())[1].lower() or value.strip().strip("<>").lower()
 
 
-def _dsn_failures(report: Message) -> tuple[list[Failure], bool]:
+def _dsn_failures(report: Message) -> tuple[list[FailedAddress], bool]:
     """Failures from a message/delivery-status part; also whether it only reports delays."""
-    failures: list[Failure] = []
+    failures: list[FailedAddress] = []
     delayed = False
     for block in _children(report)[1:]:
         action = str(block.get("Action", "")).strip().lower()
@@ -136,7 +136,7 @@ def _dsn_failures(report: Message) -> tuple[list[Failure], bool]:
             continue  # delivered, relayed, expanded: not a failure
         # Original-Recipient is the address as we sent it; Final-Recipient may be a forward
         named = block.get("Original-Recipient") or block.get("Final-Recipient") or ""
-        failures.append(Failure(_address_of(str(named)), status, diagnostic))
+        failures.append(FailedAddress(_address_of(str(named)), status, diagnostic))
     return failures, delayed and not failures
 
 
@@ -161,7 +161,7 @@ def _original_ids(parts: list[Message], texts: list[str]) -> list[str]:
     return list(dict.fromkeys(i.strip() for i in ids))
 
 
-def _text_failures(text: str, extra: list[str]) -> list[Failure]:
+def _text_failures(text: str, extra: list[str]) -> list[FailedAddress]:
     """Failures from a plain-text explanation: each named address with the code after it."""
     marker = _COPY_MARKER.search(text)
     explanation = text[: marker.start()] if marker else text
@@ -177,12 +177,12 @@ def _text_failures(text: str, extra: list[str]) -> list[Failure]:
     addresses = list(dict.fromkeys([a.lower() for a in extra] + [m.group(1).lower() for m in
                                                                  _ADDRESS_RE.finditer(explanation)]))
     if not addresses:
-        return [Failure("", status, _clean(line))]
+        return [FailedAddress("", status, _clean(line))]
     failures = []
     for address in addresses:
         window = explanation[explanation.lower().find(address):][:600]
         own = _status_from(window[len(address):]) or status
-        failures.append(Failure(address, own, _clean(line)))
+        failures.append(FailedAddress(address, own, _clean(line)))
     return failures
 
 
@@ -199,7 +199,7 @@ def parse_bounce(msg: Message) -> ParsedBounce | None:
     parts = _children(msg) if msg.is_multipart() else [msg]
     is_report = msg.get_content_type() == "multipart/report"
     texts = [_text(p) for p in _plain_parts(msg)]
-    failures: list[Failure] = []
+    failures: list[FailedAddress] = []
     delayed = False
     for part in parts:
         if part.get_content_type() == "message/delivery-status":

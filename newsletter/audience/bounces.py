@@ -25,22 +25,12 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from newsletter import journal
-from newsletter.audience.bounceparse import Failure, ParsedBounce, parse_bounce
+from newsletter.audience.bounceparse import FailedAddress, ParsedBounce, parse_bounce
 from newsletter.config.loader import Config
 from newsletter.errors import NewsletterError
-from newsletter.audience.verp import parse_verp, verp_address
+from newsletter.audience.verp import parse_verp
 
-__all__ = [
-    "HARD_REASON",
-    "SOFT_REASON",
-    "BounceImport",
-    "Failure",
-    "import_bounces",
-    "parse_bounce",
-    "parse_verp",
-    "read_mailbox",
-    "verp_address",
-]
+__all__ = ["HARD_REASON", "SOFT_REASON", "BounceImport", "import_bounces", "read_mailbox"]
 
 HARD_REASON = "hard-bounce"
 SOFT_REASON = "soft-bounces"
@@ -50,7 +40,7 @@ SOFT_REASON = "soft-bounces"
 class Matched:
     email: str
     run_id: int | None
-    failure: Failure
+    failure: FailedAddress
 
 
 @dataclass
@@ -96,7 +86,7 @@ def _received(msg: Message) -> str:
     return when.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-def _pick(failures: tuple[Failure, ...], email: str, run_id: int | None) -> Matched:
+def _pick(failures: tuple[FailedAddress, ...], email: str, run_id: int | None) -> Matched:
     """The failure reported for `email`, or the bounce's first one if it names another address."""
     failure = next((f for f in failures if f.recipient == email), failures[0])
     return Matched(email, run_id, failure)

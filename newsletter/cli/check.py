@@ -16,7 +16,7 @@ from newsletter.issue.build import build_issue
 from newsletter.issue.checks.findings import Finding, count
 from newsletter.issue.checks.document import url_locations
 from newsletter.journal.db import connect
-from newsletter.issue.probe import check_links, link_findings, web_links
+from newsletter.issue.probe import probe_links, link_findings, web_links
 from newsletter.cli import main
 from newsletter.cli.options import config_option, date_range, load, range_options
 
@@ -81,7 +81,7 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
         click.echo(f"Checking {len(urls)} links ...", err=True)
         db = connect(config.state_file)
         try:
-            answers = check_links(urls, db=db, timeout=timeout)
+            answers = probe_links(urls, db=db, timeout=timeout)
         finally:
             db.close()
         findings += link_findings(answers, url_locations(result.rendered.issue))

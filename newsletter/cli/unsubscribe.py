@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from newsletter.tokens import describe_secrets
-from newsletter.site.unsubscribe import TokenRedactor, create_app, unsubscribe_path
+from newsletter.site.app import TokenRedactor, create_app
+from newsletter.site.pages import unsubscribe_path
 from newsletter.cli import main
 from newsletter.cli.options import config_option, load
 

@@ -5,7 +5,7 @@ ETag / Last-Modified remembered from the last run, so an unchanged feed answers 
 nothing is downloaded (the caller re-reads the body it kept). `parse_feed` never lets
 feedparser open anything itself: it gets bytes, so a feed cannot make us read a
 `file://` URL or fetch another page. Entries come out as `FeedEntry` values with a
-Markdown summary; turning them into item files is `collect.py`'s job.
+Markdown summary; turning them into item files is `run.py`'s job.
 """
 
 from __future__ import annotations

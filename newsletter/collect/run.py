@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from newsletter import journal
 from newsletter.config.loader import Config
 from newsletter.config.sections import theme_key
-from newsletter.collect.dedupe import item_keys, known_keys, normalise_link
+from newsletter.collect.dedupe import item_keys, known_keys
 from newsletter.errors import CollectError, ItemError, NewsletterError
 from newsletter.collect.feeds import (
     Download,
@@ -49,20 +49,7 @@ from newsletter.collect.spreadsheet import read_spreadsheet
 from newsletter.collect.themerules import choose_theme
 from newsletter.yamldoc import parse_yaml
 
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "CollectReport",
-    "NewItem",
-    "Source",
-    "SourceReport",
-    "choose_theme",
-    "collect",
-    "item_keys",
-    "item_yaml",
-    "known_keys",
-    "normalise_link",
-    "resolve_sources",
-]
+__all__ = ["DEFAULT_TIMEOUT", "CollectReport", "NewItem", "SourceReport", "collect"]
 
 DEFAULT_TIMEOUT = 20.0
 MAX_PARALLEL_DOWNLOADS = 6

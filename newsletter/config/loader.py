@@ -5,8 +5,7 @@ commands work from anywhere. Secrets never live in the YAML: the config names th
 environment variable or file that holds them (`password_env`, `secret_env`, ...).
 
 This module owns `Config` and the top-level keys; each section with its own dataclass
-(smtp, dkim, colors, themes, theme_rules, sources) is read in `config_sections.py`,
-whose dataclasses and `theme_key` are re-exported here for the rest of the package.
+(smtp, dkim, colors, themes, theme_rules, sources) is read in `sections.py`.
 """
 
 from __future__ import annotations
@@ -35,15 +34,7 @@ from newsletter.config.sections import (
 from newsletter.errors import ConfigError, raise_all
 from newsletter.yamldoc import LineMap, load_yaml
 
-__all__ = [
-    "Colors",
-    "Config",
-    "DkimConfig",
-    "SmtpConfig",
-    "SourceConfig",
-    "load_config",
-    "theme_key",
-]
+__all__ = ["Config", "load_config"]
 
 DEFAULT_SUBJECT = "{name}: {period}"
 

@@ -3,8 +3,7 @@
 `ConfigReader` collects every error instead of stopping at the first, so a user fixes
 the whole file in one go; each `read_*` function validates one section (smtp, dkim,
 colors, themes, theme_rules, sources) and returns its dataclass with defaults filled
-in. `config.py` assembles them into `Config` and re-exports the dataclasses, so
-`from newsletter.config import SmtpConfig` keeps working.
+in. `loader.py` assembles them into `Config`.
 """
 
 from __future__ import annotations

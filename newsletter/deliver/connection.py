@@ -5,7 +5,7 @@
 password on the network; `Connector.connect` opens a session, greets it and logs in,
 sorting what goes wrong into a passing outage (`ConnectionFailed`: try again later) or a
 problem every recipient would hit alike (`Fatal`: stop the run, fix the configuration).
-The pool (deliver.py) decides what to do with either; this module only connects.
+The pool (pool.py) decides what to do with either; this module only connects.
 """
 
 from __future__ import annotations

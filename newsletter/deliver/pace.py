@@ -1,6 +1,6 @@
 """The pool's pace: one global rate in messages per second, shared by every connection.
 
-Kept apart from the pool (deliver.py) because it is pure timing: it knows nothing of
+Kept apart from the pool (pool.py) because it is pure timing: it knows nothing of
 SMTP, only of successes and throttling replies, and can be tested with a clock alone.
 """
 

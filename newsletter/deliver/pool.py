@@ -3,10 +3,10 @@
 `deliver(source, transport)` runs `transport.concurrency` workers. Each keeps one
 connection open for many messages (a fresh one after `reconnect_after`), takes a `Job`
 from the source, waits for the rate limiter, runs one SMTP transaction and hands the
-`Result` back. It knows SMTP and nothing of the journal: the source (sendfeed.py) records.
+`Result` back. It knows SMTP and nothing of the journal: the source (send/jobs.py) records.
 
-The pieces it drives live beside it: smtpconn.py connects (TLS and AUTH policy),
-smtptransaction.py runs one transaction and says what the replies mean, ratelimit.py
+The pieces it drives live beside it: connection.py connects (TLS and AUTH policy),
+transaction.py runs one transaction and says what the replies mean, pace.py
 keeps the pace. What the pool itself decides:
 - 4xx replies (421, 450, 451, 452, 454 ...) halve the global rate (at most once a second);
   it creeps back up with each success. 421 also means the server is closing: the worker
@@ -35,33 +35,17 @@ from newsletter.deliver.connection import (
     Connector,
     Fatal,
     Transport,
-    check_transport,
     close_politely,
-    is_loopback,
-    transport_from_config,
 )
-from newsletter.deliver.transaction import HARD_BOUNCE_CODES, Job, Result, transact
+from newsletter.deliver.transaction import Job, Result, transact
 
-__all__ = [
-    "HARD_BOUNCE_CODES",
-    "THROTTLE_CODES",
-    "Job",
-    "JobSource",
-    "PoolReport",
-    "RateLimiter",
-    "Result",
-    "Transport",
-    "check_transport",
-    "deliver",
-    "is_loopback",
-    "transport_from_config",
-]
+__all__ = ["THROTTLE_CODES", "JobSource", "PoolReport", "deliver"]
 
 THROTTLE_CODES = frozenset({421, 450, 451, 452, 454})
 
 
 class JobSource(Protocol):
-    """What the pool pulls jobs from and reports results to (sendfeed.py's journal feed)."""
+    """What the pool pulls jobs from and reports results to (send/jobs.py's `JournalJobs`)."""
 
     async def next_job(self) -> Job | None:
         """The next job, waiting if retries are due later; None when there is nothing more."""

@@ -1,6 +1,6 @@
 """Which SMTP server a send goes through: the configured relay, or the embedded outbox.
 
-Both a run (send.py) and a test send (sendtest.py) resolve the transport the same way,
+Both a run (send/run.py) and a test send (send/testsend.py) resolve the transport the same way,
 describe it the same way, and, when no relay is configured, start the embedded outbox
 (outbox.py) for just as long as they deliver, so no mail leaves the machine by default.
 """

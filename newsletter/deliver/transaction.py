@@ -15,7 +15,7 @@ turns the replies into a `Result`:
 
 Each transaction is written with aiosmtplib's `execute_command` and its protocol rather
 than `sendmail`: our addresses are validated and our messages are CRLF-canonical by
-construction (compose.py), so `sendmail`'s address parsing and its two regex passes over
+construction (issue/compose.py), so `sendmail`'s address parsing and its two regex passes over
 every body are not needed; dot-stuffing is a `bytes.replace` when a line starts with a
 dot. On a 60 KB message this more than triples throughput (see bench/README.md).
 """
@@ -44,7 +44,7 @@ class Job:
     recipient: str  # RCPT TO
     message: bytes  # CRLF line ends only (compose.fill builds it so): the pool does not normalise
     attempts: int = 1  # including the one about to be made
-    stuffed: bool = False  # lines starting with "." already doubled for SMTP (messages.py does it ahead)
+    stuffed: bool = False  # lines starting with "." already doubled for SMTP (send/messages.py does it ahead)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from newsletter.issue.checks.document import parse_html
 from newsletter.config.loader import Config
 from newsletter.journal.caches import CachedLink, get_link_checks, put_link_checks
 
-__all__ = ["LinkResult", "web_links", "fetch_links", "check_links", "link_findings", "USER_AGENT"]
+__all__ = ["LinkResult", "web_links", "fetch_links", "probe_links", "link_findings", "USER_AGENT"]
 
 USER_AGENT = "Mozilla/5.0 (compatible; newsletter-linkcheck/1.0; checking links before a mailing)"
 CACHE_FOR = dt.timedelta(days=1)
@@ -102,7 +102,7 @@ async def fetch_links(urls: Sequence[str], *, concurrency: int = 8, timeout: flo
         return list(await asyncio.gather(*(_check_one(client, url, limit, timeout) for url in urls)))
 
 
-def check_links(urls: Iterable[str], *, db: sqlite3.Connection | None = None, concurrency: int = 8,
+def probe_links(urls: Iterable[str], *, db: sqlite3.Connection | None = None, concurrency: int = 8,
                 timeout: float = 10.0, now: dt.datetime | None = None) -> list[LinkResult]:
     """Cached answers younger than a day, the rest fetched (and cached when they answered)."""
     urls = list(dict.fromkeys(urls))

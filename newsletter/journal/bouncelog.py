@@ -1,6 +1,6 @@
 """The bounces received: recording each once, matching it to a run, counting soft-bounce streaks.
 
-bounces.py reads the mailbox and decides; this module stores what it found and answers
+audience/bounces.py reads the mailbox and decides; this module stores what it found and answers
 its questions (which run and address a Message-ID belongs to, how many runs in a row an
 address soft-bounced), so a mailbox imported twice changes nothing.
 """

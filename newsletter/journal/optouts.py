@@ -1,9 +1,9 @@
 """What subscribers asked of us: not to be mailed at all (suppressions), or only some themes.
 
-The suppression list is checked before every send and fed by unsubscribes (unsubscribe.py),
-hard bounces (bounces.py, the send itself) and CRM imports (suppressions.py); the theme
-preferences are saved by the "Manage your topics" page (preferences.py) and win over the
-CSV's themes when a send is planned (choices.py).
+The suppression list is checked before every send and fed by unsubscribes (site/unsubscribe.py),
+hard bounces (audience/bounces.py, the send itself) and CRM imports (audience/suppressions.py); the theme
+preferences are saved by the "Manage your topics" page (site/preferences.py) and win over the
+CSV's themes when a send is planned (audience/choices.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The journal feed: the pool's job source during a run, and the only writer of its results.
+"""The journal job source: the pool's job source during a run, and the only writer of its results.
 
-The delivery pool (deliver.py) knows SMTP and nothing of the journal; this feed claims
+The delivery pool (deliver/pool.py) knows SMTP and nothing of the journal; this job source claims
 recipients from the journal in small batches (`sending`, committed before they go out),
 makes each one's message, and records every result in the next short transaction
 (`sent` only after the server's 250). Retries of deferred recipients wait here, in memory,
@@ -24,14 +24,14 @@ from newsletter.send.plan import SendPlan
 from newsletter.send.report import SendReport
 from newsletter.audience.subscribers import Subscriber
 
-__all__ = ["FLUSH_SECONDS", "JournalFeed", "OnResult"]
+__all__ = ["FLUSH_SECONDS", "JournalJobs", "OnResult"]
 
 FLUSH_SECONDS = 0.2  # results are committed at least this often (bounds the "possible duplicates")
 
 OnResult = Callable[[str], None]
 
 
-class JournalFeed:
+class JournalJobs:
     """The pool's job source: claims recipients from the journal and records their results.
 
     Claims are small (about one per connection) and committed before the jobs are handed

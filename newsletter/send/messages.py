@@ -202,7 +202,7 @@ class Composer:
 
 
 def load_signer_for(config: Config) -> Signer | None:
-    """The DKIM signer (newsletter/dkim.py), loaded once per run; None without a `dkim:` block."""
+    """The DKIM signer (dkim.py), loaded once per run; None without a `dkim:` block."""
     if config.dkim is None:
         return None
     from newsletter.send.dkim import load_signer

@@ -2,7 +2,7 @@
 
 `prepare_send` reads the subscriber list, the suppressions, the saved theme choices and
 the journal, and counts who gets the issue, who is excluded and why, and what a resume
-picks up (`SendPlan`). The CLI shows this before asking to confirm; the run (send.py)
+picks up (`SendPlan`). The CLI shows this before asking to confirm; the run (run.py)
 then writes it into the journal and sends. `exclusion` is the one rule for who is left
 out, shared by the counts, the run and the dry run so they can never disagree.
 """

@@ -1,7 +1,7 @@
 """What a send did: the counts and failures behind the summary table and the exit status.
 
-Filled in by the run (send.py), its journal feed (sendfeed.py) and test sends
-(sendtest.py); printed by the CLI. `write_failures_csv` puts the recipients not sent
+Filled in by the run (run.py), its journal job source (jobs.py) and test sends
+(testsend.py); printed by the CLI. `write_failures_csv` puts the recipients not sent
 where a spreadsheet can open them (also used by `status`).
 """
 
@@ -14,11 +14,11 @@ from pathlib import Path
 
 from newsletter import journal
 
-__all__ = ["DryRunReport", "Failure", "SendReport", "write_failures_csv"]
+__all__ = ["DryRunReport", "FailedRecipient", "SendReport", "write_failures_csv"]
 
 
 @dataclass(frozen=True)
-class Failure:
+class FailedRecipient:
     """One recipient the send did not reach, with the server's last word on it."""
 
     email: str
@@ -50,7 +50,7 @@ class SendReport:
     aborted: bool = False  # a second Ctrl-C: what was in flight is left for the next run to report
     elapsed: float = 0.0
     totals: dict[str, int] = field(default_factory=dict)
-    failures: list[Failure] = field(default_factory=list)
+    failures: list[FailedRecipient] = field(default_factory=list)
     failures_csv: Path | None = None
 
     @property

@@ -1,15 +1,14 @@
 """The send stage: subscribers minus suppressions -> one message each -> SMTP, journaled.
 
-`prepare_send` (sendplan.py) reads the list, the suppressions and the journal and says
+`prepare_send` (plan.py) reads the list, the suppressions and the journal and says
 what a run would do without writing anything; `send_issue` here then does it: writes
-the plan into the journal, holds the one-sender lock, starts the transport (relay.py)
-and lets the delivery pool (deliver.py) pull jobs from the journal feed (sendfeed.py)
-until done, stopped or interrupted, then sums up (sendreport.py). `dry_run` composes
-every message (messages.py) without connecting; `send_test` (sendtest.py) sends the
+the plan into the journal, holds the one-sender lock, starts the transport (deliver/relay.py)
+and lets the delivery pool (deliver/pool.py) pull jobs from the journal job source (jobs.py)
+until done, stopped or interrupted, then sums up (report.py). `dry_run` composes
+every message (messages.py) without connecting; `send_test` (testsend.py) sends the
 current build to a few addresses, leaving the journal alone.
 
-A run is per issue: running the same command again resumes it. The names callers used
-from this module before it was split are re-exported here.
+A run is per issue: running the same command again resumes it.
 """
 
 from __future__ import annotations
@@ -31,37 +30,17 @@ from newsletter.errors import SendError
 from newsletter.send.messages import (
     MAX_LINE_OCTETS,
     Composer,
-    Signer,
     TemplateCache,
-    envelope_sender,
     load_signer_for,
     new_message_id,
 )
 from newsletter.deliver.relay import with_transport
-from newsletter.send.jobs import JournalFeed, OnResult
-from newsletter.send.plan import SendPlan, exclusion, prepare_send
-from newsletter.send.report import DryRunReport, Failure, SendReport, write_failures_csv
-from newsletter.send.testsend import TEST_PREFIX, send_test, send_test_async
+from newsletter.send.jobs import JournalJobs, OnResult
+from newsletter.send.plan import SendPlan, exclusion
+from newsletter.send.report import DryRunReport, FailedRecipient, SendReport, write_failures_csv
 from newsletter.issue.variants import QUIET_REASON
 
-__all__ = [
-    "MAX_LINE_OCTETS",
-    "TEST_PREFIX",
-    "DryRunReport",
-    "Failure",
-    "SendPlan",
-    "SendReport",
-    "Signer",
-    "TemplateCache",
-    "dry_run",
-    "envelope_sender",
-    "new_message_id",
-    "prepare_send",
-    "send_issue",
-    "send_test",
-    "send_test_async",
-    "write_failures_csv",
-]
+__all__ = ["dry_run", "send_issue"]
 
 OnEvent = Callable[[str], None]
 
@@ -172,14 +151,14 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
     try:
         run, in_flight = _apply(db, plan)
         report.possible_duplicates += in_flight
-        feed = JournalFeed(db, run.id, plan, composer, stop, report, on_result)
+        jobs = JournalJobs(db, run.id, plan, composer, stop, report, on_result)
 
         async def body(transport: Transport, outbox: Path | None) -> PoolReport:
             report.outbox = outbox
             try:
-                return await deliver(feed, transport, stop=stop, on_event=on_event)
+                return await deliver(jobs, transport, stop=stop, on_event=on_event)
             finally:
-                feed.close()
+                jobs.close()
 
         started = time.monotonic()
         try:
@@ -204,7 +183,7 @@ def _finish(db: sqlite3.Connection, run: journal.Run, plan: SendPlan, report: Se
     report.skipped = totals["skipped"]
     report.quiet = sum(1 for r in journal.run_recipients(db, run.id, ("skipped",)) if r.reply == QUIET_REASON)
     problems = journal.run_recipients(db, run.id, ("failed", "deferred"))
-    report.failures = [Failure(r.address, r.name, r.state, r.reply) for r in problems]
+    report.failures = [FailedRecipient(r.address, r.name, r.state, r.reply) for r in problems]
     if problems:
         report.failures_csv = plan.config.issues_dir / plan.slug / "failures.csv"
         write_failures_csv(report.failures_csv, problems)

@@ -1,9 +1,9 @@
 """Test sends: the current build to a few addresses, subject prefixed "[TEST] ", journal untouched.
 
 Used by `newsletter send --test` and the preview's "send test" button. It goes through
-the same transport and makes messages the same way as a real run (relay.py,
+the same transport and makes messages the same way as a real run (deliver/relay.py,
 messages.py); only the job source differs: a fixed list with retries in memory instead
-of the journal feed, so a test never marks anyone as sent.
+of the journal job source, so a test never marks anyone as sent.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from newsletter.send.messages import (
     unsubscribe_keys,
 )
 from newsletter.deliver.relay import resolve_transport, transport_label, with_transport
-from newsletter.send.report import Failure, SendReport
+from newsletter.send.report import FailedRecipient, SendReport
 from newsletter.audience.subscribers import Subscriber, check_address
 
 __all__ = ["TEST_PREFIX", "send_test", "send_test_async"]
@@ -65,10 +65,10 @@ class _ListSource:
             self.outstanding += 1
         elif result.status == "failed":
             self.report.failed += 1
-            self.report.failures.append(Failure(result.job.recipient, "", "failed", result.summary))
+            self.report.failures.append(FailedRecipient(result.job.recipient, "", "failed", result.summary))
         else:  # deferred for good, or never tried because the pool stopped
             self.report.deferred += 1
-            self.report.failures.append(Failure(result.job.recipient, "", "deferred", result.summary))
+            self.report.failures.append(FailedRecipient(result.job.recipient, "", "deferred", result.summary))
         self.changed.set()
 
     def _again(self, job: Job) -> None:

@@ -1,6 +1,6 @@
 """The "Manage your topics" page: subscribers tick the themes they want, by their signed link.
 
-Served by the unsubscribe server (`unsubscribe.routes` mounts `preferences_routes`) at
+Served by the unsubscribe server (`app.routes` mounts `preferences_routes`) at
 the path of `preferences_url`, with the same per-recipient token in `?t=` that the
 unsubscribe link carries. `GET` shows a checkbox form with the current choice: the one
 saved here, else what the last send used (the CSV's `themes` column), else every theme.
@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute, Route
 from newsletter import journal
 from newsletter.audience.choices import Selection, ordered, selection_of, stored_choice
 from newsletter.config.loader import Config
-from newsletter.site.unsubscribe import SubscriberSite, site_of, token_of, unsubscribe_path
+from newsletter.site.pages import SubscriberSite, site_of, token_of, unsubscribe_path
 
 __all__ = ["ThemeBox", "current_choice", "preferences_path", "preferences_routes", "topics_link"]
 

@@ -2,7 +2,7 @@
 
 Data in, data out: the rules read the rendered files (`email.html`, `email.txt`,
 `sample.eml`), the `Issue` and the `Config`, and return `Finding`s; nothing here prints,
-writes or touches the network (link checking lives in `linkcheck.py`). An *error* is
+writes or touches the network (link checking lives in `issue/probe.py`). An *error* is
 something a subscriber or a mail provider would notice (a clipped message, a missing
 unsubscribe header, an unreadable colour, a link that cannot work); a *warning* is worth
 a look but may be intended. `build` records the findings in manifest.json, `check`
@@ -17,8 +17,7 @@ The rules live by what they look at:
 - `document.py` parses the built files and traces a URL back to its item file;
 - `findings.py` holds `Finding`.
 
-This module runs them all in one fixed order and re-exports the public rules, so
-`from newsletter.checks import ...` is the one import callers need.
+`check_issue` here runs them all in one fixed order.
 """
 
 from __future__ import annotations

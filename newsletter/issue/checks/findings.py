@@ -1,6 +1,6 @@
 """`Finding`: what every rule returns, and the severities `send` and `check` act on.
 
-Kept apart from the rules so that each rule module, the CLI and `linkcheck.py` share
+Kept apart from the rules so that each rule module, the CLI and `issue/probe.py` share
 one small type without importing any rule.
 """
 

@@ -4,7 +4,7 @@ A link that cannot work in a mail client (relative, empty, `javascript:`, an anc
 nowhere) is an error, because a subscriber clicks it and nothing happens; the text part
 must carry every link the HTML has, because some readers only ever see the text; and
 each part needs a visible unsubscribe link. Whether the links *answer* is a network
-question and lives in `linkcheck.py`.
+question and lives in `issue/probe.py`.
 """
 
 from __future__ import annotations

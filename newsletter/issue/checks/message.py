@@ -52,7 +52,7 @@ def check_headers(message: bytes) -> list[Finding]:
     for name in ("From", "To", "Date", "Message-ID", "List-Id"):
         if not str(headers.get(name) or "").strip():
             findings.append(error("message-headers", f"sample.eml: {name}", f"the message has no {name} header",
-                                  "keep compose.py's headers; providers distrust messages without it"))
+                                  "keep issue/compose.py's headers; providers distrust messages without it"))
     value = " ".join(str(headers.get("List-Unsubscribe") or "").split())
     targets = re.findall(r"<([^>]*)>", value)
     if not value:
@@ -71,5 +71,5 @@ def check_headers(message: bytes) -> list[Finding]:
     if post != "List-Unsubscribe=One-Click":
         findings.append(error("list-unsubscribe", "sample.eml: List-Unsubscribe-Post",
                               "no `List-Unsubscribe-Post: List-Unsubscribe=One-Click` header (RFC 8058)",
-                              "keep compose.py's List-Unsubscribe-Post header"))
+                              "keep issue/compose.py's List-Unsubscribe-Post header"))
     return findings

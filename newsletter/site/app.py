@@ -1,0 +1,123 @@
+"""The subscriber-facing web app: the unsubscribe and topics pages behind one guard.
+
+`newsletter unsubscribe-server` serves `create_app(config)`: a body cap and security
+headers on every response, no cookies, tokens blanked in the access log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from newsletter.config.loader import Config
+from newsletter.issue.render import template_environment
+from newsletter.site.pages import BASE_CSP, MAX_BODY_BYTES, SubscriberSite
+from newsletter.site.preferences import preferences_routes
+from newsletter.site.unsubscribe import unsubscribe_routes
+from newsletter.tokens import token_keys
+
+__all__ = ["TokenRedactor", "create_app", "routes"]
+
+
+def routes(config: Config) -> list[BaseRoute]:
+    """Every page of the site; the topics page only when `preferences_url` is set."""
+    return [*unsubscribe_routes(config), *preferences_routes(config)]
+
+
+class _Guard:
+    """Caps the request body and adds security headers to every response (never cookies)."""
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > self.max_body:
+            await PlainTextResponse("Request body too large\n", status_code=413)(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body:
+                raise _TooLarge
+            return message
+
+        async def secure_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = _secure_headers(message.get("headers", []))
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, secure_send)
+        except _TooLarge:
+            if started:
+                raise
+            await PlainTextResponse("Request body too large\n", status_code=413)(scope, receive, secure_send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+_SECURITY_HEADERS = {
+    b"cache-control": b"no-store",
+    b"referrer-policy": b"no-referrer",  # the token is in the URL
+    b"x-content-type-options": b"nosniff",
+    b"x-frame-options": b"DENY",
+    b"x-robots-tag": b"noindex, nofollow",
+    b"content-security-policy": BASE_CSP.encode(),
+}
+
+
+def _secure_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    kept = [(k, v) for k, v in headers if k.lower() != b"set-cookie"]
+    present = {k.lower() for k, _ in kept}
+    return kept + [(k, v) for k, v in _SECURITY_HEADERS.items() if k not in present]
+
+
+class TokenRedactor(logging.Filter):
+    """Blanks `t=<token>` in uvicorn's access log: a token unsubscribes whoever holds it."""
+
+    _TOKEN = re.compile(r"([?&]t=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._TOKEN.sub(r"\1...", a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = self._TOKEN.sub(r"\1...", record.msg)
+        return True
+
+
+def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: Path | None = None) -> Starlette:
+    """The unsubscribe server for `config`; keys default to the ones `send` signs with.
+
+    Never creates a token secret: a fresh random one would refuse every link already sent.
+    """
+    site = SubscriberSite(
+        config=config,
+        keys=tuple(keys if keys is not None else token_keys(config, create=False)),
+        state_file=state_file or config.state_file,
+        templates=template_environment(config),
+    )
+    with site.db():
+        pass  # create the state file and its tables now, so a bad path fails at start-up
+    app = Starlette(routes=routes(config))
+    app.add_middleware(_Guard)
+    app.state.site = site
+    return app

@@ -1,0 +1,126 @@
+"""What every subscriber page shares: the token check, the state file, the templates, the CSP.
+
+The unsubscribe and topics pages (and any page added later) take a `SubscriberSite` from
+`site_of(request)` and render through it, so every page gets the same CSP and the same
+generic answer to a bad link.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import jinja2
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from newsletter import journal
+from newsletter.config.loader import Config
+from newsletter.tokens import read_token
+
+__all__ = ["MAX_BODY_BYTES", "BASE_CSP", "SubscriberSite", "read_form", "site_of", "token_of", "unsubscribe_path"]
+
+MAX_BODY_BYTES = 16 * 1024  # a one-click body is 26 bytes; the page's form a few hundred
+T = TypeVar("T")
+
+BASE_CSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+_STYLE_RE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class SubscriberSite:
+    """What every subscriber page needs: config, token keys, the state file, templates."""
+
+    config: Config
+    keys: tuple[bytes, ...]
+    state_file: Path
+    templates: jinja2.Environment
+
+    def address(self, token: str | None) -> str | None:
+        """The subscriber a token belongs to, or None for any kind of bad token."""
+        return read_token(token, self.config.list_id, list(self.keys)) if token else None
+
+    @contextmanager
+    def db(self) -> Iterator[sqlite3.Connection]:
+        """A short-lived connection; WAL and the busy timeout let `send` write meanwhile."""
+        conn = journal.connect(self.state_file)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    async def run(self, func: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `func(db)` in a worker thread so a locked database never blocks the server."""
+
+        def call() -> T:
+            with self.db() as conn:
+                return func(conn)
+
+        return await run_in_threadpool(call)
+
+    def page(self, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+        """Render `unsubscribe/<name>.html`."""
+        return self.render(f"unsubscribe/{name}.html", status=status, **context)
+
+    def render(self, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+        """Any subscriber page, with the list's name, language, colours and mailto; its inline
+        styles are allowed by hash in the CSP (the preferences pages use it too)."""
+        config = self.config
+        body = self.templates.get_template(template).render(
+            name=config.name, lang=config.language, colors=config.colors,
+            mailto=config.unsubscribe_mailto, **context,
+        )
+        return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": _csp(body)})
+
+    def invalid(self) -> HTMLResponse:
+        """The one answer for every bad link: it says nothing about why."""
+        return self.page("invalid", status=400)
+
+
+def _csp(body: str) -> str:
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(style.encode()).digest()).decode() + "'"
+        for style in _STYLE_RE.findall(body)
+    )
+    return f"{BASE_CSP}; style-src {hashes}" if hashes else BASE_CSP
+
+
+def site_of(request: Request) -> SubscriberSite:
+    site: SubscriberSite = request.app.state.site
+    return site
+
+
+async def read_form(request: Request) -> FormData:
+    """The POSTed form (urlencoded or multipart, per RFC 8058); empty if unreadable."""
+    try:
+        return await request.form(max_files=0, max_fields=8, max_part_size=4096)
+    except HTTPException:
+        return FormData()
+
+
+def token_of(request: Request, form: FormData | None = None) -> str | None:
+    """The signed token from `?t=`, else from the POSTed form's `t` field."""
+    token = request.query_params.get("t")
+    if not token and form is not None:
+        value = form.get("t")
+        token = value if isinstance(value, str) else None
+    return token
+
+
+def unsubscribe_path(config: Config) -> str:
+    """The path the server answers on: the path of `unsubscribe.url`, so a proxy passes it as is."""
+    path = urlsplit(config.unsubscribe_url).path.rstrip("/")
+    return path or "/"
+
+

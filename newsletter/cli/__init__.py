@@ -2,11 +2,14 @@
 
 User errors (`NewsletterError`) are caught once, here, and printed as one line each
 (`error: FILE:LINE: ...`) with exit code 1; `--debug` shows the traceback too.
-Each command lives in its own module in this package and registers itself on `main`.
+Each command lives in its own module in this package; `main` imports a command's module
+only when that command runs (click's lazy-loading pattern), so `newsletter --help` starts
+at once and each command imports only the stages it uses.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -19,7 +22,35 @@ from newsletter.errors import NewsletterError
 __all__ = ["main"]
 
 
+# command name -> "module:attribute"; the module is imported when the command is used.
+COMMANDS = {
+    "archive": "newsletter.cli.archive:archive",
+    "bounces": "newsletter.cli.bounces:bounces",
+    "build": "newsletter.cli.build:build",
+    "check": "newsletter.cli.check:check",
+    "collect": "newsletter.cli.collect:collect_command",
+    "dkim": "newsletter.cli.dkim:dkim",
+    "preview": "newsletter.cli.preview:preview",
+    "send": "newsletter.cli.send:send",
+    "status": "newsletter.cli.status:status",
+    "subscribers": "newsletter.cli.subscribers:subscribers",
+    "suppress": "newsletter.cli.suppress:suppress",
+    "unsubscribe-server": "newsletter.cli.unsubscribe:unsubscribe_server",
+}
+
+
 class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute = COMMANDS[cmd_name].split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -54,17 +85,3 @@ def run() -> None:
         sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
     main(prog_name="newsletter")
 
-
-# Commands register themselves on `main` when imported.
-from newsletter.cli import build as _build  # noqa: E402,F401
-from newsletter.cli import dkim as _dkim  # noqa: E402,F401
-from newsletter.cli import archive as _archive  # noqa: E402,F401
-from newsletter.cli import unsubscribe as _unsubscribe  # noqa: E402,F401
-from newsletter.cli import preview as _preview  # noqa: E402,F401
-from newsletter.cli import collect as _collect  # noqa: E402,F401
-from newsletter.cli import suppress as _suppress  # noqa: E402,F401
-from newsletter.cli import check as _check  # noqa: E402,F401
-from newsletter.cli import send as _send  # noqa: E402,F401
-from newsletter.cli import status as _status  # noqa: E402,F401
-from newsletter.cli import bounces as _bounces  # noqa: E402,F401
-from newsletter.cli import subscribers as _subscribers  # noqa: E402,F401

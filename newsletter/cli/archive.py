@@ -6,12 +6,10 @@ from pathlib import Path
 
 import click
 
-from newsletter.archive.site import build_archive
-from newsletter.cli import main
 from newsletter.cli.options import config_option, load
 
 
-@main.command()
+@click.command()
 @config_option
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder to write the site into.  [default: site/ beside the config]")
@@ -31,6 +29,8 @@ def archive(config_path: Path, out: Path | None, base_url: str | None, list_file
       newsletter build 2023-07 && newsletter archive
       newsletter archive --out public/ --base-url https://example.org/digest/
     """
+    from newsletter.archive.site import build_archive
+
     config = load(config_path)
     out = out if out is not None else config.root / "site"
     result = build_archive(config, out, base_url=base_url)

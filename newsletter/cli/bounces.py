@@ -6,15 +6,12 @@ from pathlib import Path
 
 import click
 
-from newsletter import journal
-from newsletter.audience.bounces import HARD_REASON, import_bounces
-from newsletter.cli import main
 from newsletter.cli.options import config_option, load
 
 __all__ = ["bounces"]
 
 
-@main.group()
+@click.group()
 def bounces() -> None:
     """Bounces: read delivery failures from a mailbox and suppress dead addresses.
 
@@ -39,6 +36,9 @@ def import_(maildir: Path, config_path: Path) -> None:
     Example:
       newsletter bounces import ~/Maildir/.Bounces
     """
+    from newsletter import journal
+    from newsletter.audience.bounces import HARD_REASON, import_bounces
+
     config = load(config_path)
     db = journal.connect(config.state_file)
     result = import_bounces(db, maildir, config)

@@ -6,13 +6,10 @@ from pathlib import Path
 
 import click
 
-from newsletter.issue.build import build_issue
-from newsletter.cli import main
-from newsletter.cli.check import check_summary
 from newsletter.cli.options import config_option, date_range, load, range_options
 
 
-@main.command()
+@click.command()
 @range_options
 @config_option
 @click.option("--open", "open_browser", is_flag=True, help="Open email.html in the browser afterwards.")
@@ -25,6 +22,9 @@ def build(month: str | None, since: str | None, until: str | None, config_path: 
       newsletter build 2023-07
       newsletter build --since 2023-06-15 --until 2023-07-14
     """
+    from newsletter.cli.check import check_summary
+    from newsletter.issue.build import build_issue
+
     config = load(config_path)
     result = build_issue(config, date_range(month, since, until))
     rendered = result.rendered

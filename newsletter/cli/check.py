@@ -5,26 +5,24 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from newsletter.issue.build import build_issue
-from newsletter.issue.checks.findings import Finding, count
-from newsletter.issue.checks.document import url_locations
-from newsletter.journal.db import connect
-from newsletter.issue.probe import probe_links, link_findings, web_links
-from newsletter.cli import main
 from newsletter.cli.options import config_option, date_range, load, range_options
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from newsletter.issue.checks.findings import Finding
 
 __all__ = ["check", "check_summary", "findings_table"]
 
 
 def check_summary(findings: Iterable[Finding | Mapping[str, Any]], slug: str) -> str:
     """One line for `build` (and `send`): how many errors and warnings, and what to run."""
+    from newsletter.issue.checks.findings import count
+
     findings = list(findings)
     errors, warnings = count(findings, "error"), count(findings, "warning")
     if not errors and not warnings:
@@ -35,6 +33,9 @@ def check_summary(findings: Iterable[Finding | Mapping[str, Any]], slug: str) ->
 
 def findings_table(findings: list[Finding]) -> Table:
     """Errors first; user data goes in as plain `Text`, so brackets in URLs are not markup."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(header_style="bold")
     table.add_column("rule", no_wrap=True)
     table.add_column("severity", no_wrap=True)
@@ -54,7 +55,7 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] if re.match(r"[a-z]+\b(?![.:/])", text) else text
 
 
-@main.command()
+@click.command()
 @range_options
 @config_option
 @click.option("--links", is_flag=True, help="Also request every link and image (cached for a day).")
@@ -73,6 +74,14 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
       newsletter check 2023-07
       newsletter check 2023-07 --links
     """
+    from rich.console import Console
+
+    from newsletter.issue.build import build_issue
+    from newsletter.issue.checks.document import url_locations
+    from newsletter.issue.checks.findings import Finding, count
+    from newsletter.issue.probe import link_findings, probe_links, web_links
+    from newsletter.journal.db import connect
+
     config = load(config_path)
     result = build_issue(config, date_range(month, since, until), write=False)
     findings = [Finding(**f) for f in result.manifest["checks"]]

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from newsletter.collect.run import DEFAULT_TIMEOUT, CollectReport, SourceReport, collect
-from newsletter.cli import main
 from newsletter.cli.options import config_option, date_range, load
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from newsletter.collect.run import CollectReport, SourceReport
+
+
+DEFAULT_TIMEOUT = 20.0  # seconds for each feed; collect has no default of its own
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 
 
@@ -26,6 +31,8 @@ def _split(args: tuple[str, ...]) -> tuple[list[str], str | None]:
 
 
 def _status(report: SourceReport) -> Text:
+    from rich.text import Text
+
     if report.error is not None:
         return Text(f"failed: {report.error.message}", style="red")
     parts = ["unchanged (304)" if report.not_modified else "ok"]
@@ -37,6 +44,9 @@ def _status(report: SourceReport) -> Text:
 
 
 def _table(report: CollectReport) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=f"{'Dry run: ' if report.dry_run else ''}collected {report.range.label}",
                   title_justify="left")
     table.add_column("Source", overflow="fold")
@@ -51,6 +61,8 @@ def _table(report: CollectReport) -> Table:
 
 
 def _print_report(report: CollectReport, console: Console, root: Path) -> None:
+    from rich.text import Text
+
     console.print(_table(report))
     for source in report.sources:
         for problem in ([source.error] if source.error else []) + source.problems:
@@ -81,7 +93,7 @@ def _shown(path: Path, root: Path) -> str:
         return str(path)
 
 
-@main.command("collect")
+@click.command("collect")
 @click.argument("args", nargs=-1, metavar="[SOURCE...] [YYYY-MM]")
 @click.option("--since", metavar="YYYY-MM-DD", help="First day to include (inclusive).")
 @click.option("--until", metavar="YYYY-MM-DD", help="Last day to include (inclusive).")
@@ -103,6 +115,10 @@ def collect_command(args: tuple[str, ...], since: str | None, until: str | None,
       newsletter collect https://example.org/news/feed.xml --since 2023-07-01
       newsletter collect july-items.csv 2023-07 --dry-run
     """
+    from rich.console import Console
+
+    from newsletter.collect.run import collect
+
     sources, month = _split(args)
     config = load(config_path)
     report = collect(config, sources, date_range(month, since, until), dry_run=dry_run, timeout=timeout)

@@ -6,11 +6,8 @@ from pathlib import Path
 
 import click
 
-from newsletter.send.dkim import generate_key, public_key_record, record_name, write_private_key, zone_strings
-from newsletter.cli import main
 
-
-@main.group()
+@click.group()
 def dkim() -> None:
     """DKIM signing: create the key `send` signs with.
 
@@ -32,6 +29,14 @@ def keygen(selector: str, domain: str, out: Path | None) -> None:
     Example:
       newsletter dkim keygen --selector nl2024 --domain example.org --out secrets/dkim.key
     """
+    from newsletter.send.dkim import (
+        generate_key,
+        public_key_record,
+        record_name,
+        write_private_key,
+        zone_strings,
+    )
+
     selector, domain = selector.strip(), domain.strip().rstrip(".")
     if not selector or any(c.isspace() or c in "./;\"" for c in selector):
         raise click.BadParameter("use letters, digits and hyphens, e.g. nl2024", param_hint="--selector")

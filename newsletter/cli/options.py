@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from newsletter.config.loader import Config, load_config
 from newsletter.daterange import DateRange, parse_range
+
+if TYPE_CHECKING:
+    from newsletter.config.loader import Config
 
 __all__ = ["config_option", "range_options", "load", "date_range"]
 
@@ -31,6 +33,8 @@ def range_options(func: F) -> F:
 
 
 def load(config_path: Path) -> Config:
+    from newsletter.config.loader import load_config
+
     return load_config(config_path)
 
 

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import click
 
-from newsletter.errors import NewsletterError
-from newsletter.cli import main
 from newsletter.cli.options import config_option, date_range, load, range_options
+from newsletter.errors import NewsletterError
 
 
-@main.command()
+@click.command()
 @range_options
 @config_option
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
@@ -40,8 +39,8 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
       newsletter preview --since 2023-06-15 --until 2023-07-14 --port 8080 --no-open
     """
     # the web stack loads only for this command, so other commands start faster
-    from newsletter.preview.livebuild import LiveBuild
     from newsletter.preview.app import LOCAL_HOSTS, create_app, make_server
+    from newsletter.preview.livebuild import LiveBuild
 
     load(config_path)  # a missing or broken config stops here, before anything is served
     logging.basicConfig(format="%(message)s", level=logging.WARNING)

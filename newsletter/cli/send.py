@@ -10,33 +10,22 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
-from newsletter.issue.build import BuildResult, build_issue
-from newsletter.issue.checks.findings import Finding
-from newsletter.config.loader import Config
-from newsletter.errors import ErrorList, SendError
-from newsletter.send.report import DryRunReport, SendReport
-from newsletter.send.plan import SendPlan, prepare_send
-from newsletter.send.run import send_issue
-from newsletter.send.testsend import send_test
-from newsletter.send.run import dry_run as compose_all
-from newsletter.cli import main
 from newsletter.cli.options import config_option, date_range, load, range_options
+from newsletter.errors import ErrorList, SendError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Task
+    from rich.text import Text
+
+    from newsletter.config.loader import Config
+    from newsletter.issue.build import BuildResult
+    from newsletter.send.plan import SendPlan
+    from newsletter.send.report import DryRunReport, SendReport
 
 __all__ = ["EXIT_INCOMPLETE", "EXIT_INTERRUPTED", "check_before_sending", "send", "send_with_progress"]
 
@@ -44,7 +33,7 @@ EXIT_INCOMPLETE = 3
 EXIT_INTERRUPTED = 130
 
 
-@main.command()
+@click.command()
 @range_options
 @config_option
 @click.option("--subscribers", "subscribers_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -75,6 +64,13 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
       newsletter send 2023-07 --test me@example.org
       newsletter send 2023-07 --yes --smtp-host 127.0.0.1 --smtp-port 2525
     """
+    from rich.console import Console
+
+    from newsletter.issue.build import build_issue
+    from newsletter.send.plan import prepare_send
+    from newsletter.send.run import dry_run as compose_all
+    from newsletter.send.testsend import send_test
+
     config = load(config_path)
     rng = date_range(month, since, until)
     if test_addresses:
@@ -109,6 +105,8 @@ def check_before_sending(config: Config, result: BuildResult, *, force: bool, dr
     a send. With `force` (and for `--dry-run`, which sends nothing) the errors are printed
     as warnings and the send goes on.
     """
+    from newsletter.issue.checks.findings import Finding
+
     errors = [Finding(**f) for f in result.manifest.get("checks", []) if f.get("severity") == "error"]
     if not errors:
         return
@@ -162,15 +160,28 @@ def _print_plan(out: Console, plan: SendPlan) -> None:
                   "in outbox/. No mail leaves this machine.")
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} msgs/s" if speed else "- msgs/s")
-
-
 def send_with_progress(plan: SendPlan) -> SendReport:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    from newsletter.send.run import send_issue
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} msgs/s" if speed else "- msgs/s")
+
     err = Console(stderr=True, highlight=False)
-    columns = [TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(),
+    columns = [TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=err, transient=False, refresh_per_second=4) as progress:
         task = progress.add_task("send", total=plan.to_send)
@@ -188,6 +199,8 @@ def _resume_command() -> str:
 
 
 def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
+    from rich.table import Table
+
     table = Table(title=f"Issue {report.slug}", show_header=True)
     table.add_column("", style="bold")
     table.add_column("this run", justify="right")
@@ -248,6 +261,8 @@ def _print_dry_run(out: Console, report: DryRunReport) -> None:
 
 
 def _print_test(report: SendReport) -> None:
+    from rich.console import Console
+
     out = Console(highlight=False, soft_wrap=True)
     where = "the local outbox (no mail left this machine)" if report.outbox else report.transport
     out.print(f"Test of issue {report.slug}: {report.sent} sent through {where}")

@@ -5,21 +5,22 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from newsletter import journal
-from newsletter.errors import SendError
-from newsletter.send.report import write_failures_csv
-from newsletter.cli import main
 from newsletter.cli.options import config_option, date_range, load, range_options
+from newsletter.errors import SendError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from newsletter import journal
 
 __all__ = ["status"]
 
 
-@main.command()
+@click.command()
 @range_options
 @config_option
 @click.option("--failures-csv", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
@@ -36,6 +37,10 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
       newsletter status 2023-07
       newsletter status 2023-07 --failures-csv failures.csv
     """
+    from rich.console import Console
+
+    from newsletter import journal
+
     config = load(config_path)
     out = Console(highlight=False, soft_wrap=True)
     if not config.state_file.exists():
@@ -54,6 +59,8 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
 
 
 def _all_runs(out: Console, db: sqlite3.Connection) -> None:
+    from newsletter import journal
+
     runs = journal.list_runs(db)
     if not runs:
         out.print("No send runs yet.")
@@ -67,6 +74,11 @@ def _all_runs(out: Console, db: sqlite3.Connection) -> None:
 
 
 def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_csv: Path | None) -> None:
+    from rich.table import Table
+
+    from newsletter import journal
+    from newsletter.send.report import write_failures_csv
+
     counts = journal.run_counts(db, run.id)
     out.print(f"Issue {run.slug}: {run.subject!r}")
     out.print(f"Started {run.created}, last active {run.updated or run.created}, "
@@ -93,6 +105,8 @@ def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_cs
 
 def _bounces(db: sqlite3.Connection, run_id: int, prefix: str = "") -> str:
     """`2 hard, 1 soft`: addresses that bounced after the server accepted the message."""
+    from newsletter import journal
+
     counts = journal.bounce_counts(db, run_id)
     if not any(counts.values()):
         return ""

@@ -8,16 +8,12 @@ from pathlib import Path
 
 import click
 
-from newsletter import journal
-from newsletter.audience.choices import check_list_themes, export_subscribers, merged_rows, write_export
-from newsletter.audience.subscribers import read_subscribers
-from newsletter.cli import main
 from newsletter.cli.options import config_option, load
 
 __all__ = ["subscribers"]
 
 
-@main.group()
+@click.group()
 def subscribers() -> None:
     """The subscriber list as `send` sees it: the CSV plus what subscribers did since.
 
@@ -47,6 +43,15 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -
       newsletter subscribers export --out crm-import.csv
       newsletter subscribers export --subscribers lists/practitioners.csv > merged.csv
     """
+    from newsletter import journal
+    from newsletter.audience.choices import (
+        check_list_themes,
+        export_subscribers,
+        merged_rows,
+        write_export,
+    )
+    from newsletter.audience.subscribers import read_subscribers
+
     config = load(config_path)
     listed = read_subscribers(subscribers_path or config.root / "subscribers.csv")
     for problem in listed.invalid:

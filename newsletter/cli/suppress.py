@@ -6,30 +6,23 @@ import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from newsletter import journal
-from newsletter.errors import ErrorList
-from newsletter.audience.suppressions import (
-    UNSUBSCRIBED,
-    SuppressResult,
-    export_suppressions,
-    import_optouts,
-    normalise_address,
-    suppress_addresses,
-    write_suppressions,
-)
-from newsletter.cli import main
 from newsletter.cli.options import config_option, load
+from newsletter.errors import ErrorList
+
+if TYPE_CHECKING:
+    from newsletter.audience.suppressions import SuppressResult
 
 __all__ = ["suppress"]
 
-_reason_option = click.option("--reason", default=UNSUBSCRIBED, show_default=True,
+_reason_option = click.option("--reason", default="unsubscribed", show_default=True,
                               help="Why, as stored and shown by `suppress list` (e.g. complaint).")
 
 
-@main.group()
+@click.group()
 def suppress() -> None:
     """The suppression list: addresses `send` never mails, whatever the subscriber CSV says.
 
@@ -45,6 +38,8 @@ def suppress() -> None:
 
 
 def _open(config_path: Path) -> sqlite3.Connection:
+    from newsletter import journal
+
     return journal.connect(load(config_path).state_file)
 
 
@@ -65,6 +60,8 @@ def add(addresses: tuple[str, ...], reason: str, config_path: Path) -> None:
     Example:
       newsletter suppress add someone@example.org other@example.net
     """
+    from newsletter.audience.suppressions import suppress_addresses
+
     db = _open(config_path)
     result = suppress_addresses(db, [(None, a) for a in addresses], reason=reason, source="mailto")
     for email in result.added:
@@ -85,6 +82,8 @@ def remove(addresses: tuple[str, ...], config_path: Path) -> None:
     Example:
       newsletter suppress remove someone@example.org
     """
+    from newsletter import journal
+
     db = _open(config_path)
     for address in addresses:
         email = _normalised(address)
@@ -95,6 +94,9 @@ def remove(addresses: tuple[str, ...], config_path: Path) -> None:
 
 
 def _normalised(address: str) -> str:
+    from newsletter import journal
+    from newsletter.audience.suppressions import normalise_address
+
     try:
         return normalise_address(address)
     except ValueError:
@@ -111,6 +113,8 @@ def list_(reason: str | None, config_path: Path) -> None:
     Example:
       newsletter suppress list --reason hard-bounce
     """
+    from newsletter import journal
+
     rows = [r for r in journal.list_suppressions(_open(config_path)) if reason is None or r.reason == reason]
     width = max((len(r.email) for r in rows), default=5)
     rwidth = max((len(r.reason) for r in rows), default=6)
@@ -137,6 +141,8 @@ def import_(csv_path: Path, reason: str, config_path: Path) -> None:
     Example:
       newsletter suppress import crm-optouts.csv
     """
+    from newsletter.audience.suppressions import import_optouts
+
     db = _open(config_path)
     _report(import_optouts(db, csv_path, reason=reason), f"Imported {csv_path.name}")
 
@@ -152,6 +158,9 @@ def export(out: Path | None, config_path: Path) -> None:
     Example:
       newsletter suppress export --out suppressed.csv
     """
+    from newsletter import journal
+    from newsletter.audience.suppressions import export_suppressions, write_suppressions
+
     db = _open(config_path)
     if out is None:
         write_suppressions(journal.list_suppressions(db), sys.stdout)

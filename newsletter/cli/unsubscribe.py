@@ -8,16 +8,12 @@ from pathlib import Path
 
 import click
 
-from newsletter.tokens import describe_secrets
-from newsletter.site.app import TokenRedactor, create_app
-from newsletter.site.pages import unsubscribe_path
-from newsletter.cli import main
 from newsletter.cli.options import config_option, load
 
 __all__ = ["unsubscribe_server"]
 
 
-@main.command("unsubscribe-server")
+@click.command("unsubscribe-server")
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; keep 127.0.0.1 behind a reverse proxy.")
@@ -45,6 +41,10 @@ def unsubscribe_server(config_path: Path, host: str, port: int, proxy_headers: b
       newsletter unsubscribe-server --host 127.0.0.1 --port 8080 --forwarded-allow-ips 127.0.0.1
     """
     import uvicorn  # imported here: the other commands do not need it
+
+    from newsletter.site.app import TokenRedactor, create_app
+    from newsletter.site.pages import unsubscribe_path
+    from newsletter.tokens import describe_secrets
 
     config = load(config_path)
     app = create_app(config)

@@ -49,9 +49,8 @@ from newsletter.collect.spreadsheet import read_spreadsheet
 from newsletter.collect.themerules import choose_theme
 from newsletter.yamldoc import parse_yaml
 
-__all__ = ["DEFAULT_TIMEOUT", "CollectReport", "NewItem", "SourceReport", "collect"]
+__all__ = ["CollectReport", "NewItem", "SourceReport", "collect"]
 
-DEFAULT_TIMEOUT = 20.0
 MAX_PARALLEL_DOWNLOADS = 6
 
 
@@ -267,7 +266,7 @@ def _collect_one(run: _Run, source: Source, download: Download | NewsletterError
 
 
 def collect(config: Config, given: Sequence[str], date_range: DateRange, *, dry_run: bool = False,
-            timeout: float = DEFAULT_TIMEOUT) -> CollectReport:
+            timeout: float) -> CollectReport:
     """Collect every source into items/; see the module docstring for the rules."""
     sources = resolve_sources(config, given)
     if not sources:

@@ -22,9 +22,10 @@ from email.utils import format_datetime, formataddr, parseaddr
 from newsletter.config.loader import Config
 from newsletter.issue.render import RenderedIssue
 
-__all__ = ["Recipient", "MessageTemplate", "compile_message", "fill", "sample_message",
+__all__ = ["MAX_LINE_OCTETS", "Recipient", "MessageTemplate", "compile_message", "fill", "sample_message",
            "clean_header_text", "unsubscribe_url", "preferences_url", "greeting"]
 
+MAX_LINE_OCTETS = 998  # RFC 5322 2.1.1, without the CRLF
 _SLOT_RE = re.compile(r"@@nl:([a-z_]+)@@")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 

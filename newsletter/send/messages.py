@@ -14,22 +14,26 @@ import functools
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
 from email.utils import parseaddr
 
-from newsletter.issue.compose import MessageTemplate, Recipient, compile_message, fill
-from newsletter.config.loader import Config
-from newsletter.errors import SendError
-from newsletter.issue.render import RenderedIssue
-from newsletter.deliver.connection import Transport
 from newsletter.audience.subscribers import Subscriber
-from newsletter.tokens import load_secrets, make_token
+from newsletter.config.loader import Config
+from newsletter.deliver.connection import Transport
+from newsletter.errors import SendError
+from newsletter.issue.compose import (
+    MAX_LINE_OCTETS,
+    MessageTemplate,
+    Recipient,
+    compile_message,
+    fill,
+)
+from newsletter.issue.render import RenderedIssue
 from newsletter.issue.variants import Variants
+from newsletter.send.dkim import Signer
+from newsletter.tokens import load_secrets, make_token
 
 __all__ = [
-    "MAX_LINE_OCTETS",
     "Composer",
-    "Signer",
     "TemplateCache",
     "envelope_sender",
     "load_signer_for",
@@ -38,9 +42,7 @@ __all__ = [
     "unsubscribe_keys",
 ]
 
-MAX_LINE_OCTETS = 998
 
-Signer = Callable[[bytes], bytes]
 
 
 @functools.lru_cache(maxsize=8)

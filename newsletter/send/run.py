@@ -24,21 +24,26 @@ from pathlib import Path
 
 from newsletter import journal
 from newsletter.config.loader import Config
-from newsletter.deliver.pool import PoolReport, deliver
 from newsletter.deliver.connection import Transport
+from newsletter.deliver.pool import PoolReport, deliver
+from newsletter.deliver.relay import with_transport
 from newsletter.errors import SendError
+from newsletter.issue.compose import MAX_LINE_OCTETS
+from newsletter.issue.variants import QUIET_REASON
+from newsletter.send.jobs import JournalJobs, OnResult
 from newsletter.send.messages import (
-    MAX_LINE_OCTETS,
     Composer,
     TemplateCache,
     load_signer_for,
     new_message_id,
 )
-from newsletter.deliver.relay import with_transport
-from newsletter.send.jobs import JournalJobs, OnResult
 from newsletter.send.plan import SendPlan, exclusion
-from newsletter.send.report import DryRunReport, FailedRecipient, SendReport, write_failures_csv
-from newsletter.issue.variants import QUIET_REASON
+from newsletter.send.report import (
+    DryRunReport,
+    FailedRecipient,
+    SendReport,
+    write_failures_csv,
+)
 
 __all__ = ["dry_run", "send_issue"]
 

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 
 from newsletter.issue.checks.document import message_headers
 from newsletter.issue.checks.findings import Finding, error, warning
+from newsletter.issue.compose import MAX_LINE_OCTETS
 
-__all__ = ["CLIP_BYTES", "MAX_LINE_OCTETS", "NEAR_CLIP_BYTES", "check_headers", "check_line_lengths", "check_size"]
+__all__ = ["CLIP_BYTES", "NEAR_CLIP_BYTES", "check_headers", "check_line_lengths", "check_size"]
 
 CLIP_BYTES = 102 * 1024  # Gmail hides everything past this under "[Message clipped]"
 NEAR_CLIP_BYTES = 90 * 1024
-MAX_LINE_OCTETS = 998  # RFC 5322 2.1.1, without the CRLF
 
 
 def check_size(html_bytes: int) -> list[Finding]:

@@ -1,1 +1,25 @@
-"""TODO"""
+"""The audience stage: who gets an issue, and who must not.
+
+Takes the subscriber CSV, saved theme choices, suppressions (unsubscribes, CRM
+opt-outs) and bounce mailboxes; gives a `SubscriberList` of valid, de-duplicated
+`Subscriber`s, each one's theme selection (`ThemeChoices`), and records opt-outs and
+bounces in the journal so that every send leaves them out.
+"""
+
+from __future__ import annotations
+
+from newsletter.audience.bounces import import_bounces
+from newsletter.audience.choices import ThemeChoices, apply_choices
+from newsletter.audience.subscribers import Subscriber, SubscriberList, read_subscribers
+from newsletter.audience.suppressions import export_suppressions, import_optouts
+
+__all__ = [
+    "Subscriber",
+    "SubscriberList",
+    "ThemeChoices",
+    "apply_choices",
+    "export_suppressions",
+    "import_bounces",
+    "import_optouts",
+    "read_subscribers",
+]

@@ -1,1 +1,19 @@
-"""TODO"""
+"""The config stage: `newsletter.yaml` in, a typed `Config` out.
+
+Takes the path of the config file; gives `Config` (paths resolved beside the file,
+defaults filled in, every error at once as `newsletter.yaml:LINE` lines). Secrets are
+never read here: the config only names where they live.
+"""
+
+from __future__ import annotations
+
+from newsletter.config.loader import Config, load_config
+from newsletter.config.sections import (
+    Colors,
+    DkimConfig,
+    SmtpConfig,
+    SourceConfig,
+    theme_key,
+)
+
+__all__ = ["Colors", "Config", "DkimConfig", "SmtpConfig", "SourceConfig", "load_config", "theme_key"]

@@ -2,7 +2,9 @@
 
 For each size: the median wall time of a full build (load YAML files, select, group,
 render, inline CSS, compose the sample message, write the issue folder), the share of it
-spent inlining CSS, and the HTML bytes per item. Run: `python bench/bench_build.py`
+spent inlining CSS, and the HTML bytes per item. Then the start-up time of
+`newsletter --help` beside `python -c "import click"` (the floor any click CLI pays),
+measured interleaved in one run. Run: `python bench/bench_build.py`
 (add `--repeat N` for more runs per size; `--sizes 10,40` to choose sizes).
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -71,6 +75,18 @@ def measure(count: int, repeat: int) -> dict[str, float]:
         }
 
 
+def startup(repeat: int) -> tuple[float, float]:
+    """Best-of-N wall time of `newsletter --help` and of bare `import click`, interleaved."""
+    ours, click_only = [], []
+    for _ in range(repeat):
+        for command, times in (([sys.executable, "-m", "newsletter", "--help"], ours),
+                               ([sys.executable, "-c", "import click"], click_only)):
+            started = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            times.append(time.perf_counter() - started)
+    return min(ours), min(click_only)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,40,500,5000")
@@ -81,6 +97,9 @@ def main() -> None:
         r = measure(size, args.repeat if size <= 500 else max(1, args.repeat // 2))
         print(f"{r['items']:>6} {r['median_s'] * 1000:>10.0f} ms {r['inline_share']:>8.0%} "
               f"{r['html_bytes'] / 1024:>6.0f} KB {r['bytes_per_item']:>11.0f}")
+    ours, click_only = startup(max(5, args.repeat))
+    print(f"start-up: newsletter --help {ours * 1000:.0f} ms, python -c 'import click' "
+          f"{click_only * 1000:.0f} ms ({ours / click_only:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -56,6 +55,8 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except NewsletterError as exc:
             if ctx.obj and ctx.obj.get("debug"):
+                import traceback  # only on an error, so --help does not pay for it
+
                 traceback.print_exc()
             for line in exc.lines():
                 click.echo(f"error: {line}", err=True)

@@ -114,7 +114,7 @@ def test_empty_links(write_item, empty_project):
 def test_links_must_be_a_list_of_mappings(write_item, empty_project):
     write_item(item_yaml().split("links:")[0] + "links: https://example.org/x\n")
     assert errors_of(empty_project / "items") == [
-        "items/item.yaml:6: links: must be a list of mappings (see the README for the `links` format)"
+        "items/item.yaml:6: links: must be a list of mappings (see docs/reference/items.md for the `links` format)"
     ]
 
 

@@ -135,7 +135,7 @@ class _ItemReader:
         if isinstance(value, LineMap):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, LineMap) for v in value):
-            self.error(data, key, "must be a list of mappings", f"see the README for the `{key}` format")
+            self.error(data, key, "must be a list of mappings", f"see docs/reference/items.md for the `{key}` format")
             return []
         return value
 

@@ -17,7 +17,9 @@ from newsletter.journal.bouncelog import (
     latest_sent_run,
     recipient_for_message_id,
     record_bounce,
+    run_addresses,
     run_id_for_slug,
+    run_slug,
 )
 from newsletter.journal.caches import (
     CachedLink,
@@ -101,9 +103,11 @@ __all__ = [
     "record_collected",
     "recover_in_flight",
     "retry_failed",
+    "run_addresses",
     "run_counts",
     "run_id_for_slug",
     "run_recipients",
+    "run_slug",
     "set_preferences",
     "suppress",
     "suppress_many",

@@ -41,7 +41,9 @@ from newsletter.tokens import token_keys
 
 __all__ = [
     "HARD_REASON",
+    "DELAY",
     "IGNORED",
+    "NOT_A_BOUNCE",
     "SOFT_REASON",
     "BounceImport",
     "Matched",

@@ -18,6 +18,7 @@ sent and decides whom to suppress.
 from __future__ import annotations
 
 import email.errors
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ from email.utils import getaddresses, parseaddr
 from flufl.bounce import all_failures
 
 __all__ = ["FailedAddress", "ParsedBounce", "parse_bounce"]
+
+# flufl.bounce logs a detector's crash with a traceback before re-raising; we handle it below
+logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
+logging.getLogger("flufl.bounce").propagate = False
 
 _STATUS_RE = re.compile(r"(?<![\d.])([45])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _SMTP_CODE_RE = re.compile(r"(?<![\d.])([45][0-5]\d)(?:[ -]|$)", re.MULTILINE)
@@ -124,8 +129,17 @@ def _failure(address: str, record: _DsnRecord | None, explanation: str) -> Faile
 
 
 def _library_failures(msg: Message) -> tuple[set[str], set[str]]:
-    """(temporary, permanent) addresses by Mailman's detectors, lower-cased, valid ones only."""
-    temporary, permanent = all_failures(msg)
+    """(temporary, permanent) addresses by Mailman's detectors, lower-cased, valid ones only.
+
+    A mailbox holds whatever the internet sent, and a detector can fail on a malformed
+    message (flufl.bounce 6.0's Yale detector raises IndexError on a message without a
+    From header). One such message must not stop the import: the library then reports
+    nothing for it and our own reading of the DSN, if any, stands alone.
+    """
+    try:
+        temporary, permanent = all_failures(msg)
+    except Exception:  # noqa: BLE001 - any detector bug on hostile input; see the docstring
+        return set(), set()
     return _addresses(temporary), _addresses(permanent)
 
 

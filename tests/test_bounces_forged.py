@@ -214,6 +214,9 @@ def test_verp_off_and_return_path_from_the_config(tmp_path: Path) -> None:
     config = make_project(tmp_path / "a", extra="bounces:\n  mailbox: Bounces\n  verp: false\n"
                                                  "  return_path: bounces@example.org\n")
     assert (config.verp, config.return_path) == (False, "bounces@example.org")
+    assert config.bounce_mailbox == (tmp_path / "a" / "Bounces").resolve()
+    home = make_project(tmp_path / "h", extra="bounces:\n  mailbox: ~/Maildir/.Bounces\n")
+    assert home.bounce_mailbox == Path("~/Maildir/.Bounces").expanduser() and home.verp
     assert make_project(tmp_path / "b").verp is False  # no bounce mailbox: plain return path
     with pytest.raises(NewsletterError) as err:
         make_project(tmp_path / "c", extra="bounces:\n  verp: maybe\n  return_path: Bounces <b+x@example.org>\n")

@@ -226,7 +226,8 @@ def load_config(path: Path) -> Config:
 def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, bool, str | None]:
     """`bounces:` mailbox, verp and return_path. VERP is on by default once a mailbox is
     configured: that is when someone reads the bounces, and VERP is what lets them be trusted."""
-    mailbox = r.path_value(bounces, "mailbox")
+    folder = r.text(bounces, "mailbox")
+    mailbox = (r.path.parent / Path(folder).expanduser()).resolve() if folder else None  # ~/Maildir/... works
     verp = bounces.get("verp", mailbox is not None)
     if not isinstance(verp, bool):
         r.error(bounces, "verp", f"must be true or false, not {verp!r}")

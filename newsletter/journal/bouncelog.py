@@ -16,7 +16,6 @@ __all__ = [
     "Bounce",
     "bounce_counts",
     "consecutive_soft_bounces",
-    "latest_sent_run",
     "recipient_for_message_id",
     "record_bounce",
     "run_addresses",
@@ -58,13 +57,6 @@ def recipient_for_message_id(db: sqlite3.Connection, message_id: str) -> tuple[i
     row = db.execute("SELECT run_id, email FROM recipients WHERE message_id IN (?, ?) LIMIT 1",
                      (bare, f"<{bare}>")).fetchone()
     return None if row is None else (row[0], row[1])
-
-
-def latest_sent_run(db: sqlite3.Connection, email: str) -> int | None:
-    """The newest run that mailed this address (state sent), if any."""
-    row = db.execute("SELECT MAX(run_id) FROM recipients WHERE email = ? AND state = 'sent'",
-                     (normalise_email(email),)).fetchone()
-    return row[0] if row else None
 
 
 def run_addresses(db: sqlite3.Connection, run_id: int) -> list[str]:

@@ -17,7 +17,6 @@ from newsletter.journal.bouncelog import (
     recipient_for_message_id,
     record_bounce,
     run_addresses,
-    run_id_for_slug,
     run_slug,
 )
 from newsletter.journal.caches import (
@@ -103,7 +102,6 @@ __all__ = [
     "retry_failed",
     "run_addresses",
     "run_counts",
-    "run_id_for_slug",
     "run_recipients",
     "run_slug",
     "set_preferences",

@@ -19,7 +19,6 @@ __all__ = [
     "recipient_for_message_id",
     "record_bounce",
     "run_addresses",
-    "run_id_for_slug",
     "run_slug",
 ]
 
@@ -67,11 +66,6 @@ def run_addresses(db: sqlite3.Connection, run_id: int) -> list[str]:
 def run_slug(db: sqlite3.Connection, run_id: int) -> str | None:
     """The issue a run sent (`2023-07`), for reports."""
     row = db.execute("SELECT slug FROM runs WHERE id = ?", (run_id,)).fetchone()
-    return None if row is None else row[0]
-
-
-def run_id_for_slug(db: sqlite3.Connection, slug: str) -> int | None:
-    row = db.execute("SELECT id FROM runs WHERE slug = ?", (slug,)).fetchone()
     return None if row is None else row[0]
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from newsletter import journal
 from newsletter.audience.bounces import import_bounces
-from newsletter.audience.verp import parse_verp, verp_address
+from newsletter.audience.verp import read_verp, tokens_for_run, verp_address
 from newsletter.cli import main
 from newsletter.config.loader import Config, load_config
 
@@ -28,6 +28,24 @@ JULY = {
     "heidi@example.com": "<nl1.4e1d100000000000008@example.org>",
 }
 SOFT_ID = "<nl1.e41400000000000005@example.org>"
+SECRET = b"bounce-test-secret"
+OLD_VERP = b"digest+2023-07.dave=example.net@example.org"  # what qmail-plain.eml was delivered to
+
+
+@pytest.fixture(autouse=True)
+def token_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secret `send` signed its VERP return paths with."""
+    monkeypatch.setenv("NEWSLETTER_TOKEN_SECRET", SECRET.decode())
+
+
+def with_genuine_verp(raw: bytes, run_id: int, email: str) -> bytes:
+    """The sample delivered to the return path `send` gave `email` in run `run_id`."""
+    return raw.replace(OLD_VERP, verp_address("digest@example.org", SECRET, run_id, email).encode())
+
+
+def july_samples(run_id: int) -> list[bytes]:
+    """Every sample, qmail's (which quotes no Message-ID) sent back to dave's genuine VERP path."""
+    return [with_genuine_verp(raw, run_id, "dave@example.net") for raw in samples()]
 
 
 def sent_run(db: sqlite3.Connection, slug: str, recipients: dict[str, str]) -> int:
@@ -69,12 +87,12 @@ def suppressed(db: sqlite3.Connection) -> dict[str, tuple[str, str]]:
 def test_samples_suppress_exactly_the_hard_bounced_recipients(config: Config, db: sqlite3.Connection,
                                                               tmp_path: Path) -> None:
     run_id = sent_run(db, "2023-07", JULY)
-    result = import_bounces(db, maildir(tmp_path / "Bounces", samples()), config)
+    result = import_bounces(db, maildir(tmp_path / "Bounces", july_samples(run_id)), config)
     assert suppressed(db) == {
         "alice@example.com": ("hard-bounce", "bounce:5.1.1"),  # Postfix DSN, by Message-ID
         "bob@example.net": ("hard-bounce", "bounce:5.1.1"),  # classic Exim text, quoted headers
         "carol@example.com": ("hard-bounce", "bounce:5.1.1"),  # Gmail DSN, attached message
-        "dave@example.net": ("hard-bounce", "bounce:5.1.1"),  # qmail text, VERP return path only
+        "dave@example.net": ("hard-bounce", "bounce:5.1.1"),  # qmail text, genuine VERP return path only
     }
     assert result.messages == 8
     assert [m.email for m in result.soft] == ["erin@example.com"]  # mailbox full: counted, not suppressed
@@ -92,8 +110,8 @@ def test_samples_suppress_exactly_the_hard_bounced_recipients(config: Config, db
 
 def test_importing_the_same_mailbox_again_changes_nothing(config: Config, db: sqlite3.Connection,
                                                           tmp_path: Path) -> None:
-    sent_run(db, "2023-07", JULY)
-    box = maildir(tmp_path / "Bounces", samples())
+    run_id = sent_run(db, "2023-07", JULY)
+    box = maildir(tmp_path / "Bounces", july_samples(run_id))
     import_bounces(db, box, config)
     before = (suppressed(db), db.execute("SELECT * FROM bounces ORDER BY key").fetchall())
     again = import_bounces(db, box, config)
@@ -159,31 +177,40 @@ def test_two_soft_bounces_for_one_message_count_once(config: Config, db: sqlite3
     assert suppressed(db) == {}
 
 
-def test_dsn_without_the_original_is_matched_by_the_failed_address(config: Config, db: sqlite3.Connection,
-                                                                   tmp_path: Path) -> None:
-    run_id = sent_run(db, "2023-07", {"heidi@example.com": JULY["heidi@example.com"]})
+def test_dsn_without_the_original_or_a_return_path_suppresses_nobody(config: Config, db: sqlite3.Connection,
+                                                                     tmp_path: Path) -> None:
+    """Naming an address we mailed is not enough: anyone can write a DSN that names one.
+
+    (Before issue 13 this matched by the failed address alone and suppressed heidi.)"""
+    sent_run(db, "2023-07", {"heidi@example.com": JULY["heidi@example.com"]})
     bare = (SAMPLES / "unknown-recipient.eml").read_bytes().replace(b"stranger@", b"Heidi@")
     bare = bare.replace(b"Message-ID: <not-one-of-ours@example.org>", b"")
-    import_bounces(db, maildir(tmp_path / "B", [bare]), config)
-    assert suppressed(db) == {"heidi@example.com": ("hard-bounce", "bounce:5.1.1")}
-    assert db.execute("SELECT run_id FROM bounces").fetchone()[0] == run_id
+    result = import_bounces(db, maildir(tmp_path / "B", [bare]), config)
+    assert suppressed(db) == {}
+    assert [named for _, named in result.unmatched] == ["heidi@example.com"]
+    assert result.scanned[0].reason == "ignored: not a bounce of a message we sent"
 
 
-def test_verp_addresses_round_trip() -> None:
+def test_verp_addresses_round_trip(db: sqlite3.Connection) -> None:
     sender = "digest@example.org"
-    for recipient, slug in [("alice@example.com", "2023-07"), ("first.last+news@sub.example.co.uk", None),
-                            ("odd=name@example.net", "2023-06-15_2023-07-14")]:
-        address = verp_address(sender, recipient, slug)
-        assert address.endswith("@example.org") and address.startswith("digest+")
-        assert parse_verp(address, sender) == (slug, recipient)
-    assert parse_verp("digest+2023-07.dave=example.net@example.org", sender) == ("2023-07", "dave@example.net")
-    assert parse_verp("digest@example.org", sender) is None
-    assert parse_verp("someone+tag@example.org", sender) is None
+    emails = ["alice@example.com", "first.last+news@sub.example.co.uk", "odd=name@example.net"]
+    tokens = tokens_for_run([b"old-secret", SECRET], 12, emails)
+    for email in emails:
+        address = verp_address(sender, SECRET, 12, email)
+        assert address.startswith("digest+b12-") and address.endswith("@example.org")
+        assert len(address.partition("@")[0]) <= 64  # a local part's limit, however long the address
+        run_id, token = read_verp(address.upper(), sender)  # some servers change the case
+        assert run_id == 12 and tokens[token] == email
+    assert read_verp("digest@example.org", sender) is None
+    assert read_verp("someone+b12-aaaaaaaaaaaaaaaa@example.org", sender) is None
+    assert read_verp(OLD_VERP.decode(), sender) is None
+    forged = verp_address(sender, b"an attacker's guess", 12, "alice@example.com")
+    assert read_verp(forged, sender)[1] not in tokens
 
 
 def test_bounces_import_command_reports_what_it_did(config: Config, db: sqlite3.Connection, tmp_path: Path) -> None:
-    sent_run(db, "2023-07", JULY)
-    box = maildir(tmp_path / "Bounces", samples())
+    run_id = sent_run(db, "2023-07", JULY)
+    box = maildir(tmp_path / "Bounces", july_samples(run_id))
     result = CliRunner().invoke(main, ["bounces", "import", str(box), "--config", str(config.path)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()

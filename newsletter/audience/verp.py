@@ -1,44 +1,60 @@
-"""VERP return paths: the recipient (and issue) written into the envelope sender.
+"""VERP return paths that cannot be forged: `digest+b12-kq3v7x2m4a5b6c7d@example.org`.
 
-`verp_address` makes one for MAIL FROM; `parse_verp` reads one back from the address a
-bounce was delivered to, which is how `bounces.py` matches a bounce that quotes nothing
-of the original message.
+Bounces go to the envelope sender (MAIL FROM). With `bounces.verp` on, `send` gives each
+message its own return path: the configured return address with `+b<run>-<token>` added
+to the local part, the token an HMAC of the run and the recipient's address under the
+token secret. A bounce delivered to such an address says which run and recipient it is
+about even when it quotes nothing of the original; and because only the holder of the
+secret can make a token, a bounce to an address we did not generate names nobody.
+
+The token does not carry the address (a local part must stay under 64 characters and
+some servers lower-case it): `bounces.py` finds the recipient by computing the token for
+each address the run mailed (`tokens_for_run`). Base32 in lower case survives servers
+that change the case of the local part.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
+from collections.abc import Iterable
 from email.utils import parseaddr
 
-__all__ = ["parse_verp", "verp_address"]
+__all__ = ["read_verp", "tokens_for_run", "verp_address", "verp_token"]
 
-_SLUG_RE = re.compile(r"^(\d{4}-\d{2}(?:-\d{2}_\d{4}-\d{2}-\d{2})?)\.(.+)$")
+_TAG_RE = re.compile(r"^b(\d{1,12})-([a-z2-7]{16})$")
+_TOKEN_BYTES = 10  # 80 bits: 16 base32 characters
 
 
-def verp_address(sender: str, recipient: str, slug: str | None = None) -> str:
-    """`digest+2023-07.alice=example.org@example.org`: a return path naming the recipient.
+def verp_token(key: bytes, run_id: int, email: str) -> str:
+    """The 16-character token for one run and address (lower-case base32 of an HMAC)."""
+    message = f"newsletter return path\n{run_id}\n{email.strip().lower()}".encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()[:_TOKEN_BYTES]
+    return base64.b32encode(digest).decode("ascii").lower()
 
-    Bounces go to the envelope sender; with this as MAIL FROM, a bounce that quotes
-    nothing of the original still says whom (and which issue) it was for.
+
+def verp_address(return_path: str, key: bytes, run_id: int, email: str) -> str:
+    """`local+b<run>-<token>@domain`: the MAIL FROM for one recipient of one run."""
+    local, _, domain = return_path.rpartition("@")
+    return f"{local}+b{run_id}-{verp_token(key, run_id, email)}@{domain}"
+
+
+def read_verp(address: str, return_path: str) -> tuple[int, str] | None:
+    """(run id, token) if `address` is a VERP address made from `return_path`; else None.
+
+    Says nothing yet about whether the token is genuine: `tokens_for_run` decides that.
     """
-    local, _, domain = sender.rpartition("@")
-    user, _, rdomain = recipient.strip().lower().rpartition("@")
-    tag = f"{slug}.{user}={rdomain}" if slug else f"{user}={rdomain}"
-    return f"{local}+{tag}@{domain}"
+    local, _, domain = parseaddr(address)[1].lower().rpartition("@")
+    base_local, _, base_domain = return_path.lower().rpartition("@")
+    if domain != base_domain or not local.startswith(base_local + "+"):
+        return None
+    match = _TAG_RE.match(local[len(base_local) + 1:])
+    return (int(match.group(1)), match.group(2)) if match else None
 
 
-def parse_verp(address: str, sender: str | None = None) -> tuple[str | None, str] | None:
-    """(slug or None, recipient) from a VERP address; None if it is not one."""
-    local = parseaddr(address)[1].rpartition("@")[0]
-    prefix = sender.rpartition("@")[0].lower() + "+" if sender else None
-    if prefix and not local.lower().startswith(prefix):
-        return None
-    tag = local[len(prefix):] if prefix else local.partition("+")[2]
-    user, eq, domain = tag.rpartition("=")
-    if not eq or not user or "." not in domain:
-        return None
-    slug = None
-    match = _SLUG_RE.match(user)
-    if match:
-        slug, user = match.groups()
-    return slug, f"{user}@{domain}".lower()
+def tokens_for_run(keys: Iterable[bytes], run_id: int, emails: Iterable[str]) -> dict[str, str]:
+    """token -> address for every address of a run, under every key still accepted."""
+    keys = list(keys)
+    return {verp_token(key, run_id, email): email for email in emails for key in keys}

@@ -68,6 +68,9 @@ class Config:
     old_secrets_env: str | None = "NEWSLETTER_TOKEN_SECRET_OLD"
     old_secrets_until: dt.date | None = None  # old secrets verify until this day (inclusive)
     soft_bounce_limit: int = 3
+    bounce_mailbox: Path | None = None  # `bounces.mailbox`: the Maildir bounces arrive in
+    verp: bool = False  # `bounces.verp`: a VERP return path per message (default: on with a mailbox)
+    bounce_return_path: str | None = None  # `bounces.return_path`; None = the `from` address
     sample_recipient: tuple[str, str] = ("Sam Sample", "sam.sample@example.org")
 
     @property
@@ -93,6 +96,11 @@ class Config:
     @property
     def sender_address(self) -> str:
         return parseaddr(self.sender)[1]
+
+    @property
+    def return_path(self) -> str:
+        """Where bounces go (MAIL FROM, before VERP): `bounces.return_path` or the `from` address."""
+        return self.bounce_return_path or self.sender_address
 
     @property
     def sender_domain(self) -> str:
@@ -164,11 +172,12 @@ def load_config(path: Path) -> Config:
     smtp = read_smtp(r, data)
     dkim = read_dkim(r, data)
     tokens = r.section(data, "tokens", {"secret_env", "secret_file", "old_secrets_env", "old_secrets_until"}) or LineMap()
-    bounces = r.section(data, "bounces", {"soft_limit"}) or LineMap()
+    bounces = r.section(data, "bounces", {"soft_limit", "mailbox", "verp", "return_path"}) or LineMap()
     sample = r.section(data, "sample_recipient", {"name", "email"}) or LineMap()
     list_id = r.text(data, "list_id") or _default_list_id(name, sender)
     old_until = _date(r, tokens, "old_secrets_until")
     soft_limit = r.number(bounces, "soft_limit", 3)
+    bounce_mailbox, verp, return_path = _read_bounces(r, bounces)
     sources = read_sources(r, data, themes)
     theme_rules = read_rules(r, data, "theme_rules", themes)
     texts = {key: r.text(data, key) for key in
@@ -207,8 +216,30 @@ def load_config(path: Path) -> Config:
         old_secrets_env=old_secrets_env,
         old_secrets_until=old_until,
         soft_bounce_limit=soft_limit,
+        bounce_mailbox=bounce_mailbox,
+        verp=verp,
+        bounce_return_path=return_path,
         sample_recipient=sample_recipient,
     )
+
+
+def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, bool, str | None]:
+    """`bounces:` mailbox, verp and return_path. VERP is on by default once a mailbox is
+    configured: that is when someone reads the bounces, and VERP is what lets them be trusted."""
+    folder = r.text(bounces, "mailbox")
+    mailbox = (r.path.parent / Path(folder).expanduser()).resolve() if folder else None  # ~/Maildir/... works
+    verp = bounces.get("verp", mailbox is not None)
+    if not isinstance(verp, bool):
+        r.error(bounces, "verp", f"must be true or false, not {verp!r}")
+        verp = False
+    return_path = r.text(bounces, "return_path")
+    if return_path is not None:
+        local, at, domain = return_path.rpartition("@")
+        if not at or not local or "." not in domain or any(c in return_path for c in ' <>"+\r\n'):
+            r.error(bounces, "return_path", f"not a plain address: {return_path!r}",
+                    "e.g. return_path: bounces@example.org (no name, no '+': VERP adds its own)")
+            return_path = None
+    return mailbox, verp, return_path
 
 
 def _check_preferences_url(r: ConfigReader, data: LineMap, url: str, unsubscribe_url: str) -> None:

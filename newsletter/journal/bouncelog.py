@@ -16,10 +16,10 @@ __all__ = [
     "Bounce",
     "bounce_counts",
     "consecutive_soft_bounces",
-    "latest_sent_run",
     "recipient_for_message_id",
     "record_bounce",
-    "run_id_for_slug",
+    "run_addresses",
+    "run_slug",
 ]
 
 
@@ -58,15 +58,14 @@ def recipient_for_message_id(db: sqlite3.Connection, message_id: str) -> tuple[i
     return None if row is None else (row[0], row[1])
 
 
-def latest_sent_run(db: sqlite3.Connection, email: str) -> int | None:
-    """The newest run that mailed this address (state sent), if any."""
-    row = db.execute("SELECT MAX(run_id) FROM recipients WHERE email = ? AND state = 'sent'",
-                     (normalise_email(email),)).fetchone()
-    return row[0] if row else None
+def run_addresses(db: sqlite3.Connection, run_id: int) -> list[str]:
+    """Every address a run planned to mail: the candidates a VERP token of that run can name."""
+    return [row[0] for row in db.execute("SELECT email FROM recipients WHERE run_id = ?", (run_id,))]
 
 
-def run_id_for_slug(db: sqlite3.Connection, slug: str) -> int | None:
-    row = db.execute("SELECT id FROM runs WHERE slug = ?", (slug,)).fetchone()
+def run_slug(db: sqlite3.Connection, run_id: int) -> str | None:
+    """The issue a run sent (`2023-07`), for reports."""
+    row = db.execute("SELECT slug FROM runs WHERE id = ?", (run_id,)).fetchone()
     return None if row is None else row[0]
 
 

@@ -107,7 +107,8 @@ class JournalJobs:
         for row in rows:
             subscriber = Subscriber(row.address, row.name, row.themes)
             data, stuffed = self.composer.wire(subscriber, row.message_id, date)
-            job = Job(row.email, envelope_sender(self.plan.config, subscriber), row.address, data,
+            sender = envelope_sender(self.plan.config, subscriber, run_id=self.run_id, key=self.composer.key)
+            job = Job(row.email, sender, row.address, data,
                       self.tries.pop(row.email, 0) + 1, stuffed=stuffed)
             if long_header_line(job.message):
                 self.outcomes.append(journal.Outcome(row.email, "failed", "a header line would be over 998 octets"))

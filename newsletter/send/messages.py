@@ -17,6 +17,7 @@ import secrets
 from email.utils import parseaddr
 
 from newsletter.audience.subscribers import Subscriber
+from newsletter.audience.verp import verp_address
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
 from newsletter.errors import SendError
@@ -51,9 +52,17 @@ def _address_of(sender: str) -> str:
     return parseaddr(sender)[1]
 
 
-def envelope_sender(config: Config, recipient: Subscriber) -> str:
-    """MAIL FROM for this recipient: the config's sender address (one place to add VERP later)."""
-    return _address_of(config.sender)
+def envelope_sender(config: Config, recipient: Subscriber, *, run_id: int | None = None,
+                    key: bytes | None = None) -> str:
+    """MAIL FROM for this recipient: where its bounce goes.
+
+    With `bounces.verp` on (and a run and token key to sign with), a return path of its
+    own (`audience/verp.py`), so a bounce names its run and recipient and cannot be forged;
+    otherwise `bounces.return_path` or the `from` address.
+    """
+    if config.verp and run_id is not None and key is not None:
+        return verp_address(config.return_path, key, run_id, recipient.email)
+    return config.bounce_return_path or _address_of(config.sender)
 
 
 def new_message_id(config: Config, run_id: int | str) -> str:

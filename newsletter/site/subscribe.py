@@ -32,11 +32,13 @@ from newsletter import journal
 from newsletter.audience.signups import confirm, read_request, request_signup
 from newsletter.config.loader import Config
 from newsletter.config.sections import SubscribeConfig
+from newsletter.errors import ConfigError
+from newsletter.issue.render import template_environment
 from newsletter.send.confirmation import Confirmation, send_confirmation
 from newsletter.site.pages import SubscriberSite, site_of, token_of
 from newsletter.tokens import client_key, make_link_token, make_stamp, read_link_token, read_stamp
 
-__all__ = ["confirm_path", "subscribe_path", "subscribe_routes"]
+__all__ = ["confirm_path", "render_snippet", "subscribe_path", "subscribe_routes"]
 
 log = logging.getLogger("newsletter.unsubscribe")
 _FIELDS = ("email", "name", "source", "stamp", "website")
@@ -192,3 +194,18 @@ def subscribe_routes(config: Config) -> list[BaseRoute]:
         Route(confirming, confirm_page, methods=["GET"]),
         Route(confirming, confirm_action, methods=["POST"]),
     ]
+
+
+def render_snippet(config: Config) -> str:
+    """The form as HTML to paste into the charity's own website, posting to `subscribe.url`.
+
+    It has the same fields, honeypot and consent wording as the page, but no stamp (it is
+    static), so its first post shows the page's form again, filled in, to press once more.
+    """
+    if config.subscribe is None:
+        raise ConfigError("no sign-up page: the config has no `subscribe:` block", path=config.path,
+                          hint='add `subscribe: {url: "https://example.org/subscribe"}` and serve it '
+                               "with `newsletter serve`")
+    template = template_environment(config).get_template("subscribe/snippet.html")
+    return template.render(name=config.name, action=config.subscribe.url, themes=config.themes,
+                           values={"email": "", "name": "", "themes": ()}, consent=config.subscribe.consent)

@@ -58,14 +58,15 @@ def request_signup(db: sqlite3.Connection, request: journal.SignupRequest, *,
 def confirm(db: sqlite3.Connection, email: str, nonce: str) -> journal.Signup | None:
     """Confirm the request a link was made for; None if that request no longer exists.
 
-    Lifts an unsubscribe made before this request (they came back); one made after it
-    stays, so following an old link again never re-subscribes anybody.
+    The confirmation that confirms lifts an unsubscribe (they came back); confirming the
+    same request again changes nothing, so an old link never undoes a later unsubscribe.
     """
-    signup = journal.confirm_signup(db, email, nonce)
-    if signup is None:
+    confirmed = journal.confirm_signup(db, email, nonce)
+    if confirmed is None:
         return None
-    suppression = journal.suppression_of(db, email)
-    if suppression is not None and suppression.reason == UNSUBSCRIBED and suppression.created <= signup.requested:
+    signup, now_confirmed = confirmed
+    suppression = journal.suppression_of(db, email) if now_confirmed else None
+    if suppression is not None and suppression.reason == UNSUBSCRIBED:
         journal.unsuppress(db, email)
     return signup
 

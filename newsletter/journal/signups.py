@@ -93,15 +93,15 @@ def claim_confirmation(db: sqlite3.Connection, request: SignupRequest, *, not_si
     return nonce
 
 
-def confirm_signup(db: sqlite3.Connection, email: str, nonce: str) -> Signup | None:
-    """Confirm the request this nonce belongs to; the row (confirmed, whether now or before),
-    or None if no such request (a newer one replaced it). Confirming twice changes nothing."""
+def confirm_signup(db: sqlite3.Connection, email: str, nonce: str) -> tuple[Signup, bool] | None:
+    """Confirm the request this nonce belongs to: the row and whether this call confirmed it
+    (False: confirmed before, nothing changed); None if no such request (a newer one replaced it)."""
     email = normalise_email(email)
     with transaction(db):
-        db.execute("UPDATE signups SET confirmed = ? WHERE email = ? AND nonce = ? AND confirmed IS NULL",
-                   (now(), email, nonce))
+        cur = db.execute("UPDATE signups SET confirmed = ? WHERE email = ? AND nonce = ? AND confirmed IS NULL",
+                         (now(), email, nonce))
         row = db.execute("SELECT * FROM signups WHERE email = ? AND nonce = ?", (email, nonce)).fetchone()
-    return None if row is None else _signup(row)
+    return None if row is None else (_signup(row), cur.rowcount == 1)
 
 
 def confirmed_signups(db: sqlite3.Connection) -> list[Signup]:

@@ -23,14 +23,14 @@ __all__ = [
     "DkimConfig",
     "SmtpConfig",
     "SourceConfig",
+    "SubscribeConfig",
     "read_colors",
     "read_dkim",
     "read_rules",
     "read_smtp",
     "read_sources",
-    "read_themes",
     "read_subscribe",
-    "SubscribeConfig",
+    "read_themes",
     "theme_key",
 ]
 

@@ -101,9 +101,9 @@ async def subscribe_action(request: Request) -> Response:
     form = await _read(request, config)
     if form is None:
         return _form_page(site, status=400, problem="The form could not be read. Please try again.")
-    email = _text(form, "email")
-    values = {"email": email, "name": _text(form, "name"),
-              "themes": tuple(t for t in form.getlist("theme") if isinstance(t, str))}
+    email, name = _text(form, "email"), _text(form, "name")
+    themes = tuple(t for t in form.getlist("theme") if isinstance(t, str))
+    values: dict[str, Any] = {"email": email, "name": name, "themes": themes}
     source = _text(form, "source")
     if _text(form, "website"):
         log.info("sign-up refused: honeypot filled")
@@ -112,7 +112,7 @@ async def subscribe_action(request: Request) -> Response:
     if shown is None or time.time() - shown < settings.min_seconds:
         return _form_page(site, values=values, source=source, again=True)
     try:
-        signup = read_request(config, email, values["name"], values["themes"], source)
+        signup = read_request(config, email, name, themes, source)
     except ValueError as exc:
         return _form_page(site, status=400, values=values, source=source,
                           problem=f"Please enter a valid email address ({exc}).")

@@ -5,6 +5,11 @@ database lookup to know who clicked, and a forged, truncated or other-list token
 the constant-time comparison. Parsing is strict (one canonical spelling per token), so
 a token with characters added or removed is refused too.
 
+Sign-up links (`make_link_token`) carry an address, a nonce and an expiry time under a
+MAC of their own purpose, so an unsubscribe token can never pass as one and back; form
+stamps (`make_stamp`) sign the time a sign-up page was shown; `client_key` keys a client's
+network address so a rate limit can count it without storing it.
+
 Rotation: the current secret signs; old secrets (comma-separated in
 `NEWSLETTER_TOKEN_SECRET_OLD`) still verify until `tokens.old_secrets_until`, then
 tokens made with them are refused like any other bad token, without a hint why.
@@ -33,7 +38,12 @@ __all__ = [
     "SECRET_FILE",
     "describe_secrets",
     "load_secrets",
+    "client_key",
+    "make_link_token",
+    "make_stamp",
     "make_token",
+    "read_link_token",
+    "read_stamp",
     "read_token",
     "token_keys",
 ]
@@ -93,6 +103,79 @@ def read_token(token: str, list_id: str, keys: list[bytes]) -> str | None:
     for key in keys:
         valid |= hmac.compare_digest(given, _mac(key, list_id, email))
     return email if valid and len(given) == _MAC_BYTES and "@" in email else None
+
+
+def _purpose_mac(secret: bytes, purpose: str, list_id: str, payload: str) -> bytes:
+    """A MAC over `purpose` too: a token made for one purpose never verifies for another
+    (the unsubscribe MAC's message has no NUL byte, these all start with one)."""
+    message = f"\0{purpose}\n{list_id}\n{payload}".encode()
+    return hmac.new(secret, message, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def _verified(given: bytes, keys: list[bytes], purpose: str, list_id: str, payload: str) -> bool:
+    valid = False
+    for key in keys:  # every key, no early exit
+        valid |= hmac.compare_digest(given, _purpose_mac(key, purpose, list_id, payload))
+    return valid
+
+
+def make_link_token(secret: bytes, list_id: str, email: str, nonce: str, expires: int) -> str:
+    """A confirmation link's token: `<payload>.<mac>`, payload = address, nonce, expiry (Unix time)."""
+    payload = f"{email.strip().lower()}\n{nonce}\n{expires}"
+    return f"{_b64(payload.encode())}.{_b64(_purpose_mac(secret, 'confirm', list_id, payload))}"
+
+
+def read_link_token(token: str, list_id: str, keys: list[bytes], *, now: float) -> tuple[str, str] | None:
+    """(address, nonce) for a genuine link token that has not expired at `now`; else None,
+    the same None for forged, garbled and expired tokens."""
+    parsed = _parse_parts(token)
+    if parsed is None:
+        return None
+    payload, given = parsed
+    fields = payload.split("\n")
+    if len(fields) != 3 or not fields[2].isdigit() or not _verified(given, keys, "confirm", list_id, payload):
+        return None
+    email, nonce, expires = fields
+    return (email, nonce) if now <= int(expires) and "@" in email else None
+
+
+def make_stamp(secret: bytes, list_id: str, shown: int) -> str:
+    """The sign-up form's hidden stamp: when the page was shown (Unix time), signed."""
+    return f"{shown}.{_b64(_purpose_mac(secret, 'form', list_id, str(shown)))}"
+
+
+def read_stamp(stamp: str, list_id: str, keys: list[bytes]) -> int | None:
+    """When the form was shown, if the stamp is genuine; else None."""
+    shown, _, mac = stamp.partition(".") if isinstance(stamp, str) else ("", "", "")
+    if not shown.isdigit() or len(shown) > 12 or len(mac) != _MAC_CHARS:
+        return None
+    try:
+        given = _unb64(mac)
+    except (ValueError, binascii.Error):
+        return None
+    if _b64(given) != mac or not _verified(given, keys, "form", list_id, shown):
+        return None
+    return int(shown)
+
+
+def client_key(secret: bytes, client: str) -> str:
+    """A client's network address as a keyed hash: countable for a rate limit, never readable."""
+    return hmac.new(secret, f"\0client\n{client}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _parse_parts(token: str) -> tuple[str, bytes] | None:
+    """(payload text, mac) of a `<payload>.<mac>` token spelled canonically; else None."""
+    match = _TOKEN_RE.match(token) if isinstance(token, str) else None
+    if not match:
+        return None
+    try:
+        raw, given = _unb64(match.group(1)), _unb64(match.group(2))
+        payload = raw.decode("utf-8")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    if _b64(raw) != match.group(1) or _b64(given) != match.group(2):
+        return None
+    return payload, given
 
 
 def load_secrets(env_name: str, secret_file: Path | None, *, old_env: str | None = None,

@@ -143,7 +143,8 @@ def test_export_merges_the_csv_with_saved_choices_and_suppressions(digest: Confi
     assert "Wrote 9 subscribers to" in output and "(2 with topics from the preferences page, 2 unsubscribed)" in output
     assert "subscribers.csv:10: skipped: not a valid address" in output
     rows = {r["email"]: r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8")))}
-    assert list(rows["ann@example.org"].values()) == ["ann@example.org", "Ann", "subscribed", "", "page", "", ""]
+    assert list(rows["ann@example.org"].values()) == ["ann@example.org", "Ann", "subscribed", "", "page", "", "",
+                                                  "", "", "", ""]  # no sign-up: no consent columns filled
     assert (rows["bob@example.org"]["themes"], rows["bob@example.org"]["themes_from"]) == ("Youth violence", "page")
     assert (rows["cy@example.org"]["status"], rows["cy@example.org"]["themes"]) == ("unsubscribed", "Online safety;Neglect")
     assert rows["cy@example.org"]["suppressed"] == "unsubscribed" and rows["cy@example.org"]["suppressed_since"]

@@ -30,6 +30,7 @@ from newsletter.config.loader import Config
 from newsletter.config.sections import theme_key
 from newsletter.errors import NewsletterError, SendError, raise_all
 from newsletter.journal.optouts import Suppression
+from newsletter.journal.signups import Signup
 from newsletter.audience.subscribers import Subscriber, SubscriberList
 
 __all__ = [
@@ -50,7 +51,8 @@ __all__ = [
 ]
 
 Selection = frozenset[str] | None  # display names; None = every theme
-EXPORT_COLUMNS = ("email", "name", "status", "themes", "themes_from", "suppressed", "suppressed_since")
+EXPORT_COLUMNS = ("email", "name", "status", "themes", "themes_from", "suppressed", "suppressed_since",
+                  "signup_requested", "signup_confirmed", "signup_source", "consent")
 
 
 def selection_of(names: Iterable[str] | None, config: Config) -> Selection:
@@ -163,12 +165,18 @@ class ExportRow:
     themes_from: str  # page | list | "" (every theme, nobody chose)
     suppressed: str = ""  # the suppression reason, if any
     suppressed_since: str = ""  # ISO date
+    signup_requested: str = ""  # a confirmed sign-up's consent on record: when it was asked for,
+    signup_confirmed: str = ""  # when confirmed (UTC, ISO 8601),
+    signup_source: str = ""  # page | snippet,
+    consent: str = ""  # and the wording shown beside the button
 
 
 def merged_rows(subscribers: SubscriberList, config: Config, preferences: Mapping[str, list[str]],
-                suppressions: Iterable[Suppression]) -> list[ExportRow]:
-    """Every valid row of the CSV (subscribed and unsubscribed), as `send` would see it now."""
+                suppressions: Iterable[Suppression], signups: Iterable[Signup] = ()) -> list[ExportRow]:
+    """Every valid row of the CSV (subscribed and unsubscribed), then every confirmed sign-up
+    the CSV does not have, as `send` would see them now; sign-ups carry their consent."""
     suppressed = {s.email: s for s in suppressions}
+    consents = {s.email: s for s in signups}
     unsubscribed = {s.key for s in subscribers.unsubscribed}
     rows = []
     seen: set[str] = set()
@@ -178,7 +186,18 @@ def merged_rows(subscribers: SubscriberList, config: Config, preferences: Mappin
         seen.add(subscriber.key)
         rows.append(_export_row(subscriber, subscriber.key in unsubscribed, config,
                                 preferences.get(subscriber.key), suppressed.get(subscriber.key)))
-    return rows
+    for signup in consents.values():
+        if signup.email not in seen:
+            rows.append(_export_row(Subscriber(signup.email, signup.name, signup.themes), False, config,
+                                    preferences.get(signup.email), suppressed.get(signup.email)))
+    return [_with_consent(row, consents.get(row.email.strip().lower())) for row in rows]
+
+
+def _with_consent(row: ExportRow, signup: Signup | None) -> ExportRow:
+    if signup is None or signup.confirmed is None:
+        return row
+    return dataclasses.replace(row, signup_requested=signup.requested, signup_confirmed=signup.confirmed,
+                               signup_source=signup.source, consent=signup.consent)
 
 
 def _export_row(subscriber: Subscriber, listed_unsubscribed: bool, config: Config, saved: list[str] | None,
@@ -207,13 +226,15 @@ def _safe_cell(value: str) -> str:
 
 
 def write_export(rows: Iterable[ExportRow], out: TextIO) -> int:
-    """`email,name,status,themes,themes_from,suppressed,suppressed_since`; `send` reads it back."""
+    """`email,name,status,themes,themes_from,suppressed,suppressed_since` and a sign-up's
+    consent (`signup_requested,signup_confirmed,signup_source,consent`); `send` reads it back."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for row in rows:
         writer.writerow([row.email, _safe_cell(row.name), row.status, ";".join(row.themes or ()),
-                         row.themes_from, row.suppressed, row.suppressed_since])
+                         row.themes_from, row.suppressed, row.suppressed_since, row.signup_requested,
+                         row.signup_confirmed, row.signup_source, _safe_cell(row.consent)])
         count += 1
     return count
 

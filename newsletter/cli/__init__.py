@@ -31,10 +31,12 @@ COMMANDS = {
     "dkim": "newsletter.cli.dkim:dkim",
     "preview": "newsletter.cli.preview:preview",
     "send": "newsletter.cli.send:send",
+    "serve": "newsletter.cli.unsubscribe:serve",
     "status": "newsletter.cli.status:status",
+    "subscribe-form": "newsletter.cli.subscribe:subscribe_form",
     "subscribers": "newsletter.cli.subscribers:subscribers",
     "suppress": "newsletter.cli.suppress:suppress",
-    "unsubscribe-server": "newsletter.cli.unsubscribe:unsubscribe_server",
+    "unsubscribe-server": "newsletter.cli.unsubscribe:serve",  # the old name of `serve`
 }
 
 

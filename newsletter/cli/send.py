@@ -140,6 +140,9 @@ def _print_plan(out: Console, plan: SendPlan) -> None:
     out.print(f"Subscribers: {plan.subscribers.path} ({plan.subscribers.rows} rows)")
     for problem in plan.subscribers.invalid:
         out.print(f"  skipped line {problem.line}: {problem.reason} ({problem.value!r})")
+    if plan.from_signups or plan.config.subscribe is not None:
+        out.print(f"Sign-ups: {plan.from_signups} confirmed on the sign-up page and not in the CSV, "
+                  "added to the list")
     _print_themes(out, plan)
     if plan.resuming:
         out.print(f"Resuming the run started {plan.run.created if plan.run else ''}: {plan.already_sent} "

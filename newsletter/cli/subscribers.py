@@ -30,13 +30,16 @@ def subscribers() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write the CSV here (atomically) instead of to standard output.")
 def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -> None:
-    """Write the list merged with the topics chosen on the preferences page and the
-    suppression list: email, name, status, themes, themes_from, suppressed, suppressed_since.
+    """Write the list merged with the topics chosen on the preferences page, the
+    suppression list and the confirmed sign-ups: email, name, status, themes, themes_from,
+    suppressed, suppressed_since, and for sign-ups the consent on record: signup_requested,
+    signup_confirmed, signup_source (page or snippet) and consent (the wording shown).
 
     A topic choice saved on the page replaces the CSV's `themes` (themes_from: page);
     an address unsubscribed through a link has status `unsubscribed`; bounced and other
     suppressed addresses keep their status and name the reason in `suppressed`. The
-    file is a valid subscriber CSV: `send --subscribers` reads it back.
+    file is a valid subscriber CSV: `send --subscribers` reads it back. Confirmed sign-ups
+    not in the CSV are added at the end.
 
     \b
     Example:
@@ -59,12 +62,15 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -
     for error in check_list_themes(listed, config):
         click.echo(f"warning: {error}: ignored", err=True)
     with contextlib.closing(journal.connect(config.state_file)) as db:
-        rows = merged_rows(listed, config, journal.all_preferences(db), journal.list_suppressions(db))
+        rows = merged_rows(listed, config, journal.all_preferences(db), journal.list_suppressions(db),
+                           journal.confirmed_signups(db))
     if out is None:
         write_export(rows, sys.stdout)
         return
     count = export_subscribers(rows, out)
     from_page = sum(1 for row in rows if row.themes_from == "page")
     unsubscribed = sum(1 for row in rows if row.status == "unsubscribed")
+    signed_up = sum(1 for row in rows if row.signup_confirmed)
+    signups = f", {signed_up} confirmed on the sign-up page" if signed_up else ""
     click.echo(f"Wrote {count} subscribers to {out} ({from_page} with topics from the preferences page, "
-               f"{unsubscribed} unsubscribed)", err=True)
+               f"{unsubscribed} unsubscribed{signups})", err=True)

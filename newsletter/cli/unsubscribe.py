@@ -1,4 +1,4 @@
-"""`newsletter unsubscribe-server`: serve the one-click unsubscribe endpoint with uvicorn."""
+"""`newsletter serve` (alias `unsubscribe-server`): serve the subscriber site with uvicorn."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import click
 
 from newsletter.cli.options import config_option, load
 
-__all__ = ["unsubscribe_server"]
+__all__ = ["serve"]
 
 
-@click.command("unsubscribe-server")
+@click.command("serve")
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; keep 127.0.0.1 behind a reverse proxy.")
@@ -25,25 +25,28 @@ __all__ = ["unsubscribe_server"]
               help="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="Log each request (tokens in URLs are blanked).")
-def unsubscribe_server(config_path: Path, host: str, port: int, proxy_headers: bool,
-                       forwarded_allow_ips: str, access_log: bool) -> None:
-    """Serve unsubscribe links: one-click POST (RFC 8058), confirm page, resubscribe.
+def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
+          forwarded_allow_ips: str, access_log: bool) -> None:
+    """Serve the subscriber site: unsubscribe links (one-click POST, RFC 8058), the topics
+    page (with `preferences_url`) and the sign-up page (with a `subscribe:` block).
 
     Answers on the path of `unsubscribe.url` in the config and writes unsubscribes to
-    the suppression list in the state file that `send` reads. The token secret must be
+    the suppression list in the state file that `send` reads; sign-ups are confirmed by
+    a mailed link and kept there too. `unsubscribe-server` is the old name of this command. The token secret must be
     the one `send` signed with ($NEWSLETTER_TOKEN_SECRET, tokens.secret_file, or the
     .newsletter-secret beside the config).
 
     \b
     Example:
-      newsletter unsubscribe-server --port 8080
+      newsletter serve --port 8080
       # behind nginx/Caddy on the same machine, proxying https://example.org/unsubscribe
-      newsletter unsubscribe-server --host 127.0.0.1 --port 8080 --forwarded-allow-ips 127.0.0.1
+      newsletter serve --host 127.0.0.1 --port 8080 --forwarded-allow-ips 127.0.0.1
     """
     import uvicorn  # imported here: the other commands do not need it
 
     from newsletter.site.app import TokenRedactor, create_app
     from newsletter.site.pages import unsubscribe_path
+    from newsletter.site.subscribe import subscribe_path
     from newsletter.tokens import describe_secrets
 
     config = load(config_path)
@@ -52,6 +55,8 @@ def unsubscribe_server(config_path: Path, host: str, port: int, proxy_headers: b
     shown_port = port or "<free port, see below>"
     click.echo(f"  listening on http://{_url_host(host)}:{shown_port}{unsubscribe_path(config)} "
                f"(links in mail: {config.unsubscribe_url})")
+    if config.subscribe is not None:
+        click.echo(f"  sign-up page on {subscribe_path(config)} (links in mail: {config.subscribe.url}/confirm)")
     click.echo(f"  suppression list: {config.state_file}")
     click.echo(f"  token secret: {describe_secrets(config)}")
     if not _is_loopback(host):

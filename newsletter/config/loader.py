@@ -23,11 +23,13 @@ from newsletter.config.sections import (
     DkimConfig,
     SmtpConfig,
     SourceConfig,
+    SubscribeConfig,
     read_colors,
     read_dkim,
     read_rules,
     read_smtp,
     read_sources,
+    read_subscribe,
     read_themes,
     theme_key,
 )
@@ -72,6 +74,7 @@ class Config:
     verp: bool = False  # `bounces.verp`: a VERP return path per message (default: on with a mailbox)
     bounce_return_path: str | None = None  # `bounces.return_path`; None = the `from` address
     sample_recipient: tuple[str, str] = ("Sam Sample", "sam.sample@example.org")
+    subscribe: SubscribeConfig | None = None  # the sign-up page; None = no page
 
     @property
     def root(self) -> Path:
@@ -119,7 +122,7 @@ _TOP_KEYS = {
     "name", "from", "reply_to", "subject", "preheader", "language", "list_id", "intro",
     "footer", "themes", "unsubscribe", "templates", "colors", "smtp", "dkim", "sources",
     "theme_rules", "archive_url", "preferences_url", "quiet_month", "tokens", "bounces",
-    "sample_recipient",
+    "sample_recipient", "subscribe",
 }
 
 
@@ -174,6 +177,7 @@ def load_config(path: Path) -> Config:
     tokens = r.section(data, "tokens", {"secret_env", "secret_file", "old_secrets_env", "old_secrets_until"}) or LineMap()
     bounces = r.section(data, "bounces", {"soft_limit", "mailbox", "verp", "return_path"}) or LineMap()
     sample = r.section(data, "sample_recipient", {"name", "email"}) or LineMap()
+    subscribe = read_subscribe(r, data, _site_paths(unsub_url, preferences_url))
     list_id = r.text(data, "list_id") or _default_list_id(name, sender)
     old_until = _date(r, tokens, "old_secrets_until")
     soft_limit = r.number(bounces, "soft_limit", 3)
@@ -220,6 +224,7 @@ def load_config(path: Path) -> Config:
         verp=verp,
         bounce_return_path=return_path,
         sample_recipient=sample_recipient,
+        subscribe=subscribe,
     )
 
 
@@ -240,6 +245,15 @@ def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, bool,
                     "e.g. return_path: bounces@example.org (no name, no '+': VERP adds its own)")
             return_path = None
     return mailbox, verp, return_path
+
+
+def _site_paths(unsubscribe_url: str, preferences_url: str | None) -> dict[str, str]:
+    """The paths the subscriber site already answers on, and the key that sets each."""
+    paths = {"/healthz": "the health check (/healthz)"}
+    for key, url in (("unsubscribe.url", unsubscribe_url), ("preferences_url", preferences_url)):
+        if url:
+            paths[urlsplit(url).path.rstrip("/") or "/"] = key
+    return paths
 
 
 def _check_preferences_url(r: ConfigReader, data: LineMap, url: str, unsubscribe_url: str) -> None:

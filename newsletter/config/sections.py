@@ -2,7 +2,7 @@
 
 `ConfigReader` collects every error instead of stopping at the first, so a user fixes
 the whole file in one go; each `read_*` function validates one section (smtp, dkim,
-colors, themes, theme_rules, sources) and returns its dataclass with defaults filled
+colors, themes, theme_rules, sources, subscribe) and returns its dataclass with defaults filled
 in. `loader.py` assembles them into `Config`.
 """
 
@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.yamldoc import LineMap
@@ -22,14 +23,20 @@ __all__ = [
     "DkimConfig",
     "SmtpConfig",
     "SourceConfig",
+    "SubscribeConfig",
     "read_colors",
     "read_dkim",
     "read_rules",
     "read_smtp",
     "read_sources",
+    "read_subscribe",
     "read_themes",
     "theme_key",
 ]
+
+
+DEFAULT_CONSENT = ("I would like to receive {name} by email. I can unsubscribe at any time "
+                   "with the link in every email.")
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,17 @@ class Colors:
     accent: str = "#0b5cad"
     muted: str = "#52606d"
     page: str = "#f0f2f5"
+
+
+@dataclass(frozen=True)
+class SubscribeConfig:
+    """The sign-up page (double opt-in): where it is served and the consent wording it shows."""
+
+    url: str
+    consent: str = DEFAULT_CONSENT
+    expires_days: int = 7  # how long a confirmation link works
+    min_seconds: float = 3.0  # a form posted sooner after the page was shown is asked again (bots)
+    client_limit: int = 10  # sign-ups per client (browser's network address) per hour
 
 
 def theme_key(name: str) -> str:
@@ -293,3 +311,38 @@ def read_sources(r: ConfigReader, data: LineMap, themes: tuple[str, ...]) -> tup
             rules=read_rules(r, entry, "rules", themes),
         ))
     return tuple(sources)
+
+
+def read_subscribe(r: ConfigReader, data: LineMap, taken: dict[str, str]) -> SubscribeConfig | None:
+    """The `subscribe:` block, or None (no block, no page). `taken` maps the paths other
+    pages of the subscriber site answer on to their keys: the sign-up page needs its own."""
+    section = r.section(data, "subscribe", set(SubscribeConfig.__dataclass_fields__))
+    if section is None:
+        return None
+    url = r.text(section, "url", required=True) or ""
+    if url and not _is_page_address(url):
+        r.error(section, "url", f"not a web address: {url!r}",
+                "e.g. https://example.org/subscribe (served by `newsletter serve`)")
+    path = _path_of(url)
+    if url and path in taken:
+        r.error(section, "url", f"must have another path than {taken[path]}",
+                "the same server answers both, e.g. https://example.org/subscribe")
+    consent = r.text(section, "consent") or DEFAULT_CONSENT
+    name = data.get("name")
+    return SubscribeConfig(
+        url=url,
+        consent=consent.replace("{name}", str(name or "our newsletter")),
+        expires_days=r.number(section, "expires_days", 7),
+        min_seconds=r.number(section, "min_seconds", 3.0, float),
+        client_limit=r.number(section, "client_limit", 10),
+    )
+
+
+def _is_page_address(url: str) -> bool:
+    """An http(s) address without a #fragment, spaces, quotes or angle brackets."""
+    return url.startswith(("https://", "http://")) and not any(
+        c.isspace() or c in '<>"#' or ord(c) < 32 for c in url)
+
+
+def _path_of(url: str) -> str:
+    return urlsplit(url).path.rstrip("/") or "/"

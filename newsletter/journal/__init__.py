@@ -4,7 +4,7 @@ Only this package speaks SQL, and callers use it through this one name (`journal
 `journal.suppress`, ...); the modules inside keep one group of tables each:
 `db` opens the file and holds the schema and `transaction`; `runs` the send runs and
 their recipients; `optouts` suppressions and theme preferences; `bouncelog` the bounces
-received; `caches` the feed cache, collected keys and link checks.
+received; `signups` the sign-ups and their consent; `caches` the feed cache, collected keys and link checks.
 Addresses are stored lower-cased and trimmed, so lookups ignore case.
 """
 
@@ -41,7 +41,17 @@ from newsletter.journal.optouts import (
     suppress,
     suppress_many,
     suppressed_addresses,
+    suppression_of,
     unsuppress,
+)
+from newsletter.journal.signups import (
+    Signup,
+    SignupRequest,
+    claim_confirmation,
+    confirm_signup,
+    confirmed_signups,
+    count_client,
+    get_signup,
 )
 from newsletter.journal.runs import (
     RECIPIENT_STATES,
@@ -72,11 +82,17 @@ __all__ = [
     "Outcome",
     "RecipientRow",
     "Run",
+    "Signup",
+    "SignupRequest",
     "Suppression",
     "all_preferences",
     "apply_plan",
     "bounce_counts",
     "checkpoint",
+    "claim_confirmation",
+    "confirm_signup",
+    "confirmed_signups",
+    "count_client",
     "collected_keys",
     "connect",
     "consecutive_soft_bounces",
@@ -85,6 +101,7 @@ __all__ = [
     "get_link_checks",
     "get_preferences",
     "get_run",
+    "get_signup",
     "is_suppressed",
     "latest_recipient_themes",
     "list_runs",
@@ -108,6 +125,7 @@ __all__ = [
     "suppress",
     "suppress_many",
     "suppressed_addresses",
+    "suppression_of",
     "transaction",
     "unsuppress",
 ]

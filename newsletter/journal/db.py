@@ -90,6 +90,22 @@ CREATE TABLE IF NOT EXISTS link_checks (
     redirects TEXT NOT NULL DEFAULT '',
     checked TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS signups (
+    email TEXT PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    themes TEXT,                   -- newline-separated display names; NULL = every theme
+    nonce TEXT NOT NULL,           -- this request's; its confirmation link carries it
+    source TEXT NOT NULL,          -- page | snippet
+    consent TEXT NOT NULL,         -- the wording shown beside the button
+    requested TEXT NOT NULL,
+    mailed TEXT,                   -- the last confirmation mail (one an hour at most)
+    confirmed TEXT                 -- NULL while pending
+);
+CREATE TABLE IF NOT EXISTS signup_clients (
+    client TEXT NOT NULL,          -- keyed hash of the client's address, never the address
+    at REAL NOT NULL               -- Unix time of the sign-up
+);
+CREATE INDEX IF NOT EXISTS signup_clients_client ON signup_clients (client, at);
 """
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "suppress",
     "suppress_many",
     "suppressed_addresses",
+    "suppression_of",
     "unsuppress",
 ]
 
@@ -70,6 +71,13 @@ def unsuppress(db: sqlite3.Connection, email: str) -> bool:
 def is_suppressed(db: sqlite3.Connection, email: str) -> bool:
     row = db.execute("SELECT 1 FROM suppressions WHERE email = ?", (normalise_email(email),)).fetchone()
     return row is not None
+
+
+def suppression_of(db: sqlite3.Connection, email: str) -> Suppression | None:
+    """The address's suppression (why and since when), or None."""
+    row = db.execute("SELECT email, reason, source, created FROM suppressions WHERE email = ?",
+                     (normalise_email(email),)).fetchone()
+    return None if row is None else Suppression(*row)
 
 
 def suppressed_addresses(db: sqlite3.Connection) -> set[str]:

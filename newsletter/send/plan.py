@@ -1,6 +1,7 @@
 """What a send would do, worked out before anything is written or sent.
 
-`prepare_send` reads the subscriber list, the suppressions, the saved theme choices and
+`prepare_send` reads the subscriber list and the confirmed sign-ups (one list, each
+address once, the CSV's row first), the suppressions, the saved theme choices and
 the journal, and counts who gets the issue, who is excluded and why, and what a resume
 picks up (`SendPlan`). The CLI shows this before asking to confirm; the run (run.py)
 then writes it into the journal and sends. `exclusion` is the one rule for who is left
@@ -16,6 +17,7 @@ from pathlib import Path
 from newsletter import journal
 from newsletter.issue.build import BuildResult
 from newsletter.audience.choices import ThemeChoices, apply_choices
+from newsletter.audience.signups import with_signups
 from newsletter.config.loader import Config
 from newsletter.send.messages import TemplateCache, unsubscribe_keys
 from newsletter.deliver.relay import resolve_transport, transport_label
@@ -52,6 +54,7 @@ class SendPlan:
     choices: ThemeChoices = field(default_factory=ThemeChoices)  # theme selections (issue 9)
     variants: Variants | None = field(default=None, repr=False)
     quiet: set[str] = field(default_factory=set, repr=False)  # nothing in their themes: skipped
+    from_signups: int = 0  # confirmed sign-ups added to the CSV's list (not already in it)
 
     @property
     def resuming(self) -> bool:
@@ -76,7 +79,8 @@ def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, 
         plan.run = journal.get_run(db, slug)
         plan.suppressions = {s.email: s.reason for s in journal.list_suppressions(db)}
         plan.states = journal.recipient_states(db, plan.run.id) if plan.run else {}
-        plan.subscribers, plan.choices = apply_choices(subscribers, config, journal.all_preferences(db),
+        listed, plan.from_signups = with_signups(subscribers, journal.confirmed_signups(db))
+        plan.subscribers, plan.choices = apply_choices(listed, config, journal.all_preferences(db),
                                                        strict=strict)
     plan.variants = Variants(build.rendered, config)
     plan.variants.prepare(plan.variants.key_of(selection) for selection in plan.choices.selections)

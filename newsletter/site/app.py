@@ -1,6 +1,6 @@
-"""The subscriber-facing web app: the unsubscribe and topics pages behind one guard.
+"""The subscriber-facing web app: the unsubscribe, topics and sign-up pages behind one guard.
 
-`newsletter unsubscribe-server` serves `create_app(config)`: a body cap and security
+`newsletter serve` (alias `unsubscribe-server`) serves `create_app(config)`: a body cap and security
 headers on every response, no cookies, tokens blanked in the access log.
 """
 
@@ -19,6 +19,7 @@ from newsletter.config.loader import Config
 from newsletter.issue.render import template_environment
 from newsletter.site.pages import BASE_CSP, MAX_BODY_BYTES, SubscriberSite
 from newsletter.site.preferences import preferences_routes
+from newsletter.site.subscribe import subscribe_routes
 from newsletter.site.unsubscribe import unsubscribe_routes
 from newsletter.tokens import token_keys
 
@@ -26,8 +27,9 @@ __all__ = ["TokenRedactor", "create_app", "routes"]
 
 
 def routes(config: Config) -> list[BaseRoute]:
-    """Every page of the site; the topics page only when `preferences_url` is set."""
-    return [*unsubscribe_routes(config), *preferences_routes(config)]
+    """Every page of the site; the topics page only when `preferences_url` is set, the
+    sign-up page only with a `subscribe:` block."""
+    return [*unsubscribe_routes(config), *preferences_routes(config), *subscribe_routes(config)]
 
 
 class _Guard:

@@ -256,12 +256,12 @@ def test_auth_without_a_password_is_a_config_error(tmp_path: Path, built: BuildR
         prepare_send(config, built, write_csv(config.root, 1))
 
 
-def test_real_smtp_without_a_token_secret_is_an_error(tmp_path: Path, built: BuildResult,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_smtp_without_a_token_secret_makes_one(tmp_path: Path, built: BuildResult,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEWSLETTER_TOKEN_SECRET")
     config = project(tmp_path, 2525)
-    with pytest.raises(ConfigError, match="no token secret"):
-        prepare_send(config, built, write_csv(config.root, 1))
+    prepare_send(config, built, write_csv(config.root, 1))
+    assert (config.root / ".newsletter-secret").stat().st_mode & 0o777 == 0o600
 
 
 def _certificate(tmp_path: Path) -> ssl.SSLContext:

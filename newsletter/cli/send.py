@@ -71,8 +71,11 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     from newsletter.send.run import dry_run as compose_all
     from newsletter.send.testsend import send_test
 
+    from newsletter.cli.secret import say_if_secret_made
+
     config = load(config_path)
     rng = date_range(month, since, until)
+    say_if_secret_made(config)
     if test_addresses:
         addresses = [a.strip() for value in test_addresses for a in value.split(",") if a.strip()]
         report = send_test(config, rng, addresses, smtp_host=smtp_host, smtp_port=smtp_port)

@@ -44,9 +44,11 @@ def unsubscribe_server(config_path: Path, host: str, port: int, proxy_headers: b
 
     from newsletter.site.app import TokenRedactor, create_app
     from newsletter.site.pages import unsubscribe_path
+    from newsletter.cli.secret import say_if_secret_made
     from newsletter.tokens import describe_secrets
 
     config = load(config_path)
+    say_if_secret_made(config)
     app = create_app(config)
     click.echo(f"Unsubscribe server for {config.name} ({config.list_id})")
     shown_port = port or "<free port, see below>"

@@ -204,6 +204,11 @@ def _resume_command() -> str:
 def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
     from rich.table import Table
 
+    if report.fatal and not (report.sent or report.failed or report.deferred):
+        click.echo(f"error: {report.stopped}", err=True)  # a configuration error: that line says it all
+        out.print(f"Nothing was sent. Once that is fixed, resume with: {_resume_command()}")
+        return
+
     table = Table(title=f"Issue {report.slug}", show_header=True)
     table.add_column("", style="bold")
     table.add_column("this run", justify="right")

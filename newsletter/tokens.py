@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from newsletter.config.loader import Config
 
 __all__ = [
+    "PROBE_ADDRESS",
+    "PROBE_HEADER",
     "SAMPLE_SECRET",
     "SECRET_FILE",
     "create_secret_file",
@@ -41,6 +43,10 @@ __all__ = [
 ]
 
 SAMPLE_SECRET = b"sample-only-not-a-secret"
+# `newsletter doctor --online` signs a token for this address; the site answers it with
+# PROBE_HEADER and unsubscribes nobody (.invalid can never be a subscriber's domain).
+PROBE_ADDRESS = "doctor-probe@newsletter.invalid"
+PROBE_HEADER = "X-Newsletter-Probe"
 SECRET_FILE = ".newsletter-secret"  # beside the config, for the embedded-outbox default
 _MAC_BYTES = 16
 _MAC_CHARS = 22  # base64url of 16 bytes, unpadded

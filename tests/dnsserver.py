@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from dnslib import RR
+from dnslib import QTYPE, RR
 from dnslib.server import DNSLogger, DNSServer
 from dnslib.zoneresolver import ZoneResolver
 
@@ -25,7 +25,8 @@ class ZoneServer:
         return f"127.0.0.1:{self.server.server.server_address[1]}"
 
     def set_zone(self, zone: str) -> None:
-        self.resolver.zone = [(rr.rname, rr.rtype, rr) for rr in RR.fromZone(zone)]
+        """Serve another zone from now on (as ZoneResolver stores it: name, type name, record)."""
+        self.resolver.zone = [(rr.rname, QTYPE[rr.rtype], rr) for rr in RR.fromZone(zone)]
 
     def __enter__(self) -> Self:
         self.server.start_thread()

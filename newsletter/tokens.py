@@ -47,7 +47,7 @@ SAMPLE_SECRET = b"sample-only-not-a-secret"
 # PROBE_HEADER and unsubscribes nobody (.invalid can never be a subscriber's domain).
 PROBE_ADDRESS = "doctor-probe@newsletter.invalid"
 PROBE_HEADER = "X-Newsletter-Probe"
-SECRET_FILE = ".newsletter-secret"  # beside the config, for the embedded-outbox default
+SECRET_FILE = ".newsletter-secret"  # beside the config, made by whichever command needs it first
 _MAC_BYTES = 16
 _MAC_CHARS = 22  # base64url of 16 bytes, unpadded
 _TOKEN_RE = re.compile(r"^([A-Za-z0-9_-]{2,600})\.([A-Za-z0-9_-]{22})$")

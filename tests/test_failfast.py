@@ -107,3 +107,12 @@ def test_a_closed_port_is_one_error_naming_smtp_port(tmp_path: Path) -> None:
     with SmtpServer(port=port) as relay:  # fixed: the same command resumes and sends
         assert newsletter("send", MONTH, "--yes", cwd=folder).returncode == 0
         assert len(relay.handler.messages) == 2
+
+
+def test_tls_against_a_plain_port_is_one_error_naming_smtp_security(tmp_path: Path) -> None:
+    with SmtpServer() as relay:  # speaks plain SMTP; the config says TLS from the first byte
+        folder = relay_folder(tmp_path, "127.0.0.1", relay.port, "tls")
+        errors, _ = _fails_fast(folder)
+    assert len(errors) == 1
+    assert errors[0].startswith(f"error: smtp.security: TLS with 127.0.0.1:{relay.port} failed (")
+    assert errors[0].endswith("use security: tls for port 465, starttls for 587")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import serve_asgi
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -19,7 +20,6 @@ from dnsserver import ZoneServer
 from smtpserver import SmtpServer
 from starlette.testclient import TestClient
 
-from conftest import serve_asgi
 from newsletter import journal
 from newsletter.cli import main
 from newsletter.config.loader import load_config

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import mailbox
 import os
 import subprocess
 import sys

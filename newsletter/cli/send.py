@@ -66,12 +66,11 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     """
     from rich.console import Console
 
+    from newsletter.cli.secret import say_if_secret_made
     from newsletter.issue.build import build_issue
     from newsletter.send.plan import prepare_send
     from newsletter.send.run import dry_run as compose_all
     from newsletter.send.testsend import send_test
-
-    from newsletter.cli.secret import say_if_secret_made
 
     config = load(config_path)
     rng = date_range(month, since, until)

@@ -42,9 +42,9 @@ def unsubscribe_server(config_path: Path, host: str, port: int, proxy_headers: b
     """
     import uvicorn  # imported here: the other commands do not need it
 
+    from newsletter.cli.secret import say_if_secret_made
     from newsletter.site.app import TokenRedactor, create_app
     from newsletter.site.pages import unsubscribe_path
-    from newsletter.cli.secret import say_if_secret_made
     from newsletter.tokens import describe_secrets
 
     config = load(config_path)

@@ -47,7 +47,8 @@ def run_doctor(config: Config, /, *, nameserver: str | None = None, online: bool
     return found
 
 
-def _dns_checks(config: Config, resolver: dns.resolver.Resolver, domain: str, transport: Transport | None) -> list[Diagnosis]:
+def _dns_checks(config: Config, resolver: dns.resolver.Resolver, domain: str,
+                transport: Transport | None) -> list[Diagnosis]:
     relay_addresses: list[str] = []
     found: list[Diagnosis] = []
     if transport is not None and transport.loopback:

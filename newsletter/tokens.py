@@ -34,13 +34,17 @@ if TYPE_CHECKING:
     from newsletter.config.loader import Config
 
 __all__ = [
+    "PROBE_ADDRESS",
+    "PROBE_HEADER",
     "SAMPLE_SECRET",
     "SECRET_FILE",
+    "create_secret_file",
     "describe_secrets",
     "load_secrets",
     "client_key",
     "make_link_token",
     "make_stamp",
+    "new_secret_file",
     "make_token",
     "read_link_token",
     "read_stamp",
@@ -49,7 +53,11 @@ __all__ = [
 ]
 
 SAMPLE_SECRET = b"sample-only-not-a-secret"
-SECRET_FILE = ".newsletter-secret"  # beside the config, for the embedded-outbox default
+# `newsletter doctor --online` signs a token for this address; the site answers it with
+# PROBE_HEADER and unsubscribes nobody (.invalid can never be a subscriber's domain).
+PROBE_ADDRESS = "doctor-probe@newsletter.invalid"
+PROBE_HEADER = "X-Newsletter-Probe"
+SECRET_FILE = ".newsletter-secret"  # beside the config, made by whichever command needs it first
 _MAC_BYTES = 16
 _MAC_CHARS = 22  # base64url of 16 bytes, unpadded
 _TOKEN_RE = re.compile(r"^([A-Za-z0-9_-]{2,600})\.([A-Za-z0-9_-]{22})$")
@@ -180,31 +188,30 @@ def _parse_parts(token: str) -> tuple[str, bytes] | None:
 
 def load_secrets(env_name: str, secret_file: Path | None, *, old_env: str | None = None,
                  old_until: dt.date | None = None, create_in: Path | None = None,
-                 create: bool = True, today: dt.date | None = None) -> list[bytes]:
+                 today: dt.date | None = None) -> list[bytes]:
     """The current secret first, then old ones still inside their grace period.
 
     From the environment variable, else the secret file, else the file `create_in`
-    (the embedded-outbox default), which is written with a random secret when missing
-    and `create` is true. The unsubscribe server passes `create=False`: a fresh random
-    secret there would silently invalidate every link already sent.
+    (`.newsletter-secret` beside the config), written with a random secret when missing:
+    `send` and the subscriber site both come here, so whichever runs first makes it
+    and the other reads the same one. Nobody has to make a secret by hand.
     Old secrets come from `old_env` and are dropped once `today` is past `old_until`.
     """
-    keys = [_current_secret(env_name, secret_file, create_in, create)]
+    keys = [_current_secret(env_name, secret_file, create_in)]
     in_grace = old_until is None or (today or dt.date.today()) <= old_until
     if old_env and os.environ.get(old_env) and in_grace:
         keys.extend(s.strip().encode() for s in os.environ[old_env].split(",") if s.strip())
     return keys
 
 
-def _current_secret(env_name: str, secret_file: Path | None, create_in: Path | None, create: bool) -> bytes:
+def _current_secret(env_name: str, secret_file: Path | None, create_in: Path | None) -> bytes:
     value = os.environ.get(env_name, "").strip()
     if value:
         return value.encode()
     if secret_file is not None:
         return _read_secret(secret_file)
-    if create_in is not None and (create_in.exists() or create):
-        if not create_in.exists():
-            _write_new_secret(create_in)
+    if create_in is not None:
+        create_secret_file(create_in)
         return _read_secret(create_in)
     raise ConfigError(
         f"no token secret: set the environment variable {env_name}",
@@ -217,16 +224,22 @@ def _read_secret(path: Path) -> bytes:
     try:
         value = path.read_bytes().strip()
     except OSError as exc:
-        raise ConfigError(f"cannot read the token secret: {exc.strerror}", path=path,
-                          hint="check tokens.secret_file in the config") from exc
+        raise ConfigError(f"cannot read the token secret: {exc.strerror}", path=path, field="tokens.secret_file",
+                          hint="point tokens.secret_file at the file `send` signed with, or remove the "
+                               "setting and a .newsletter-secret beside the config is made for you") from exc
     if not value:
         raise ConfigError("the token secret file is empty", path=path,
                           hint="put a long random string in it, e.g. `openssl rand -base64 32`")
     return value
 
 
-def _write_new_secret(path: Path) -> None:
-    """Create the secret file (owner-only) atomically, never replacing an existing one."""
+def create_secret_file(path: Path) -> bool:
+    """Create the secret file (mode 0600) atomically, never replacing an existing one.
+
+    True when this call made it. Replacing a secret would refuse every link already sent.
+    """
+    if path.exists():
+        return False
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -236,12 +249,24 @@ def _write_new_secret(path: Path) -> None:
     try:
         os.link(tmp, path)  # fails if another process created it first: read theirs
     except FileExistsError:
-        pass
+        return False
     finally:
         tmp.unlink()
+    return True
 
 
-def token_keys(config: Config, *, create: bool = True, today: dt.date | None = None) -> list[bytes]:
+def new_secret_file(config: Config) -> Path | None:
+    """Make `.newsletter-secret` beside the config when no secret is set anywhere.
+
+    The path when it was made just now (so a command can say so once), else None.
+    """
+    if os.environ.get(config.secret_env, "").strip() or config.secret_file is not None:
+        return None
+    path = config.root / SECRET_FILE
+    return path if create_secret_file(path) else None
+
+
+def token_keys(config: Config, *, today: dt.date | None = None) -> list[bytes]:
     """The keys for `config`: what `send` signs with (first) and the server accepts (all)."""
     return load_secrets(
         config.secret_env,
@@ -249,7 +274,6 @@ def token_keys(config: Config, *, create: bool = True, today: dt.date | None = N
         old_env=config.old_secrets_env,
         old_until=config.old_secrets_until,
         create_in=config.root / SECRET_FILE,
-        create=create,
         today=today,
     )
 

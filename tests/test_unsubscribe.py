@@ -238,18 +238,13 @@ def test_token_keys_put_the_current_secret_first(site: Config, monkeypatch: pyte
     assert read_token(token(site, "a@example.org", secret=b"two"), site.list_id, token_keys(site)) == "a@example.org"
 
 
-def test_server_never_invents_a_secret(config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fresh random secret would refuse every link already sent, silently."""
-    from newsletter.errors import ConfigError
-
+def test_server_and_send_share_the_secret_whichever_makes_it(config: Config,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no secret set, the first of the two makes .newsletter-secret (0600); both read it."""
     monkeypatch.delenv(config.secret_env, raising=False)
-    with pytest.raises(ConfigError, match="no token secret"):
-        create_app(config)
-    assert not (config.root / ".newsletter-secret").exists()
-    # the file `send` creates for the embedded outbox is used when it exists
-    keys = token_keys(config)  # what send does
-    assert (config.root / ".newsletter-secret").stat().st_mode & 0o077 == 0
     client = TestClient(create_app(config))
+    assert (config.root / ".newsletter-secret").stat().st_mode & 0o777 == 0o600
+    keys = token_keys(config)  # what send does
     tok = make_token(keys[0], config.list_id, "mia@example.org")
     assert client.post(f"/unsubscribe?t={tok}", data=ONE_CLICK).status_code == 200
 
@@ -352,12 +347,15 @@ def test_unsubscribe_server_command_serves_one_click(site: Config) -> None:
     assert "nina" not in output
 
 
-def test_unsubscribe_server_without_a_secret_is_a_user_error(config: Config) -> None:
+def test_unsubscribe_server_with_a_missing_secret_file_is_a_user_error(config: Config) -> None:
+    text = config.path.read_text(encoding="utf-8") + "tokens: {secret_file: no-such-secret}\n"
+    config.path.write_text(text, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != config.secret_env}
     result = subprocess.run(
         [sys.executable, "-m", "newsletter", "unsubscribe-server", "--config", str(config.path)],
         check=False, capture_output=True, text=True, env={**env, "PYTHONPATH": str(Path.cwd())}, timeout=30,
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("error: no token secret: set the environment variable NEWSLETTER_TOKEN_SECRET")
+    assert result.stderr.startswith(f"error: {config.root / 'no-such-secret'}: tokens.secret_file: "
+                                    "cannot read the token secret: No such file or directory")
     assert "Traceback" not in result.stderr

@@ -37,7 +37,7 @@ from newsletter.audience.bounceparse import FailedAddress, ParsedBounce, parse_b
 from newsletter.audience.verp import read_verp, tokens_for_run
 from newsletter.config.loader import Config
 from newsletter.errors import ConfigError, NewsletterError
-from newsletter.tokens import token_keys
+from newsletter.tokens import SECRET_FILE, load_secrets
 
 __all__ = [
     "HARD_REASON",
@@ -185,8 +185,10 @@ class _Matcher:
 def _verp_keys(config: Config) -> list[bytes]:
     """The token secrets VERP tokens may have been made with; none if no secret is set up
     (then no return path verifies, and bounces match by Message-ID only)."""
-    try:
-        return token_keys(config, create=False)
+    secret_file = config.secret_file or config.root / SECRET_FILE
+    try:  # read, never create: a scan changes nothing, and a new secret verifies no old return path
+        return load_secrets(config.secret_env, secret_file if secret_file.exists() else None,
+                            old_env=config.old_secrets_env, old_until=config.old_secrets_until)
     except ConfigError:
         return []
 

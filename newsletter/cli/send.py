@@ -66,6 +66,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     """
     from rich.console import Console
 
+    from newsletter.cli.secret import say_if_secret_made
     from newsletter.issue.build import build_issue
     from newsletter.send.plan import prepare_send
     from newsletter.send.run import dry_run as compose_all
@@ -73,6 +74,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
 
     config = load(config_path)
     rng = date_range(month, since, until)
+    say_if_secret_made(config)
     if test_addresses:
         addresses = [a.strip() for value in test_addresses for a in value.split(",") if a.strip()]
         report = send_test(config, rng, addresses, smtp_host=smtp_host, smtp_port=smtp_port)
@@ -203,6 +205,11 @@ def _resume_command() -> str:
 
 def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
     from rich.table import Table
+
+    if report.fatal and not (report.sent or report.failed or report.deferred):
+        click.echo(f"error: {report.stopped}", err=True)  # a configuration error: that line says it all
+        out.print(f"Nothing was sent. Once that is fixed, resume with: {_resume_command()}")
+        return
 
     table = Table(title=f"Issue {report.slug}", show_header=True)
     table.add_column("", style="bold")

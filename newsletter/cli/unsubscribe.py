@@ -44,12 +44,14 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     """
     import uvicorn  # imported here: the other commands do not need it
 
+    from newsletter.cli.secret import say_if_secret_made
     from newsletter.site.app import TokenRedactor, create_app
     from newsletter.site.pages import unsubscribe_path
     from newsletter.site.subscribe import subscribe_path
     from newsletter.tokens import describe_secrets
 
     config = load(config_path)
+    say_if_secret_made(config)
     app = create_app(config)
     click.echo(f"Unsubscribe server for {config.name} ({config.list_id})")
     shown_port = port or "<free port, see below>"

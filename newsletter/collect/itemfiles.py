@@ -9,6 +9,7 @@ has just created is replaced.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import tempfile
@@ -24,6 +25,7 @@ from newsletter.errors import CollectError
 from newsletter.issue.items import Item
 
 __all__ = [
+    "dated_file_names",
     "item_file_names",
     "item_yaml",
     "write_item_file",
@@ -91,6 +93,7 @@ def item_yaml(item: Item, config: Config, *, origin: str = "") -> str:
 
 
 def _slug(title: str) -> str:
+    """A file-name stem from a title: ASCII, lower case, dashes, at most about 60 characters."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
     if len(slug) > 60:
@@ -100,7 +103,12 @@ def _slug(title: str) -> str:
 
 def item_file_names(item: Item) -> list[str]:
     """The names to try, in order: the date first so items/ lists in date order."""
-    base = f"{item.date.isoformat()}-{_slug(item.title)}"
+    return dated_file_names(item.date, item.title)
+
+
+def dated_file_names(date: dt.date, title: str) -> list[str]:
+    """`YYYY-MM-DD-slug.yaml`, then `-2`, `-3`...: what `collect` and `newsletter new` write."""
+    base = f"{date.isoformat()}-{_slug(title)}"
     return [f"{base}.yaml"] + [f"{base}-{n}.yaml" for n in range(2, 1000)]
 
 

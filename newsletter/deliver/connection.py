@@ -21,6 +21,7 @@ from pathlib import Path
 import aiosmtplib
 
 from newsletter.config.sections import SmtpConfig
+from newsletter.dnsquery import host_resolves, make_resolver, nameserver_from_env
 from newsletter.errors import ConfigError, SendError
 
 __all__ = [
@@ -136,11 +137,44 @@ def transport_from_config(smtp: SmtpConfig, *, host: str | None = None, port: in
 
 
 class ConnectionFailed(Exception):
-    """The connection could not be made or was lost; try again later."""
+    """The connection could not be made or was lost; try again later.
+
+    `setting` names the config key to blame when this happens before any connection of
+    the run succeeded (a host that does not resolve, a port nothing listens on): then it
+    is a configuration error, and the pool stops at once instead of retrying for a minute.
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class Fatal(Exception):
-    """A problem every recipient would hit alike (login refused, sender refused, no TLS)."""
+    """A problem every recipient would hit alike (login refused, sender refused, no TLS).
+
+    `str()` starts with the config key to fix (`smtp.host: ...`) where there is one.
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(f"{setting}: {message}" if setting else message)
+        self.setting = setting
+
+
+def _blame(exc: BaseException, t: Transport) -> tuple[str, str] | None:
+    """(setting, why) when a failed connect is the configuration's fault, from the cause chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return "smtp.host", (f"{t.host} does not resolve in DNS ({seen.strerror or seen}); "
+                                 "check the relay's host name")
+        if isinstance(seen, ConnectionRefusedError):
+            return "smtp.port", (f"{t.host} refused the connection on port {t.port}: nothing listens there; "
+                                 "check the port (587 for starttls, 465 for tls) and the host")
+        if isinstance(seen, ssl.SSLError) and not isinstance(seen, ssl.SSLCertVerificationError):
+            return "smtp.security", (f"TLS with {t.host}:{t.port} failed ({seen.reason or seen}); use "
+                                     "security: tls for port 465, starttls for 587")
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def one_line(message: str) -> str:
@@ -163,6 +197,15 @@ class Connector:
             context.verify_mode = ssl.CERT_NONE
         return context
 
+    async def _check_name(self) -> None:
+        """With `$NEWSLETTER_NAMESERVER` set (split DNS, tests), the relay's name must resolve there."""
+        nameserver = nameserver_from_env()
+        if nameserver is None or self.t.loopback:
+            return
+        if await asyncio.to_thread(host_resolves, make_resolver(nameserver), self.t.host) is False:
+            raise ConnectionFailed(f"{self.t.host} does not resolve in DNS (asked {nameserver}); "
+                                   "check the relay's host name", setting="smtp.host")
+
     async def connect(self) -> aiosmtplib.SMTP:
         """A greeted (and, with a username, logged-in) session; `ConnectionFailed` or `Fatal` if not."""
         t = self.t
@@ -170,6 +213,7 @@ class Connector:
             start_tls: bool | None = None if t.loopback else True
         else:
             start_tls = False
+        await self._check_name()
         smtp = aiosmtplib.SMTP(hostname=t.host, port=t.port, timeout=t.timeout, use_tls=t.security == "tls",
                                start_tls=start_tls, tls_context=self.tls_context,
                                local_hostname=self.local_hostname)
@@ -178,14 +222,17 @@ class Connector:
             await _greet(smtp)
             if t.username:
                 if not t.loopback and smtp.get_transport_info("sslcontext") is None:
-                    raise Fatal(f"{t.host} did not switch to TLS; refusing to send the password in clear")
+                    raise Fatal(f"{t.host} did not switch to TLS; refusing to send the password in clear",
+                                setting="smtp.security")
                 await smtp.login(t.username, t.password or "")
         except aiosmtplib.SMTPAuthenticationError as exc:
             smtp.close()
-            raise Fatal(f"{t.host} refused the login for {t.username}: {exc.code} {one_line(exc.message)}") from exc
+            raise Fatal(f"{t.host} refused the login for {t.username}: {exc.code} {one_line(exc.message)} "
+                        "(check smtp.username and the password)", setting="smtp.password_env") from exc
         except ssl.SSLCertVerificationError as exc:
             smtp.close()
-            raise Fatal(f"cannot verify {t.host}'s TLS certificate: {exc.verify_message}") from exc
+            raise Fatal(f"cannot verify {t.host}'s TLS certificate: {exc.verify_message} (use the name the "
+                        "certificate is for, or smtp.ca_file for a private CA)", setting="smtp.host") from exc
         except aiosmtplib.SMTPConnectResponseError as exc:
             smtp.close()
             raise ConnectionFailed(f"{exc.code} {one_line(exc.message)}") from exc
@@ -198,12 +245,21 @@ class Connector:
             smtp.close()
             if isinstance(exc, (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError,
                                 aiosmtplib.SMTPServerDisconnected)):
-                raise ConnectionFailed(one_line(str(exc))) from exc
+                raise _failed(exc, t) from exc
             raise Fatal(f"{t.host}: {one_line(str(exc))}") from exc
         except (TimeoutError, OSError, ssl.SSLError) as exc:
             smtp.close()
-            raise ConnectionFailed(one_line(str(exc)) or type(exc).__name__) from exc
+            raise _failed(exc, t) from exc
         return smtp
+
+
+def _failed(exc: BaseException, t: Transport) -> ConnectionFailed:
+    """A failed connect, with the setting to blame when the cause is one a retry cannot mend."""
+    blamed = _blame(exc, t)
+    if blamed is None:
+        return ConnectionFailed(one_line(str(exc)) or type(exc).__name__)
+    setting, why = blamed
+    return ConnectionFailed(why, setting=setting)
 
 
 async def _greet(smtp: aiosmtplib.SMTP) -> None:

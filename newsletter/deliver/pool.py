@@ -13,6 +13,9 @@ keeps the pace. What the pool itself decides:
   reconnects.
 - AUTH refused, TLS not offered or not trusted, or 5xx to MAIL FROM: the configuration is
   wrong for every recipient alike, so the run stops (`fatal`) instead of failing everyone.
+- A host that does not resolve, a port that refuses, or TLS that cannot start, before any
+  connection of the run succeeded: a configuration error too, so the run stops at once,
+  naming the setting (`smtp.host: ...`), instead of retrying for a minute.
 - A connection lost or timed out before the message went: the job is retried on a new
   connection; lost during the message: `deferred` and `uncertain` (the server may have
   taken it). Connections back off 2^n; a worker that fails `max_connection_failures`
@@ -161,6 +164,9 @@ class _Pool:
             return None
         except ConnectionFailed as exc:
             self._last_error = str(exc)
+            if exc.setting and self.report.connections == 0:  # never connected: the config is wrong
+                self.halt(f"{exc.setting}: {exc}", fatal=True)
+                return None
             if failures == 0:
                 self.on_event(f"cannot connect to {self.t.label} ({exc}); retrying")
             return None

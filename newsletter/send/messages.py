@@ -19,7 +19,6 @@ from email.utils import parseaddr
 from newsletter.audience.subscribers import Subscriber
 from newsletter.audience.verp import verp_address
 from newsletter.config.loader import Config
-from newsletter.deliver.connection import Transport
 from newsletter.errors import SendError
 from newsletter.issue.compose import (
     MAX_LINE_OCTETS,
@@ -31,7 +30,7 @@ from newsletter.issue.compose import (
 from newsletter.issue.render import RenderedIssue
 from newsletter.issue.variants import Variants
 from newsletter.send.dkim import Signer
-from newsletter.tokens import load_secrets, make_token
+from newsletter.tokens import SECRET_FILE, load_secrets, make_token
 
 __all__ = [
     "Composer",
@@ -221,11 +220,11 @@ def load_signer_for(config: Config) -> Signer | None:
     return load_signer(config)
 
 
-def unsubscribe_keys(config: Config, transport: Transport | None) -> list[bytes]:
+def unsubscribe_keys(config: Config) -> list[bytes]:
     """The keys unsubscribe tokens are made with: the current secret first, then old ones.
 
-    With the embedded outbox (`transport` None) a missing secret is created in the
-    newsletter folder, so trying things out needs no setup; a real relay needs one set.
+    With no secret set, `.newsletter-secret` beside the config is made (mode 0600) and
+    used, for the outbox and a relay alike; the subscriber site reads the same file.
     """
-    create_in = config.root / ".newsletter-secret" if transport is None else None
-    return load_secrets(config.secret_env, config.secret_file, old_env=config.old_secrets_env, create_in=create_in)
+    return load_secrets(config.secret_env, config.secret_file, old_env=config.old_secrets_env,
+                        old_until=config.old_secrets_until, create_in=config.root / SECRET_FILE)

@@ -70,7 +70,7 @@ def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, 
                  retry_failed: bool = False) -> SendPlan:
     """Read everything a run needs and count what it would do; raises before anything is sent."""
     transport = resolve_transport(config, host=smtp_host, port=smtp_port, concurrency=concurrency)
-    keys = unsubscribe_keys(config, transport)
+    keys = unsubscribe_keys(config)
     subscribers = read_subscribers(subscribers_path, strict=strict)
     slug = build.rendered.issue.range.slug
     plan = SendPlan(config, build, slug, subscribers, transport, keys, retry_failed=retry_failed,

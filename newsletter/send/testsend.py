@@ -91,7 +91,7 @@ async def send_test_async(config: Config, date_range: DateRange, addresses: list
         except ValueError as exc:
             raise SendError(f"not a valid test address {address!r}: {exc}", field="--test") from exc
     transport = resolve_transport(config, host=smtp_host, port=smtp_port)
-    keys = unsubscribe_keys(config, transport)
+    keys = unsubscribe_keys(config)
     build = build or build_issue(config, date_range)
     composer = Composer(config, TemplateCache(build.rendered, config, subject_prefix=TEST_PREFIX), keys,
                         load_signer_for(config))

@@ -109,11 +109,12 @@ class TokenRedactor(logging.Filter):
 def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: Path | None = None) -> Starlette:
     """The unsubscribe server for `config`; keys default to the ones `send` signs with.
 
-    Never creates a token secret: a fresh random one would refuse every link already sent.
+    With no secret set anywhere, the `.newsletter-secret` that `send` makes (or this makes
+    first) is read, so the links a send signs are the ones this accepts.
     """
     site = SubscriberSite(
         config=config,
-        keys=tuple(keys if keys is not None else token_keys(config, create=False)),
+        keys=tuple(keys if keys is not None else token_keys(config)),
         state_file=state_file or config.state_file,
         templates=template_environment(config),
     )

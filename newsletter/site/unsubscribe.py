@@ -24,6 +24,7 @@ from newsletter import journal
 from newsletter.config.loader import Config
 from newsletter.site.pages import read_form, site_of, token_of, unsubscribe_path
 from newsletter.site.preferences import topics_link
+from newsletter.tokens import PROBE_ADDRESS, PROBE_HEADER
 
 __all__ = ["unsubscribe_routes"]
 
@@ -51,6 +52,8 @@ async def unsubscribe_action(request: Request) -> Response:
     email = site.address(token)
     if email is None:
         return site.invalid()
+    if email == PROBE_ADDRESS:  # `newsletter doctor --online`: the link works, nobody leaves
+        return PlainTextResponse("probe ok: nobody was unsubscribed\n", headers={PROBE_HEADER: "ok"})
     action = form.get("action")
     if action == "resubscribe":
         await site.run(lambda db: journal.unsuppress(db, email))

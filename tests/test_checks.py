@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from conftest import item_yaml
 from newsletter.issue.build import BuildResult, build_issue
 from newsletter.issue.checks.findings import Finding
-from newsletter.issue.checks.html import check_contrast, check_images, check_tables, contrast_ratio
+from newsletter.config.palette import contrast_ratio
+from newsletter.issue.checks.html import check_contrast, check_images, check_tables
 from newsletter.issue.checks.message import check_headers, check_line_lengths, check_size
 from newsletter.issue.checks import check_issue
 from newsletter.issue.checks.content import check_items, check_preheader, check_subject

@@ -21,10 +21,14 @@ from newsletter.config.sections import (
     Colors,
     ConfigReader,
     DkimConfig,
+    Logo,
+    Organisation,
     SmtpConfig,
     SourceConfig,
     read_colors,
     read_dkim,
+    read_logo,
+    read_organisation,
     read_rules,
     read_smtp,
     read_sources,
@@ -69,6 +73,10 @@ class Config:
     old_secrets_until: dt.date | None = None  # old secrets verify until this day (inclusive)
     soft_bounce_limit: int = 3
     sample_recipient: tuple[str, str] = ("Sam Sample", "sam.sample@example.org")
+    logo: Logo | None = None
+    organisation: Organisation | None = None
+    summary_words: int | None = None  # longer summaries end at a sentence, then "Continue reading"
+    buttons: bool = False  # each item's first link as a button
 
     @property
     def root(self) -> Path:
@@ -111,7 +119,7 @@ _TOP_KEYS = {
     "name", "from", "reply_to", "subject", "preheader", "language", "list_id", "intro",
     "footer", "themes", "unsubscribe", "templates", "colors", "smtp", "dkim", "sources",
     "theme_rules", "archive_url", "preferences_url", "quiet_month", "tokens", "bounces",
-    "sample_recipient",
+    "sample_recipient", "logo", "organisation", "summary_words", "buttons",
 }
 
 
@@ -178,6 +186,13 @@ def load_config(path: Path) -> Config:
     secret_file = r.path_value(tokens, "secret_file")
     old_secrets_env = r.text(tokens, "old_secrets_env") or "NEWSLETTER_TOKEN_SECRET_OLD"
     sample_recipient = (r.text(sample, "name") or "Sam Sample", r.text(sample, "email") or "sam.sample@example.org")
+    logo = read_logo(r, data)
+    organisation = read_organisation(r, data)
+    summary_words = _summary_words(r, data)
+    buttons = data.get("buttons", False)
+    if not isinstance(buttons, bool):
+        r.error(data, "buttons", "must be true or false")
+        buttons = False
     raise_all(r.errors)  # every value is read above, so every error is reported at once
     return Config(
         path=path.resolve(),
@@ -208,6 +223,10 @@ def load_config(path: Path) -> Config:
         old_secrets_until=old_until,
         soft_bounce_limit=soft_limit,
         sample_recipient=sample_recipient,
+        logo=logo,
+        organisation=organisation,
+        summary_words=summary_words,
+        buttons=buttons,
     )
 
 
@@ -228,6 +247,16 @@ def _is_web_address(url: str) -> bool:
     brackets (emails put it in HTML attributes and text lines unchanged)."""
     return url.startswith(("https://", "http://")) and not any(
         c.isspace() or c in '<>"' or ord(c) < 32 for c in url)
+
+
+def _summary_words(r: ConfigReader, data: LineMap) -> int | None:
+    """How many words of a summary the email shows; fewer than 20 would cut most to one line."""
+    value = r.number(data, "summary_words", None)
+    if value is not None and value < 20:
+        r.error(data, "summary_words", f"{value} words cuts most summaries to a fragment",
+                "use at least 20, e.g. summary_words: 60, or remove the setting to show whole summaries")
+        return None
+    return value
 
 
 def _date(r: ConfigReader, data: LineMap, key: str) -> dt.date | None:

@@ -99,9 +99,13 @@ def check_contrast(colors: Colors, *, where: str = "newsletter.yaml") -> list[Fi
                 continue
             key = _CONFIG_KEY[fg]
             label = f"colors.{key}{' (masthead)' if fg == 'on_mast' else ''}{mode}"
+            if fg != "on_mast" and not mode:
+                what = f"colors.{key} {fore} on colors.background {back}"
+            else:
+                what = f"{role}{mode}: {fore} on {back}"
             findings.append(error("contrast", f"{where}: {label}",
-                                  f"{role}{mode}: {fore} on {back} has contrast {ratio:.1f}:1; "
-                                  "it needs at least 4.5:1 (WCAG AA)", _contrast_hint(fg, mode)))
+                                  f"{what} has contrast {ratio:.1f}:1; {role} need at least 4.5:1 (WCAG AA)",
+                                  _contrast_hint(fg, mode)))
     return findings
 
 

@@ -91,12 +91,14 @@ def check_contrast(colors: Colors, *, where: str = "newsletter.yaml") -> list[Fi
     """Every text/background pair the template draws, in light and in (derived) dark mode."""
     palette = palette_for(colors)
     findings = []
+    seen: set[tuple[str, str]] = set()
     for mode, scheme in (("", palette.light), (" (dark mode)", palette.dark)):
         for fg, bg, role in scheme_pairs(scheme):
             fore, back = getattr(scheme, fg), getattr(scheme, bg)
             ratio = contrast_ratio(fore, back)
-            if ratio >= AA_CONTRAST:
-                continue
+            if ratio >= AA_CONTRAST or (fore, back) in seen:
+                continue  # dark mode keeps the masthead's colours: one finding for both modes
+            seen.add((fore, back))
             key = _CONFIG_KEY[fg]
             label = f"colors.{key}{' (masthead)' if fg == 'on_mast' else ''}{mode}"
             if fg != "on_mast" and not mode:

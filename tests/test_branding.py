@@ -15,7 +15,12 @@ from starlette.testclient import TestClient
 
 from newsletter.cli import main
 from newsletter.config.loader import Config, load_config
-from newsletter.config.palette import AA_CONTRAST, contrast_ratio, palette_for, scheme_pairs
+from newsletter.config.palette import (
+    AA_CONTRAST,
+    contrast_ratio,
+    palette_for,
+    scheme_pairs,
+)
 from newsletter.config.sections import Colors
 from newsletter.daterange import parse_range
 from newsletter.errors import NewsletterError
@@ -43,7 +48,7 @@ def configure(empty_project: Path) -> Callable[[str], Config]:
         path = empty_project / "newsletter.yaml"
         text = path.read_text(encoding="utf-8")
         for key in drop:
-            text = re.sub(rf"^{key}:.*\n(?:[ #].*\n)*", "", text, flags=re.M)
+            text = re.sub(rf"^{key}:.*\n(?:[ #].*\n)*", "", text, flags=re.MULTILINE)
         path.write_text(text + textwrap.dedent(lines), encoding="utf-8")
         return load_config(path)
 

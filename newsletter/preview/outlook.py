@@ -18,12 +18,12 @@ __all__ = ["IGNORED_BY_WORD", "outlook_view"]
 IGNORED_BY_WORD = ("max-width", "min-width", "display", "flex", "flex-direction", "flex-wrap",
                    "border-radius", "box-shadow", "position", "float", "background-image")
 
-_HIDDEN_FROM_MSO = re.compile(r"<!--\[if !mso\]><!-->.*?<!--<!\[endif\]-->", re.S)
-_MSO_ONLY = re.compile(r"<!--\[if [^\]]*mso[^\]]*\]>(.*?)<!\[endif\]-->", re.S)
-_STYLE_BLOCK = re.compile(r"<style\b[^>]*>.*?</style>", re.S | re.I)
-_OFFICE_XML = re.compile(r"<noscript>\s*<xml>.*?</xml>\s*</noscript>", re.S | re.I)
-_STYLE_ATTR = re.compile(r'(\sstyle=")([^"]*)(")', re.I)
-_ROUNDRECT = re.compile(r"<v:roundrect\b([^>]*)>(.*?)</v:roundrect>", re.S | re.I)
+_HIDDEN_FROM_MSO = re.compile(r"<!--\[if !mso\]><!-->.*?<!--<!\[endif\]-->", re.DOTALL)
+_MSO_ONLY = re.compile(r"<!--\[if [^\]]*mso[^\]]*\]>(.*?)<!\[endif\]-->", re.DOTALL)
+_STYLE_BLOCK = re.compile(r"<style\b[^>]*>.*?</style>", re.DOTALL | re.IGNORECASE)
+_OFFICE_XML = re.compile(r"<noscript>\s*<xml>.*?</xml>\s*</noscript>", re.DOTALL | re.IGNORECASE)
+_STYLE_ATTR = re.compile(r'(\sstyle=")([^"]*)(")', re.IGNORECASE)
+_ROUNDRECT = re.compile(r"<v:roundrect\b([^>]*)>(.*?)</v:roundrect>", re.DOTALL | re.IGNORECASE)
 
 
 def _attr(attrs: str, name: str) -> str:

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from conftest import item_yaml
 from newsletter.issue.build import BuildResult, build_issue
 from newsletter.issue.checks.findings import Finding
-from newsletter.issue.checks.html import check_contrast, check_images, check_tables, contrast_ratio
+from newsletter.config.palette import contrast_ratio
+from newsletter.issue.checks.html import check_contrast, check_images, check_tables
 from newsletter.issue.checks.message import check_headers, check_line_lengths, check_size
 from newsletter.issue.checks import check_issue
 from newsletter.issue.checks.content import check_items, check_preheader, check_subject
@@ -205,7 +206,8 @@ def test_same_url_with_different_texts_is_a_warning(crafted) -> None:
     result, config = crafted(item_yaml(url="https://example.org/a", see_also=also))
     found = only(check_issue(result.rendered, result.files, config), "link-text")
     assert len(found) == 1 and found[0].severity == "warning"
-    assert "'Another name for it'" in found[0].message and "'The briefing'" in found[0].message
+    # the sample shows an item's first link as a button labelled "Read the briefing"
+    assert "'Another name for it'" in found[0].message and "'Read the briefing'" in found[0].message
 
 
 def test_same_url_with_same_text_twice_is_fine() -> None:
@@ -357,7 +359,8 @@ def test_contrast_ratio_matches_wcag() -> None:
 def test_low_contrast_colours_are_errors(crafted) -> None:
     result, config = crafted(item_yaml(), config_lines='colors:\n  text: "#999999"\n  accent: "#7cb7ff"\n')
     found = only(check_issue(result.rendered, result.files, config), "contrast")
-    assert sorted(f.where for f in found) == ["newsletter.yaml: colors.accent", "newsletter.yaml: colors.text"]
+    assert sorted(f.where for f in found) == ["newsletter.yaml: colors.accent", "newsletter.yaml: colors.accent (masthead)",
+                                              "newsletter.yaml: colors.text"]
     assert all(f.severity == "error" for f in found)
 
 

@@ -88,8 +88,9 @@ def test_dark_view_applies_the_emails_dark_styles(page: Page, base: str, artifac
     page.get_by_role("link", name="Dark").click()
     expect(page.get_by_role("link", name="Dark")).to_have_attribute("aria-pressed", "true")
     expect(page.frame_locator("#email-frame").locator("h1")).to_be_visible()
-    assert email_style(page, ".wrap", "backgroundColor") == "rgb(22, 27, 34)"  # #161b22
-    assert email_style(page, ".wrap", "color") == "rgb(230, 237, 243)"  # #e6edf3
+    # the dark palette derived from the sample's accent (config/palette.py, issue 15)
+    assert email_style(page, ".wrap", "backgroundColor") == "rgb(21, 29, 40)"  # #151d28
+    assert email_style(page, ".wrap", "color") == "rgb(223, 228, 234)"  # #dfe4ea
     assert frame_width(page) == 375  # the width choice is kept
     page.screenshot(path=str(artifacts / "preview-mobile-dark.png"), full_page=True)
 

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from newsletter.archive.issues import Archive, ArchivedIssue, ArchivedItem, ArchivedSection
 from newsletter.config.loader import Config
+from newsletter.config.palette import palette_for
 from newsletter.errors import BuildError
 from newsletter.daterange import DateRange
 from newsletter.issue.render import template_environment
@@ -113,6 +114,7 @@ class ArchivePages:
             "name": self.config.name,
             "lang": self.config.language,
             "colors": self.config.colors,
+            "palette": palette_for(self.config.colors),  # the email's: one brand in both
             "intro": self.config.intro,
             "root": root,
             "base_url": self.base,

@@ -23,10 +23,10 @@ def build(month: str | None, since: str | None, until: str | None, config_path: 
       newsletter build --since 2023-06-15 --until 2023-07-14
     """
     from newsletter.cli.check import check_summary
-    from newsletter.issue.build import build_issue
+    from newsletter.issue.variantchecks import build_checked
 
     config = load(config_path)
-    result = build_issue(config, date_range(month, since, until))
+    result = build_checked(config, date_range(month, since, until), config.root / "subscribers.csv")
     rendered = result.rendered
     click.echo(f"Built {rendered.issue.range.label}: {len(rendered.issue.items)} items "
                f"in {len(rendered.issue.sections)} themes -> {_shown(result.folder)}/")

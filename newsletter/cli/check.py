@@ -40,13 +40,17 @@ def findings_table(findings: list[Finding]) -> Table:
     table.add_column("rule", no_wrap=True)
     table.add_column("severity", no_wrap=True)
     table.add_column("where", overflow="fold", max_width=34)
+    has_variants = any(f.variant for f in findings)
+    if has_variants:
+        table.add_column("variant", overflow="fold", max_width=24)
     table.add_column("what to do", ratio=1)
     for f in sorted(findings, key=lambda f: (f.severity != "error", f.rule, f.where)):
         severity = Text(f.severity, style="bold red" if f.severity == "error" else "yellow")
         advice = Text(_sentence(f.message) + ".")
         if f.hint:
             advice.append(f"\n-> {_sentence(f.hint)}.", style="dim")
-        table.add_row(f.rule, severity, Text(f.where), advice)
+        cells = [f.rule, severity, Text(f.where), *([Text(f.variant or "whole issue")] if has_variants else []), advice]
+        table.add_row(*cells)
     return table
 
 
@@ -67,7 +71,8 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
 
     Builds the issue in memory (nothing is written) and checks size, long lines, alt
     text, links, subject, preheader, text/HTML parity, unsubscribe links and headers,
-    colour contrast. Exit status 1 when there is an error.
+    colour contrast, Outlook markup; also each theme variant that subscribers.csv
+    (beside the config) will receive. Exit status 1 when there is an error.
 
     \b
     Example:
@@ -76,14 +81,14 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
     """
     from rich.console import Console
 
-    from newsletter.issue.build import build_issue
+    from newsletter.issue.variantchecks import build_checked
     from newsletter.issue.checks.document import url_locations
     from newsletter.issue.checks.findings import Finding, count
     from newsletter.issue.probe import link_findings, probe_links, web_links
     from newsletter.journal.db import connect
 
     config = load(config_path)
-    result = build_issue(config, date_range(month, since, until), write=False)
+    result = build_checked(config, date_range(month, since, until), config.root / "subscribers.csv", write=False)
     findings = [Finding(**f) for f in result.manifest["checks"]]
     if links:
         urls = web_links(result.files["email.html"].decode("utf-8"), config)

@@ -21,11 +21,15 @@ from newsletter.config.sections import (
     Colors,
     ConfigReader,
     DkimConfig,
+    Logo,
+    Organisation,
     SmtpConfig,
     SourceConfig,
     SubscribeConfig,
     read_colors,
     read_dkim,
+    read_logo,
+    read_organisation,
     read_rules,
     read_smtp,
     read_sources,
@@ -75,6 +79,10 @@ class Config:
     bounce_return_path: str | None = None  # `bounces.return_path`; None = the `from` address
     sample_recipient: tuple[str, str] = ("Sam Sample", "sam.sample@example.org")
     subscribe: SubscribeConfig | None = None  # the sign-up page; None = no page
+    logo: Logo | None = None
+    organisation: Organisation | None = None
+    summary_words: int | None = None  # longer summaries end at a sentence, then "Continue reading"
+    buttons: bool = False  # each item's first link as a button
 
     @property
     def root(self) -> Path:
@@ -122,7 +130,7 @@ _TOP_KEYS = {
     "name", "from", "reply_to", "subject", "preheader", "language", "list_id", "intro",
     "footer", "themes", "unsubscribe", "templates", "colors", "smtp", "dkim", "sources",
     "theme_rules", "archive_url", "preferences_url", "quiet_month", "tokens", "bounces",
-    "sample_recipient", "subscribe",
+    "sample_recipient", "subscribe", "logo", "organisation", "summary_words", "buttons",
 }
 
 
@@ -191,6 +199,13 @@ def load_config(path: Path) -> Config:
     secret_file = r.path_value(tokens, "secret_file")
     old_secrets_env = r.text(tokens, "old_secrets_env") or "NEWSLETTER_TOKEN_SECRET_OLD"
     sample_recipient = (r.text(sample, "name") or "Sam Sample", r.text(sample, "email") or "sam.sample@example.org")
+    logo = read_logo(r, data)
+    organisation = read_organisation(r, data)
+    summary_words = _summary_words(r, data)
+    buttons = data.get("buttons", False)
+    if not isinstance(buttons, bool):
+        r.error(data, "buttons", "must be true or false")
+        buttons = False
     raise_all(r.errors)  # every value is read above, so every error is reported at once
     return Config(
         path=path.resolve(),
@@ -225,6 +240,10 @@ def load_config(path: Path) -> Config:
         bounce_return_path=return_path,
         sample_recipient=sample_recipient,
         subscribe=subscribe,
+        logo=logo,
+        organisation=organisation,
+        summary_words=summary_words,
+        buttons=buttons,
     )
 
 
@@ -273,6 +292,16 @@ def _is_web_address(url: str) -> bool:
     brackets (emails put it in HTML attributes and text lines unchanged)."""
     return url.startswith(("https://", "http://")) and not any(
         c.isspace() or c in '<>"' or ord(c) < 32 for c in url)
+
+
+def _summary_words(r: ConfigReader, data: LineMap) -> int | None:
+    """How many words of a summary the email shows; fewer than 20 would cut most to one line."""
+    value = r.number(data, "summary_words", None)
+    if value is not None and value < 20:
+        r.error(data, "summary_words", f"{value} words cuts most summaries to a fragment",
+                "use at least 20, e.g. summary_words: 60, or remove the setting to show whole summaries")
+        return None
+    return value
 
 
 def _date(r: ConfigReader, data: LineMap, key: str) -> dt.date | None:

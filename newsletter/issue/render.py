@@ -19,9 +19,11 @@ from markupsafe import Markup
 from premailer import Premailer
 
 from newsletter.config.loader import Config
+from newsletter.config.palette import palette_for
 from newsletter.errors import BuildError
+from newsletter.issue.items import Item
 from newsletter.issue.selection import Issue
-from newsletter.issue.summary import summary_html, summary_text
+from newsletter.issue.summary import shorten_summary, summary_html, summary_text
 
 __all__ = ["RenderedIssue", "render_issue", "SLOTS", "slot", "GMAIL_CLIP_BYTES", "template_environment"]
 
@@ -104,32 +106,81 @@ def preheader_for(config: Config, issue: Issue) -> str:
     return text
 
 
+def _entry(item: Item, config: Config, anchor: str, web_url: str | None) -> dict[str, Any]:
+    """One item as the templates show it: its summary (shortened to `summary_words` with a
+    "Continue reading" link), and its first link split off as a button when `buttons` is on."""
+    summary, cut = item.summary, False
+    if config.summary_words:
+        summary, cut = shorten_summary(item.summary, config.summary_words)
+    continue_url = None
+    if cut:
+        continue_url = f"{web_url}#{anchor}" if web_url else (item.links[0].url if item.links else None)
+        if continue_url is None:  # nowhere to continue to: show it whole
+            summary, cut = item.summary, False
+    links = list(item.links)
+    button = links.pop(0) if config.buttons and links else None
+    return {
+        "item": item,
+        "anchor": anchor,
+        "date": _format_date(item.date),
+        "summary_html": Markup(summary_html(summary)),
+        "summary_text": summary_text(summary),
+        "continue_url": continue_url,
+        "button": button,
+        "button_width": _button_width(button.label) if button else 0,
+        "links": links,
+    }
+
+
+def _button_width(label: str) -> int:
+    """Outlook's VML button has a fixed width: about 9 px a character at 16 px bold, plus padding."""
+    return min(552, 48 + 9 * len(label))
+
+
+def item_anchors(items: list[Item]) -> list[str]:
+    """Each item's id on its archive page, decided as `archive/issues.py` does (title slug,
+    numbered when repeated), so "Continue reading" lands on the item itself."""
+    seen: set[str] = set()
+    anchors = []
+    for item in items:
+        slug = re.sub(r"[^a-z0-9]+", "-", item.title.casefold()).strip("-")
+        if len(slug) > 60:
+            slug = slug[:61].rsplit("-", 1)[0] if "-" in slug[:61] else slug[:60]
+        anchor = base = "item-" + (slug or "x")
+        n = 2
+        while anchor in seen:
+            anchor, n = f"{base}-{n}", n + 1
+        seen.add(anchor)
+        anchors.append(anchor)
+    return anchors
+
+
 def _context(config: Config, issue: Issue, subject: str, preheader: str) -> dict[str, Any]:
+    web_url = None
+    if config.archive_url:
+        web_url = f"{config.archive_url.rstrip('/')}/{issue.range.slug}/"
+    ordered = [item for s in issue.sections for item in s.items]
+    anchors = dict(zip(map(id, ordered), item_anchors(ordered)))
     sections = [
         {
             "theme": s.theme,
             "anchor": s.anchor,
             "count": len(s.items),
-            "entries": [
-                {
-                    "item": item,
-                    "date": _format_date(item.date),
-                    "summary_html": Markup(summary_html(item.summary)),
-                    "summary_text": summary_text(item.summary),
-                }
-                for item in s.items
-            ],
+            "entries": [_entry(item, config, anchors[id(item)], web_url) for item in s.items],
         }
         for s in issue.sections
     ]
-    web_url = None
-    if config.archive_url:
-        web_url = f"{config.archive_url.rstrip('/')}/{issue.range.slug}/"
+    palette = palette_for(config.colors)
     return {
         "config": config,
         "name": config.name,
         "lang": config.language,
         "colors": config.colors,
+        "palette": palette,
+        "light": palette.light,
+        "dark": palette.dark,
+        "logo": config.logo,
+        "organisation": config.organisation,
         "subject": subject,
         "preheader": preheader,
         "period": issue.range.label,

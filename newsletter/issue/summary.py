@@ -7,12 +7,13 @@ part of an email has no hyperlinks.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-__all__ = ["summary_html", "summary_text", "summary_links"]
+__all__ = ["shorten_summary", "summary_html", "summary_text", "summary_links"]
 
 _ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
 
@@ -119,3 +120,58 @@ def _inline_text(children: list[Token]) -> str:
         elif token.type == "image":
             parts.append(token.content or "")
     return "".join(parts).strip()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\u201d\u2019]?\s+(?=[A-Z0-9\"'(\u201c\u2018])")
+_LIST_START = re.compile(r"^\s*([-*+]|\d+[.)])\s")
+
+
+@lru_cache(maxsize=4096)
+def shorten_summary(markdown: str, words: int) -> tuple[str, bool]:
+    """The summary cut to about `words` words at a sentence or paragraph end, and whether it
+    was cut. Whole paragraphs are kept while they fit; a prose paragraph may then be cut
+    after a sentence, never inside a link or emphasis, and lists only between items' blocks.
+    At least the first sentence always stays, so no item is left without a summary."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", markdown.strip()) if p.strip()]
+    kept: list[str] = []
+    count = 0
+    for paragraph in paragraphs:
+        size = len(paragraph.split())
+        if count + size <= words:
+            kept.append(paragraph)
+            count += size
+            continue
+        head = _sentences_within(paragraph, words - count, first=not kept)
+        if head:
+            kept.append(head)
+        break
+    if kept and kept[-1].rstrip().endswith(":"):  # "... included:" with its list cut off
+        shorter = _sentences_within(kept[-1], len(kept[-1].split()) - 1, first=False)
+        if shorter and shorter != kept[-1]:
+            kept[-1] = shorter
+        elif len(kept) > 1:
+            kept.pop()
+    shortened = "\n\n".join(kept)
+    return (shortened, True) if shortened != "\n\n".join(paragraphs) else (markdown, False)
+
+
+def _sentences_within(paragraph: str, budget: int, *, first: bool) -> str:
+    """The longest run of whole sentences of a prose paragraph within `budget` words (the
+    first sentence anyway when `first`), cut only where no link or emphasis is open."""
+    if _LIST_START.match(paragraph) or paragraph.lstrip().startswith(("#", ">", "    ")):
+        return paragraph if first else ""
+    best = ""
+    for match in _SENTENCE_END.finditer(paragraph):
+        head = paragraph[:match.start()].rstrip()
+        if not _balanced(head):
+            continue
+        if len(head.split()) > budget:
+            return best or (head if first else "")
+        best = head
+    return best or (paragraph if first else "")
+
+
+def _balanced(text: str) -> bool:
+    """No Markdown link, code span or emphasis left open at the end of `text`."""
+    return (text.count("[") == text.count("]") and text.count("(") == text.count(")")
+            and text.count("`") % 2 == 0 and text.count("**") % 2 == 0)

@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from newsletter.errors import NewsletterError
 from newsletter.preview.livebuild import LiveBuild, Snapshot
 from newsletter.preview.mailview import count_outbox, outbox_routes
+from newsletter.preview.outlook import outlook_view
 from newsletter.issue.render import GMAIL_CLIP_BYTES
 from newsletter.send.testsend import send_test_async
 from newsletter.issue.variants import PreviewVariants, theme_query
@@ -43,7 +44,7 @@ __all__ = ["LOCAL_HOSTS", "create_app", "for_scheme", "make_server", "open_socke
 
 UI = Path(__file__).parent.parent / "templates" / "preview"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-VIEWS = {"desktop": 700, "mobile": 375}
+VIEWS = {"desktop": 700, "mobile": 375, "outlook": 1000}  # outlook: a wide window, Word's rules
 SCHEMES = ("light", "dark")
 TABS = ("email", "text", "headers")
 FILES = {"email.html": "text/html; charset=utf-8", "email.txt": "text/plain; charset=utf-8",
@@ -179,7 +180,7 @@ def create_app(live: LiveBuild, *, watch: bool = True,
         query = request.query_params
         view, scheme, tab = query.get("view", "desktop"), query.get("scheme", "light"), query.get("tab", "email")
         if view not in VIEWS or scheme not in SCHEMES or tab not in TABS:
-            return bad_request(request, "unknown view: use view=desktop|mobile, scheme=light|dark, "
+            return bad_request(request, "unknown view: use view=desktop|mobile|outlook, scheme=light|dark, "
                                         "tab=email|text|headers")
         snap = live.snapshot
         result, topics, problem = chosen(request, snap)
@@ -199,6 +200,8 @@ def create_app(live: LiveBuild, *, watch: bool = True,
             return Response(f"{problem or 'the build failed: see the preview page'}\n", 400 if problem else 503,
                             media_type="text/plain")
         html = for_scheme(result.files["email.html"].decode("utf-8"), scheme)
+        if request.query_params.get("outlook") == "1":
+            html = outlook_view(html)
         return HTMLResponse(html, headers={**COMMON_HEADERS, "Content-Security-Policy": EMAIL_CSP})
 
     async def built_file(request: Request) -> Response:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from newsletter.config.loader import Config
+from newsletter.config.palette import contrast_ratio
 from newsletter.issue.render import RenderedIssue
 from newsletter.issue.checks.content import check_items, check_preheader, check_subject
 from newsletter.issue.checks.document import message_subject, parse_html, url_locations
@@ -33,8 +34,8 @@ from newsletter.issue.checks.html import (
     check_contrast,
     check_images,
     check_lang,
+    check_mso,
     check_tables,
-    contrast_ratio,
 )
 from newsletter.issue.checks.links import check_links, check_parity, check_unsubscribe
 from newsletter.issue.checks.message import (
@@ -58,6 +59,7 @@ __all__ = [
     "check_lang",
     "check_line_lengths",
     "check_links",
+    "check_mso",
     "check_parity",
     "check_preheader",
     "check_size",
@@ -84,6 +86,7 @@ def check_issue(rendered: RenderedIssue, files: Mapping[str, bytes], config: Con
         *check_line_lengths({name: files[name] for name in ("email.html", "email.txt", "sample.eml")}),
         *check_lang(doc),
         *check_tables(doc),
+        *check_mso(html),
         *check_items(rendered.issue),
         *check_images(doc, locate),
         *check_links(doc, locate),

@@ -24,9 +24,13 @@ class Finding:
     where: str
     message: str
     hint: str = ""
+    variant: str = ""  # the theme selection whose email has it ("" = the whole issue)
 
     def as_dict(self) -> dict[str, str]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.variant:
+            del data["variant"]  # manifests of issues without variants stay as they were
+        return data
 
 
 def count(findings: Iterable[Finding | Mapping[str, Any]], severity: Severity) -> int:

@@ -13,21 +13,20 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from newsletter.config.palette import AA_CONTRAST, contrast_ratio, palette_for, scheme_pairs
 from newsletter.config.sections import Colors
 from newsletter.issue.checks.document import line_of
 from newsletter.issue.checks.findings import Finding, error, warning
 
 __all__ = [
-    "AA_CONTRAST",
     "GENERIC_ALT",
     "check_contrast",
     "check_images",
     "check_lang",
+    "check_mso",
     "check_tables",
-    "contrast_ratio",
 ]
 
-AA_CONTRAST = 4.5
 GENERIC_ALT = {"image", "photo", "picture", "graphic", "img", "pic", "thumbnail", "banner",
                "image representing news article", "news image", "article image", "placeholder"}
 _IMAGE_EXT = re.compile(r"^[\w.-]+\.(jpe?g|png|gif|webp|svg|bmp|avif)$", re.IGNORECASE)
@@ -85,25 +84,85 @@ def _alt_findings(alt: str | None, src: str, where: str) -> list[Finding]:
     return []
 
 
-def _luminance(color: str) -> float:
-    channels = [int(color.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast_ratio(foreground: str, background: str) -> float:
-    """WCAG 2 contrast ratio between two #rrggbb colours, from 1 to 21."""
-    a, b = sorted((_luminance(foreground), _luminance(background)), reverse=True)
-    return (a + 0.05) / (b + 0.05)
+_CONFIG_KEY = {"text": "text", "link": "accent", "muted": "muted", "on_mast": "accent"}
 
 
 def check_contrast(colors: Colors, *, where: str = "newsletter.yaml") -> list[Finding]:
+    """Every text/background pair the template draws, in light and in (derived) dark mode."""
+    palette = palette_for(colors)
     findings = []
-    for fg, role in (("text", "body text needs"), ("accent", "links need"), ("muted", "dates and the footer need")):
-        ratio = contrast_ratio(getattr(colors, fg), colors.background)
-        if ratio < AA_CONTRAST:
-            findings.append(error("contrast", f"{where}: colors.{fg}",
-                                  f"colors.{fg} {getattr(colors, fg)} on colors.background {colors.background} "
-                                  f"has contrast {ratio:.1f}:1; {role} at least 4.5:1 (WCAG AA)",
-                                  f"darken colors.{fg} or lighten colors.background"))
+    seen: set[tuple[str, str]] = set()
+    for mode, scheme in (("", palette.light), (" (dark mode)", palette.dark)):
+        for fg, bg, role in scheme_pairs(scheme):
+            fore, back = getattr(scheme, fg), getattr(scheme, bg)
+            ratio = contrast_ratio(fore, back)
+            if ratio >= AA_CONTRAST or (fore, back) in seen:
+                continue  # dark mode keeps the masthead's colours: one finding for both modes
+            seen.add((fore, back))
+            key = _CONFIG_KEY[fg]
+            label = f"colors.{key}{' (masthead)' if fg == 'on_mast' else ''}{mode}"
+            if fg != "on_mast" and not mode:
+                what = f"colors.{key} {fore} on colors.background {back}"
+            else:
+                what = f"{role}{mode}: {fore} on {back}"
+            findings.append(error("contrast", f"{where}: {label}",
+                                  f"{what} has contrast {ratio:.1f}:1; {role} need at least 4.5:1 (WCAG AA)",
+                                  _contrast_hint(fg, mode)))
     return findings
+
+
+def _contrast_hint(fg: str, mode: str) -> str:
+    if fg == "on_mast":
+        return "pick a darker or lighter colors.accent: neither white nor colors.text reads on it"
+    if mode:
+        return f"dark mode derives from colors.accent and colors.background; adjust colors.{_CONFIG_KEY[fg]}"
+    return f"darken colors.{_CONFIG_KEY[fg]} or lighten colors.background"
+
+
+_CONDITIONAL = re.compile(r"<!--\[if ([^\]]+)\]>(<!-->)?|(<!--)?<!\[endif\]-->")
+_MSO_TAG = re.compile(r"<(/?)(table|tr|td|v:roundrect|v:rect|v:textbox|center)\b[^>]*?(/?)>", re.IGNORECASE)
+
+
+def mso_markup(html: str) -> tuple[str, list[str]]:
+    """The markup only Outlook for Windows sees (every `<!--[if mso]>` block, in order), and
+    what is wrong with the conditional comments themselves (unclosed, nested, stray)."""
+    problems: list[str] = []
+    parts: list[str] = []
+    opened: re.Match[str] | None = None
+    for match in _CONDITIONAL.finditer(html):
+        if match.group(1) is not None:
+            if opened is not None:
+                problems.append(f"<!--[if {match.group(1)}]> opens inside another conditional comment")
+            opened = match
+        elif opened is None:
+            problems.append("<![endif]--> without an opening <!--[if ...]>")
+        else:
+            if "!" not in opened.group(1) and "mso" in opened.group(1):
+                parts.append(html[opened.end():match.start()])
+            opened = None
+    if opened is not None:
+        problems.append(f"<!--[if {opened.group(1)}]> is never closed with <![endif]-->")
+    return "".join(parts), problems
+
+
+def check_mso(html: str) -> list[Finding]:
+    """Outlook's conditional markup must open and close cleanly: one unclosed ghost table in
+    Word's renderer swallows the rest of the email."""
+    markup, problems = mso_markup(html)
+    stack: list[str] = []
+    for match in _MSO_TAG.finditer(markup):
+        closing, tag, empty = match.group(1), match.group(2).lower(), match.group(3)
+        if empty:
+            continue
+        if not closing:
+            stack.append(tag)
+        elif stack and stack[-1] == tag:
+            stack.pop()
+        else:
+            problems.append(f"Outlook-only markup closes </{tag}> where {stack[-1] if stack else 'nothing'} is open")
+            break
+    if stack and not problems:
+        problems.append(f"Outlook-only markup leaves <{'>, <'.join(stack)}> open")
+    return [error("mso-markup", "email.html", f"{p}; Outlook for Windows would break the layout",
+                  "fix the <!--[if mso]> blocks in your template (compare with the bundled email_layout.html)")
+            for p in problems]

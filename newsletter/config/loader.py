@@ -113,6 +113,7 @@ _TOP_KEYS = {
     "theme_rules", "archive_url", "preferences_url", "quiet_month", "tokens", "bounces",
     "sample_recipient",
 }
+_TOKENS = {"secret_env": "text", "secret_file": "text", "old_secrets_env": "text", "old_secrets_until": "text"}
 
 
 def load_config(path: Path) -> Config:
@@ -128,8 +129,7 @@ def load_config(path: Path) -> Config:
     if not isinstance(data, LineMap):
         raise ConfigError("must be a YAML mapping of settings", path=path, line=1)
     r = ConfigReader(path)
-    for unknown in sorted(set(data) - _TOP_KEYS):
-        r.error(data, unknown, "unknown setting", f"allowed: {', '.join(sorted(_TOP_KEYS))}")
+    r.validate(data, _TOP_KEYS)
 
     name = r.text(data, "name", required=True) or ""
     sender = r.text(data, "from", required=True) or ""
@@ -138,7 +138,7 @@ def load_config(path: Path) -> Config:
     if any(c in sender for c in "\r\n"):
         r.error(data, "from", "must be one line")
     themes = read_themes(r, data)
-    unsub = r.section(data, "unsubscribe", {"url", "mailto"})
+    unsub = r.section(data, "unsubscribe", {"url": "text", "mailto": "text"})
     unsub_url = unsub_mailto = ""
     if unsub is None:
         r.error(data, "unsubscribe", "missing", "add `unsubscribe: {url: https://..., mailto: ...}`")
@@ -163,9 +163,9 @@ def load_config(path: Path) -> Config:
     colors = read_colors(r, data)
     smtp = read_smtp(r, data)
     dkim = read_dkim(r, data)
-    tokens = r.section(data, "tokens", {"secret_env", "secret_file", "old_secrets_env", "old_secrets_until"}) or LineMap()
-    bounces = r.section(data, "bounces", {"soft_limit"}) or LineMap()
-    sample = r.section(data, "sample_recipient", {"name", "email"}) or LineMap()
+    tokens = r.section(data, "tokens", _TOKENS) or LineMap()
+    bounces = r.section(data, "bounces", {"soft_limit": "number"}) or LineMap()
+    sample = r.section(data, "sample_recipient", {"name": "text", "email": "text"}) or LineMap()
     list_id = r.text(data, "list_id") or _default_list_id(name, sender)
     old_until = _date(r, tokens, "old_secrets_until")
     soft_limit = r.number(bounces, "soft_limit", 3)

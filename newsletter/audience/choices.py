@@ -28,6 +28,7 @@ from typing import TextIO
 
 from newsletter.config.loader import Config
 from newsletter.config.sections import theme_key
+from newsletter.csvfile import safe_cell
 from newsletter.errors import NewsletterError, SendError, raise_all
 from newsletter.journal.optouts import Suppression
 from newsletter.audience.subscribers import Subscriber, SubscriberList
@@ -201,19 +202,14 @@ def _export_row(subscriber: Subscriber, listed_unsubscribed: bool, config: Confi
     )
 
 
-def _safe_cell(value: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas; a quote keeps them text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def write_export(rows: Iterable[ExportRow], out: TextIO) -> int:
     """`email,name,status,themes,themes_from,suppressed,suppressed_since`; `send` reads it back."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow([row.email, _safe_cell(row.name), row.status, ";".join(row.themes or ()),
-                         row.themes_from, row.suppressed, row.suppressed_since])
+        writer.writerow([safe_cell(v) for v in (row.email, row.name, row.status, ";".join(row.themes or ()),
+                                                row.themes_from, row.suppressed, row.suppressed_since)])
         count += 1
     return count
 

@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 from newsletter.errors import ItemError, NewsletterError, raise_all
 from newsletter.yamldoc import LineMap, load_yaml
 
-__all__ = ["Item", "Link", "SeeAlso", "Image", "load_items", "parse_items", "check_url", "field_lines"]
+__all__ = ["MAX_SUMMARY", "Item", "Link", "SeeAlso", "Image", "load_items", "parse_items", "check_url", "field_lines"]
 
+MAX_SUMMARY = 20_000  # characters; a real summary is a paragraph or two, and 102 KB clips the email
 REQUIRED = ("title", "date", "source", "theme", "summary", "links")
 OPTIONAL = ("see_also", "image", "guid")
 FIELDS = REQUIRED + OPTIONAL
@@ -162,6 +163,9 @@ class _ItemReader:
             self.error(data, None, "missing", "add `theme:` with one of the configured themes")
             self.errors[-1].field = "theme"
         summary = self.text(data, "summary")
+        if len(summary) > MAX_SUMMARY:
+            self.error(data, "summary", f"is {len(summary):,} characters long; the limit is {MAX_SUMMARY:,}",
+                       "shorten it to a paragraph or two and link to the full text")
         links = []
         link_entries = self.entries(data, "links")
         if "links" in data and not link_entries and isinstance(data["links"], (list, type(None))):

@@ -73,10 +73,11 @@ def _refuse_hostile(text: str, path: str | Path) -> None:
         return
     depth = 0
     for event in yaml.parse(text, Loader=_Loader):
-        line = event.start_mark.line + 1
-        if getattr(event, "anchor", None) is not None:
+        line = event.start_mark.line + 1 if event.start_mark else None
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
             sign = "*" if isinstance(event, yaml.AliasEvent) else "&"
-            raise NewsletterError(f"YAML anchors and aliases are not allowed ({sign}{event.anchor})",
+            raise NewsletterError(f"YAML anchors and aliases are not allowed ({sign}{anchor})",
                                   path=path, line=line, hint="write the value out in full")
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1

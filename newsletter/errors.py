@@ -18,6 +18,7 @@ __all__ = [
     "BuildError",
     "SendError",
     "CollectError",
+    "CsvError",
     "ErrorList",
 ]
 
@@ -72,6 +73,10 @@ class SendError(NewsletterError):
 
 class CollectError(NewsletterError):
     """A source cannot be collected (HTTP error, timeout, not a feed) or a spreadsheet row is bad."""
+
+
+class CsvError(NewsletterError):
+    """A CSV file is broken at a line: an unclosed quote, an over-long cell, swallowed rows."""
 
 
 class ErrorList(NewsletterError):

@@ -60,7 +60,7 @@ PROBE_HEADER = "X-Newsletter-Probe"
 SECRET_FILE = ".newsletter-secret"  # beside the config, made by whichever command needs it first
 _MAC_BYTES = 16
 _MAC_CHARS = 22  # base64url of 16 bytes, unpadded
-_TOKEN_RE = re.compile(r"^([A-Za-z0-9_-]{2,600})\.([A-Za-z0-9_-]{22})$")
+_TOKEN_RE = re.compile(r"\A([A-Za-z0-9_-]{2,600})\.([A-Za-z0-9_-]{22})\Z")  # \Z: "$" allows a final newline
 
 
 def _b64(data: bytes) -> str:

@@ -2,6 +2,11 @@
 
 Dates are kept as strings (the timestamp resolver is removed) so that an impossible
 date such as 2023-02-30 becomes a clear item error instead of a YAML crash.
+
+Anchors and aliases (`&name`, `*name`, and the `<<` merges built on them) are refused:
+no item or config needs them, and a few hundred bytes of nested aliases expand into
+gigabytes (the "billion laughs" bomb). Checking costs one event scan, and only for text
+that contains `&` or `*` (or enough brackets and dashes to nest deeply) at all.
 """
 
 from __future__ import annotations
@@ -52,9 +57,42 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineMap:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+MAX_DEPTH = 100  # items and the config nest four levels; libyaml crashes near 20,000
+_NESTING = "[{-?:"
+
+
+def _may_be_hostile(text: str) -> bool:
+    """Cheap test whether the text could hold an anchor, an alias or deep nesting."""
+    return "&" in text or "*" in text or max(text.count(c) for c in _NESTING) > 2 * MAX_DEPTH
+
+
+def _refuse_hostile(text: str, path: str | Path) -> None:
+    """Raise at the first anchor or alias (their expansion is unbounded) or at nesting
+    deeper than `MAX_DEPTH` (libyaml's composer recurses and can crash the process)."""
+    if not _may_be_hostile(text):
+        return
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        line = event.start_mark.line + 1 if event.start_mark else None
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            sign = "*" if isinstance(event, yaml.AliasEvent) else "&"
+            raise NewsletterError(f"YAML anchors and aliases are not allowed ({sign}{anchor})",
+                                  path=path, line=line, hint="write the value out in full")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise NewsletterError(f"YAML nested more than {MAX_DEPTH} levels deep", path=path,
+                                      line=line, hint="an item or the config needs only a few levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def parse_yaml(text: str, path: str | Path) -> Any:
-    """Parse YAML text; a syntax error becomes a `NewsletterError` naming the line."""
+    """Parse YAML text; a syntax error, an alias or absurd nesting becomes a `NewsletterError`
+    naming the line."""
     try:
+        _refuse_hostile(text, path)
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -68,6 +106,9 @@ def parse_yaml(text: str, path: str | Path) -> Any:
         ) from exc
     except yaml.YAMLError as exc:
         raise NewsletterError(f"YAML error: {exc}", path=path) from exc
+    except RecursionError as exc:
+        raise NewsletterError("YAML nested too deeply", path=path, line=1,
+                              hint="an item or the config needs only a few levels") from exc
 
 
 def load_yaml(path: Path) -> Any:

@@ -86,7 +86,7 @@ def test_sample_issue_has_no_findings(config: Config, month: str) -> None:
 
 def test_build_records_findings_in_the_manifest(crafted) -> None:
     result, _ = crafted(item_yaml(url="http://example.org/plain"))
-    assert {"rule": "link-https", "severity": "warning", "where": "items/item0.yaml:1",
+    assert {"rule": "link-https", "severity": "warning", "where": "items/item0.yaml:9",
             "message": "http://example.org/plain is not https",
             "hint": "use the https:// address if the site has one"} in result.manifest["checks"]
 
@@ -149,7 +149,7 @@ def test_generic_and_file_name_alt_texts_are_warnings(crafted) -> None:
         item_yaml(title="Four", url="https://example.org/4", image=image.format(name="d.jpg", alt="Photo.")),
     )
     found = only([Finding(**f) for f in result.manifest["checks"]], "image-alt")
-    assert {f.where for f in found} == {f"items/item{n}.yaml:1" for n in range(4)}
+    assert {f.where for f in found} == {f"items/item{n}.yaml:8" for n in range(4)}
     assert {f.severity for f in found} == {"warning"}
 
 
@@ -198,7 +198,7 @@ def test_link_rules() -> None:
 def test_http_item_link_points_at_the_item(crafted) -> None:
     result, config = crafted(item_yaml(url="http://example.org/report"))
     found = only(check_issue(result.rendered, result.files, config), "link-https")
-    assert [(f.severity, f.where) for f in found] == [("warning", "items/item0.yaml:1")]
+    assert [(f.severity, f.where) for f in found] == [("warning", "items/item0.yaml:9")]
 
 
 def test_same_url_with_different_texts_is_a_warning(crafted) -> None:

@@ -35,7 +35,7 @@ def test_bad_item_is_one_line_exit_1_no_traceback(project):
     proc = subprocess.run([sys.executable, "-m", "newsletter", "build", "2023-07"], cwd=project,
                           capture_output=True, text=True)
     assert proc.returncode == 1
-    assert proc.stderr == "error: items/typo.yaml:1: theme: unknown theme 'Neglekt' (did you mean 'Neglect'?)\n"
+    assert proc.stderr == "error: items/typo.yaml:4: theme: unknown theme 'Neglekt' (did you mean 'Neglect'?)\n"
     assert "Traceback" not in proc.stdout + proc.stderr
 
 

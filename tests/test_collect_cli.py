@@ -121,7 +121,7 @@ def test_unthemed_entries_are_listed_and_build_names_them(project: Path, feeds: 
 
     built = run(project, "build", JULY)
     assert built.exit_code == 1
-    assert f"error: items/{name}:2: theme: no theme set (set one of: Domestic abuse" in built.output
+    assert f"error: items/{name}:5: theme: no theme set (set one of: Domestic abuse" in built.output
 
     for path in (project / "items").glob("2023-07-*-*.yaml"):
         path.write_text(path.read_text(encoding="utf-8").replace('theme: ""', "theme: Neglect"), encoding="utf-8")

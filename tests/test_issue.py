@@ -74,7 +74,7 @@ def test_unknown_theme_has_did_you_mean(write_item, empty_project):
     config = load_config(empty_project / "newsletter.yaml")
     with pytest.raises(NewsletterError) as info:
         make_issue(load_items(empty_project / "items", root=empty_project), config, parse_range("2023-07", None, None))
-    assert str(info.value) == "items/item.yaml:1: theme: unknown theme 'Neglectt' (did you mean 'Neglect'?)"
+    assert str(info.value) == "items/item.yaml:4: theme: unknown theme 'Neglectt' (did you mean 'Neglect'?)"
 
 
 def test_missing_theme_names_the_choices(write_item, empty_project):
@@ -82,7 +82,7 @@ def test_missing_theme_names_the_choices(write_item, empty_project):
     config = load_config(empty_project / "newsletter.yaml")
     with pytest.raises(NewsletterError) as info:
         make_issue(load_items(empty_project / "items", root=empty_project), config, parse_range("2023-07", None, None))
-    assert str(info.value).startswith("items/item.yaml:1: theme: no theme set (set one of: Domestic abuse, ")
+    assert str(info.value).startswith("items/item.yaml:4: theme: no theme set (set one of: Domestic abuse, ")
 
 
 def test_empty_range_is_an_error(project, config):

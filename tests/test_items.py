@@ -90,7 +90,7 @@ def test_duplicates_by_title_and_date_and_by_link(write_item, empty_project):
     write_item(item_yaml(title="Other", url="https://example.org/1/"), "c.yaml")
     assert errors_of(empty_project / "items") == [
         "items/b.yaml:1: title: duplicate of the item at items/a.yaml:1 (same title and date) (delete one of them)",
-        "items/c.yaml:1: links: duplicate link https://example.org/1/ (also in the item at items/a.yaml:1) "
+        "items/c.yaml:9: links: duplicate link https://example.org/1/ (also in the item at items/a.yaml:1) "
         "(an item should appear once; merge or delete one)",
     ]
 

@@ -135,7 +135,7 @@ def _state(config: Config) -> None:
 def test_export_merges_the_csv_with_saved_choices_and_suppressions(digest: Config) -> None:
     (digest.root / "subscribers.csv").write_text(
         CSV + "left@example.org,Left,unsubscribed,Neglect\nbad-address,Broken,subscribed,\n"
-        '=cmd@example.org,"=HYPERLINK(""x"")",subscribed,\n', encoding="utf-8")
+        'cmd@example.org,"=HYPERLINK(""x"")",subscribed,\n', encoding="utf-8")
     _state(digest)
     out = digest.root / "crm.csv"
     code, output = run(digest, "subscribers", "export", "--out", str(out))
@@ -151,7 +151,7 @@ def test_export_merges_the_csv_with_saved_choices_and_suppressions(digest: Confi
     assert (rows["di@example.org"]["status"], rows["di@example.org"]["suppressed"]) == ("subscribed", "hard-bounce")
     assert (rows["left@example.org"]["status"], rows["left@example.org"]["themes_from"]) == ("unsubscribed", "list")
     assert rows["ed@example.org"]["themes"] == "Online safety"
-    assert rows["=cmd@example.org"]["name"] == "'=HYPERLINK(\"x\")"  # no formula in the CRM's spreadsheet
+    assert rows["cmd@example.org"]["name"] == "'=HYPERLINK(\"x\")"  # no formula in the CRM's spreadsheet
     assert "bad-address" not in rows
 
 

@@ -28,6 +28,7 @@ from typing import TextIO
 
 from newsletter.config.loader import Config
 from newsletter.config.sections import theme_key
+from newsletter.csvfile import safe_cell
 from newsletter.errors import NewsletterError, SendError, raise_all
 from newsletter.journal.optouts import Suppression
 from newsletter.journal.signups import Signup
@@ -220,11 +221,6 @@ def _export_row(subscriber: Subscriber, listed_unsubscribed: bool, config: Confi
     )
 
 
-def _safe_cell(value: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas; a quote keeps them text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def write_export(rows: Iterable[ExportRow], out: TextIO) -> int:
     """`email,name,status,themes,themes_from,suppressed,suppressed_since` and a sign-up's
     consent (`signup_requested,signup_confirmed,signup_source,consent`); `send` reads it back."""
@@ -232,9 +228,10 @@ def write_export(rows: Iterable[ExportRow], out: TextIO) -> int:
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow([row.email, _safe_cell(row.name), row.status, ";".join(row.themes or ()),
-                         row.themes_from, row.suppressed, row.suppressed_since, row.signup_requested,
-                         row.signup_confirmed, row.signup_source, _safe_cell(row.consent)])
+        writer.writerow([safe_cell(v) for v in (row.email, row.name, row.status, ";".join(row.themes or ()),
+                                                row.themes_from, row.suppressed, row.suppressed_since,
+                                                row.signup_requested, row.signup_confirmed, row.signup_source,
+                                                row.consent)])
         count += 1
     return count
 

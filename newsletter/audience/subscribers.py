@@ -11,15 +11,14 @@ compare case-insensitively and duplicates are kept once.
 
 from __future__ import annotations
 
-import csv
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
+from newsletter.csvfile import FORMULA_STARTS, csv_records
 from newsletter.errors import ErrorList, SendError
 
 __all__ = [
@@ -92,6 +91,8 @@ class _Checker:
         self.domains: dict[str, str] = {}
 
     def __call__(self, address: str) -> str:
+        if address.startswith(FORMULA_STARTS):
+            raise EmailNotValidError(f"it starts with {address[0]!r}, which spreadsheets run as a formula")
         local, at, domain = address.rpartition("@")
         known = self.domains.get(domain)
         if known and at and len(local) <= 64 and _SIMPLE_LOCAL.match(local) and len(address) <= 254:
@@ -145,16 +146,6 @@ def _delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
-def _rows(lines: TextIO, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, cells) for every non-blank record, quoted newlines allowed."""
-    reader = csv.reader(lines, delimiter=delimiter)
-    line = 1
-    for cells in reader:
-        if any(c.strip() for c in cells):
-            yield line, cells
-        line = reader.line_num + 1
-
-
 def _columns(path: Path, header: list[str]) -> dict[str, int]:
     names = [h.strip().lower() for h in header]
     columns = {}
@@ -183,7 +174,7 @@ def read_subscribers(path: Path, *, strict: bool = False) -> SubscriberList:
         with _open(path) as fh:
             delimiter = _delimiter(fh.readline())
             fh.seek(0)
-            rows = _rows(fh, delimiter)
+            rows = csv_records(fh, delimiter=delimiter, path=path)
             first = next(rows, None)
             if first is None:
                 raise SendError("the subscriber list is empty", path=path,
@@ -191,6 +182,11 @@ def read_subscribers(path: Path, *, strict: bool = False) -> SubscriberList:
             columns = _columns(path, first[1])
             check = _Checker()
             for line, cells in rows:
+                if len(cells) > len(first[1]):  # shifted: a name with an unquoted delimiter
+                    result.invalid.append(RowProblem(line, delimiter.join(cells)[:80],
+                                                     f"{len(cells)} cells but the header has {len(first[1])} "
+                                                     "columns (quote a cell that contains the delimiter)"))
+                    continue
                 _add_row(result, seen, check, line, cells, columns)
     except UnicodeDecodeError as exc:
         raise _not_utf8(path) from exc

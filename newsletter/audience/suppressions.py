@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from newsletter import journal
+from newsletter.csvfile import csv_records, safe_cell
 from newsletter.errors import NewsletterError
 from newsletter.audience.subscribers import check_address
 
@@ -88,21 +89,16 @@ def _decode(path: Path) -> str:
         return data.decode("cp1252", errors="replace")  # an older Excel "CSV" export
 
 
-def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
+def _rows(text: str, path: Path) -> Iterator[tuple[int, list[str]]]:
     """(line, cells) of each non-blank record; the delimiter is guessed from the header."""
     header = text.split("\n", 1)[0]
     delimiter = max(_DELIMITERS, key=header.count) if any(d in header for d in _DELIMITERS) else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    line = 1
-    for cells in reader:
-        if any(c.strip() for c in cells):
-            yield line, cells
-        line = reader.line_num + 1
+    yield from csv_records(io.StringIO(text, newline=""), delimiter=delimiter, path=path)
 
 
 def read_optouts(path: Path) -> list[tuple[int, str]]:
     """(line, address cell) for every row of a CSV whose header has an `email` column."""
-    rows = _rows(_decode(path))
+    rows = _rows(_decode(path), path)
     first = next(rows, None)
     names = [h.strip().lower() for h in first[1]] if first else []
     column = next((names.index(h) for h in _EMAIL_HEADERS if h in names), None)
@@ -124,7 +120,7 @@ def write_suppressions(rows: Iterable[journal.Suppression], out: TextIO) -> int:
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow([row.email, row.reason, row.source, row.created])
+        writer.writerow([safe_cell(v) for v in (row.email, row.reason, row.source, row.created)])
         count += 1
     return count
 

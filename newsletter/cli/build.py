@@ -23,6 +23,7 @@ def build(month: str | None, since: str | None, until: str | None, config_path: 
       newsletter build --since 2023-06-15 --until 2023-07-14
     """
     from newsletter.cli.check import check_summary
+    from newsletter.issue.build import clipped_error
     from newsletter.issue.variantchecks import build_checked
 
     config = load(config_path)
@@ -35,6 +36,9 @@ def build(month: str | None, since: str | None, until: str | None, config_path: 
     click.echo(f"  Subject: {rendered.subject}")
     click.echo(f"  email.html {rendered.html_bytes / 1024:.1f} KB (Gmail clips at 102 KB), "
                f"email.txt {len(result.files['email.txt']) / 1024:.1f} KB")
+    clipped = clipped_error(result)
+    if clipped is not None:  # the same fact as the size warning, as the one error that fails the build
+        raise clipped
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(check_summary(result.manifest.get("checks", []), rendered.issue.range.slug))

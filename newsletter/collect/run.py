@@ -222,7 +222,7 @@ def _csv_theme(run: _Run, source: Source, item: Item) -> Item | ItemError:
         close = difflib.get_close_matches(theme_key(item.theme), [theme_key(t) for t in run.config.themes], n=1)
         hint = (f"did you mean {run.config.theme_named(close[0])!r}?" if close
                 else f"use one of: {', '.join(run.config.themes)}, or leave it empty")
-        return ItemError(f"unknown theme {item.theme!r}", path=item.path, line=item.line, field="theme", hint=hint)
+        return ItemError(f"unknown theme {item.theme!r}", path=item.path, line=item.line_of("theme"), field="theme", hint=hint)
     return dataclasses.replace(item, theme=configured)
 
 

@@ -9,12 +9,12 @@ files, so errors read `items.csv:7: date: not a real date ...` with the row's li
 
 from __future__ import annotations
 
-import csv
 import difflib
 import io
 from pathlib import Path
 
-from newsletter.errors import CollectError, NewsletterError
+from newsletter.csvfile import csv_records
+from newsletter.errors import CollectError, CsvError, NewsletterError
 from newsletter.collect.feeds import link_label
 from newsletter.issue.items import Item, parse_items
 from newsletter.yamldoc import LineMap
@@ -101,17 +101,17 @@ def read_spreadsheet(path: Path, *, shown: str | None = None,
         raise CollectError(f"cannot read: {exc.strerror}", path=shown, hint="check the file name") from exc
     if not text.strip():
         raise CollectError("the spreadsheet is empty", path=shown, hint="add a header row and one row per item")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text.splitlines()[0]))
-    names = [_column(n) for n in next(reader)]
+    records = csv_records(io.StringIO(text, newline=""), delimiter=_delimiter(text.splitlines()[0]), path=shown)
+    try:
+        names = [_column(n) for n in next(records, (1, []))[1]]
+        rows = list(records)
+    except CsvError as exc:
+        return [], [exc]
     errors = _header(names, shown)
     if errors:
         return [], errors
     items: list[Item] = []
-    line = reader.line_num + 1
-    for cells in reader:
-        start, line = line, reader.line_num + 1
-        if not any(c.strip() for c in cells):
-            continue
+    for start, cells in rows:
         if len(cells) > len(names) and any(c.strip() for c in cells[len(names):]):
             errors.append(CollectError(f"{len(cells)} cells but {len(names)} columns", path=shown, line=start,
                                        hint="a cell with the delimiter in it needs quotes"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from email.utils import parseaddr
+from email.utils import parseaddr, quote
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -132,6 +132,7 @@ _TOP_KEYS = {
     "theme_rules", "archive_url", "preferences_url", "quiet_month", "tokens", "bounces",
     "sample_recipient", "subscribe", "logo", "organisation", "summary_words", "buttons",
 }
+_TOKENS = {"secret_env": "text", "secret_file": "text", "old_secrets_env": "text", "old_secrets_until": "text"}
 
 
 def load_config(path: Path) -> Config:
@@ -147,17 +148,12 @@ def load_config(path: Path) -> Config:
     if not isinstance(data, LineMap):
         raise ConfigError("must be a YAML mapping of settings", path=path, line=1)
     r = ConfigReader(path)
-    for unknown in sorted(set(data) - _TOP_KEYS):
-        r.error(data, unknown, "unknown setting", f"allowed: {', '.join(sorted(_TOP_KEYS))}")
+    r.validate(data, _TOP_KEYS)
 
     name = r.text(data, "name", required=True) or ""
-    sender = r.text(data, "from", required=True) or ""
-    if sender and "@" not in parseaddr(sender)[1]:
-        r.error(data, "from", f"not an email address: {sender!r}", 'write it as "Name <addr@example.org>"')
-    if any(c in sender for c in "\r\n"):
-        r.error(data, "from", "must be one line")
+    sender = _mail_address(r, data, "from", r.text(data, "from", required=True) or "")
     themes = read_themes(r, data)
-    unsub = r.section(data, "unsubscribe", {"url", "mailto"})
+    unsub = r.section(data, "unsubscribe", {"url": "text", "mailto": "text"})
     unsub_url = unsub_mailto = ""
     if unsub is None:
         r.error(data, "unsubscribe", "missing", "add `unsubscribe: {url: https://..., mailto: ...}`")
@@ -182,18 +178,19 @@ def load_config(path: Path) -> Config:
     colors = read_colors(r, data)
     smtp = read_smtp(r, data)
     dkim = read_dkim(r, data)
-    tokens = r.section(data, "tokens", {"secret_env", "secret_file", "old_secrets_env", "old_secrets_until"}) or LineMap()
-    bounces = r.section(data, "bounces", {"soft_limit", "mailbox", "verp", "return_path"}) or LineMap()
-    sample = r.section(data, "sample_recipient", {"name", "email"}) or LineMap()
+    tokens = r.section(data, "tokens", _TOKENS) or LineMap()
+    bounces = r.section(data, "bounces", {"soft_limit": "number", "mailbox": "text", "verp": "flag",
+                                          "return_path": "text"}) or LineMap()
+    sample = r.section(data, "sample_recipient", {"name": "text", "email": "text"}) or LineMap()
     subscribe = read_subscribe(r, data, _site_paths(unsub_url, preferences_url))
-    list_id = r.text(data, "list_id") or _default_list_id(name, sender)
+    list_id = _list_id(r, data) or _default_list_id(name, sender)
     old_until = _date(r, tokens, "old_secrets_until")
     soft_limit = r.number(bounces, "soft_limit", 3)
     bounce_mailbox, verp, return_path = _read_bounces(r, bounces)
     sources = read_sources(r, data, themes)
     theme_rules = read_rules(r, data, "theme_rules", themes)
-    texts = {key: r.text(data, key) for key in
-             ("reply_to", "preheader", "language", "intro", "footer", "quiet_month")}
+    texts = {key: r.text(data, key) for key in ("preheader", "language", "intro", "footer", "quiet_month")}
+    texts["reply_to"] = _mail_address(r, data, "reply_to", r.text(data, "reply_to") or "") or None
     templates = r.path_value(data, "templates")
     secret_env = r.text(tokens, "secret_env") or "NEWSLETTER_TOKEN_SECRET"
     secret_file = r.path_value(tokens, "secret_file")
@@ -273,6 +270,48 @@ def _site_paths(unsubscribe_url: str, preferences_url: str | None) -> dict[str, 
         if url:
             paths[urlsplit(url).path.rstrip("/") or "/"] = key
     return paths
+
+
+_LIST_ID_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)+\Z")
+
+
+def _mail_address(r: ConfigReader, data: LineMap, key: str, value: str) -> str:
+    """`Name <addr>` with an internationalised domain written in punycode (`bücher.de` ->
+    `xn--bcher-kva.de`), which every mail server takes; an address mail cannot carry is an
+    error at its line. The display name may be any text: the message encodes it."""
+    if not value:
+        return value
+    if any(c in value for c in "\r\n"):
+        r.error(data, key, "must be one line")
+        return value
+    display, address = parseaddr(value)
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        r.error(data, key, f"not an email address: {value!r}", 'write it as "Name <addr@example.org>"')
+        return value
+    if not local.isascii():
+        r.error(data, key, f"the part before @ must be ASCII: {address!r}",
+                "most mail servers refuse other letters there; use an ASCII address")
+        return value
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
+    except UnicodeError:
+        r.error(data, key, f"not a valid domain name: {domain!r}", "check the part after @")
+        return value
+    if ascii_domain == domain:
+        return value
+    address = f"{local}@{ascii_domain}"
+    return f'"{quote(display)}" <{address}>' if display else address
+
+
+def _list_id(r: ConfigReader, data: LineMap) -> str | None:
+    """RFC 2919: the List-Id is ASCII letters, digits and dots, like a domain name."""
+    value = r.text(data, "list_id")
+    if value and not _LIST_ID_RE.match(value):
+        r.error(data, "list_id", f"not a list id: {value!r}",
+                "use ASCII letters, digits, dots and dashes, e.g. digest.example.org")
+        return None
+    return value
 
 
 def _check_preferences_url(r: ConfigReader, data: LineMap, url: str, unsubscribe_url: str) -> None:

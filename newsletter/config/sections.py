@@ -8,7 +8,10 @@ in. `loader.py` assembles them into `Config`.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ __all__ = [
     "read_sources",
     "read_subscribe",
     "read_themes",
+    "schema_of",
     "theme_key",
 ]
 
@@ -143,30 +147,72 @@ def theme_key(name: str) -> str:
     return re.sub(r"[\s_-]+", " ", name).strip().casefold()
 
 
-_SMTP_KEYS = {f for f in SmtpConfig.__dataclass_fields__}
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+# The kinds of value a setting takes, as `schema_of` reads them off a section's dataclass,
+# and the test and the wording of the error for each.
+_KINDS: dict[str, tuple[Any, str]] = {
+    "text": (lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool), "must be text"),
+    "number": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "must be a number"),
+    "flag": (lambda v: isinstance(v, bool), "must be true or false"),
+    "list": (lambda v: isinstance(v, list), "must be a list"),
+    "mapping": (lambda v: isinstance(v, LineMap), "must be a mapping of settings"),
+    "any": (lambda v: True, ""),
+}
+_TYPE_KINDS = {"str": "text", "Path": "text", "int": "number", "float": "number", "bool": "flag",
+               "tuple": "list", "list": "list", "dict": "mapping"}
+
+
+def schema_of(cls: type) -> dict[str, str]:
+    """Setting name -> kind ("text", "number", "flag", "list", "mapping"), read once from a
+    section's dataclass, so the dataclass is the one description of its keys."""
+    schema = {}
+    for f in dataclasses.fields(cls):
+        first = str(f.type).split("|")[0].split("[")[0].strip()
+        schema[f.name] = _TYPE_KINDS.get(first, "any")
+    return schema
 
 
 class ConfigReader:
-    """Collects every config error instead of stopping at the first."""
+    """Collects every config error instead of stopping at the first; one error per value."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.errors: list[NewsletterError] = []
+        self._reported: set[tuple[int | None, str]] = set()
 
     def error(self, where: LineMap | None, key: str, message: str, hint: str | None = None) -> None:
         line = where.line_of(key) if isinstance(where, LineMap) else None
+        if (line, key) in self._reported and line is not None:
+            return  # the value is already reported (e.g. its type); one error line per mistake
+        self._reported.add((line, key))
         self.errors.append(ConfigError(message, path=self.path, line=line, field=key, hint=hint))
 
-    def section(self, data: LineMap, key: str, allowed: set[str]) -> LineMap | None:
+    def validate(self, data: LineMap, schema: Mapping[str, str] | Collection[str], *,
+                 context: str = "") -> None:
+        """Report every unknown key (with a did-you-mean) and every value of the wrong kind,
+        each at its own line. `schema` maps names to kinds, or lists the names only."""
+        allowed = sorted(schema)
+        where = f" in {context}" if context else ""
+        for key in data:
+            if key not in schema:
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else f"allowed{where}: {', '.join(allowed)}"
+                self.error(data, key, f"unknown setting{where}", hint)
+            elif isinstance(schema, Mapping) and data[key] is not None:
+                test, message = _KINDS[schema[key]]
+                if not test(data[key]):
+                    self.error(data, key, f"{message}, not {_shown(data[key])}")
+
+    def section(self, data: LineMap, key: str, allowed: Mapping[str, str] | Collection[str]) -> LineMap | None:
+        """The nested mapping under `key`, validated against `allowed`; None if absent or not a mapping."""
         value = data.get(key)
         if value is None:
             return None
         if not isinstance(value, LineMap):
-            self.error(data, key, "must be a mapping of settings")
+            self.error(data, key, "must be a mapping of settings", f"e.g. {key}: {{name: value, ...}}")
             return None
-        for unknown in sorted(set(value) - allowed):
-            self.error(value, unknown, "unknown setting", f"allowed: {', '.join(sorted(allowed))}")
+        self.validate(value, allowed, context=key)
         return value
 
     def text(self, data: LineMap, key: str, *, required: bool = False) -> str | None:
@@ -194,6 +240,16 @@ class ConfigReader:
         return (self.path.parent / value).resolve() if value else None
 
 
+def _shown(value: Any) -> str:
+    """A wrong value as the error shows it: its kind for containers, short text otherwise."""
+    if isinstance(value, LineMap):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def read_themes(r: ConfigReader, data: LineMap) -> tuple[str, ...]:
     """The display order of sections; a name listed twice (ignoring case) would split a theme."""
     value = data.get("themes")
@@ -217,11 +273,12 @@ def read_themes(r: ConfigReader, data: LineMap) -> tuple[str, ...]:
 
 def read_colors(r: ConfigReader, data: LineMap) -> Colors:
     """The palette, each colour `#rrggbb` so `check` can compute its contrast."""
-    section = r.section(data, "colors", set(Colors.__dataclass_fields__))
+    schema = schema_of(Colors)
+    section = r.section(data, "colors", schema)
     if section is None:
         return Colors()
     values = {}
-    for key in section:
+    for key in (k for k in section if k in schema):
         value = r.text(section, key)
         if value and not _COLOR_RE.match(value):
             r.error(section, key, f"not a colour: {value!r}", 'write it as "#rrggbb"')
@@ -232,7 +289,7 @@ def read_colors(r: ConfigReader, data: LineMap) -> Colors:
 
 def read_smtp(r: ConfigReader, data: LineMap) -> SmtpConfig | None:
     """The relay to send through, or None for the embedded outbox; a password here is an error."""
-    section = r.section(data, "smtp", _SMTP_KEYS)
+    section = r.section(data, "smtp", {**schema_of(SmtpConfig), "password": "any"})
     if section is None:
         return None
     if "password" in section:
@@ -267,11 +324,12 @@ def read_smtp(r: ConfigReader, data: LineMap) -> SmtpConfig | None:
 
 def read_dkim(r: ConfigReader, data: LineMap) -> DkimConfig | None:
     """Signing settings, or None; the key must come from a file or env var, never the YAML."""
-    section = r.section(data, "dkim", {"domain", "selector", "key_file", "key_env"})
+    secrets = {"key", "private_key"}
+    section = r.section(data, "dkim", {**schema_of(DkimConfig), **{k: "any" for k in secrets}})
     if section is None:
         return None
-    if "key" in section or "private_key" in section:
-        r.error(section, "key", "secrets do not belong in the config", "use key_file or key_env")
+    for key in secrets & set(section):
+        r.error(section, key, "secrets do not belong in the config", "use key_file or key_env")
     config = DkimConfig(
         domain=r.text(section, "domain", required=True) or "",
         selector=r.text(section, "selector", required=True) or "",
@@ -331,8 +389,7 @@ def read_sources(r: ConfigReader, data: LineMap, themes: tuple[str, ...]) -> tup
         if not isinstance(entry, LineMap):
             r.error(data, "sources", f"not a source: {entry!r}", "write each as {url: ..., name: ...}")
             continue
-        for unknown in sorted(set(entry) - {"url", "name", "theme", "rules"}):
-            r.error(entry, unknown, "unknown setting", "allowed: url, name, theme, rules")
+        r.validate(entry, schema_of(SourceConfig), context="sources")
         url = r.text(entry, "url", required=True) or ""
         if "://" in url and not url.lower().startswith(("https://", "http://")):
             r.error(entry, "url", f"not a web address or file: {url!r}",
@@ -352,7 +409,7 @@ def read_sources(r: ConfigReader, data: LineMap, themes: tuple[str, ...]) -> tup
 def read_subscribe(r: ConfigReader, data: LineMap, taken: dict[str, str]) -> SubscribeConfig | None:
     """The `subscribe:` block, or None (no block, no page). `taken` maps the paths other
     pages of the subscriber site answer on to their keys: the sign-up page needs its own."""
-    section = r.section(data, "subscribe", set(SubscribeConfig.__dataclass_fields__))
+    section = r.section(data, "subscribe", schema_of(SubscribeConfig))
     if section is None:
         return None
     url = r.text(section, "url", required=True) or ""
@@ -395,7 +452,7 @@ def read_logo(r: ConfigReader, data: LineMap) -> Logo | None:
     depend on the archive being uploaded before the send, and a missed upload breaks the
     logo in every inbox at once. So the officer uploads it to the website and names it here.
     """
-    section = r.section(data, "logo", {"src", "alt", "width", "height"})
+    section = r.section(data, "logo", schema_of(Logo))
     if section is None:
         return None
     src = r.text(section, "src", required=True) or ""
@@ -429,7 +486,7 @@ def _pixels(r: ConfigReader, section: LineMap, key: str, default: int | None) ->
 
 def read_organisation(r: ConfigReader, data: LineMap) -> Organisation | None:
     """The sender's identity for the footer: name required, address strongly advised."""
-    section = r.section(data, "organisation", {"name", "address", "registered", "contact"})
+    section = r.section(data, "organisation", schema_of(Organisation))
     if section is None:
         return None
     contact = r.text(section, "contact")

@@ -22,10 +22,10 @@ from newsletter.errors import BuildError
 from newsletter.daterange import DateRange
 from newsletter.issue.selection import Issue, make_issue
 from newsletter.issue.items import load_items
-from newsletter.issue.render import RenderedIssue, render_issue, slot
+from newsletter.issue.render import GMAIL_CLIP_BYTES, RenderedIssue, render_issue, slot
 from newsletter.tokens import SAMPLE_SECRET, make_token
 
-__all__ = ["BuildResult", "prepare_issue", "build_issue", "write_issue", "sample_values"]
+__all__ = ["BuildResult", "clipped_error", "prepare_issue", "build_issue", "write_issue", "sample_values"]
 
 OUTPUT_FILES = ("email.html", "email.txt", "sample.eml", "manifest.json")
 
@@ -40,6 +40,17 @@ class BuildResult:
     @property
     def warnings(self) -> tuple[str, ...]:
         return self.rendered.warnings
+
+
+def clipped_error(result: BuildResult) -> BuildError | None:
+    """The error for an email Gmail would clip (hiding its end, the unsubscribe link included),
+    or None. The files are still written, so the officer can look at what is too big."""
+    size = result.rendered.html_bytes
+    if size <= GMAIL_CLIP_BYTES:
+        return None
+    return BuildError(f"the email is {size / 1024:.0f} KB; Gmail clips it after 102 KB, cutting off the "
+                      "later sections and the unsubscribe link", path=result.folder / "email.html",
+                      hint="fewer items, shorter summaries or a leaner template")
 
 
 def prepare_issue(config: Config, date_range: DateRange) -> Issue:

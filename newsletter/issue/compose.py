@@ -9,6 +9,7 @@ so a slot can never be split by a line wrap and no line exceeds 76 octets.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import html
@@ -16,7 +17,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import quoprimime
-from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 
 from newsletter.config.loader import Config
@@ -26,6 +26,7 @@ __all__ = ["MAX_LINE_OCTETS", "Recipient", "MessageTemplate", "compile_message",
            "clean_header_text", "unsubscribe_url", "preferences_url", "greeting"]
 
 MAX_LINE_OCTETS = 998  # RFC 5322 2.1.1, without the CRLF
+ENCODED_WORD_MAX = 75
 _SLOT_RE = re.compile(r"@@nl:([a-z_]+)@@")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
@@ -54,12 +55,42 @@ def _encode_header_text(value: str) -> str:
     value = clean_header_text(value)
     if value.isascii() and len(value) < 900:
         return value
-    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+    return _encoded_words(value)
+
+
+def _encoded_words(value: str) -> str:
+    """RFC 2047 words of at most 75 characters (the RFC's limit), one per folded line.
+
+    Words break after a space, the space kept inside the earlier word, so a reader that
+    (against the RFC) keeps the folding between words still shows the text unchanged.
+    """
+    words: list[str] = []
+    chunk = ""
+    for token in re.findall(r"\S+\s*|\s+", value):
+        if chunk and len(_b_word(chunk + token)) > ENCODED_WORD_MAX:
+            words.append(_b_word(chunk))
+            chunk = ""
+        chunk += token
+        while len(_b_word(chunk)) > ENCODED_WORD_MAX:  # one token too long for a word: cut it
+            cut = max(n for n in range(1, len(chunk)) if len(_b_word(chunk[:n])) <= ENCODED_WORD_MAX)
+            words.append(_b_word(chunk[:cut]))
+            chunk = chunk[cut:]
+    words.append(_b_word(chunk))
+    return "\r\n ".join(words)
+
+
+def _b_word(text: str) -> str:
+    return f"=?utf-8?b?{base64.b64encode(text.encode('utf-8')).decode('ascii')}?="
 
 
 def _address(name: str, email: str) -> str:
+    """`Name <addr>`; a non-ASCII name becomes RFC 2047 words of at most 75 characters, folded
+    (`formataddr` would write one word of any length)."""
     email = clean_header_text(email).replace(" ", "")
-    return formataddr((clean_header_text(name), email), charset="utf-8")
+    name = clean_header_text(name)
+    if name.isascii():
+        return formataddr((name, email))
+    return f"{_encoded_words(name)} <{email}>"
 
 
 def _qp(text: str) -> str:

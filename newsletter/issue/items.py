@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 from newsletter.errors import ItemError, NewsletterError, raise_all
 from newsletter.yamldoc import LineMap, load_yaml
 
-__all__ = ["Item", "Link", "SeeAlso", "Image", "load_items", "parse_items", "check_url"]
+__all__ = ["MAX_SUMMARY", "Item", "Link", "SeeAlso", "Image", "load_items", "parse_items", "check_url", "field_lines"]
 
+MAX_SUMMARY = 20_000  # characters; a real summary is a paragraph or two, and 102 KB clips the email
 REQUIRED = ("title", "date", "source", "theme", "summary", "links")
 OPTIONAL = ("see_also", "image", "guid")
 FIELDS = REQUIRED + OPTIONAL
@@ -55,10 +56,21 @@ class Item:
     guid: str | None = None  # the feed entry id, kept by `collect` for dedupe
     path: str = ""
     line: int = 0
+    # the line of each value, by field path ("theme", "links[1].url", "image.alt"), so an
+    # error or a `check` finding points at the value to edit rather than the item's first line
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def where(self) -> str:
         return f"{self.path}:{self.line}"
+
+    def line_of(self, name: str) -> int:
+        """The line of one field's value; the item's first line if it was not written."""
+        return self.lines.get(name, self.line)
+
+    def where_of(self, name: str) -> str:
+        """`FILE:LINE` of one field's value, e.g. `where_of("links[2].url")`."""
+        return f"{self.path}:{self.line_of(name)}"
 
 
 def check_url(url: str) -> str | None:
@@ -151,6 +163,9 @@ class _ItemReader:
             self.error(data, None, "missing", "add `theme:` with one of the configured themes")
             self.errors[-1].field = "theme"
         summary = self.text(data, "summary")
+        if len(summary) > MAX_SUMMARY:
+            self.error(data, "summary", f"is {len(summary):,} characters long; the limit is {MAX_SUMMARY:,}",
+                       "shorten it to a paragraph or two and link to the full text")
         links = []
         link_entries = self.entries(data, "links")
         if "links" in data and not link_entries and isinstance(data["links"], (list, type(None))):
@@ -181,7 +196,21 @@ class _ItemReader:
             return None
         return Item(title=title, date=date, source=source, theme=theme, summary=summary,
                     links=tuple(links), see_also=tuple(see_also), image=image,
-                    guid=str(guid) if guid else None, path=self.path, line=data.line)
+                    guid=str(guid) if guid else None, path=self.path, line=data.line,
+                    lines=field_lines(data))
+
+
+def field_lines(data: LineMap) -> dict[str, int]:
+    """The line of every field of an item, nested ones as `links[1].url` and `image.src`."""
+    lines = dict(data.key_lines)
+    for key in ("links", "see_also", "image"):
+        value = data.get(key)
+        entries = [value] if isinstance(value, LineMap) else value if isinstance(value, list) else []
+        for i, entry in enumerate(entries, 1):
+            if isinstance(entry, LineMap):
+                prefix = f"{key}." if key == "image" else f"{key}[{i}]."
+                lines.update({prefix + name: line for name, line in entry.key_lines.items()})
+    return lines
 
 
 def parse_items(data: Any, path: str) -> tuple[list[Item], list[NewsletterError]]:
@@ -243,16 +272,16 @@ def duplicate_errors(items: list[Item]) -> list[NewsletterError]:
         if key in by_title:
             first = by_title[key]
             errors.append(ItemError(f"duplicate of the item at {first.where} (same title and date)",
-                                    path=item.path, line=item.line, field="title",
+                                    path=item.path, line=item.line_of("title"), field="title",
                                     hint="delete one of them"))
             continue
         by_title[key] = item
-        for link in item.links:
+        for i, link in enumerate(item.links, 1):
             url = link.url.rstrip("/")
             if url in by_url and by_url[url] is not item:
                 first = by_url[url]
                 errors.append(ItemError(f"duplicate link {link.url} (also in the item at {first.where})",
-                                        path=item.path, line=item.line, field="links",
+                                        path=item.path, line=item.line_of(f"links[{i}].url"), field="links",
                                         hint="an item should appear once; merge or delete one"))
                 break
             by_url[url] = item

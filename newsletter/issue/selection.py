@@ -74,12 +74,12 @@ def group_items(items: list[Item], config: Config) -> tuple[Section, ...]:
 def _theme_error(item: Item, config: Config) -> ItemError:
     choices = ", ".join(config.themes)
     if not item.theme:
-        return ItemError("no theme set", path=item.path, line=item.line, field="theme",
+        return ItemError("no theme set", path=item.path, line=item.line_of("theme"), field="theme",
                          hint=f"set one of: {choices}")
     keys = {theme_key(t): t for t in config.themes}
     close = difflib.get_close_matches(theme_key(item.theme), list(keys), n=1, cutoff=0.6)
     hint = f"did you mean {keys[close[0]]!r}?" if close else f"use one of: {choices}, or add it to themes in the config"
-    return ItemError(f"unknown theme {item.theme!r}", path=item.path, line=item.line, field="theme", hint=hint)
+    return ItemError(f"unknown theme {item.theme!r}", path=item.path, line=item.line_of("theme"), field="theme", hint=hint)
 
 
 def make_issue(items: list[Item], config: Config, date_range: DateRange) -> Issue:

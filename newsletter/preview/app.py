@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsletter.errors import NewsletterError
 from newsletter.preview.livebuild import LiveBuild, Snapshot
@@ -58,6 +58,10 @@ EMAIL_CSP = ("default-src 'none'; img-src https: http: data:; style-src 'unsafe-
              "sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox")
 COMMON_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                   "Referrer-Policy": "same-origin"}
+# What a response without its own policy (raw message, 404/500 text, ...) gets: nothing runs.
+DEFAULT_CSP = "default-src 'none'; frame-ancestors 'self'; base-uri 'none'"
+_STAMPED = [(k.lower().encode(), v.encode())
+            for k, v in {**COMMON_HEADERS, "Content-Security-Policy": DEFAULT_CSP}.items()]
 LONG_POLL_SECONDS = 20.0
 _SCHEME_QUERY = re.compile(r"\(\s*prefers-color-scheme\s*:\s*(light|dark)\s*\)", re.IGNORECASE)
 
@@ -98,6 +102,31 @@ class LocalOnly:
         if problem:
             return await Response(problem + "\n", 403, media_type="text/plain")(scope, receive, send)
         await self.app(scope, receive, send)
+
+
+class SecurityHeaders:
+    """Adds `COMMON_HEADERS` and a default CSP to every response that lacks them, the raw
+    views and the framework's own 500 page included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                message["headers"] = headers + [(k, v) for k, v in _STAMPED if k not in present]
+            await send(message)
+
+        await self.app(scope, receive, stamped if scope["type"] == "http" else send)
+
+
+class _PreviewApp(Starlette):
+    """Starlette with `SecurityHeaders` outside its error handler, which user middleware never is."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def _same_origin(headers: dict[str, str], host: str) -> bool:
@@ -273,7 +302,7 @@ def create_app(live: LiveBuild, *, watch: bool = True,
         Route("/send-test", send_test_form, methods=["POST"], name="send_test"),
         *outbox_routes(render, lambda: live.config.outbox_dir if live.config else None),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = _PreviewApp(routes=routes, lifespan=lifespan)
     app.add_middleware(LocalOnly, allowed_hosts=allowed_hosts)
     return app
 

@@ -38,7 +38,7 @@ __all__ = [
 MESSAGE_CSP = ("default-src 'none'; img-src https: http: data: cid:; style-src 'unsafe-inline'; "
                "font-src https: data:; frame-ancestors 'self'; "
                "sandbox allow-popups allow-popups-to-escape-sandbox")
-_KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.,=+\\-]{0,200}$")
+_KEY_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.,=+\\-]{0,200}\Z")
 _RECIPIENT_HEADERS = ("X-RcptTo", "X-Original-To", "Delivered-To", "To")
 LIST_LIMIT = 200
 
@@ -71,13 +71,20 @@ def _maildir(folder: Path) -> mailbox.Maildir | None:
 
 
 def _files(folder: Path, colon: str) -> list[tuple[str, os.stat_result]]:
-    """(key, stat) of every message file, without reading any of them."""
+    """(key, stat) of every message file, without reading any of them: regular files only,
+    never a symlink (it could point anywhere, /etc/passwd included)."""
+    return [(key, stat) for key, _, stat in _message_files(folder, colon)]
+
+
+def _message_files(folder: Path, colon: str) -> list[tuple[str, Path, os.stat_result]]:
     found = []
     for sub in ("new", "cur"):
+        if (folder / sub).is_symlink():
+            continue
         with os.scandir(folder / sub) as entries:
             for entry in entries:
-                if entry.is_file() and not entry.name.startswith("."):
-                    found.append((entry.name.split(colon)[0], entry.stat()))
+                if entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):
+                    found.append((entry.name.split(colon)[0], Path(entry.path), entry.stat(follow_symlinks=False)))
     return found
 
 
@@ -146,13 +153,16 @@ def _part(msg: EmailMessage, kind: str) -> str | None:
 def read_message(folder: Path, key: str) -> OutboxMessage | None:
     """One message by its Maildir key, or None if there is no such message."""
     box = _maildir(folder)
-    if box is None or not _KEY_RE.match(key) or key not in box:
+    if box is None or not _KEY_RE.match(key):
         return None
-    try:
-        with box.get_file(key) as fh:
+    found = [(path, stat) for k, path, stat in _message_files(folder, box.colon) if k == key]
+    if not found:
+        return None
+    path, stat = found[0]
+    try:  # O_NOFOLLOW: a file swapped for a symlink since the listing is refused too
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh:
             raw = fh.read()
-        stat = next(s for k, s in _files(folder, box.colon) if k == key)
-    except (KeyError, OSError, StopIteration):
+    except OSError:
         return None
     msg = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(msg, EmailMessage)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter import journal
+from newsletter.csvfile import safe_cell
 
 __all__ = ["DryRunReport", "FailedRecipient", "SendReport", "write_failures_csv"]
 
@@ -92,5 +93,5 @@ def write_failures_csv(path: Path, rows: list[journal.RecipientRow]) -> None:
         writer = csv.writer(fh)
         writer.writerow(["email", "name", "state", "attempts", "reply"])
         for row in rows:
-            writer.writerow([row.address, row.name, row.state, row.attempts, row.reply])
+            writer.writerow([safe_cell(v) for v in (row.address, row.name, row.state, row.attempts, row.reply)])
     os.replace(tmp, path)

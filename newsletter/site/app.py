@@ -62,7 +62,6 @@ class _Guard:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                message["headers"] = _secure_headers(message.get("headers", []))
             await send(message)
 
         try:
@@ -93,6 +92,28 @@ def _secure_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, byt
     return kept + [(k, v) for k, v in _SECURITY_HEADERS.items() if k not in present]
 
 
+class _Stamp:
+    """Adds the security headers to every response, the framework's own 500 page included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = _secure_headers(list(message.get("headers", [])))
+            await send(message)
+
+        await self.app(scope, receive, stamped if scope["type"] == "http" else send)
+
+
+class _SiteApp(Starlette):
+    """Starlette with `_Stamp` outside its error handler, which user middleware never is."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return _Stamp(super().build_middleware_stack())
+
+
 class TokenRedactor(logging.Filter):
     """Blanks `t=<token>` in uvicorn's access log: a token unsubscribes whoever holds it."""
 
@@ -120,7 +141,7 @@ def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: P
     )
     with site.db():
         pass  # create the state file and its tables now, so a bad path fails at start-up
-    app = Starlette(routes=routes(config))
+    app = _SiteApp(routes=routes(config))
     app.add_middleware(_Guard)
     app.state.site = site
     return app

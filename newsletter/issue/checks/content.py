@@ -30,7 +30,7 @@ def check_items(issue: Issue | None) -> list[Finding]:
                                   "add an item or leave the theme out of this issue"))
         for item in section.items:
             if not any(link.url.strip() for link in item.links):
-                findings.append(error("item-link", item.where, f"{item.title!r} has no link",
+                findings.append(error("item-link", item.where_of("links"), f"{item.title!r} has no link",
                                       "add a `links:` entry so readers can follow it up"))
     return findings
 

@@ -17,6 +17,7 @@ from typing import Any
 import lxml.html
 from lxml.etree import ParserError
 
+from newsletter.issue.items import Item
 from newsletter.issue.selection import Issue
 
 __all__ = ["line_of", "message_headers", "message_subject", "parse_html", "text_of", "url_locations"]
@@ -30,18 +31,26 @@ def parse_html(html: str) -> Any:
         return lxml.html.document_fromstring("<html><body></body></html>")
 
 
-def url_locations(issue: Issue | None) -> Callable[[str, str], str]:
-    """Map a URL found in the email back to the item file and line that put it there."""
-    places: dict[str, str] = {}
+def url_locations(issue: Issue | None) -> Callable[..., str]:
+    """Map a URL found in the email back to the item file and the line of the value that put
+    it there: the `url:` of a link, the `src:` of an image (or its `alt:` with `field="alt"`)."""
+    places: dict[str, tuple[Item, str]] = {}
     for item in issue.items if issue else ():
-        urls = [link.url for link in item.links] + [s.url for s in item.see_also]
+        fields = [(link.url, f"links[{i}].url") for i, link in enumerate(item.links, 1)]
+        fields += [(s.url, f"see_also[{i}].url") for i, s in enumerate(item.see_also, 1)]
         if item.image:
-            urls.append(item.image.src)
-        for url in urls:
-            places.setdefault(url.strip(), item.where)
+            fields.append((item.image.src, "image.src"))
+        for url, name in fields:
+            places.setdefault(url.strip(), (item, name))
 
-    def locate(url: str, fallback: str) -> str:
-        return places.get(url.strip(), fallback)
+    def locate(url: str, fallback: str, field: str = "url") -> str:
+        found = places.get(url.strip())
+        if found is None:
+            return fallback
+        item, name = found
+        if field == "alt" and name == "image.src" and "image.alt" in item.lines:
+            name = "image.alt"
+        return item.where_of(name)
 
     return locate
 

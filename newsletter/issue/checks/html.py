@@ -52,13 +52,13 @@ def check_tables(doc: Any) -> list[Finding]:
     return findings
 
 
-def check_images(doc: Any, locate: Callable[[str, str], str] = lambda u, w: w) -> list[Finding]:
+def check_images(doc: Any, locate: Callable[..., str] = lambda u, w, field="url": w) -> list[Finding]:
     findings = []
     for img in doc.iter("img"):
         src = (img.get("src") or "").strip()
         where = locate(src, line_of(img))
         alt = img.get("alt")
-        findings += _alt_findings(alt, src, where)
+        findings += _alt_findings(alt, src, locate(src, line_of(img), field="alt"))
         scheme = urlsplit(src).scheme.lower()
         if scheme == "http":
             findings.append(warning("image-https", where, f"image {src} is not served over https; "

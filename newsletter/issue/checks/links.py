@@ -26,7 +26,7 @@ _TEXT_URL = re.compile(r"https?://[^\s<>\"]+")
 CONTINUE_READING = "Continue reading"
 
 
-def check_links(doc: Any, locate: Callable[[str, str], str] = lambda u, w: w) -> list[Finding]:
+def check_links(doc: Any, locate: Callable[..., str] = lambda u, w, field="url": w) -> list[Finding]:
     """Every <a href>: well-formed, https, anchors that exist, one text per URL."""
     findings = []
     ids = {el.get("id") for el in doc.iter() if isinstance(el.tag, str) and el.get("id")}
@@ -107,7 +107,7 @@ def _personal(url: str, config: Config) -> bool:
 
 
 def check_parity(doc: Any, text: str, config: Config,
-                 locate: Callable[[str, str], str] = lambda u, w: w) -> list[Finding]:
+                 locate: Callable[..., str] = lambda u, w, field="url": w) -> list[Finding]:
     """The text part must carry every web link the HTML has, and no others."""
     html_urls = [(a.get("href") or "").strip() for a in doc.iter("a")]
     in_html = {u for u in html_urls if u.startswith(("http://", "https://")) and not _personal(u, config)}

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from newsletter.cli.options import config_option, load
+from newsletter.cli.wording import plural
 
 __all__ = ["bounces"]
 
@@ -42,7 +43,7 @@ def import_(maildir: Path, config_path: Path) -> None:
     config = load(config_path)
     db = journal.connect(config.state_file)
     result = import_bounces(db, maildir, config)
-    click.echo(f"Read {result.messages} messages from {maildir}")
+    click.echo(f"Read {plural(result.messages, 'message')} from {maildir}")
     click.echo(f"  hard bounces: {len(result.hard)}")
     for m in result.hard:
         click.echo(f"    {m.email}  {m.failure.status}  {m.failure.diagnostic[:100]}")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from newsletter.cli.options import config_option, load
+from newsletter.cli.wording import plural
 
 __all__ = ["subscribers"]
 
@@ -66,5 +67,5 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -
     count = export_subscribers(rows, out)
     from_page = sum(1 for row in rows if row.themes_from == "page")
     unsubscribed = sum(1 for row in rows if row.status == "unsubscribed")
-    click.echo(f"Wrote {count} subscribers to {out} ({from_page} with topics from the preferences page, "
+    click.echo(f"Wrote {plural(count, 'subscriber')} to {out} ({from_page} with topics from the preferences page, "
                f"{unsubscribed} unsubscribed)", err=True)

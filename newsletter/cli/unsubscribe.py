@@ -44,6 +44,7 @@ def unsubscribe_server(config_path: Path, host: str, port: int, proxy_headers: b
 
     from newsletter.site.app import TokenRedactor, create_app
     from newsletter.site.pages import unsubscribe_path
+    from newsletter.site.preferences import preferences_path
     from newsletter.tokens import describe_secrets
 
     config = load(config_path)
@@ -52,6 +53,12 @@ def unsubscribe_server(config_path: Path, host: str, port: int, proxy_headers: b
     shown_port = port or "<free port, see below>"
     click.echo(f"  listening on http://{_url_host(host)}:{shown_port}{unsubscribe_path(config)} "
                f"(links in mail: {config.unsubscribe_url})")
+    topics = preferences_path(config)
+    if topics is None:
+        click.echo("  topics page: off (set preferences_url in the config to let subscribers choose themes)")
+    else:
+        click.echo(f"  topics page on http://{_url_host(host)}:{shown_port}{topics} "
+                   f"(links in mail: {config.preferences_url})")
     click.echo(f"  suppression list: {config.state_file}")
     click.echo(f"  token secret: {describe_secrets(config)}")
     if not _is_loopback(host):

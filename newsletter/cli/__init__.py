@@ -19,7 +19,7 @@ import click
 
 from newsletter.errors import NewsletterError
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "DESCRIPTIONS", "GROUPS", "help_sections", "main"]
 
 
 # command name -> "module:attribute"; the module is imported when the command is used.

@@ -9,8 +9,7 @@ from __future__ import annotations
 __all__ = ["plural"]
 
 # nouns whose plural is not the singular plus "s"
-_IRREGULAR = {"address": "addresses", "recipient was": "recipients were", "subscriber has": "subscribers have",
-              "selection": "selections", "is": "are", "was": "were"}
+_IRREGULAR = {"address": "addresses", "recipient was": "recipients were", "subscriber has": "subscribers have"}
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:

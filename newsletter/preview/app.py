@@ -146,7 +146,7 @@ def _issue_context(snap: Snapshot, result: Any = None) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class TestOutcome:
+class SendTestOutcome:
     """What one "Send test" did, kept for the issue page the browser is redirected to."""
 
     address: str  # as typed, to fill the field again
@@ -155,22 +155,22 @@ class TestOutcome:
     problem: str | None = None
 
 
-async def _send_test(live: LiveBuild, raw: str) -> TestOutcome:
+async def _send_test(live: LiveBuild, raw: str) -> SendTestOutcome:
     """Send the current build to `raw` as a test; the outcome, never an exception."""
     snap = live.snapshot
     try:
         address = validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        return TestOutcome(raw, problem=f"{raw or 'no address'}: {exc}")
+        return SendTestOutcome(raw, problem=f"{raw or 'no address'}: {exc}")
     if snap.config is None or snap.result is None:
-        return TestOutcome(raw, problem="fix the build first")
+        return SendTestOutcome(raw, problem="fix the build first")
     try:
         report = await send_test_async(snap.config, live.date_range, [address], build=snap.result)
     except NewsletterError as exc:
-        return TestOutcome(raw, problem=str(exc))
+        return SendTestOutcome(raw, problem=str(exc))
     if report.failed or not report.sent:
-        return TestOutcome(raw, problem=f"not sent: {report}")
-    return TestOutcome(raw, sent_to=address, report=str(report))
+        return SendTestOutcome(raw, problem=f"not sent: {report}")
+    return SendTestOutcome(raw, sent_to=address, report=str(report))
 
 
 def create_app(live: LiveBuild, *, watch: bool = True,
@@ -178,7 +178,7 @@ def create_app(live: LiveBuild, *, watch: bool = True,
     """The preview app over `live`; `watch` rebuilds on file changes while it runs."""
     env = _environment()
     theme_views = PreviewVariants()
-    outcomes: dict[str, TestOutcome] = {}  # the latest test sends' outcomes, by the token in ?sent=
+    outcomes: dict[str, SendTestOutcome] = {}  # the latest test sends' outcomes, by the token in ?sent=
 
     def chosen(request: Request, snap: Snapshot) -> tuple[Any, dict[str, Any], str | None]:
         """The build as the `themes=` in the query would receive it: (result, context, problem)."""

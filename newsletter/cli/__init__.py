@@ -18,7 +18,7 @@ import click
 
 from newsletter.errors import NewsletterError
 
-__all__ = ["main"]
+__all__ = ["ALIASES", "COMMANDS", "DESCRIPTIONS", "GROUPS", "help_sections", "main"]
 
 
 # command name -> "module:attribute"; the module is imported when the command is used.
@@ -43,10 +43,73 @@ COMMANDS = {
     "unsubscribe-server": "newsletter.cli.unsubscribe:serve",  # the old name of `serve`
 }
 
+# `newsletter --help` lists the commands in the order of the work, one section per step.
+# A name not (yet) in COMMANDS is skipped; a registered command in no section goes under
+# "other", so adding a command never hides it.
+GROUPS = {
+    "Start": ["init", "new", "collect"],
+    "Make": ["build", "check", "preview"],
+    "Send": ["send", "status", "doctor"],
+    "Audience": ["serve", "unsubscribe-server", "subscribe-form", "suppress", "bounces", "subscribers"],
+    "Publish": ["archive"],
+    "Keys": ["dkim"],
+}
+# old name -> new name: the old one is listed only while the new one is not registered.
+ALIASES = {"unsubscribe-server": "serve", "item": "new"}  # `item new` is `new`
+# The one-line descriptions `--help` shows, so listing needs no command module imported;
+# a command missing here falls back to its own short help (which imports its module).
+DESCRIPTIONS = {
+    "init": "Create a new newsletter folder with a config and sample items.",
+    "new": "Write a new item file to fill in.",
+    "collect": "Turn feeds and spreadsheets into item files for a month.",
+    "build": "Build a month's issue into issues/<month>/.",
+    "check": "Check an issue for problems before sending it.",
+    "preview": "Show an issue in the browser, rebuilt as you edit.",
+    "send": "Send an issue to the subscribers; run again to resume.",
+    "status": "Show how a send run went, recipient by recipient.",
+    "doctor": "Check the setup: config, SMTP, DNS, keys.",
+    "serve": "Run the subscriber site: unsubscribe and topics pages.",
+    "unsubscribe-server": "Run the subscriber site: unsubscribe and topics pages.",
+    "subscribe-form": "Write the HTML sign-up form for your website.",
+    "suppress": "Manage the addresses that are never mailed.",
+    "bounces": "Read delivery failures and suppress dead addresses.",
+    "subscribers": "Export the subscriber list as send sees it.",
+    "archive": "Write the static web archive of every issue.",
+    "dkim": "Create the DKIM key that send signs with.",
+}
+
+
+def help_sections(registered: list[str]) -> list[tuple[str, list[str]]]:
+    """The `--help` sections: (title, command names), in the order of the work."""
+    names = set(registered)
+    shown = {name for name in names if ALIASES.get(name) not in names}
+    sections = [(title, [n for n in members if n in shown]) for title, members in GROUPS.items()]
+    grouped = {n for _, members in sections for n in members}
+    sections.append(("Other", sorted(n for n in shown - grouped if not n.startswith("_"))))
+    return [(title, members) for title, members in sections if members]
+
 
 class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *COMMANDS])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Commands in sections, each with its one-line description (no module imported)."""
+        sections = help_sections(self.list_commands(ctx))
+        width = max((len(n) for _, names in sections for n in names), default=0)
+        for title, names in sections:
+            rows = []
+            for name in names:
+                text = DESCRIPTIONS.get(name)
+                if text is None:
+                    command = self.get_command(ctx, name)
+                    if command is None or command.hidden:
+                        continue
+                    text = command.get_short_help_str(limit=formatter.width)
+                rows.append((name.ljust(width), text))
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from newsletter.cli.options import config_option, load
+from newsletter.cli.wording import plural
 
 
 @click.command()
@@ -43,8 +44,8 @@ def archive(config_path: Path, out: Path | None, base_url: str | None, list_file
     for name in report.removed:
         click.echo(f"  removed    {shown}/{name}")
     items = sum(len(i.items) for i in issues)
-    click.echo(f"Archived {len(issues)} issue{'s' * (len(issues) != 1)} ({items} items, "
-               f"{len(result.archive.themes)} themes) -> {shown}/: {len(report.written)} written, "
+    click.echo(f"Archived {len(issues)} issue{'s' * (len(issues) != 1)} ({plural(items, 'item')}, "
+               f"{plural(len(result.archive.themes), 'theme')}) -> {shown}/: {len(report.written)} written, "
                f"{len(report.unchanged)} unchanged, {len(report.removed)} removed")
     click.echo(f"  Open {shown}/index.html in a browser, or publish {shown}/ on any static host.")
     for note in result.notes:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from newsletter.cli.options import config_option, load
+from newsletter.cli.wording import plural
 
 if TYPE_CHECKING:
     from newsletter.audience.bounces import BounceImport, ScannedMessage
@@ -131,7 +132,7 @@ def import_(sources: tuple[Path, ...], config_path: Path) -> None:
     db = journal.connect(config.state_file)
     paths = _sources(sources, config)
     result = import_bounces(db, paths, config)
-    click.echo(f"Read {result.messages} messages from {', '.join(str(p) for p in paths)}")
+    click.echo(f"Read {plural(result.messages, 'message')} from {', '.join(str(p) for p in paths)}")
     for line in _summary(result, config, db):
         click.echo(line)
     click.echo("Per message:")

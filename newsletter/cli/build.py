@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from newsletter.cli.options import config_option, date_range, load, range_options
+from newsletter.cli.wording import plural
 
 
 @click.command()
@@ -29,8 +30,8 @@ def build(month: str | None, since: str | None, until: str | None, config_path: 
     config = load(config_path)
     result = build_checked(config, date_range(month, since, until), config.root / "subscribers.csv")
     rendered = result.rendered
-    click.echo(f"Built {rendered.issue.range.label}: {len(rendered.issue.items)} items "
-               f"in {len(rendered.issue.sections)} themes -> {_shown(result.folder)}/")
+    click.echo(f"Built {rendered.issue.range.label}: {plural(len(rendered.issue.items), 'item')} "
+               f"in {plural(len(rendered.issue.sections), 'theme')} -> {_shown(result.folder)}/")
     for section in rendered.issue.sections:
         click.echo(f"  {section.theme}: {len(section.items)}")
     click.echo(f"  Subject: {rendered.subject}")

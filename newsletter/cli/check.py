@@ -1,8 +1,9 @@
-"""`newsletter check`: the issue's findings as a table; exit 1 while there are errors."""
+"""`newsletter check`: the issue's findings, one per line (or JSON); exit 1 while there are errors."""
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,11 +13,9 @@ import click
 from newsletter.cli.options import config_option, date_range, load, range_options
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from newsletter.issue.checks.findings import Finding
 
-__all__ = ["check", "check_summary", "findings_table"]
+__all__ = ["check", "check_summary", "finding_line", "finding_record", "print_findings"]
 
 
 def check_summary(findings: Iterable[Finding | Mapping[str, Any]], slug: str) -> str:
@@ -31,27 +30,40 @@ def check_summary(findings: Iterable[Finding | Mapping[str, Any]], slug: str) ->
             f"run `newsletter check {slug}` for details.")
 
 
-def findings_table(findings: list[Finding]) -> Table:
-    """Errors first; user data goes in as plain `Text`, so brackets in URLs are not markup."""
-    from rich.table import Table
+def finding_line(f: Finding) -> str:
+    """`FILE:LINE: severity rule: message (fix)`, as linters print, so editors and CI can jump."""
+    line = f"{f.where}: {f.severity} {f.rule}: {f.message}" + (f" ({f.hint})" if f.hint else "")
+    return line + (f" [variant: {f.variant}]" if f.variant else "")
+
+
+def finding_record(f: Finding) -> dict[str, Any]:
+    """A finding for `--format json`: its fields, plus `file` and `line` split out of `where`."""
+    match = re.fullmatch(r"(?P<file>[^:\s]+):(?P<line>\d+)", f.where)
+    file, line = (match["file"], int(match["line"])) if match else (f.where.split(":")[0], None)
+    return {**f.as_dict(), "file": file, "line": line}
+
+
+def print_findings(findings: list[Finding]) -> None:
+    """For a terminal: each finding as `FILE:LINE  severity  rule` on one line, then what is
+    wrong and what to do, indented. Long paths and URLs wrap at the terminal's edge and are
+    never cut, so `FILE:LINE` and the URL can be copied whole."""
+    from rich.console import Console
+    from rich.padding import Padding
     from rich.text import Text
 
-    table = Table(header_style="bold")
-    table.add_column("rule", no_wrap=True)
-    table.add_column("severity", no_wrap=True)
-    table.add_column("where", overflow="fold", max_width=34)
-    has_variants = any(f.variant for f in findings)
-    if has_variants:
-        table.add_column("variant", overflow="fold", max_width=24)
-    table.add_column("what to do", ratio=1)
-    for f in sorted(findings, key=lambda f: (f.severity != "error", f.rule, f.where)):
-        severity = Text(f.severity, style="bold red" if f.severity == "error" else "yellow")
+    console = Console(highlight=False)
+    for f in findings:
+        head = Text(f.where, style="bold")
+        head.append("  ")
+        head.append(f.severity, style="bold red" if f.severity == "error" else "yellow")
+        head.append(f"  {f.rule}")
+        if f.variant:
+            head.append(f"  ({f.variant})", style="dim")
+        console.print(head, overflow="fold")
         advice = Text(_sentence(f.message) + ".")
         if f.hint:
             advice.append(f"\n-> {_sentence(f.hint)}.", style="dim")
-        cells = [f.rule, severity, Text(f.where), *([Text(f.variant or "whole issue")] if has_variants else []), advice]
-        table.add_row(*cells)
-    return table
+        console.print(Padding(advice, (0, 0, 0, 2)), overflow="fold")
 
 
 def _sentence(text: str) -> str:
@@ -65,26 +77,33 @@ def _sentence(text: str) -> str:
 @click.option("--links", is_flag=True, help="Also request every link and image (cached for a day).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds to wait for each link with --links.")
+@click.option("--format", "output", type=click.Choice(["auto", "terminal", "text", "json"]), default="auto",
+              show_default=True,
+              help="text: one finding per line (FILE:LINE: severity rule: message (fix)); json: for scripts; "
+                   "auto: terminal when the output is a terminal, else text.")
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too, not only on errors.")
 def check(month: str | None, since: str | None, until: str | None, config_path: Path, links: bool,
-          timeout: float) -> None:
+          timeout: float, output: str, strict: bool) -> None:
     """Check the issue for MONTH for what would embarrass you once it is sent.
 
     Builds the issue in memory (nothing is written) and checks size, long lines, alt
     text, links, subject, preheader, text/HTML parity, unsubscribe links and headers,
     colour contrast, Outlook markup; also each theme variant that subscribers.csv
-    (beside the config) will receive. Exit status 1 when there is an error.
+    (beside the config) will receive. Errors are listed first. Exit status 1 when there
+    is an error (or, with --strict, a warning).
 
     \b
     Example:
       newsletter check 2023-07
       newsletter check 2023-07 --links
+      newsletter check 2023-07 --format json --strict   # in CI
     """
-    from rich.console import Console
+    import json
 
-    from newsletter.issue.variantchecks import build_checked
     from newsletter.issue.checks.document import url_locations
-    from newsletter.issue.checks.findings import Finding, count
+    from newsletter.issue.checks.findings import Finding, count, ordered
     from newsletter.issue.probe import link_findings, probe_links, web_links
+    from newsletter.issue.variantchecks import build_checked
     from newsletter.journal.db import connect
 
     config = load(config_path)
@@ -92,16 +111,26 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
     findings = [Finding(**f) for f in result.manifest["checks"]]
     if links:
         urls = web_links(result.files["email.html"].decode("utf-8"), config)
-        click.echo(f"Checking {len(urls)} links ...", err=True)
+        click.echo(f"Checking {len(urls)} link{'s' * (len(urls) != 1)} ...", err=True)
         db = connect(config.state_file)
         try:
             answers = probe_links(urls, db=db, timeout=timeout)
         finally:
             db.close()
-        findings += link_findings(answers, url_locations(result.rendered.issue))
+        findings = ordered([*findings, *link_findings(answers, url_locations(result.rendered.issue))])
     slug = result.rendered.issue.range.slug
-    if findings:
-        Console(soft_wrap=False).print(findings_table(findings))
-    click.echo(check_summary(findings, slug).replace(f"; run `newsletter check {slug}` for details", ""))
-    if count(findings, "error"):
+    errors, warnings = count(findings, "error"), count(findings, "warning")
+    if output == "auto":
+        output = "terminal" if sys.stdout.isatty() else "text"
+    if output == "json":
+        click.echo(json.dumps({"issue": slug, "errors": errors, "warnings": warnings,
+                               "findings": [finding_record(f) for f in findings]}, indent=2))
+    else:
+        if output == "terminal":
+            print_findings(findings)
+        else:
+            for f in findings:
+                click.echo(finding_line(f))
+        click.echo(check_summary(findings, slug).replace(f"; run `newsletter check {slug}` for details", ""))
+    if errors or (strict and warnings):
         click.get_current_context().exit(1)

@@ -1,6 +1,7 @@
 """`newsletter send`: build the issue, show who gets it, confirm, send with a progress bar.
 
-Exit status: 0 when every recipient is sent, failed or skipped; 1 for a user error
+Exit status: 0 when every recipient is sent, failed or skipped, and when you answer "no"
+to the confirmation ("Not sent."); 1 for a user error
 (including a relay that refuses the login or the sender); 3 when the run stopped early
 or some recipients are deferred (run the same command again to resume); 130 after Ctrl-C.
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from newsletter.cli.options import config_option, date_range, load, range_options
+from newsletter.cli.wording import plural
 from newsletter.errors import ErrorList, SendError
 
 if TYPE_CHECKING:
@@ -94,7 +96,9 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     if plan.to_send == 0:
         out.print("Nothing to send.")
         return
-    _confirm(plan, yes)
+    if not _confirm(plan, yes):
+        out.print("Not sent.")
+        return
     report = send_with_progress(plan)
     _print_report(out, plan, report)
     sys.exit(_exit_code(report))
@@ -126,20 +130,23 @@ def check_before_sending(config: Config, result: BuildResult, *, force: bool, dr
                                hint=f"`newsletter check {slug}` lists them; fix them, or send anyway with --force")])
 
 
-def _confirm(plan: SendPlan, yes: bool) -> None:
+def _confirm(plan: SendPlan, yes: bool) -> bool:
+    """True to go on; a "no" is the officer's choice, not an error (exit 0, "Not sent.")."""
     if yes:
-        return
+        return True
     if not sys.stdin.isatty():
         raise SendError("not sending without confirmation, and there is no terminal to ask on",
                         hint="add --yes to send, or --dry-run to check first")
-    if not click.confirm(f"Send {plan.build.rendered.subject!r} to {plan.to_send} recipients?", default=False):
-        raise SendError("not sent: you answered no")
+    return click.confirm(f"Send {plan.build.rendered.subject!r} to {plural(plan.to_send, 'recipient')}?",
+                         default=False)
 
 
 def _print_plan(out: Console, plan: SendPlan) -> None:
+    from newsletter.send.plan import ROW_REASONS
+
     subject = plan.build.rendered.subject
-    out.print(f"Issue {plan.slug}: {subject!r} ({len(plan.build.rendered.issue.items)} items)")
-    out.print(f"Subscribers: {plan.subscribers.path} ({plan.subscribers.rows} rows)")
+    out.print(f"Issue {plan.slug}: {subject!r} ({plural(len(plan.build.rendered.issue.items), 'item')})")
+    out.print(f"Subscribers: {plan.subscribers.path} ({plural(plan.subscribers.rows, 'row')})")
     for problem in plan.subscribers.invalid:
         out.print(f"  skipped line {problem.line}: {problem.reason} ({problem.value!r})")
     if plan.from_signups or plan.config.subscribe is not None:
@@ -154,15 +161,15 @@ def _print_plan(out: Console, plan: SendPlan) -> None:
         out.print("warning: the issue has changed since this run started; the remaining recipients get the "
                   "new version")
     if plan.in_flight:
-        out.print(f"{plan.in_flight} recipients were in flight when the last run stopped: they are sent again "
-                  "and may get the issue twice")
+        out.print(f"{plural(plan.in_flight, 'recipient was')} in flight when the last run stopped: "
+                  f"{'they are' if plan.in_flight != 1 else 'it is'} sent again and may get the issue twice")
     out.print(f"To send: {plan.to_send}" + (f" ({plan.new} new)" if plan.resuming else ""))
     for reason, count in sorted(plan.excluded.items()):
-        out.print(f"  excluded: {count} {reason}")
+        out.print(f"  excluded: {plural(count, reason) if reason in ROW_REASONS else f'{count} {reason}'}")
     out.print(f"Through: {plan.transport_label}")
     if plan.transport is None:
         out.print("No smtp: block in the config, so an embedded SMTP server on 127.0.0.1 files every message "
-                  "in outbox/. No mail leaves this machine.")
+                  "in outbox/.")
 
 
 def send_with_progress(plan: SendPlan) -> SendReport:
@@ -217,12 +224,12 @@ def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
     table.add_column("all runs", justify="right")
     totals = report.totals
     rows = [("sent", report.sent, totals.get("sent", 0)), ("deferred", report.deferred, totals.get("deferred", 0)),
-            ("failed", report.failed, totals.get("failed", 0)), ("skipped", None, totals.get("skipped", 0)),
+            ("failed", report.failed, totals.get("failed", 0)), ("skipped", plan.skipped, totals.get("skipped", 0)),
             ("possible duplicates", report.possible_duplicates, totals.get("possible_duplicates", 0))]
     if report.remaining:
         rows.append(("not yet sent", report.remaining, report.remaining))
     for label, this_run, total in rows:
-        table.add_row(label, "" if this_run is None else str(this_run), str(total))
+        table.add_row(label, str(this_run), str(total))
     out.print(table)
     if report.elapsed:
         out.print(f"{report.sent} sent in {report.elapsed:.1f} s ({report.rate:,.0f} msgs/s)")
@@ -230,10 +237,10 @@ def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
         out.print(f"{report.quiet} skipped as a quiet month: nothing new in the themes they chose "
                   "(set `quiet_month:` in the config to send them a short note instead)")
     if report.suppressed:
-        out.print(f"{report.suppressed} addresses refused permanently (550/551/553) were added to the "
+        out.print(f"{plural(report.suppressed, 'address')} refused permanently (550/551/553) were added to the "
                   "suppression list")
     if report.possible_duplicates:
-        out.print(f"{report.possible_duplicates} recipients may have received the issue twice (in flight when "
+        out.print(f"{plural(report.possible_duplicates, 'recipient')} may have received the issue twice (in flight when "
                   "a run stopped); `newsletter status` lists them")
     if report.failures_csv:
         out.print(f"Not sent (failed or deferred): {len(report.failures)}, listed in {report.failures_csv}")
@@ -244,7 +251,9 @@ def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
     elif report.stopped:
         out.print(f"Stopped: {report.stopped}")
     elif report.aborted:
-        out.print(f"Stopped at once: {report.totals.get('sending', 0)} messages in flight are not recorded; "
+        in_flight = report.totals.get("sending", 0)
+        out.print(f"Stopped at once: {plural(in_flight, 'message')} in flight {'is' if in_flight == 1 else 'are'} "
+                  "not recorded; "
                   "the next run sends them again and reports them as possible duplicates.")
     elif report.interrupted:
         out.print("Interrupted: the messages in flight were finished and recorded.")
@@ -263,7 +272,7 @@ def _exit_code(report: SendReport) -> int:
 
 
 def _print_dry_run(out: Console, report: DryRunReport) -> None:
-    out.print(f"Dry run: composed {report.messages} messages in {report.seconds:.2f} s, "
+    out.print(f"Dry run: composed {plural(report.messages, 'message')} in {report.seconds:.2f} s, "
               f"{report.total_bytes / 1024 / 1024:.1f} MB in all, largest {report.largest / 1024:.1f} KB, "
               f"longest line {report.longest_line} octets (limit 998). Nothing was sent or recorded.")
     for address in report.over_limit:

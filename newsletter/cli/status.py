@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from newsletter.cli.options import config_option, date_range, load, range_options
+from newsletter.cli.wording import plural
 from newsletter.errors import SendError
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_cs
         out.print(f"Possible duplicates (in flight when a run stopped): {', '.join(dups)}")
     if failures_csv is not None:
         write_failures_csv(failures_csv, problems)
-        out.print(f"Wrote {len(problems)} failed or deferred recipients to {failures_csv}")
+        out.print(f"Wrote {plural(len(problems), 'failed or deferred recipient')} to {failures_csv}")
 
 
 def _bounces(db: sqlite3.Connection, run_id: int, prefix: str = "") -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from newsletter.cli.options import config_option, load
+from newsletter.cli.wording import plural
 
 __all__ = ["subscribers"]
 
@@ -72,5 +73,5 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -
     unsubscribed = sum(1 for row in rows if row.status == "unsubscribed")
     signed_up = sum(1 for row in rows if row.signup_confirmed)
     signups = f", {signed_up} confirmed on the sign-up page" if signed_up else ""
-    click.echo(f"Wrote {count} subscribers to {out} ({from_page} with topics from the preferences page, "
+    click.echo(f"Wrote {plural(count, 'subscriber')} to {out} ({from_page} with topics from the preferences page, "
                f"{unsubscribed} unsubscribed{signups})", err=True)

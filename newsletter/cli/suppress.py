@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from newsletter.cli.options import config_option, load
+from newsletter.cli.wording import plural
 from newsletter.errors import ErrorList
 
 if TYPE_CHECKING:
@@ -166,4 +167,4 @@ def export(out: Path | None, config_path: Path) -> None:
         write_suppressions(journal.list_suppressions(db), sys.stdout)
         return
     count = export_suppressions(db, out)
-    click.echo(f"Exported {count} suppressed addresses to {out}")
+    click.echo(f"Exported {plural(count, 'suppressed address', 'suppressed addresses')} to {out}")

@@ -48,6 +48,7 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     from newsletter.site.app import TokenRedactor, create_app
     from newsletter.site.pages import unsubscribe_path
     from newsletter.site.subscribe import subscribe_path
+    from newsletter.site.preferences import preferences_path
     from newsletter.tokens import describe_secrets
 
     config = load(config_path)
@@ -57,6 +58,12 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     shown_port = port or "<free port, see below>"
     click.echo(f"  listening on http://{_url_host(host)}:{shown_port}{unsubscribe_path(config)} "
                f"(links in mail: {config.unsubscribe_url})")
+    topics = preferences_path(config)
+    if topics is None:
+        click.echo("  topics page: off (set preferences_url in the config to let subscribers choose themes)")
+    else:
+        click.echo(f"  topics page on http://{_url_host(host)}:{shown_port}{topics} "
+                   f"(links in mail: {config.preferences_url})")
     if config.subscribe is not None:
         click.echo(f"  sign-up page on {subscribe_path(config)} (links in mail: {config.subscribe.url}/confirm)")
     click.echo(f"  suppression list: {config.state_file}")

@@ -19,7 +19,6 @@ runs them over every source and reports.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,9 +28,8 @@ from urllib.parse import urlsplit
 
 from newsletter import journal
 from newsletter.config.loader import Config
-from newsletter.config.sections import theme_key
 from newsletter.collect.dedupe import item_keys, known_keys
-from newsletter.errors import CollectError, ItemError, NewsletterError
+from newsletter.errors import CollectError, NewsletterError
 from newsletter.collect.feeds import (
     Download,
     Feed,
@@ -213,35 +211,28 @@ def _collect_feed(run: _Run, report: SourceReport, body: bytes, *, url: str | No
         run.admit(report, item, notes)
 
 
-def _csv_theme(run: _Run, source: Source, item: Item) -> Item | ItemError:
+def _csv_theme(run: _Run, source: Source, item: Item) -> Item:
+    """The row's theme as configured (`read_spreadsheet` reported unknown ones), else the rules'."""
     if not item.theme:
         theme = choose_theme(run.config, source, title=item.title, text=item.summary)
         return dataclasses.replace(item, theme=theme)
-    configured = run.config.theme_named(item.theme)
-    if configured is None:
-        close = difflib.get_close_matches(theme_key(item.theme), [theme_key(t) for t in run.config.themes], n=1)
-        hint = (f"did you mean {run.config.theme_named(close[0])!r}?" if close
-                else f"use one of: {', '.join(run.config.themes)}, or leave it empty")
-        return ItemError(f"unknown theme {item.theme!r}", path=item.path, line=item.line_of("theme"), field="theme", hint=hint)
-    return dataclasses.replace(item, theme=configured)
+    return dataclasses.replace(item, theme=run.config.theme_named(item.theme) or item.theme)
 
 
 def _collect_csv(run: _Run, report: SourceReport, path: Path) -> None:
     """All rows or none: a spreadsheet with a bad row writes nothing until it is fixed,
     so a corrected row is never mistaken for one collected before."""
     report.label = report.source.name or path.name
-    items, errors = read_spreadsheet(path, shown=report.source.location, default_source=report.source.name)
-    themed = [_csv_theme(run, report.source, item) for item in items]
-    errors += [t for t in themed if isinstance(t, NewsletterError)]
+    items, errors = read_spreadsheet(path, shown=report.source.location, default_source=report.source.name,
+                                     themes=run.config.themes)
     if errors:
         report.problems.extend(errors)
         report.error = CollectError(f"{len(errors)} problem{'s' if len(errors) != 1 else ''} in the spreadsheet; "
                                     "nothing written from it", path=report.source.location,
                                     hint="fix the rows named below and run collect again")
         return
-    for item in themed:
-        assert isinstance(item, Item)
-        run.admit(report, item)
+    for item in items:
+        run.admit(report, _csv_theme(run, report.source, item))
 
 
 def _collect_one(run: _Run, source: Source, download: Download | NewsletterError | None) -> SourceReport:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import difflib
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
+from newsletter.config.sections import theme_key
 from newsletter.csvfile import csv_records
-from newsletter.errors import CollectError, CsvError, NewsletterError
+from newsletter.errors import CollectError, CsvError, ItemError, NewsletterError
 from newsletter.collect.feeds import link_label
 from newsletter.issue.items import Item, parse_items
 from newsletter.yamldoc import LineMap
@@ -91,9 +93,25 @@ def _row_item(row: dict[str, str], line: int, default_source: str) -> LineMap:
     return _mapping(data, line)  # type: ignore[arg-type]
 
 
-def read_spreadsheet(path: Path, *, shown: str | None = None,
-                     default_source: str = "") -> tuple[list[Item], list[NewsletterError]]:
-    """Items from a CSV file, and every problem found, each naming its row's line."""
+def _unknown_theme(row: dict[str, str], line: int, themes: Sequence[str], shown: str) -> NewsletterError | None:
+    """The row's theme cell when it names no configured theme (empty is fine: rules choose)."""
+    theme = (row.get("theme") or "").strip()
+    keys = {theme_key(t): t for t in themes}
+    if not theme or not themes or theme_key(theme) in keys:
+        return None
+    close = difflib.get_close_matches(theme_key(theme), list(keys), n=1)
+    hint = (f"did you mean {keys[close[0]]!r}?" if close
+            else f"use one of: {', '.join(themes)}, or leave it empty")
+    return ItemError(f"unknown theme {theme!r}", path=shown, line=line, field="theme", hint=hint)
+
+
+def read_spreadsheet(path: Path, *, shown: str | None = None, default_source: str = "",
+                     themes: Sequence[str] = ()) -> tuple[list[Item], list[NewsletterError]]:
+    """Items from a CSV file, and every problem found, each naming its row's line.
+
+    Every problem of a row is reported at once (a bad date and an unknown theme both),
+    so fixing a spreadsheet takes one round; `themes` are the configured theme names.
+    """
     shown = shown or str(path)
     try:
         text = _decode(path.read_bytes())
@@ -116,7 +134,11 @@ def read_spreadsheet(path: Path, *, shown: str | None = None,
             errors.append(CollectError(f"{len(cells)} cells but {len(names)} columns", path=shown, line=start,
                                        hint="a cell with the delimiter in it needs quotes"))
             continue
-        found, problems = parse_items(_row_item(dict(zip(names, cells)), start, default_source), shown)
+        row = dict(zip(names, cells))
+        found, problems = parse_items(_row_item(row, start, default_source), shown)
         items.extend(found)
         errors.extend(problems)
+        unknown = _unknown_theme(row, start, themes, shown)
+        if unknown is not None:
+            errors.append(unknown)
     return items, errors

@@ -2,8 +2,9 @@
 
 A rule is a list of words: `coercive control` matches those words (any spacing, any
 case) as whole words, `neglect*` matches words starting so, and `tag:online safety`
-matches a feed category (a bare word also matches a category of the same name). The
-first rule that matches wins, in the order the config writes them; "" means no theme,
+matches a feed category (a bare word also matches a category of the same name). Before
+any rule, a feed category that is a configured theme's name (any case, any spacing) gives
+that theme. The first rule that matches wins, in the order the config writes them; "" means no theme,
 and the item file then says it needs one.
 """
 
@@ -46,8 +47,13 @@ def _match(rules: dict[str, list[str]], text: str, tags: set[str]) -> str | None
 
 def choose_theme(config: Config, source: Source, *, title: str, text: str,
                  tags: Sequence[str] = ()) -> str:
-    """The source's own rules, else the source's `theme`, else the global `theme_rules`,
-    each in the order written; the first rule that matches wins; "" if none does."""
+    """A feed category that names a configured theme (ignoring case and spacing) first,
+    since the publisher has already filed the entry; else the source's own rules, else the
+    source's `theme`, else the global `theme_rules`, each in the order written; the first
+    rule that matches wins; "" if none does."""
+    named = next((theme for theme in map(config.theme_named, tags) if theme), None)
+    if named:
+        return named
     haystack = f"{title}\n{text}".casefold()
     tag_keys = {theme_key(t) for t in tags}
     return (_match(source.rules, haystack, tag_keys) or source.theme

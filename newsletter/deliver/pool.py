@@ -191,10 +191,12 @@ class _Pool:
         """Too many failures in a row on this slot: retire it, or stop the run if it is the last."""
         if self.active > 1 and not self.stop.is_set():
             self.report.retired += 1
-            self.on_event(f"a connection to {self.t.label} failed {self.t.max_connection_failures} times "
+            failures = self.t.max_connection_failures
+            self.on_event(f"a connection to {self.t.label} failed {failures} time{'s' * (failures != 1)} "
                           f"in a row ({reason}); going on with {self.active - 1}")
             return
-        self.halt(f"{self.t.max_connection_failures} connection failures in a row to {self.t.label}: {reason}")
+        failures = self.t.max_connection_failures
+        self.halt(f"{failures} connection failure{'s' * (failures != 1)} in a row to {self.t.label}: {reason}")
 
     async def _backoff(self, failures: int) -> None:
         delay = self.t.backoff(failures) * random.uniform(0.8, 1.2)

@@ -15,6 +15,7 @@ import datetime as dt
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -23,11 +24,15 @@ from newsletter.issue.checks.document import parse_html
 from newsletter.config.loader import Config
 from newsletter.journal.caches import CachedLink, get_link_checks, put_link_checks
 
-__all__ = ["LinkResult", "web_links", "fetch_links", "probe_links", "link_findings", "USER_AGENT"]
+__all__ = ["LinkResult", "web_links", "fetch_links", "probe_links", "link_findings", "offline_reason",
+           "USER_AGENT"]
 
 USER_AGENT = "Mozilla/5.0 (compatible; newsletter-linkcheck/1.0; checking links before a mailing)"
 CACHE_FOR = dt.timedelta(days=1)
 _BLOCKING = {401, 403, 429}  # often bot protection rather than a broken page
+# How getaddrinfo says "no such name" on Linux, macOS and Windows.
+_NO_NAME = ("name or service not known", "temporary failure in name resolution", "nodename nor servname",
+            "no address associated", "getaddrinfo failed", "name resolution")
 
 
 @dataclass(frozen=True)
@@ -124,12 +129,43 @@ def probe_links(urls: Iterable[str], *, db: sqlite3.Connection | None = None, co
     return results
 
 
+def offline_reason(results: Iterable[LinkResult]) -> str:
+    """Why the machine seems offline, or "" when it does not.
+
+    It seems offline when the links fetched now (cached answers are older news) point at
+    two or more hosts and none could be connected to: then the machine, not the links, is
+    the problem, and one sentence says so instead of one "cannot connect" per link. A single
+    host that fails is left to its own finding (a mistyped domain is not an outage).
+    """
+    fetched = [r for r in results if not r.cached]
+    if len({urlsplit(r.url).netloc for r in fetched}) < 2:
+        return ""
+    if any(r.status is not None or not r.error.startswith("cannot connect") for r in fetched):
+        return ""
+    if all(any(words in r.error.lower() for words in _NO_NAME) for r in fetched):
+        return "no host name resolves"
+    return "no host accepts a connection"
+
+
 def link_findings(results: Iterable[LinkResult],
                   locate: Callable[[str, str], str] = lambda url, where: where) -> list[Finding]:
-    """Broken, unreachable and redirected links as findings, placed at the item that has them."""
+    """Broken, unreachable and redirected links as findings, placed at the item that has them.
+
+    When the machine seems offline the unreachable links become one finding that says so.
+    """
+    results = list(results)
     findings = []
+    offline = offline_reason(results)
+    if offline:
+        count = sum(1 for r in results if not r.cached)
+        findings.append(Finding("link-offline", "error", "email.html",
+                                f"none of the {count} link{'s' * (count != 1)} could be reached ({offline}): "
+                                "this machine seems to be offline",
+                                "connect to the network and run `newsletter check --links` again"))
     for r in results:
         where = locate(r.url, "email.html")
+        if r.status is None and offline:
+            continue
         if r.status is None:
             timeout = r.error.startswith("no answer")
             findings.append(Finding("link-unreachable", "warning" if timeout else "error", where,

@@ -13,22 +13,24 @@ from __future__ import annotations
 import asyncio
 import errno
 import re
+import secrets
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from email import policy
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import uvicorn
 from email_validator import EmailNotValidError, validate_email
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,6 +65,7 @@ DEFAULT_CSP = "default-src 'none'; frame-ancestors 'self'; base-uri 'none'"
 _STAMPED = [(k.lower().encode(), v.encode())
             for k, v in {**COMMON_HEADERS, "Content-Security-Policy": DEFAULT_CSP}.items()]
 LONG_POLL_SECONDS = 20.0
+OUTCOMES_KEPT = 20
 _SCHEME_QUERY = re.compile(r"\(\s*prefers-color-scheme\s*:\s*(light|dark)\s*\)", re.IGNORECASE)
 
 
@@ -172,11 +175,40 @@ def _issue_context(snap: Snapshot, result: Any = None) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class SendTestOutcome:
+    """What one "Send test" did, kept for the issue page the browser is redirected to."""
+
+    address: str  # as typed, to fill the field again
+    sent_to: str | None = None  # the normalised address, when it was sent
+    report: str = ""
+    problem: str | None = None
+
+
+async def _send_test(live: LiveBuild, raw: str) -> SendTestOutcome:
+    """Send the current build to `raw` as a test; the outcome, never an exception."""
+    snap = live.snapshot
+    try:
+        address = validate_email(raw, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        return SendTestOutcome(raw, problem=f"{raw or 'no address'}: {exc}")
+    if snap.config is None or snap.result is None:
+        return SendTestOutcome(raw, problem="fix the build first")
+    try:
+        report = await send_test_async(snap.config, live.date_range, [address], build=snap.result)
+    except NewsletterError as exc:
+        return SendTestOutcome(raw, problem=str(exc))
+    if report.failed or not report.sent:
+        return SendTestOutcome(raw, problem=f"not sent: {report}")
+    return SendTestOutcome(raw, sent_to=address, report=str(report))
+
+
 def create_app(live: LiveBuild, *, watch: bool = True,
                allowed_hosts: Sequence[str] | None = LOCAL_HOSTS) -> Starlette:
     """The preview app over `live`; `watch` rebuilds on file changes while it runs."""
     env = _environment()
     theme_views = PreviewVariants()
+    outcomes: dict[str, SendTestOutcome] = {}  # the latest test sends' outcomes, by the token in ?sent=
 
     def chosen(request: Request, snap: Snapshot) -> tuple[Any, dict[str, Any], str | None]:
         """The build as the `themes=` in the query would receive it: (result, context, problem)."""
@@ -215,8 +247,12 @@ def create_app(live: LiveBuild, *, watch: bool = True,
         result, topics, problem = chosen(request, snap)
         if problem:
             return bad_request(request, problem)
+        outcome = outcomes.get(query.get("sent", ""))
         context = {"view": view, "width": VIEWS[view], "scheme": scheme, "tab": tab,
-                   "sent_to": None, "send_problem": None, **topics, **_issue_context(snap, result)}
+                   "sent_to": outcome.sent_to if outcome else None,
+                   "send_problem": outcome.problem if outcome else None,
+                   "report": outcome.report if outcome else None,
+                   "address": outcome.address if outcome else "", **topics, **_issue_context(snap, result)}
         return render(request, "index.html", context, 200 if snap.ok else 500)
 
     async def email_html(request: Request) -> Response:
@@ -263,24 +299,17 @@ def create_app(live: LiveBuild, *, watch: bool = True,
         return JSONResponse({"version": current, "ok": live.snapshot.ok}, headers=COMMON_HEADERS)
 
     async def send_test_form(request: Request) -> Response:
+        """Post/redirect/get: send, keep the outcome, and go back to the issue page as it was
+        (view, scheme, tab, themes), which shows the outcome; reloading it sends nothing."""
         form = await request.form()
-        raw = str(form.get("address") or "").strip()
-        snap = live.snapshot
-        context = {"view": "desktop", "width": VIEWS["desktop"], "scheme": "light", "tab": "email",
-                   "sent_to": None, "send_problem": None, "address": raw, **_issue_context(snap)}
-        try:
-            address = validate_email(raw, check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            return render(request, "index.html", {**context, "send_problem": f"{raw or 'no address'}: {exc}"}, 400)
-        if snap.config is None or snap.result is None:
-            return render(request, "index.html", {**context, "send_problem": "fix the build first"}, 409)
-        try:
-            report = await send_test_async(snap.config, live.date_range, [address], build=snap.result)
-        except NewsletterError as exc:
-            return render(request, "index.html", {**context, "send_problem": str(exc)}, 502)
-        if report.failed or not report.sent:
-            return render(request, "index.html", {**context, "send_problem": f"not sent: {report}"}, 502)
-        return render(request, "index.html", {**context, "sent_to": address, "report": report}, 200)
+        outcome = await _send_test(live, str(form.get("address") or "").strip())
+        token = secrets.token_urlsafe(9)
+        outcomes[token] = outcome
+        while len(outcomes) > OUTCOMES_KEPT:
+            outcomes.pop(next(iter(outcomes)))
+        back = {key: str(form.get(key)) for key in ("view", "scheme", "tab", "themes") if form.get(key)}
+        return RedirectResponse(f"/?{urlencode({**back, 'sent': token})}#send-test", 303,
+                                headers=COMMON_HEADERS)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

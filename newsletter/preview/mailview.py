@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "OutboxMessage",
     "count_outbox",
     "list_outbox",
+    "outbox_stamp",
     "outbox_routes",
     "read_message",
 ]
@@ -91,6 +92,16 @@ def _message_files(folder: Path, colon: str) -> list[tuple[str, Path, os.stat_re
 def count_outbox(folder: Path) -> int:
     box = _maildir(folder)
     return len(_files(folder, box.colon)) if box is not None else 0
+
+
+def outbox_stamp(folder: Path | None) -> str:
+    """Changes whenever a message lands in (or leaves) the outbox: how many, and the newest
+    file's time, so the outbox page can poll it cheaply and reload itself."""
+    box = _maildir(folder) if folder else None
+    if folder is None or box is None:
+        return "0"
+    files = _files(folder, box.colon)
+    return f"{len(files)}-{max((stat.st_mtime_ns for _, stat in files), default=0)}"
 
 
 def _header(msg: Any, names: tuple[str, ...]) -> str:
@@ -179,7 +190,11 @@ def outbox_routes(render: Render, outbox: Callable[[], Path | None]) -> list[Rou
     async def index(request: Request) -> Response:
         where = outbox()
         entries, total = list_outbox(where) if where else ([], 0)
-        return render(request, "outbox.html", {"entries": entries, "total": total, "folder": where}, 200)
+        return render(request, "outbox.html", {"entries": entries, "total": total, "folder": where,
+                                               "stamp": outbox_stamp(where)}, 200)
+
+    async def stamp(request: Request) -> Response:
+        return JSONResponse({"stamp": outbox_stamp(outbox())}, headers={"Cache-Control": "no-store"})
 
     def lookup(request: Request) -> OutboxMessage | None:
         where = outbox()
@@ -206,6 +221,7 @@ def outbox_routes(render: Render, outbox: Callable[[], Path | None]) -> list[Rou
 
     return [
         Route("/outbox", index, name="outbox"),
+        Route("/api/outbox", stamp, name="outbox_stamp"),
         Route("/outbox/{key}", message, name="message"),
         Route("/outbox/{key}/html", message_html, name="message_html"),
         Route("/outbox/{key}/raw", message_raw, name="message_raw"),

@@ -25,7 +25,13 @@ from newsletter.deliver.connection import Transport
 from newsletter.audience.subscribers import SubscriberList, read_subscribers
 from newsletter.issue.variants import QUIET_REASON, Variants
 
-__all__ = ["SendPlan", "exclusion", "prepare_send"]
+__all__ = ["DUPLICATE_ROW", "INVALID_ROW", "ROW_REASONS", "SendPlan", "exclusion", "prepare_send"]
+
+# Exclusions that are rows of the CSV, never recipients in the journal (singular nouns:
+# the CLI counts them, "1 duplicate row", "2 duplicate rows").
+DUPLICATE_ROW = "duplicate row"
+INVALID_ROW = "invalid row"
+ROW_REASONS = (DUPLICATE_ROW, INVALID_ROW)
 
 
 @dataclass
@@ -59,6 +65,12 @@ class SendPlan:
     @property
     def resuming(self) -> bool:
         return self.run is not None
+
+    @property
+    def skipped(self) -> int:
+        """Recipients this run skips (suppressed, unsubscribed, quiet, gone from the list):
+        the journal's `skipped` rows for this run; CSV rows that are no recipient are left out."""
+        return sum(n for reason, n in self.excluded.items() if reason not in ROW_REASONS)
 
     @property
     def transport_label(self) -> str:
@@ -123,8 +135,8 @@ def _count(plan: SendPlan) -> None:
             plan.to_send += 1
             plan.new += state is None
     exclude("unsubscribed in the list", len(plan.subscribers.unsubscribed))
-    exclude("duplicate rows", len(plan.subscribers.duplicates))
-    exclude("invalid rows", len(plan.subscribers.invalid))
+    exclude(DUPLICATE_ROW, len(plan.subscribers.duplicates))
+    exclude(INVALID_ROW, len(plan.subscribers.invalid))
     if plan.states:
         listed = {s.key for s in plan.subscribers.subscribers} | {s.key for s in plan.subscribers.unsubscribed}
         gone = sum(1 for key, state in plan.states.items() if key not in listed and state in ("pending", "deferred"))

@@ -29,7 +29,7 @@ from newsletter.config.palette import contrast_ratio
 from newsletter.issue.render import RenderedIssue
 from newsletter.issue.checks.content import check_items, check_preheader, check_subject
 from newsletter.issue.checks.document import message_subject, parse_html, url_locations
-from newsletter.issue.checks.findings import Finding, Severity, count
+from newsletter.issue.checks.findings import Finding, Severity, count, ordered
 from newsletter.issue.checks.html import (
     check_contrast,
     check_images,
@@ -68,20 +68,21 @@ __all__ = [
     "check_unsubscribe",
     "contrast_ratio",
     "count",
+    "ordered",
     "parse_html",
     "url_locations",
 ]
 
 
 def check_issue(rendered: RenderedIssue, files: Mapping[str, bytes], config: Config) -> list[Finding]:
-    """Every rule over one built issue; `files` holds email.html, email.txt and sample.eml."""
+    """Every rule over one built issue, errors first; `files` holds email.html, email.txt and sample.eml."""
     html_bytes = files["email.html"]
     html = html_bytes.decode("utf-8", "replace")
     text = files["email.txt"].decode("utf-8", "replace")
     message = files["sample.eml"]
     doc = parse_html(html)
     locate = url_locations(rendered.issue)
-    findings = [
+    return ordered([
         *check_size(len(html_bytes)),
         *check_line_lengths({name: files[name] for name in ("email.html", "email.txt", "sample.eml")}),
         *check_lang(doc),
@@ -96,5 +97,4 @@ def check_issue(rendered: RenderedIssue, files: Mapping[str, bytes], config: Con
         *check_unsubscribe(doc, text, config),
         *check_headers(message),
         *check_contrast(config.colors, where=config.path.name),
-    ]
-    return findings
+    ])

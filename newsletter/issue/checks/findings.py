@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-__all__ = ["Finding", "Severity", "count", "error", "warning"]
+__all__ = ["Finding", "Severity", "count", "error", "ordered", "warning"]
 
 Severity = Literal["error", "warning"]
 
@@ -37,6 +37,12 @@ def count(findings: Iterable[Finding | Mapping[str, Any]], severity: Severity) -
     """How many findings (objects or manifest dicts) have this severity."""
     return sum(1 for f in findings
                if (f.severity if isinstance(f, Finding) else f.get("severity")) == severity)
+
+
+def ordered(findings: Iterable[Finding]) -> list[Finding]:
+    """Errors before warnings, each in rule order: how the terminal, the preview panel and
+    manifest.json all list them, so the first thing the officer reads is what blocks `send`."""
+    return sorted(findings, key=lambda f: (f.severity != "error", f.rule, f.where))
 
 
 def error(rule: str, where: str, message: str, hint: str = "") -> Finding:

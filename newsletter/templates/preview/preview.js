@@ -1,7 +1,9 @@
-// The preview page's only script: reload after each rebuild, and fit the email's frame.
+// The preview page's only script: reload after each rebuild (the issue page) or after
+// each new message (the outbox page), and fit the email's frame.
 (function () {
   "use strict";
   var version = document.body.dataset.version;
+  var outbox = document.body.dataset.outbox;
 
   function sleep(ms) { return new Promise(function (done) { setTimeout(done, ms); }); }
 
@@ -19,6 +21,19 @@
     }
   }
 
+  // The outbox list: ask every two seconds whether a message came in, reload when one did.
+  async function watchOutbox() {
+    for (;;) {
+      await sleep(2000);
+      try {
+        var reply = await fetch("/api/outbox", { cache: "no-store" });
+        if (!reply.ok) { continue; }
+        var state = await reply.json();
+        if (state.stamp !== outbox) { location.reload(); return; }
+      } catch (err) { /* the server is restarting or gone: ask again */ }
+    }
+  }
+
   function fit(frame) {
     try {
       var doc = frame.contentDocument;
@@ -31,4 +46,5 @@
     if (frame.contentDocument && frame.contentDocument.readyState === "complete") { fit(frame); }
   });
   if (version) { watch(); }
+  if (outbox !== undefined) { watchOutbox(); }
 })();

@@ -37,6 +37,7 @@ from newsletter.journal.optouts import (
     is_suppressed,
     latest_recipient_themes,
     list_suppressions,
+    saved_choices,
     set_preferences,
     suppress,
     suppress_many,
@@ -45,6 +46,7 @@ from newsletter.journal.optouts import (
 )
 from newsletter.journal.runs import (
     RECIPIENT_STATES,
+    SUPPRESSED_DURING_RUN,
     NewRecipient,
     Outcome,
     RecipientRow,
@@ -65,6 +67,7 @@ from newsletter.journal.runs import (
 __all__ = [
     "RECIPIENT_STATES",
     "SCHEMA",
+    "SUPPRESSED_DURING_RUN",
     "Bounce",
     "CachedLink",
     "FeedCache",
@@ -104,6 +107,7 @@ __all__ = [
     "run_counts",
     "run_id_for_slug",
     "run_recipients",
+    "saved_choices",
     "set_preferences",
     "suppress",
     "suppress_many",

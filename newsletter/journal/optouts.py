@@ -21,6 +21,7 @@ __all__ = [
     "is_suppressed",
     "latest_recipient_themes",
     "list_suppressions",
+    "saved_choices",
     "set_preferences",
     "suppress",
     "suppress_many",
@@ -94,6 +95,16 @@ def set_preferences(db: sqlite3.Connection, email: str, themes: list[str]) -> No
             "ON CONFLICT (email) DO UPDATE SET themes = excluded.themes, updated = excluded.updated",
             (normalise_email(email), "\n".join(themes), now()),
         )
+
+
+def saved_choices(db: sqlite3.Connection, emails: Iterable[str]) -> dict[str, list[str]]:
+    """The saved theme choices of these addresses only (a claim's few), read fresh each time."""
+    emails = [normalise_email(e) for e in emails]
+    if not emails:
+        return {}
+    marks = ", ".join("?" * len(emails))
+    rows = db.execute(f"SELECT email, themes FROM preferences WHERE email IN ({marks})", emails)
+    return {row[0]: [t for t in row[1].split("\n") if t] for row in rows}
 
 
 def all_preferences(db: sqlite3.Connection) -> dict[str, list[str]]:

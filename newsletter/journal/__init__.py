@@ -34,6 +34,7 @@ from newsletter.journal.optouts import (
     Suppression,
     all_preferences,
     get_preferences,
+    get_suppression,
     is_suppressed,
     latest_recipient_themes,
     list_suppressions,
@@ -43,6 +44,7 @@ from newsletter.journal.optouts import (
     suppress_many,
     suppressed_addresses,
     unsuppress,
+    unsuppress_if,
 )
 from newsletter.journal.runs import (
     RECIPIENT_STATES,
@@ -88,6 +90,7 @@ __all__ = [
     "get_link_checks",
     "get_preferences",
     "get_run",
+    "get_suppression",
     "is_suppressed",
     "latest_recipient_themes",
     "latest_sent_run",
@@ -114,4 +117,5 @@ __all__ = [
     "suppressed_addresses",
     "transaction",
     "unsuppress",
+    "unsuppress_if",
 ]

@@ -26,7 +26,9 @@ __all__ = [
     "suppress",
     "suppress_many",
     "suppressed_addresses",
+    "get_suppression",
     "unsuppress",
+    "unsuppress_if",
 ]
 
 
@@ -66,6 +68,23 @@ def unsuppress(db: sqlite3.Connection, email: str) -> bool:
     with transaction(db):
         cur = db.execute("DELETE FROM suppressions WHERE email = ?", (normalise_email(email),))
     return cur.rowcount == 1
+
+
+def unsuppress_if(db: sqlite3.Connection, email: str, *, reason: str, sources: Iterable[str]) -> bool:
+    """Lift a suppression only if it has this reason and one of these sources (one statement:
+    a hard bounce recorded a moment ago is never deleted by a check made before it)."""
+    sources = tuple(sources)
+    marks = ", ".join("?" * len(sources))
+    with transaction(db):
+        cur = db.execute(f"DELETE FROM suppressions WHERE email = ? AND reason = ? AND source IN ({marks})",
+                         (normalise_email(email), reason, *sources))
+    return cur.rowcount == 1
+
+
+def get_suppression(db: sqlite3.Connection, email: str) -> Suppression | None:
+    row = db.execute("SELECT email, reason, source, created FROM suppressions WHERE email = ?",
+                     (normalise_email(email),)).fetchone()
+    return None if row is None else Suppression(*row)
 
 
 def is_suppressed(db: sqlite3.Connection, email: str) -> bool:

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import jinja2
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +27,7 @@ from starlette.responses import HTMLResponse
 
 from newsletter import journal
 from newsletter.config.loader import Config
+from newsletter.config.urls import route_path
 from newsletter.errors import ConfigError
 from newsletter.tokens import read_token
 
@@ -134,7 +134,6 @@ def token_of(request: Request, form: FormData | None = None) -> str | None:
 
 def unsubscribe_path(config: Config) -> str:
     """The path the server answers on: the path of `unsubscribe.url`, so a proxy passes it as is."""
-    path = urlsplit(config.unsubscribe_url).path.rstrip("/")
-    return path or "/"
+    return route_path(config.unsubscribe_url)
 
 

@@ -133,7 +133,7 @@ def test_the_pace_never_falls_below_one_message_a_second_unless_the_rate_is_lowe
 # --- 2. opt-outs during a run ---------------------------------------------------------------
 
 class PausingHandler(FaultyHandler):
-    """Holds the send after `after` messages until the test has done its mid-run changes."""
+    """Holds every connection after `after` messages until the test has done its mid-run changes."""
 
     def __init__(self, after: int) -> None:
         super().__init__()
@@ -145,7 +145,7 @@ class PausingHandler(FaultyHandler):
         reply = await super().handle_DATA(server, session, envelope)
         with self.lock:
             count = len(self.messages)
-        if count == self.after:
+        if count >= self.after:  # every connection waits here: the send is held, not just one of them
             self.reached.set()
             while not self.resume.is_set():
                 await asyncio.sleep(0.01)

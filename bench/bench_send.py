@@ -16,6 +16,12 @@ package `postfix`; this script installs it if missing, no Postfix daemon needed)
 For each: messages per second, sender CPU per message and the sender's peak memory.
 Each contender runs in its own process (`--child`), so CPU and peak RSS are its own.
 
+Greylisting (`--greylist`, issue 13): `newsletter send` into a relay (aiosmtpd in its own
+process, `--relay`) that answers 451 4.7.1 to the first RCPT of 10% of the addresses and
+accepts everything else, against the same relay with no refusals. A greylisted recipient
+waits for its own retry (`smtp.retry_delay`, 2 s) while everyone else goes on at full pace,
+so the goal is to deliver everyone within 15% of the clean send's time. Needs no Postfix.
+
 Run: `python bench/bench_send.py` (10,000), `--large` (also 100,000, about 8 minutes),
 `--repeat N` (each contender N times, interleaved, the best run counts: the figures are
 noisy on a shared machine), `--connections N`, `--recipients N`. Results also go to
@@ -34,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -262,6 +269,98 @@ def _timed(body: Any, messages: int, size: int) -> dict[str, Any]:
 CHILDREN = {"bare": child_bare, "pool": child_pool, "tool": child_tool, "tool-dkim": child_tool}
 
 
+# --- greylisting (issue 13) ------------------------------------------------------------
+
+
+def serve_relay(port: int, greylist_percent: int) -> None:
+    """A relay that greylists `greylist_percent`% of the addresses (451 to their first RCPT).
+
+    Which addresses is fixed by a CRC of the address, so every run refuses the same ones.
+    It keeps nothing: only the count of accepted and refused RCPTs, printed on SIGTERM.
+    """
+    import signal
+
+    from aiosmtpd.smtp import SMTP, Envelope, Session
+
+    class Greylist:
+        def __init__(self) -> None:
+            self.seen: set[str] = set()
+            self.refused = self.accepted = 0
+
+        async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                              options: list[str]) -> str:
+            if zlib.crc32(address.encode()) % 100 < greylist_percent and address not in self.seen:
+                self.seen.add(address)
+                self.refused += 1
+                return "451 4.7.1 Greylisted, please try again later"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+            self.accepted += len(envelope.rcpt_tos)
+            return "250 OK"
+
+    handler = Greylist()
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(loop.create_server(lambda: SMTP(handler, hostname="bench-relay"),
+                                                        "127.0.0.1", port, backlog=1000))
+    loop.add_signal_handler(signal.SIGTERM, loop.stop)
+    print("ready", flush=True)
+    loop.run_forever()
+    server.close()
+    print(json.dumps({"accepted": handler.accepted, "refused": handler.refused}), flush=True)
+
+
+def start_relay(port: int, greylist_percent: int) -> subprocess.Popen[str]:
+    relay = subprocess.Popen([sys.executable, __file__, "--relay", str(greylist_percent), "--port", str(port)],
+                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert relay.stdout is not None
+    if relay.stdout.readline().strip() != "ready":
+        relay.kill()
+        raise SystemExit("the relay did not start")
+    return relay
+
+
+def stop_relay(relay: subprocess.Popen[str]) -> dict[str, int]:
+    relay.terminate()
+    out, _ = relay.communicate(timeout=30)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def bench_greylist(recipients: int, connections: int, items: int, repeat: int, percent: int) -> dict[str, Any]:
+    """`newsletter send` into a clean relay and a greylisting one, interleaved; best of `repeat`."""
+    runs: dict[str, list[dict[str, Any]]] = {"clean": [], "greylist": []}
+    with tempfile.TemporaryDirectory(prefix="bench-greylist-") as tmp:
+        project = Path(tmp) / "plain"
+        make_project(project, items, recipients)
+        for _ in range(repeat):
+            for kind, share in (("clean", 0), ("greylist", percent)):
+                for state in project.glob("newsletter.db*"):
+                    state.unlink()  # a fresh run, not a resume
+                port = free_port()
+                relay = start_relay(port, share)
+                try:
+                    measured = run_child("tool", project, port, recipients, connections)
+                finally:
+                    counts = stop_relay(relay)
+                if counts["accepted"] != recipients:
+                    raise SystemExit(f"{kind}: the relay accepted {counts['accepted']} of {recipients}")
+                runs[kind].append({**measured, **counts})
+    results = {kind: min(found, key=lambda r: r["wall"]) for kind, found in runs.items()}
+    return {"recipients": recipients, "connections": connections, "greylist_percent": percent, "repeat": repeat,
+            "results": results, "all": runs}
+
+
+def show_greylist(run: dict[str, Any]) -> None:
+    clean, grey = run["results"]["clean"], run["results"]["greylist"]
+    print(f"\n{run['recipients']:,} recipients, {run['connections']} connections, into an aiosmtpd relay, "
+          f"best of {run['repeat']}")
+    for label, r in (("clean relay", clean), (f"{run['greylist_percent']}% greylisted", grey)):
+        print(f"{label:20}{r['wall']:8.1f} s{r['messages'] / r['wall']:9,.0f} msgs/s   "
+              f"{r['refused']:,} RCPTs refused, {r['accepted']:,} delivered")
+    print(f"greylisting costs {grey['wall'] / clean['wall'] - 1:+.0%} of the clean send's time (goal: within 15%)")
+
+
 # --- the report ----------------------------------------------------------------------
 
 
@@ -323,12 +422,25 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each contender; the best counts")
     parser.add_argument("--items", type=int, default=32, help="items in the issue (32: a 60 KB message)")
+    parser.add_argument("--greylist", type=int, nargs="?", const=10, metavar="PERCENT",
+                        help="only the greylisting contender: PERCENT (10) of addresses get 451 on first RCPT")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    parser.add_argument("--relay", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(CHILDREN[args.child](args.project, args.port, args.recipients, args.connections)))
+        return
+    if args.relay is not None:
+        serve_relay(args.port, args.relay)
+        return
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    if args.greylist is not None:
+        run = bench_greylist(args.recipients, args.connections, args.items, args.repeat, args.greylist)
+        show_greylist(run)
+        (out / "send-greylist.json").write_text(json.dumps(run, indent=2) + "\n")
         return
     runs = [bench(args.recipients, args.connections, args.items, args.repeat)]
     show(runs[0])

@@ -40,6 +40,7 @@ __all__ = [
     "SECRET_FILE",
     "create_secret_file",
     "describe_secrets",
+    "is_token_shaped",
     "load_secrets",
     "client_key",
     "make_link_token",
@@ -79,6 +80,11 @@ def _mac(secret: bytes, list_id: str, email: str) -> bytes:
 def make_token(secret: bytes, list_id: str, email: str) -> str:
     """`<address>.<mac>`, both base64url, safe in a URL query without further quoting."""
     return f"{_b64(email.strip().lower().encode())}.{_b64(_mac(secret, list_id, email))}"
+
+
+def is_token_shaped(text: str) -> bool:
+    """Spelled like a token (`check` uses it to find the personal links in a built message)."""
+    return bool(_TOKEN_RE.match(text))
 
 
 def _parse(token: str) -> tuple[str, bytes] | None:

@@ -225,16 +225,20 @@ def test_rate_limit_spaces_messages(tmp_path: Path, server: SmtpServer, built: B
 
 
 def test_rate_limiter_halves_on_throttling_and_recovers() -> None:
-    limiter = RateLimiter(10.0)
-    limiter.throttled()
-    limiter.throttled()  # a burst of throttling replies counts once
+    clock = [100.0]
+    limiter = RateLimiter(10.0, clock=lambda: clock[0])
+    limiter.slow_down("421 from the server")
+    limiter.slow_down("421 from the server")  # a burst of throttling replies counts once
     assert limiter.rate == 5.0
     for _ in range(60):
-        limiter.succeeded()
+        limiter.succeeded()  # successes alone do not recover the pace: clean seconds do
+    assert limiter.rate == 5.0
+    clock[0] += 10.0
+    limiter.succeeded()
     assert limiter.rate == 10.0
     unpaced = RateLimiter(None)
     assert asyncio.run(unpaced.wait(asyncio.Event()))
-    unpaced.throttled()
+    unpaced.slow_down("rate limit")
     assert unpaced.rate is not None
 
 

@@ -47,7 +47,7 @@ def read_request(config: Config, email: str, name: str, themes: Iterable[str], s
 def request_signup(db: sqlite3.Connection, request: journal.SignupRequest, *,
                    now: dt.datetime | None = None) -> str | None:
     """Record the request; the nonce for a confirmation mail, or None if none may go."""
-    suppression = journal.suppression_of(db, request.email)
+    suppression = journal.get_suppression(db, request.email)
     if suppression is not None and suppression.reason != UNSUBSCRIBED:
         return None  # a hard bounce, a complaint, the officer's own entry: never mail it
     since = (now or dt.datetime.now(dt.UTC)) - MAIL_INTERVAL
@@ -65,7 +65,7 @@ def confirm(db: sqlite3.Connection, email: str, nonce: str) -> journal.Signup | 
     if confirmed is None:
         return None
     signup, now_confirmed = confirmed
-    suppression = journal.suppression_of(db, email) if now_confirmed else None
+    suppression = journal.get_suppression(db, email) if now_confirmed else None
     if suppression is not None and suppression.reason == UNSUBSCRIBED:
         journal.unsuppress(db, email)
     return signup

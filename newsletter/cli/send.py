@@ -236,6 +236,7 @@ def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
     if report.quiet:
         out.print(f"{report.quiet} skipped as a quiet month: nothing new in the themes they chose "
                   "(set `quiet_month:` in the config to send them a short note instead)")
+    _print_integrity(out, report)
     if report.suppressed:
         out.print(f"{plural(report.suppressed, 'address')} refused permanently (550/551/553) were added to the "
                   "suppression list")
@@ -259,6 +260,19 @@ def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
         out.print("Interrupted: the messages in flight were finished and recorded.")
     if not report.complete:
         out.print(f"To resume: {_resume_command()}")
+
+
+def _print_integrity(out: Console, report: SendReport) -> None:
+    """Opt-outs honoured mid-run, recipients that had to wait, and why the pace slowed."""
+    if report.unsubscribed_during_run:
+        out.print(f"{report.unsubscribed_during_run} unsubscribed during the run: skipped, not mailed")
+    if report.recipient_deferrals:
+        out.print(f"{report.recipient_deferrals} temporary refusals of single recipients (greylisting, full "
+                  "mailbox) were retried after their own wait; the pace was not lowered for them")
+    if report.slowdowns:
+        reasons = ", ".join(f"{reason} ({n}×)" for reason, n in report.slowdowns.most_common())
+        lowest = f"; lowest pace {report.lowest_rate:.1f} msgs/s" if report.lowest_rate else ""
+        out.print(f"Slowed down {sum(report.slowdowns.values())} times at the server's request: {reasons}{lowest}")
 
 
 def _exit_code(report: SendReport) -> int:

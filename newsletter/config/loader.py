@@ -37,6 +37,7 @@ from newsletter.config.sections import (
     read_themes,
     theme_key,
 )
+from newsletter.config.urls import normalise_site_url, route_path
 from newsletter.errors import ConfigError, raise_all
 from newsletter.yamldoc import LineMap, load_yaml
 
@@ -158,11 +159,9 @@ def load_config(path: Path) -> Config:
     if unsub is None:
         r.error(data, "unsubscribe", "missing", "add `unsubscribe: {url: https://..., mailto: ...}`")
     else:
-        unsub_url = r.text(unsub, "url", required=True) or ""
-        unsub_mailto = r.text(unsub, "mailto", required=True) or ""
-        if unsub_url and not unsub_url.startswith(("https://", "http://")):
-            r.error(unsub, "url", f"not a web address: {unsub_url!r}", "use https://...")
-        unsub_mailto = unsub_mailto.removeprefix("mailto:")
+        unsub_url = _site_url(r, unsub, "url", r.text(unsub, "url", required=True) or "",
+                              "e.g. https://example.org/unsubscribe")
+        unsub_mailto = _mailto(r, unsub, (r.text(unsub, "mailto", required=True) or "").removeprefix("mailto:"))
     subject = r.text(data, "subject") or DEFAULT_SUBJECT
     try:
         subject.format(name="", period="", count=0, themes="", month="")
@@ -174,7 +173,7 @@ def load_config(path: Path) -> Config:
                 "write the archive's full address, e.g. https://example.org/digest")
     preferences_url = r.text(data, "preferences_url")
     if preferences_url:
-        _check_preferences_url(r, data, preferences_url, unsub_url)
+        preferences_url = _check_preferences_url(r, data, preferences_url, unsub_url)
     colors = read_colors(r, data)
     smtp = read_smtp(r, data)
     dkim = read_dkim(r, data)
@@ -314,16 +313,38 @@ def _list_id(r: ConfigReader, data: LineMap) -> str | None:
     return value
 
 
-def _check_preferences_url(r: ConfigReader, data: LineMap, url: str, unsubscribe_url: str) -> None:
+def _check_preferences_url(r: ConfigReader, data: LineMap, url: str, unsubscribe_url: str) -> str:
     """The "Manage your topics" page: a web address the unsubscribe server answers on too."""
-    if not _is_web_address(url):
-        r.error(data, "preferences_url", f"not a web address: {url!r}",
-                "e.g. https://example.org/unsubscribe/preferences (served by `newsletter unsubscribe-server`)")
-    elif "#" in url:
-        r.error(data, "preferences_url", "must not have a #fragment", "the link adds ?t=<token> itself")
-    elif unsubscribe_url and urlsplit(url).path.rstrip("/") == urlsplit(unsubscribe_url).path.rstrip("/"):
+    url = _site_url(r, data, "preferences_url", url,
+                    "e.g. https://example.org/unsubscribe/preferences (served by `newsletter serve`)")
+    if unsubscribe_url and route_path(url) == route_path(unsubscribe_url):
         r.error(data, "preferences_url", "must have another path than unsubscribe.url",
                 "the same server answers both, e.g. https://example.org/unsubscribe/preferences")
+    return url
+
+
+def _site_url(r: ConfigReader, data: LineMap, key: str, url: str, example: str) -> str:
+    """A subscriber-site address spelled as the server routes it (urls.py), or an error at its line."""
+    if not url:
+        return url
+    if not _is_web_address(url):
+        r.error(data, key, f"not a web address: {url!r}", f"use https://..., {example}")
+        return url
+    normalised, problem = normalise_site_url(url)
+    if problem:
+        r.error(data, key, problem, example)
+    return normalised
+
+
+_PLAIN_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\\\"?&=%]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def _mailto(r: ConfigReader, data: LineMap, address: str) -> str:
+    """`unsubscribe.mailto` goes into the List-Unsubscribe header: one plain address, nothing else."""
+    if address and not _PLAIN_ADDRESS.fullmatch(address):
+        r.error(data, "mailto", f"not a plain email address: {address!r}",
+                "write only the address, e.g. unsubscribe@example.org (no name, ?subject= or line break)")
+    return address
 
 
 def _is_web_address(url: str) -> bool:

@@ -8,9 +8,12 @@ from the source, waits for the rate limiter, runs one SMTP transaction and hands
 The pieces it drives live beside it: connection.py connects (TLS and AUTH policy),
 transaction.py runs one transaction and says what the replies mean, pace.py
 keeps the pace. What the pool itself decides:
-- 4xx replies (421, 450, 451, 452, 454 ...) halve the global rate (at most once a second);
-  it creeps back up with each success. 421 also means the server is closing: the worker
-  reconnects.
+- A 4xx about one recipient (greylisting, a full mailbox: `pace_signal` is None) leaves
+  the pace alone; the source retries that recipient after its own backoff. A 4xx about
+  the sender or the connection (421, 454, rate wording, or 4xx to MAIL FROM/DATA for
+  `MANY` different recipients within `MANY_WINDOW` seconds) halves the global pace (at
+  most once a second); it climbs back with every clean second (pace.py). 421 also means
+  the server is closing: the worker reconnects.
 - AUTH refused, TLS not offered or not trusted, or 5xx to MAIL FROM: the configuration is
   wrong for every recipient alike, so the run stops (`fatal`) instead of failing everyone.
 - A host that does not resolve, a port that refuses, or TLS that cannot start, before any
@@ -26,8 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
+from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiosmtplib
@@ -40,11 +45,12 @@ from newsletter.deliver.connection import (
     Transport,
     close_politely,
 )
-from newsletter.deliver.transaction import Job, Result, transact
+from newsletter.deliver.transaction import Job, Result, pace_signal, transact
 
-__all__ = ["THROTTLE_CODES", "JobSource", "PoolReport", "deliver"]
+__all__ = ["MANY", "MANY_WINDOW", "JobSource", "PoolReport", "deliver"]
 
-THROTTLE_CODES = frozenset({421, 450, 451, 452, 454})
+MANY = 3  # 4xx to MAIL FROM/DATA for this many different recipients ...
+MANY_WINDOW = 5.0  # ... within this many seconds is about the sender, not them
 
 
 class JobSource(Protocol):
@@ -62,7 +68,10 @@ class PoolReport:
     stopped: str | None = None  # why the run stopped early, if it did
     fatal: bool = False  # a configuration problem (stop and fix), not a passing outage
     connections: int = 0
-    throttled: int = 0
+    throttled: int = 0  # 4xx replies about the sender or the connection
+    deferrals: int = 0  # 4xx replies about one recipient (each waits for its own retry)
+    slowdowns: Counter[str] = field(default_factory=Counter)  # why the pace was lowered, how often
+    lowest_rate: float | None = None  # the lowest pace reached, msgs/s (None: never paced)
     retired: int = 0
 
 
@@ -80,6 +89,7 @@ class _Pool:
         self.active = transport.concurrency
         self.connector = Connector(transport)
         self._last_error = ""
+        self._stage_refusals: deque[tuple[float, str]] = deque()  # (when, recipient) of MAIL/DATA 4xx
 
     def halt(self, reason: str, *, fatal: bool = False) -> None:
         if self.report.stopped is None:
@@ -180,12 +190,33 @@ class _Pool:
             return 0
         if result.uncertain:
             return failures + 1  # the connection broke: counts toward max_connection_failures
-        if result.code in THROTTLE_CODES:
-            self.report.throttled += 1
-            if self.limiter.throttled():
-                self.on_event(f"the server asked to slow down ({result.summary}); pace now "
-                              f"{self.limiter.rate:.1f} msgs/s")
+        if 400 <= result.code < 500:
+            reason = self._signal(result)
+            if reason is None:
+                self.report.deferrals += 1
+            else:
+                self.report.throttled += 1
+                if self.limiter.slow_down(reason):
+                    self.report.slowdowns[reason] += 1
+                    self.report.lowest_rate = self.limiter.lowest
+                    self.on_event(f"the server asked to slow down ({result.summary}); pace now "
+                                  f"{self.limiter.rate:.1f} msgs/s")
         return failures
+
+    def _signal(self, result: Result) -> str | None:
+        """The reason to slow the pool for this 4xx, or None when it concerns the recipient only."""
+        reason = pace_signal(result)
+        if reason not in ("mail", "data"):
+            return reason
+        now = time.monotonic()
+        refusals = self._stage_refusals
+        refusals.append((now, result.job.recipient))
+        while refusals and now - refusals[0][0] > MANY_WINDOW:
+            refusals.popleft()
+        if len({recipient for _, recipient in refusals}) < MANY:
+            return None
+        refusals.clear()
+        return f"4xx to {'MAIL FROM' if reason == 'mail' else 'DATA'} for many recipients"
 
     def _give_up(self, reason: str) -> None:
         """Too many failures in a row on this slot: retire it, or stop the run if it is the last."""

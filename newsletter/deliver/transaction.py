@@ -4,7 +4,9 @@
 turns the replies into a `Result`:
 - 250 after the message: `sent`. Nothing else is ever reported as sent.
 - 4xx (421, 450, 451, 452, 454 ...): `deferred`, with `retry_in` seconds (exponential
-  backoff) until `retries` attempts are used up.
+  backoff) until `retries` attempts are used up. `pace_signal` says whether the reply is
+  about the sender or the connection (slow the whole pool down) or about this recipient
+  only (greylisting, a full mailbox: only this recipient waits).
 - 5xx to RCPT, or an enhanced 5.1.x code anywhere: `failed`, `hard_bounce` for 550, 551,
   553 and 5.1.x. Other 5xx after the message (content refused): `failed`, no bounce.
 - 5xx to MAIL FROM: the configuration is wrong for every recipient alike, so it raises
@@ -29,10 +31,11 @@ import aiosmtplib
 
 from newsletter.deliver.connection import ConnectionFailed, Fatal, Transport, one_line
 
-__all__ = ["HARD_BOUNCE_CODES", "Job", "Result", "transact"]
+__all__ = ["HARD_BOUNCE_CODES", "Job", "Result", "pace_signal", "transact"]
 
 HARD_BOUNCE_CODES = frozenset({550, 551, 553})
 _ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})\b")
+_RATE_WORDING = re.compile(r"rate|throttl|too many|slow down", re.IGNORECASE)
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Result:
     retry_in: float | None = None  # deferred: try again after this many seconds; None = not in this run
     hard_bounce: bool = False
     uncertain: bool = False  # the connection broke after the message went: may have been delivered
+    stage: str = ""  # the command the server refused: mail, rcpt or data
 
     @property
     def summary(self) -> str:
@@ -71,6 +75,28 @@ def _is_hard_bounce(code: int, message: str, *, at_rcpt: bool) -> bool:
     return at_rcpt and code in HARD_BOUNCE_CODES
 
 
+def pace_signal(result: Result) -> str | None:
+    """Why a 4xx should slow the whole pool, or None when it concerns this recipient only.
+
+    421 (closing) and 454 (temporary failure) are about the connection; "rate", "throttl",
+    "too many", "slow down" wording is about the sender, unless an enhanced code 4.1.x or
+    4.2.x names the mailbox (a full mailbox says "too many messages" too). Greylisting
+    (450/451/452 at RCPT, 4.7.1) and any other RCPT-stage 4xx defer only that recipient.
+    A 4xx to MAIL FROM or DATA is returned as "mail"/"data": one alone means little, many
+    from different recipients at once mean the sender (the pool counts them).
+    """
+    if not 400 <= result.code < 500:
+        return None
+    if result.code in (421, 454):
+        return f"{result.code} from the server"
+    enhanced = _ENHANCED.match(result.reply)
+    if enhanced and enhanced.group(2) in ("1", "2"):
+        return None
+    if _RATE_WORDING.search(result.reply):
+        return "rate limit"
+    return result.stage if result.stage in ("mail", "data") else None
+
+
 def _retry_in(transport: Transport, job: Job) -> float | None:
     """Seconds until a deferred job is tried again; None once its attempts are used up."""
     if job.attempts >= transport.retries:
@@ -78,10 +104,12 @@ def _retry_in(transport: Transport, job: Job) -> float | None:
     return transport.backoff(job.attempts)
 
 
-def _refused(transport: Transport, job: Job, code: int, message: str, *, at_rcpt: bool) -> Result:
+def _refused(transport: Transport, job: Job, code: int, message: str, *, at_rcpt: bool,
+             stage: str = "data") -> Result:
     message = one_line(message)
+    stage = "rcpt" if at_rcpt else stage
     if 400 <= code < 500:
-        return Result(job, "deferred", code, message, retry_in=_retry_in(transport, job))
+        return Result(job, "deferred", code, message, retry_in=_retry_in(transport, job), stage=stage)
     return Result(job, "failed", code, message, hard_bounce=_is_hard_bounce(code, message, at_rcpt=at_rcpt))
 
 
@@ -108,7 +136,7 @@ async def transact(smtp: aiosmtplib.SMTP, job: Job, transport: Transport) -> Res
         if reply.code != 250:
             await _reset(smtp)
             if 400 <= reply.code < 500:
-                return _refused(t, job, reply.code, reply.message, at_rcpt=False)
+                return _refused(t, job, reply.code, reply.message, at_rcpt=False, stage="mail")
             raise Fatal(f"{t.host} refused the sender {job.sender}: {reply.code} {one_line(reply.message)}")
         reply = await smtp.execute_command(b"RCPT", b"TO:<" + recipient + b">")
         if reply.code not in (250, 251):

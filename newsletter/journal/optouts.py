@@ -21,12 +21,14 @@ __all__ = [
     "is_suppressed",
     "latest_recipient_themes",
     "list_suppressions",
+    "saved_choices",
     "set_preferences",
     "suppress",
     "suppress_many",
     "suppressed_addresses",
-    "suppression_of",
+    "get_suppression",
     "unsuppress",
+    "unsuppress_if",
 ]
 
 
@@ -68,16 +70,27 @@ def unsuppress(db: sqlite3.Connection, email: str) -> bool:
     return cur.rowcount == 1
 
 
-def is_suppressed(db: sqlite3.Connection, email: str) -> bool:
-    row = db.execute("SELECT 1 FROM suppressions WHERE email = ?", (normalise_email(email),)).fetchone()
-    return row is not None
+def unsuppress_if(db: sqlite3.Connection, email: str, *, reason: str, sources: Iterable[str]) -> bool:
+    """Lift a suppression only if it has this reason and one of these sources (one statement:
+    a hard bounce recorded a moment ago is never deleted by a check made before it)."""
+    sources = tuple(sources)
+    marks = ", ".join("?" * len(sources))
+    with transaction(db):
+        cur = db.execute(f"DELETE FROM suppressions WHERE email = ? AND reason = ? AND source IN ({marks})",
+                         (normalise_email(email), reason, *sources))
+    return cur.rowcount == 1
 
 
-def suppression_of(db: sqlite3.Connection, email: str) -> Suppression | None:
+def get_suppression(db: sqlite3.Connection, email: str) -> Suppression | None:
     """The address's suppression (why and since when), or None."""
     row = db.execute("SELECT email, reason, source, created FROM suppressions WHERE email = ?",
                      (normalise_email(email),)).fetchone()
     return None if row is None else Suppression(*row)
+
+
+def is_suppressed(db: sqlite3.Connection, email: str) -> bool:
+    row = db.execute("SELECT 1 FROM suppressions WHERE email = ?", (normalise_email(email),)).fetchone()
+    return row is not None
 
 
 def suppressed_addresses(db: sqlite3.Connection) -> set[str]:
@@ -102,6 +115,16 @@ def set_preferences(db: sqlite3.Connection, email: str, themes: list[str]) -> No
             "ON CONFLICT (email) DO UPDATE SET themes = excluded.themes, updated = excluded.updated",
             (normalise_email(email), "\n".join(themes), now()),
         )
+
+
+def saved_choices(db: sqlite3.Connection, emails: Iterable[str]) -> dict[str, list[str]]:
+    """The saved theme choices of these addresses only (a claim's few), read fresh each time."""
+    emails = [normalise_email(e) for e in emails]
+    if not emails:
+        return {}
+    marks = ", ".join("?" * len(emails))
+    rows = db.execute(f"SELECT email, themes FROM preferences WHERE email IN ({marks})", emails)
+    return {row[0]: [t for t in row[1].split("\n") if t] for row in rows}
 
 
 def all_preferences(db: sqlite3.Connection) -> dict[str, list[str]]:

@@ -16,6 +16,7 @@ from newsletter.journal.db import now, transaction
 
 __all__ = [
     "RECIPIENT_STATES",
+    "SUPPRESSED_DURING_RUN",
     "NewRecipient",
     "Outcome",
     "RecipientRow",
@@ -184,12 +185,29 @@ def apply_plan(db: sqlite3.Connection, run_id: int, *, new: Iterable[NewRecipien
         )
 
 
+SUPPRESSED_DURING_RUN = "unsubscribed during the run"
+
+# A claim re-reads the suppression list row by row, in the same transaction: an opt-out
+# committed a moment ago (one-click, `suppress import`, a bounce import) turns the claim
+# into `skipped` instead of `sending`, so that address is never handed to a connection.
+_SUPPRESSED = "EXISTS (SELECT 1 FROM suppressions s WHERE s.email = recipients.email)"
+_CLAIM = (
+    f"UPDATE recipients SET "
+    f"state = CASE WHEN {_SUPPRESSED} THEN 'skipped' ELSE 'sending' END, "
+    f"reply = CASE WHEN {_SUPPRESSED} THEN '{SUPPRESSED_DURING_RUN} (' || "
+    f"(SELECT reason FROM suppressions s WHERE s.email = recipients.email) || ')' ELSE reply END, "
+    f"attempts = attempts + CASE WHEN {_SUPPRESSED} THEN 0 ELSE 1 END, updated = ? "
+)
+
+
 def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome], *,
                claim: int = 0, reclaim: Iterable[str] = ()) -> list[RecipientRow]:
     """Record outcomes and claim the next recipients, in one short transaction.
 
     Claimed rows (the `reclaim` addresses, then up to `claim` pending ones in list order)
-    are `sending` once this returns: committed before any of them goes out.
+    are `sending` once this returns: committed before any of them goes out. A claimed
+    address on the suppression list comes back `skipped` instead (reply starting with
+    SUPPRESSED_DURING_RUN), and counts toward `claim` so the caller sees the list move on.
     """
     stamp = now()
     with transaction(db):
@@ -201,14 +219,12 @@ def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome],
         rows = []
         for email in reclaim:
             rows += db.execute(
-                f"UPDATE recipients SET state = 'sending', attempts = attempts + 1, updated = ? "
-                f"WHERE run_id = ? AND email = ? RETURNING {_RECIPIENT_COLUMNS}",
+                f"{_CLAIM} WHERE run_id = ? AND email = ? RETURNING {_RECIPIENT_COLUMNS}",
                 (stamp, run_id, email),
             ).fetchall()
         if claim > 0:
             rows += db.execute(
-                f"UPDATE recipients SET state = 'sending', attempts = attempts + 1, updated = ? "
-                f"WHERE rowid IN (SELECT rowid FROM recipients WHERE run_id = ? AND state = 'pending' "
+                f"{_CLAIM} WHERE rowid IN (SELECT rowid FROM recipients WHERE run_id = ? AND state = 'pending' "
                 f"ORDER BY rowid LIMIT ?) RETURNING {_RECIPIENT_COLUMNS}",
                 (stamp, run_id, claim),
             ).fetchall()

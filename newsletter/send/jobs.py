@@ -5,6 +5,13 @@ recipients from the journal in small batches (`sending`, committed before they g
 makes each one's message, and records every result in the next short transaction
 (`sent` only after the server's 250). Retries of deferred recipients wait here, in memory,
 until due; a hard bounce goes on the suppression list at once.
+
+Opt-outs count at once: every claim re-reads the suppression list in the claiming
+transaction (journal.checkpoint), so an address unsubscribed a moment ago comes back
+`skipped` rather than `sending`; and it re-reads the claimed subscribers' saved theme
+choices, so a "Manage your topics" change made mid-run picks their variant (or skips
+them when nothing in their themes is new). At most the jobs already handed to
+connections (about one per connection) can still go to an address just suppressed.
 """
 
 from __future__ import annotations
@@ -18,11 +25,13 @@ from collections.abc import Callable
 from email.utils import formatdate
 
 from newsletter import journal
+from newsletter.audience.choices import ordered, stored_choice
 from newsletter.deliver.transaction import Job, Result
 from newsletter.send.messages import Composer, envelope_sender, long_header_line
 from newsletter.send.plan import SendPlan
 from newsletter.send.report import SendReport
 from newsletter.audience.subscribers import Subscriber
+from newsletter.issue.variants import QUIET_REASON
 
 __all__ = ["FLUSH_SECONDS", "JournalJobs", "OnResult"]
 
@@ -104,8 +113,20 @@ class JournalJobs:
         if fresh < want:
             self.exhausted = True
         date = formatdate(usegmt=True)
+        claimed = [row for row in rows if row.state == "sending"]
         for row in rows:
-            subscriber = Subscriber(row.address, row.name, row.themes)
+            if row.state == "skipped":  # on the suppression list since the run was planned
+                self.tries.pop(row.email, None)
+                self.report.unsubscribed_during_run += 1
+                self.on_result("skipped")
+        saved = journal.saved_choices(self.db, [row.email for row in claimed])
+        for row in claimed:
+            subscriber = self._subscriber(row, saved.get(row.email))
+            if subscriber is None:
+                self.tries.pop(row.email, None)
+                self.outcomes.append(journal.Outcome(row.email, "skipped", QUIET_REASON))
+                self.on_result("skipped")
+                continue
             data, stuffed = self.composer.wire(subscriber, row.message_id, date)
             sender = envelope_sender(self.plan.config, subscriber, run_id=self.run_id, key=self.composer.key)
             job = Job(row.email, sender, row.address, data,
@@ -115,6 +136,21 @@ class JournalJobs:
                 self.report.failed += 1
                 continue
             self.queue.append(job)
+
+    def _subscriber(self, row: journal.RecipientRow, saved: list[str] | None) -> Subscriber | None:
+        """The recipient with the themes they chose by now; None if nothing in them is new this time."""
+        if saved is None:
+            return Subscriber(row.address, row.name, row.themes)
+        if self._quiet(saved):
+            return None
+        return Subscriber(row.address, row.name, ordered(stored_choice(saved, self.plan.config), self.plan.config))
+
+    def _quiet(self, saved: list[str]) -> bool:
+        config = self.plan.config
+        variants = self.plan.variants
+        if config.quiet_month or variants is None:
+            return False
+        return variants.is_quiet(ordered(stored_choice(saved, config), config))
 
     def _take_outcomes(self) -> list[journal.Outcome]:
         outcomes, self.outcomes = self.outcomes, []

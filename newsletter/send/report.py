@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,10 @@ class SendReport:
     suppressed: int = 0  # hard bounces added to the suppression list during this run
     possible_duplicates: int = 0  # resent after a crash, or connection lost mid-message
     already_sent: int = 0
+    unsubscribed_during_run: int = 0  # suppressed after the run was planned: skipped when claimed
+    recipient_deferrals: int = 0  # 4xx about one recipient (greylisting, full mailbox), retried later
+    slowdowns: Counter[str] = field(default_factory=Counter)  # why the pace was lowered, how often
+    lowest_rate: float | None = None  # the lowest pace the run fell to, msgs/s
     remaining: int = 0  # still pending (the run stopped early)
     stopped: str | None = None
     fatal: bool = False

@@ -169,6 +169,8 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
         try:
             pool = await with_transport(plan.transport, plan.config, body, concurrency=plan.concurrency)
             report.stopped, report.fatal = pool.stopped, pool.fatal
+            report.slowdowns, report.lowest_rate = pool.slowdowns, pool.lowest_rate
+            report.recipient_deferrals = pool.deferrals
             report.interrupted = stop.is_set() and not pool.stopped
         except asyncio.CancelledError:
             report.interrupted = report.aborted = True

@@ -6,8 +6,10 @@ headers on every response, no cookies, tokens blanked in the access log.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -127,15 +129,23 @@ class TokenRedactor(logging.Filter):
         return True
 
 
-def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: Path | None = None) -> Starlette:
+def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: Path | None = None,
+               today: Callable[[], dt.date] = dt.date.today) -> Starlette:
     """The unsubscribe server for `config`; keys default to the ones `send` signs with.
 
-    With no secret set anywhere, the `.newsletter-secret` that `send` makes (or this makes
-    first) is read, so the links a send signs are the ones this accepts.
+    The keys are worked out again for every request (`today()` decides whether old secrets
+    are still in their grace period), and once now, so a bad secret fails at start-up. With
+    no secret set anywhere, the `.newsletter-secret` that `send` makes (or this makes first)
+    is read, so the links a send signs are the ones this accepts.
     """
+
+    def current_keys() -> list[bytes]:
+        return list(keys) if keys is not None else token_keys(config, today=today())
+
+    current_keys()
     site = SubscriberSite(
         config=config,
-        keys=tuple(keys if keys is not None else token_keys(config)),
+        keys=current_keys,
         state_file=state_file or config.state_file,
         templates=template_environment(config),
     )

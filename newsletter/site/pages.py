@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -16,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import jinja2
 from starlette.concurrency import run_in_threadpool
@@ -27,12 +27,15 @@ from starlette.responses import HTMLResponse
 
 from newsletter import journal
 from newsletter.config.loader import Config
+from newsletter.config.urls import route_path
+from newsletter.errors import ConfigError
 from newsletter.tokens import read_token
 
 __all__ = ["MAX_BODY_BYTES", "BASE_CSP", "SubscriberSite", "read_form", "site_of", "token_of", "unsubscribe_path"]
 
 MAX_BODY_BYTES = 16 * 1024  # a one-click body is 26 bytes; the page's form a few hundred
 T = TypeVar("T")
+log = logging.getLogger("newsletter.site")
 
 BASE_CSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 _STYLE_RE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
@@ -40,16 +43,27 @@ _STYLE_RE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
 
 @dataclass(frozen=True)
 class SubscriberSite:
-    """What every subscriber page needs: config, token keys, the state file, templates."""
+    """What every subscriber page needs: config, token keys, the state file, templates.
+
+    `keys` is called for every token checked, not once at start-up: an old secret's
+    `old_secrets_until` date must take effect on a server that has been running for weeks.
+    """
 
     config: Config
-    keys: tuple[bytes, ...]
+    keys: Callable[[], list[bytes]]
     state_file: Path
     templates: jinja2.Environment
 
     def address(self, token: str | None) -> str | None:
         """The subscriber a token belongs to, or None for any kind of bad token."""
-        return read_token(token, self.config.list_id, list(self.keys)) if token else None
+        if not token:
+            return None
+        try:
+            keys = self.keys()
+        except ConfigError:  # the secret file went away while serving: refuse, say why in the log
+            log.exception("cannot read the token secret; every link is refused until it is back")
+            return None
+        return read_token(token, self.config.list_id, keys)
 
     @contextmanager
     def db(self) -> Iterator[sqlite3.Connection]:
@@ -120,7 +134,6 @@ def token_of(request: Request, form: FormData | None = None) -> str | None:
 
 def unsubscribe_path(config: Config) -> str:
     """The path the server answers on: the path of `unsubscribe.url`, so a proxy passes it as is."""
-    path = urlsplit(config.unsubscribe_url).path.rstrip("/")
-    return path or "/"
+    return route_path(config.unsubscribe_url)
 
 

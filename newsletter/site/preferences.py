@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 from newsletter import journal
 from newsletter.audience.choices import Selection, ordered, selection_of, stored_choice
 from newsletter.config.loader import Config
+from newsletter.config.urls import route_path
 from newsletter.site.pages import SubscriberSite, site_of, token_of, unsubscribe_path
 
 __all__ = ["ThemeBox", "current_choice", "preferences_path", "preferences_routes", "topics_link"]
@@ -47,7 +48,7 @@ def preferences_path(config: Config) -> str | None:
     """The path the page answers on: that of `preferences_url`; None when it is not set."""
     if not config.preferences_url:
         return None
-    return urlsplit(config.preferences_url).path.rstrip("/") or "/"
+    return route_path(config.preferences_url)
 
 
 def topics_link(config: Config, token: str) -> str | None:

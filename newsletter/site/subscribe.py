@@ -66,7 +66,7 @@ def _form_page(site: SubscriberSite, *, status: int = 200, values: dict[str, Any
                source: str = "page", problem: str | None = None, again: bool = False) -> HTMLResponse:
     config = site.config
     return site.render("subscribe/form.html", status=status, action=subscribe_path(config),
-                       stamp=make_stamp(site.keys[0], config.list_id, int(time.time())), source=source,
+                       stamp=make_stamp(site.keys()[0], config.list_id, int(time.time())), source=source,
                        themes=config.themes, values=values or {"email": "", "name": "", "themes": ()},
                        consent=_settings(site).consent, problem=problem, again=again)
 
@@ -108,7 +108,7 @@ async def subscribe_action(request: Request) -> Response:
     if _text(form, "website"):
         log.info("sign-up refused: honeypot filled")
         return site.render("subscribe/check.html", email=email)
-    shown = read_stamp(_text(form, "stamp"), config.list_id, list(site.keys))
+    shown = read_stamp(_text(form, "stamp"), config.list_id, site.keys())
     if shown is None or time.time() - shown < settings.min_seconds:
         return _form_page(site, values=values, source=source, again=True)
     try:
@@ -116,7 +116,7 @@ async def subscribe_action(request: Request) -> Response:
     except ValueError as exc:
         return _form_page(site, status=400, values=values, source=source,
                           problem=f"Please enter a valid email address ({exc}).")
-    client = client_key(site.keys[0], request.client.host if request.client else "")
+    client = client_key(site.keys()[0], request.client.host if request.client else "")
     allowed = await site.run(lambda db: journal.count_client(db, client, at=time.time(), limit=settings.client_limit))
     if not allowed:
         log.info("sign-up refused: client over its hourly limit")
@@ -134,7 +134,7 @@ async def _mail(site: SubscriberSite, email: str, nonce: str) -> None:
     """Mail the confirmation link, after the answer went out (its timing says nothing)."""
     config, settings = site.config, _settings(site)
     expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=settings.expires_days)
-    token = make_link_token(site.keys[0], config.list_id, email, nonce, int(expires.timestamp()))
+    token = make_link_token(site.keys()[0], config.list_id, email, nonce, int(expires.timestamp()))
     link = f"{_origin(settings.url)}{confirm_path(config)}?t={quote(token, safe='')}"
     problem = await send_confirmation(config, Confirmation(email, link, expires))
     if problem:
@@ -151,7 +151,7 @@ def _origin(url: str) -> str:
 def _link(site: SubscriberSite, token: str | None) -> tuple[str, str] | None:
     if not token:
         return None
-    return read_link_token(token, site.config.list_id, list(site.keys), now=time.time())
+    return read_link_token(token, site.config.list_id, site.keys(), now=time.time())
 
 
 async def confirm_page(request: Request) -> Response:

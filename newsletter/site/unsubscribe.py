@@ -4,6 +4,9 @@ Served at the path of `unsubscribe.url` (default `/unsubscribe`), with the token
 `?t=`. `GET` only shows a page (mail scanners follow links, so it never changes state);
 `POST` with `List-Unsubscribe=One-Click` (the mail client's button) or from the page's
 button unsubscribes at once. A bad token of any kind gets the same generic page.
+"Resubscribe" only undoes what the subscriber did (SUBSCRIBER_SOURCES): a hard bounce,
+a complaint or an officer's entry stays, because an old or forwarded email must not
+bring a dead or unwilling address back; the page says how to get in touch instead.
 No cookies, no login, no CSRF token: RFC 8058 wants a plain POST, and the token itself
 is the proof. Unsubscribes land in the state file's suppression list that `send` reads.
 
@@ -15,6 +18,8 @@ routes in `app.routes()`.
 from __future__ import annotations
 
 import logging
+import sqlite3
+from email.utils import parseaddr
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -22,13 +27,16 @@ from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
 from newsletter.config.loader import Config
-from newsletter.site.pages import read_form, site_of, token_of, unsubscribe_path
+from newsletter.site.pages import SubscriberSite, read_form, site_of, token_of, unsubscribe_path
 from newsletter.site.preferences import topics_link
 from newsletter.tokens import PROBE_ADDRESS, PROBE_HEADER
 
-__all__ = ["unsubscribe_routes"]
+__all__ = ["SUBSCRIBER_SOURCES", "UNSUBSCRIBED", "unsubscribe_routes"]
 
 UNSUBSCRIBED = "unsubscribed"  # the suppression reason for every web unsubscribe
+# Suppressions the subscriber made themselves: this page (one-click, its button) or their
+# own email (`newsletter suppress add`, source mailto). Only these can be undone here.
+SUBSCRIBER_SOURCES = ("one-click", "web", "mailto")
 log = logging.getLogger("newsletter.unsubscribe")
 
 
@@ -39,9 +47,22 @@ async def unsubscribe_page(request: Request) -> Response:
     email = site.address(token)
     if email is None:
         return site.invalid()
-    suppressed = await site.run(lambda db: journal.is_suppressed(db, email))
-    return site.page("done" if suppressed else "confirm", email=email, token=token,
-                     topics=topics_link(site.config, token))
+    suppression = await site.run(lambda db: journal.get_suppression(db, email))
+    if suppression is not None:
+        return _done(site, email, token, suppression)
+    return site.page("confirm", email=email, token=token, topics=topics_link(site.config, token))
+
+
+def _own(suppression: journal.Suppression) -> bool:
+    return suppression.reason == UNSUBSCRIBED and suppression.source in SUBSCRIBER_SOURCES
+
+
+def _done(site: SubscriberSite, email: str, token: str, suppression: journal.Suppression | None) -> Response:
+    """The "you are unsubscribed" page: with "Resubscribe" only if they did it themselves."""
+    config = site.config
+    contact = parseaddr(config.reply_to)[1] if config.reply_to else config.sender_address
+    own = suppression is None or _own(suppression)
+    return site.page("done", email=email, token=token, can_resubscribe=own, contact=contact)
 
 
 async def unsubscribe_action(request: Request) -> Response:
@@ -56,15 +77,26 @@ async def unsubscribe_action(request: Request) -> Response:
         return PlainTextResponse("probe ok: nobody was unsubscribed\n", headers={PROBE_HEADER: "ok"})
     action = form.get("action")
     if action == "resubscribe":
-        await site.run(lambda db: journal.unsuppress(db, email))
+        lifted = await site.run(lambda db: journal.unsuppress_if(db, email, reason=UNSUBSCRIBED,
+                                                                  sources=SUBSCRIBER_SOURCES))
+        remaining = None if lifted else await site.run(lambda db: journal.get_suppression(db, email))
+        if remaining is not None:
+            log.info("resubscribe refused: suppressed by %s", remaining.reason)
+            return _done(site, email, token, remaining)
         log.info("resubscribed via the web page")
         return site.page("resubscribed", email=email, token=token)
     # Anything else with a valid token is an unsubscribe: the page's button says so, and
     # a one-click POST is honoured even if a client garbles the List-Unsubscribe body.
     source = "web" if action == "unsubscribe" else "one-click"
-    await site.run(lambda db: journal.suppress(db, email, UNSUBSCRIBED, source))
+    suppression = await site.run(lambda db: _suppress(db, email, source))
     log.info("unsubscribed (%s)", source)
-    return site.page("done", email=email, token=token)
+    return _done(site, email, token, suppression)
+
+
+def _suppress(db: sqlite3.Connection, email: str, source: str) -> journal.Suppression | None:
+    """Add the unsubscribe (an earlier suppression is kept as it is) and return what is stored."""
+    journal.suppress(db, email, UNSUBSCRIBED, source)
+    return journal.get_suppression(db, email)
 
 
 async def healthz(request: Request) -> Response:

@@ -37,7 +37,7 @@ from newsletter.issue.checks.html import (
     check_mso,
     check_tables,
 )
-from newsletter.issue.checks.links import check_links, check_parity, check_unsubscribe
+from newsletter.issue.checks.links import check_links, check_parity, check_unsubscribe, check_unsubscribe_route
 from newsletter.issue.checks.message import (
     CLIP_BYTES,
     NEAR_CLIP_BYTES,
@@ -95,6 +95,7 @@ def check_issue(rendered: RenderedIssue, files: Mapping[str, bytes], config: Con
         *check_preheader(doc),
         *check_parity(doc, text, config, locate),
         *check_unsubscribe(doc, text, config),
+        *check_unsubscribe_route(doc, text, message, config),
         *check_headers(message),
         *check_contrast(config.colors, where=config.path.name),
     ])

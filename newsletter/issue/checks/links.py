@@ -12,13 +12,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from newsletter.config.loader import Config
-from newsletter.issue.checks.document import line_of, text_of
+from newsletter.config.urls import route_path
+from newsletter.issue.checks.document import line_of, message_headers, text_of
 from newsletter.issue.checks.findings import Finding, error, warning
+from newsletter.tokens import is_token_shaped
 
-__all__ = ["check_links", "check_parity", "check_unsubscribe"]
+__all__ = ["check_links", "check_parity", "check_unsubscribe", "check_unsubscribe_route"]
 
 _TEXT_URL = re.compile(r"https?://[^\s<>\"]+")
 
@@ -135,4 +137,30 @@ def check_unsubscribe(doc: Any, text: str, config: Config) -> list[Finding]:
     if not any(way_out(u) for u in _text_urls(text)):
         findings.append(error("unsubscribe-link", "email.txt", "the text part has no unsubscribe link",
                               "keep `Unsubscribe: {{ unsubscribe_url }}` in email.txt"))
+    return findings
+
+
+def check_unsubscribe_route(doc: Any, text: str, message: bytes, config: Config) -> list[Finding]:
+    """Every tokened link (List-Unsubscribe, HTML, text) must land on a route the site answers.
+
+    `newsletter serve` answers on the exact path of `unsubscribe.url` and `preferences_url`;
+    a link with another path (a trailing slash, a template that edits the URL) gets a
+    redirect or a 404, and a one-click POST through a redirect suppresses nobody.
+    """
+    routes = {route_path(u): urlsplit(u).netloc for u in (config.unsubscribe_url, config.preferences_url) if u}
+    header = " ".join(str(message_headers(message).get("List-Unsubscribe") or "").split())
+    links = [("sample.eml: List-Unsubscribe", u) for u in re.findall(r"<(https?://[^>]*)>", header)]
+    links += [("email.html", (a.get("href") or "").strip()) for a in doc.iter("a")]
+    links += [("email.txt", u) for u in _text_urls(text)]
+    findings = []
+    for where, url in links:
+        parts = urlsplit(url)
+        personal = where.startswith("sample.eml") or any(
+            key == "t" and is_token_shaped(value) for key, value in parse_qsl(parts.query))
+        if not personal or routes.get(parts.path) == parts.netloc:
+            continue
+        findings.append(error("unsubscribe-route", where,
+                              f"the personal link {parts.scheme}://{parts.netloc}{parts.path} is not a page the "
+                              f"subscriber site answers ({', '.join(sorted(routes))})",
+                              "write {{ unsubscribe_url }} and {{ preferences_url }} in the templates as they are"))
     return findings

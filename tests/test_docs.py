@@ -12,7 +12,7 @@ import click
 import pytest
 import yaml
 
-from conftest import REPO
+from support.themekit import REPO
 from newsletter.cli import COMMANDS, main
 from newsletter.config.loader import _TOP_KEYS
 from newsletter.config.sections import Colors, DkimConfig, SmtpConfig, SourceConfig, SubscribeConfig

@@ -5,7 +5,6 @@ traceback. Kept fast: few examples, small inputs."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import yaml
 from hypothesis import HealthCheck, given, settings

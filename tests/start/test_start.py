@@ -1,0 +1,90 @@
+"""`newsletter init` and `newsletter new`, run as a user runs them: in a subprocess, in a temp folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import mailbox
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from newsletter.config.loader import load_config
+from newsletter.issue.items import load_items
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def newsletter(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI in a subprocess without a terminal and without the test's token secret."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    return subprocess.run([sys.executable, "-m", "newsletter", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**base, "PYTHONPATH": str(REPO), **(env or {})}, timeout=120, check=False)
+
+
+def last_month() -> str:
+    return (dt.date.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+
+
+def test_init_then_build_and_send_into_the_outbox(tmp_path: Path) -> None:
+    made = newsletter("init", "my-digest", "--name", "Parish news", "--from", "Parish office <news@parish.example>",
+                      "--themes", "Services, Events ,Notices", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    folder = tmp_path / "my-digest"
+    assert f"newsletter build {last_month()}" in made.stdout
+    config = load_config(folder / "newsletter.yaml")
+    assert (config.name, config.sender, config.themes) == (
+        "Parish news", "Parish office <news@parish.example>", ("Services", "Events", "Notices"))
+    assert (folder / ".newsletter-secret").stat().st_mode & 0o777 == 0o600
+    ignored = (folder / ".gitignore").read_text().splitlines()
+    assert {"newsletter.db", "outbox/", ".newsletter-secret"} <= set(ignored)
+    assert {p.name for p in (folder / "templates").iterdir()} == {"README.md", "email.html", "email.txt", "email.css"}
+    assert "{% block content %}" in (folder / "templates" / "README.md").read_text()
+
+    built = newsletter("build", last_month(), cwd=folder)
+    assert built.returncode == 0, built.stderr
+    assert "3 items in 3 themes" in built.stdout and "Checks: no problems found." in built.stdout
+    sent = newsletter("send", last_month(), "--yes", cwd=folder)
+    assert sent.returncode == 0, sent.stderr
+    received = sorted(m["To"] for m in mailbox.Maildir(folder / "outbox", create=False))
+    assert received == ["Alex Morgan <alex.morgan@example.org>", "Sam Okafor <sam.okafor@example.org>"]
+    assert "Made a token secret" not in sent.stderr  # init made it; send reads the same file
+
+
+def test_init_refuses_a_folder_with_files_unless_forced(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    refused = newsletter("init", ".", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: .: the folder is not empty (choose a new folder, or add --force")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    forced = newsletter("init", ".", "--force", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert load_config(tmp_path / "newsletter.yaml").themes == ("News", "Reports", "Events")  # the defaults
+
+
+def test_init_names_a_bad_sender(tmp_path: Path) -> None:
+    result = newsletter("init", "d", "--from", "not an address", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "error: --from: not an email address: 'not an address' " \
+                            '(write it as "Name <addr@example.org>")\n'
+    assert not (tmp_path / "d").exists()
+
+
+def test_new_writes_an_item_that_loads_with_every_field(tmp_path: Path) -> None:
+    assert newsletter("init", "d", "--themes", "Policy,Practice", cwd=tmp_path).returncode == 0
+    folder = tmp_path / "d"
+    result = newsletter("new", "Annual report: what's new?", cwd=folder, env={"EDITOR": "false"})
+    assert result.returncode == 0, result.stderr
+    today = dt.date.today()
+    path = folder / "items" / f"{today.isoformat()}-annual-report-what-s-new.yaml"
+    assert result.stdout == f"Wrote {path.relative_to(folder)}\n"
+    text = path.read_text()
+    for field in ("see_also:", "image:", "alt:", "# one of: Policy, Practice"):
+        assert field in text
+    [item] = [i for i in load_items(folder / "items") if i.date == today]
+    assert (item.title, item.theme, item.links[0].title) == ("Annual report: what's new?", "Policy",
+                                                              "Annual report: what's new?")
+    again = newsletter("item", "new", "Annual report: what's new?", cwd=folder)
+    assert again.returncode == 0
+    assert path.with_name(path.stem + "-2.yaml").exists()  # never overwrites

@@ -1,0 +1,1 @@
+"""Test helpers and fixtures, registered as plugins in tests/conftest.py."""

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter.errors import ConfigError
+from newsletter.files import atomic_write
 
 if TYPE_CHECKING:
     from newsletter.config.loader import Config
@@ -246,18 +247,10 @@ def create_secret_file(path: Path) -> bool:
     """
     if path.exists():
         return False
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_urlsafe(32))
-        fh.flush()
-        os.fsync(fh.fileno())
     try:
-        os.link(tmp, path)  # fails if another process created it first: read theirs
-    except FileExistsError:
+        atomic_write(path, secrets.token_urlsafe(32), mode=0o600, exclusive=True)
+    except FileExistsError:  # another process created it first: read theirs
         return False
-    finally:
-        tmp.unlink()
     return True
 
 

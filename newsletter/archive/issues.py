@@ -24,8 +24,8 @@ from typing import Any
 
 from newsletter.config.loader import Config
 from newsletter.config.sections import theme_key
-from newsletter.errors import BuildError
 from newsletter.daterange import DateRange
+from newsletter.errors import BuildError
 from newsletter.issue.items import Item, load_items
 
 __all__ = [

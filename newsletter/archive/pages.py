@@ -19,8 +19,8 @@ from markupsafe import Markup
 from newsletter.archive.issues import Archive, ArchivedIssue, ArchivedItem, ArchivedSection
 from newsletter.config.loader import Config
 from newsletter.config.palette import palette_for
-from newsletter.errors import BuildError
 from newsletter.daterange import DateRange
+from newsletter.errors import BuildError
 from newsletter.issue.render import template_environment
 from newsletter.issue.summary import summary_html
 

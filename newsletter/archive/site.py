@@ -11,8 +11,6 @@ the clock: dates come from the issues, so the same inputs give the same bytes.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from newsletter.archive.issues import Archive, load_archive
 from newsletter.archive.pages import ArchivePages, issue_view, theme_counts, theme_groups
 from newsletter.config.loader import Config
 from newsletter.errors import BuildError
+from newsletter.files import atomic_write
 
 __all__ = [
     "RECORD",
@@ -113,15 +112,7 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data, mode=0o644)  # a web server serves it to anyone
     return True
 
 

@@ -18,21 +18,21 @@ from __future__ import annotations
 import csv
 import dataclasses
 import difflib
-import os
-import tempfile
+import io
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from newsletter.audience.subscribers import Subscriber, SubscriberList
 from newsletter.config.loader import Config
 from newsletter.config.sections import theme_key
 from newsletter.csvfile import safe_cell
 from newsletter.errors import NewsletterError, SendError, raise_all
+from newsletter.files import atomic_write
 from newsletter.journal.optouts import Suppression
 from newsletter.journal.signups import Signup
-from newsletter.audience.subscribers import Subscriber, SubscriberList
 
 __all__ = [
     "EXPORT_COLUMNS",
@@ -237,22 +237,13 @@ def write_export(rows: Iterable[ExportRow], out: TextIO) -> int:
 
 
 def export_subscribers(rows: list[ExportRow], path: Path) -> int:
-    """Write the merged list to `path` atomically (temp file, fsync, rename)."""
+    """Write the merged list to `path` atomically; returns the row count."""
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    text = io.StringIO(newline="")
+    count = write_export(rows, text)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+        atomic_write(path, text.getvalue(), mode=0o644)
     except OSError as exc:
         raise NewsletterError(f"cannot write the export: {exc.strerror}", path=path,
                               hint="check that the folder exists and is writable") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            count = write_export(rows, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise NewsletterError(f"cannot write the export: {exc.strerror}", path=path) from exc
     return count

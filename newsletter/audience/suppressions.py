@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from newsletter import journal
+from newsletter.audience.subscribers import check_address
 from newsletter.csvfile import csv_records, safe_cell
 from newsletter.errors import NewsletterError
-from newsletter.audience.subscribers import check_address
+from newsletter.files import atomic_write
 
 __all__ = [
     "UNSUBSCRIBED",
@@ -126,19 +125,12 @@ def write_suppressions(rows: Iterable[journal.Suppression], out: TextIO) -> int:
 
 
 def export_suppressions(db: sqlite3.Connection, path: Path) -> int:
-    """Write the list to `path` atomically (temp file, fsync, rename); returns the row count."""
+    """Write the list to `path` atomically; returns the row count."""
     path = Path(path)
+    text = io.StringIO(newline="")
+    count = write_suppressions(journal.list_suppressions(db), text)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+        atomic_write(path, text.getvalue())
     except OSError as exc:
-        raise NewsletterError(f"cannot write the export: {exc.strerror}", path=path) from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            count = write_suppressions(journal.list_suppressions(db), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise NewsletterError(f"cannot write the export: {exc.strerror}", path=path) from exc
     return count

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from newsletter.errors import NewsletterError
 from newsletter.collect.feedhtml import strip_tracking
+from newsletter.errors import NewsletterError
 from newsletter.yamldoc import parse_yaml
 
 __all__ = [

@@ -22,7 +22,6 @@ from typing import Any
 import feedparser
 import httpx
 
-from newsletter.errors import CollectError
 from newsletter.collect.feedhtml import (
     Picture,
     Summary,
@@ -31,6 +30,7 @@ from newsletter.collect.feedhtml import (
     strip_tracking,
     text_to_html,
 )
+from newsletter.errors import CollectError
 from newsletter.journal.caches import FeedCache
 
 __all__ = [

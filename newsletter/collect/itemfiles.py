@@ -10,9 +10,7 @@ has just created is replaced.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import tempfile
 import textwrap
 import unicodedata
 from pathlib import Path
@@ -22,6 +20,7 @@ import yaml
 
 from newsletter.config.loader import Config
 from newsletter.errors import CollectError
+from newsletter.files import atomic_write
 from newsletter.issue.items import Item
 
 __all__ = [
@@ -112,36 +111,17 @@ def dated_file_names(date: dt.date, title: str) -> list[str]:
     return [f"{base}.yaml"] + [f"{base}-{n}.yaml" for n in range(2, 1000)]
 
 
-def _create(tmp: Path, target: Path, text: str) -> None:
-    """`target` with `text`, or FileExistsError; a hard link publishes the complete file
-    at once; where links are not supported, an exclusive create does."""
-    try:
-        os.link(tmp, target)
-    except FileExistsError:
-        raise
-    except OSError:
-        with open(target, "x", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-
-
 def write_item_file(folder: Path, names: list[str], text: str) -> Path:
     """Create the first free name exclusively (hard link of a complete temp file), so an
     existing file is never overwritten, even by a concurrent run."""
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".collect-", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
         for name in names:
             try:
-                _create(Path(tmp), folder / name, text)
+                atomic_write(folder / name, text, exclusive=True)
             except FileExistsError:
                 continue
             return folder / name
     except OSError as exc:
         raise CollectError(f"cannot write an item file: {exc.strerror}", path=folder) from exc
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     raise CollectError("too many files with the same name", path=folder / names[0])

@@ -27,9 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from newsletter import journal
-from newsletter.config.loader import Config
 from newsletter.collect.dedupe import item_keys, known_keys
-from newsletter.errors import CollectError, NewsletterError
 from newsletter.collect.feeds import (
     Download,
     Feed,
@@ -39,12 +37,14 @@ from newsletter.collect.feeds import (
     parse_feed,
     read_feed_file,
 )
-from newsletter.daterange import DateRange
 from newsletter.collect.itemfiles import item_file_names, item_yaml, write_item_file
-from newsletter.issue.items import Image, Item, Link, parse_items
 from newsletter.collect.sources import Source, resolve_sources
 from newsletter.collect.spreadsheet import read_spreadsheet
 from newsletter.collect.themerules import choose_theme
+from newsletter.config.loader import Config
+from newsletter.daterange import DateRange
+from newsletter.errors import CollectError, NewsletterError
+from newsletter.issue.items import Image, Item, Link, parse_items
 from newsletter.yamldoc import parse_yaml
 
 __all__ = ["CollectReport", "NewItem", "SourceReport", "collect"]

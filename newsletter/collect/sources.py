@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsletter.collect.feeds import is_web_url
 from newsletter.config.loader import Config
 from newsletter.config.sections import SourceConfig
 from newsletter.errors import CollectError
-from newsletter.collect.feeds import is_web_url
 
 __all__ = [
     "Source",

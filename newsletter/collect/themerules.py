@@ -14,9 +14,9 @@ import functools
 import re
 from collections.abc import Sequence
 
+from newsletter.collect.sources import Source
 from newsletter.config.loader import Config
 from newsletter.config.sections import theme_key
-from newsletter.collect.sources import Source
 
 __all__ = [
     "choose_theme",

@@ -37,7 +37,6 @@ from typing import Protocol
 
 import aiosmtplib
 
-from newsletter.deliver.pace import RateLimiter
 from newsletter.deliver.connection import (
     ConnectionFailed,
     Connector,
@@ -45,6 +44,7 @@ from newsletter.deliver.connection import (
     Transport,
     close_politely,
 )
+from newsletter.deliver.pace import RateLimiter
 from newsletter.deliver.transaction import Job, Result, pace_signal, transact
 
 __all__ = ["MANY", "MANY_WINDOW", "JobSource", "PoolReport", "deliver"]

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from newsletter.config.loader import Config
 from newsletter.config.sections import SmtpConfig
-from newsletter.deliver.pool import PoolReport
 from newsletter.deliver.connection import Transport, transport_from_config
-from newsletter.errors import SendError
 from newsletter.deliver.outbox import embedded_outbox
+from newsletter.deliver.pool import PoolReport
+from newsletter.errors import SendError
 
 __all__ = ["resolve_transport", "transport_label", "with_transport"]
 

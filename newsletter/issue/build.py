@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from newsletter.config.loader import Config
+from newsletter.daterange import DateRange
+from newsletter.errors import BuildError
 from newsletter.issue.checks import check_issue
 from newsletter.issue.compose import greeting, preferences_url, sample_message, unsubscribe_url
-from newsletter.config.loader import Config
-from newsletter.errors import BuildError
-from newsletter.daterange import DateRange
-from newsletter.issue.selection import Issue, make_issue
 from newsletter.issue.items import load_items
 from newsletter.issue.render import GMAIL_CLIP_BYTES, RenderedIssue, render_issue, slot
+from newsletter.issue.selection import Issue, make_issue
 from newsletter.tokens import SAMPLE_SECRET, make_token
 
 __all__ = ["BuildResult", "clipped_error", "prepare_issue", "build_issue", "write_issue", "sample_values"]

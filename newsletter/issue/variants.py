@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import jinja2
 
-from newsletter.issue.build import BuildResult, render_files
 from newsletter.audience.choices import Selection, selection_of, unknown_theme_error
 from newsletter.config.loader import Config
 from newsletter.errors import NewsletterError, SendError
+from newsletter.issue.build import BuildResult, render_files
 from newsletter.issue.render import RenderedIssue, render_issue, template_environment
 
 __all__ = [

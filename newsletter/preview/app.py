@@ -35,12 +35,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsletter.errors import NewsletterError
+from newsletter.issue.render import GMAIL_CLIP_BYTES
+from newsletter.issue.variants import PreviewVariants, theme_query
 from newsletter.preview.livebuild import LiveBuild, Snapshot
 from newsletter.preview.mailview import count_outbox, outbox_routes
 from newsletter.preview.outlook import outlook_view
-from newsletter.issue.render import GMAIL_CLIP_BYTES
 from newsletter.send.testsend import send_test_async
-from newsletter.issue.variants import PreviewVariants, theme_query
 
 __all__ = ["LOCAL_HOSTS", "create_app", "for_scheme", "make_server", "open_socket"]
 

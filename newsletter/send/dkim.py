@@ -26,12 +26,19 @@ from pathlib import Path
 import dkim
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
-from dkim.canonicalization import (CanonicalizationPolicy, Relaxed, compress_whitespace, correct_empty_body,
-                                   strip_trailing_lines, strip_trailing_whitespace)
+from dkim.canonicalization import (
+    CanonicalizationPolicy,
+    Relaxed,
+    compress_whitespace,
+    correct_empty_body,
+    strip_trailing_lines,
+    strip_trailing_whitespace,
+)
 
 from newsletter.config.loader import Config
 from newsletter.config.sections import DkimConfig
 from newsletter.errors import ConfigError, NewsletterError
+from newsletter.files import atomic_write
 
 __all__ = ["Signer", "SIGNED_HEADERS", "OPTIONAL_SIGNED_HEADERS", "load_signer", "load_private_key",
            "make_signer", "public_key_record", "canonical_body", "record_name", "zone_strings",
@@ -114,15 +121,12 @@ def write_private_key(key: rsa.RSAPrivateKey, path: Path) -> None:
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                             serialization.NoEncryption())
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        atomic_write(path, pem, mode=0o600, exclusive=True)
     except FileExistsError:
         raise NewsletterError("a key file is already there", path=path,
                               hint="choose another --out, or move the old key aside first") from None
     except OSError as exc:
         raise NewsletterError(f"cannot write the key: {exc.strerror}", path=path) from exc
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    os.chmod(path, 0o600)  # in case the umask or the filesystem widened it
 
 
 def _split(message: bytes) -> tuple[list[list[bytes]], bytes]:

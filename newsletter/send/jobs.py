@@ -26,12 +26,12 @@ from email.utils import formatdate
 
 from newsletter import journal
 from newsletter.audience.choices import ordered, stored_choice
+from newsletter.audience.subscribers import Subscriber
 from newsletter.deliver.transaction import Job, Result
+from newsletter.issue.variants import QUIET_REASON
 from newsletter.send.messages import Composer, envelope_sender, long_header_line
 from newsletter.send.plan import SendPlan
 from newsletter.send.report import SendReport
-from newsletter.audience.subscribers import Subscriber
-from newsletter.issue.variants import QUIET_REASON
 
 __all__ = ["FLUSH_SECONDS", "JournalJobs", "OnResult"]
 

@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter import journal
-from newsletter.issue.build import BuildResult
 from newsletter.audience.choices import ThemeChoices, apply_choices
 from newsletter.audience.signups import with_signups
-from newsletter.config.loader import Config
-from newsletter.send.messages import TemplateCache, unsubscribe_keys
-from newsletter.deliver.relay import resolve_transport, transport_label
-from newsletter.deliver.connection import Transport
 from newsletter.audience.subscribers import SubscriberList, read_subscribers
+from newsletter.config.loader import Config
+from newsletter.deliver.connection import Transport
+from newsletter.deliver.relay import resolve_transport, transport_label
+from newsletter.issue.build import BuildResult
 from newsletter.issue.variants import QUIET_REASON, Variants
+from newsletter.send.messages import TemplateCache, unsubscribe_keys
 
 __all__ = ["DUPLICATE_ROW", "INVALID_ROW", "ROW_REASONS", "SendPlan", "exclusion", "prepare_send"]
 

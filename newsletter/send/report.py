@@ -8,13 +8,14 @@ where a spreadsheet can open them (also used by `status`).
 from __future__ import annotations
 
 import csv
-import os
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter import journal
 from newsletter.csvfile import safe_cell
+from newsletter.files import atomic_write
 
 __all__ = ["DryRunReport", "FailedRecipient", "SendReport", "write_failures_csv"]
 
@@ -93,10 +94,9 @@ class DryRunReport:
 def write_failures_csv(path: Path, rows: list[journal.RecipientRow]) -> None:
     """email,name,state,attempts,reply: the recipients not sent, for a spreadsheet."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["email", "name", "state", "attempts", "reply"])
-        for row in rows:
-            writer.writerow([safe_cell(v) for v in (row.address, row.name, row.state, row.attempts, row.reply)])
-    os.replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["email", "name", "state", "attempts", "reply"])
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in (row.address, row.name, row.state, row.attempts, row.reply)])
+    atomic_write(path, text.getvalue())

@@ -15,13 +15,15 @@ from collections import deque
 from email.utils import formatdate
 from pathlib import Path
 
-from newsletter.issue.build import BuildResult, build_issue
+from newsletter.audience.subscribers import Subscriber, check_address
 from newsletter.config.loader import Config
-from newsletter.deliver.transaction import Job, Result
-from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.connection import Transport
-from newsletter.errors import SendError
 from newsletter.daterange import DateRange
+from newsletter.deliver.connection import Transport
+from newsletter.deliver.pool import PoolReport, deliver
+from newsletter.deliver.relay import resolve_transport, transport_label, with_transport
+from newsletter.deliver.transaction import Job, Result
+from newsletter.errors import SendError
+from newsletter.issue.build import BuildResult, build_issue
 from newsletter.send.messages import (
     Composer,
     TemplateCache,
@@ -29,9 +31,7 @@ from newsletter.send.messages import (
     load_signer_for,
     unsubscribe_keys,
 )
-from newsletter.deliver.relay import resolve_transport, transport_label, with_transport
 from newsletter.send.report import FailedRecipient, SendReport
-from newsletter.audience.subscribers import Subscriber, check_address
 
 __all__ = ["TEST_PREFIX", "send_test", "send_test_async"]
 

@@ -26,7 +26,6 @@ from collections.abc import Mapping
 
 from newsletter.config.loader import Config
 from newsletter.config.palette import contrast_ratio
-from newsletter.issue.render import RenderedIssue
 from newsletter.issue.checks.content import check_items, check_preheader, check_subject
 from newsletter.issue.checks.document import message_subject, parse_html, url_locations
 from newsletter.issue.checks.findings import Finding, Severity, count, ordered
@@ -45,6 +44,7 @@ from newsletter.issue.checks.message import (
     check_line_lengths,
     check_size,
 )
+from newsletter.issue.render import RenderedIssue
 
 __all__ = [
     "CLIP_BYTES",

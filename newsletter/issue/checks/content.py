@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from newsletter.issue.selection import Issue
 from newsletter.issue.checks.document import line_of
 from newsletter.issue.checks.findings import Finding, error, warning
+from newsletter.issue.selection import Issue
 
 __all__ = ["PREHEADER_MIN", "SUBJECT_MAX", "check_items", "check_preheader", "check_subject"]
 

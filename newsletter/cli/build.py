@@ -28,7 +28,7 @@ def build(month: str | None, since: str | None, until: str | None, config_path: 
     from newsletter.issue.variantchecks import build_checked
 
     config = load(config_path)
-    result = build_checked(config, date_range(month, since, until), config.root / "subscribers.csv")
+    result = build_checked(config, date_range(month, since, until), config.subscribers_file)
     rendered = result.rendered
     click.echo(f"Built {rendered.issue.range.label}: {plural(len(rendered.issue.items), 'item')} "
                f"in {plural(len(rendered.issue.sections), 'theme')} -> {_shown(result.folder)}/")
@@ -42,7 +42,7 @@ def build(month: str | None, since: str | None, until: str | None, config_path: 
         raise clipped
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(check_summary(result.manifest.get("checks", []), rendered.issue.range.slug))
+    click.echo(check_summary(result.findings, rendered.issue.range.slug))
     if open_browser:
         click.launch(str(result.folder / "email.html"))
 

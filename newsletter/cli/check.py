@@ -101,14 +101,14 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
     import json
 
     from newsletter.issue.checks.document import url_locations
-    from newsletter.issue.checks.findings import Finding, count, ordered
+    from newsletter.issue.checks.findings import count, ordered
     from newsletter.issue.probe import link_findings, probe_links, web_links
     from newsletter.issue.variantchecks import build_checked
     from newsletter.journal.db import connect
 
     config = load(config_path)
-    result = build_checked(config, date_range(month, since, until), config.root / "subscribers.csv", write=False)
-    findings = [Finding(**f) for f in result.manifest["checks"]]
+    result = build_checked(config, date_range(month, since, until), config.subscribers_file, write=False)
+    findings = list(result.findings)
     if links:
         urls = web_links(result.files["email.html"].decode("utf-8"), config)
         click.echo(f"Checking {len(urls)} link{'s' * (len(urls) != 1)} ...", err=True)

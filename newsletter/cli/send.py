@@ -17,19 +17,18 @@ import click
 
 from newsletter.cli.options import config_option, date_range, load, range_options
 from newsletter.cli.wording import plural
-from newsletter.errors import ErrorList, SendError
+from newsletter.errors import SendError
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Task
     from rich.text import Text
 
-    from newsletter.config.loader import Config
-    from newsletter.issue.build import BuildResult
+    from newsletter.issue.checks.findings import Finding
     from newsletter.send.plan import SendPlan
     from newsletter.send.report import DryRunReport, SendReport
 
-__all__ = ["EXIT_INCOMPLETE", "EXIT_INTERRUPTED", "check_before_sending", "send", "send_with_progress"]
+__all__ = ["EXIT_INCOMPLETE", "EXIT_INTERRUPTED", "send", "send_with_progress"]
 
 EXIT_INCOMPLETE = 3
 EXIT_INTERRUPTED = 130
@@ -70,21 +69,21 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
 
     from newsletter.cli.secret import say_if_secret_made
     from newsletter.issue.build import build_issue
-    from newsletter.send.plan import prepare_send
+    from newsletter.send.plan import check_gate, prepare_send
     from newsletter.send.run import dry_run as compose_all
     from newsletter.send.testsend import send_test
 
     config = load(config_path)
     rng = date_range(month, since, until)
     say_if_secret_made(config)
+    result = build_issue(config, rng)
     if test_addresses:
         addresses = [a.strip() for value in test_addresses for a in value.split(",") if a.strip()]
-        report = send_test(config, rng, addresses, smtp_host=smtp_host, smtp_port=smtp_port)
+        report = send_test(config, result, addresses, smtp_host=smtp_host, smtp_port=smtp_port)
         _print_test(report)
-        sys.exit(0 if report.sent == len({a.lower() for a in addresses}) else EXIT_INCOMPLETE)
-    result = build_issue(config, rng)
-    check_before_sending(config, result, force=force, dry_run=dry_run)
-    plan = prepare_send(config, result, subscribers_path or config.root / "subscribers.csv", strict=strict,
+        sys.exit(0 if report.all_sent else EXIT_INCOMPLETE)
+    _warn_check_errors(check_gate(result, force=force, dry_run=dry_run), force=force)
+    plan = prepare_send(config, result, subscribers_path or config.subscribers_file, strict=strict,
                         smtp_host=smtp_host, smtp_port=smtp_port, concurrency=concurrency,
                         retry_failed=retry_failed)
     out = Console(highlight=False, soft_wrap=True)
@@ -104,30 +103,14 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     sys.exit(_exit_code(report))
 
 
-def check_before_sending(config: Config, result: BuildResult, *, force: bool, dry_run: bool = False) -> None:
-    """Refuse to send an issue `newsletter check` finds errors in, unless `--force`.
-
-    The findings are the ones `build` just recorded in the manifest; warnings never stop
-    a send. With `force` (and for `--dry-run`, which sends nothing) the errors are printed
-    as warnings and the send goes on.
-    """
-    from newsletter.issue.checks.findings import Finding
-
-    errors = [Finding(**f) for f in result.manifest.get("checks", []) if f.get("severity") == "error"]
+def _warn_check_errors(errors: list[Finding], *, force: bool) -> None:
+    """The check errors a forced send or a dry run goes on with, as warnings."""
     if not errors:
         return
-    if force or dry_run:
-        for f in errors:
-            click.echo(f"warning: {f.where}: {f.rule}: {f.message}", err=True)
-        click.echo(f"warning: {len(errors)} check error{'s' * (len(errors) != 1)} in the issue; "
-                   + ("a real send stops here without --force" if dry_run and not force else "sending anyway (--force)"),
-                   err=True)
-        return
-    slug = result.rendered.issue.range.slug
-    raise ErrorList([*(SendError(f"{f.rule}: {f.message}", path=f.where, hint=f.hint or None) for f in errors),
-                     SendError(f"not sending: `newsletter check` found {len(errors)} "
-                               f"error{'s' * (len(errors) != 1)} in the issue",
-                               hint=f"`newsletter check {slug}` lists them; fix them, or send anyway with --force")])
+    for f in errors:
+        click.echo(f"warning: {f.where}: {f.rule}: {f.message}", err=True)
+    click.echo(f"warning: {len(errors)} check error{'s' * (len(errors) != 1)} in the issue; "
+               + ("sending anyway (--force)" if force else "a real send stops here without --force"), err=True)
 
 
 def _confirm(plan: SendPlan, yes: bool) -> bool:

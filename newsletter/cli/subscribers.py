@@ -57,7 +57,7 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -
     from newsletter.audience.subscribers import read_subscribers
 
     config = load(config_path)
-    listed = read_subscribers(subscribers_path or config.root / "subscribers.csv")
+    listed = read_subscribers(subscribers_path or config.subscribers_file)
     for problem in listed.invalid:
         click.echo(f"warning: {listed.path}:{problem.line}: skipped: {problem.reason} ({problem.value!r})", err=True)
     for error in check_list_themes(listed, config):

@@ -86,6 +86,11 @@ class Config:
     buttons: bool = False  # each item's first link as a button
 
     @property
+    def subscribers_file(self) -> Path:
+        """The subscriber list `send`, `check` and `subscribers export` read unless told otherwise."""
+        return self.root / "subscribers.csv"
+
+    @property
     def root(self) -> Path:
         return self.path.parent
 

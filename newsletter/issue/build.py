@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,14 @@ from newsletter.config.loader import Config
 from newsletter.daterange import DateRange
 from newsletter.errors import BuildError
 from newsletter.issue.checks import check_issue
+from newsletter.issue.checks.findings import Finding
 from newsletter.issue.compose import greeting, preferences_url, sample_message, unsubscribe_url
 from newsletter.issue.items import load_items
 from newsletter.issue.render import GMAIL_CLIP_BYTES, RenderedIssue, render_issue, slot
 from newsletter.issue.selection import Issue, make_issue
 from newsletter.tokens import SAMPLE_SECRET, make_token
 
-__all__ = ["BuildResult", "clipped_error", "prepare_issue", "build_issue", "write_issue", "sample_values"]
+__all__ = ["BuildResult", "manifest_json", "render_files", "result_of", "clipped_error", "prepare_issue", "build_issue", "write_issue", "sample_values"]
 
 OUTPUT_FILES = ("email.html", "email.txt", "sample.eml", "manifest.json")
 
@@ -34,8 +36,9 @@ OUTPUT_FILES = ("email.html", "email.txt", "sample.eml", "manifest.json")
 class BuildResult:
     folder: Path
     rendered: RenderedIssue
-    manifest: dict[str, Any]
+    manifest: dict[str, Any]  # manifest.json as written (what the preview and the archive read)
     files: dict[str, bytes]
+    findings: tuple[Finding, ...] = ()  # the checks' findings, errors first (also in the manifest)
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -96,7 +99,9 @@ def manifest_for(rendered: RenderedIssue, files: dict[str, bytes]) -> dict[str, 
     }
 
 
-def render_files(rendered: RenderedIssue, config: Config) -> dict[str, bytes]:
+def render_files(rendered: RenderedIssue, config: Config) -> tuple[dict[str, bytes], tuple[Finding, ...]]:
+    """The issue's files with the sample recipient filled in, checked; manifest.json lists
+    the findings too."""
     values = sample_values(rendered, config)
     name, email = config.sample_recipient
     files = {
@@ -104,10 +109,21 @@ def render_files(rendered: RenderedIssue, config: Config) -> dict[str, bytes]:
         "email.txt": _with_values(rendered.text, values, escape=False).encode("utf-8"),
         "sample.eml": sample_message(rendered, config, make_token(SAMPLE_SECRET, config.list_id, email)),
     }
-    manifest = manifest_for(rendered, files)
-    manifest["checks"] = [finding.as_dict() for finding in check_issue(rendered, files, config)]
-    files["manifest.json"] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    return files
+    findings = tuple(check_issue(rendered, files, config))
+    files["manifest.json"] = manifest_json(rendered, files, findings)
+    return files, findings
+
+
+def manifest_json(rendered: RenderedIssue, files: dict[str, bytes], findings: Iterable[Finding]) -> bytes:
+    """manifest.json for the issue files in `files` (manifest.json itself left out)."""
+    manifest = manifest_for(rendered, {k: v for k, v in files.items() if k != "manifest.json"})
+    manifest["checks"] = [finding.as_dict() for finding in findings]
+    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def result_of(folder: Path, rendered: RenderedIssue, files: dict[str, bytes],
+              findings: tuple[Finding, ...]) -> BuildResult:
+    return BuildResult(folder, rendered, json.loads(files["manifest.json"]), files, findings)
 
 
 def write_issue(folder: Path, files: dict[str, bytes]) -> None:
@@ -144,9 +160,8 @@ def write_issue(folder: Path, files: dict[str, bytes]) -> None:
 def build_issue(config: Config, date_range: DateRange, *, write: bool = True) -> BuildResult:
     issue = prepare_issue(config, date_range)
     rendered = render_issue(issue, config)
-    files = render_files(rendered, config)
+    files, findings = render_files(rendered, config)
     folder = config.issues_dir / date_range.slug
     if write:
         write_issue(folder, files)
-    manifest = json.loads(files["manifest.json"])
-    return BuildResult(folder, rendered, manifest, files)
+    return result_of(folder, rendered, files, findings)

@@ -9,7 +9,6 @@ whole issue has already is not repeated for every variant).
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from newsletter.audience.subscribers import read_subscribers
 from newsletter.config.loader import Config
 from newsletter.daterange import DateRange
 from newsletter.errors import NewsletterError
-from newsletter.issue.build import BuildResult, build_issue, render_files, write_issue
-from newsletter.issue.checks.findings import Finding
+from newsletter.issue.build import BuildResult, build_issue, manifest_json, render_files, result_of, write_issue
+from newsletter.issue.checks.findings import Finding, ordered
 from newsletter.issue.variants import Key, Variants
 
 __all__ = ["build_checked", "variant_findings", "variant_label"]
@@ -53,14 +52,12 @@ def _keys(result: BuildResult, config: Config, subscribers_csv: Path, variants: 
 def variant_findings(result: BuildResult, config: Config, subscribers_csv: Path) -> list[Finding]:
     """The findings of every variant the list will receive that the whole issue lacks."""
     variants = Variants(result.rendered, config)
-    known = {(c["rule"], c["where"], c["message"]) for c in result.manifest.get("checks", [])}
+    known = {(f.rule, f.where, f.message) for f in result.findings}
     findings = []
     for key in _keys(result, config, subscribers_csv, variants):
-        files = render_files(variants.rendered(key), config)
+        _, found = render_files(variants.rendered(key), config)
         label = variant_label(key, config)
-        for check in json.loads(files["manifest.json"])["checks"]:
-            if (check["rule"], check["where"], check["message"]) not in known:
-                findings.append(Finding(**{**check, "variant": label}))
+        findings += [replace(f, variant=label) for f in found if (f.rule, f.where, f.message) not in known]
     return findings
 
 
@@ -70,9 +67,9 @@ def build_checked(config: Config, date_range: DateRange, subscribers_csv: Path, 
     result = build_issue(config, date_range, write=False)
     extra = variant_findings(result, config, subscribers_csv)
     if extra:
-        manifest = {**result.manifest, "checks": [*result.manifest["checks"], *(f.as_dict() for f in extra)]}
-        data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-        result = replace(result, manifest=manifest, files={**result.files, "manifest.json": data})
+        findings = tuple(ordered([*result.findings, *extra]))
+        files = {**result.files, "manifest.json": manifest_json(result.rendered, result.files, findings)}
+        result = result_of(result.folder, result.rendered, files, findings)
     if write:
         write_issue(result.folder, result.files)
     return result

@@ -18,7 +18,6 @@ done here, so tests and the send summary can show that nothing is rendered per p
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import jinja2
 from newsletter.audience.choices import Selection, selection_of, unknown_theme_error
 from newsletter.config.loader import Config
 from newsletter.errors import NewsletterError, SendError
-from newsletter.issue.build import BuildResult, render_files
+from newsletter.issue.build import BuildResult, render_files, result_of
 from newsletter.issue.render import RenderedIssue, render_issue, template_environment
 
 __all__ = [
@@ -147,9 +146,8 @@ def preview_variant(result: BuildResult, config: Config, names: Iterable[str],
     if key == frozenset() and not config.quiet_month:
         return VariantView(selection, key, None)
     rendered = variants.rendered(key)
-    files = render_files(rendered, config)
-    manifest = json.loads(files["manifest.json"])
-    return VariantView(selection, key, BuildResult(result.folder, rendered, manifest, files))
+    files, findings = render_files(rendered, config)
+    return VariantView(selection, key, result_of(result.folder, rendered, files, findings))
 
 
 def theme_query(values: Iterable[str], config: Config) -> tuple[list[str], list[NewsletterError]]:

@@ -195,7 +195,7 @@ async def _send_test(live: LiveBuild, raw: str) -> SendTestOutcome:
     if snap.config is None or snap.result is None:
         return SendTestOutcome(raw, problem="fix the build first")
     try:
-        report = await send_test_async(snap.config, live.date_range, [address], build=snap.result)
+        report = await send_test_async(snap.config, snap.result, [address])
     except NewsletterError as exc:
         return SendTestOutcome(raw, problem=str(exc))
     if report.failed or not report.sent:

@@ -21,11 +21,13 @@ from newsletter.audience.subscribers import SubscriberList, read_subscribers
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
 from newsletter.deliver.relay import resolve_transport, transport_label
+from newsletter.errors import ErrorList, SendError
 from newsletter.issue.build import BuildResult
+from newsletter.issue.checks.findings import Finding
 from newsletter.issue.variants import QUIET_REASON, Variants
 from newsletter.send.messages import TemplateCache, unsubscribe_keys
 
-__all__ = ["DUPLICATE_ROW", "INVALID_ROW", "ROW_REASONS", "SendPlan", "exclusion", "prepare_send"]
+__all__ = ["DUPLICATE_ROW", "INVALID_ROW", "ROW_REASONS", "SendPlan", "check_gate", "exclusion", "prepare_send"]
 
 # Exclusions that are rows of the CSV, never recipients in the journal (singular nouns:
 # the CLI counts them, "1 duplicate row", "2 duplicate rows").
@@ -142,3 +144,19 @@ def _count(plan: SendPlan) -> None:
         gone = sum(1 for key, state in plan.states.items() if key not in listed and state in ("pending", "deferred"))
         exclude("no longer in the list", gone)
     plan.excluded = excluded
+
+
+def check_gate(result: BuildResult, *, force: bool, dry_run: bool = False) -> list[Finding]:
+    """Refuse to send an issue `newsletter check` finds errors in, unless forced.
+
+    Warnings never stop a send. With `force` (and for a dry run, which sends nothing) the
+    errors come back for the caller to show, and the send goes on.
+    """
+    errors = [f for f in result.findings if f.severity == "error"]
+    if not errors or force or dry_run:
+        return errors
+    slug = result.rendered.issue.range.slug
+    raise ErrorList([*(SendError(f"{f.rule}: {f.message}", path=f.where, hint=f.hint or None) for f in errors),
+                     SendError(f"not sending: `newsletter check` found {len(errors)} "
+                               f"error{'s' * (len(errors) != 1)} in the issue",
+                               hint=f"`newsletter check {slug}` lists them; fix them, or send anyway with --force")])

@@ -38,6 +38,7 @@ class SendReport:
     transport: str
     outbox: Path | None = None  # set when the embedded outbox was used
     test: bool = False
+    requested: int = 0  # a test send: the distinct addresses asked for
     sent: int = 0
     deferred: int = 0
     failed: int = 0
@@ -57,6 +58,11 @@ class SendReport:
     aborted: bool = False  # a second Ctrl-C: what was in flight is left for the next run to report
     elapsed: float = 0.0
     totals: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def all_sent(self) -> bool:
+        """A test send reached every address asked for."""
+        return self.sent == self.requested
     failures: list[FailedRecipient] = field(default_factory=list)
     failures_csv: Path | None = None
 

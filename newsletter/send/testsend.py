@@ -17,13 +17,12 @@ from pathlib import Path
 
 from newsletter.audience.subscribers import Subscriber, check_address
 from newsletter.config.loader import Config
-from newsletter.daterange import DateRange
 from newsletter.deliver.connection import Transport
 from newsletter.deliver.pool import PoolReport, deliver
 from newsletter.deliver.relay import resolve_transport, transport_label, with_transport
 from newsletter.deliver.transaction import Job, Result
 from newsletter.errors import SendError
-from newsletter.issue.build import BuildResult, build_issue
+from newsletter.issue.build import BuildResult
 from newsletter.send.messages import (
     Composer,
     TemplateCache,
@@ -78,9 +77,8 @@ class _ListSource:
         self.changed.set()
 
 
-async def send_test_async(config: Config, date_range: DateRange, addresses: list[str], *,
-                          smtp_host: str | None = None, smtp_port: int | None = None,
-                          build: BuildResult | None = None) -> SendReport:
+async def send_test_async(config: Config, build: BuildResult, addresses: list[str], *,
+                          smtp_host: str | None = None, smtp_port: int | None = None) -> SendReport:
     """`send_test` for callers already inside an event loop."""
     if not addresses:
         raise SendError("no test addresses given", hint="e.g. --test you@example.org")
@@ -92,7 +90,6 @@ async def send_test_async(config: Config, date_range: DateRange, addresses: list
             raise SendError(f"not a valid test address {address!r}: {exc}", field="--test") from exc
     transport = resolve_transport(config, host=smtp_host, port=smtp_port)
     keys = unsubscribe_keys(config)
-    build = build or build_issue(config, date_range)
     composer = Composer(config, TemplateCache(build.rendered, config, subject_prefix=TEST_PREFIX), keys,
                         load_signer_for(config))
     date = formatdate(usegmt=True)
@@ -102,7 +99,8 @@ async def send_test_async(config: Config, date_range: DateRange, addresses: list
         message_id = f"<test.{secrets.token_hex(10)}@{config.sender_domain}>"
         data, stuffed = composer.wire(subscriber, message_id, date)
         jobs.append(Job(address.lower(), envelope_sender(config, subscriber), address, data, stuffed=stuffed))
-    report = SendReport(build.rendered.issue.range.slug, transport_label(config, transport), test=True)
+    report = SendReport(build.rendered.issue.range.slug, transport_label(config, transport), test=True,
+                        requested=len(jobs))
     source = _ListSource(jobs, report)
 
     async def body(t: Transport, outbox: Path | None) -> PoolReport:
@@ -114,13 +112,13 @@ async def send_test_async(config: Config, date_range: DateRange, addresses: list
     return report
 
 
-def send_test(config: Config, date_range: DateRange, addresses: list[str], *,
+def send_test(config: Config, build: BuildResult, addresses: list[str], *,
               smtp_host: str | None = None, smtp_port: int | None = None) -> SendReport:
     """Send the current build to `addresses` with the subject prefixed "[TEST] ".
 
-    Goes through the configured transport (the embedded outbox by default), builds the
-    issue exactly as `send` does, and leaves the run's journal records alone. Raises
+    Goes through the configured transport (the embedded outbox by default), takes the
+    build `send` would send, and leaves the run's journal records alone. Raises
     `SendError` for an invalid address or a transport that cannot be used. Synchronous:
     from async code await `send_test_async` or call this in a thread.
     """
-    return asyncio.run(send_test_async(config, date_range, addresses, smtp_host=smtp_host, smtp_port=smtp_port))
+    return asyncio.run(send_test_async(config, build, addresses, smtp_host=smtp_host, smtp_port=smtp_port))

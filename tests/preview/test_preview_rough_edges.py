@@ -12,6 +12,7 @@ from support.browser import in_own_thread, local_context
 from playwright.sync_api import Browser, Page, expect
 from support.previewkit import live_build, running_preview
 
+from newsletter.issue.build import build_issue
 from newsletter.preview.livebuild import LiveBuild
 from newsletter.send.testsend import send_test
 
@@ -106,7 +107,7 @@ def test_outbox_list_refreshes_by_itself(page: Page, base: str, live: LiveBuild)
     page.goto(f"{base}/outbox")
     expect(page.locator(".empty")).to_be_visible()
     assert live.config is not None
-    in_own_thread(send_test, live.config, live.date_range, ["late@example.org"])  # as from a terminal
+    in_own_thread(send_test, live.config, build_issue(live.config, live.date_range), ["late@example.org"])  # as from a terminal
     expect(page.locator("#outbox tbody tr")).to_contain_text("late@example.org")
 
 

@@ -189,7 +189,7 @@ def test_send_test_goes_to_the_outbox_with_a_test_subject_and_leaves_the_run_alo
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEWSLETTER_TOKEN_SECRET")  # the embedded default makes its own
     config = make_project(tmp_path / "digest")
-    report = send_test(config, JULY, ["me@example.org", "Me@Example.org", "you@example.org"])
+    report = send_test(config, build_issue(config, JULY), ["me@example.org", "Me@Example.org", "you@example.org"])
     assert report.sent == 2 and report.outbox == config.outbox_dir and "no mail left this machine" in str(report)
     files = sorted((config.outbox_dir / "new").iterdir())
     subjects = {parse(f.read_bytes())["Subject"] for f in files}
@@ -203,7 +203,7 @@ def test_send_test_goes_to_the_outbox_with_a_test_subject_and_leaves_the_run_alo
 def test_send_test_through_a_relay_reports_a_refusal(tmp_path: Path, server: SmtpServer) -> None:
     server.handler.rcpt_replies["me@example.org"] = ["550 5.1.1 no such user"]
     config = make_project(tmp_path / "digest", smtp=smtp_block(server.port))
-    report = send_test(config, JULY, ["me@example.org"])
+    report = send_test(config, build_issue(config, JULY), ["me@example.org"])
     assert report.sent == 0 and report.failed == 1
     assert "me@example.org: 550 5.1.1 no such user" in str(report)
 

@@ -52,6 +52,7 @@ OPTIONAL_SIGNED_HEADERS: tuple[bytes, ...] = (
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _SIG_NAME = b"DKIM-Signature"
+_B_PLACEHOLDER = b"0" * 60  # dkimpy signs with this in b= so the folding does not move later
 _POLICY = CanonicalizationPolicy(Relaxed, Relaxed)
 
 
@@ -263,19 +264,22 @@ class DkimSigner:
         present = {name.lower() for name, _ in headers}
         signed = SIGNED_HEADERS + tuple(h for h in OPTIONAL_SIGNED_HEADERS if h in present)
         fields = ((b"v", b"1"), (b"a", b"rsa-sha256"), (b"c", b"relaxed/relaxed"), (b"d", self.domain),
-                  (b"s", self.selector), (b"t", str(int(self.clock())).encode("ascii")),
-                  (b"h", b" : ".join(signed)), (b"bh", bh), (b"b", b""))
-        folded = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(_SIG_NAME))
+                  (b"i", b"@" + self.domain), (b"q", b"dns/txt"), (b"s", self.selector),
+                  (b"t", str(int(self.clock())).encode("ascii")), (b"h", b" : ".join(signed)), (b"bh", bh),
+                  (b"b", _B_PLACEHOLDER))
+        folded = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(_SIG_NAME), linesep=b"\r\n")
+        folded = dkim.RE_BTAG.sub(b"\\1", folded)  # as dkimpy: b= folded onto its own line, then emptied
         hasher = hashlib.sha256()
         dkim.hash_headers(hasher, _POLICY, Relaxed.canonicalize_headers(headers), signed,
-                          (_SIG_NAME, b" " + folded), None)
+                          (_SIG_NAME, b" " + folded), dict(fields))
         return Unsigned(fields, hasher.digest())
 
     @staticmethod
     def header(unsigned: Unsigned, signature: bytes) -> bytes:
         """The DKIM-Signature header line(s), CRLF-terminated, to go before the message."""
         fields = unsigned.fields[:-1] + ((b"b", base64.b64encode(signature)),)
-        value = dkim.fold(b"; ".join(b"=".join(f) for f in fields) + b"\r\n", namelen=len(_SIG_NAME))
+        value = dkim.fold(b"; ".join(b"=".join(f) for f in fields) + b"\r\n", namelen=len(_SIG_NAME),
+                          linesep=b"\r\n")
         return _SIG_NAME + b": " + value
 
     def __call__(self, message: bytes) -> bytes:

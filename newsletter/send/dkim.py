@@ -52,6 +52,7 @@ OPTIONAL_SIGNED_HEADERS: tuple[bytes, ...] = (
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _SIG_NAME = b"DKIM-Signature"
+_FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")  # printable, no colon (RFC 5322 ftext)
 _B_PLACEHOLDER = b"0" * 60  # dkimpy signs with this in b= so the folding does not move later
 _POLICY = CanonicalizationPolicy(Relaxed, Relaxed)
 
@@ -251,6 +252,7 @@ class DkimSigner:
         self.domain = domain.encode("idna")
         self.selector = selector.encode("ascii")
         self.clock = clock
+        self._memo: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
 
     @property
     def pem(self) -> bytes:
@@ -260,8 +262,8 @@ class DkimSigner:
 
     def unsigned(self, head: bytes, bh: bytes) -> Unsigned:
         """The signature's fields for this header block and body hash, and the digest to sign."""
-        headers, _ = dkim.rfc822_parse(head.rstrip(b"\r\n") + b"\r\n\r\n")
-        present = {name.lower() for name, _ in headers}
+        headers = self._canonical_headers(head)
+        present = {name for name, _ in headers}
         signed = SIGNED_HEADERS + tuple(h for h in OPTIONAL_SIGNED_HEADERS if h in present)
         fields = ((b"v", b"1"), (b"a", b"rsa-sha256"), (b"c", b"relaxed/relaxed"), (b"d", self.domain),
                   (b"i", b"@" + self.domain), (b"q", b"dns/txt"), (b"s", self.selector),
@@ -270,9 +272,26 @@ class DkimSigner:
         folded = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(_SIG_NAME), linesep=b"\r\n")
         folded = dkim.RE_BTAG.sub(b"\\1", folded)  # as dkimpy: b= folded onto its own line, then emptied
         hasher = hashlib.sha256()
-        dkim.hash_headers(hasher, _POLICY, Relaxed.canonicalize_headers(headers), signed,
-                          (_SIG_NAME, b" " + folded), dict(fields))
+        for name, value in _select(headers, signed):  # what dkimpy's hash_headers hashes, in its order
+            hasher.update(name + b":" + value)
+        hasher.update(b"dkim-signature:" + compress_whitespace(folded.replace(b"\r\n", b"")).strip())
         return Unsigned(fields, hasher.digest())
+
+    def _canonical_headers(self, head: bytes) -> list[tuple[bytes, bytes]]:
+        """The header block as dkimpy parses it, relaxed-canonical; static lines are remembered.
+
+        Most header lines are the same in every message of a run (From, Subject, List-Id,
+        the MIME headers), so their canonical form is looked up, not recomputed.
+        """
+        out = []
+        for name, value in _parse_head(head):
+            canonical = self._memo.get((name, value))
+            if canonical is None:
+                if len(self._memo) > 4096:
+                    self._memo.clear()
+                canonical = self._memo[(name, value)] = Relaxed.canonicalize_headers([(name, value)])[0]
+            out.append(canonical)
+        return out
 
     @staticmethod
     def header(unsigned: Unsigned, signature: bytes) -> bytes:
@@ -286,6 +305,38 @@ class DkimSigner:
         head, body = _split_raw(message)
         unsigned = self.unsigned(head, body_hash(body))
         return self.header(unsigned, sign_digest(self.key, unsigned.digest)) + message
+
+
+def _parse_head(head: bytes) -> list[tuple[bytes, bytes]]:
+    """(name, value) pairs as `dkim.rfc822_parse` gives them, for a CRLF-only header block."""
+    if b"\n" in head.replace(b"\r\n", b""):
+        return [(name, value) for name, value in dkim.rfc822_parse(head + b"\r\n\r\n")[0]]
+    headers: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and headers:
+            name, value = headers[-1]
+            headers[-1] = (name, value + line + b"\r\n")
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon or not _FIELD_NAME.fullmatch(name):
+            return [(name, value) for name, value in dkim.rfc822_parse(head + b"\r\n\r\n")[0]]
+        headers.append((name, value + b"\r\n"))
+    return headers
+
+
+def _select(headers: list[tuple[bytes, bytes]], signed: tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
+    """dkimpy's `select_headers` over canonical (lower-case) names: the last instance first."""
+    chosen = []
+    last: dict[bytes, int] = {}
+    for wanted in signed:
+        i = last.get(wanted, len(headers))
+        while i > 0:
+            i -= 1
+            if headers[i][0] == wanted:
+                chosen.append(headers[i])
+                break
+        last[wanted] = i
+    return chosen
 
 
 def _split_raw(message: bytes) -> tuple[bytes, bytes]:

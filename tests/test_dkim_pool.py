@@ -141,7 +141,6 @@ def test_a_worker_that_dies_is_replaced_and_its_batch_signed_again(key: Any) -> 
     pool = SigningPool(DkimSigner(key, domain=DOMAIN, selector=SELECTOR).pem, workers=2)
 
     async def scenario() -> list[bytes]:
-        pool.warm_up()
         signing = asyncio.ensure_future(pool.sign(digests))
         while len(pool.pids()) < 2:
             await asyncio.sleep(0.01)

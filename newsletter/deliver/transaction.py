@@ -13,6 +13,11 @@ turns the replies into a `Result`:
   the job on a new connection); lost during the message: `deferred` and `uncertain`
   (the server may have taken it).
 
+When the server offers PIPELINING (RFC 2920), MAIL, RCPT and DATA go in one write and
+their replies are read in order (replies.py); each reply keeps the meaning above, so a
+distant relay costs two round trips per message instead of four. Without it, one command
+at a time, as before.
+
 Each transaction is written with aiosmtplib's `execute_command` and its protocol rather
 than `sendmail`: our addresses are validated and our messages are CRLF-canonical by
 construction (issue/compose.py), so `sendmail`'s address parsing and its two regex passes over

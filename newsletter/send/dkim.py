@@ -1,16 +1,20 @@
 """DKIM signing of outgoing messages, with the private key loaded once per run.
 
 `load_signer(config)` reads and parses the key when `send` starts (so a missing or broken
-key stops the run before the first message, with a hint) and returns a function that
-signs one complete message: relaxed/relaxed, rsa-sha256, over the headers receivers and
-one-click unsubscribe (RFC 8058) care about. The key never appears in an error or a log.
+key stops the run before the first message, with a hint) and returns a `DkimSigner`:
+relaxed/relaxed, rsa-sha256, over the headers receivers and one-click unsubscribe
+(RFC 8058) care about. The key never appears in an error or a log.
 
-Why not just `dkim.sign()`: dkimpy re-parses the PEM key on every call and does the RSA
-operation in pure Python (about 11 ms of its 15 ms per message with a 2048-bit key). We
-keep dkimpy for what it does well (header parsing, relaxed canonicalization, the header
-hash, folding) and sign the digest with OpenSSL through `cryptography`, with the key
-parsed once: about 2 ms per 60 KB message (see bench/bench_dkim.py). The tests verify
-every signature with dkimpy's own `dkim.verify`.
+Signing is cut in two so a run can keep its event loop on the connections:
+- the cheap half runs in the loop. Relaxed body canonicalization works line by line, so
+  `BodyHash` canonicalises a compiled template's static lines once and starts each
+  message from a copy of the hash state of its leading lines; per message only the lines
+  holding a slot are canonicalised. The header hash remembers the canonical form of the
+  header lines every message shares.
+- the RSA step (`sign_digest`, about 1 ms with a 2048-bit key) runs in worker processes
+  (send/signpool.py). Test sends and dry runs call the signer whole, in process.
+Either way the DKIM-Signature is byte for byte what dkimpy's `dkim.sign` makes (same tags,
+same folding; tests/test_dkim_pool.py compares them) and verifies with `dkim.verify`.
 """
 
 from __future__ import annotations

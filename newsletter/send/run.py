@@ -153,9 +153,8 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
     stop = asyncio.Event()
     remove = _install_signals(stop, on_event) if handle_signals else (lambda: None)
     composer = _composer(plan)
+    # the signing workers start (and import) while the plan is journaled
     signing = SigningPool(composer.signer.pem) if composer.signer is not None else None
-    if signing is not None:
-        signing.warm_up()  # the workers start while the plan is journaled
     db = journal.connect(plan.config.state_file)
     try:
         run, in_flight = _apply(db, plan)

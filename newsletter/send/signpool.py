@@ -6,9 +6,13 @@ loop does the cheap half of signing itself (the body hash prepared once per temp
 the header hash per message: send/dkim.py) and sends the 32-byte digests here, in
 batches, to one worker process per core, each of which loaded the key once.
 
-A worker that dies (killed, out of memory) breaks Python's process pool; `SigningPool`
-then starts a fresh one and signs the lost batches again, so no message is lost or sent
-unsigned. Workers ignore Ctrl-C: the run decides when to stop, not the terminal.
+Each worker is a process with one pipe: a batch goes down as one write of the digests
+joined, the signatures come back as one write, and the event loop reads them when the
+pipe is readable (`add_reader`), with no helper threads taking the interpreter lock
+from the loop (`concurrent.futures.ProcessPoolExecutor` cost the loop more than the
+RSA step it saved). A worker that dies (killed, out of memory) is replaced and the
+batches it had are sent to the new one, so no message is lost or goes out unsigned.
+Workers ignore Ctrl-C: the run decides when to stop, not the terminal.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import asyncio
 import multiprocessing
 import os
 import signal
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -27,30 +32,26 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from newsletter.errors import SendError
 from newsletter.send.dkim import sign_digest
 
-__all__ = ["MAX_RESTARTS", "SigningPool", "worker_count"]
+__all__ = ["DIGEST_SIZE", "MAX_RESTARTS", "SigningPool", "worker_count"]
 
-MAX_RESTARTS = 5  # a pool that keeps dying is a bug or a machine in trouble: stop, resumable
+DIGEST_SIZE = 32  # SHA-256
+MAX_RESTARTS = 5  # workers that keep dying are a bug or a machine in trouble: stop, resumable
 
-_KEY: rsa.RSAPrivateKey | None = None  # in each worker: the key, parsed once
 
-
-def _load_key(pem: bytes) -> None:
-    """Worker initializer: parse the key once, and leave Ctrl-C to the parent."""
-    global _KEY
+def _serve(conn: Connection, pem: bytes) -> None:
+    """A worker: parse the key once, then sign each batch of digests until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     key = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
-    _KEY = key
-
-
-def _sign_batch(digests: Sequence[bytes]) -> list[bytes]:
-    """In a worker: the signature of each digest, in order."""
-    assert _KEY is not None
-    return [sign_digest(_KEY, digest) for digest in digests]
-
-
-def _ready() -> int:
-    return os.getpid()
+    while True:
+        try:
+            batch = conn.recv_bytes()
+        except EOFError:
+            return
+        if not batch:
+            return
+        conn.send_bytes(b"".join(sign_digest(key, batch[i:i + DIGEST_SIZE])
+                                 for i in range(0, len(batch), DIGEST_SIZE)))
 
 
 def worker_count() -> int:
@@ -61,65 +62,128 @@ def worker_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+class _Worker:
+    """One signing process, its pipe, and the batches it has not answered yet (in order)."""
+
+    def __init__(self, pem: bytes) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, theirs = context.Pipe()
+        self.process: BaseProcess = context.Process(target=_serve, args=(theirs, pem), daemon=True,
+                                                    name="newsletter-dkim")
+        self.process.start()
+        theirs.close()  # so the parent sees EOF when the worker dies
+        self.pending: deque[tuple[bytes, asyncio.Future[list[bytes]]]] = deque()
+
+    def stop(self) -> None:
+        try:
+            self.conn.send_bytes(b"")
+        except OSError:
+            pass
+        self.conn.close()
+        self.process.join(1)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(1)
+
+
 class SigningPool:
     """Worker processes that sign DKIM digests; `await sign(digests)` from the event loop.
 
-    Processes are started with `spawn` (as on macOS and Windows), so a worker holds no copy
-    of the parent's state but the key. `restarts` counts pools replaced after a worker died.
+    Processes are started with `spawn` (as on macOS and Windows), so a worker holds nothing
+    of the parent's but the key. `restarts` counts workers replaced after one died.
     """
 
     def __init__(self, pem: bytes, *, workers: int | None = None) -> None:
         self.pem = pem
         self.workers = workers or worker_count()
+        self.signature_size = _signature_size(pem)
         self.restarts = 0
-        self._executor = self._new()
-
-    def _new(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_load_key, initargs=(self.pem,))
-
-    def warm_up(self) -> None:
-        """Start every worker now (importing takes a moment), not when the first batch is due."""
-        for _ in range(self.workers):
-            self._executor.submit(_ready)
+        self._pool = [_Worker(pem) for _ in range(self.workers)]
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def pids(self) -> list[int]:
         """The workers' process ids (for tests and diagnostics)."""
-        processes = getattr(self._executor, "_processes", None) or {}
-        return sorted(processes)
+        return [w.process.pid for w in self._pool if w.process.pid is not None]
+
+    def _attach(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop = loop
+            for worker in self._pool:
+                loop.add_reader(worker.conn.fileno(), self._readable, worker)
+        return loop
 
     async def sign(self, digests: Sequence[bytes]) -> list[bytes]:
-        """The signatures of `digests`, in order, split over the workers; lost batches are signed again."""
+        """The signatures of `digests`, in order, split over the workers."""
         if not digests:
             return []
-        loop = asyncio.get_running_loop()
+        if not self._pool:
+            raise SendError("the DKIM signing processes are gone", hint="run the same command again to resume")
+        loop = self._attach()
         size = -(-len(digests) // self.workers)
-        chunks = [list(digests[i:i + size]) for i in range(0, len(digests), size)]
-        while True:
-            executor = self._executor
-            try:
-                futures = [loop.run_in_executor(executor, _sign_batch, chunk) for chunk in chunks]
-            except BrokenProcessPool:
-                futures = []
-            results = await asyncio.gather(*futures, return_exceptions=True) if futures else [BrokenProcessPool()]
-            broken = [r for r in results if isinstance(r, BaseException)]
-            if not broken:
-                return [signature for batch in results for signature in batch]  # type: ignore[union-attr]
-            if not all(isinstance(r, BrokenProcessPool) for r in broken):
-                raise broken[0]
-            self._replace(executor)
+        futures = []
+        for start in range(0, len(digests), size):
+            batch = b"".join(digests[start:start + size])
+            worker = min(self._pool, key=lambda w: len(w.pending))
+            future: asyncio.Future[list[bytes]] = loop.create_future()
+            worker.pending.append((batch, future))
+            self._send(worker, batch)
+            futures.append(future)
+        return [signature for batch in await asyncio.gather(*futures) for signature in batch]
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
-        """A worker died: start a fresh pool (once, however many batches noticed it)."""
-        if self._executor is not broken:
+    def _send(self, worker: _Worker, batch: bytes) -> None:
+        try:
+            worker.conn.send_bytes(batch)
+        except OSError:
+            self._replace(worker)  # resends everything it had, this batch included
+
+    def _readable(self, worker: _Worker) -> None:
+        try:
+            data = worker.conn.recv_bytes()
+        except (EOFError, OSError):
+            self._replace(worker)
             return
+        _, future = worker.pending.popleft()
+        n = self.signature_size
+        if not future.done():
+            future.set_result([data[i:i + n] for i in range(0, len(data), n)])
+
+    def _replace(self, dead: _Worker) -> None:
+        """A worker died: start another and give it the batches the dead one never answered."""
+        if dead not in self._pool:
+            return
+        if self._loop is not None:
+            self._loop.remove_reader(dead.conn.fileno())
+        dead.conn.close()
+        dead.process.join(0.1)
+        index = self._pool.index(dead)
         if self.restarts >= MAX_RESTARTS:
-            raise SendError(f"the DKIM signing processes died {self.restarts} times",
-                            hint="check the machine's memory and logs, then run the same command to resume")
+            error = SendError(f"the DKIM signing processes died {self.restarts + 1} times",
+                              hint="check the machine's memory and logs, then run the same command to resume")
+            for _, future in dead.pending:
+                if not future.done():
+                    future.set_exception(error)
+            self._pool.pop(index)
+            return
         self.restarts += 1
-        broken.shutdown(wait=False, cancel_futures=True)
-        self._executor = self._new()
-        self.warm_up()
+        fresh = _Worker(self.pem)
+        self._pool[index] = fresh
+        if self._loop is not None:
+            self._loop.add_reader(fresh.conn.fileno(), self._readable, fresh)
+        for batch, future in dead.pending:
+            fresh.pending.append((batch, future))
+            self._send(fresh, batch)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for worker in self._pool:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(worker.conn.fileno())
+            worker.stop()
+        self._pool = []
+
+
+def _signature_size(pem: bytes) -> int:
+    """Bytes in one RSA signature: the key's modulus size."""
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return (key.key_size + 7) // 8

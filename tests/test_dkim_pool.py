@@ -46,12 +46,12 @@ DOTTED = """- title: Dots at the start of lines
 
     .
 
-    Ünïcödé text — “quotes”, 日本語 and trailing spaces   
+    Ünïcödé text — “quotes”, 日本語 and trailing spaces<SP>
   links:
     - label: Read the report
       title: Dotted report
       url: https://example.org/dotted
-"""
+""".replace("<SP>", "   ")
 PEOPLE = [("plain@example.org", "Plain Reader"), ("zoe@example.org", "Zoë Ångström-Łukasiewicz"),
           ("long@example.org", "A Very " + "Long " * 60 + "Name"), (".dot@example.org", ".Dot Leading"),
           ("tab@example.org", "Tab\tand  double  spaces")]

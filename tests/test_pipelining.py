@@ -17,8 +17,8 @@ import pytest
 from sendkit import make_project, rows, send, smtp_block, token_secret, write_csv  # noqa: F401
 from smtpserver import FaultyHandler, SmtpServer
 
-from newsletter.deliver.replies import ConnectionLost, PipelinedReplies, Reply, parse_replies
 from newsletter.daterange import parse_range
+from newsletter.deliver.replies import ConnectionLost, PipelinedReplies, Reply, parse_replies
 from newsletter.issue.build import BuildResult, build_issue
 
 

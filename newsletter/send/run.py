@@ -38,13 +38,13 @@ from newsletter.send.messages import (
     new_message_id,
 )
 from newsletter.send.plan import SendPlan, exclusion
-from newsletter.send.signpool import SigningPool
 from newsletter.send.report import (
     DryRunReport,
     FailedRecipient,
     SendReport,
     write_failures_csv,
 )
+from newsletter.send.signpool import SigningPool
 
 __all__ = ["dry_run", "send_issue"]
 

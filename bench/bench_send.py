@@ -343,7 +343,7 @@ def bench(recipients: int, connections: int, items: int, repeat: int,
                         state.unlink()  # a fresh run, not a resume
                     runs[kind].append(run_child(kind, projects[kind], port, recipients, connections))
         finally:
-            sink.terminate()
+            sink.kill()  # smtp-sink can outlive a SIGTERM
             sink.wait(10)
     results = {kind: min(found, key=lambda r: r["wall"]) for kind, found in runs.items()}
     return {"recipients": recipients, "connections": connections, "message_bytes": size, "repeat": repeat,
@@ -372,7 +372,7 @@ def bench_latency(recipients: int, connections: int, items: int, delay: float) -
                 results[name] = run_child("tool", project, ports[name][0], recipients, connections)
         finally:
             for process in processes:
-                process.terminate()
+                process.kill()
                 process.wait(10)
     return {"recipients": recipients, "connections": connections, "delay": delay, "message_bytes": size,
             "results": results}
@@ -402,7 +402,7 @@ def bench_big(recipients: int, connections: int, items: int) -> dict[str, Any]:
         try:
             result = run_child("tool", project, port, recipients, connections)
         finally:
-            sink.terminate()
+            sink.kill()  # smtp-sink can outlive a SIGTERM
             sink.wait(10)
     return {"recipients": recipients, "connections": connections, "results": {"tool": result}}
 

@@ -71,10 +71,12 @@ def dns_for(key: Any):
 def composer(tmp_path_factory: pytest.TempPathFactory, key: Any) -> Composer:
     config = make_project(tmp_path_factory.mktemp("dkim") / "digest")
     (config.root / "items" / "dotted.yaml").write_text(DOTTED, encoding="utf-8")
-    os.environ.setdefault("NEWSLETTER_TOKEN_SECRET", "test-token-secret")
-    built = build_issue(config, parse_range("2023-07", None, None), write=False)
+    with pytest.MonkeyPatch.context() as env:  # module-wide: no secret may leak into other tests
+        env.setenv("NEWSLETTER_TOKEN_SECRET", "test-token-secret")
+        built = build_issue(config, parse_range("2023-07", None, None), write=False)
+        keys = unsubscribe_keys(config)
     signer = DkimSigner(key, domain=DOMAIN, selector=SELECTOR, clock=lambda: NOW)
-    return Composer(config, TemplateCache(built.rendered, config), unsubscribe_keys(config), signer)
+    return Composer(config, TemplateCache(built.rendered, config), keys, signer)
 
 
 def unstuff(wire: bytes) -> bytes:

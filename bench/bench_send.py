@@ -113,20 +113,78 @@ def make_dkim_project(plain: Path, root: Path) -> Path:
     return root / "newsletter.yaml"
 
 
-def start_sink(port: int) -> subprocess.Popen[bytes]:
-    args = [postfix_tool("smtp-sink")]
+def start_sink(port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """smtp-sink on 127.0.0.1:port; `-p` in `extra` stops it offering PIPELINING."""
+    args = [postfix_tool("smtp-sink"), *extra]
     if os.geteuid() == 0:
         args += ["-u", "nobody"]
     args += [f"127.0.0.1:{port}", SINK_BACKLOG]
     sink = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
+    wait_for_port(port, sink)
+    return sink
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):
         try:
             with __import__("socket").create_connection(("127.0.0.1", port), timeout=0.2):
-                return sink
+                return
         except OSError:
             time.sleep(0.05)
-    sink.kill()
-    raise SystemExit("smtp-sink did not start")
+    process.kill()
+    raise SystemExit(f"nothing listens on {port}")
+
+
+# --- a link with latency: a TCP proxy on 127.0.0.1 that delays each direction -------------
+
+
+async def _delayed_pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+    """Forward bytes `delay` seconds late, in order, as a long link would."""
+    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    async def forward() -> None:
+        while True:
+            due, data = await queue.get()
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    sender = asyncio.ensure_future(forward())
+    try:
+        while data := await reader.read(65536):
+            queue.put_nowait((loop.time() + delay, data))
+    except OSError:
+        pass
+    queue.put_nowait((loop.time() + delay, b""))
+    try:
+        await sender
+    except OSError:
+        pass
+
+
+def run_proxy(listen: int, target: int, delay: float) -> None:
+    """127.0.0.1:listen -> 127.0.0.1:target, adding `delay` seconds each way (a child process)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target)
+        await asyncio.gather(_delayed_pipe(reader, up_writer, delay), _delayed_pipe(up_reader, writer, delay))
+
+    async def serve() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", listen, backlog=1000)
+        await server.serve_forever()
+
+    asyncio.run(serve())
+
+
+def start_proxy(listen: int, target: int, delay: float) -> subprocess.Popen[bytes]:
+    proxy = subprocess.Popen([sys.executable, __file__, "--proxy", str(listen), str(target), str(delay)])
+    wait_for_port(listen, proxy)
+    return proxy
 
 
 def free_port() -> int:
@@ -364,10 +422,10 @@ def show_greylist(run: dict[str, Any]) -> None:
 # --- the report ----------------------------------------------------------------------
 
 
-def bench(recipients: int, connections: int, items: int, repeat: int) -> dict[str, Any]:
+def bench(recipients: int, connections: int, items: int, repeat: int,
+          contenders: tuple[str, ...] = ("bare", "pool", "tool", "tool-dkim")) -> dict[str, Any]:
     """Each contender `repeat` times, interleaved; the best run of each counts (least disturbed)."""
-    runs: dict[str, list[dict[str, Any]]] = {"smtp-source": [], "bare": [], "pool": [], "tool": [],
-                                             "tool-dkim": []}
+    runs: dict[str, list[dict[str, Any]]] = {"smtp-source": [], **{kind: [] for kind in contenders}}
     with tempfile.TemporaryDirectory(prefix="bench-send-") as tmp:
         project = Path(tmp) / "plain"
         make_project(project, items, recipients)
@@ -379,16 +437,86 @@ def bench(recipients: int, connections: int, items: int, repeat: int) -> dict[st
             size = run_child("pool", project, port, 200, connections)["size"]  # warm-up, and the size
             for _ in range(repeat):
                 runs["smtp-source"].append(run_smtp_source(port, recipients, connections, size))
-                for kind in ("bare", "pool", "tool", "tool-dkim"):
+                for kind in contenders:
                     for state in projects[kind].glob("newsletter.db*"):
                         state.unlink()  # a fresh run, not a resume
                     runs[kind].append(run_child(kind, projects[kind], port, recipients, connections))
         finally:
-            sink.terminate()
+            sink.kill()  # smtp-sink can outlive a SIGTERM
             sink.wait(10)
     results = {kind: min(found, key=lambda r: r["wall"]) for kind, found in runs.items()}
     return {"recipients": recipients, "connections": connections, "message_bytes": size, "repeat": repeat,
             "results": results, "all": runs}
+
+
+def bench_latency(recipients: int, connections: int, items: int, delay: float) -> dict[str, Any]:
+    """Pipelined vs not through a proxy adding `delay` each way, smtp-source through it as the yardstick.
+
+    Two smtp-sinks, one offering PIPELINING and one not (`-p`), each behind its own proxy;
+    `newsletter send` (unsigned) to each, and smtp-source (which never pipelines) to the first.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
+        project = Path(tmp) / "plain"
+        make_project(project, items, recipients)
+        ports = {name: (free_port(), free_port()) for name in ("pipelined", "unpipelined")}
+        processes = [start_sink(ports["pipelined"][1]), start_sink(ports["unpipelined"][1], "-p")]
+        processes += [start_proxy(listen, target, delay) for listen, target in ports.values()]
+        try:
+            size = run_child("pool", project, ports["pipelined"][0], 50, connections)["size"]
+            results["smtp-source"] = run_smtp_source(ports["pipelined"][0], recipients, connections, size)
+            for name in ("unpipelined", "pipelined"):
+                for state in project.glob("newsletter.db*"):
+                    state.unlink()
+                results[name] = run_child("tool", project, ports[name][0], recipients, connections)
+        finally:
+            for process in processes:
+                process.kill()
+                process.wait(10)
+    return {"recipients": recipients, "connections": connections, "delay": delay, "message_bytes": size,
+            "results": results}
+
+
+def show_latency(run: dict[str, Any]) -> None:
+    results = run["results"]
+    rates = {name: r["messages"] / r["wall"] for name, r in results.items()}
+    print(f"\n{run['recipients']:,} recipients, {run['connections']} connections, through a proxy adding "
+          f"{run['delay'] * 1000:.0f} ms each way")
+    print(f"{'':32}{'msgs/s':>9}{'vs source':>11}{'CPU/msg':>10}")
+    for name, label in (("smtp-source", "Postfix smtp-source"), ("unpipelined", "newsletter send, no PIPELINING"),
+                        ("pipelined", "newsletter send, PIPELINING")):
+        r = results[name]
+        print(f"{label:32}{rates[name]:9,.0f}{rates[name] / rates['smtp-source']:10.2f}x"
+              f"{r['cpu'] / r['messages'] * 1e6:8.0f}us")
+    print(f"pipelined / unpipelined: {rates['pipelined'] / rates['unpipelined']:.2f}x")
+
+
+def bench_big(recipients: int, connections: int, items: int) -> dict[str, Any]:
+    """`newsletter send` (unsigned) to a long list into smtp-sink: time, CPU, memory per recipient."""
+    with tempfile.TemporaryDirectory(prefix="bench-big-") as tmp:
+        project = Path(tmp) / "plain"
+        make_project(project, items, recipients)
+        port = free_port()
+        sink = start_sink(port)
+        try:
+            result = run_child("tool", project, port, recipients, connections)
+        finally:
+            sink.kill()  # smtp-sink can outlive a SIGTERM
+            sink.wait(10)
+    return {"recipients": recipients, "connections": connections, "results": {"tool": result}}
+
+
+def show_big(run: dict[str, Any]) -> None:
+    r = run["results"]["tool"]
+    grown = (r["rss_mb"] - r["rss_after_build_mb"]) * 1024 * 1024
+    print(f"\n{run['recipients']:,} recipients, {run['connections']} connections, into smtp-sink")
+    print(f"time {r['wall']:,.0f} s ({r['messages'] / r['wall']:,.0f} msgs/s), CPU {r['cpu'] / r['messages'] * 1e6:.0f} "
+          f"us per message, peak RSS {r['rss_mb']:.0f} MB ({r['rss_after_build_mb']:.0f} MB after the build: "
+          f"{grown / run['recipients']:.0f} bytes per recipient)")
+
+
+LABELS = {"smtp-source": "Postfix smtp-source", "bare": "bare aiosmtplib", "pool": "pool, prebuilt msg",
+          "tool": "newsletter send", "tool-dkim": "newsletter send + DKIM"}
 
 
 def show(run: dict[str, Any]) -> None:
@@ -397,59 +525,80 @@ def show(run: dict[str, Any]) -> None:
     print(f"\n{run['recipients']:,} recipients, {run['connections']} connections, "
           f"{run['message_bytes'] / 1024:.1f} KB message, into smtp-sink on 127.0.0.1, best of {run['repeat']}")
     print(f"{'':24}{'msgs/s':>9}{'vs source':>11}{'CPU/msg':>10}{'peak RSS':>10}")
-    labels = {"smtp-source": "Postfix smtp-source", "bare": "bare aiosmtplib", "pool": "pool, prebuilt msg",
-              "tool": "newsletter send", "tool-dkim": "newsletter send + DKIM"}
-    for kind, label in labels.items():
+    for kind, label in LABELS.items():
+        if kind not in results:
+            continue
         r = results[kind]
         rate = r["messages"] / r["wall"]
         print(f"{label:24}{rate:9,.0f}{rate / source_rate:10.2f}x{r['cpu'] / r['messages'] * 1e6:8.0f}us"
               f"{r['rss_mb']:8.0f}MB")
-    tool, pool, bare = results["tool"], results["pool"], results["bare"]
-    own = 1 - (tool["messages"] / tool["wall"]) / (pool["messages"] / pool["wall"])
-    print(f"tool vs bare aiosmtplib: {bare['wall'] / tool['wall']:.2f}x the throughput; the tool's own work "
-          f"costs {own:.0%} against its pool with a prebuilt message; "
-          f"peak RSS {tool['rss_mb']:.0f} MB ({tool['rss_mb'] - tool['rss_after_build_mb']:.0f} MB for sending)")
-    signed = results["tool-dkim"]
-    extra_cpu = (signed["cpu"] / signed["messages"] - tool["cpu"] / tool["messages"]) * 1e6
-    print(f"DKIM (2048-bit): {extra_cpu:,.0f} us more CPU per message, "
-          f"{(signed['messages'] / signed['wall']) / (tool['messages'] / tool['wall']):.2f}x the unsigned throughput")
+    if "tool" in results and "tool-dkim" in results:
+        tool, signed = results["tool"], results["tool-dkim"]
+        print(f"DKIM (2048-bit): {(signed['messages'] / signed['wall']) / (tool['messages'] / tool['wall']):.2f}x "
+              f"the unsigned throughput (CPU per message is the event loop's process only)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--large", action="store_true", help="also run 100,000 recipients (a few minutes)")
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", default="16", help="one count or several: 4,16")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each contender; the best counts")
     parser.add_argument("--items", type=int, default=32, help="items in the issue (32: a 60 KB message)")
     parser.add_argument("--greylist", type=int, nargs="?", const=10, metavar="PERCENT",
                         help="only the greylisting contender: PERCENT (10) of addresses get 451 on first RCPT")
+    parser.add_argument("--contenders", default="bare,pool,tool,tool-dkim",
+                        help="besides smtp-source, which of bare,pool,tool,tool-dkim to run")
+    parser.add_argument("--latency", type=int, metavar="N", help="pipelined vs not to N recipients through "
+                        "a proxy adding --delay each way (instead of the sink runs)")
+    parser.add_argument("--delay", type=float, default=0.02, help="seconds each way for --latency")
+    parser.add_argument("--big", type=int, metavar="N", help="newsletter send to N recipients into smtp-sink: "
+                        "time, CPU, memory per recipient (instead of the sink runs)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--relay", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--proxy", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(CHILDREN[args.child](args.project, args.port, args.recipients, args.connections)))
+    if args.proxy:
+        run_proxy(int(args.proxy[0]), int(args.proxy[1]), float(args.proxy[2]))
         return
     if args.relay is not None:
         serve_relay(args.port, args.relay)
         return
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
+    if args.child:
+        print(json.dumps(CHILDREN[args.child](args.project, args.port, args.recipients, int(args.connections))))
+        return
+    counts = [int(c) for c in args.connections.split(",")]
     if args.greylist is not None:
-        run = bench_greylist(args.recipients, args.connections, args.items, args.repeat, args.greylist)
+        run = bench_greylist(args.recipients, counts[-1], args.items, args.repeat, args.greylist)
         show_greylist(run)
+        out = REPO / "bench" / "results"
+        out.mkdir(parents=True, exist_ok=True)
         (out / "send-greylist.json").write_text(json.dumps(run, indent=2) + "\n")
         return
-    runs = [bench(args.recipients, args.connections, args.items, args.repeat)]
-    show(runs[0])
-    if args.large:
-        runs.append(bench(100_000, args.connections, args.items, 1))
-        show(runs[1])
+    runs: list[dict[str, Any]] = []
+    if args.latency:
+        for connections in counts:
+            runs.append(bench_latency(args.latency, connections, args.items, args.delay))
+            show_latency(runs[-1])
+        name = "latency"
+    elif args.big:
+        runs.append(bench_big(args.big, counts[-1], args.items))
+        show_big(runs[-1])
+        name = "big"
+    else:
+        contenders = tuple(c for c in args.contenders.split(",") if c)
+        for connections in counts:
+            runs.append(bench(args.recipients, connections, args.items, args.repeat, contenders))
+            show(runs[-1])
+        if args.large:
+            runs.append(bench(100_000, counts[-1], args.items, 1, contenders))
+            show(runs[-1])
+        name = "send"
     out = REPO / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "send.json").write_text(json.dumps(runs, indent=2) + "\n")
+    (out / f"{name}.json").write_text(json.dumps(runs, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,20 @@
 """DKIM signing of outgoing messages, with the private key loaded once per run.
 
 `load_signer(config)` reads and parses the key when `send` starts (so a missing or broken
-key stops the run before the first message, with a hint) and returns a function that
-signs one complete message: relaxed/relaxed, rsa-sha256, over the headers receivers and
-one-click unsubscribe (RFC 8058) care about. The key never appears in an error or a log.
+key stops the run before the first message, with a hint) and returns a `DkimSigner`:
+relaxed/relaxed, rsa-sha256, over the headers receivers and one-click unsubscribe
+(RFC 8058) care about. The key never appears in an error or a log.
 
-Why not just `dkim.sign()`: dkimpy re-parses the PEM key on every call and does the RSA
-operation in pure Python (about 11 ms of its 15 ms per message with a 2048-bit key). We
-keep dkimpy for what it does well (header parsing, relaxed canonicalization, the header
-hash, folding) and sign the digest with OpenSSL through `cryptography`, with the key
-parsed once: about 2 ms per 60 KB message (see bench/bench_dkim.py). The tests verify
-every signature with dkimpy's own `dkim.verify`.
+Signing is cut in two so a run can keep its event loop on the connections:
+- the cheap half runs in the loop. Relaxed body canonicalization works line by line, so
+  `BodyHash` canonicalises a compiled template's static lines once and starts each
+  message from a copy of the hash state of its leading lines; per message only the lines
+  holding a slot are canonicalised. The header hash remembers the canonical form of the
+  header lines every message shares.
+- the RSA step (`sign_digest`, about 1 ms with a 2048-bit key) runs in worker processes
+  (send/signpool.py). Test sends and dry runs call the signer whole, in process.
+Either way the DKIM-Signature is byte for byte what dkimpy's `dkim.sign` makes (same tags,
+same folding; tests/test_dkim_pool.py compares them) and verifies with `dkim.verify`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import dkim
@@ -40,9 +45,9 @@ from newsletter.config.sections import DkimConfig
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.files import atomic_write
 
-__all__ = ["Signer", "SIGNED_HEADERS", "OPTIONAL_SIGNED_HEADERS", "load_signer", "load_private_key",
-           "make_signer", "public_key_record", "canonical_body", "record_name", "zone_strings",
-           "generate_key", "write_private_key"]
+__all__ = ["Signer", "SIGNED_HEADERS", "OPTIONAL_SIGNED_HEADERS", "BodyHash", "DkimSigner", "Unsigned",
+           "body_hash", "canonical_body", "generate_key", "load_private_key", "load_signer", "make_signer",
+           "public_key_record", "record_name", "sign_digest", "write_private_key", "zone_strings"]
 
 Signer = Callable[[bytes], bytes]
 
@@ -58,6 +63,8 @@ OPTIONAL_SIGNED_HEADERS: tuple[bytes, ...] = (
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _SIG_NAME = b"DKIM-Signature"
+_FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")  # printable, no colon (RFC 5322 ftext)
+_B_PLACEHOLDER = b"0" * 60  # dkimpy signs with this in b= so the folding does not move later
 _POLICY = CanonicalizationPolicy(Relaxed, Relaxed)
 
 
@@ -129,24 +136,11 @@ def write_private_key(key: rsa.RSAPrivateKey, path: Path) -> None:
         raise NewsletterError(f"cannot write the key: {exc.strerror}", path=path) from exc
 
 
-def _split(message: bytes) -> tuple[list[list[bytes]], bytes]:
-    """Headers as dkimpy parses them, and the raw body."""
-    match = _HEADER_END.search(message)
-    if match is None:
-        head, body = message, b""
-    else:
-        head, body = message[:match.start()], message[match.end():]
-    headers, _ = dkim.rfc822_parse(head + b"\r\n\r\n")
-    return headers, body
+def _canonical_lines(body: bytes) -> bytes:
+    """The line-by-line steps of relaxed body canonicalization (all but the trailing lines).
 
-
-def canonical_body(body: bytes) -> bytes:
-    """dkimpy's relaxed body canonicalization, skipping the passes a message does not need.
-
-    Quoted-printable bodies have no trailing whitespace and few double spaces, so the
-    whole-body regexes (1-2 ms each on 60 KB) usually have nothing to do; `in` and
-    `replace` find that out in microseconds. The result is byte-identical to
-    `Relaxed.canonicalize_body` (tests/test_dkim.py compares them).
+    Each step looks at one line only, so running it over a few whole lines gives the same
+    bytes as running it over the whole body: what lets `BodyHash` do the static lines once.
     """
     if body.count(b"\n") != body.count(b"\r\n"):
         body = _BARE_LF.sub(b"\r\n", body)
@@ -157,37 +151,217 @@ def canonical_body(body: bytes) -> bytes:
     else:
         while b"  " in body:
             body = body.replace(b"  ", b" ")
-    return correct_empty_body(strip_trailing_lines(body))
+    return body
+
+
+def canonical_body(body: bytes) -> bytes:
+    """dkimpy's relaxed body canonicalization, skipping the passes a message does not need.
+
+    Quoted-printable bodies have no trailing whitespace and few double spaces, so the
+    whole-body regexes (1-2 ms each on 60 KB) usually have nothing to do; `in` and
+    `replace` find that out in microseconds. The result is byte-identical to
+    `Relaxed.canonicalize_body` (tests/test_dkim.py compares them).
+    """
+    return correct_empty_body(strip_trailing_lines(_canonical_lines(body)))
+
+
+def body_hash(body: bytes) -> bytes:
+    """The `bh=` value (base64 SHA-256 of the relaxed canonical body)."""
+    return base64.b64encode(hashlib.sha256(canonical_body(body)).digest())
+
+
+Region = list[bytes | int]  # whole lines: static bytes and slot numbers, joined per message
+
+
+class BodyHash:
+    """The `bh=` of a compiled template's body, with everything static canonicalised once.
+
+    `parts` is the body as static bytes and slot numbers (indexes into the values given
+    to `digest`). Relaxed canonicalization works line by line, so every line made only
+    of static bytes is canonicalised here, once per template; the leading static lines
+    are hashed here too, and `digest` starts from a copy of that hash state. Per message
+    only the few lines that hold a slot are canonicalised, then the rest is hashed.
+    """
+
+    def __init__(self, parts: list[bytes | int]) -> None:
+        segments: list[bytes | Region] = []
+        pending: Region = []
+        for part in parts:
+            first = part.find(b"\r\n") if isinstance(part, bytes) else -1
+            if first < 0:
+                pending.append(part)
+                continue
+            last = part.rfind(b"\r\n")
+            segments.append(pending + [part[:first + 2]])  # type: ignore[index]
+            segments.append(part[first + 2:last + 2])  # type: ignore[index]
+            pending = [part[last + 2:]] if part[last + 2:] else []  # type: ignore[index]
+        segments.append(pending)
+        merged: list[bytes | Region] = []
+        for segment in segments:
+            if isinstance(segment, list) and not any(isinstance(p, int) for p in segment):
+                segment = b"".join(segment)  # type: ignore[arg-type]
+            if isinstance(segment, bytes):
+                segment = _canonical_lines(segment)
+                if not segment:
+                    continue
+                if merged and isinstance(merged[-1], bytes):
+                    merged[-1] += segment
+                    continue
+            elif not segment:
+                continue
+            merged.append(segment)
+        self._prefix = merged.pop(0) if merged and isinstance(merged[0], bytes) else b""
+        self._rest = merged
+        self._state = hashlib.sha256(self._prefix)
+        self._fixed = None if merged else body_hash(self._prefix)
+
+    def digest(self, values: list[bytes]) -> bytes:
+        """The `bh=` value for the body with these slot values."""
+        if self._fixed is not None:
+            return self._fixed
+        pieces = [seg if isinstance(seg, bytes) else
+                  _canonical_lines(b"".join(values[p] if isinstance(p, int) else p for p in seg))
+                  for seg in self._rest]
+        rest = b"".join(pieces)
+        if self._prefix and not rest.strip(b"\r\n"):  # only blank lines after the prefix: rare
+            return base64.b64encode(hashlib.sha256(
+                correct_empty_body(strip_trailing_lines(self._prefix + rest))).digest())
+        rest = strip_trailing_lines(rest)
+        hasher = self._state.copy()
+        hasher.update(rest if self._prefix else correct_empty_body(rest))
+        return base64.b64encode(hasher.digest())
+
+
+@dataclass(frozen=True)
+class Unsigned:
+    """A DKIM-Signature with everything but `b=`, and the digest that `b=` signs."""
+
+    fields: tuple[tuple[bytes, bytes], ...]
+    digest: bytes
+
+
+def sign_digest(key: rsa.RSAPrivateKey, digest: bytes) -> bytes:
+    """RSASSA-PKCS1-v1_5 over a SHA-256 digest: the one step that needs the key."""
+    return key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+
+
+class DkimSigner:
+    """Signs for one domain and selector: whole messages, or in two halves around the RSA step.
+
+    `signer(message)` signs a complete message in this process (test sends, dry runs).
+    A run splits it: `unsigned(head, bh)` hashes the headers here, the digest goes to a
+    worker process for `sign_digest` (send/signpool.py), and `header(unsigned, b)` makes
+    the DKIM-Signature line. Both ways give the same bytes as dkimpy's `dkim.sign`.
+    """
+
+    def __init__(self, key: rsa.RSAPrivateKey, *, domain: str, selector: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.key = key
+        self.domain = domain.encode("idna")
+        self.selector = selector.encode("ascii")
+        self.clock = clock
+        self._memo: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
+
+    @property
+    def pem(self) -> bytes:
+        """The key as PEM, for the worker processes (never written anywhere)."""
+        return self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
+
+    def unsigned(self, head: bytes, bh: bytes) -> Unsigned:
+        """The signature's fields for this header block and body hash, and the digest to sign."""
+        headers = self._canonical_headers(head)
+        present = {name for name, _ in headers}
+        signed = SIGNED_HEADERS + tuple(h for h in OPTIONAL_SIGNED_HEADERS if h in present)
+        fields = ((b"v", b"1"), (b"a", b"rsa-sha256"), (b"c", b"relaxed/relaxed"), (b"d", self.domain),
+                  (b"i", b"@" + self.domain), (b"q", b"dns/txt"), (b"s", self.selector),
+                  (b"t", str(int(self.clock())).encode("ascii")), (b"h", b" : ".join(signed)), (b"bh", bh),
+                  (b"b", _B_PLACEHOLDER))
+        folded = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(_SIG_NAME), linesep=b"\r\n")
+        folded = dkim.RE_BTAG.sub(b"\\1", folded)  # as dkimpy: b= folded onto its own line, then emptied
+        hasher = hashlib.sha256()
+        for name, value in _select(headers, signed):  # what dkimpy's hash_headers hashes, in its order
+            hasher.update(name + b":" + value)
+        hasher.update(b"dkim-signature:" + compress_whitespace(folded.replace(b"\r\n", b"")).strip())
+        return Unsigned(fields, hasher.digest())
+
+    def _canonical_headers(self, head: bytes) -> list[tuple[bytes, bytes]]:
+        """The header block as dkimpy parses it, relaxed-canonical; static lines are remembered.
+
+        Most header lines are the same in every message of a run (From, Subject, List-Id,
+        the MIME headers), so their canonical form is looked up, not recomputed.
+        """
+        out = []
+        for name, value in _parse_head(head):
+            canonical = self._memo.get((name, value))
+            if canonical is None:
+                if len(self._memo) > 4096:
+                    self._memo.clear()
+                canonical = self._memo[(name, value)] = Relaxed.canonicalize_headers([(name, value)])[0]
+            out.append(canonical)
+        return out
+
+    @staticmethod
+    def header(unsigned: Unsigned, signature: bytes) -> bytes:
+        """The DKIM-Signature header line(s), CRLF-terminated, to go before the message."""
+        fields = unsigned.fields[:-1] + ((b"b", base64.b64encode(signature)),)
+        value = dkim.fold(b"; ".join(b"=".join(f) for f in fields) + b"\r\n", namelen=len(_SIG_NAME),
+                          linesep=b"\r\n")
+        return _SIG_NAME + b": " + value
+
+    def __call__(self, message: bytes) -> bytes:
+        head, body = _split_raw(message)
+        unsigned = self.unsigned(head, body_hash(body))
+        return self.header(unsigned, sign_digest(self.key, unsigned.digest)) + message
+
+
+def _parse_head(head: bytes) -> list[tuple[bytes, bytes]]:
+    """(name, value) pairs as `dkim.rfc822_parse` gives them, for a CRLF-only header block."""
+    if b"\n" in head.replace(b"\r\n", b""):
+        return [(name, value) for name, value in dkim.rfc822_parse(head + b"\r\n\r\n")[0]]
+    headers: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and headers:
+            name, value = headers[-1]
+            headers[-1] = (name, value + line + b"\r\n")
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon or not _FIELD_NAME.fullmatch(name):
+            return [(name, value) for name, value in dkim.rfc822_parse(head + b"\r\n\r\n")[0]]
+        headers.append((name, value + b"\r\n"))
+    return headers
+
+
+def _select(headers: list[tuple[bytes, bytes]], signed: tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
+    """dkimpy's `select_headers` over canonical (lower-case) names: the last instance first."""
+    chosen = []
+    last: dict[bytes, int] = {}
+    for wanted in signed:
+        i = last.get(wanted, len(headers))
+        while i > 0:
+            i -= 1
+            if headers[i][0] == wanted:
+                chosen.append(headers[i])
+                break
+        last[wanted] = i
+    return chosen
+
+
+def _split_raw(message: bytes) -> tuple[bytes, bytes]:
+    """The header block and the raw body, split where dkimpy splits them."""
+    match = _HEADER_END.search(message)
+    if match is None:
+        return message, b""
+    return message[:match.start()], message[match.end():]
 
 
 def make_signer(key: rsa.RSAPrivateKey, *, domain: str, selector: str,
-                clock: Callable[[], float] = time.time) -> Signer:
+                clock: Callable[[], float] = time.time) -> DkimSigner:
     """A function that prepends a DKIM-Signature to a complete message."""
-    domain_b = domain.encode("idna")
-    selector_b = selector.encode("ascii")
-    pad = padding.PKCS1v15()
-    prehashed = utils.Prehashed(hashes.SHA256())
-
-    def sign(message: bytes) -> bytes:
-        headers, body = _split(message)
-        present = {name.lower() for name, _ in headers}
-        signed = SIGNED_HEADERS + tuple(h for h in OPTIONAL_SIGNED_HEADERS if h in present)
-        body_hash = base64.b64encode(hashlib.sha256(canonical_body(body)).digest())
-        fields = [(b"v", b"1"), (b"a", b"rsa-sha256"), (b"c", b"relaxed/relaxed"), (b"d", domain_b),
-                  (b"s", selector_b), (b"t", str(int(clock())).encode("ascii")),
-                  (b"h", b" : ".join(signed)), (b"bh", body_hash), (b"b", b"")]
-        unsigned = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(_SIG_NAME))
-        hasher = hashlib.sha256()
-        dkim.hash_headers(hasher, _POLICY, Relaxed.canonicalize_headers(headers), signed,
-                          (_SIG_NAME, b" " + unsigned), None)
-        fields[-1] = (b"b", base64.b64encode(key.sign(hasher.digest(), pad, prehashed)))
-        value = dkim.fold(b"; ".join(b"=".join(f) for f in fields) + b"\r\n", namelen=len(_SIG_NAME))
-        return _SIG_NAME + b": " + value + message
-
-    return sign
+    return DkimSigner(key, domain=domain, selector=selector, clock=clock)
 
 
-def load_signer(config: Config) -> Signer | None:
+def load_signer(config: Config) -> DkimSigner | None:
     """The signer for this newsletter, or None when DKIM is not configured."""
     settings = config.dkim
     if settings is None:

@@ -29,9 +29,11 @@ from newsletter.audience.choices import ordered, stored_choice
 from newsletter.audience.subscribers import Subscriber
 from newsletter.deliver.transaction import Job, Result
 from newsletter.issue.variants import QUIET_REASON
+from newsletter.send.dkim import Unsigned
 from newsletter.send.messages import Composer, envelope_sender, long_header_line
 from newsletter.send.plan import SendPlan
 from newsletter.send.report import SendReport
+from newsletter.send.signpool import SigningPool
 
 __all__ = ["FLUSH_SECONDS", "JournalJobs", "OnResult"]
 
@@ -49,7 +51,8 @@ class JournalJobs:
     """
 
     def __init__(self, db: sqlite3.Connection, run_id: int, plan: SendPlan, composer: Composer,
-                 stop: asyncio.Event, report: SendReport, on_result: OnResult) -> None:
+                 stop: asyncio.Event, report: SendReport, on_result: OnResult,
+                 signing: SigningPool | None = None) -> None:
         self.db = db
         self.run_id = run_id
         self.plan = plan
@@ -70,16 +73,27 @@ class JournalJobs:
         self.changed = asyncio.Event()
         self.last_flush = time.monotonic()
         self._seq = 0
+        self.signing = signing if composer.signer is not None else None
+        self._signing_task: asyncio.Task[None] | None = None
+        self._unsigned: list[tuple[Job, Unsigned]] = []  # claimed, at the workers for their signature
+        if self.signing is not None:  # batches big enough to keep every worker busy, signed ahead
+            self.batch = max(self.batch, 4 * self.signing.workers)
 
     async def next_job(self) -> Job | None:
         while not self.stop.is_set():
             if self.queue:
                 self.outstanding += 1
-                return self.queue.popleft()
+                job = self.queue.popleft()
+                if self.signing is not None and len(self.queue) < self.batch // 2:
+                    self._sign_ahead()
+                return job
+            if self._signing_task is not None:
+                await self._signing_task
+                continue
             due = self._due()
             if due or not self.exhausted:
                 self._refill(due)
-                if self.queue:
+                if self.queue or self._signing_task is not None:
                     continue
             if self.retries:
                 await self._wait(self.retries[0][0] - time.monotonic())
@@ -88,6 +102,26 @@ class JournalJobs:
             else:
                 return None
         return None
+
+    def _sign_ahead(self) -> None:
+        """With DKIM, claim and sign the next batch while the connections send this one."""
+        if self._signing_task is None and not self.stop.is_set():
+            due = self._due()
+            if due or not self.exhausted:
+                self._refill(due)
+
+    async def _sign(self) -> None:
+        """The workers sign the batch's digests; then its jobs join the queue, in claim order."""
+        assert self.signing is not None
+        try:
+            signatures = await self.signing.sign([unsigned.digest for _, unsigned in self._unsigned])
+            for (job, unsigned), signature in zip(self._unsigned, signatures, strict=True):
+                job.message = self.composer.finish(job.message, unsigned, signature)
+                self.queue.append(job)
+            self._unsigned = []
+        finally:
+            self._signing_task = None
+            self.changed.set()
 
     def _due(self) -> list[str]:
         now = time.monotonic()
@@ -127,15 +161,29 @@ class JournalJobs:
                 self.outcomes.append(journal.Outcome(row.email, "skipped", QUIET_REASON))
                 self.on_result("skipped")
                 continue
-            data, stuffed = self.composer.wire(subscriber, row.message_id, date)
             sender = envelope_sender(self.plan.config, subscriber, run_id=self.run_id, key=self.composer.key)
-            job = Job(row.email, sender, row.address, data,
-                      self.tries.pop(row.email, 0) + 1, stuffed=stuffed)
-            if long_header_line(job.message):
-                self.outcomes.append(journal.Outcome(row.email, "failed", "a header line would be over 998 octets"))
-                self.report.failed += 1
+            attempts = self.tries.pop(row.email, 0) + 1
+            prepared = self.composer.prepare(subscriber, row.message_id, date) if self.signing else None
+            if prepared is not None and prepared[1] is not None:
+                data, unsigned = prepared
+                job = Job(row.email, sender, row.address, data, attempts, stuffed=True)
+                if not self._too_long(job):
+                    self._unsigned.append((job, unsigned))
                 continue
-            self.queue.append(job)
+            data, stuffed = self.composer.wire(subscriber, row.message_id, date)
+            job = Job(row.email, sender, row.address, data, attempts, stuffed=stuffed)
+            if not self._too_long(job):
+                self.queue.append(job)
+        if self._unsigned:
+            self._signing_task = asyncio.ensure_future(self._sign())
+
+    def _too_long(self, job: Job) -> bool:
+        """A header line over SMTP's limit (a very long name): fail the recipient, not the run."""
+        if not long_header_line(job.message):
+            return False
+        self.outcomes.append(journal.Outcome(job.key, "failed", "a header line would be over 998 octets"))
+        self.report.failed += 1
+        return True
 
     def _subscriber(self, row: journal.RecipientRow, saved: list[str] | None) -> Subscriber | None:
         """The recipient with the themes they chose by now; None if nothing in them is new this time."""
@@ -197,9 +245,12 @@ class JournalJobs:
 
     def close(self) -> None:
         """Hand back what was claimed but never sent; waiting retries stay deferred for next time."""
-        for job in self.queue:
+        if self._signing_task is not None:
+            self._signing_task.cancel()
+        for job in [*self.queue, *(job for job, _ in self._unsigned)]:
             self.outcomes.append(journal.Outcome(job.key, "pending"))
         self.queue.clear()
+        self._unsigned = []
         self.report.deferred += len(self.retries)
         self.retries.clear()
         self.flush()

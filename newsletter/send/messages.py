@@ -29,8 +29,10 @@ from newsletter.issue.compose import (
 )
 from newsletter.issue.render import RenderedIssue
 from newsletter.issue.variants import Variants
-from newsletter.send.dkim import Signer
+from newsletter.send.dkim import BodyHash, DkimSigner, Unsigned, load_signer, sign_digest
 from newsletter.tokens import SECRET_FILE, load_secrets, make_token
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")  # where dkimpy ends the header block
 
 __all__ = [
     "Composer",
@@ -152,8 +154,15 @@ class _Transparent:
                 self.layout.append((part.replace(b"\r\n.", b"\r\n.."), part.startswith(b"."), part.endswith(b"\r\n")))
         self.usable = not any(isinstance(p, bytes) and p.endswith(b"\r") for p in template.parts)
 
+    def values(self, config: Config, recipient: Recipient, **values: str) -> list[bytes]:
+        """Each slot's value, encoded for its place exactly as `fill` encodes it."""
+        return fill(self.values_only, config, recipient, **values).split(self.SEPARATOR)  # type: ignore[arg-type]
+
     def wire(self, config: Config, recipient: Recipient, **values: str) -> bytes:
-        encoded = fill(self.values_only, config, recipient, **values).split(self.SEPARATOR)  # type: ignore[arg-type]
+        return self.wire_from(self.values(config, recipient, **values))
+
+    def wire_from(self, encoded: list[bytes]) -> bytes:
+        """The dot-stuffed message for these encoded slot values."""
         out = []
         line_start = True
         for item in self.layout:
@@ -174,15 +183,49 @@ class _Transparent:
         return b"".join(out)
 
 
+class _SigningPlan:
+    """A template split for DKIM: its header parts, and its body hash prepared once (dkim.BodyHash).
+
+    Per message only the header block is joined (about 1 KB) and the lines holding a
+    slot are canonicalised; `head` returns None when the filled header block would not
+    end where the template's does (then the caller signs the whole message the slow way).
+    """
+
+    def __init__(self, template: MessageTemplate) -> None:
+        self.head_parts: list[bytes | int] = []
+        body: list[bytes | int] = []
+        index = 0
+        in_head = True
+        for part in template.parts:
+            if isinstance(part, str):
+                (self.head_parts if in_head else body).append(index)
+                index += 1
+            elif in_head and b"\r\n\r\n" in part:
+                cut = part.index(b"\r\n\r\n")
+                self.head_parts.append(part[:cut])
+                body.append(part[cut + 4:])
+                in_head = False
+            else:
+                (self.head_parts if in_head else body).append(part)
+        self.usable = not in_head
+        self.body = BodyHash(body)
+
+    def head(self, encoded: list[bytes]) -> bytes | None:
+        head = b"".join(encoded[p] if isinstance(p, int) else p for p in self.head_parts)
+        end = _HEADER_END.search(head + b"\r\n\r\n")
+        return head if end is not None and end.start() == len(head) else None
+
+
 class Composer:
     """Per recipient: pick the template, fill it, sign it. The cheap part of sending."""
 
-    def __init__(self, config: Config, cache: TemplateCache, keys: list[bytes], signer: Signer | None) -> None:
+    def __init__(self, config: Config, cache: TemplateCache, keys: list[bytes], signer: DkimSigner | None) -> None:
         self.config = config
         self.cache = cache
         self.key = keys[0]
         self.signer = signer
         self._transparent: dict[int, _Transparent] = {}
+        self._signing: dict[int, _SigningPlan] = {}
 
     def message(self, subscriber: Subscriber, message_id: str, date: str) -> bytes:
         """The message as the subscriber receives it (what DKIM signs and dry runs check)."""
@@ -198,25 +241,56 @@ class Composer:
             signed = re.sub(rb"\r?\n", b"\r\n", signed)
         return signed
 
-    def wire(self, subscriber: Subscriber, message_id: str, date: str) -> tuple[bytes, bool]:
-        """(bytes for DATA, already dot-stuffed?): the fast path when nothing signs the message."""
-        template = self.cache.template_for(subscriber)
+    def _transparent_for(self, template: MessageTemplate) -> _Transparent:
         transparent = self._transparent.get(id(template))
         if transparent is None:
             transparent = self._transparent[id(template)] = _Transparent(template)
-        if self.signer is not None or not transparent.usable:
+        return transparent
+
+    def wire(self, subscriber: Subscriber, message_id: str, date: str) -> tuple[bytes, bool]:
+        """(bytes for DATA, already dot-stuffed?), signed here in this process when DKIM is on."""
+        prepared = self.prepare(subscriber, message_id, date)
+        if prepared is None:
             return self.message(subscriber, message_id, date), False
+        data, unsigned = prepared
+        if unsigned is None or self.signer is None:
+            return data, True
+        return self.finish(data, unsigned, sign_digest(self.signer.key, unsigned.digest)), True
+
+    def prepare(self, subscriber: Subscriber, message_id: str, date: str) -> tuple[bytes, Unsigned | None] | None:
+        """The dot-stuffed message and, with DKIM, what is left to sign (the RSA step).
+
+        None when the template cannot take the fast path; then `message` makes it whole.
+        The signature goes on with `finish`, here or after a worker process signed
+        `Unsigned.digest` (send/signpool.py).
+        """
+        template = self.cache.template_for(subscriber)
+        transparent = self._transparent_for(template)
+        if not transparent.usable:
+            return None
         token = make_token(self.key, self.config.list_id, subscriber.email)
-        return transparent.wire(self.config, Recipient(subscriber.email, subscriber.name), token=token,
-                                message_id=message_id, date=date), True
+        encoded = transparent.values(self.config, Recipient(subscriber.email, subscriber.name), token=token,
+                                     message_id=message_id, date=date)
+        if self.signer is None:
+            return transparent.wire_from(encoded), None
+        plan = self._signing.get(id(template))
+        if plan is None:
+            plan = self._signing[id(template)] = _SigningPlan(template)
+        head = plan.head(encoded) if plan.usable else None
+        if head is None:
+            return None
+        return transparent.wire_from(encoded), self.signer.unsigned(head, plan.body.digest(encoded))
+
+    @staticmethod
+    def finish(data: bytes, unsigned: Unsigned, signature: bytes) -> bytes:
+        """The DKIM-Signature before the (already stuffed) message: its lines never start with a dot."""
+        return DkimSigner.header(unsigned, signature) + data
 
 
-def load_signer_for(config: Config) -> Signer | None:
+def load_signer_for(config: Config) -> DkimSigner | None:
     """The DKIM signer (dkim.py), loaded once per run; None without a `dkim:` block."""
     if config.dkim is None:
         return None
-    from newsletter.send.dkim import load_signer
-
     return load_signer(config)
 
 

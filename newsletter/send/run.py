@@ -44,6 +44,7 @@ from newsletter.send.report import (
     SendReport,
     write_failures_csv,
 )
+from newsletter.send.signpool import SigningPool
 
 __all__ = ["dry_run", "send_issue"]
 
@@ -152,11 +153,13 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
     stop = asyncio.Event()
     remove = _install_signals(stop, on_event) if handle_signals else (lambda: None)
     composer = _composer(plan)
+    # the signing workers start (and import) while the plan is journaled
+    signing = SigningPool(composer.signer.pem) if composer.signer is not None else None
     db = journal.connect(plan.config.state_file)
     try:
         run, in_flight = _apply(db, plan)
         report.possible_duplicates += in_flight
-        jobs = JournalJobs(db, run.id, plan, composer, stop, report, on_result)
+        jobs = JournalJobs(db, run.id, plan, composer, stop, report, on_result, signing)
 
         async def body(transport: Transport, outbox: Path | None) -> PoolReport:
             report.outbox = outbox
@@ -179,6 +182,8 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
     finally:
         remove()
         db.close()
+        if signing is not None:
+            signing.close()
 
 
 def _finish(db: sqlite3.Connection, run: journal.Run, plan: SendPlan, report: SendReport) -> None:

@@ -28,9 +28,8 @@ from typing import TextIO
 from newsletter.audience.subscribers import Subscriber, SubscriberList
 from newsletter.config.loader import Config
 from newsletter.config.sections import theme_key
-from newsletter.csvfile import safe_cell
 from newsletter.errors import NewsletterError, SendError, raise_all
-from newsletter.files import atomic_write
+from newsletter.files import atomic_write, safe_cell
 from newsletter.journal.optouts import Suppression
 from newsletter.journal.signups import Signup
 

@@ -18,8 +18,8 @@ from typing import TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
-from newsletter.csvfile import FORMULA_STARTS, csv_records
 from newsletter.errors import ErrorList, SendError
+from newsletter.files import FORMULA_STARTS, csv_records
 
 __all__ = [
     "MAX_NAME",

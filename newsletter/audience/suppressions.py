@@ -19,9 +19,8 @@ from typing import TextIO
 
 from newsletter import journal
 from newsletter.audience.subscribers import check_address
-from newsletter.csvfile import csv_records, safe_cell
 from newsletter.errors import NewsletterError
-from newsletter.files import atomic_write
+from newsletter.files import atomic_write, csv_records, safe_cell
 
 __all__ = [
     "UNSUBSCRIBED",

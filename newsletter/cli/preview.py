@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import errno
-import ipaddress
 import logging
-import socket
 import threading
 import webbrowser
 from pathlib import Path
@@ -13,7 +10,6 @@ from pathlib import Path
 import click
 
 from newsletter.cli.options import config_option, date_range, load, range_options
-from newsletter.errors import NewsletterError
 
 
 @click.command()
@@ -39,7 +35,7 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
       newsletter preview --since 2023-06-15 --until 2023-07-14 --port 8080 --no-open
     """
     # the web stack loads only for this command, so other commands start faster
-    from newsletter.preview.app import LOCAL_HOSTS, create_app, make_server
+    from newsletter.preview.app import create_app, listen, make_server
     from newsletter.preview.livebuild import LiveBuild
 
     load(config_path)  # a missing or broken config stops here, before anything is served
@@ -48,13 +44,14 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
     live = LiveBuild(config_path, date_range(month, since, until))
     if not live.rebuild().ok:  # the build logs each error; serve anyway, the page shows them
         click.echo("The issue does not build yet: the page shows why and reloads once it is fixed.", err=True)
-    sock = _listen(host, port)
-    bound = sock.getsockname()
-    url = f"http://{_url_host(host, bound[0])}:{bound[1]}/"
-    allowed = None if host in ("0.0.0.0", "::", "") else (*LOCAL_HOSTS, host)
-    server = make_server(create_app(live, allowed_hosts=allowed), on_exit=live.release_waiters)
+    listener = listen(host, port)
+    actual = listener.sock.getsockname()[1]
+    if port and actual != port:
+        click.echo(f"Port {port} is in use; using {actual} instead.")
+    url = listener.url
+    server = make_server(create_app(live, allowed_hosts=listener.allowed_hosts), on_exit=live.release_waiters)
     click.echo(f"Previewing {live.date_range.label} at {url}  (Ctrl-C to stop)")
-    if not _is_loopback(bound[0]):
+    if listener.public:
         click.echo(f"warning: listening on {host}: the preview and the outbox are open to your network",
                    err=True)
     if not no_open:
@@ -62,34 +59,8 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
         opener.daemon = True  # a slow or missing browser never holds up Ctrl-C
         opener.start()
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=[listener.sock])
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled; stopping is success
         pass
     click.echo("Stopped.")
 
-
-def _listen(host: str, port: int) -> socket.socket:
-    from newsletter.preview.app import open_socket
-
-    try:
-        sock = open_socket(host, port)
-    except OSError as exc:
-        hint = "choose another with --port" if exc.errno == errno.EADDRINUSE else "check --host"
-        raise NewsletterError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint=hint) from exc
-    actual = sock.getsockname()[1]
-    if port and actual != port:
-        click.echo(f"Port {port} is in use; using {actual} instead.")
-    return sock
-
-
-def _url_host(host: str, bound: str) -> str:
-    if host in ("0.0.0.0", "::", ""):
-        return "127.0.0.1"
-    return f"[{bound}]" if ":" in bound else host
-
-
-def _is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from newsletter import journal
+    from newsletter.send.report import RunStatus
 
 __all__ = ["status"]
 
@@ -61,26 +62,28 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
 
 def _all_runs(out: Console, db: sqlite3.Connection) -> None:
     from newsletter import journal
+    from newsletter.send.report import all_run_statuses
 
-    runs = journal.list_runs(db)
-    if not runs:
+    statuses = all_run_statuses(db)
+    if not statuses:
         out.print("No send runs yet.")
         return
-    for run in runs:
-        counts = journal.run_counts(db, run.id)
+    for status in statuses:
+        run, counts = status.run, status.counts
         states = ", ".join(f"{counts[s]} {s}" for s in journal.RECIPIENT_STATES if counts[s])
         done = "finished" if run.finished else "not finished"
         out.print(f"{run.slug}: started {run.created[:16].replace('T', ' ')}, {done}: {states or 'no recipients'}"
-                  + _bounces(db, run.id, ", bounces: "))
+                  + _bounces(status, ", bounces: "))
 
 
 def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_csv: Path | None) -> None:
     from rich.table import Table
 
     from newsletter import journal
-    from newsletter.send.report import write_failures_csv
+    from newsletter.send.report import run_status, write_failures_csv
 
-    counts = journal.run_counts(db, run.id)
+    status = run_status(db, run)
+    counts = status.counts
     out.print(f"Issue {run.slug}: {run.subject!r}")
     out.print(f"Started {run.created}, last active {run.updated or run.created}, "
               + (f"finished {run.finished}" if run.finished else "not finished (run the same send command to resume)"))
@@ -92,23 +95,18 @@ def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_cs
         table.add_row(state, str(counts[state]))
     table.add_row("possible duplicates", str(counts["possible_duplicates"]))
     out.print(table)
-    out.print(f"Bounces: {_bounces(db, run.id) or 'none imported'} (`newsletter bounces import`)")
-    problems = journal.run_recipients(db, run.id, ("failed", "deferred"))
-    for row in problems:
+    out.print(f"Bounces: {_bounces(status) or 'none imported'} (`newsletter bounces import`)")
+    for row in status.problems:
         out.print(f"{row.state}: {row.address}: {row.reply or '(no reply recorded)'}")
-    if counts["possible_duplicates"]:
-        dups = [r.address for r in journal.run_recipients(db, run.id) if r.possible_duplicate]
-        out.print(f"Possible duplicates (in flight when a run stopped): {', '.join(dups)}")
+    if status.duplicates:
+        out.print(f"Possible duplicates (in flight when a run stopped): {', '.join(status.duplicates)}")
     if failures_csv is not None:
-        write_failures_csv(failures_csv, problems)
-        out.print(f"Wrote {plural(len(problems), 'failed or deferred recipient')} to {failures_csv}")
+        write_failures_csv(failures_csv, status.problems)
+        out.print(f"Wrote {plural(len(status.problems), 'failed or deferred recipient')} to {failures_csv}")
 
 
-def _bounces(db: sqlite3.Connection, run_id: int, prefix: str = "") -> str:
+def _bounces(status: RunStatus, prefix: str = "") -> str:
     """`2 hard, 1 soft`: addresses that bounced after the server accepted the message."""
-    from newsletter import journal
-
-    counts = journal.bounce_counts(db, run_id)
-    if not any(counts.values()):
+    if not any(status.bounces.values()):
         return ""
-    return f"{prefix}{counts['hard']} hard, {counts['soft']} soft"
+    return f"{prefix}{status.bounces['hard']} hard, {status.bounces['soft']} soft"

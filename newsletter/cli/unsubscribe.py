@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from pathlib import Path
 
@@ -45,6 +44,7 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     import uvicorn  # imported here: the other commands do not need it
 
     from newsletter.cli.secret import say_if_secret_made
+    from newsletter.net import is_loopback
     from newsletter.site.app import TokenRedactor, create_app
     from newsletter.site.pages import unsubscribe_path
     from newsletter.site.preferences import preferences_path
@@ -68,7 +68,7 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
         click.echo(f"  sign-up page on {subscribe_path(config)} (links in mail: {config.subscribe.url}/confirm)")
     click.echo(f"  suppression list: {config.state_file}")
     click.echo(f"  token secret: {describe_secrets(config)}")
-    if not _is_loopback(host):
+    if not is_loopback(host):
         click.echo("warning: listening beyond this machine; put it behind a reverse proxy with TLS", err=True)
     logging.getLogger("uvicorn.access").addFilter(TokenRedactor())
     _log_events()
@@ -85,15 +85,6 @@ def _log_events() -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _url_host(host: str) -> str:

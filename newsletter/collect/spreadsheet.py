@@ -16,8 +16,8 @@ from pathlib import Path
 
 from newsletter.collect.feeds import link_label
 from newsletter.config.sections import theme_key
-from newsletter.csvfile import csv_records
 from newsletter.errors import CollectError, CsvError, ItemError, NewsletterError
+from newsletter.files import csv_records
 from newsletter.issue.items import Item, parse_items
 from newsletter.yamldoc import LineMap
 

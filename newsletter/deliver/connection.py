@@ -11,7 +11,6 @@ The pool (pool.py) decides what to do with either; this module only connects.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import socket
 import ssl
@@ -21,8 +20,8 @@ from pathlib import Path
 import aiosmtplib
 
 from newsletter.config.sections import SmtpConfig
-from newsletter.dnsquery import host_resolves, make_resolver, nameserver_from_env
 from newsletter.errors import ConfigError, SendError
+from newsletter.net import host_resolves, is_loopback, make_resolver, nameserver_from_env
 
 __all__ = [
     "MAX_BACKOFF",
@@ -32,22 +31,12 @@ __all__ = [
     "Transport",
     "check_transport",
     "close_politely",
-    "is_loopback",
+    
     "one_line",
     "transport_from_config",
 ]
 
 MAX_BACKOFF = 60.0
-
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 and localhost: traffic that never leaves the machine."""
-    if host.lower() in {"localhost", "localhost.localdomain"}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

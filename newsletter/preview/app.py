@@ -37,12 +37,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from newsletter.errors import NewsletterError
 from newsletter.issue.render import GMAIL_CLIP_BYTES
 from newsletter.issue.variants import PreviewVariants, theme_query
+from newsletter.net import is_loopback
 from newsletter.preview.livebuild import LiveBuild, Snapshot
 from newsletter.preview.mailview import count_outbox, outbox_routes
 from newsletter.preview.outlook import outlook_view
 from newsletter.send.testsend import send_test_async
 
-__all__ = ["LOCAL_HOSTS", "create_app", "for_scheme", "make_server", "open_socket"]
+__all__ = ["LOCAL_HOSTS", "Listener", "create_app", "for_scheme", "listen", "make_server", "open_socket"]
 
 UI = Path(__file__).parent.parent / "templates" / "preview"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -334,6 +335,32 @@ def create_app(live: LiveBuild, *, watch: bool = True,
     app = _PreviewApp(routes=routes, lifespan=lifespan)
     app.add_middleware(LocalOnly, allowed_hosts=allowed_hosts)
     return app
+
+
+@dataclass(frozen=True)
+class Listener:
+    """Where the preview listens: the socket, the URL to open, which Host headers to accept."""
+
+    sock: socket.socket
+    url: str
+    allowed_hosts: tuple[str, ...] | None  # None: any (listening on every address)
+    public: bool  # reachable from other machines: the preview and the outbox are open to the network
+    asked_port: int  # the port asked for; `sock` may hold the next free one
+
+
+def listen(host: str, port: int) -> Listener:
+    """A socket on `host:port` (or the next free port) and what follows from the address:
+    the URL to print, the Host headers to accept (against DNS rebinding), whether it is public."""
+    try:
+        sock = open_socket(host, port)
+    except OSError as exc:
+        hint = "choose another with --port" if exc.errno == errno.EADDRINUSE else "check --host"
+        raise NewsletterError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint=hint) from exc
+    bound, actual = sock.getsockname()[:2]
+    every = host in ("0.0.0.0", "::", "")
+    shown = "127.0.0.1" if every else (f"[{bound}]" if ":" in bound else host)
+    return Listener(sock, f"http://{shown}:{actual}/", None if every else (*LOCAL_HOSTS, host),
+                    not is_loopback(bound), port)
 
 
 def open_socket(host: str, port: int, *, tries: int = 20) -> socket.socket:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter import journal
-from newsletter.csvfile import safe_cell
-from newsletter.files import atomic_write
+from newsletter.files import atomic_write, safe_cell
 
-__all__ = ["DryRunReport", "FailedRecipient", "SendReport", "write_failures_csv"]
+__all__ = ["DryRunReport", "FailedRecipient", "RunStatus", "SendReport", "all_run_statuses", "run_status", "write_failures_csv"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +106,26 @@ def write_failures_csv(path: Path, rows: list[journal.RecipientRow]) -> None:
     for row in rows:
         writer.writerow([safe_cell(v) for v in (row.address, row.name, row.state, row.attempts, row.reply)])
     atomic_write(path, text.getvalue())
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What the journal says about one run, for `newsletter status`."""
+
+    run: journal.Run
+    counts: dict[str, int]  # recipients per state, and "possible_duplicates"
+    bounces: dict[str, int]  # "hard" and "soft" bounces imported for the run
+    problems: list[journal.RecipientRow]  # failed and deferred recipients, with the last reply
+    duplicates: list[str]  # addresses possibly sent twice (in flight when a run stopped)
+
+
+def run_status(db: sqlite3.Connection, run: journal.Run) -> RunStatus:
+    counts = journal.run_counts(db, run.id)
+    duplicates = ([r.address for r in journal.run_recipients(db, run.id) if r.possible_duplicate]
+                  if counts["possible_duplicates"] else [])
+    return RunStatus(run, counts, journal.bounce_counts(db, run.id),
+                     journal.run_recipients(db, run.id, ("failed", "deferred")), duplicates)
+
+
+def all_run_statuses(db: sqlite3.Connection) -> list[RunStatus]:
+    return [run_status(db, run) for run in journal.list_runs(db)]

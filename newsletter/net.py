@@ -1,4 +1,5 @@
-"""Which DNS server to ask: the system's, or one named by `--nameserver HOST[:PORT]`.
+"""Facts about the network that several stages need: is a host this machine, which DNS
+server to ask (the system's, or one named by `--nameserver HOST[:PORT]`).
 
 `doctor` reads SPF, DKIM and DMARC records through it, and a send checks that the
 relay's host name resolves through it, so split DNS (and tests, with a DNS server on
@@ -16,9 +17,19 @@ import dns.resolver
 
 from newsletter.errors import ConfigError
 
-__all__ = ["NAMESERVER_ENV", "host_resolves", "make_resolver", "nameserver_from_env"]
+__all__ = ["NAMESERVER_ENV", "host_resolves", "is_loopback", "make_resolver", "nameserver_from_env"]
 
 NAMESERVER_ENV = "NEWSLETTER_NAMESERVER"
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and localhost: traffic that never leaves the machine."""
+    if host.lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def nameserver_from_env() -> str | None:

@@ -36,7 +36,7 @@ INVALID_ROW = "invalid row"
 ROW_REASONS = (DUPLICATE_ROW, INVALID_ROW)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SendPlan:
     """What a run will do, computed without writing anything (shown before confirming)."""
 
@@ -85,65 +85,82 @@ def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, 
     """Read everything a run needs and count what it would do; raises before anything is sent."""
     transport = resolve_transport(config, host=smtp_host, port=smtp_port, concurrency=concurrency)
     keys = unsubscribe_keys(config)
-    subscribers = read_subscribers(subscribers_path, strict=strict)
+    listed = read_subscribers(subscribers_path, strict=strict)
     slug = build.rendered.issue.range.slug
-    plan = SendPlan(config, build, slug, subscribers, transport, keys, retry_failed=retry_failed,
-                    digest=TemplateCache(build.rendered, config).digest(), concurrency=concurrency)
     with contextlib.closing(journal.connect(config.state_file)) as db:
-        plan.run = journal.get_run(db, slug)
-        plan.suppressions = {s.email: s.reason for s in journal.list_suppressions(db)}
-        plan.states = journal.recipient_states(db, plan.run.id) if plan.run else {}
-        listed, plan.from_signups = with_signups(subscribers, journal.confirmed_signups(db))
-        plan.subscribers, plan.choices = apply_choices(listed, config, journal.all_preferences(db),
-                                                       strict=strict)
-    plan.variants = Variants(build.rendered, config)
-    plan.variants.prepare(plan.variants.key_of(selection) for selection in plan.choices.selections)
-    if not config.quiet_month:
-        plan.quiet = {s.key for s in plan.subscribers.subscribers if plan.variants.is_quiet(s.themes)}
-    plan.changed = bool(plan.run and plan.run.digest and plan.run.digest != plan.digest)
-    _count(plan)
-    return plan
+        run = journal.get_run(db, slug)
+        suppressions = {s.email: s.reason for s in journal.list_suppressions(db)}
+        states = journal.recipient_states(db, run.id) if run else {}
+        with_page, from_signups = with_signups(listed, journal.confirmed_signups(db))
+        subscribers, choices = apply_choices(with_page, config, journal.all_preferences(db), strict=strict)
+    variants = Variants(build.rendered, config)
+    variants.prepare(variants.key_of(selection) for selection in choices.selections)
+    quiet = set() if config.quiet_month else {s.key for s in subscribers.subscribers if variants.is_quiet(s.themes)}
+    digest = TemplateCache(build.rendered, config).digest()
+    counts = _count(subscribers, states, suppressions, quiet, retry_failed=retry_failed)
+    return SendPlan(config, build, slug, subscribers, transport, keys, digest=digest, run=run,
+                    to_send=counts.to_send, new=counts.new, in_flight=counts.in_flight,
+                    already_sent=counts.already_sent, failed_before=counts.failed_before,
+                    excluded=counts.excluded, changed=bool(run and run.digest and run.digest != digest),
+                    retry_failed=retry_failed, concurrency=concurrency, suppressions=suppressions,
+                    states=states, choices=choices, variants=variants, quiet=quiet, from_signups=from_signups)
 
 
 def exclusion(plan: SendPlan, key: str) -> str | None:
     """Why this subscriber gets nothing this time (suppressed, or quiet), or None."""
-    reason = plan.suppressions.get(key)
+    return _exclusion(plan.suppressions, plan.quiet, key)
+
+
+def _exclusion(suppressions: dict[str, str], quiet: set[str], key: str) -> str | None:
+    reason = suppressions.get(key)
     if reason:
         return f"suppressed ({reason})"
-    return QUIET_REASON if key in plan.quiet else None
+    return QUIET_REASON if key in quiet else None
 
 
-def _count(plan: SendPlan) -> None:
-    """Fill in the plan's numbers: to send, already sent, failed before, excluded by reason."""
+@dataclass(frozen=True)
+class _Counts:
+    to_send: int
+    new: int
+    in_flight: int
+    already_sent: int
+    failed_before: int
+    excluded: dict[str, int]
+
+
+def _count(subscribers: SubscriberList, states: dict[str, str], suppressions: dict[str, str], quiet: set[str],
+           *, retry_failed: bool) -> _Counts:
+    """The plan's numbers: to send, already sent, failed before, excluded by reason."""
     excluded: dict[str, int] = {}
+    to_send = new = in_flight = already_sent = failed_before = 0
 
     def exclude(reason: str, n: int = 1) -> None:
         if n:
             excluded[reason] = excluded.get(reason, 0) + n
 
-    for s in plan.subscribers.subscribers:
-        state = plan.states.get(s.key)
-        reason = exclusion(plan, s.key)
+    for s in subscribers.subscribers:
+        state = states.get(s.key)
+        reason = _exclusion(suppressions, quiet, s.key)
         if state == "sent":
-            plan.already_sent += 1
-        elif state == "failed" and not plan.retry_failed:
-            plan.failed_before += 1
+            already_sent += 1
+        elif state == "failed" and not retry_failed:
+            failed_before += 1
         elif reason:
             exclude(reason)
         elif state == "sending":
-            plan.in_flight += 1
-            plan.to_send += 1
+            in_flight += 1
+            to_send += 1
         else:
-            plan.to_send += 1
-            plan.new += state is None
-    exclude("unsubscribed in the list", len(plan.subscribers.unsubscribed))
-    exclude(DUPLICATE_ROW, len(plan.subscribers.duplicates))
-    exclude(INVALID_ROW, len(plan.subscribers.invalid))
-    if plan.states:
-        listed = {s.key for s in plan.subscribers.subscribers} | {s.key for s in plan.subscribers.unsubscribed}
-        gone = sum(1 for key, state in plan.states.items() if key not in listed and state in ("pending", "deferred"))
+            to_send += 1
+            new += state is None
+    exclude("unsubscribed in the list", len(subscribers.unsubscribed))
+    exclude(DUPLICATE_ROW, len(subscribers.duplicates))
+    exclude(INVALID_ROW, len(subscribers.invalid))
+    if states:
+        listed = {s.key for s in subscribers.subscribers} | {s.key for s in subscribers.unsubscribed}
+        gone = sum(1 for key, state in states.items() if key not in listed and state in ("pending", "deferred"))
         exclude("no longer in the list", gone)
-    plan.excluded = excluded
+    return _Counts(to_send, new, in_flight, already_sent, failed_before, excluded)
 
 
 def check_gate(result: BuildResult, *, force: bool, dry_run: bool = False) -> list[Finding]:

@@ -226,10 +226,10 @@ def _peak_mb() -> float:
 
 
 def _prebuilt(config_path: Path) -> tuple[Any, bytes]:
-    from newsletter.issue.build import build_issue
-    from newsletter.issue.compose import Recipient, compile_message, fill
     from newsletter.config.loader import load_config
     from newsletter.daterange import parse_range
+    from newsletter.issue.build import build_issue
+    from newsletter.issue.compose import Recipient, compile_message, fill
 
     config = load_config(config_path)
     result = build_issue(config, parse_range("2023-07", None, None), write=False)
@@ -261,9 +261,9 @@ def child_bare(project: Path, port: int, recipients: int, connections: int) -> d
 
 def child_pool(project: Path, port: int, recipients: int, connections: int) -> dict[str, Any]:
     """newsletter's delivery pool sending one prebuilt message: the transport's own cost."""
-    from newsletter.deliver.transaction import Job, Result
     from newsletter.deliver.connection import Transport
     from newsletter.deliver.pool import deliver
+    from newsletter.deliver.transaction import Job, Result
 
     _, message = _prebuilt(project / "newsletter.yaml")
     message = message.replace(b"\r\n.", b"\r\n..")  # dot-stuffed once, as the tool does ahead
@@ -287,10 +287,10 @@ def child_pool(project: Path, port: int, recipients: int, connections: int) -> d
 
 def child_tool(project: Path, port: int, recipients: int, connections: int) -> dict[str, Any]:
     """`newsletter send --yes --smtp-host 127.0.0.1 --smtp-port PORT`, timed after the build."""
-    from newsletter.issue.build import build_issue
     from newsletter.cli.send import send_with_progress
     from newsletter.config.loader import load_config
     from newsletter.daterange import parse_range
+    from newsletter.issue.build import build_issue
     from newsletter.send.plan import prepare_send
 
     os.environ.setdefault("NEWSLETTER_TOKEN_SECRET", "bench-secret")

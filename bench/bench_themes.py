@@ -42,7 +42,7 @@ def selections(count: int) -> list[str]:
     """`count` distinct selections averaging three themes (pairs and fours alternate), as CSV cells."""
     pairs = [";".join(c) for c in itertools.combinations(THEMES, 2)]
     fours = [";".join(c) for c in itertools.combinations(THEMES, 4)]
-    found = [cell for pair in zip(pairs, fours) for cell in pair]
+    found = [cell for pair in zip(pairs, fours, strict=True) for cell in pair]
     if count > len(found):
         raise SystemExit(f"at most {len(found)} selections")
     return found[:count]
@@ -63,10 +63,10 @@ def make_project(root: Path, items: int, recipients: int, cells: list[str]) -> N
 
 def child(project: Path, port: int, connections: int) -> dict[str, Any]:
     """One send, timed after the build: prepare (themes, variants) + send, into the sink."""
-    from newsletter.issue import variants
-    from newsletter.issue.build import build_issue
     from newsletter.config.loader import load_config
     from newsletter.daterange import parse_range
+    from newsletter.issue import variants
+    from newsletter.issue.build import build_issue
     from newsletter.send.plan import prepare_send
     from newsletter.send.run import send_issue
 

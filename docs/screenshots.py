@@ -20,7 +20,6 @@ local outbox. Re-running it overwrites the pictures.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess

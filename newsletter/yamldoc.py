@@ -21,7 +21,7 @@ from newsletter.errors import NewsletterError
 __all__ = ["LineMap", "load_yaml", "parse_yaml"]
 
 
-class LineMap(dict):  # type: ignore[type-arg]
+class LineMap(dict):
     """A YAML mapping that knows its own line and the line of each key."""
 
     line: int

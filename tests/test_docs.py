@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 import pytest
 import yaml
-
 from support.themekit import REPO
+
 from newsletter.cli import COMMANDS, main
 from newsletter.config.loader import _TOP_KEYS
 from newsletter.config.sections import Colors, DkimConfig, SmtpConfig, SourceConfig, SubscribeConfig

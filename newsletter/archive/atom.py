@@ -52,7 +52,7 @@ def render_search_index(archive: Archive) -> bytes:
                 })
     lines = ",\n".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in records)
     lines = lines.replace("</", "<\\/")  # could never close a <script>, even if inlined
-    return f"window.NEWSLETTER_SEARCH_INDEX = [\n{lines}\n];\n".encode("utf-8")
+    return f"window.NEWSLETTER_SEARCH_INDEX = [\n{lines}\n];\n".encode()
 
 
 def _xml(root: ET.Element) -> bytes:

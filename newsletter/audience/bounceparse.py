@@ -247,8 +247,8 @@ def _line_about(explanation: str, address: str) -> str:
             paragraph = lines[i:end]
             coded = next((k for k, ln in enumerate(paragraph) if _STATUS_RE.search(ln) or _SMTP_CODE_RE.search(ln)), 0)
             return _clean(" ".join(paragraph[coded:]))
-    coded = next((ln for ln in lines if _STATUS_RE.search(ln) or _SMTP_CODE_RE.search(ln)), "")
-    return _clean(coded)
+    with_code = next((ln for ln in lines if _STATUS_RE.search(ln) or _SMTP_CODE_RE.search(ln)), "")
+    return _clean(with_code)
 
 
 def _plain_texts(msg: Message) -> Iterator[str]:

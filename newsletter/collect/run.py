@@ -164,7 +164,7 @@ def _download_all(sources: list[Source], db: sqlite3.Connection | None,
     if not web:
         return {}
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_DOWNLOADS, len(web))) as pool:
-        return dict(zip(web, pool.map(one, web)))
+        return dict(zip(web, pool.map(one, web), strict=True))
 
 
 def _feed_item(run: _Run, source: Source, feed: Feed, entry: FeedEntry) -> tuple[Item, tuple[str, ...]]:

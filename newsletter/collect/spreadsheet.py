@@ -134,7 +134,7 @@ def read_spreadsheet(path: Path, *, shown: str | None = None, default_source: st
             errors.append(CollectError(f"{len(cells)} cells but {len(names)} columns", path=shown, line=start,
                                        hint="a cell with the delimiter in it needs quotes"))
             continue
-        row = dict(zip(names, cells))
+        row = dict(zip(names, cells, strict=False))
         found, problems = parse_items(_row_item(row, start, default_source), shown)
         items.extend(found)
         errors.extend(problems)

@@ -54,7 +54,7 @@ def _hex(rgb: tuple[float, float, float]) -> str:
 def mix(color: str, other: str, amount: float) -> str:
     """`amount` of `color` blended into `other` (1 = all `color`)."""
     a, b = _rgb(color), _rgb(other)
-    return _hex(tuple(x * amount + y * (1 - amount) for x, y in zip(a, b)))  # type: ignore[arg-type]
+    return _hex(tuple(x * amount + y * (1 - amount) for x, y in zip(a, b, strict=True)))  # type: ignore[arg-type]
 
 
 def luminance(color: str) -> float:

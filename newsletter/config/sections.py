@@ -467,7 +467,7 @@ def read_logo(r: ConfigReader, data: LineMap) -> Logo | None:
         r.error(section, "alt", "must say what the logo shows", 'e.g. alt: "Example Trust"')
     if "width" not in section:
         r.error(section, "width", "missing", "add the width in pixels to show it at, e.g. width: 160")
-    width = _pixels(r, section, "width", 160)
+    width = _pixels(r, section, "width", 160) or 160
     height = _pixels(r, section, "height", None)
     return Logo(src=src, alt=alt, width=width, height=height)
 

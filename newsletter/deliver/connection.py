@@ -31,7 +31,7 @@ __all__ = [
     "Transport",
     "check_transport",
     "close_politely",
-    
+
     "one_line",
     "transport_from_config",
 ]

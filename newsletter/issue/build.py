@@ -27,7 +27,10 @@ from newsletter.issue.render import GMAIL_CLIP_BYTES, RenderedIssue, render_issu
 from newsletter.issue.selection import Issue, make_issue
 from newsletter.tokens import SAMPLE_SECRET, make_token
 
-__all__ = ["BuildResult", "manifest_json", "render_files", "result_of", "clipped_error", "prepare_issue", "build_issue", "write_issue", "sample_values"]
+__all__ = [
+    "BuildResult", "build_issue", "clipped_error", "manifest_json", "prepare_issue", "render_files", "result_of",
+    "sample_values", "write_issue",
+]
 
 OUTPUT_FILES = ("email.html", "email.txt", "sample.eml", "manifest.json")
 

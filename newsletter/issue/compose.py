@@ -219,7 +219,7 @@ def fill(template: MessageTemplate, config: Config, recipient: Recipient, *, tok
          message_id: str, date: str | None = None) -> bytes:
     """The complete message for one recipient, as bytes ready for SMTP DATA."""
     values = _values(config, recipient, token, message_id,
-                     date or format_datetime(dt.datetime.now(dt.timezone.utc)))
+                     date or format_datetime(dt.datetime.now(dt.UTC)))
     out = []
     for part in template.parts:
         if isinstance(part, bytes):
@@ -233,7 +233,7 @@ def sample_message(rendered: RenderedIssue, config: Config, token: str) -> bytes
     """The message the sample recipient would get; fixed Date and Message-ID for determinism."""
     name, email = config.sample_recipient
     end = rendered.issue.range.end
-    when = dt.datetime(end.year, end.month, end.day, 8, 0, tzinfo=dt.timezone.utc)
+    when = dt.datetime(end.year, end.month, end.day, 8, 0, tzinfo=dt.UTC)
     return fill(compile_message(rendered, config), config, Recipient(email, name), token=token,
                 message_id=f"<{rendered.issue.range.slug}.sample@{config.sender_domain}>",
                 date=format_datetime(when))

@@ -111,7 +111,7 @@ def probe_links(urls: Iterable[str], *, db: sqlite3.Connection | None = None, co
                 timeout: float = 10.0, now: dt.datetime | None = None) -> list[LinkResult]:
     """Cached answers younger than a day, the rest fetched (and cached when they answered)."""
     urls = list(dict.fromkeys(urls))
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     cached = get_link_checks(db, urls, since=(now - CACHE_FOR).isoformat(timespec="seconds")) if db else {}
     missing = [u for u in urls if u not in cached]
     fetched = {r.url: r for r in asyncio.run(fetch_links(missing, concurrency=concurrency, timeout=timeout))}

@@ -160,7 +160,7 @@ def _context(config: Config, issue: Issue, subject: str, preheader: str) -> dict
     if config.archive_url:
         web_url = f"{config.archive_url.rstrip('/')}/{issue.range.slug}/"
     ordered = [item for s in issue.sections for item in s.items]
-    anchors = dict(zip(map(id, ordered), item_anchors(ordered)))
+    anchors = dict(zip(map(id, ordered), item_anchors(ordered), strict=True))
     sections = [
         {
             "theme": s.theme,
@@ -210,7 +210,7 @@ def _render(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
                          hint="check the variable names used in the template") from exc
 
 
-class _Inliner(Premailer):  # type: ignore[misc]
+class _Inliner(Premailer):
     """premailer with its per-stylesheet work kept between calls, keyed by the CSS text.
 
     Every theme variant of an issue (and every preview rebuild) inlines the same <style>:

@@ -35,7 +35,7 @@ def summary_links(markdown: str) -> list[tuple[str, str]]:
     links = []
     for block in _parser().parse(markdown):
         for token, text in _inline_links(block.children or []):
-            links.append((text, token.attrGet("href") or ""))
+            links.append((text, str(token.attrGet("href") or "")))
     return links
 
 
@@ -102,7 +102,7 @@ def _inline_text(children: list[Token]) -> str:
     link_text = ""
     for token in children:
         if token.type == "link_open":
-            href, link_text = token.attrGet("href") or "", ""
+            href, link_text = str(token.attrGet("href") or ""), ""
         elif token.type == "link_close":
             url = str(href)
             parts.append(link_text if link_text.strip() == url.removeprefix("mailto:") or link_text == url

@@ -187,14 +187,13 @@ class BodyHash:
         segments: list[bytes | Region] = []
         pending: Region = []
         for part in parts:
-            first = part.find(b"\r\n") if isinstance(part, bytes) else -1
-            if first < 0:
+            if not isinstance(part, bytes) or (first := part.find(b"\r\n")) < 0:
                 pending.append(part)
                 continue
             last = part.rfind(b"\r\n")
-            segments.append(pending + [part[:first + 2]])  # type: ignore[index]
-            segments.append(part[first + 2:last + 2])  # type: ignore[index]
-            pending = [part[last + 2:]] if part[last + 2:] else []  # type: ignore[index]
+            segments.append([*pending, part[:first + 2]])
+            segments.append(part[first + 2:last + 2])
+            pending = [part[last + 2:]] if part[last + 2:] else []
         segments.append(pending)
         merged: list[bytes | Region] = []
         for segment in segments:
@@ -210,7 +209,10 @@ class BodyHash:
             elif not segment:
                 continue
             merged.append(segment)
-        self._prefix = merged.pop(0) if merged and isinstance(merged[0], bytes) else b""
+        head = merged[0] if merged else b""
+        self._prefix: bytes = head if isinstance(head, bytes) else b""
+        if merged and isinstance(head, bytes):
+            merged.pop(0)
         self._rest = merged
         self._state = hashlib.sha256(self._prefix)
         self._fixed = None if merged else body_hash(self._prefix)

@@ -164,9 +164,9 @@ class JournalJobs:
             sender = envelope_sender(self.plan.config, subscriber, run_id=self.run_id, key=self.composer.key)
             attempts = self.tries.pop(row.email, 0) + 1
             prepared = self.composer.prepare(subscriber, row.message_id, date) if self.signing else None
-            if prepared is not None and prepared[1] is not None:
-                data, unsigned = prepared
-                job = Job(row.email, sender, row.address, data, attempts, stuffed=True)
+            unsigned = prepared[1] if prepared is not None else None
+            if prepared is not None and unsigned is not None:
+                job = Job(row.email, sender, row.address, prepared[0], attempts, stuffed=True)
                 if not self._too_long(job):
                     self._unsigned.append((job, unsigned))
                 continue

@@ -156,7 +156,7 @@ class _Transparent:
 
     def values(self, config: Config, recipient: Recipient, **values: str) -> list[bytes]:
         """Each slot's value, encoded for its place exactly as `fill` encodes it."""
-        return fill(self.values_only, config, recipient, **values).split(self.SEPARATOR)  # type: ignore[arg-type]
+        return fill(self.values_only, config, recipient, **values).split(self.SEPARATOR)
 
     def wire(self, config: Config, recipient: Recipient, **values: str) -> bytes:
         return self.wire_from(self.values(config, recipient, **values))

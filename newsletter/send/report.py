@@ -17,7 +17,9 @@ from pathlib import Path
 from newsletter import journal
 from newsletter.files import atomic_write, safe_cell
 
-__all__ = ["DryRunReport", "FailedRecipient", "RunStatus", "SendReport", "all_run_statuses", "run_status", "write_failures_csv"]
+__all__ = [
+    "DryRunReport", "FailedRecipient", "RunStatus", "SendReport", "all_run_statuses", "run_status", "write_failures_csv",
+]
 
 
 @dataclass(frozen=True)

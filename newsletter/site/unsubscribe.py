@@ -45,7 +45,7 @@ async def unsubscribe_page(request: Request) -> Response:
     site = site_of(request)
     token = token_of(request)
     email = site.address(token)
-    if email is None:
+    if email is None or token is None:
         return site.invalid()
     suppression = await site.run(lambda db: journal.get_suppression(db, email))
     if suppression is not None:
@@ -71,7 +71,7 @@ async def unsubscribe_action(request: Request) -> Response:
     form = await read_form(request)
     token = token_of(request, form)
     email = site.address(token)
-    if email is None:
+    if email is None or token is None:
         return site.invalid()
     if email == PROBE_ADDRESS:  # `newsletter doctor --online`: the link works, nobody leaves
         return PlainTextResponse("probe ok: nobody was unsubscribed\n", headers={PROBE_HEADER: "ok"})

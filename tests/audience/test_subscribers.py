@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.errors import ErrorList, SendError
 from newsletter.audience.subscribers import MAX_NAME, read_subscribers
+from newsletter.errors import ErrorList, SendError
 
 
 def write(tmp_path: Path, data: str | bytes, name: str = "subscribers.csv") -> Path:

@@ -12,10 +12,10 @@ from support.themekit import build, make_project, outbox, send
 
 from newsletter import journal
 from newsletter.audience.choices import apply_choices, check_list_themes
+from newsletter.audience.subscribers import read_subscribers
 from newsletter.cli import main
 from newsletter.config.loader import Config
 from newsletter.errors import NewsletterError
-from newsletter.audience.subscribers import read_subscribers
 
 CSV = """\
 email,name,status,themes

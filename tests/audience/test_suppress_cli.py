@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from newsletter import journal
+from newsletter.audience.subscribers import read_subscribers
 from newsletter.cli import main
 from newsletter.config.loader import Config
-from newsletter.audience.subscribers import read_subscribers
 
 
 def run(config: Config, *args: str) -> Result:

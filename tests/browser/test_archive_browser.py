@@ -14,14 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.project import copy_sample
-from support.browser import local_context
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from support.browser import local_context
+from support.project import copy_sample
 
 from newsletter.archive.site import build_archive
-from newsletter.issue.build import build_issue
 from newsletter.config.loader import load_config
 from newsletter.daterange import parse_range
+from newsletter.issue.build import build_issue
 
 pytestmark = pytest.mark.browser
 

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from support.browser import local_page, in_own_thread, record_traffic
-from support.project import serve_asgi
 from playwright.sync_api import Browser, expect
+from support.browser import in_own_thread, local_page, record_traffic
+from support.project import serve_asgi
 from support.themekit import build, make_project, outbox, send, write_csv
 
 from newsletter.site.app import create_app

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.browser import local_context
 from playwright.sync_api import Browser, Page, expect
+from support.browser import local_context
 from support.previewkit import NEGLECT_ITEM, NEGLECT_TITLE, live_build, running_preview
 
 from newsletter.preview.livebuild import LiveBuild

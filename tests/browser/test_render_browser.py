@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsletter.issue.build import build_issue
 from newsletter.daterange import parse_range
+from newsletter.issue.build import build_issue
 
 pytestmark = pytest.mark.browser
 

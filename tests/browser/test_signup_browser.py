@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from playwright.sync_api import Browser, expect
 from support.browser import in_own_thread, local_page, record_traffic
 from support.project import serve_asgi, set_token_secret
-from playwright.sync_api import Browser, expect
 
 from newsletter import journal
 from newsletter.cli import main

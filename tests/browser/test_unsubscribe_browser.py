@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, expect
 from support.browser import local_page, record_traffic
 from support.project import serve_asgi
-from playwright.sync_api import Browser, expect
 
 from newsletter import journal
 from newsletter.config.loader import Config
-from newsletter.tokens import make_token
 from newsletter.site.app import create_app
+from newsletter.tokens import make_token
 
 pytestmark = pytest.mark.browser
 

@@ -9,8 +9,8 @@ import socket
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from support.project import item_yaml
+
 from newsletter.cli import main
 from newsletter.issue.probe import LinkResult, link_findings
 

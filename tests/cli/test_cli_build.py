@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 from click.testing import CliRunner
-
 from support.project import item_yaml
+
 from newsletter.cli import main
 
 

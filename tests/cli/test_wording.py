@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.sendkit import REPO, SECRET, make_project
 
 from newsletter.cli import main
 from newsletter.cli.wording import plural
-from support.sendkit import REPO, SECRET, make_project
 
 pytestmark = pytest.mark.usefixtures("token_secret")
 

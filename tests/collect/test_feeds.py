@@ -9,11 +9,11 @@ import re
 import pytest
 from support.feedserver import DATA, FeedServer
 
-from newsletter.errors import CollectError
 from newsletter.collect.feedhtml import convert_html, plain_text, strip_tracking
 from newsletter.collect.feeds import fetch_feed, link_label, parse_feed
-from newsletter.journal.caches import FeedCache
+from newsletter.errors import CollectError
 from newsletter.issue.summary import summary_html, summary_text
+from newsletter.journal.caches import FeedCache
 
 
 def _feed(name: str, **kwargs: str):

@@ -20,12 +20,12 @@ from support.sendkit import make_project, rows, send, smtp_block, states, write_
 from support.smtpserver import SmtpServer, free_port
 
 from newsletter import journal
-from newsletter.issue.build import BuildResult, build_issue
 from newsletter.config.loader import load_config
-from newsletter.deliver.pace import RateLimiter
-from newsletter.deliver.connection import Transport, check_transport
-from newsletter.errors import ConfigError, SendError
 from newsletter.daterange import parse_range
+from newsletter.deliver.connection import Transport, check_transport
+from newsletter.deliver.pace import RateLimiter
+from newsletter.errors import ConfigError, SendError
+from newsletter.issue.build import BuildResult, build_issue
 from newsletter.send.plan import prepare_send
 
 pytestmark = pytest.mark.usefixtures("token_secret")  # the secret a real send has

@@ -18,9 +18,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from starlette.testclient import TestClient
 from support.dnsserver import ZoneServer
 from support.smtpserver import SmtpServer, free_port
-from starlette.testclient import TestClient
 
 from newsletter import journal
 from newsletter.config.loader import load_config

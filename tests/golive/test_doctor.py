@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from support.project import serve_asgi
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from support.dnsserver import ZoneServer
-from support.smtpserver import SmtpServer
 from starlette.testclient import TestClient
+from support.dnsserver import ZoneServer
+from support.project import serve_asgi
+from support.smtpserver import SmtpServer
 
 from newsletter import journal
 from newsletter.cli import main

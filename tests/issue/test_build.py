@@ -9,12 +9,12 @@ import os
 from pathlib import Path
 
 import pytest
-
 from support.project import item_yaml
-from newsletter.issue.build import build_issue
+
 from newsletter.config.loader import load_config
-from newsletter.errors import NewsletterError
 from newsletter.daterange import parse_range
+from newsletter.errors import NewsletterError
+from newsletter.issue.build import build_issue
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 JULY = parse_range("2023-07", None, None)

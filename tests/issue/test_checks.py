@@ -11,23 +11,23 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from support.project import item_yaml
-from newsletter.issue.build import BuildResult, build_issue
-from newsletter.issue.checks.findings import Finding
+
+from newsletter.cli import main
+from newsletter.config.loader import Config, load_config
 from newsletter.config.palette import contrast_ratio
-from newsletter.issue.checks.html import check_contrast, check_images, check_tables
-from newsletter.issue.checks.message import check_headers, check_line_lengths, check_size
+from newsletter.config.sections import Colors
+from newsletter.daterange import parse_range
+from newsletter.issue.build import BuildResult, build_issue
 from newsletter.issue.checks import check_issue
 from newsletter.issue.checks.content import check_items, check_preheader, check_subject
-from newsletter.issue.checks.links import check_links, check_parity
 from newsletter.issue.checks.document import parse_html
-from newsletter.cli import main
-from newsletter.config.sections import Colors
-from newsletter.config.loader import Config, load_config
-from newsletter.issue.selection import Issue, Section
-from newsletter.daterange import parse_range
+from newsletter.issue.checks.findings import Finding
+from newsletter.issue.checks.html import check_contrast, check_images, check_tables
+from newsletter.issue.checks.links import check_links, check_parity
+from newsletter.issue.checks.message import check_headers, check_line_lengths, check_size
 from newsletter.issue.items import Item, Link
+from newsletter.issue.selection import Issue, Section
 
 JULY = parse_range("2023-07", None, None)
 TEMPLATES = Path(__file__).resolve().parents[2] / "newsletter" / "templates"

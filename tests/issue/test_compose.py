@@ -7,9 +7,9 @@ import email.policy
 
 import pytest
 
+from newsletter.daterange import parse_range
 from newsletter.issue.build import prepare_issue
 from newsletter.issue.compose import Recipient, compile_message, fill
-from newsletter.daterange import parse_range
 from newsletter.issue.render import render_issue
 
 

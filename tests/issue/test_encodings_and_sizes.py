@@ -15,10 +15,10 @@ from support.project import item_yaml
 
 from newsletter.cli import main
 from newsletter.config.loader import load_config
+from newsletter.daterange import parse_range
 from newsletter.errors import NewsletterError
 from newsletter.issue.build import build_issue
 from newsletter.issue.items import load_items
-from newsletter.daterange import parse_range
 
 JULY = parse_range("2023-07", None, None)
 ENCODED_WORD = re.compile(rb"=\?[^?]+\?[bBqQ]\?[^?]*\?=")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from support.project import item_yaml
+
 from newsletter.config.loader import load_config
-from newsletter.errors import BuildError, NewsletterError
-from newsletter.issue.selection import make_issue, select_items
 from newsletter.daterange import parse_range
+from newsletter.errors import BuildError, NewsletterError
 from newsletter.issue.items import load_items
+from newsletter.issue.selection import make_issue, select_items
 
 
 def test_month_is_first_to_last_day_inclusive():

@@ -6,8 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-
 from support.project import item_yaml
+
 from newsletter.errors import ErrorList, NewsletterError
 from newsletter.issue.items import load_items
 

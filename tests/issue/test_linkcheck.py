@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from support.project import item_yaml
+
 from newsletter.cli import main
 from newsletter.config.loader import load_config
+from newsletter.issue.probe import link_findings, probe_links, web_links
 from newsletter.journal.db import connect
-from newsletter.issue.probe import probe_links, link_findings, web_links
 
 SLOW_SECONDS = 1.5
 TIMEOUT = 0.3
@@ -171,7 +171,7 @@ def test_answers_are_cached_for_a_day(site: Site, tmp_path: Path) -> None:
     assert sum(site.requests.values()) - before == 2  # HEAD + GET for /slow only
     assert [(r.status, r.final_url, r.redirects, r.cached) for r in second[:3]] == [
         (r.status, r.final_url, r.redirects, True) for r in first[:3]]
-    tomorrow = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1, minutes=1)
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1, minutes=1)
     before = site.requests[("HEAD", "/ok")]
     [later] = probe_links(urls[:1], db=db, timeout=TIMEOUT, now=tomorrow)
     assert site.requests[("HEAD", "/ok")] == before + 1 and not later.cached  # a day later: asked again

@@ -6,15 +6,14 @@ import datetime as dt
 import re
 
 from lxml import html as lxml_html
-
 from support.project import item_yaml
-from newsletter.issue.build import build_issue, prepare_issue
+
 from newsletter.config.loader import load_config
-from newsletter.daterange import parse_range
+from newsletter.daterange import DateRange, parse_range
+from newsletter.issue.build import build_issue, prepare_issue
 from newsletter.issue.items import Item, Link
-from newsletter.issue.selection import Issue, Section
-from newsletter.daterange import DateRange
 from newsletter.issue.render import GMAIL_CLIP_BYTES, render_issue
+from newsletter.issue.selection import Issue, Section
 
 JULY = parse_range("2023-07", None, None)
 

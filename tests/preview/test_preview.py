@@ -25,14 +25,14 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from support.previewkit import JULY, NEGLECT_ITEM, NEGLECT_TITLE, live_build, running_preview
 from starlette.testclient import TestClient
+from support.previewkit import JULY, NEGLECT_ITEM, NEGLECT_TITLE, live_build, running_preview
 
-from newsletter.issue.build import BuildResult, build_issue
 from newsletter.cli import main
 from newsletter.config.loader import load_config
-from newsletter.preview.livebuild import LiveBuild
+from newsletter.issue.build import BuildResult, build_issue
 from newsletter.preview.app import create_app, for_scheme, open_socket
+from newsletter.preview.livebuild import LiveBuild
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

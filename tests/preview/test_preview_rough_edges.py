@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.browser import in_own_thread, local_context
 from playwright.sync_api import Browser, Page, expect
+from support.browser import in_own_thread, local_context
 from support.previewkit import live_build, running_preview
 
 from newsletter.issue.build import build_issue

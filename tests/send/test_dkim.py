@@ -12,9 +12,11 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from dkim.canonicalization import Relaxed
 
-from newsletter.issue.build import build_issue
 from newsletter.cli import main
 from newsletter.config.loader import Config, load_config
+from newsletter.daterange import parse_range
+from newsletter.errors import ConfigError
+from newsletter.issue.build import build_issue
 from newsletter.send.dkim import (
     canonical_body,
     generate_key,
@@ -23,8 +25,6 @@ from newsletter.send.dkim import (
     public_key_record,
     write_private_key,
 )
-from newsletter.errors import ConfigError
-from newsletter.daterange import parse_range
 
 SELECTOR, DOMAIN = "nl2023", "example.org"
 

@@ -24,11 +24,11 @@ from support.sendkit import REPO, SECRET, make_project, rows, send, smtp_block, 
 from support.smtpserver import FaultyHandler, SmtpServer, free_port
 
 from newsletter import journal
-from newsletter.issue.build import BuildResult, build_issue
 from newsletter.cli import main
 from newsletter.daterange import parse_range
-from newsletter.send.run import dry_run
+from newsletter.issue.build import BuildResult, build_issue
 from newsletter.send.plan import prepare_send
+from newsletter.send.run import dry_run
 from newsletter.send.testsend import send_test
 from newsletter.tokens import read_token
 
@@ -107,8 +107,8 @@ def test_names_cannot_inject_headers(tmp_path: Path, server: SmtpServer, built: 
 
 def test_dot_stuffing_done_ahead_equals_stuffing_each_message(tmp_path: Path, built: BuildResult) -> None:
     """The fast path (static parts stuffed once) must give exactly the bytes SMTP needs."""
-    from newsletter.send.messages import Composer, TemplateCache
     from newsletter.audience.subscribers import Subscriber
+    from newsletter.send.messages import Composer, TemplateCache
 
     config = make_project(tmp_path / "digest")
     composer = Composer(config, TemplateCache(built.rendered, config), [SECRET.encode()], None)

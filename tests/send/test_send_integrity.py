@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from starlette.testclient import TestClient
 from support.sendkit import SECRET, make_project, rows, send, smtp_block, write_csv
 from support.smtpserver import FaultyHandler, SmtpServer
-from starlette.testclient import TestClient
 
 from newsletter import journal
 from newsletter.cli import main

@@ -6,15 +6,15 @@ import re
 from pathlib import Path
 
 import pytest
-from support.project import set_token_secret
 from starlette.testclient import TestClient
+from support.project import set_token_secret
 from support.themekit import build, make_project, outbox, send, write_csv
 
 from newsletter import journal
 from newsletter.config.loader import Config, load_config
 from newsletter.errors import NewsletterError
-from newsletter.tokens import make_token
 from newsletter.site.app import create_app
+from newsletter.tokens import make_token
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from support.project import set_token_secret
 from starlette.testclient import TestClient
+from support.project import set_token_secret
 
 from newsletter import journal
 from newsletter.audience.signups import read_request, request_signup
@@ -320,8 +320,8 @@ def confirm_all(client: TestClient, site: Config, *emails: str) -> None:
 
 
 def test_send_plans_confirmed_sign_ups_with_the_csv(client: TestClient, site: Config) -> None:
-    from newsletter.issue.build import build_issue
     from newsletter.daterange import parse_range
+    from newsletter.issue.build import build_issue
     from newsletter.send.plan import prepare_send
 
     listed = (site.root / "subscribers.csv").read_text(encoding="utf-8")

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner
-from support.themekit import REPO
-from support.project import set_token_secret
 from starlette.testclient import TestClient
+from support.project import set_token_secret
+from support.themekit import REPO
 
 from newsletter import journal
 from newsletter.cli import main

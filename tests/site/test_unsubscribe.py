@@ -14,13 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.project import serve_asgi, set_token_secret
 from starlette.testclient import TestClient
+from support.project import serve_asgi, set_token_secret
 
 from newsletter import journal
 from newsletter.config.loader import Config, load_config
-from newsletter.tokens import make_token, read_token, token_keys
 from newsletter.site.app import create_app
+from newsletter.tokens import make_token, read_token, token_keys
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -11,12 +11,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from support.project import set_token_secret
-from support.previewkit import live_build
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from support.previewkit import live_build
+from support.project import set_token_secret
 
 from newsletter.config.loader import Config
 from newsletter.preview.app import create_app as create_preview

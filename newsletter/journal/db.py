@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -123,15 +124,30 @@ def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) the state file; autocommit, WAL, waits on locks."""
     try:
         db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=30000")
-        db.executescript(SCHEMA)
+        _while_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
+        db.execute("PRAGMA synchronous=NORMAL")
+        _while_locked(lambda: db.executescript(SCHEMA))
     except sqlite3.DatabaseError as exc:
         raise NewsletterError(f"cannot open the state file: {exc}", path=path,
                               hint="is it a newsletter state file? move it aside to start afresh") from exc
     db.row_factory = sqlite3.Row
     return db
+
+
+def _while_locked(step: Callable[[], object], seconds: float = 30.0) -> None:
+    """Run `step`, again while another connection holds the lock. Switching a new file to
+    WAL does not wait on SQLite's busy timeout, so many first requests at once (a burst of
+    sign-ups on a fresh site) would otherwise fail with "database is locked"."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from support.browser import local_context
-from support.previewkit import NEGLECT_ITEM, NEGLECT_TITLE, live_build, running_preview
+from support.previewkit import NEGLECT_ITEM, NEGLECT_TITLE, live_build
 
 from newsletter.preview.livebuild import LiveBuild
 
@@ -25,13 +25,6 @@ WAIT_MS = 15_000  # upper bound for a rebuild and reload to show; they usually t
 @pytest.fixture
 def live(project: Path) -> LiveBuild:
     return live_build(project)
-
-
-@pytest.fixture
-def base(live: LiveBuild) -> Iterator[str]:
-    with running_preview(live) as url:
-        assert live.watching.wait(5)
-        yield url
 
 
 @pytest.fixture

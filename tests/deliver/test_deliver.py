@@ -7,17 +7,11 @@ recipient's state in the journal, and what the report says.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import ssl
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from support.sendkit import make_project, rows, send, smtp_block, states, write_csv
-from support.smtpserver import SmtpServer, free_port
+from support.smtpserver import SmtpServer, free_port, self_signed_tls
 
 from newsletter import journal
 from newsletter.config.loader import load_config
@@ -262,28 +256,12 @@ def test_real_smtp_without_a_token_secret_makes_one(tmp_path: Path, built: Build
     assert (config.root / ".newsletter-secret").stat().st_mode & 0o777 == 0o600
 
 
-def _certificate(tmp_path: Path) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                         serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    return context
-
-
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_tls_and_auth_with_the_password_from_the_environment(tmp_path: Path, built: BuildResult,
                                                              monkeypatch: pytest.MonkeyPatch,
                                                              security: str) -> None:
     monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "s3cret")
-    context = _certificate(tmp_path)
+    context = self_signed_tls(tmp_path)
     with SmtpServer(tls_context=context, implicit_tls=security == "tls", users={"digest": "s3cret"}) as server:
         config = project(tmp_path, server.port, security=security, username="digest",
                          password_env="DIGEST_SMTP_PASSWORD")
@@ -295,7 +273,7 @@ def test_tls_and_auth_with_the_password_from_the_environment(tmp_path: Path, bui
 def test_wrong_password_stops_the_run_as_a_configuration_error(tmp_path: Path, built: BuildResult,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "wrong")
-    with SmtpServer(tls_context=_certificate(tmp_path), users={"digest": "s3cret"}) as server:
+    with SmtpServer(tls_context=self_signed_tls(tmp_path), users={"digest": "s3cret"}) as server:
         config = project(tmp_path, server.port, security="starttls", username="digest",
                          password_env="DIGEST_SMTP_PASSWORD")
         report = send(config, built, write_csv(config.root, 3))

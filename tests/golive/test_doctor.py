@@ -5,20 +5,14 @@ Each broken record must be named on its own line, with the fix; a good setup exi
 
 from __future__ import annotations
 
-import datetime as dt
-import ssl
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from starlette.testclient import TestClient
 from support.dnsserver import ZoneServer
 from support.project import serve_asgi
-from support.smtpserver import SmtpServer
+from support.smtpserver import SmtpServer, self_signed_tls
 
 from newsletter import journal
 from newsletter.cli import main
@@ -146,24 +140,9 @@ def test_a_key_that_does_not_match_two_spf_records_and_the_lookup_limit(tmp_path
         "you no longer use)"]
 
 
-def _tls_context(tmp_path: Path) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
-    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "tls.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                         serialization.NoEncryption()))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "tls.key")
-    return context
-
-
 def test_the_relay_is_logged_in_to_without_sending(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCTOR_SMTP_PASSWORD", "s3cret")
-    with ZoneServer(GOOD) as dns, SmtpServer(tls_context=_tls_context(tmp_path), users={"digest": "s3cret"}) as relay:
+    with ZoneServer(GOOD) as dns, SmtpServer(tls_context=self_signed_tls(tmp_path), users={"digest": "s3cret"}) as relay:
         smtp = (f"{{host: 127.0.0.1, port: {relay.port}, security: starttls, username: digest, "
                 "password_env: DOCTOR_SMTP_PASSWORD}")
         config = folder(tmp_path, smtp=smtp)

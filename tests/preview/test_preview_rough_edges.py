@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from support.browser import in_own_thread, local_context
-from support.previewkit import live_build, running_preview
+from support.previewkit import live_build
 
 from newsletter.issue.build import build_issue
 from newsletter.preview.livebuild import LiveBuild
@@ -31,13 +31,6 @@ def live(project: Path) -> LiveBuild:
         "summary: A summary.\nlinks:\n  - label: Read the report\n    title: The report\n"
         f"    url: {LONG_URL}\n", encoding="utf-8")
     return live_build(project)
-
-
-@pytest.fixture
-def base(live: LiveBuild) -> Iterator[str]:
-    with running_preview(live) as url:
-        assert live.watching.wait(5)
-        yield url
 
 
 def open_page(chromium: Browser, width: int) -> Iterator[Page]:

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from newsletter.daterange import parse_range
 from newsletter.preview.app import create_app, make_server, open_socket
 from newsletter.preview.livebuild import LiveBuild
@@ -43,3 +45,11 @@ def running_preview(live: LiveBuild, *, watch: bool = True) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@pytest.fixture
+def base(live: LiveBuild) -> Iterator[str]:
+    """The URL of a running preview of the test module's `live` build, watching for changes."""
+    with running_preview(live) as url:
+        assert live.watching.wait(5)
+        yield url

@@ -7,4 +7,9 @@ unsubscribe and preferences addresses, probed online on request (web.py). doctor
 them all in order. Nothing here sends mail or writes to the journal.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from newsletter.golive.doctor import run_doctor
+from newsletter.golive.findings import Diagnosis
+
+__all__ = ["Diagnosis", "run_doctor"]

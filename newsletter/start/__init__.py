@@ -5,4 +5,9 @@ the local outbox at once (folder.py). Takes a title and the config; gives an ite
 with every field, ready to edit (item.py).
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from newsletter.start.folder import FolderPlan, StartedFolder, init_folder
+from newsletter.start.item import new_item
+
+__all__ = ["FolderPlan", "StartedFolder", "init_folder", "new_item"]

@@ -68,7 +68,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     from rich.console import Console
 
     from newsletter.cli.secret import say_if_secret_made
-    from newsletter.issue.build import build_issue
+    from newsletter.issue.variantchecks import build_checked
     from newsletter.send.plan import check_gate, prepare_send
     from newsletter.send.run import dry_run as compose_all
     from newsletter.send.testsend import send_test
@@ -76,7 +76,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     config = load(config_path)
     rng = date_range(month, since, until)
     say_if_secret_made(config)
-    result = build_issue(config, rng)
+    result = build_checked(config, rng, subscribers_path or config.subscribers_file)  # every version checked
     if test_addresses:
         addresses = [a.strip() for value in test_addresses for a in value.split(",") if a.strip()]
         report = send_test(config, result, addresses, smtp_host=smtp_host, smtp_port=smtp_port)

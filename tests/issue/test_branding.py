@@ -284,6 +284,19 @@ def test_checks_run_on_every_variant_the_list_receives(configure, write_item, em
     assert all("variant" not in c for c in manifest["checks"] if c not in quiet)
 
 
+def test_send_checks_the_versions_its_subscribers_receive(configure, write_item, empty_project: Path) -> None:
+    write_item(item_yaml(theme="Neglect"))
+    config = configure("quiet_month: Nothing new in your topics this month.\n"
+                       "name: The learning and safeguarding digest of Example Trust\n", drop=("name",))
+    (empty_project / "subscribers.csv").write_text(
+        "email,name,themes\nall@example.net,All,\nquiet@example.net,Quiet,Online safety\n", encoding="utf-8")
+    sent = CliRunner().invoke(main, ["send", "2023-07", "--dry-run", "--config", str(config.path)])
+    assert sent.exit_code == 0, sent.output
+    manifest = json.loads((empty_project / "issues" / "2023-07" / "manifest.json").read_text())
+    assert [(c["rule"], c["variant"]) for c in manifest["checks"] if c.get("variant")] == [
+        ("subject", "quiet-month note")]
+
+
 def test_the_checks_panel_lists_errors_first_without_repeated_labels(project: Path) -> None:
     findings = [
         {"rule": "subject", "severity": "warning", "where": "subject", "message": "the subject is long"},

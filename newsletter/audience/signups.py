@@ -21,7 +21,10 @@ from newsletter.audience.choices import ordered, selection_of
 from newsletter.audience.subscribers import MAX_NAME, Subscriber, SubscriberList, check_address
 from newsletter.config.loader import Config
 
-__all__ = ["MAIL_INTERVAL", "SOURCES", "UNSUBSCRIBED", "confirm", "read_request", "request_signup", "with_signups"]
+__all__ = [
+    "MAIL_INTERVAL", "SOURCES", "UNSUBSCRIBED", "confirm", "forget_expired", "read_request", "request_signup",
+    "with_signups",
+]
 
 MAIL_INTERVAL = dt.timedelta(hours=1)  # at most one confirmation mail per address in this time
 SOURCES = ("page", "snippet")
@@ -53,6 +56,13 @@ def request_signup(db: sqlite3.Connection, request: journal.SignupRequest, *,
     since = (now or dt.datetime.now(dt.UTC)) - MAIL_INTERVAL
     return journal.claim_confirmation(db, request, not_since=since.isoformat(timespec="seconds"),
                                       renew=suppression is not None)
+
+
+def forget_expired(db: sqlite3.Connection, expires_days: int, *, now: dt.datetime | None = None) -> int:
+    """Forget the pending sign-ups whose confirmation link has expired: unconfirmed
+    addresses are not kept longer than their link works."""
+    cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=expires_days)
+    return journal.forget_unconfirmed(db, requested_before=cutoff.isoformat(timespec="seconds"))
 
 
 def confirm(db: sqlite3.Connection, email: str, nonce: str) -> journal.Signup | None:

@@ -72,6 +72,7 @@ from newsletter.journal.signups import (
     confirm_signup,
     confirmed_signups,
     count_client,
+    forget_unconfirmed,
     get_signup,
 )
 
@@ -105,6 +106,7 @@ __all__ = [
     "get_link_checks",
     "get_preferences",
     "get_run",
+    "forget_unconfirmed",
     "get_signup",
     "get_suppression",
     "is_suppressed",

@@ -23,6 +23,7 @@ __all__ = [
     "confirm_signup",
     "confirmed_signups",
     "count_client",
+    "forget_unconfirmed",
     "get_signup",
 ]
 
@@ -120,3 +121,11 @@ def count_client(db: sqlite3.Connection, client: str, *, at: float, limit: int) 
             return False
         db.execute("INSERT INTO signup_clients (client, at) VALUES (?, ?)", (client, at))
     return True
+
+
+def forget_unconfirmed(db: sqlite3.Connection, *, requested_before: str) -> int:
+    """Delete the pending sign-ups requested before `requested_before` (their links have
+    expired); how many. An address nobody confirmed is not kept: it never consented."""
+    with transaction(db):
+        cur = db.execute("DELETE FROM signups WHERE confirmed IS NULL AND requested < ?", (requested_before,))
+    return cur.rowcount

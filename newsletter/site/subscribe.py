@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 import time
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -29,7 +30,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
-from newsletter.audience.signups import confirm, read_request, request_signup
+from newsletter.audience.signups import confirm, forget_expired, read_request, request_signup
 from newsletter.config.loader import Config
 from newsletter.config.sections import SubscribeConfig
 from newsletter.errors import ConfigError
@@ -123,7 +124,11 @@ async def subscribe_action(request: Request) -> Response:
         limited = site.render("subscribe/limited.html", status=429)
         limited.headers["Retry-After"] = "3600"
         return limited
-    nonce = await site.run(lambda db: request_signup(db, signup))
+    def record(db: sqlite3.Connection) -> str | None:
+        forget_expired(db, settings.expires_days)  # unconfirmed addresses go when their link expires
+        return request_signup(db, signup)
+
+    nonce = await site.run(record)
     task = None if nonce is None else BackgroundTask(_mail, site, signup.email, nonce)
     response = site.render("subscribe/check.html", email=signup.email)
     response.background = task

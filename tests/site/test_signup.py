@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from support.project import set_token_secret
 
 from newsletter import journal
-from newsletter.audience.signups import read_request, request_signup
+from newsletter.audience.signups import confirm, forget_expired, read_request, request_signup
 from newsletter.cli import main
 from newsletter.config.loader import Config, load_config
 from newsletter.errors import NewsletterError
@@ -238,6 +238,19 @@ def test_one_mail_an_hour_per_address_then_the_same_link_again(site: Config) -> 
     assert first and request_signup(db, request) is None
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=61)
     assert request_signup(db, request, now=later) == first  # a new mail, the same (pending) request
+
+
+def test_unconfirmed_sign_ups_are_forgotten_once_their_link_expires(site: Config) -> None:
+    db = db_of(site)
+    pending = read_request(site, "never@example.org", "", (), "page")
+    kept = read_request(site, "kept@example.org", "", (), "page")
+    assert request_signup(db, pending) and (nonce := request_signup(db, kept))
+    assert confirm(db, "kept@example.org", nonce) is not None
+    assert forget_expired(db, 7) == 0  # within the week nothing goes
+    eight_days_on = dt.datetime.now(dt.UTC) + dt.timedelta(days=8)
+    assert forget_expired(db, 7, now=eight_days_on) == 1
+    assert journal.get_signup(db, "never@example.org") is None
+    assert journal.get_signup(db, "kept@example.org") is not None  # consent on record stays
 
 
 def test_honeypot_filled_gets_the_same_answer_and_nothing_happens(client: TestClient, site: Config) -> None:

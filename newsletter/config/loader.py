@@ -17,19 +17,16 @@ from email.utils import parseaddr, quote
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from newsletter.config.brand import Logo, Organisation, read_logo, read_organisation
+from newsletter.config.reader import ConfigReader
 from newsletter.config.sections import (
     Colors,
-    ConfigReader,
     DkimConfig,
-    Logo,
-    Organisation,
     SmtpConfig,
     SourceConfig,
     SubscribeConfig,
     read_colors,
     read_dkim,
-    read_logo,
-    read_organisation,
     read_rules,
     read_smtp,
     read_sources,

@@ -1,44 +1,34 @@
-"""The sections of `newsletter.yaml`: one dataclass and one reader each, and the shared reader.
+"""The sections of `newsletter.yaml`: one dataclass and one reader each.
 
-`ConfigReader` collects every error instead of stopping at the first, so a user fixes
-the whole file in one go; each `read_*` function validates one section (smtp, dkim,
-colors, themes, theme_rules, sources, subscribe) and returns its dataclass with defaults filled
-in. `loader.py` assembles them into `Config`.
+Each `read_*` function validates one section (smtp, dkim, colors, themes, theme_rules,
+sources, subscribe) through the error-collecting `ConfigReader` (reader.py) and returns
+its dataclass with defaults filled in; the logo and organisation are `brand.py`'s.
+`loader.py` assembles them into `Config`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import re
-from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from newsletter.errors import ConfigError, NewsletterError
+from newsletter.config.reader import ConfigReader, schema_of
 from newsletter.yamldoc import LineMap
 
 __all__ = [
     "Colors",
-    "ConfigReader",
     "DkimConfig",
-    "Logo",
-    "Organisation",
     "SmtpConfig",
     "SourceConfig",
     "SubscribeConfig",
     "read_colors",
     "read_dkim",
-    "read_logo",
-    "read_organisation",
     "read_rules",
     "read_smtp",
     "read_sources",
     "read_subscribe",
     "read_themes",
-    "schema_of",
     "theme_key",
 ]
 
@@ -110,145 +100,12 @@ class SubscribeConfig:
     client_limit: int = 10  # sign-ups per client (browser's network address) per hour
 
 
-@dataclass(frozen=True)
-class Logo:
-    """The masthead's image: an https address mail clients can load, with alt text and size.
-
-    `width` (and `height` when known) go on the <img> as attributes, so Outlook and
-    image-blocking clients keep the space and show the alt text at the right size.
-    """
-
-    src: str
-    alt: str
-    width: int
-    height: int | None = None
-
-
-@dataclass(frozen=True)
-class Organisation:
-    """Who sends the email, shown in every footer: UK and US rules for marketing mail ask
-    for a postal address, and readers look for it to judge the message."""
-
-    name: str
-    address: str | None = None
-    registered: str | None = None  # e.g. "Registered charity 1234567"
-    contact: str | None = None  # https://... page or an email address
-
-    @property
-    def contact_url(self) -> str | None:
-        """The contact as a link: a web page as is, an email address as mailto:."""
-        if not self.contact:
-            return None
-        return self.contact if self.contact.startswith(("https://", "http://")) else f"mailto:{self.contact}"
-
-
 def theme_key(name: str) -> str:
     """Theme names match ignoring case and spacing: 'Youth  Violence' = 'youth violence'."""
     return re.sub(r"[\s_-]+", " ", name).strip().casefold()
 
 
 _COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-
-# The kinds of value a setting takes, as `schema_of` reads them off a section's dataclass,
-# and the test and the wording of the error for each.
-_KINDS: dict[str, tuple[Any, str]] = {
-    "text": (lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool), "must be text"),
-    "number": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "must be a number"),
-    "flag": (lambda v: isinstance(v, bool), "must be true or false"),
-    "list": (lambda v: isinstance(v, list), "must be a list"),
-    "mapping": (lambda v: isinstance(v, LineMap), "must be a mapping of settings"),
-    "any": (lambda v: True, ""),
-}
-_TYPE_KINDS = {"str": "text", "Path": "text", "int": "number", "float": "number", "bool": "flag",
-               "tuple": "list", "list": "list", "dict": "mapping"}
-
-
-def schema_of(cls: type) -> dict[str, str]:
-    """Setting name -> kind ("text", "number", "flag", "list", "mapping"), read once from a
-    section's dataclass, so the dataclass is the one description of its keys."""
-    schema = {}
-    for f in dataclasses.fields(cls):
-        first = str(f.type).split("|")[0].split("[")[0].strip()
-        schema[f.name] = _TYPE_KINDS.get(first, "any")
-    return schema
-
-
-class ConfigReader:
-    """Collects every config error instead of stopping at the first; one error per value."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.errors: list[NewsletterError] = []
-        self._reported: set[tuple[int | None, str]] = set()
-
-    def error(self, where: LineMap | None, key: str, message: str, hint: str | None = None) -> None:
-        line = where.line_of(key) if isinstance(where, LineMap) else None
-        if (line, key) in self._reported and line is not None:
-            return  # the value is already reported (e.g. its type); one error line per mistake
-        self._reported.add((line, key))
-        self.errors.append(ConfigError(message, path=self.path, line=line, field=key, hint=hint))
-
-    def validate(self, data: LineMap, schema: Mapping[str, str] | Collection[str], *,
-                 context: str = "") -> None:
-        """Report every unknown key (with a did-you-mean) and every value of the wrong kind,
-        each at its own line. `schema` maps names to kinds, or lists the names only."""
-        allowed = sorted(schema)
-        where = f" in {context}" if context else ""
-        for key in data:
-            if key not in schema:
-                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-                hint = f"did you mean {close[0]!r}?" if close else f"allowed{where}: {', '.join(allowed)}"
-                self.error(data, key, f"unknown setting{where}", hint)
-            elif isinstance(schema, Mapping) and data[key] is not None:
-                test, message = _KINDS[schema[key]]
-                if not test(data[key]):
-                    self.error(data, key, f"{message}, not {_shown(data[key])}")
-
-    def section(self, data: LineMap, key: str, allowed: Mapping[str, str] | Collection[str]) -> LineMap | None:
-        """The nested mapping under `key`, validated against `allowed`; None if absent or not a mapping."""
-        value = data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, LineMap):
-            self.error(data, key, "must be a mapping of settings", f"e.g. {key}: {{name: value, ...}}")
-            return None
-        self.validate(value, allowed, context=key)
-        return value
-
-    def text(self, data: LineMap, key: str, *, required: bool = False) -> str | None:
-        value = data.get(key)
-        if value is None:
-            if required:
-                self.error(data, key, "missing", f"add `{key}:` to the config")
-            return None
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            self.error(data, key, "must be text")
-            return None
-        return str(value).strip()
-
-    def number(self, data: LineMap, key: str, default: Any, kind: type = int) -> Any:
-        value = data.get(key, default)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            self.error(data, key, f"must be a positive number, not {value!r}")
-            return default
-        return kind(value)
-
-    def path_value(self, data: LineMap, key: str) -> Path | None:
-        value = self.text(data, key)
-        return (self.path.parent / value).resolve() if value else None
-
-
-def _shown(value: Any) -> str:
-    """A wrong value as the error shows it: its kind for containers, short text otherwise."""
-    if isinstance(value, LineMap):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
 
 def read_themes(r: ConfigReader, data: LineMap) -> tuple[str, ...]:
     """The display order of sections; a name listed twice (ignoring case) would split a theme."""
@@ -441,64 +298,3 @@ def _path_of(url: str) -> str:
     return urlsplit(url).path.rstrip("/") or "/"
 
 
-_LOGO_MAX_WIDTH = 552  # the body column of the 600 px email, inside its 24 px padding
-
-
-def read_logo(r: ConfigReader, data: LineMap) -> Logo | None:
-    """The masthead logo; its `src` must be an https address, never a file on this computer.
-
-    A local file would be seen by nobody: subscribers' mail clients load the image from the
-    web. Publishing it with the archive was considered and refused: the email would then
-    depend on the archive being uploaded before the send, and a missed upload breaks the
-    logo in every inbox at once. So the officer uploads it to the website and names it here.
-    """
-    section = r.section(data, "logo", schema_of(Logo))
-    if section is None:
-        return None
-    src = r.text(section, "src", required=True) or ""
-    alt = r.text(section, "alt", required=True) or ""
-    if src and not src.startswith("https://"):
-        where = "a file on this computer" if "://" not in src else "not an https:// address"
-        r.error(section, "src", f"{where}: {src!r}; mail clients load the logo from the web",
-                "upload the logo to your website and write its https:// address here")
-    elif src and any(c.isspace() or c in '<>"' for c in src):
-        r.error(section, "src", f"not a usable address: {src!r}", "remove spaces, quotes and <>")
-    if "alt" in section and not alt:
-        r.error(section, "alt", "must say what the logo shows", 'e.g. alt: "Example Trust"')
-    if "width" not in section:
-        r.error(section, "width", "missing", "add the width in pixels to show it at, e.g. width: 160")
-    width = _pixels(r, section, "width", 160) or 160
-    height = _pixels(r, section, "height", None)
-    return Logo(src=src, alt=alt, width=width, height=height)
-
-
-def _pixels(r: ConfigReader, section: LineMap, key: str, default: int | None) -> int | None:
-    """A whole number of pixels that fits the email's body column."""
-    value = section.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _LOGO_MAX_WIDTH:
-        r.error(section, key, f"must be a whole number of pixels from 1 to {_LOGO_MAX_WIDTH}, not {value!r}",
-                f"e.g. {key}: 160")
-        return default
-    return value
-
-
-def read_organisation(r: ConfigReader, data: LineMap) -> Organisation | None:
-    """The sender's identity for the footer: name required, address strongly advised."""
-    section = r.section(data, "organisation", schema_of(Organisation))
-    if section is None:
-        return None
-    contact = r.text(section, "contact")
-    if contact and not (contact.startswith(("https://", "http://")) or _EMAIL_RE.match(contact)):
-        r.error(section, "contact", f"not a web address or an email address: {contact!r}",
-                "e.g. contact: https://example.org/contact or contact: hello@example.org")
-    return Organisation(
-        name=r.text(section, "name", required=True) or "",
-        address=" ".join((r.text(section, "address") or "").split()) or None,
-        registered=r.text(section, "registered") or None,
-        contact=contact or None,
-    )
-
-
-_EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")

@@ -1,0 +1,119 @@
+"""Reading `newsletter.yaml` so that every mistake is reported at once, at its line.
+
+`ConfigReader` collects every error instead of stopping at the first, so a user fixes
+the whole file in one go; `schema_of` reads the keys of a section and the kind of value
+each takes off the section's dataclass, so the dataclass is the one description of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+from newsletter.errors import ConfigError, NewsletterError
+from newsletter.yamldoc import LineMap
+
+__all__ = ["ConfigReader", "schema_of"]
+
+# The kinds of value a setting takes, as `schema_of` reads them off a section's dataclass,
+# and the test and the wording of the error for each.
+_KINDS: dict[str, tuple[Any, str]] = {
+    "text": (lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool), "must be text"),
+    "number": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "must be a number"),
+    "flag": (lambda v: isinstance(v, bool), "must be true or false"),
+    "list": (lambda v: isinstance(v, list), "must be a list"),
+    "mapping": (lambda v: isinstance(v, LineMap), "must be a mapping of settings"),
+    "any": (lambda v: True, ""),
+}
+_TYPE_KINDS = {"str": "text", "Path": "text", "int": "number", "float": "number", "bool": "flag",
+               "tuple": "list", "list": "list", "dict": "mapping"}
+
+
+def schema_of(cls: type) -> dict[str, str]:
+    """Setting name -> kind ("text", "number", "flag", "list", "mapping"), read once from a
+    section's dataclass, so the dataclass is the one description of its keys."""
+    schema = {}
+    for f in dataclasses.fields(cls):
+        first = str(f.type).split("|")[0].split("[")[0].strip()
+        schema[f.name] = _TYPE_KINDS.get(first, "any")
+    return schema
+
+
+class ConfigReader:
+    """Collects every config error instead of stopping at the first; one error per value."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.errors: list[NewsletterError] = []
+        self._reported: set[tuple[int | None, str]] = set()
+
+    def error(self, where: LineMap | None, key: str, message: str, hint: str | None = None) -> None:
+        line = where.line_of(key) if isinstance(where, LineMap) else None
+        if (line, key) in self._reported and line is not None:
+            return  # the value is already reported (e.g. its type); one error line per mistake
+        self._reported.add((line, key))
+        self.errors.append(ConfigError(message, path=self.path, line=line, field=key, hint=hint))
+
+    def validate(self, data: LineMap, schema: Mapping[str, str] | Collection[str], *,
+                 context: str = "") -> None:
+        """Report every unknown key (with a did-you-mean) and every value of the wrong kind,
+        each at its own line. `schema` maps names to kinds, or lists the names only."""
+        allowed = sorted(schema)
+        where = f" in {context}" if context else ""
+        for key in data:
+            if key not in schema:
+                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else f"allowed{where}: {', '.join(allowed)}"
+                self.error(data, key, f"unknown setting{where}", hint)
+            elif isinstance(schema, Mapping) and data[key] is not None:
+                test, message = _KINDS[schema[key]]
+                if not test(data[key]):
+                    self.error(data, key, f"{message}, not {_shown(data[key])}")
+
+    def section(self, data: LineMap, key: str, allowed: Mapping[str, str] | Collection[str]) -> LineMap | None:
+        """The nested mapping under `key`, validated against `allowed`; None if absent or not a mapping."""
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, LineMap):
+            self.error(data, key, "must be a mapping of settings", f"e.g. {key}: {{name: value, ...}}")
+            return None
+        self.validate(value, allowed, context=key)
+        return value
+
+    def text(self, data: LineMap, key: str, *, required: bool = False) -> str | None:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.error(data, key, "missing", f"add `{key}:` to the config")
+            return None
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            self.error(data, key, "must be text")
+            return None
+        return str(value).strip()
+
+    def number(self, data: LineMap, key: str, default: Any, kind: type = int) -> Any:
+        value = data.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            self.error(data, key, f"must be a positive number, not {value!r}")
+            return default
+        return kind(value)
+
+    def path_value(self, data: LineMap, key: str) -> Path | None:
+        value = self.text(data, key)
+        return (self.path.parent / value).resolve() if value else None
+
+
+def _shown(value: Any) -> str:
+    """A wrong value as the error shows it: its kind for containers, short text otherwise."""
+    if isinstance(value, LineMap):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -11,11 +11,9 @@ names (DNS rebinding) and refuses cross-site POSTs.
 from __future__ import annotations
 
 import asyncio
-import errno
 import re
 import secrets
-import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email import policy
@@ -23,30 +21,27 @@ from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-import uvicorn
 from email_validator import EmailNotValidError, validate_email
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsletter.errors import NewsletterError
 from newsletter.issue.render import GMAIL_CLIP_BYTES
 from newsletter.issue.variants import PreviewVariants, theme_query
-from newsletter.net import is_loopback
+from newsletter.preview.guard import COMMON_HEADERS, LOCAL_HOSTS, GuardedApp, LocalOnly
 from newsletter.preview.livebuild import LiveBuild, Snapshot
 from newsletter.preview.mailview import count_outbox, outbox_routes
 from newsletter.preview.outlook import outlook_view
 from newsletter.send.testsend import send_test_async
 
-__all__ = ["LOCAL_HOSTS", "Listener", "create_app", "for_scheme", "listen", "make_server", "open_socket"]
+__all__ = ["create_app", "for_scheme"]
 
 UI = Path(__file__).parent.parent / "templates" / "preview"
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 VIEWS = {"desktop": 700, "mobile": 375, "outlook": 1000}  # outlook: a wide window, Word's rules
 SCHEMES = ("light", "dark")
 TABS = ("email", "text", "headers")
@@ -59,12 +54,6 @@ PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-
 EMAIL_CSP = ("default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
              "font-src https: data:; frame-ancestors 'self'; "
              "sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox")
-COMMON_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-                  "Referrer-Policy": "same-origin"}
-# What a response without its own policy (raw message, 404/500 text, ...) gets: nothing runs.
-DEFAULT_CSP = "default-src 'none'; frame-ancestors 'self'; base-uri 'none'"
-_STAMPED = [(k.lower().encode(), v.encode())
-            for k, v in {**COMMON_HEADERS, "Content-Security-Policy": DEFAULT_CSP}.items()]
 LONG_POLL_SECONDS = 20.0
 OUTCOMES_KEPT = 20
 _SCHEME_QUERY = re.compile(r"\(\s*prefers-color-scheme\s*:\s*(light|dark)\s*\)", re.IGNORECASE)
@@ -80,63 +69,6 @@ def for_scheme(html: str, scheme: str) -> str:
         return "(min-width:0px)" if match.group(1).lower() == scheme else "(max-width:0px)"
 
     return _SCHEME_QUERY.sub(decide, html)
-
-
-def _hostname(value: str) -> str:
-    return (urlsplit(f"//{value}").hostname or "").lower() if value else ""
-
-
-class LocalOnly:
-    """Answer only to the allowed host names; refuse POSTs whose Origin is another site."""
-
-    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str] | None) -> None:
-        self.app = app
-        self.allowed = None if allowed_hosts is None else {h.lower().strip("[]") for h in allowed_hosts}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        host = headers.get("host", "")
-        problem = None
-        if self.allowed is not None and _hostname(host) not in self.allowed:
-            problem = "this preview answers only to a local address such as 127.0.0.1"
-        elif scope["method"] not in ("GET", "HEAD") and not _same_origin(headers, host):
-            problem = "refused: the form was not sent from this preview page"
-        if problem:
-            return await Response(problem + "\n", 403, media_type="text/plain")(scope, receive, send)
-        await self.app(scope, receive, send)
-
-
-class SecurityHeaders:
-    """Adds `COMMON_HEADERS` and a default CSP to every response that lacks them, the raw
-    views and the framework's own 500 page included."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {k.lower() for k, _ in headers}
-                message["headers"] = headers + [(k, v) for k, v in _STAMPED if k not in present]
-            await send(message)
-
-        await self.app(scope, receive, stamped if scope["type"] == "http" else send)
-
-
-class _PreviewApp(Starlette):
-    """Starlette with `SecurityHeaders` outside its error handler, which user middleware never is."""
-
-    def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack())
-
-
-def _same_origin(headers: dict[str, str], host: str) -> bool:
-    origin = headers.get("origin") or headers.get("referer") or ""
-    parts = urlsplit(origin)
-    return bool(host) and parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
 
 def _environment() -> Environment:
@@ -332,75 +264,8 @@ def create_app(live: LiveBuild, *, watch: bool = True,
         Route("/send-test", send_test_form, methods=["POST"], name="send_test"),
         *outbox_routes(render, lambda: live.config.outbox_dir if live.config else None),
     ]
-    app = _PreviewApp(routes=routes, lifespan=lifespan)
+    app = GuardedApp(routes=routes, lifespan=lifespan)
     app.add_middleware(LocalOnly, allowed_hosts=allowed_hosts)
     return app
 
 
-@dataclass(frozen=True)
-class Listener:
-    """Where the preview listens: the socket, the URL to open, which Host headers to accept."""
-
-    sock: socket.socket
-    url: str
-    allowed_hosts: tuple[str, ...] | None  # None: any (listening on every address)
-    public: bool  # reachable from other machines: the preview and the outbox are open to the network
-    asked_port: int  # the port asked for; `sock` may hold the next free one
-
-
-def listen(host: str, port: int) -> Listener:
-    """A socket on `host:port` (or the next free port) and what follows from the address:
-    the URL to print, the Host headers to accept (against DNS rebinding), whether it is public."""
-    try:
-        sock = open_socket(host, port)
-    except OSError as exc:
-        hint = "choose another with --port" if exc.errno == errno.EADDRINUSE else "check --host"
-        raise NewsletterError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint=hint) from exc
-    bound, actual = sock.getsockname()[:2]
-    every = host in ("0.0.0.0", "::", "")
-    shown = "127.0.0.1" if every else (f"[{bound}]" if ":" in bound else host)
-    return Listener(sock, f"http://{shown}:{actual}/", None if every else (*LOCAL_HOSTS, host),
-                    not is_loopback(bound), port)
-
-
-def open_socket(host: str, port: int, *, tries: int = 20) -> socket.socket:
-    """A listening socket on `port`, or on the next free one after it (`port` 0: any)."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    for offset in range(tries):
-        sock = socket.socket(family, kind, proto)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((address[0], port + offset if port else 0, *address[2:]))
-        except OSError as exc:
-            sock.close()
-            if exc.errno != errno.EADDRINUSE or not port:
-                raise
-            continue
-        sock.listen(128)
-        sock.set_inheritable(True)
-        return sock
-    raise OSError(errno.EADDRINUSE, f"ports {port} to {port + tries - 1} are all in use")
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, but a stop signal first answers the open long-polls of `on_exit`."""
-
-    on_exit: Callable[[], None] | None = None
-
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        if self.on_exit is not None:
-            self.on_exit()
-        super().handle_exit(sig, frame)
-
-
-def make_server(app: Starlette, *, on_exit: Callable[[], None] | None = None) -> uvicorn.Server:
-    """A quiet uvicorn server for `app`; `.run(sockets=[sock])` serves until `.should_exit`.
-
-    At Ctrl-C `on_exit` answers the open long-polls, and any still open are cut after a
-    second, so the server stops promptly and without an error in the terminal.
-    """
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=1)
-    server = _Server(config)
-    server.on_exit = on_exit
-    return server

@@ -31,8 +31,9 @@ from support.previewkit import JULY, NEGLECT_ITEM, NEGLECT_TITLE, live_build, ru
 from newsletter.cli import main
 from newsletter.config.loader import load_config
 from newsletter.issue.build import BuildResult, build_issue
-from newsletter.preview.app import create_app, for_scheme, open_socket
+from newsletter.preview.app import create_app, for_scheme
 from newsletter.preview.livebuild import LiveBuild
+from newsletter.preview.server import open_socket
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

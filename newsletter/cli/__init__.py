@@ -59,7 +59,7 @@ ALIASES = {"unsubscribe-server": "serve", "item": "new"}  # `item new` is `new`
 # The one-line descriptions `--help` shows, so listing needs no command module imported;
 # a command missing here falls back to its own short help (which imports its module).
 DESCRIPTIONS = {
-    "init": "Create a new newsletter folder with a config and sample items.",
+    "init": "Create a newsletter folder: config, sample items, templates.",
     "new": "Write a new item file to fill in.",
     "collect": "Turn feeds and spreadsheets into item files for a month.",
     "build": "Build a month's issue into issues/<month>/.",

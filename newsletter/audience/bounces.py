@@ -25,7 +25,6 @@ import datetime as dt
 import email
 import hashlib
 import mailbox
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
@@ -146,7 +145,7 @@ def _read_mbox(path: Path) -> Iterator[tuple[str, bytes]]:
 class _Matcher:
     """Ties a parsed bounce to the run and recipient of a message we sent, or says why not."""
 
-    def __init__(self, db: sqlite3.Connection, config: Config) -> None:
+    def __init__(self, db: journal.Db, config: Config) -> None:
         self.db = db
         self.config = config
         self.keys = _verp_keys(config)
@@ -207,7 +206,7 @@ def _worst_per_address(matches: list[Matched]) -> list[Matched]:
     return list(best.values())
 
 
-def scan_messages(db: sqlite3.Connection, sources: Iterable[Path], config: Config) -> Iterator[ScannedMessage]:
+def scan_messages(db: journal.Db, sources: Iterable[Path], config: Config) -> Iterator[ScannedMessage]:
     """What every message in `sources` reports and whom it concerns; records nothing."""
     matcher = _Matcher(db, config)
     for where, raw in read_messages(sources):
@@ -236,7 +235,7 @@ def _received(msg: Message) -> str:
     return when.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-def import_bounces(db: sqlite3.Connection, source: Path | Iterable[Path], config: Config) -> BounceImport:
+def import_bounces(db: journal.Db, source: Path | Iterable[Path], config: Config) -> BounceImport:
     """Scan every message in `source`, record the bounces of messages we sent, suppress hard
     and repeated soft ones."""
     sources = [source] if isinstance(source, (str, Path)) else list(source)
@@ -256,7 +255,7 @@ def import_bounces(db: sqlite3.Connection, source: Path | Iterable[Path], config
     return result
 
 
-def _record(db: sqlite3.Connection, result: BounceImport, m: Matched, scanned: ScannedMessage,
+def _record(db: journal.Db, result: BounceImport, m: Matched, scanned: ScannedMessage,
             config: Config) -> str:
     """Store one matched failure and suppress if due; says what it did, for the report."""
     failure = m.failure

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import sqlite3
 from collections.abc import Iterable
 
 from newsletter import journal
@@ -47,7 +46,7 @@ def read_request(config: Config, email: str, name: str, themes: Iterable[str], s
     )
 
 
-def request_signup(db: sqlite3.Connection, request: journal.SignupRequest, *,
+def request_signup(db: journal.Db, request: journal.SignupRequest, *,
                    now: dt.datetime | None = None) -> str | None:
     """Record the request; the nonce for a confirmation mail, or None if none may go."""
     suppression = journal.get_suppression(db, request.email)
@@ -58,14 +57,14 @@ def request_signup(db: sqlite3.Connection, request: journal.SignupRequest, *,
                                       renew=suppression is not None)
 
 
-def forget_expired(db: sqlite3.Connection, expires_days: int, *, now: dt.datetime | None = None) -> int:
+def forget_expired(db: journal.Db, expires_days: int, *, now: dt.datetime | None = None) -> int:
     """Forget the pending sign-ups whose confirmation link has expired: unconfirmed
     addresses are not kept longer than their link works."""
     cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=expires_days)
     return journal.forget_unconfirmed(db, requested_before=cutoff.isoformat(timespec="seconds"))
 
 
-def confirm(db: sqlite3.Connection, email: str, nonce: str) -> journal.Signup | None:
+def confirm(db: journal.Db, email: str, nonce: str) -> journal.Signup | None:
     """Confirm the request a link was made for; None if that request no longer exists.
 
     The confirmation that confirms lifts an unsubscribe (they came back); confirming the

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ from newsletter.cli.options import config_option, load
 from newsletter.cli.wording import plural
 
 if TYPE_CHECKING:
+    from newsletter import journal
     from newsletter.audience.bounces import BounceImport, ScannedMessage
     from newsletter.config.loader import Config
 
@@ -68,8 +68,8 @@ def scan(sources: tuple[Path, ...], as_json: bool, config_path: Path) -> None:
     from newsletter.audience.bounces import scan_messages
 
     config = load(config_path)
-    state = config.state_file
-    db = journal.connect(state if state.exists() else Path(":memory:"))  # a scan never creates the state file
+    state = config.state
+    db = journal.connect(state if journal.exists(state) else Path(":memory:"))  # a scan never creates the state file
     scanned = list(scan_messages(db, _sources(sources, config), config))
     if as_json:
         click.echo(json.dumps([_as_object(s) for s in scanned], indent=2))
@@ -129,7 +129,7 @@ def import_(sources: tuple[Path, ...], config_path: Path) -> None:
     from newsletter.audience.bounces import import_bounces
 
     config = load(config_path)
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     paths = _sources(sources, config)
     result = import_bounces(db, paths, config)
     click.echo(f"Read {plural(result.messages, 'message')} from {', '.join(str(p) for p in paths)}")
@@ -141,7 +141,7 @@ def import_(sources: tuple[Path, ...], config_path: Path) -> None:
             click.echo(f"  {line}")
 
 
-def _summary(result: BounceImport, config: Config, db: sqlite3.Connection) -> list[str]:
+def _summary(result: BounceImport, config: Config, db: journal.Db) -> list[str]:
     from newsletter import journal
     from newsletter.audience.bounces import HARD_REASON
 

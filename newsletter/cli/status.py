@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,22 +44,22 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
 
     config = load(config_path)
     out = Console(highlight=False, soft_wrap=True)
-    if not config.state_file.exists():
-        raise SendError("no state file yet: nothing has been sent", path=config.state_file,
+    if not journal.exists(config.state):
+        raise SendError("no state file yet: nothing has been sent", path=str(config.state),
                         hint="run `newsletter send` first")
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         if month is None and since is None and until is None:
             _all_runs(out, db)
             return
         slug = date_range(month, since, until).slug
         run = journal.get_run(db, slug)
         if run is None:
-            raise SendError(f"no send run for {slug}", path=config.state_file,
+            raise SendError(f"no send run for {slug}", path=str(config.state),
                             hint="`newsletter status` without a month lists the runs")
         _one_run(out, db, run, failures_csv)
 
 
-def _all_runs(out: Console, db: sqlite3.Connection) -> None:
+def _all_runs(out: Console, db: journal.Db) -> None:
     from newsletter import journal
     from newsletter.send.report import all_run_statuses
 
@@ -76,7 +75,7 @@ def _all_runs(out: Console, db: sqlite3.Connection) -> None:
                   + _bounces(status, ", bounces: "))
 
 
-def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_csv: Path | None) -> None:
+def _one_run(out: Console, db: journal.Db, run: journal.Run, failures_csv: Path | None) -> None:
     from rich.table import Table
 
     from newsletter import journal

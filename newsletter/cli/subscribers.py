@@ -62,7 +62,7 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -
         click.echo(f"warning: {listed.path}:{problem.line}: skipped: {problem.reason} ({problem.value!r})", err=True)
     for error in check_list_themes(listed, config):
         click.echo(f"warning: {error}: ignored", err=True)
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         rows = merged_rows(listed, config, journal.all_preferences(db), journal.list_suppressions(db),
                            journal.confirmed_signups(db))
     if out is None:

@@ -66,7 +66,7 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
                    f"(links in mail: {config.preferences_url})")
     if config.subscribe is not None:
         click.echo(f"  sign-up page on {subscribe_path(config)} (links in mail: {config.subscribe.url}/confirm)")
-    click.echo(f"  suppression list: {config.state_file}")
+    click.echo(f"  state: {config.state}")
     click.echo(f"  token secret: {describe_secrets(config)}")
     if not is_loopback(host):
         click.echo("warning: listening beyond this machine; put it behind a reverse proxy with TLS", err=True)

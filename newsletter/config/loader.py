@@ -11,6 +11,7 @@ This module owns `Config` and the top-level keys; each section with its own data
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field
 from email.utils import parseaddr, quote
@@ -35,7 +36,8 @@ from newsletter.config.sections import (
     theme_key,
 )
 from newsletter.config.urls import normalise_site_url, route_path
-from newsletter.errors import ConfigError, raise_all
+from newsletter.errors import ConfigError, NewsletterError, raise_all
+from newsletter.journal import StateLocation, parse_state
 from newsletter.yamldoc import LineMap, load_yaml
 
 __all__ = ["Config", "load_config"]
@@ -81,6 +83,12 @@ class Config:
     organisation: Organisation | None = None
     summary_words: int | None = None  # longer summaries end at a sentence, then "Continue reading"
     buttons: bool = False  # each item's first link as a button
+    state_location: StateLocation | None = None  # `state:` or $NEWSLETTER_STATE; None = the file beside
+
+    @property
+    def state(self) -> StateLocation:
+        """Where the state lives: `state:` (or NEWSLETTER_STATE), else newsletter.db beside the config."""
+        return self.state_location or StateLocation(path=self.root / "newsletter.db")
 
     @property
     def subscribers_file(self) -> Path:
@@ -98,10 +106,6 @@ class Config:
     @property
     def issues_dir(self) -> Path:
         return self.root / "issues"
-
-    @property
-    def state_file(self) -> Path:
-        return self.root / "newsletter.db"
 
     @property
     def outbox_dir(self) -> Path:
@@ -133,7 +137,7 @@ _TOP_KEYS = {
     "name", "from", "reply_to", "subject", "preheader", "language", "list_id", "intro",
     "footer", "themes", "unsubscribe", "templates", "colors", "smtp", "dkim", "sources",
     "theme_rules", "archive_url", "preferences_url", "quiet_month", "tokens", "bounces",
-    "sample_recipient", "subscribe", "logo", "organisation", "summary_words", "buttons",
+    "sample_recipient", "subscribe", "logo", "organisation", "summary_words", "buttons", "state",
 }
 _TOKENS = {"secret_env": "text", "secret_file": "text", "old_secrets_env": "text", "old_secrets_until": "text"}
 
@@ -204,6 +208,7 @@ def load_config(path: Path) -> Config:
     if not isinstance(buttons, bool):
         r.error(data, "buttons", "must be true or false")
         buttons = False
+    state = _state(r, data, path)
     raise_all(r.errors)  # every value is read above, so every error is reported at once
     return Config(
         path=path.resolve(),
@@ -242,7 +247,29 @@ def load_config(path: Path) -> Config:
         organisation=organisation,
         summary_words=summary_words,
         buttons=buttons,
+        state_location=state,
     )
+
+
+def _state(r: ConfigReader, data: LineMap, path: Path) -> StateLocation | None:
+    """`state:` (a SQLite file relative to the config, or a postgresql:// URL); the
+    NEWSLETTER_STATE environment variable wins, so one folder can point elsewhere for a run."""
+    base = path.resolve().parent
+    override = os.environ.get("NEWSLETTER_STATE", "").strip()
+    if override:
+        try:
+            return parse_state(override, base=base)
+        except NewsletterError as exc:
+            r.errors.append(ConfigError(f"NEWSLETTER_STATE: {exc.message}", hint=exc.hint))
+            return None
+    value = r.text(data, "state")
+    if not value:
+        return None
+    try:
+        return parse_state(value, base=base)
+    except NewsletterError as exc:
+        r.error(data, "state", exc.message.removeprefix("state: "), exc.hint)
+        return None
 
 
 def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, bool, str | None]:

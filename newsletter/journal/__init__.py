@@ -1,8 +1,10 @@
-"""The state file (SQLite): send runs, per-recipient state, suppressions, preferences.
+"""The state (a SQLite file, or PostgreSQL): send runs, per-recipient state, suppressions, preferences.
 
 Only this package speaks SQL, and callers use it through this one name (`journal.connect`,
-`journal.suppress`, ...); the modules inside keep one group of tables each:
-`db` opens the file and holds the schema and `transaction`; `runs` the send runs and
+`journal.suppress`, ...). `backend` knows the two engines (and nothing of the tables);
+`schema` holds the numbered migrations; `db` opens the state at the current schema and
+holds `transaction`; `copy` moves every row from one state to another. The query modules
+keep one group of tables each: `runs` the send runs and
 their recipients; `optouts` suppressions and theme preferences; `bouncelog` the bounces
 received; `signups` the sign-ups and their consent; `caches` the feed cache, collected keys and link checks.
 Addresses are stored lower-cased and trimmed, so lookups ignore case.
@@ -10,6 +12,7 @@ Addresses are stored lower-cased and trimmed, so lookups ignore case.
 
 from __future__ import annotations
 
+from newsletter.journal.backend import Db, StateLocation, StateUnavailable, describe, exists, parse_state
 from newsletter.journal.bouncelog import (
     Bounce,
     bounce_counts,
@@ -29,7 +32,8 @@ from newsletter.journal.caches import (
     put_link_checks,
     record_collected,
 )
-from newsletter.journal.db import SCHEMA, connect, normalise_email, now, transaction
+from newsletter.journal.copy import CopyReport, copy_state, row_counts
+from newsletter.journal.db import connect, normalise_email, now, transaction
 from newsletter.journal.optouts import (
     Suppression,
     all_preferences,
@@ -65,6 +69,7 @@ from newsletter.journal.runs import (
     run_counts,
     run_recipients,
 )
+from newsletter.journal.schema import LATEST, Migration, schema_version, upgrade
 from newsletter.journal.signups import (
     Signup,
     SignupRequest,
@@ -77,11 +82,16 @@ from newsletter.journal.signups import (
 )
 
 __all__ = [
+    "LATEST",
     "RECIPIENT_STATES",
-    "SCHEMA",
     "SUPPRESSED_DURING_RUN",
     "Bounce",
     "CachedLink",
+    "CopyReport",
+    "Db",
+    "Migration",
+    "StateLocation",
+    "StateUnavailable",
     "FeedCache",
     "NewRecipient",
     "Outcome",
@@ -100,6 +110,13 @@ __all__ = [
     "count_client",
     "collected_keys",
     "connect",
+    "copy_state",
+    "describe",
+    "exists",
+    "parse_state",
+    "row_counts",
+    "schema_version",
+    "upgrade",
     "consecutive_soft_bounces",
     "finish_run",
     "get_feed_cache",

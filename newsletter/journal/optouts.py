@@ -8,10 +8,10 @@ CSV's themes when a send is planned (audience/choices.py).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from newsletter.journal.backend import Db
 from newsletter.journal.db import normalise_email, now, transaction
 
 __all__ = [
@@ -40,37 +40,37 @@ class Suppression:
     created: str
 
 
-def suppress(db: sqlite3.Connection, email: str, reason: str, source: str = "") -> bool:
+def suppress(db: Db, email: str, reason: str, source: str = "") -> bool:
     """Add an address to the suppression list; False if it was already there (kept as is)."""
     with transaction(db):
         cur = db.execute(
-            "INSERT OR IGNORE INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?)",
+            "INSERT INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (normalise_email(email), reason, source, now()),
         )
     return cur.rowcount == 1
 
 
-def suppress_many(db: sqlite3.Connection, rows: Iterable[tuple[str, str, str]]) -> int:
+def suppress_many(db: Db, rows: Iterable[tuple[str, str, str]]) -> int:
     """(email, reason, source) rows in one transaction; returns how many were new."""
     stamp = now()
     added = 0
     with transaction(db):
         for email, reason, source in rows:
             cur = db.execute(
-                "INSERT OR IGNORE INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?)",
+                "INSERT INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (normalise_email(email), reason, source, stamp),
             )
             added += cur.rowcount
     return added
 
 
-def unsuppress(db: sqlite3.Connection, email: str) -> bool:
+def unsuppress(db: Db, email: str) -> bool:
     with transaction(db):
         cur = db.execute("DELETE FROM suppressions WHERE email = ?", (normalise_email(email),))
     return cur.rowcount == 1
 
 
-def unsuppress_if(db: sqlite3.Connection, email: str, *, reason: str, sources: Iterable[str]) -> bool:
+def unsuppress_if(db: Db, email: str, *, reason: str, sources: Iterable[str]) -> bool:
     """Lift a suppression only if it has this reason and one of these sources (one statement:
     a hard bounce recorded a moment ago is never deleted by a check made before it)."""
     sources = tuple(sources)
@@ -81,34 +81,34 @@ def unsuppress_if(db: sqlite3.Connection, email: str, *, reason: str, sources: I
     return cur.rowcount == 1
 
 
-def get_suppression(db: sqlite3.Connection, email: str) -> Suppression | None:
+def get_suppression(db: Db, email: str) -> Suppression | None:
     """The address's suppression (why and since when), or None."""
     row = db.execute("SELECT email, reason, source, created FROM suppressions WHERE email = ?",
                      (normalise_email(email),)).fetchone()
     return None if row is None else Suppression(*row)
 
 
-def is_suppressed(db: sqlite3.Connection, email: str) -> bool:
+def is_suppressed(db: Db, email: str) -> bool:
     row = db.execute("SELECT 1 FROM suppressions WHERE email = ?", (normalise_email(email),)).fetchone()
     return row is not None
 
 
-def suppressed_addresses(db: sqlite3.Connection) -> set[str]:
+def suppressed_addresses(db: Db) -> set[str]:
     return {row[0] for row in db.execute("SELECT email FROM suppressions")}
 
 
-def list_suppressions(db: sqlite3.Connection) -> list[Suppression]:
+def list_suppressions(db: Db) -> list[Suppression]:
     rows = db.execute("SELECT email, reason, source, created FROM suppressions ORDER BY created, email")
     return [Suppression(*row) for row in rows]
 
 
-def get_preferences(db: sqlite3.Connection, email: str) -> list[str] | None:
+def get_preferences(db: Db, email: str) -> list[str] | None:
     """The themes a subscriber chose on the preferences page, or None if never chosen."""
     row = db.execute("SELECT themes FROM preferences WHERE email = ?", (normalise_email(email),)).fetchone()
     return None if row is None else [t for t in row[0].split("\n") if t]
 
 
-def set_preferences(db: sqlite3.Connection, email: str, themes: list[str]) -> None:
+def set_preferences(db: Db, email: str, themes: list[str]) -> None:
     with transaction(db):
         db.execute(
             "INSERT INTO preferences (email, themes, updated) VALUES (?, ?, ?) "
@@ -117,7 +117,7 @@ def set_preferences(db: sqlite3.Connection, email: str, themes: list[str]) -> No
         )
 
 
-def saved_choices(db: sqlite3.Connection, emails: Iterable[str]) -> dict[str, list[str]]:
+def saved_choices(db: Db, emails: Iterable[str]) -> dict[str, list[str]]:
     """The saved theme choices of these addresses only (a claim's few), read fresh each time."""
     emails = [normalise_email(e) for e in emails]
     if not emails:
@@ -127,12 +127,12 @@ def saved_choices(db: sqlite3.Connection, emails: Iterable[str]) -> dict[str, li
     return {row[0]: [t for t in row[1].split("\n") if t] for row in rows}
 
 
-def all_preferences(db: sqlite3.Connection) -> dict[str, list[str]]:
+def all_preferences(db: Db) -> dict[str, list[str]]:
     return {row[0]: [t for t in row[1].split("\n") if t]
             for row in db.execute("SELECT email, themes FROM preferences")}
 
 
-def latest_recipient_themes(db: sqlite3.Connection, email: str) -> tuple[str, ...] | None:
+def latest_recipient_themes(db: Db, email: str) -> tuple[str, ...] | None:
     """The themes the newest run planned for this address (from the CSV); None = all, or none yet."""
     row = db.execute("SELECT themes FROM recipients WHERE email = ? ORDER BY run_id DESC LIMIT 1",
                      (normalise_email(email),)).fetchone()

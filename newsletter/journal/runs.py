@@ -8,10 +8,11 @@ that may have been delivered without being recorded: the only possible duplicate
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from newsletter.journal.backend import Db
 from newsletter.journal.db import now, transaction
 
 __all__ = [
@@ -90,28 +91,28 @@ def _themes_text(themes: tuple[str, ...] | None) -> str | None:
     return None if themes is None else "\n".join(themes)
 
 
-def _recipient(row: sqlite3.Row | tuple) -> RecipientRow:
+def _recipient(row: Sequence[Any]) -> RecipientRow:
     email, address, name, themes, state, attempts, reply, message_id, dup = tuple(row)
     return RecipientRow(email, address or email, name, None if themes is None else tuple(themes.split("\n")),
                         state, attempts, reply, message_id, bool(dup))
 
 
-def _run(row: sqlite3.Row | tuple | None) -> Run | None:
+def _run(row: Sequence[Any] | None) -> Run | None:
     return None if row is None else Run(*tuple(row))
 
 
 _RUN_COLUMNS = "id, slug, subject, digest, subscribers, created, updated, finished"
 
 
-def get_run(db: sqlite3.Connection, slug: str) -> Run | None:
+def get_run(db: Db, slug: str) -> Run | None:
     return _run(db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE slug = ?", (slug,)).fetchone())
 
 
-def list_runs(db: sqlite3.Connection) -> list[Run]:
+def list_runs(db: Db) -> list[Run]:
     return [Run(*tuple(r)) for r in db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, slug")]
 
 
-def open_run(db: sqlite3.Connection, slug: str, *, subject: str, digest: str, subscribers: str) -> Run:
+def open_run(db: Db, slug: str, *, subject: str, digest: str, subscribers: str) -> Run:
     """The run for `slug`, created on first use; later calls record the current digest and CSV."""
     stamp = now()
     with transaction(db):
@@ -126,17 +127,17 @@ def open_run(db: sqlite3.Connection, slug: str, *, subject: str, digest: str, su
     return run
 
 
-def finish_run(db: sqlite3.Connection, run_id: int) -> None:
+def finish_run(db: Db, run_id: int) -> None:
     with transaction(db):
         db.execute("UPDATE runs SET finished = ?, updated = ? WHERE id = ?", (now(), now(), run_id))
 
 
-def recipient_states(db: sqlite3.Connection, run_id: int) -> dict[str, str]:
+def recipient_states(db: Db, run_id: int) -> dict[str, str]:
     """email -> state for every recipient already in the run (planning a resume)."""
     return dict(db.execute("SELECT email, state FROM recipients WHERE run_id = ?", (run_id,)).fetchall())
 
 
-def recover_in_flight(db: sqlite3.Connection, run_id: int) -> int:
+def recover_in_flight(db: Db, run_id: int) -> int:
     """Rows a crash left in `sending` go back to pending, flagged as possible duplicates."""
     with transaction(db):
         cur = db.execute(
@@ -147,7 +148,7 @@ def recover_in_flight(db: sqlite3.Connection, run_id: int) -> int:
     return cur.rowcount
 
 
-def retry_failed(db: sqlite3.Connection, run_id: int) -> int:
+def retry_failed(db: Db, run_id: int) -> int:
     """Failed recipients back to pending (after fixing what made the server refuse them)."""
     with transaction(db):
         cur = db.execute("UPDATE recipients SET state = 'pending', updated = ? WHERE run_id = ? AND state = 'failed'",
@@ -155,7 +156,7 @@ def retry_failed(db: sqlite3.Connection, run_id: int) -> int:
     return cur.rowcount
 
 
-def apply_plan(db: sqlite3.Connection, run_id: int, *, new: Iterable[NewRecipient],
+def apply_plan(db: Db, run_id: int, *, new: Iterable[NewRecipient],
                wanted: Iterable[tuple[str, str, str, tuple[str, ...] | None]],
                skip: Iterable[tuple[str, str]]) -> None:
     """Bring the run in line with the subscriber list, in one transaction.
@@ -187,7 +188,10 @@ def apply_plan(db: sqlite3.Connection, run_id: int, *, new: Iterable[NewRecipien
 
 SUPPRESSED_DURING_RUN = "unsubscribed during the run"
 
-# A claim re-reads the suppression list row by row, in the same transaction: an opt-out
+# A claim takes pending rows no other claim holds: SQLite's one write lock serialises
+# claims; on PostgreSQL `FOR UPDATE SKIP LOCKED` lets claims from several processes run at
+# once without ever taking the same row. It re-reads the suppression list row by row, in
+# the same transaction: an opt-out
 # committed a moment ago (one-click, `suppress import`, a bounce import) turns the claim
 # into `skipped` instead of `sending`, so that address is never handed to a connection.
 _SUPPRESSED = "EXISTS (SELECT 1 FROM suppressions s WHERE s.email = recipients.email)"
@@ -200,7 +204,7 @@ _CLAIM = (
 )
 
 
-def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome], *,
+def checkpoint(db: Db, run_id: int, outcomes: Iterable[Outcome], *,
                claim: int = 0, reclaim: Iterable[str] = ()) -> list[RecipientRow]:
     """Record outcomes and claim the next recipients, in one short transaction.
 
@@ -213,7 +217,7 @@ def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome],
     with transaction(db):
         db.executemany(
             "UPDATE recipients SET state = ?, reply = ?, updated = ?, "
-            "possible_duplicate = MAX(possible_duplicate, ?) WHERE run_id = ? AND email = ?",
+            "possible_duplicate = CASE WHEN ? = 1 THEN 1 ELSE possible_duplicate END WHERE run_id = ? AND email = ?",
             ((o.state, o.reply, stamp, int(o.possible_duplicate), run_id, o.email) for o in outcomes),
         )
         rows = []
@@ -225,13 +229,13 @@ def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome],
         if claim > 0:
             rows += db.execute(
                 f"{_CLAIM} WHERE rowid IN (SELECT rowid FROM recipients WHERE run_id = ? AND state = 'pending' "
-                f"ORDER BY rowid LIMIT ?) RETURNING {_RECIPIENT_COLUMNS}",
+                f"ORDER BY rowid LIMIT ?{db.skip_locked}) RETURNING {_RECIPIENT_COLUMNS}",
                 (stamp, run_id, claim),
             ).fetchall()
     return [_recipient(r) for r in rows]
 
 
-def run_counts(db: sqlite3.Connection, run_id: int) -> dict[str, int]:
+def run_counts(db: Db, run_id: int) -> dict[str, int]:
     """Recipients per state (every state present, zero when empty), plus `possible_duplicates`."""
     counts = dict.fromkeys(RECIPIENT_STATES, 0)
     for state, count in db.execute("SELECT state, COUNT(*) FROM recipients WHERE run_id = ? GROUP BY state",
@@ -242,7 +246,7 @@ def run_counts(db: sqlite3.Connection, run_id: int) -> dict[str, int]:
     return counts
 
 
-def run_recipients(db: sqlite3.Connection, run_id: int, states: Iterable[str] = RECIPIENT_STATES) -> list[RecipientRow]:
+def run_recipients(db: Db, run_id: int, states: Iterable[str] = RECIPIENT_STATES) -> list[RecipientRow]:
     """The run's recipients in the given states, in list order (e.g. failures for a report)."""
     states = tuple(states)
     marks = ", ".join("?" * len(states))

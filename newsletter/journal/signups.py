@@ -11,9 +11,10 @@ keyed hash, never the address itself, and forgets them after the hour.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
+from newsletter.journal.backend import Db
 from newsletter.journal.db import normalise_email, now, transaction
 
 __all__ = [
@@ -56,18 +57,18 @@ class Signup:
     confirmed: str | None
 
 
-def _signup(row: sqlite3.Row) -> Signup:
+def _signup(row: Any) -> Signup:
     themes = None if row["themes"] is None else tuple(t for t in row["themes"].split("\n") if t)
     return Signup(row["email"], row["name"], themes or None, row["nonce"], row["source"], row["consent"],
                   row["requested"], row["mailed"], row["confirmed"])
 
 
-def get_signup(db: sqlite3.Connection, email: str) -> Signup | None:
+def get_signup(db: Db, email: str) -> Signup | None:
     row = db.execute("SELECT * FROM signups WHERE email = ?", (normalise_email(email),)).fetchone()
     return None if row is None else _signup(row)
 
 
-def claim_confirmation(db: sqlite3.Connection, request: SignupRequest, *, not_since: str,
+def claim_confirmation(db: Db, request: SignupRequest, *, not_since: str,
                        renew: bool) -> str | None:
     """Record the request and claim its confirmation mail: the nonce to put in the link, or
     None when no mail may go (one was mailed at or after `not_since`, or the address is
@@ -76,7 +77,7 @@ def claim_confirmation(db: sqlite3.Connection, request: SignupRequest, *, not_si
     email = normalise_email(request.email)
     stamp = now()
     themes = None if request.themes is None else "\n".join(request.themes)
-    with transaction(db):
+    with transaction(db, lock=f"signup:{email}"):
         row = db.execute("SELECT nonce, mailed, confirmed FROM signups WHERE email = ?", (email,)).fetchone()
         if row is not None and row["mailed"] is not None and row["mailed"] >= not_since:
             return None
@@ -94,7 +95,7 @@ def claim_confirmation(db: sqlite3.Connection, request: SignupRequest, *, not_si
     return nonce
 
 
-def confirm_signup(db: sqlite3.Connection, email: str, nonce: str) -> tuple[Signup, bool] | None:
+def confirm_signup(db: Db, email: str, nonce: str) -> tuple[Signup, bool] | None:
     """Confirm the request this nonce belongs to: the row and whether this call confirmed it
     (False: confirmed before, nothing changed); None if no such request (a newer one replaced it)."""
     email = normalise_email(email)
@@ -105,16 +106,16 @@ def confirm_signup(db: sqlite3.Connection, email: str, nonce: str) -> tuple[Sign
     return None if row is None else (_signup(row), cur.rowcount == 1)
 
 
-def confirmed_signups(db: sqlite3.Connection) -> list[Signup]:
+def confirmed_signups(db: Db) -> list[Signup]:
     """Every confirmed sign-up, oldest confirmation first."""
     rows = db.execute("SELECT * FROM signups WHERE confirmed IS NOT NULL ORDER BY confirmed, email")
     return [_signup(row) for row in rows]
 
 
-def count_client(db: sqlite3.Connection, client: str, *, at: float, limit: int) -> bool:
+def count_client(db: Db, client: str, *, at: float, limit: int) -> bool:
     """Count one sign-up for `client` at `at` (Unix time) if it is under `limit` this hour;
     False (and nothing counted) when it is over. Entries older than the hour are dropped."""
-    with transaction(db):
+    with transaction(db, lock=f"client:{client}"):
         db.execute("DELETE FROM signup_clients WHERE at < ?", (at - CLIENT_WINDOW,))
         (recent,) = db.execute("SELECT COUNT(*) FROM signup_clients WHERE client = ?", (client,)).fetchone()
         if recent >= limit:
@@ -123,7 +124,7 @@ def count_client(db: sqlite3.Connection, client: str, *, at: float, limit: int) 
     return True
 
 
-def forget_unconfirmed(db: sqlite3.Connection, *, requested_before: str) -> int:
+def forget_unconfirmed(db: Db, *, requested_before: str) -> int:
     """Delete the pending sign-ups requested before `requested_before` (their links have
     expired); how many. An address nobody confirmed is not kept: it never consented."""
     with transaction(db):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -50,7 +49,7 @@ class JournalJobs:
     4xx deferred wait in a heap and are claimed again when due.
     """
 
-    def __init__(self, db: sqlite3.Connection, run_id: int, plan: SendPlan, composer: Composer,
+    def __init__(self, db: journal.Db, run_id: int, plan: SendPlan, composer: Composer,
                  stop: asyncio.Event, report: SendReport, on_result: OnResult,
                  signing: SigningPool | None = None) -> None:
         self.db = db

@@ -87,7 +87,7 @@ def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, 
     keys = unsubscribe_keys(config)
     listed = read_subscribers(subscribers_path, strict=strict)
     slug = build.rendered.issue.range.slug
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         run = journal.get_run(db, slug)
         suppressions = {s.email: s.reason for s in journal.list_suppressions(db)}
         states = journal.recipient_states(db, run.id) if run else {}

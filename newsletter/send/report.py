@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,7 +120,7 @@ class RunStatus:
     duplicates: list[str]  # addresses possibly sent twice (in flight when a run stopped)
 
 
-def run_status(db: sqlite3.Connection, run: journal.Run) -> RunStatus:
+def run_status(db: journal.Db, run: journal.Run) -> RunStatus:
     counts = journal.run_counts(db, run.id)
     duplicates = ([r.address for r in journal.run_recipients(db, run.id) if r.possible_duplicate]
                   if counts["possible_duplicates"] else [])
@@ -129,5 +128,5 @@ def run_status(db: sqlite3.Connection, run: journal.Run) -> RunStatus:
                      journal.run_recipients(db, run.id, ("failed", "deferred")), duplicates)
 
 
-def all_run_statuses(db: sqlite3.Connection) -> list[RunStatus]:
+def all_run_statuses(db: journal.Db) -> list[RunStatus]:
     return [run_status(db, run) for run in journal.list_runs(db)]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from email.utils import formatdate
@@ -57,7 +56,7 @@ def _composer(plan: SendPlan) -> Composer:
                     plan.keys, load_signer_for(plan.config))
 
 
-def _apply(db: sqlite3.Connection, plan: SendPlan) -> tuple[journal.Run, int]:
+def _apply(db: journal.Db, plan: SendPlan) -> tuple[journal.Run, int]:
     """Write the plan into the journal; returns the run and how many crash leftovers it resends."""
     run = journal.open_run(db, plan.slug, subject=plan.build.rendered.subject, digest=plan.digest,
                            subscribers=str(plan.subscribers.path))
@@ -155,7 +154,7 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
     composer = _composer(plan)
     # the signing workers start (and import) while the plan is journaled
     signing = SigningPool(composer.signer.pem) if composer.signer is not None else None
-    db = journal.connect(plan.config.state_file)
+    db = journal.connect(plan.config.state)
     try:
         run, in_flight = _apply(db, plan)
         report.possible_duplicates += in_flight
@@ -186,7 +185,7 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
             signing.close()
 
 
-def _finish(db: sqlite3.Connection, run: journal.Run, plan: SendPlan, report: SendReport) -> None:
+def _finish(db: journal.Db, run: journal.Run, plan: SendPlan, report: SendReport) -> None:
     """Totals from the journal (the truth after a crash too), the failures file, and done if done."""
     totals = journal.run_counts(db, run.id)
     report.totals = totals

@@ -10,13 +10,13 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from newsletter import journal
 from newsletter.config.loader import Config
 from newsletter.issue.render import template_environment
 from newsletter.site.pages import BASE_CSP, MAX_BODY_BYTES, SubscriberSite
@@ -129,7 +129,7 @@ class TokenRedactor(logging.Filter):
         return True
 
 
-def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: Path | None = None,
+def create_app(config: Config, *, keys: list[bytes] | None = None, state: journal.StateLocation | None = None,
                today: Callable[[], dt.date] = dt.date.today) -> Starlette:
     """The unsubscribe server for `config`; keys default to the ones `send` signs with.
 
@@ -146,7 +146,7 @@ def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: P
     site = SubscriberSite(
         config=config,
         keys=current_keys,
-        state_file=state_file or config.state_file,
+        state=state or config.state,
         templates=template_environment(config),
     )
     with site.db():

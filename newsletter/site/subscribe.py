@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 import time
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -124,7 +123,7 @@ async def subscribe_action(request: Request) -> Response:
         limited = site.render("subscribe/limited.html", status=429)
         limited.headers["Retry-After"] = "3600"
         return limited
-    def record(db: sqlite3.Connection) -> str | None:
+    def record(db: journal.Db) -> str | None:
         forget_expired(db, settings.expires_days)  # unconfirmed addresses go when their link expires
         return request_signup(db, signup)
 

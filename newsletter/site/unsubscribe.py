@@ -18,7 +18,6 @@ routes in `app.routes()`.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from email.utils import parseaddr
 
 from starlette.requests import Request
@@ -93,7 +92,7 @@ async def unsubscribe_action(request: Request) -> Response:
     return _done(site, email, token, suppression)
 
 
-def _suppress(db: sqlite3.Connection, email: str, source: str) -> journal.Suppression | None:
+def _suppress(db: journal.Db, email: str, source: str) -> journal.Suppression | None:
     """Add the unsubscribe (an earlier suppression is kept as it is) and return what is stored."""
     journal.suppress(db, email, UNSUBSCRIBED, source)
     return journal.get_suppression(db, email)

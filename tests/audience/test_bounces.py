@@ -77,7 +77,7 @@ def soft_bounce(original_id: str, n: int) -> bytes:
 
 @pytest.fixture
 def db(config: Config) -> sqlite3.Connection:
-    return journal.connect(config.state_file)
+    return journal.connect(config.state)
 
 
 def suppressed(db: sqlite3.Connection) -> dict[str, tuple[str, str]]:
@@ -149,7 +149,7 @@ def test_soft_limit_comes_from_the_config(project: Path, tmp_path: Path) -> None
     path = project / "newsletter.yaml"
     path.write_text(path.read_text() + "bounces: {soft_limit: 1}\n", encoding="utf-8")
     config = load_config(path)
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     sent_run(db, "2023-07", JULY)
     import_bounces(db, maildir(tmp_path / "B", samples("postfix-soft.eml")), config)
     assert suppressed(db) == {"erin@example.com": ("soft-bounces", "bounce:4.2.2 (1 in a row)")}

@@ -25,7 +25,7 @@ def test_subscriber_unsubscribes_and_resubscribes_in_chromium(
     monkeypatch.setenv(config.secret_env, SECRET)
     email = "olivia@example.org"
     token = make_token(SECRET.encode(), config.list_id, email)
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     with serve_asgi(create_app(config)) as base, local_page(chromium) as page:
         requests, console = record_traffic(page)
 

@@ -172,7 +172,7 @@ def test_online_probe_reaches_the_site_and_unsubscribes_nobody(tmp_path: Path) -
     ]
     assert lines(result, "error") == [f"error: unsubscribe: unsubscribe.url is not https: {base}/unsubscribe "
                                       "(Gmail and Yahoo want one-click unsubscribe over https; serve it behind TLS)"]
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     assert journal.list_suppressions(db) == []
     db.close()
 
@@ -195,6 +195,6 @@ def test_the_site_answers_the_probe_token_without_writing(tmp_path: Path) -> Non
     token = make_token(token_keys(config)[0], config.list_id, PROBE_ADDRESS)
     answer = client.post(f"/unsubscribe?t={token}", data={"List-Unsubscribe": "One-Click"})
     assert (answer.status_code, answer.headers["X-Newsletter-Probe"]) == (200, "ok")
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     assert journal.list_suppressions(db) == []
     db.close()

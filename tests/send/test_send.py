@@ -130,7 +130,7 @@ def test_dot_stuffing_done_ahead_equals_stuffing_each_message(tmp_path: Path, bu
 def test_suppressed_and_unsubscribed_are_skipped_and_counted(tmp_path: Path, server: SmtpServer,
                                                              built: BuildResult) -> None:
     config = make_project(tmp_path / "digest", smtp=smtp_block(server.port))
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     journal.suppress(db, "User1@example.org", "unsubscribed", "one-click")
     db.close()
     csv = write_csv(config.root, 3)
@@ -177,7 +177,7 @@ def test_dry_run_composes_everything_and_touches_nothing(tmp_path: Path, built: 
     plan = prepare_send(config, built, write_csv(config.root, 20))
     checked = dry_run(plan)
     assert checked.messages == 20 and checked.longest_line <= 998 and not checked.over_limit
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     assert journal.list_runs(db) == []
     db.close()
 
@@ -195,7 +195,7 @@ def test_send_test_goes_to_the_outbox_with_a_test_subject_and_leaves_the_run_alo
     subjects = {parse(f.read_bytes())["Subject"] for f in files}
     assert subjects == {"[TEST] Safeguarding digest: what's new in July 2023"}
     assert {parse(f.read_bytes())["Delivered-To"] for f in files} == {"me@example.org", "you@example.org"}
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     assert journal.list_runs(db) == []
     db.close()
 
@@ -328,7 +328,7 @@ def test_sigkill_mid_run_then_resume_loses_nobody_and_reports_the_duplicates(tmp
     _wait_for(server.handler, 60, process)
     process.send_signal(signal.SIGKILL)
     process.wait(30)
-    with sqlite3.connect(config.state_file) as db:
+    with sqlite3.connect(config.state.path) as db:
         left = dict(db.execute("SELECT state, COUNT(*) FROM recipients GROUP BY state").fetchall())
     assert left.get("sent", 0) < total and left.get("sending", 0) > 0
     server.handler.data_delay = 0

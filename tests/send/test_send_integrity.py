@@ -209,7 +209,7 @@ def test_a_hard_bounce_recorded_mid_run_skips_a_waiting_retry(tmp_path: Path, se
 
     def on_result(state: str) -> None:
         if state == "deferred":
-            db = journal.connect(config.state_file)
+            db = journal.connect(config.state)
             journal.suppress(db, "user1@example.org", "hard-bounce", "bounce:5.1.1")
             db.close()
 

@@ -77,7 +77,7 @@ def link_in(message: mailbox.MaildirMessage) -> str:
 
 
 def db_of(config: Config) -> sqlite3.Connection:
-    return journal.connect(config.state_file)
+    return journal.connect(config.state)
 
 
 def buttons(html: str) -> list[str]:
@@ -287,7 +287,7 @@ def test_per_client_limit_refuses_then_stores_no_address(project: Path, monkeypa
     assert mailed_to(config) == [f"person{i}@example.org" for i in range(3)]
     other = TestClient(create_app(config), client=("192.0.2.7", 50000))  # another client is not limited
     assert "Check your inbox" in sign_up(other, config, "person4@example.org")
-    dump = "\n".join(db_of(config).iterdump())
+    dump = "\n".join(db_of(config).raw.iterdump())
     assert "testclient" not in dump and "192.0.2.7" not in dump  # the client's address is never stored
 
 

@@ -45,7 +45,7 @@ def token(config: Config, email: str, secret: bytes = SECRET, list_id: str | Non
 
 
 def suppressions(config: Config) -> list[journal.Suppression]:
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     try:
         return journal.list_suppressions(db)
     finally:
@@ -90,7 +90,7 @@ def test_repeated_one_click_posts_are_harmless(client: TestClient, site: Config)
 def test_one_click_token_is_for_the_address_in_any_case(client: TestClient, site: Config) -> None:
     response = client.post(f"/unsubscribe?t={token(site, '  Dave@Example.ORG ')}", data=ONE_CLICK)
     assert response.status_code == 200
-    db = journal.connect(site.state_file)
+    db = journal.connect(site.state)
     assert journal.is_suppressed(db, "dave@example.org")
     assert journal.is_suppressed(db, "DAVE@example.org")
 
@@ -273,9 +273,9 @@ print(i, flush=True)
 
 
 def test_concurrent_unsubscribes_during_a_send_keep_the_database_whole(site: Config) -> None:
-    journal.connect(site.state_file).close()
+    journal.connect(site.state).close()
     stop = site.root / "stop-writing"
-    writer = subprocess.Popen([sys.executable, "-c", _SEND_WRITER, str(site.state_file), str(stop)],
+    writer = subprocess.Popen([sys.executable, "-c", _SEND_WRITER, str(site.state), str(stop)],
                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
     assert writer.stdout is not None
     assert writer.stdout.readline().strip() == "started"
@@ -293,7 +293,7 @@ def test_concurrent_unsubscribes_during_a_send_keep_the_database_whole(site: Con
                 errors.append(exc)
 
         def officer() -> None:  # `suppress add` from another connection at the same time
-            db = journal.connect(site.state_file)
+            db = journal.connect(site.state)
             for i in range(40):
                 journal.suppress(db, f"manual{i}@example.org", "unsubscribed", "mailto")
             db.close()
@@ -309,7 +309,7 @@ def test_concurrent_unsubscribes_during_a_send_keep_the_database_whole(site: Con
     written = int(writer.stdout.read().strip())
     assert not errors
 
-    db = sqlite3.connect(site.state_file)
+    db = sqlite3.connect(site.state.path)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("SELECT COUNT(*) FROM suppressions").fetchone()[0] == 200
     assert db.execute("SELECT COUNT(*) FROM suppressions WHERE source = 'one-click'").fetchone()[0] == 160

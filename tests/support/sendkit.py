@@ -73,13 +73,13 @@ def send(config: Config, build: BuildResult, csv: Path, **options: Any) -> SendR
 
 
 def states(config: Config, slug: str = "2023-07") -> dict[str, str]:
-    with sqlite3.connect(config.state_file) as db:
+    with sqlite3.connect(config.state.path) as db:
         run_id = db.execute("SELECT id FROM runs WHERE slug = ?", (slug,)).fetchone()[0]
         return dict(db.execute("SELECT email, state FROM recipients WHERE run_id = ?", (run_id,)).fetchall())
 
 
 def rows(config: Config, slug: str = "2023-07") -> dict[str, journal.RecipientRow]:
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     try:
         run = journal.get_run(db, slug)
         assert run is not None

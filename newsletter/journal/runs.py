@@ -226,12 +226,13 @@ def checkpoint(db: Db, run_id: int, outcomes: Iterable[Outcome], *,
                 f"{_CLAIM} WHERE run_id = ? AND email = ? RETURNING {_RECIPIENT_COLUMNS}",
                 (stamp, run_id, email),
             ).fetchall()
-        if claim > 0:
-            rows += db.execute(
+        if claim > 0:  # RETURNING comes in no set order: put the claim back in list order
+            claimed = db.execute(
                 f"{_CLAIM} WHERE rowid IN (SELECT rowid FROM recipients WHERE run_id = ? AND state = 'pending' "
-                f"ORDER BY rowid LIMIT ?{db.skip_locked}) RETURNING {_RECIPIENT_COLUMNS}",
+                f"ORDER BY rowid LIMIT ?{db.skip_locked}) RETURNING rowid, {_RECIPIENT_COLUMNS}",
                 (stamp, run_id, claim),
             ).fetchall()
+            rows += [tuple(row)[1:] for row in sorted(claimed, key=lambda row: row[0])]
     return [_recipient(r) for r in rows]
 
 

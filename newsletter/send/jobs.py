@@ -12,6 +12,10 @@ transaction (journal.checkpoint), so an address unsubscribed a moment ago comes 
 choices, so a "Manage your topics" change made mid-run picks their variant (or skips
 them when nothing in their themes is new). At most the jobs already handed to
 connections (about one per connection) can still go to an address just suppressed.
+
+A PostgreSQL state that goes away mid-run (a restart, a network blip) pauses the run:
+each journal call waits for the server and is made again (recording an outcome twice
+changes nothing), then sending goes on. Nothing is sent while the journal cannot record it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from email.utils import formatdate
+from typing import TypeVar
 
 from newsletter import journal
 from newsletter.audience.choices import ordered, stored_choice
@@ -39,6 +44,7 @@ __all__ = ["FLUSH_SECONDS", "JournalJobs", "OnResult"]
 FLUSH_SECONDS = 0.2  # results are committed at least this often (bounds the "possible duplicates")
 
 OnResult = Callable[[str], None]
+T = TypeVar("T")
 
 
 class JournalJobs:
@@ -51,8 +57,9 @@ class JournalJobs:
 
     def __init__(self, db: journal.Db, run_id: int, plan: SendPlan, composer: Composer,
                  stop: asyncio.Event, report: SendReport, on_result: OnResult,
-                 signing: SigningPool | None = None) -> None:
+                 signing: SigningPool | None = None, on_event: OnResult | None = None) -> None:
         self.db = db
+        self.on_event = on_event or (lambda message: None)
         self.run_id = run_id
         self.plan = plan
         self.composer = composer
@@ -141,7 +148,8 @@ class JournalJobs:
 
     def _refill(self, due: list[str]) -> None:
         want = 0 if self.exhausted else self.batch
-        rows = journal.checkpoint(self.db, self.run_id, self._take_outcomes(), claim=want, reclaim=due)
+        outcomes = self._take_outcomes()
+        rows = self._journal(lambda db: journal.checkpoint(db, self.run_id, outcomes, claim=want, reclaim=due))
         fresh = len(rows) - len(due)
         if fresh < want:
             self.exhausted = True
@@ -152,7 +160,7 @@ class JournalJobs:
                 self.tries.pop(row.email, None)
                 self.report.unsubscribed_during_run += 1
                 self.on_result("skipped")
-        saved = journal.saved_choices(self.db, [row.email for row in claimed])
+        saved = self._journal(lambda db: journal.saved_choices(db, [row.email for row in claimed]))
         for row in claimed:
             subscriber = self._subscriber(row, saved.get(row.email))
             if subscriber is None:
@@ -235,12 +243,22 @@ class JournalJobs:
             self.flush()
 
     def _suppress(self, result: Result) -> None:
-        if journal.suppress(self.db, result.job.key, "hard-bounce", f"smtp:{result.summary}"[:300]):
+        if self._journal(lambda db: journal.suppress(db, result.job.key, "hard-bounce", f"smtp:{result.summary}"[:300])):
             self.report.suppressed += 1
 
     def flush(self) -> None:
         if self.outcomes:
-            journal.checkpoint(self.db, self.run_id, self._take_outcomes())
+            outcomes = self._take_outcomes()
+            self._journal(lambda db: journal.checkpoint(db, self.run_id, outcomes))
+
+    def _journal(self, call: Callable[[journal.Db], T]) -> T:
+        """`call(db)`, made again once the state is back if the server went away (PostgreSQL)."""
+        while True:
+            try:
+                return call(self.db)
+            except journal.StateUnavailable:
+                self.db.reconnect(on_wait=self.on_event)
+                self.on_event("the state database is back: going on")
 
     def close(self) -> None:
         """Hand back what was claimed but never sent; waiting retries stay deferred for next time."""

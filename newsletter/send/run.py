@@ -102,7 +102,9 @@ def _apply(db: journal.Db, plan: SendPlan) -> tuple[journal.Run, int]:
 
 @contextlib.contextmanager
 def _send_lock(config: Config) -> Iterator[None]:
-    """One sending process per newsletter folder: a second one would steal the first's claims."""
+    """One sending process per newsletter folder: a second one would steal the first's claims.
+    With a PostgreSQL state, `_run` also takes an advisory lock per issue on the server, so
+    two machines sharing the state cannot both send one issue."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
@@ -156,9 +158,12 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
     signing = SigningPool(composer.signer.pem) if composer.signer is not None else None
     db = journal.connect(plan.config.state)
     try:
+        if not db.try_lock(f"send:{plan.slug}"):
+            raise SendError(f"another `newsletter send` of {plan.slug} is running on this state ({db.state})",
+                            hint="wait for it to finish (on whichever machine runs it), then run this again")
         run, in_flight = _apply(db, plan)
         report.possible_duplicates += in_flight
-        jobs = JournalJobs(db, run.id, plan, composer, stop, report, on_result, signing)
+        jobs = JournalJobs(db, run.id, plan, composer, stop, report, on_result, signing, on_event)
 
         async def body(transport: Transport, outbox: Path | None) -> PoolReport:
             report.outbox = outbox

@@ -1,7 +1,7 @@
 """The send stage end to end: messages as subscribers get them, the journal, resume, the CLI.
 
 Real parts only: an aiosmtpd server on 127.0.0.1 (in a thread, or the embedded outbox),
-a real SQLite state file, `newsletter send` run in-process with CliRunner or as a
+a real SQLite state file (and, for the key tests, a real PostgreSQL database), `newsletter send` run in-process with CliRunner or as a
 subprocess that is killed with SIGKILL / interrupted with SIGINT mid-run.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -53,6 +53,7 @@ def raw_messages(handler: FaultyHandler) -> dict[str, bytes]:
 # --- messages ---------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("backend")
 def test_each_recipient_gets_one_complete_personal_message(tmp_path: Path, server: SmtpServer,
                                                            built: BuildResult) -> None:
     config = make_project(tmp_path / "digest", smtp=smtp_block(server.port))
@@ -127,6 +128,7 @@ def test_dot_stuffing_done_ahead_equals_stuffing_each_message(tmp_path: Path, bu
 # --- the journal: exclusions and resume ------------------------------------------------
 
 
+@pytest.mark.usefixtures("backend")
 def test_suppressed_and_unsubscribed_are_skipped_and_counted(tmp_path: Path, server: SmtpServer,
                                                              built: BuildResult) -> None:
     config = make_project(tmp_path / "digest", smtp=smtp_block(server.port))
@@ -148,6 +150,7 @@ def test_suppressed_and_unsubscribed_are_skipped_and_counted(tmp_path: Path, ser
     assert journal_rows["gone@example.org"].state == "skipped"
 
 
+@pytest.mark.usefixtures("backend")
 def test_resume_sends_only_to_new_rows(tmp_path: Path, server: SmtpServer, built: BuildResult) -> None:
     config = make_project(tmp_path / "digest", smtp=smtp_block(server.port))
     csv = write_csv(config.root, 3)
@@ -281,6 +284,7 @@ def test_cli_server_down_at_the_start_is_one_error_naming_the_port(tmp_path: Pat
     assert set(states(config).values()) == {"pending"}
 
 
+@pytest.mark.usefixtures("backend")
 def test_status_lists_states_failures_and_exports_them(tmp_path: Path, server: SmtpServer,
                                                        built: BuildResult) -> None:
     server.handler.rcpt_replies["user1@example.org"] = ["550 5.1.1 no such user"]
@@ -318,6 +322,7 @@ def _wait_for(handler: FaultyHandler, count: int, process: subprocess.Popen[str]
         time.sleep(0.01)
 
 
+@pytest.mark.usefixtures("backend")
 def test_sigkill_mid_run_then_resume_loses_nobody_and_reports_the_duplicates(tmp_path: Path,
                                                                              server: SmtpServer) -> None:
     server.handler.data_delay = 0.01
@@ -328,8 +333,7 @@ def test_sigkill_mid_run_then_resume_loses_nobody_and_reports_the_duplicates(tmp
     _wait_for(server.handler, 60, process)
     process.send_signal(signal.SIGKILL)
     process.wait(30)
-    with sqlite3.connect(config.state.path) as db:
-        left = dict(db.execute("SELECT state, COUNT(*) FROM recipients GROUP BY state").fetchall())
+    left = Counter(states(config).values())
     assert left.get("sent", 0) < total and left.get("sending", 0) > 0
     server.handler.data_delay = 0
     resumed = _start_send(config.path, csv)

@@ -156,6 +156,7 @@ def send_in_background(config: Config, built: BuildResult, csv: Path) -> tuple[t
     return thread, reports
 
 
+@pytest.mark.usefixtures("backend")
 def test_one_click_unsubscribes_during_a_send_stop_those_messages(tmp_path: Path, pausing: SmtpServer,
                                                                   built: BuildResult) -> None:
     handler = pausing.handler
@@ -179,6 +180,7 @@ def test_one_click_unsubscribes_during_a_send_stop_those_messages(tmp_path: Path
     assert {rows(config)[a].reply for a in leaving} == {"unsubscribed during the run (unsubscribed)"}
 
 
+@pytest.mark.usefixtures("backend")
 def test_suppress_import_during_a_send_stops_those_messages(tmp_path: Path, pausing: SmtpServer,
                                                             built: BuildResult) -> None:
     handler = pausing.handler
@@ -199,6 +201,7 @@ def test_suppress_import_during_a_send_stops_those_messages(tmp_path: Path, paus
     assert rows(config)["user12@example.org"].state == "skipped"
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_hard_bounce_recorded_mid_run_skips_a_waiting_retry(tmp_path: Path, server: SmtpServer,
                                                               built: BuildResult) -> None:
     """A recipient waiting for its retry is checked again when claimed for it."""

@@ -45,6 +45,7 @@ def one_click(config: Config, message: Message) -> int:
     return client.post(f"{url.path}?{url.query}", data={"List-Unsubscribe": "One-Click"}).status_code
 
 
+@pytest.mark.usefixtures("backend")
 def test_unsubscribed_and_bounced_addresses_are_skipped_by_the_next_send(
     config: Config, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,9 +72,14 @@ def send(config: Config, build: BuildResult, csv: Path, **options: Any) -> SendR
 
 
 def states(config: Config, slug: str = "2023-07") -> dict[str, str]:
-    with sqlite3.connect(config.state.path) as db:
-        run_id = db.execute("SELECT id FROM runs WHERE slug = ?", (slug,)).fetchone()[0]
-        return dict(db.execute("SELECT email, state FROM recipients WHERE run_id = ?", (run_id,)).fetchall())
+    """email -> state of the run's recipients, from whichever state the config uses."""
+    db = journal.connect(config.state)
+    try:
+        run = journal.get_run(db, slug)
+        assert run is not None
+        return journal.recipient_states(db, run.id)
+    finally:
+        db.close()
 
 
 def rows(config: Config, slug: str = "2023-07") -> dict[str, journal.RecipientRow]:

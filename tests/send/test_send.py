@@ -1,8 +1,8 @@
 """The send stage end to end: messages as subscribers get them, the journal, resume, the CLI.
 
 Real parts only: an aiosmtpd server on 127.0.0.1 (in a thread, or the embedded outbox),
-a real SQLite state file (and, for the key tests, a real PostgreSQL database), `newsletter send` run in-process with CliRunner or as a
-subprocess that is killed with SIGKILL / interrupted with SIGINT mid-run.
+a real SQLite state file (and, for the key tests, a real PostgreSQL database),
+`newsletter send` run in-process with CliRunner or as a subprocess that is killed with SIGKILL / interrupted with SIGINT mid-run.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ from newsletter.journal.optouts import (
     suppress,
     suppress_many,
     suppressed_addresses,
+    suppression_reasons,
     unsuppress,
     unsuppress_if,
 )
@@ -150,6 +151,7 @@ __all__ = [
     "suppress",
     "suppress_many",
     "suppressed_addresses",
+    "suppression_reasons",
     "transaction",
     "unsuppress",
     "unsuppress_if",

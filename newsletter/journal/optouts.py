@@ -26,6 +26,7 @@ __all__ = [
     "suppress",
     "suppress_many",
     "suppressed_addresses",
+    "suppression_reasons",
     "get_suppression",
     "unsuppress",
     "unsuppress_if",
@@ -95,6 +96,16 @@ def is_suppressed(db: Db, email: str) -> bool:
 
 def suppressed_addresses(db: Db) -> set[str]:
     return {row[0] for row in db.execute("SELECT email FROM suppressions")}
+
+
+def suppression_reasons(db: Db, emails: Iterable[str]) -> dict[str, str]:
+    """address -> reason for those of `emails` (already keys) on the list now: a send's
+    second look at recipients it claimed a moment ago, before handing them out."""
+    emails = list(emails)
+    if not emails:
+        return {}
+    marks = ", ".join("?" * len(emails))
+    return dict(db.execute(f"SELECT email, reason FROM suppressions WHERE email IN ({marks})", emails).fetchall())
 
 
 def list_suppressions(db: Db) -> list[Suppression]:

@@ -167,9 +167,8 @@ def apply_plan(db: Db, run_id: int, *, new: Iterable[NewRecipient],
     """
     stamp = now()
     with transaction(db):
-        db.executemany(
-            "INSERT INTO recipients (run_id, email, address, name, themes, state, reply, message_id, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        db.insert_many(
+            "recipients", ("run_id", "email", "address", "name", "themes", "state", "reply", "message_id", "updated"),
             ((run_id, r.email, r.address, r.name, _themes_text(r.themes), r.state, r.reply, r.message_id, stamp)
              for r in new),
         )
@@ -205,7 +204,7 @@ _CLAIM = (
 
 
 def checkpoint(db: Db, run_id: int, outcomes: Iterable[Outcome], *,
-               claim: int = 0, reclaim: Iterable[str] = ()) -> list[RecipientRow]:
+               claim: int = 0, reclaim: Sequence[str] = ()) -> list[RecipientRow]:
     """Record outcomes and claim the next recipients, in one short transaction.
 
     Claimed rows (the `reclaim` addresses, then up to `claim` pending ones in list order)
@@ -214,7 +213,10 @@ def checkpoint(db: Db, run_id: int, outcomes: Iterable[Outcome], *,
     SUPPRESSED_DURING_RUN), and counts toward `claim` so the caller sees the list move on.
     """
     stamp = now()
-    with transaction(db):
+    # Outcomes alone may commit lazily: one a server crash loses leaves its row `sending`, and
+    # the next run reports it as a possible duplicate. A claim is always durable before it
+    # is handed out: that is what makes `sending` mean "may have gone out".
+    with db.transaction(durable=bool(claim) or bool(reclaim), pipelined=True):
         db.executemany(
             "UPDATE recipients SET state = ?, reply = ?, updated = ?, "
             "possible_duplicate = CASE WHEN ? = 1 THEN 1 ELSE possible_duplicate END WHERE run_id = ? AND email = ?",

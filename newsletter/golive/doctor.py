@@ -1,7 +1,8 @@
 """`newsletter doctor`: every go-live check in order, as `Diagnosis` lines.
 
 DNS first (SPF, DMARC, DKIM, alignment: what decides inbox or spam), then the relay
-(one session, no message), then the subscriber-facing addresses. One check failing
+(one session, no message), then the subscriber-facing addresses and the state (which,
+reachable or not, its schema version). One check failing
 never hides the others.
 """
 
@@ -22,6 +23,7 @@ from newsletter.golive.dns import (
 )
 from newsletter.golive.findings import Diagnosis, error, ok, warning
 from newsletter.golive.relay import check_relay, relay_transport
+from newsletter.golive.state import check_state
 from newsletter.golive.web import check_addresses, probe_unsubscribe
 from newsletter.net import make_resolver
 from newsletter.send.dkim import load_private_key, public_key_record, record_name
@@ -42,6 +44,7 @@ def run_doctor(config: Config, /, *, nameserver: str | None = None, online: bool
     if transport is not None and relay:
         found += check_relay(transport)
     found += check_addresses(config)
+    found += check_state(config)
     if online:
         found += probe_unsubscribe(config)
     return found

@@ -128,7 +128,7 @@ def export_suppressions(db: journal.Db, path: Path) -> int:
     text = io.StringIO(newline="")
     count = write_suppressions(journal.list_suppressions(db), text)
     try:
-        atomic_write(path, text.getvalue())
+        atomic_write(path, text.getvalue(), mode=0o600)  # addresses: private like the state
     except OSError as exc:
         raise NewsletterError(f"cannot write the export: {exc.strerror}", path=path) from exc
     return count

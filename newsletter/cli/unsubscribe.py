@@ -33,7 +33,8 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     the suppression list in the state file that `send` reads; sign-ups are confirmed by
     a mailed link and kept there too. `unsubscribe-server` is the old name of this command. The token secret must be
     the one `send` signed with ($NEWSLETTER_TOKEN_SECRET, tokens.secret_file, or the
-    .newsletter-secret beside the config).
+    .newsletter-secret beside the config that `init` or the first `send` made); with none,
+    it refuses to start rather than make one.
 
     \b
     Example:
@@ -43,7 +44,6 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     """
     import uvicorn  # imported here: the other commands do not need it
 
-    from newsletter.cli.secret import say_if_secret_made
     from newsletter.net import is_loopback
     from newsletter.site.app import TokenRedactor, create_app
     from newsletter.site.pages import unsubscribe_path
@@ -52,8 +52,7 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     from newsletter.tokens import describe_secrets
 
     config = load(config_path)
-    say_if_secret_made(config)
-    app = create_app(config)
+    app = create_app(config)  # no token secret: one error line, no server (it never makes one)
     click.echo(f"Unsubscribe server for {config.name} ({config.list_id})")
     shown_port = port or "<free port, see below>"
     click.echo(f"  listening on http://{_url_host(host)}:{shown_port}{unsubscribe_path(config)} "

@@ -106,7 +106,7 @@ def write_failures_csv(path: Path, rows: list[journal.RecipientRow]) -> None:
     writer.writerow(["email", "name", "state", "attempts", "reply"])
     for row in rows:
         writer.writerow([safe_cell(v) for v in (row.address, row.name, row.state, row.attempts, row.reply)])
-    atomic_write(path, text.getvalue())
+    atomic_write(path, text.getvalue(), mode=0o600)  # addresses: private like the state
 
 
 @dataclass(frozen=True)

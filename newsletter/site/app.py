@@ -135,8 +135,9 @@ def create_app(config: Config, *, keys: list[bytes] | None = None, state: journa
 
     The keys are worked out again for every request (`today()` decides whether old secrets
     are still in their grace period), and once now, so a bad secret fails at start-up. With
-    no secret set anywhere, the `.newsletter-secret` that `send` makes (or this makes first)
-    is read, so the links a send signs are the ones this accepts.
+    no secret set anywhere, the `.newsletter-secret` that `init` or `send` made is read, so
+    the links a send signs are the ones this accepts; when it is missing too, this refuses
+    (ConfigError) instead of making one that every mailed link would fail against.
     """
 
     def current_keys() -> list[bytes]:

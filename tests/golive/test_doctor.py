@@ -73,6 +73,7 @@ def test_a_good_setup_passes(tmp_path: Path) -> None:
         "ok: alignment: DKIM d=example.org aligns with From example.org",
         "ok: alignment: SPF is checked for example.org (MAIL FROM), aligned with From",
         "ok: unsubscribe: unsubscribe.url is https: https://example.org/unsubscribe",
+        f"ok: state: {tmp_path / 'newsletter.db'}: not created yet (the first send creates it)",
     ]
     assert result.output.endswith("0 errors, 0 warnings: ready to go live\n")
 

@@ -14,11 +14,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from starlette.testclient import TestClient
 from support.project import serve_asgi, set_token_secret
 
 from newsletter import journal
+from newsletter.cli import main
 from newsletter.config.loader import Config, load_config
+from newsletter.errors import ConfigError
+from newsletter.send.messages import unsubscribe_keys
 from newsletter.site.app import create_app
 from newsletter.tokens import make_token, read_token, token_keys
 
@@ -238,15 +242,36 @@ def test_token_keys_put_the_current_secret_first(site: Config, monkeypatch: pyte
     assert read_token(token(site, "a@example.org", secret=b"two"), site.list_id, token_keys(site)) == "a@example.org"
 
 
-def test_server_and_send_share_the_secret_whichever_makes_it(config: Config,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """With no secret set, the first of the two makes .newsletter-secret (0600); both read it."""
+def test_the_server_never_makes_a_secret_and_reads_the_one_send_made(config: Config,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no secret set, the server refuses to start (one error line, no file made);
+    once `send` has made .newsletter-secret (0600), the server reads that one."""
     monkeypatch.delenv(config.secret_env, raising=False)
-    client = TestClient(create_app(config))
+    refused = CliRunner().invoke(main, ["serve", "--config", str(config.path)])
+    assert refused.exit_code == 1
+    [line] = refused.output.strip().splitlines()
+    assert line.startswith("error: ") and "never makes one" in line and "Traceback" not in refused.output
+    assert not (config.root / ".newsletter-secret").exists()
+    with pytest.raises(ConfigError, match="no token secret"):
+        create_app(config)
+    keys = unsubscribe_keys(config)  # what send does: makes it
     assert (config.root / ".newsletter-secret").stat().st_mode & 0o777 == 0o600
-    keys = token_keys(config)  # what send does
+    client = TestClient(create_app(config))
     tok = make_token(keys[0], config.list_id, "mia@example.org")
     assert client.post(f"/unsubscribe?t={tok}", data=ONE_CLICK).status_code == 200
+
+
+def test_a_secret_file_gone_while_serving_refuses_links_and_says_why(config: Config,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delenv(config.secret_env, raising=False)
+    keys = unsubscribe_keys(config)
+    client = TestClient(create_app(config))
+    (config.root / ".newsletter-secret").unlink()  # e.g. `git clean -fdX`
+    tok = make_token(keys[0], config.list_id, "mia@example.org")
+    assert client.post(f"/unsubscribe?t={tok}", data=ONE_CLICK).status_code == 400
+    assert not (config.root / ".newsletter-secret").exists()  # nothing made behind anyone's back
+    assert "cannot read the token secret" in caplog.text
 
 
 # --- concurrency: unsubscribes while a send writes -------------------------------------------

@@ -12,6 +12,7 @@ either. What differs lives here and nowhere else:
 | claiming | the write lock serialises claims | `FOR UPDATE SKIP LOCKED` (`Db.skip_locked`) |
 | one send at a time | a lock file (send/run.py) | `pg_try_advisory_lock` (`Db.try_lock`) |
 | the server went away | cannot happen | `StateUnavailable`; `Db.reconnect` waits for it |
+| "something changed" | (one writer at a time: ask again) | `NOTIFY` / `LISTEN` (`Db.notify`, `Db.notified`) |
 
 Passwords never sit in the YAML: the URL's `password_env=NAME` names an environment
 variable, or libpq's own `PGPASSWORD` / `~/.pgpass` apply. `describe` is the only way a
@@ -137,6 +138,7 @@ class Db:
         self.skip_locked = " FOR UPDATE SKIP LOCKED" if state.postgresql else ""
         self._sql: dict[str, str] = {}
         self._held: set[int] = set()
+        self._listening: set[str] = set()
 
     @property
     def postgresql(self) -> bool:
@@ -230,12 +232,31 @@ class Db:
             self._held.discard(_lock_key(name))
             self.execute("SELECT pg_advisory_unlock(?)", (_lock_key(name),))
 
+    def notify(self, channel: str) -> None:
+        """Tell every connection listening on `channel` (PostgreSQL: on commit). SQLite: nothing."""
+        if self.postgresql:
+            self.execute("SELECT pg_notify(?, '')", (f"newsletter_{channel}",))
+
+    def listen(self, channel: str) -> None:
+        if self.postgresql and channel not in self._listening:
+            self.execute(f"LISTEN newsletter_{channel}")
+            self._listening.add(channel)
+
+    def notified(self) -> bool:
+        """Whether a `notify` on a channel this connection listens to arrived since the last
+        call (no round trip: a look at the socket). SQLite, or not listening: always True."""
+        if not self.postgresql or not self._listening:
+            return True
+        with self._errors():
+            return bool(list(self.raw.notifies(timeout=0)))
+
     def reconnect(self, *, wait: float = 600.0, on_wait: Callable[[str], None] | None = None) -> None:
         """After `StateUnavailable`: connect again, retrying until `wait` seconds have passed;
         session locks held before are taken again (refused if another process took them)."""
         if not self.postgresql:
             return
         held, self._held = self._held, set()
+        listening, self._listening = self._listening, set()
         deadline = time.monotonic() + wait
         told = False
         while True:
@@ -254,6 +275,8 @@ class Db:
                 raise NewsletterError("another process took this send over while the state database was away",
                                       hint="let that one finish, then run this again")
             self._held.add(key)
+        for channel in listening:
+            self.listen(channel)
 
     def close(self) -> None:
         try:

@@ -48,6 +48,7 @@ def suppress(db: Db, email: str, reason: str, source: str = "") -> bool:
             "INSERT INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (normalise_email(email), reason, source, now()),
         )
+        db.notify("suppressions")  # a send on another machine looks at its queue again
     return cur.rowcount == 1
 
 
@@ -62,6 +63,7 @@ def suppress_many(db: Db, rows: Iterable[tuple[str, str, str]]) -> int:
                 (normalise_email(email), reason, source, stamp),
             )
             added += cur.rowcount
+        db.notify("suppressions")
     return added
 
 

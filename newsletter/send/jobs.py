@@ -12,9 +12,10 @@ transaction (journal.checkpoint), so an address unsubscribed a moment ago comes 
 choices, so a "Manage your topics" change made mid-run picks their variant (or skips
 them when nothing in their themes is new). With a PostgreSQL state a claim is larger
 (fewer commits), so the claimed jobs still waiting here are checked against the list
-again each time about one per connection has been handed out. Either way, at most the
-jobs already handed to connections (about one per connection) can still go to an
-address just suppressed.
+again, before the next ones are handed out, whenever a suppression has been announced
+(every suppression the tool writes, on any machine, sends a NOTIFY the run listens
+for). Either way, at most the jobs already handed to connections (about one per
+connection) can still go to an address just suppressed.
 
 A PostgreSQL state that goes away mid-run (a restart, a network blip) pauses the run:
 each journal call waits for the server and is made again (recording an outcome twice
@@ -94,12 +95,13 @@ class JournalJobs:
         if self.signing is not None:  # batches big enough to keep every worker busy, signed ahead
             self.batch = max(self.batch, 4 * self.signing.workers)
         self.window = self.batch  # jobs handed out between two looks at the opt-outs, as on SQLite
+        db.listen("suppressions")
         if db.postgresql:  # a durable commit costs a server round trip and an fsync: claim more at once
             self.batch = max(self.batch, min(SERVER_CLAIM, int(rate * SERVER_CLAIM_SECONDS) if rate else SERVER_CLAIM))
 
     async def next_job(self) -> Job | None:
         while not self.stop.is_set():
-            if self.queue and self.handed >= self.window:
+            if self.queue and self.handed >= self.window and self._journal(lambda db: db.notified()):
                 self._drop_suppressed()
                 continue
             if self.queue:
@@ -126,11 +128,11 @@ class JournalJobs:
         return None
 
     def _drop_suppressed(self) -> None:
-        """A second look at the next claimed jobs to go (a larger claim on PostgreSQL): anyone
-        suppressed since their claim is skipped, not sent. Always about `window` addresses,
-        so the server reuses one prepared statement."""
+        """A second look at the claimed jobs waiting here: anyone suppressed since their claim
+        is skipped, not sent. On PostgreSQL only when a suppression was announced (NOTIFY by
+        journal.suppress*) since the last look: no round trip otherwise."""
         self.handed = 0
-        waiting = [job.key for job, _ in zip(self.queue, range(self.window), strict=False)]  # the next to go
+        waiting = [job.key for job in self.queue]
         gone = self._journal(lambda db: journal.suppression_reasons(db, waiting))
         if not gone:
             return

@@ -17,9 +17,9 @@ import sqlite3
 from collections.abc import Iterable
 
 from newsletter import journal
-from newsletter.audience.choices import ordered, selection_of
 from newsletter.audience.subscribers import MAX_NAME, Subscriber, SubscriberList, check_address
 from newsletter.config.loader import Config
+from newsletter.config.selections import ordered, selection_of
 
 __all__ = [
     "MAIL_INTERVAL", "SOURCES", "UNSUBSCRIBED", "confirm", "forget_expired", "read_request", "request_signup",

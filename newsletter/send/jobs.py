@@ -25,8 +25,8 @@ from collections.abc import Callable
 from email.utils import formatdate
 
 from newsletter import journal
-from newsletter.audience.choices import ordered, stored_choice
 from newsletter.audience.subscribers import Subscriber
+from newsletter.config.selections import ordered, stored_choice
 from newsletter.deliver.transaction import Job, Result
 from newsletter.issue.variants import QUIET_REASON
 from newsletter.send.dkim import Unsigned

@@ -15,8 +15,8 @@ import pytest
 from support.themekit import AUGUST, JULY, build, make_project, outbox, send, write_csv
 
 from newsletter import journal
-from newsletter.audience.choices import describe, selection_of
 from newsletter.config.loader import Config
+from newsletter.config.selections import describe, selection_of
 from newsletter.daterange import parse_range
 from newsletter.issue import variants as variants_module
 from newsletter.issue.items import load_items

@@ -20,9 +20,10 @@ from pathlib import Path
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
 from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.relay import resolve_transport, with_transport
+from newsletter.deliver.relay import with_transport
 from newsletter.deliver.transaction import Job, Result
 from newsletter.send.messages import load_signer_for
+from newsletter.send.transport import resolve_transport
 
 __all__ = ["Confirmation", "compose_confirmation", "send_confirmation"]
 
@@ -85,7 +86,7 @@ async def send_confirmation(config: Config, confirmation: Confirmation) -> str |
     async def body(transport: Transport, outbox: Path | None) -> PoolReport:
         return await deliver(source, dataclasses.replace(transport, concurrency=1))
 
-    pool = await with_transport(resolve_transport(config), config, body, concurrency=1)
+    pool = await with_transport(resolve_transport(config), config.outbox_dir, body, concurrency=1)
     if source.result is not None and source.result.status == "sent":
         return None
     return pool.stopped or (source.result.summary if source.result else "not sent")

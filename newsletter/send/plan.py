@@ -20,12 +20,12 @@ from newsletter.audience.resolve import Audience
 from newsletter.audience.subscribers import SubscriberList
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
-from newsletter.deliver.relay import resolve_transport, transport_label
 from newsletter.errors import ErrorList, SendError
 from newsletter.issue.build import BuildResult
 from newsletter.issue.checks.findings import Finding
 from newsletter.issue.variants import QUIET_REASON, Variants
 from newsletter.send.messages import TemplateCache, unsubscribe_keys
+from newsletter.send.transport import resolve_transport, transport_label
 
 __all__ = ["DUPLICATE_ROW", "INVALID_ROW", "ROW_REASONS", "SendPlan", "check_gate", "exclusion", "prepare_send"]
 

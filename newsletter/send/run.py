@@ -170,7 +170,7 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
 
         started = time.monotonic()
         try:
-            pool = await with_transport(plan.transport, plan.config, body, concurrency=plan.concurrency)
+            pool = await with_transport(plan.transport, plan.config.outbox_dir, body, concurrency=plan.concurrency)
             report.stopped, report.fatal = pool.stopped, pool.fatal
             report.slowdowns, report.lowest_rate = pool.slowdowns, pool.lowest_rate
             report.recipient_deferrals = pool.deferrals

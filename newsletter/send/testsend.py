@@ -19,7 +19,7 @@ from newsletter.audience.subscribers import Subscriber, check_address
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
 from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.relay import resolve_transport, transport_label, with_transport
+from newsletter.deliver.relay import with_transport
 from newsletter.deliver.transaction import Job, Result
 from newsletter.errors import SendError
 from newsletter.issue.build import BuildResult
@@ -31,6 +31,7 @@ from newsletter.send.messages import (
     unsubscribe_keys,
 )
 from newsletter.send.report import FailedRecipient, SendReport
+from newsletter.send.transport import resolve_transport, transport_label
 
 __all__ = ["TEST_PREFIX", "send_test", "send_test_async"]
 
@@ -107,7 +108,7 @@ async def send_test_async(config: Config, build: BuildResult, addresses: list[st
         report.outbox = outbox
         return await deliver(source, dataclasses.replace(t, concurrency=min(t.concurrency, len(jobs))))
 
-    pool = await with_transport(transport, config, body)
+    pool = await with_transport(transport, config.outbox_dir, body)
     report.stopped, report.fatal = pool.stopped, pool.fatal
     return report
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from newsletter.addresses import address_key
 from newsletter.audience.resolve import Audience
 from newsletter.audience.subscribers import Subscriber
 from newsletter.config.loader import Config
@@ -65,7 +66,7 @@ def merged_rows(audience: Audience, config: Config) -> list[ExportRow]:
         if signup.email not in seen:
             rows.append(_export_row(Subscriber(signup.email, signup.name, signup.themes), False, config,
                                     preferences.get(signup.email), suppressed.get(signup.email)))
-    return [_with_consent(row, consents.get(row.email.strip().lower())) for row in rows]
+    return [_with_consent(row, consents.get(address_key(row.email))) for row in rows]
 
 
 def _with_consent(row: ExportRow, signup: Signup | None) -> ExportRow:

@@ -17,7 +17,8 @@ import sqlite3
 from collections.abc import Iterable
 
 from newsletter import journal
-from newsletter.audience.subscribers import MAX_NAME, Subscriber, SubscriberList, check_address
+from newsletter.addresses import checked_key
+from newsletter.audience.subscribers import MAX_NAME, Subscriber, SubscriberList
 from newsletter.config.loader import Config
 from newsletter.config.selections import ordered, selection_of
 
@@ -35,7 +36,7 @@ def read_request(config: Config, email: str, name: str, themes: Iterable[str], s
     """The form's fields as a request; `ValueError` with the reason for an invalid address."""
     if len(email) > 254:
         raise ValueError("the address is too long")
-    address = check_address(email).strip().lower()
+    address = checked_key(email)
     chosen = ordered(selection_of([t for t in themes if t], config), config) if themes else None
     consent = config.subscribe.consent if config.subscribe else ""
     return journal.SignupRequest(

@@ -3,7 +3,7 @@
 Storage is `journal`'s; this module turns addresses and CSV rows into journal calls and
 reports every bad address with its line, while still recording the good ones (when in
 doubt, not mailing someone is the safe side). Addresses are normalised exactly as `send`
-normalises subscribers (`subscribers.check_address`, then lower-cased), so a suppressed
+normalises subscribers (`addresses.checked_key`), so a suppressed
 address always matches its row in the next subscriber CSV.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from newsletter import journal
-from newsletter.audience.subscribers import check_address
+from newsletter.addresses import checked_key
 from newsletter.errors import NewsletterError
 from newsletter.files import atomic_write, csv_records, safe_cell
 
@@ -27,7 +27,6 @@ __all__ = [
     "SuppressResult",
     "export_suppressions",
     "import_optouts",
-    "normalise_address",
     "read_optouts",
     "suppress_addresses",
     "write_suppressions",
@@ -48,11 +47,6 @@ class SuppressResult:
     problems: list[NewsletterError] = field(default_factory=list)
 
 
-def normalise_address(value: str) -> str:
-    """The address as `send` compares it; `ValueError` (with the reason) if it is not one."""
-    return check_address(value).strip().lower()
-
-
 def suppress_addresses(db: sqlite3.Connection, entries: Iterable[tuple[int | None, str]], *,
                        reason: str, source: str, path: Path | str | None = None) -> SuppressResult:
     """Suppress each (line, address); bad ones become problems naming `path:line`."""
@@ -62,7 +56,7 @@ def suppress_addresses(db: sqlite3.Connection, entries: Iterable[tuple[int | Non
         try:
             if not value.strip():
                 raise ValueError("the cell is empty")
-            good[normalise_address(value)] = None
+            good[checked_key(value)] = None
         except ValueError as exc:
             result.problems.append(NewsletterError(
                 f"not an email address: {value!r} ({exc})", path=path, line=line if path else None,

@@ -95,13 +95,12 @@ def remove(addresses: tuple[str, ...], config_path: Path) -> None:
 
 
 def _normalised(address: str) -> str:
-    from newsletter import journal
-    from newsletter.audience.suppressions import normalise_address
+    from newsletter.addresses import address_key, checked_key
 
     try:
-        return normalise_address(address)
+        return checked_key(address)
     except ValueError:
-        return journal.normalise_email(address)  # still lets a malformed stored row be removed
+        return address_key(address)  # still lets a malformed stored row be removed
 
 
 @suppress.command("list")

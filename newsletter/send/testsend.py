@@ -15,7 +15,8 @@ from collections import deque
 from email.utils import formatdate
 from pathlib import Path
 
-from newsletter.audience.subscribers import Subscriber, check_address
+from newsletter.addresses import address_key, check_address
+from newsletter.audience.subscribers import Subscriber
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
 from newsletter.deliver.pool import PoolReport, deliver
@@ -95,11 +96,11 @@ async def send_test_async(config: Config, build: BuildResult, addresses: list[st
                         load_signer_for(config))
     date = formatdate(usegmt=True)
     jobs = []
-    for address in {a.lower(): a for a in reversed(valid)}.values():  # once per address, first spelling
+    for address in {address_key(a): a for a in reversed(valid)}.values():  # once per address, first spelling
         subscriber = Subscriber(address)
         message_id = f"<test.{secrets.token_hex(10)}@{config.sender_domain}>"
         data, stuffed = composer.wire(subscriber, message_id, date)
-        jobs.append(Job(address.lower(), envelope_sender(config, subscriber), address, data, stuffed=stuffed))
+        jobs.append(Job(address_key(address), envelope_sender(config, subscriber), address, data, stuffed=stuffed))
     report = SendReport(build.rendered.issue.range.slug, transport_label(config, transport), test=True,
                         requested=len(jobs))
     source = _ListSource(jobs, report)

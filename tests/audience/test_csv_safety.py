@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from support.sendkit import make_project
 
 from newsletter import journal
-from newsletter.audience.subscribers import check_address, read_subscribers
+from newsletter.addresses import check_address
+from newsletter.audience.subscribers import read_subscribers
 from newsletter.cli import main
 from newsletter.collect.spreadsheet import read_spreadsheet
 from newsletter.config.loader import Config

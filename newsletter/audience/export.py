@@ -23,6 +23,7 @@ from newsletter.config.loader import Config
 from newsletter.config.selections import ordered, selection_of, stored_choice
 from newsletter.errors import NewsletterError
 from newsletter.files import atomic_write, safe_cell
+from newsletter.journal import SuppressionReason
 from newsletter.journal.optouts import Suppression
 from newsletter.journal.signups import Signup
 
@@ -83,7 +84,7 @@ def _export_row(subscriber: Subscriber, listed_unsubscribed: bool, config: Confi
     else:
         selection = selection_of(subscriber.themes, config)
         source = "list" if selection is not None else ""
-    unsubscribed = listed_unsubscribed or (suppression is not None and suppression.reason == "unsubscribed")
+    unsubscribed = listed_unsubscribed or (suppression is not None and suppression.reason == SuppressionReason.UNSUBSCRIBED)
     status = "unsubscribed" if unsubscribed else "subscribed"
     return ExportRow(
         email=subscriber.email,

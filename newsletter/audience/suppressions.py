@@ -21,9 +21,9 @@ from newsletter import journal
 from newsletter.addresses import checked_key
 from newsletter.errors import NewsletterError
 from newsletter.files import atomic_write, csv_records, safe_cell
+from newsletter.journal import SuppressionReason
 
 __all__ = [
-    "UNSUBSCRIBED",
     "SuppressResult",
     "export_suppressions",
     "import_optouts",
@@ -32,7 +32,6 @@ __all__ = [
     "write_suppressions",
 ]
 
-UNSUBSCRIBED = "unsubscribed"
 _DELIMITERS = (",", ";", "\t")
 _EMAIL_HEADERS = ("email", "e-mail", "email address", "e-mail address", "emailaddress", "email_address", "mail")
 EXPORT_COLUMNS = ("email", "reason", "source", "created")
@@ -101,7 +100,7 @@ def read_optouts(path: Path) -> list[tuple[int, str]]:
     return [(line, cells[column].strip() if column < len(cells) else "") for line, cells in rows]
 
 
-def import_optouts(db: sqlite3.Connection, path: Path, *, reason: str = UNSUBSCRIBED) -> SuppressResult:
+def import_optouts(db: sqlite3.Connection, path: Path, *, reason: str = SuppressionReason.UNSUBSCRIBED) -> SuppressResult:
     """Suppress every address in a CRM opt-out export; source `csv:<file name>`."""
     return suppress_addresses(db, read_optouts(path), reason=reason, source=f"csv:{path.name}", path=path)
 

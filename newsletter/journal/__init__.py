@@ -76,8 +76,13 @@ from newsletter.journal.signups import (
     forget_unconfirmed,
     get_signup,
 )
+from newsletter.journal.states import DeliveryStatus, RecipientState, SkipReason, SuppressionReason
 
 __all__ = [
+    "DeliveryStatus",
+    "RecipientState",
+    "SkipReason",
+    "SuppressionReason",
     "RECIPIENT_STATES",
     "SCHEMA",
     "SUPPRESSED_DURING_RUN",

@@ -22,6 +22,7 @@ from newsletter.deliver.connection import Transport
 from newsletter.deliver.pool import PoolReport, deliver
 from newsletter.deliver.relay import with_transport
 from newsletter.deliver.transaction import Job, Result
+from newsletter.journal import DeliveryStatus
 from newsletter.send.messages import load_signer_for
 from newsletter.send.transport import resolve_transport
 
@@ -87,7 +88,7 @@ async def send_confirmation(config: Config, confirmation: Confirmation) -> str |
         return await deliver(source, dataclasses.replace(transport, concurrency=1))
 
     pool = await with_transport(resolve_transport(config), config.outbox_dir, body, concurrency=1)
-    if source.result is not None and source.result.status == "sent":
+    if source.result is not None and source.result.status is DeliveryStatus.SENT:
         return None
     return pool.stopped or (source.result.summary if source.result else "not sent")
 

@@ -23,7 +23,8 @@ from newsletter.deliver.connection import Transport
 from newsletter.errors import ErrorList, SendError
 from newsletter.issue.build import BuildResult
 from newsletter.issue.checks.findings import Finding
-from newsletter.issue.variants import QUIET_REASON, Variants
+from newsletter.issue.variants import Variants
+from newsletter.journal import RecipientState, SkipReason
 from newsletter.send.messages import TemplateCache, unsubscribe_keys
 from newsletter.send.transport import resolve_transport, transport_label
 
@@ -34,6 +35,7 @@ __all__ = ["DUPLICATE_ROW", "INVALID_ROW", "ROW_REASONS", "SendPlan", "check_gat
 DUPLICATE_ROW = "duplicate row"
 INVALID_ROW = "invalid row"
 ROW_REASONS = (DUPLICATE_ROW, INVALID_ROW)
+_WAITING = (RecipientState.PENDING, RecipientState.DEFERRED)  # not yet sent or given up on
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def _exclusion(suppressions: dict[str, str], quiet: set[str], key: str) -> str |
     reason = suppressions.get(key)
     if reason:
         return f"suppressed ({reason})"
-    return QUIET_REASON if key in quiet else None
+    return SkipReason.QUIET if key in quiet else None
 
 
 @dataclass(frozen=True)
@@ -139,25 +141,25 @@ def _count(subscribers: SubscriberList, states: dict[str, str], suppressions: di
     for s in subscribers.subscribers:
         state = states.get(s.key)
         reason = _exclusion(suppressions, quiet, s.key)
-        if state == "sent":
+        if state == RecipientState.SENT:
             already_sent += 1
-        elif state == "failed" and not retry_failed:
+        elif state == RecipientState.FAILED and not retry_failed:
             failed_before += 1
         elif reason:
             exclude(reason)
-        elif state == "sending":
+        elif state == RecipientState.SENDING:
             in_flight += 1
             to_send += 1
         else:
             to_send += 1
             new += state is None
-    exclude("unsubscribed in the list", len(subscribers.unsubscribed))
+    exclude(SkipReason.UNSUBSCRIBED_IN_LIST, len(subscribers.unsubscribed))
     exclude(DUPLICATE_ROW, len(subscribers.duplicates))
     exclude(INVALID_ROW, len(subscribers.invalid))
     if states:
         listed = {s.key for s in subscribers.subscribers} | {s.key for s in subscribers.unsubscribed}
-        gone = sum(1 for key, state in states.items() if key not in listed and state in ("pending", "deferred"))
-        exclude("no longer in the list", gone)
+        gone = sum(1 for key, state in states.items() if key not in listed and state in _WAITING)
+        exclude(SkipReason.GONE, gone)
     return _Counts(to_send, new, in_flight, already_sent, failed_before, excluded)
 
 

@@ -24,6 +24,7 @@ from newsletter.deliver.relay import with_transport
 from newsletter.deliver.transaction import Job, Result
 from newsletter.errors import SendError
 from newsletter.issue.build import BuildResult
+from newsletter.journal import DeliveryStatus
 from newsletter.send.messages import (
     Composer,
     TemplateCache,
@@ -59,12 +60,12 @@ class _ListSource:
 
     def done(self, result: Result) -> None:
         self.outstanding -= 1
-        if result.status == "sent":
+        if result.status is DeliveryStatus.SENT:
             self.report.sent += 1
-        elif result.status == "deferred" and result.retry_in is not None:
+        elif result.status is DeliveryStatus.DEFERRED and result.retry_in is not None:
             asyncio.get_running_loop().call_later(result.retry_in, self._again, result.job)
             self.outstanding += 1
-        elif result.status == "failed":
+        elif result.status is DeliveryStatus.FAILED:
             self.report.failed += 1
             self.report.failures.append(FailedRecipient(result.job.recipient, "", "failed", result.summary))
         else:  # deferred for good, or never tried because the pool stopped

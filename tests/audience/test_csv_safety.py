@@ -120,7 +120,7 @@ def test_the_address_validator_refuses_formula_addresses(address: str) -> None:
 
 
 def test_failures_csv_neutralises_every_column(tmp_path: Path) -> None:
-    row = journal.RecipientRow(email="a@example.org", address="a@example.org", name="=HYPERLINK(\"x\")",
+    row = journal.RecipientRow(key="a@example.org", email="a@example.org", name="=HYPERLINK(\"x\")",
                                themes=None, state="failed", attempts=2, reply="-550 @no such user",
                                message_id="", possible_duplicate=False)
     path = tmp_path / "failures.csv"

@@ -265,7 +265,7 @@ while not stop.exists() or i < 100:  # keep sending until every unsubscribe is i
     journal.apply_plan(db, run.id, new=[journal.NewRecipient(email, email, "", None, "pending", "", f"<{i}@x>")],
                        wanted=[], skip=[])
     [claimed] = journal.checkpoint(db, run.id, [], claim=1)
-    journal.checkpoint(db, run.id, [journal.Outcome(claimed.email, "sent", "250 ok")])
+    journal.checkpoint(db, run.id, [journal.Outcome(claimed.key, "sent", "250 ok")])
     journal.is_suppressed(db, f"u{i}@example.org")
     i += 1
 print(i, flush=True)

@@ -92,6 +92,6 @@ def rows(config: Config, slug: str = "2023-07") -> dict[str, journal.RecipientRo
     try:
         run = journal.get_run(db, slug)
         assert run is not None
-        return {r.email: r for r in journal.run_recipients(db, run.id)}
+        return {r.key: r for r in journal.run_recipients(db, run.id)}
     finally:
         db.close()

@@ -52,7 +52,7 @@ def merged_rows(audience: Audience, config: Config) -> list[ExportRow]:
     """Every valid row of the CSV (subscribed and unsubscribed), then every confirmed sign-up
     the CSV does not have, as `send` would see them now; sign-ups carry their consent."""
     subscribers, preferences = audience.listed, audience.preferences
-    suppressed = {s.email: s for s in audience.suppression_records}
+    suppressed = {s.key: s for s in audience.suppression_records}
     consents = {s.email: s for s in audience.signups}
     unsubscribed = {s.key for s in subscribers.unsubscribed}
     rows = []

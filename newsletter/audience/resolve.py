@@ -77,5 +77,5 @@ def resolve(config: Config, subscribers_path: Path, db: sqlite3.Connection | Non
     signups = tuple(journal.confirmed_signups(db)) if db is not None else ()
     with_page, from_signups = with_signups(listed, signups)
     subscribers, choices = apply_choices(with_page, config, preferences, strict=strict)
-    return Audience(listed, subscribers, choices, {s.email: s.reason for s in suppressions}, from_signups,
+    return Audience(listed, subscribers, choices, {s.key: s.reason for s in suppressions}, from_signups,
                     preferences, suppressions, signups)

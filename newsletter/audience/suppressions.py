@@ -111,7 +111,7 @@ def write_suppressions(rows: Iterable[journal.Suppression], out: TextIO) -> int:
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow([safe_cell(v) for v in (row.email, row.reason, row.source, row.created)])
+        writer.writerow([safe_cell(v) for v in (row.key, row.reason, row.source, row.created)])
         count += 1
     return count
 

@@ -35,7 +35,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Suppression:
-    email: str
+    key: str  # the address key (`addresses.address_key`); the `email` column
     reason: str  # unsubscribed | hard-bounce | soft-bounces | manual | imported
     source: str  # one-click | web | mailto | csv:FILE | smtp:550 ...
     created: str

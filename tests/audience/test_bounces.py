@@ -81,7 +81,7 @@ def db(config: Config) -> sqlite3.Connection:
 
 
 def suppressed(db: sqlite3.Connection) -> dict[str, tuple[str, str]]:
-    return {s.email: (s.reason, s.source) for s in journal.list_suppressions(db)}
+    return {s.key: (s.reason, s.source) for s in journal.list_suppressions(db)}
 
 
 def test_samples_suppress_exactly_the_hard_bounced_recipients(config: Config, db: sqlite3.Connection,

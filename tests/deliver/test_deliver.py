@@ -112,7 +112,7 @@ def test_550_fails_the_recipient_keeps_the_reply_and_suppresses_the_address(
     db = journal.connect(config.state_file)
     [entry] = journal.list_suppressions(db)
     db.close()
-    assert (entry.email, entry.reason, entry.source) == ("user2@example.org", "hard-bounce",
+    assert (entry.key, entry.reason, entry.source) == ("user2@example.org", "hard-bounce",
                                                          "smtp:550 5.1.1 no such user")
     # a resume does not try it again; --retry-failed would, but the address is now suppressed
     again = send(config, built, csv, retry_failed=True)

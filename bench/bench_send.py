@@ -289,7 +289,7 @@ def child_pool(project: Path, port: int, recipients: int, connections: int) -> d
 def child_tool(project: Path, port: int, recipients: int, connections: int) -> dict[str, Any]:
     """`newsletter send --yes --smtp-host 127.0.0.1 --smtp-port PORT`, timed after the build."""
     from newsletter import journal
-    from newsletter.audience.resolve import resolve
+    from newsletter.audience.resolved import resolve
     from newsletter.cli.send import send_with_progress
     from newsletter.config.loader import load_config
     from newsletter.daterange import parse_range

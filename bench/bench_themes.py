@@ -65,7 +65,7 @@ def make_project(root: Path, items: int, recipients: int, cells: list[str]) -> N
 def child(project: Path, port: int, connections: int) -> dict[str, Any]:
     """One send, timed after the build: prepare (themes, variants) + send, into the sink."""
     from newsletter import journal
-    from newsletter.audience.resolve import resolve
+    from newsletter.audience.resolved import resolve
     from newsletter.config.loader import load_config
     from newsletter.daterange import parse_range
     from newsletter.issue import variants

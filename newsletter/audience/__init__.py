@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from newsletter.audience.bounces import import_bounces
 from newsletter.audience.choices import ThemeChoices, apply_choices
-from newsletter.audience.resolve import Audience, resolve
+from newsletter.audience.resolved import Audience, resolve
 from newsletter.audience.signups import confirm, request_signup, with_signups
 from newsletter.audience.subscribers import Subscriber, SubscriberList, read_subscribers
 from newsletter.audience.suppressions import export_suppressions, import_optouts

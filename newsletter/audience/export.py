@@ -1,6 +1,6 @@
 """The merged list, for the CRM: `newsletter subscribers export`.
 
-The resolved audience (resolve.py) written back as a subscriber CSV: each valid row of
+The resolved audience (resolved.py) written back as a subscriber CSV: each valid row of
 the CSV with the theme choice saved on the preferences page (or the CSV's own), the
 suppression list, and the confirmed sign-ups with the consent on record. `send
 --subscribers` reads the file back.
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from newsletter.addresses import address_key
-from newsletter.audience.resolve import Audience
+from newsletter.audience.resolved import Audience
 from newsletter.audience.subscribers import Subscriber
 from newsletter.config.loader import Config
 from newsletter.config.selections import ordered, selection_of, stored_choice

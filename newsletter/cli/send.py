@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from rich.progress import Task
     from rich.text import Text
 
-    from newsletter.audience.resolve import Audience
+    from newsletter.audience.resolved import Audience
     from newsletter.config.loader import Config
     from newsletter.issue.checks.findings import Finding
     from newsletter.send.plan import SendPlan
@@ -114,7 +114,7 @@ def _audience(config: Config, path: Path, *, strict: bool) -> tuple[Audience | N
     import contextlib
 
     from newsletter import journal
-    from newsletter.audience.resolve import resolve
+    from newsletter.audience.resolved import resolve
 
     try:
         with contextlib.closing(journal.connect(config.state_file)) as db:

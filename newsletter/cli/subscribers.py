@@ -49,7 +49,7 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -
     """
     from newsletter import journal
     from newsletter.audience.export import export_subscribers, merged_rows, write_export
-    from newsletter.audience.resolve import resolve
+    from newsletter.audience.resolved import resolve
 
     config = load(config_path)
     with contextlib.closing(journal.connect(config.state_file)) as db:

@@ -1,6 +1,6 @@
 """What a send would do, worked out before anything is written or sent.
 
-`prepare_send` takes the resolved audience (audience/resolve.py: the subscriber list
+`prepare_send` takes the resolved audience (audience/resolved.py: the subscriber list
 and the confirmed sign-ups, each address once, the CSV's row first, with the saved theme
 choices and the suppressions; read once, and checked version by version before this)
 and the journal's run, and counts who gets the issue, who is excluded and why, and what
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from newsletter import journal
 from newsletter.audience.choices import ThemeChoices
-from newsletter.audience.resolve import Audience
+from newsletter.audience.resolved import Audience
 from newsletter.audience.subscribers import SubscriberList
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport

@@ -3,7 +3,7 @@
 Subscribers who chose some themes get their own version of the issue (issue/variants.py):
 another subject, table of contents, size, and sometimes the quiet-month note. The build
 checks the whole issue; this module renders and checks each variant the resolved
-audience (audience/resolve.py: the CSV, confirmed sign-ups, topics saved on the
+audience (audience/resolved.py: the CSV, confirmed sign-ups, topics saved on the
 preferences page, minus suppressions) will receive, the same audience `send` plans
 with, and adds what is new there, labelled with the variant (a finding the whole issue
 has already is not repeated for every variant).
@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from newsletter import journal
-from newsletter.audience.resolve import Audience, resolve
+from newsletter.audience.resolved import Audience, resolve
 from newsletter.config.loader import Config
 from newsletter.daterange import DateRange
 from newsletter.errors import NewsletterError

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from newsletter import journal
-from newsletter.audience.resolve import resolve
+from newsletter.audience.resolved import resolve
 from newsletter.config.loader import Config, load_config
 from newsletter.issue.build import BuildResult
 from newsletter.send.plan import SendPlan, prepare_send

@@ -16,8 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from newsletter import journal
-from newsletter.audience.resolve import Audience, resolve
+from newsletter.audience.resolved import Audience, resolve
 from newsletter.audience.signups import confirm, read_request, request_signup
+from newsletter.audience.subscribers import SubscriberList
 from newsletter.cli import main
 from newsletter.config.loader import Config, load_config
 
@@ -136,3 +137,20 @@ def test_send_dry_run_and_export_see_the_same_audience(sample: Config, db: sqlit
     rows = {line.split(",")[0]: line.split(",")[3:5] for line in exported.stdout.splitlines()[1:]}
     assert rows == {"ann@example.org": ["", ""], "bob@example.org": ["Domestic abuse", "page"],
                     "cat@example.org": ["Neglect", "list"]}
+
+
+def test_send_reads_the_list_once(sample: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks and the plan share one read: a 100,000-row list is validated once per send."""
+    import newsletter.audience.resolved as resolve_module
+
+    reads: list[Path] = []
+    real = resolve_module.read_subscribers
+
+    def counted(path: Path, *, strict: bool = False) -> SubscriberList:
+        reads.append(path)
+        return real(path, strict=strict)
+
+    monkeypatch.setattr(resolve_module, "read_subscribers", counted)
+    dry = CliRunner().invoke(main, ["send", "2023-07", "--dry-run", "--config", str(sample.path)])
+    assert dry.exit_code == 0, dry.output
+    assert reads == [sample.subscribers_file]

@@ -5,12 +5,12 @@ colour the templates need (masthead text, button text, rules, and the whole dark
 palette) is derived here, once, so the email, its dark-mode block, the archive's site, the
 subscriber site, the confirmation mail and the contrast check all use the same values.
 
-| what                       | light mode                                   | dark mode                      |
-|----------------------------|----------------------------------------------|--------------------------------|
-| masthead, buttons, rules   | the accent, as given (the brand shows)        | the accent, as given           |
-| their text                 | white, else `text`, else black: first at AA   | the same as light              |
-| links                      | the accent, darkened (or lightened) only as far as AA needs | the accent, lightened as far as AA needs |
-| body text, dates, footer   | `text`, `muted` as given (`check` errs if faint) | derived, each at AA          |
+| what                     | light mode                                  | dark mode                   |
+|--------------------------|---------------------------------------------|-----------------------------|
+| masthead, buttons, rules | the accent, as given (the brand shows)      | the accent, as given        |
+| their text               | white, else `text`, else black: first at AA | the same as light           |
+| links                    | the accent, moved only as far as AA needs   | the same, on the dark body  |
+| body text, dates, footer | `text`, `muted` as given (`check` errs)     | derived, each at AA         |
 
 Every accent therefore works: a light brand colour such as `#ffcc00` keeps its masthead and
 buttons, and only its links (and button text) move. Each light-mode change to a colour the

@@ -104,6 +104,19 @@ def test_logo_and_organisation_errors_are_reported_together(configure) -> None:
     assert "contact: not a web address or an email address: 'call us'" in text
 
 
+def test_a_privacy_url_is_checked_at_its_line_and_linked_from_the_footer(configure, write_item) -> None:
+    with pytest.raises(NewsletterError) as info:
+        configure("organisation: {name: Example Trust, privacy_url: 'privacy.html'}\n", drop=("organisation",))
+    assert re.search(r"newsletter.yaml:\d+: privacy_url: not a web address: 'privacy.html' \(use https://",
+                     str(info.value))
+    write_item(item_yaml())
+    config = configure("organisation: {name: Example Trust, privacy_url: 'https://example.org/privacy'}\n",
+                       drop=("organisation",))
+    result = build(config)
+    assert '<a href="https://example.org/privacy"' in _html(result) and ">Privacy notice</a>" in _html(result)
+    assert "Privacy notice: https://example.org/privacy" in _text(result)
+
+
 def test_an_email_contact_becomes_a_mailto_link(configure, write_item) -> None:
     write_item(item_yaml())
     config = configure("organisation: {name: Example Trust, contact: hello@example.org}\n", drop=("organisation",))

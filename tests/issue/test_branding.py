@@ -339,6 +339,8 @@ def test_the_checks_panel_lists_errors_first_without_repeated_labels(project: Pa
         {"rule": "contrast", "severity": "error", "where": "newsletter.yaml: colors.text", "message": "too faint"},
         {"rule": "subject", "severity": "warning", "where": "subject", "message": "capitals",
          "variant": "themes: Neglect"},
+        {"rule": "contrast-adjusted", "severity": "info", "where": "newsletter.yaml: colors.accent",
+         "message": "links drawn in #8c7000"},
     ]
 
     def with_findings(config, date_range, *, write):
@@ -351,5 +353,7 @@ def test_the_checks_panel_lists_errors_first_without_repeated_labels(project: Pa
         page = client.get("/").text
     panel = page[page.index('id="checks"'):page.index('id="send-test"')]
     assert panel.index(">Errors<") < panel.index("too faint") < panel.index(">Warnings<") < panel.index("is long")
+    assert panel.index("capitals") < panel.index(">Notes<") < panel.index("links drawn in #8c7000")  # notes last
+    assert "1 error, 2 warnings" in panel
     assert '<span class="where">subject</span>' not in panel  # "subject subject" said once
     assert "in the themes: Neglect version" in panel

@@ -7,6 +7,7 @@ describe it the same way, and, when no relay is configured, start the embedded o
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -52,6 +53,7 @@ async def with_transport(transport: Transport | None, config: Config,
     if transport is not None:
         return await body(transport, None)
     async with embedded_outbox(config.outbox_dir) as outbox:
-        local = Transport(host=outbox.host, port=outbox.port, security="none", concurrency=concurrency or 4,
-                          retry_delay=0.5)
+        local = Transport(host=outbox.host, port=outbox.port, security="none", retry_delay=0.5)
+        if concurrency:  # else the pool's own default
+            local = dataclasses.replace(local, concurrency=concurrency)
         return await body(local, outbox.folder)

@@ -65,3 +65,15 @@ def test_an_unknown_key_is_refused_with_the_tables_keys_offered(tmp_path, name: 
     with pytest.raises(NewsletterError) as info:
         load_config(minimal(tmp_path, f"{name}:\n  {key}x: 1\n"))
     assert any(f"{key}x: unknown setting in {name} (did you mean {key!r}?)" in line for line in info.value.lines())
+
+
+def test_the_pools_own_defaults_agree_with_the_table() -> None:
+    """`deliver` may not read the config (it sits beside it), so its `Transport` keeps
+    defaults of its own for callers that name none; they must be the table's."""
+    from newsletter.deliver import Transport
+
+    fields = {f.name: f.default for f in dataclasses.fields(Transport)}
+    shared = [key for key in SECTIONS["smtp"].keys
+              if fields.get(key.name, dataclasses.MISSING) is not dataclasses.MISSING and key.default is not REQUIRED]
+    assert len(shared) >= 8
+    assert {k.name: fields[k.name] for k in shared} == {k.name: k.default for k in shared}

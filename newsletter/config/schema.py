@@ -194,7 +194,7 @@ DKIM = Section("dkim", (
     Key("selector", "text", REQUIRED, "the key's name in DNS (s=): receivers fetch SELECTOR._domainkey.DOMAIN",
         "nl2024"),
     Key("key_file", "path", None, "the PEM RSA private key (PKCS#1 or PKCS#8, unencrypted)", "dkim-nl2024.key"),
-    Key("key_env", "text", None, "or an environment variable holding the PEM (newlines may be written as \\n)",
+    Key("key_env", "text", None, "or an environment variable holding the PEM (newlines may be written as `\\n`)",
         "NEWSLETTER_DKIM_KEY", type="variable name"),
 ))
 

@@ -137,7 +137,8 @@ TOP = Section("", (
         shown="see [below](#bounces)"),
     Key("logo", "mapping", None, "the masthead image, an https address", shown="none: a text masthead",
         more="([below](#logo), [Branding](../guides/branding.md))"),
-    Key("organisation", "mapping", None, "who sends it, shown in every footer", shown="none",
+    Key("organisation", "mapping", None, "who sends it, shown in every footer of the email, the subscriber site and "
+        "the confirmation mail", shown="none",
         more="([below](#organisation), [Branding](../guides/branding.md))"),
     Key("summary_words", "int", None, 'longer summaries end at a sentence, then "Continue reading"', "60",
         shown="none: whole summaries", type="whole number (at least 20)"),
@@ -261,6 +262,9 @@ ORGANISATION = Section("organisation", (
     Key("registered", "text", None, "a registration line", '"Registered charity 1234567"'),
     Key("contact", "text", None, "a contact page or an email address", "https://example.org/contact",
         type="https URL or address"),
+    Key("privacy_url", "text", None, 'the privacy notice: a "Privacy notice" link in every footer',
+        "https://example.org/privacy", type="http(s) URL",
+        more="(of the email, the subscriber site and the confirmation mail)"),
 ))
 
 # Every mapping the config holds, by the key it sits under (the top level is "").

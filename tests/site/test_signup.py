@@ -69,8 +69,14 @@ def outbox(config: Config) -> list[mailbox.MaildirMessage]:
     return list(mailbox.Maildir(str(config.outbox_dir), create=False))
 
 
+def text_of(message: mailbox.MaildirMessage) -> str:
+    """The plain-text part, which comes first (the mail also has a branded HTML part)."""
+    plain = next(part for part in message.walk() if part.get_content_type() == "text/plain")
+    return plain.get_payload(decode=True).decode()
+
+
 def link_in(message: mailbox.MaildirMessage) -> str:
-    body = message.get_payload(decode=True).decode()
+    body = text_of(message)
     match = LINK_RE.search(body)
     assert match, body
     return f"/subscribe/confirm?t={match.group(1)}"

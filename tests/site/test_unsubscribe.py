@@ -157,9 +157,11 @@ def test_pages_escape_the_address_and_load_nothing_external(client: TestClient, 
     assert page.status_code == 200
     assert "<script>" not in page.text
     assert "&lt;script&gt;" in page.text
-    assert not re.search(r'(src|href)="(https?:)?//', page.text)
+    assert site.logo is not None
+    assert re.findall(r'src="([^"]*)"', page.text) == [site.logo.src]  # only the configured logo loads
     csp = page.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "unsafe-inline" not in csp
+    assert csp.endswith("; img-src https://example.org")  # the logo's origin, nothing wider
     assert page.headers["referrer-policy"] == "no-referrer"
     assert '<html lang="en-GB">' in page.text
 

@@ -17,6 +17,7 @@ from newsletter.config.sections import (
     SourceConfig,
     theme_key,
 )
+from newsletter.config.selections import Selection, selection_of
 
-__all__ = ["REQUIRED", "SECTIONS", "Colors", "Config", "DkimConfig", "Key", "SmtpConfig", "SourceConfig", "load_config",
-           "theme_key"]
+__all__ = ["REQUIRED", "SECTIONS", "Colors", "Config", "DkimConfig", "Key", "Selection", "SmtpConfig", "SourceConfig",
+           "load_config", "selection_of", "theme_key"]

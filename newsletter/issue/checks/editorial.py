@@ -10,7 +10,7 @@ They look past the rendered email, at every item file the officer keeps:
   readers saw it in an earlier issue; named at both lines.
 - `out-of-range` (warning): an item whose file name gives a date in this issue's range
   but whose `date:` puts it elsewhere, so it is silently missing from this issue.
-- `link-text` (warning): link text such as "click here" or "read more", which says
+- `generic-link-text` (warning): link text such as "click here" or "read more", which says
   nothing out of context (screen readers list links by their text): each link's
   title, see-also titles, and the first link's label when it is the button.
 
@@ -38,7 +38,7 @@ BOILERPLATE = (
     "A third starter item",
 )
 _MARKERS = re.compile(r"\b(?:TK|TKTK|TODO|FIXME|XXX)\b|\blorem ipsum\b|\[\s*(?:insert|add)\b[^\]]*\]", re.I)
-_CASE_SENSITIVE = {"tk", "tktk"}  # "tk" in running text is rare, but only the capitals are the convention
+_CASE_SENSITIVE = {"tk", "tktk", "todo", "fixme", "xxx"}  # the convention is capitals; "todo lists" is prose
 _GENERIC = {"click here", "here", "read more", "more", "link", "this link", "click", "more info",
             "find out more", "learn more", "this"}
 _NAMED_DATE = re.compile(r"(?:^|/)(\d{4}-\d{2}-\d{2})-[^/]*$")
@@ -97,7 +97,7 @@ def _link_text(item: Item, *, buttons: bool) -> list[Finding]:
     found = []
     for field, text in clicked:
         if " ".join(text.casefold().strip(" .:!…").split()) in _GENERIC:
-            found.append(warning("link-text", item.where_of(field),
+            found.append(warning("generic-link-text", item.where_of(field),
                                  f"the link text {text!r} says nothing out of context",
                                  "name what it opens, e.g. the report's title or \"Read the guidance\""))
     return found

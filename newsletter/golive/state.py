@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from newsletter import journal
 from newsletter.config.loader import Config
+from newsletter.deliver.net import is_loopback
 from newsletter.errors import NewsletterError
 from newsletter.golive.findings import Diagnosis, error, ok, warning
-from newsletter.net import is_loopback
 
 __all__ = ["check_state"]
 

@@ -7,7 +7,8 @@ holds `transaction`; `copy` moves every row from one state to another. The query
 keep one group of tables each: `runs` the send runs and
 their recipients; `optouts` suppressions and theme preferences; `bouncelog` the bounces
 received; `signups` the sign-ups and their consent; `caches` the feed cache, collected keys and link checks.
-Addresses are stored lower-cased and trimmed, so lookups ignore case.
+Addresses are stored by their key (`addresses.address_key`: trimmed, lower-cased), so
+lookups ignore case.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from newsletter.journal.caches import (
     record_collected,
 )
 from newsletter.journal.copy import CopyReport, copy_state, row_counts
-from newsletter.journal.db import connect, normalise_email, now, transaction
+from newsletter.journal.db import connect, now, transaction
 from newsletter.journal.optouts import (
     Suppression,
     all_preferences,
@@ -81,9 +82,14 @@ from newsletter.journal.signups import (
     forget_unconfirmed,
     get_signup,
 )
+from newsletter.journal.states import DeliveryStatus, RecipientState, SkipReason, SuppressionReason
 
 __all__ = [
     "LATEST",
+    "DeliveryStatus",
+    "RecipientState",
+    "SkipReason",
+    "SuppressionReason",
     "RECIPIENT_STATES",
     "SUPPRESSED_DURING_RUN",
     "Bounce",
@@ -131,7 +137,6 @@ __all__ = [
     "latest_recipient_themes",
     "list_runs",
     "list_suppressions",
-    "normalise_email",
     "now",
     "open_run",
     "put_feed_cache",

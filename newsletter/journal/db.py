@@ -19,17 +19,12 @@ from newsletter.errors import NewsletterError
 from newsletter.journal.backend import Db, StateLocation, describe, open_backend, parse_state
 from newsletter.journal.schema import upgrade
 
-__all__ = ["connect", "normalise_email", "now", "transaction"]
+__all__ = ["connect", "now", "transaction"]
 
 
 def now() -> str:
     """The timestamp every row is stamped with: UTC, ISO 8601, to the second."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def normalise_email(email: str) -> str:
-    """The key an address is stored under: trimmed and lower-cased, so lookups ignore case."""
-    return email.strip().lower()
 
 
 def connect(state: StateLocation | Path | str, *, migrate: bool = True) -> Db:

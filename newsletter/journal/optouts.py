@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from newsletter.addresses import address_key
 from newsletter.journal.backend import Db
-from newsletter.journal.db import normalise_email, now, transaction
+from newsletter.journal.db import now, transaction
 
 __all__ = [
     "Suppression",
@@ -35,7 +36,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Suppression:
-    email: str
+    key: str  # the address key (`addresses.address_key`); the `email` column
     reason: str  # unsubscribed | hard-bounce | soft-bounces | manual | imported
     source: str  # one-click | web | mailto | csv:FILE | smtp:550 ...
     created: str
@@ -46,7 +47,7 @@ def suppress(db: Db, email: str, reason: str, source: str = "") -> bool:
     with transaction(db):
         cur = db.execute(
             "INSERT INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (normalise_email(email), reason, source, now()),
+            (address_key(email), reason, source, now()),
         )
         db.notify("suppressions")  # a send on another machine looks at its queue again
     return cur.rowcount == 1
@@ -60,7 +61,7 @@ def suppress_many(db: Db, rows: Iterable[tuple[str, str, str]]) -> int:
         for email, reason, source in rows:
             cur = db.execute(
                 "INSERT INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (normalise_email(email), reason, source, stamp),
+                (address_key(email), reason, source, stamp),
             )
             added += cur.rowcount
         db.notify("suppressions")
@@ -69,7 +70,7 @@ def suppress_many(db: Db, rows: Iterable[tuple[str, str, str]]) -> int:
 
 def unsuppress(db: Db, email: str) -> bool:
     with transaction(db):
-        cur = db.execute("DELETE FROM suppressions WHERE email = ?", (normalise_email(email),))
+        cur = db.execute("DELETE FROM suppressions WHERE email = ?", (address_key(email),))
     return cur.rowcount == 1
 
 
@@ -80,19 +81,19 @@ def unsuppress_if(db: Db, email: str, *, reason: str, sources: Iterable[str]) ->
     marks = ", ".join("?" * len(sources))
     with transaction(db):
         cur = db.execute(f"DELETE FROM suppressions WHERE email = ? AND reason = ? AND source IN ({marks})",
-                         (normalise_email(email), reason, *sources))
+                         (address_key(email), reason, *sources))
     return cur.rowcount == 1
 
 
 def get_suppression(db: Db, email: str) -> Suppression | None:
     """The address's suppression (why and since when), or None."""
     row = db.execute("SELECT email, reason, source, created FROM suppressions WHERE email = ?",
-                     (normalise_email(email),)).fetchone()
+                     (address_key(email),)).fetchone()
     return None if row is None else Suppression(*row)
 
 
 def is_suppressed(db: Db, email: str) -> bool:
-    row = db.execute("SELECT 1 FROM suppressions WHERE email = ?", (normalise_email(email),)).fetchone()
+    row = db.execute("SELECT 1 FROM suppressions WHERE email = ?", (address_key(email),)).fetchone()
     return row is not None
 
 
@@ -117,7 +118,7 @@ def list_suppressions(db: Db) -> list[Suppression]:
 
 def get_preferences(db: Db, email: str) -> list[str] | None:
     """The themes a subscriber chose on the preferences page, or None if never chosen."""
-    row = db.execute("SELECT themes FROM preferences WHERE email = ?", (normalise_email(email),)).fetchone()
+    row = db.execute("SELECT themes FROM preferences WHERE email = ?", (address_key(email),)).fetchone()
     return None if row is None else [t for t in row[0].split("\n") if t]
 
 
@@ -126,13 +127,13 @@ def set_preferences(db: Db, email: str, themes: list[str]) -> None:
         db.execute(
             "INSERT INTO preferences (email, themes, updated) VALUES (?, ?, ?) "
             "ON CONFLICT (email) DO UPDATE SET themes = excluded.themes, updated = excluded.updated",
-            (normalise_email(email), "\n".join(themes), now()),
+            (address_key(email), "\n".join(themes), now()),
         )
 
 
 def saved_choices(db: Db, emails: Iterable[str]) -> dict[str, list[str]]:
     """The saved theme choices of these addresses only (a claim's few), read fresh each time."""
-    emails = [normalise_email(e) for e in emails]
+    emails = [address_key(e) for e in emails]
     if not emails:
         return {}
     marks = ", ".join("?" * len(emails))
@@ -148,5 +149,5 @@ def all_preferences(db: Db) -> dict[str, list[str]]:
 def latest_recipient_themes(db: Db, email: str) -> tuple[str, ...] | None:
     """The themes the newest run planned for this address (from the CSV); None = all, or none yet."""
     row = db.execute("SELECT themes FROM recipients WHERE email = ? ORDER BY run_id DESC LIMIT 1",
-                     (normalise_email(email),)).fetchone()
+                     (address_key(email),)).fetchone()
     return None if row is None or row[0] is None else tuple(t for t in row[0].split("\n") if t)

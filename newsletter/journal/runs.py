@@ -14,6 +14,7 @@ from typing import Any
 
 from newsletter.journal.backend import Db
 from newsletter.journal.db import now, transaction
+from newsletter.journal.states import RecipientState, SkipReason
 
 __all__ = [
     "RECIPIENT_STATES",
@@ -35,7 +36,7 @@ __all__ = [
     "run_recipients",
 ]
 
-RECIPIENT_STATES = ("pending", "sending", "sent", "deferred", "failed", "skipped")
+RECIPIENT_STATES = tuple(RecipientState)
 
 
 @dataclass(frozen=True)
@@ -52,25 +53,30 @@ class Run:
 
 @dataclass(frozen=True)
 class RecipientRow:
-    email: str  # lower-cased key
-    address: str  # as delivered
+    key: str  # the address key (`addresses.address_key`); the `email` column
+    email: str  # the address as delivered; the `address` column
     name: str
     themes: tuple[str, ...] | None
-    state: str
+    state: RecipientState
     attempts: int
     reply: str
     message_id: str
     possible_duplicate: bool
 
+    @property
+    def skip_reason(self) -> SkipReason | None:
+        """Why a skipped row was skipped, when it is one of the fixed reasons."""
+        return SkipReason.of(self.reply) if self.state is RecipientState.SKIPPED else None
+
 
 @dataclass(frozen=True)
 class NewRecipient:
-    email: str
-    address: str
+    key: str  # the address key
+    email: str  # as delivered
     name: str
     themes: tuple[str, ...] | None
-    state: str  # pending or skipped
-    reply: str  # the reason when skipped
+    state: RecipientState  # pending or skipped
+    reply: str  # the reason when skipped (a `SkipReason`, or `suppressed (<reason>)`)
     message_id: str
 
 
@@ -78,8 +84,8 @@ class NewRecipient:
 class Outcome:
     """What happened to one claimed recipient, to be recorded in the next checkpoint."""
 
-    email: str
-    state: str  # sent | deferred | failed | pending (handed back unsent)
+    key: str  # the address key
+    state: RecipientState  # sent | deferred | failed | pending (handed back unsent) | skipped
     reply: str = ""
     possible_duplicate: bool = False  # the connection broke after the message went out
 
@@ -92,9 +98,9 @@ def _themes_text(themes: tuple[str, ...] | None) -> str | None:
 
 
 def _recipient(row: Sequence[Any]) -> RecipientRow:
-    email, address, name, themes, state, attempts, reply, message_id, dup = tuple(row)
-    return RecipientRow(email, address or email, name, None if themes is None else tuple(themes.split("\n")),
-                        state, attempts, reply, message_id, bool(dup))
+    key, email, name, themes, state, attempts, reply, message_id, dup = tuple(row)
+    return RecipientRow(key, email or key, name, None if themes is None else tuple(themes.split("\n")),
+                        RecipientState(state), attempts, reply, message_id, bool(dup))
 
 
 def _run(row: Sequence[Any] | None) -> Run | None:
@@ -133,7 +139,7 @@ def finish_run(db: Db, run_id: int) -> None:
 
 
 def recipient_states(db: Db, run_id: int) -> dict[str, str]:
-    """email -> state for every recipient already in the run (planning a resume)."""
+    """address key -> state for every recipient already in the run (planning a resume)."""
     return dict(db.execute("SELECT email, state FROM recipients WHERE run_id = ?", (run_id,)).fetchall())
 
 
@@ -161,31 +167,31 @@ def apply_plan(db: Db, run_id: int, *, new: Iterable[NewRecipient],
                skip: Iterable[tuple[str, str]]) -> None:
     """Bring the run in line with the subscriber list, in one transaction.
 
-    `new` rows are inserted; `wanted` (email, address, name, themes) rows that exist and are
+    `new` rows are inserted; `wanted` (key, email, name, themes) rows that exist and are
     not sent, failed or in flight become pending with the list's current name and themes;
-    `skip` (email, reason) rows that are still pending or deferred become skipped.
+    `skip` (key, reason) rows that are still pending or deferred become skipped.
     """
     stamp = now()
     with transaction(db):
         db.insert_many(
             "recipients", ("run_id", "email", "address", "name", "themes", "state", "reply", "message_id", "updated"),
-            ((run_id, r.email, r.address, r.name, _themes_text(r.themes), r.state, r.reply, r.message_id, stamp)
+            ((run_id, r.key, r.email, r.name, _themes_text(r.themes), r.state, r.reply, r.message_id, stamp)
              for r in new),
         )
         db.executemany(
             "UPDATE recipients SET state = 'pending', address = ?, name = ?, themes = ?, updated = ?, "
             "reply = CASE WHEN state = 'skipped' THEN '' ELSE reply END "
             "WHERE run_id = ? AND email = ? AND state IN ('pending', 'deferred', 'skipped')",
-            ((address, name, _themes_text(themes), stamp, run_id, email) for email, address, name, themes in wanted),
+            ((email, name, _themes_text(themes), stamp, run_id, key) for key, email, name, themes in wanted),
         )
         db.executemany(
             "UPDATE recipients SET state = 'skipped', reply = ?, updated = ? "
             "WHERE run_id = ? AND email = ? AND state IN ('pending', 'deferred', 'skipped')",
-            ((reason, stamp, run_id, email) for email, reason in skip),
+            ((reason, stamp, run_id, key) for key, reason in skip),
         )
 
 
-SUPPRESSED_DURING_RUN = "unsubscribed during the run"
+SUPPRESSED_DURING_RUN = SkipReason.SUPPRESSED_DURING_RUN
 
 # A claim takes pending rows no other claim holds: SQLite's one write lock serialises
 # claims; on PostgreSQL `FOR UPDATE SKIP LOCKED` lets claims from several processes run at
@@ -221,13 +227,13 @@ def checkpoint(db: Db, run_id: int, outcomes: Iterable[Outcome], *,
         db.executemany(
             "UPDATE recipients SET state = ?, reply = ?, updated = ?, "
             "possible_duplicate = CASE WHEN ? = 1 THEN 1 ELSE possible_duplicate END WHERE run_id = ? AND email = ?",
-            ((o.state, o.reply, stamp, int(o.possible_duplicate), run_id, o.email) for o in outcomes),
+            ((o.state, o.reply, stamp, int(o.possible_duplicate), run_id, o.key) for o in outcomes),
         )
         rows = []
-        for email in reclaim:
+        for key in reclaim:
             rows += db.execute(
                 f"{_CLAIM} WHERE run_id = ? AND email = ? RETURNING {_RECIPIENT_COLUMNS}",
-                (stamp, run_id, email),
+                (stamp, run_id, key),
             ).fetchall()
         if claim > 0:  # RETURNING comes in no set order: put the claim back in list order
             claimed = db.execute(
@@ -241,7 +247,7 @@ def checkpoint(db: Db, run_id: int, outcomes: Iterable[Outcome], *,
 
 def run_counts(db: Db, run_id: int) -> dict[str, int]:
     """Recipients per state (every state present, zero when empty), plus `possible_duplicates`."""
-    counts = dict.fromkeys(RECIPIENT_STATES, 0)
+    counts: dict[str, int] = dict.fromkeys(RECIPIENT_STATES, 0)
     for state, count in db.execute("SELECT state, COUNT(*) FROM recipients WHERE run_id = ? GROUP BY state",
                                    (run_id,)):
         counts[state] = count

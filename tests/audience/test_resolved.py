@@ -34,7 +34,7 @@ def sample(project: Path) -> Config:
 
 @pytest.fixture
 def db(sample: Config) -> Iterator[sqlite3.Connection]:
-    with contextlib.closing(journal.connect(sample.state_file)) as connection:
+    with contextlib.closing(journal.connect(sample.state)) as connection:
         yield connection
 
 

@@ -49,8 +49,8 @@ def test_copy_into_postgresql_verifies_the_counts_and_refuses_a_full_target(old_
     source = journal.connect(old_project / "newsletter.db")
     assert journal.row_counts(target) == journal.row_counts(source)
     run_ = journal.get_run(target, "2023-07")
-    assert run_ is not None and [r.email for r in journal.run_recipients(target, run_.id)] == \
-        [r.email for r in journal.run_recipients(source, run_.id)]  # list order kept
+    assert run_ is not None and [r.key for r in journal.run_recipients(target, run_.id)] == \
+        [r.key for r in journal.run_recipients(source, run_.id)]  # list order kept
     cache = journal.get_feed_cache(target, "https://example.org/feed")
     assert cache is not None and cache.body == b"<rss>\x00\xff</rss>"
     again = run(old_project, "state", "copy", "--to", pg_url)

@@ -32,7 +32,7 @@ def _plan(db: journal.Db, count: int, slug: str = "2023-07") -> journal.Run:
     run = journal.open_run(db, slug, subject="July", digest="d1", subscribers="subscribers.csv")
     journal.apply_plan(db, run.id, new=(
         journal.NewRecipient(f"r{i:05d}@example.org", f"R{i:05d}@Example.org", f"Reader {i}",
-                             ("Neglect",) if i % 2 else None, "pending", "", f"<{i}@example.org>")
+                             ("Neglect",) if i % 2 else None, journal.RecipientState.PENDING, "", f"<{i}@example.org>")
         for i in range(count)), wanted=[], skip=[])
     return run
 
@@ -40,21 +40,21 @@ def _plan(db: journal.Db, count: int, slug: str = "2023-07") -> journal.Run:
 def test_claims_go_in_list_order_and_outcomes_are_recorded(db: journal.Db) -> None:
     run = _plan(db, 10)
     first = journal.checkpoint(db, run.id, [], claim=4)
-    assert [r.email for r in first] == [f"r{i:05d}@example.org" for i in range(4)]
-    assert first[1].address == "R00001@Example.org" and first[1].themes == ("Neglect",) and first[0].themes is None
-    outcomes = [journal.Outcome(first[0].email, "sent", "250 ok"),
-                journal.Outcome(first[1].email, "failed", "550 no such user"),
-                journal.Outcome(first[2].email, "deferred", "451 later", possible_duplicate=True),
-                journal.Outcome(first[3].email, "pending")]
+    assert [r.key for r in first] == [f"r{i:05d}@example.org" for i in range(4)]
+    assert first[1].email == "R00001@Example.org" and first[1].themes == ("Neglect",) and first[0].themes is None
+    outcomes = [journal.Outcome(first[0].key, journal.RecipientState.SENT, "250 ok"),
+                journal.Outcome(first[1].key, journal.RecipientState.FAILED, "550 no such user"),
+                journal.Outcome(first[2].key, journal.RecipientState.DEFERRED, "451 later", possible_duplicate=True),
+                journal.Outcome(first[3].key, journal.RecipientState.PENDING)]
     second = journal.checkpoint(db, run.id, outcomes, claim=2)
-    assert [r.email for r in second] == ["r00003@example.org", "r00004@example.org"]
+    assert [r.key for r in second] == ["r00003@example.org", "r00004@example.org"]
     counts = journal.run_counts(db, run.id)
     assert counts == {"pending": 5, "sending": 2, "sent": 1, "deferred": 1, "failed": 1, "skipped": 0,
                       "possible_duplicates": 1}
     assert journal.recover_in_flight(db, run.id) == 2
     assert journal.run_counts(db, run.id)["possible_duplicates"] == 3
     assert journal.retry_failed(db, run.id) == 1
-    assert [r.email for r in journal.run_recipients(db, run.id, ("deferred",))] == ["r00002@example.org"]
+    assert [r.key for r in journal.run_recipients(db, run.id, ("deferred",))] == ["r00002@example.org"]
 
 
 def test_an_opt_out_committed_before_a_claim_turns_it_into_skipped(db: journal.Db,
@@ -64,7 +64,7 @@ def test_an_opt_out_committed_before_a_claim_turns_it_into_skipped(db: journal.D
     assert journal.suppress(other, "R00001@example.org", "unsubscribed", "one-click")
     assert not journal.suppress(other, "r00001@example.org", "unsubscribed", "web")  # kept as it was
     rows = journal.checkpoint(db, run.id, [], claim=3)
-    assert [(r.email, r.state) for r in rows] == [("r00000@example.org", "sending"),
+    assert [(r.key, r.state) for r in rows] == [("r00000@example.org", "sending"),
                                                    ("r00001@example.org", "skipped"),
                                                    ("r00002@example.org", "sending")]
     assert rows[1].reply == f"{journal.SUPPRESSED_DURING_RUN} (unsubscribed)"
@@ -85,8 +85,8 @@ def test_several_connections_claiming_at_once_never_claim_a_recipient_twice(
                 rows = journal.checkpoint(conn, run.id, outcomes, claim=7)
                 if not rows:
                     return
-                claimed[n] += [r.email for r in rows]
-                outcomes = [journal.Outcome(r.email, "sent", "250") for r in rows]
+                claimed[n] += [r.key for r in rows]
+                outcomes = [journal.Outcome(r.key, journal.RecipientState.SENT, "250") for r in rows]
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -146,7 +146,7 @@ def test_copy_moves_every_row_and_refuses_a_full_target_without_force(db: journa
     target = journal.connect(tmp_path / "copy.db")
     report = journal.copy_state(db, target)
     assert report.counts == journal.row_counts(db) and report.counts["recipients"] == 5
-    assert [r.email for r in journal.run_recipients(target, run.id)] == [f"r{i:05d}@example.org" for i in range(5)]
+    assert [r.key for r in journal.run_recipients(target, run.id)] == [f"r{i:05d}@example.org" for i in range(5)]
     with pytest.raises(NewsletterError, match="already holds rows"):
         journal.copy_state(db, target)
     assert journal.copy_state(db, target, force=True).replaced

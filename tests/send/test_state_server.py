@@ -93,7 +93,8 @@ def test_two_folders_one_postgresql_state_the_sites_opt_outs_and_sign_ups_reach_
     shown = make_stamp(SECRET.encode(), public.list_id, int(time.time() - 10))
     assert site.post("/subscribe", data={"email": newcomer, "stamp": shown, "source": "page"}).status_code == 200
     [mail] = list(mailbox.Maildir(str(public.outbox_dir), create=False))
-    link = re.search(r"https://example\.org(/subscribe/confirm\?t=\S+)", mail.get_payload(decode=True).decode())
+    text = next(part for part in mail.walk() if part.get_content_type() == "text/plain")
+    link = re.search(r"https://example\.org(/subscribe/confirm\?t=\S+)", text.get_payload(decode=True).decode())
     assert link is not None
     assert site.post(link.group(1)).status_code == 200  # confirmed on the public server
 

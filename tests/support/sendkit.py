@@ -69,7 +69,7 @@ def write_csv(root: Path, rows: list[tuple[str, str]] | int, name: str = "subscr
 
 def plan_send(config: Config, build: BuildResult, csv: Path, *, strict: bool = False, **options: Any) -> SendPlan:
     """The audience resolved from `csv` and the journal, then the plan, as `newsletter send` makes them."""
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         audience = resolve(config, csv, db, strict=strict)
     return prepare_send(config, build, audience, **options)
 

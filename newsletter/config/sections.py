@@ -97,7 +97,10 @@ class SubscribeConfig:
     consent: str = DEFAULT_CONSENT
     expires_days: int = 7  # how long a confirmation link works
     min_seconds: float = 3.0  # a form posted sooner after the page was shown is asked again (bots)
-    client_limit: int = 10  # sign-ups per client (browser's network address) per hour
+    client_limit: int = 10  # sign-ups per client (IPv4 address, IPv6 /64) per hour
+    hourly_limit: int = 200  # confirmation mails per hour in all; more wait, with a warning in the log
+    allowed_origins: tuple[str, ...] = ()  # other sites whose pasted form may post here in one press
+    welcome: bool = False  # mail a welcome after confirming (templates/subscribe/welcome.txt)
 
 
 def theme_key(name: str) -> str:
@@ -285,7 +288,27 @@ def read_subscribe(r: ConfigReader, data: LineMap, taken: dict[str, str]) -> Sub
         expires_days=r.number(section, "expires_days", 7),
         min_seconds=r.number(section, "min_seconds", 3.0, float),
         client_limit=r.number(section, "client_limit", 10),
+        hourly_limit=r.number(section, "hourly_limit", 200),
+        allowed_origins=_read_origins(r, section),
+        welcome=section.get("welcome") is True,
     )
+
+
+def _read_origins(r: ConfigReader, section: LineMap) -> tuple[str, ...]:
+    """`allowed_origins`: each `https://host[:port]`, nothing more (an Origin header's spelling)."""
+    value = section.get("allowed_origins")
+    if not isinstance(value, list):
+        return ()
+    origins = []
+    for entry in value:
+        text = str(entry).strip().rstrip("/").lower() if isinstance(entry, str) else ""
+        parts = urlsplit(text)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.path or parts.query or "@" in text:
+            r.error(section, "allowed_origins", f"not an origin: {entry!r}",
+                    "write the scheme and host only, e.g. https://www.example.org")
+            continue
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    return tuple(origins)
 
 
 def _is_page_address(url: str) -> bool:

@@ -6,19 +6,24 @@ headers on every response, no cookies, tokens blanked in the access log.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import BaseRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsletter.config.loader import Config
+from newsletter.config.urls import route_path
 from newsletter.issue.render import template_environment
+from newsletter.send.signupmail import SignupMailer
 from newsletter.site.pages import BASE_CSP, MAX_BODY_BYTES, SubscriberSite
 from newsletter.site.preferences import preferences_routes
 from newsletter.site.subscribe import subscribe_routes
@@ -129,8 +134,25 @@ class TokenRedactor(logging.Filter):
         return True
 
 
+def _slash_redirects(config: Config) -> list[BaseRoute]:
+    """`/subscribe/` and the like redirect to the page's configured address: built from
+    the config, never from the request's `Host` header (Starlette's own redirect is off)."""
+    pages = [config.unsubscribe_url, config.preferences_url, config.subscribe.url if config.subscribe else None]
+    redirects: list[BaseRoute] = []
+    for url in filter(None, pages):
+        path = route_path(url)
+        if path != "/":
+
+            async def redirect(request: Request, target: str = url) -> Response:
+                query = request.url.query
+                return RedirectResponse(f"{target}?{query}" if query else target, status_code=308)
+
+            redirects.append(Route(f"{path}/", redirect, methods=["GET", "POST"]))
+    return redirects
+
+
 def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: Path | None = None,
-               today: Callable[[], dt.date] = dt.date.today) -> Starlette:
+               today: Callable[[], dt.date] = dt.date.today, mail_retry_delay: float = 30.0) -> Starlette:
     """The unsubscribe server for `config`; keys default to the ones `send` signs with.
 
     The keys are worked out again for every request (`today()` decides whether old secrets
@@ -143,15 +165,27 @@ def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: P
         return list(keys) if keys is not None else token_keys(config, today=today())
 
     current_keys()
+    state = state_file or config.state_file
+    mailer = None if config.subscribe is None else SignupMailer(config, state, current_keys,
+                                                                retry_delay=mail_retry_delay)
     site = SubscriberSite(
         config=config,
         keys=current_keys,
-        state_file=state_file or config.state_file,
+        state_file=state,
         templates=template_environment(config),
+        mailer=mailer,
     )
     with site.db():
         pass  # create the state file and its tables now, so a bad path fails at start-up
-    app = _SiteApp(routes=routes(config))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if mailer is not None:  # let queued mails go before the server exits
+            await run_in_threadpool(mailer.close)
+
+    app = _SiteApp(routes=[*routes(config), *_slash_redirects(config)], lifespan=lifespan)
+    app.router.redirect_slashes = False
     app.add_middleware(_Guard)
     app.state.site = site
     return app

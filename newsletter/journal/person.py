@@ -1,0 +1,69 @@
+"""One person's data: everything the state file holds about an address, and erasing it.
+
+`person_records` answers "what do you hold about me?" (GDPR article 15) table by
+table; `forget_address` answers "forget me" (article 17): it deletes the address from
+every table that holds it and leaves only a keyed hash in the suppression list (made
+by the caller, tokens.erasure_key), so a later CSV or CRM import cannot mail them again
+while nobody can read the address back from the hash.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from newsletter.journal.db import normalise_email, now, transaction
+
+__all__ = ["ADDRESS_COLUMNS", "ERASED", "erased_keys", "forget_address", "person_records"]
+
+ERASED = "erased"  # the suppression reason of an erased address's hash
+# Every table that holds an address, and the columns it is in.
+ADDRESS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "signups": ("email",),
+    "signup_requests": ("email",),
+    "consent_events": ("email",),
+    "preferences": ("email",),
+    "suppressions": ("email",),
+    "recipients": ("email", "address"),
+    "bounces": ("email",),
+}
+_ORDER = {"signup_requests": "id", "consent_events": "id", "recipients": "run_id", "bounces": "received"}
+
+
+def _where(columns: tuple[str, ...]) -> str:
+    return " OR ".join(f"lower({column}) = ?" for column in columns)
+
+
+def person_records(db: sqlite3.Connection, email: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row about `email`, by table (sends carry the issue's slug), oldest first."""
+    key = normalise_email(email)
+    records: dict[str, list[dict[str, Any]]] = {}
+    for table, columns in ADDRESS_COLUMNS.items():
+        order = _ORDER.get(table, "rowid")
+        if table == "recipients":
+            query = ("SELECT runs.slug AS issue, recipients.* FROM recipients JOIN runs ON runs.id = recipients.run_id "
+                     f"WHERE {_where(tuple('recipients.' + c for c in columns))} ORDER BY recipients.run_id")
+        else:
+            query = f"SELECT * FROM {table} WHERE {_where(columns)} ORDER BY {order}"
+        rows = db.execute(query, (key,) * len(columns)).fetchall()
+        records[table] = [dict(row) for row in rows]
+    return records
+
+
+def forget_address(db: sqlite3.Connection, email: str, erased_key: str) -> dict[str, int]:
+    """Delete every row about `email` and suppress `erased_key` (its keyed hash) instead,
+    in one transaction; how many rows each table lost."""
+    key = normalise_email(email)
+    removed: dict[str, int] = {}
+    with transaction(db):
+        for table, columns in ADDRESS_COLUMNS.items():
+            cur = db.execute(f"DELETE FROM {table} WHERE {_where(columns)}", (key,) * len(columns))
+            removed[table] = cur.rowcount
+        db.execute("INSERT OR IGNORE INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?)",
+                   (erased_key, ERASED, "person forget", now()))
+    return removed
+
+
+def erased_keys(db: sqlite3.Connection) -> set[str]:
+    """The keyed hashes of every erased address (see tokens.erasure_key)."""
+    return {row[0] for row in db.execute("SELECT email FROM suppressions WHERE reason = ?", (ERASED,))}

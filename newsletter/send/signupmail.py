@@ -43,6 +43,7 @@ from urllib.parse import quote
 from newsletter import journal
 from newsletter.audience.signups import claim_mail, forget_expired
 from newsletter.config.loader import Config
+from newsletter.config.sections import DEFAULT_CONSENT, SubscribeConfig
 from newsletter.deliver.connection import Transport
 from newsletter.deliver.pool import PoolReport, deliver
 from newsletter.deliver.relay import resolve_transport, with_transport
@@ -51,7 +52,7 @@ from newsletter.errors import NewsletterError
 from newsletter.send.confirmation import Confirmation, Welcome, compose_confirmation, compose_welcome
 from newsletter.tokens import make_link_token, make_token
 
-__all__ = ["CONNECTIONS", "SignupMail", "SignupMailer", "confirm_link_base", "scrub"]
+__all__ = ["CONNECTIONS", "SignupMail", "SignupMailer", "confirm_link_base", "scrub", "signup_settings"]
 
 CONNECTIONS = 2  # at most this many SMTP connections for sign-up mails, whatever the smtp block says
 LINGER = 1.0  # seconds a pool waits for more mail before it closes its connections
@@ -67,10 +68,18 @@ def scrub(text: str) -> str:
     return _ADDRESS.sub("<address>", text)
 
 
+def signup_settings(config: Config) -> SubscribeConfig:
+    """The `subscribe:` block; without one, its defaults at `unsubscribe.url`, so that
+    "Resubscribe" on the unsubscribe page can still mail its confirmation link."""
+    if config.subscribe is not None:
+        return config.subscribe
+    return SubscribeConfig(url=config.unsubscribe_url, consent=DEFAULT_CONSENT.replace("{name}", config.name))
+
+
 def confirm_link_base(config: Config) -> str:
-    """Where confirmation links point: `subscribe.url` + `/confirm`, from the config, never a request."""
-    assert config.subscribe is not None
-    return f"{config.subscribe.url.rstrip('/')}/confirm"
+    """Where confirmation links point: the sign-up page's address + `/confirm`, from the
+    config, never from a request."""
+    return f"{signup_settings(config).url.rstrip('/')}/confirm"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,8 +235,7 @@ class SignupMailer:
         if attempt.job is not None:
             return attempt.job
         mail = attempt.mail
-        settings = self.config.subscribe
-        assert settings is not None
+        settings = signup_settings(self.config)
         db = journal.connect(self.state_file)
         try:
             if mail.kind == "confirm":
@@ -312,10 +320,11 @@ class SignupMailer:
         if time.monotonic() - self._cleaned < CLEANUP_EVERY and self._cleaned:
             return
         self._cleaned = time.monotonic()
-        settings = self.config.subscribe
-        if settings is not None:
-            with contextlib.suppress(Exception):
-                self._with_db(lambda db: forget_expired(db, settings.expires_days))
+        days = signup_settings(self.config).expires_days
+        try:
+            self._with_db(lambda db: forget_expired(db, days))
+        except (sqlite3.Error, NewsletterError) as exc:  # a locked or moved state file: next time
+            log.warning("expired sign-up requests not cleaned up: %s", exc)
 
 
 class _Batch:

@@ -166,8 +166,7 @@ def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: P
 
     current_keys()
     state = state_file or config.state_file
-    mailer = None if config.subscribe is None else SignupMailer(config, state, current_keys,
-                                                                retry_delay=mail_retry_delay)
+    mailer = SignupMailer(config, state, current_keys, retry_delay=mail_retry_delay)
     site = SubscriberSite(
         config=config,
         keys=current_keys,
@@ -181,8 +180,7 @@ def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: P
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        if mailer is not None:  # let queued mails go before the server exits
-            await run_in_threadpool(mailer.close)
+        await run_in_threadpool(mailer.close)  # let queued mails go before the server exits
 
     app = _SiteApp(routes=[*routes(config), *_slash_redirects(config)], lifespan=lifespan)
     app.router.redirect_slashes = False

@@ -33,7 +33,7 @@ from newsletter.config.loader import Config
 from newsletter.config.sections import SubscribeConfig
 from newsletter.errors import ConfigError
 from newsletter.issue.render import template_environment
-from newsletter.send.signupmail import SignupMail
+from newsletter.send.signupmail import SignupMail, confirm_link_base, signup_settings
 from newsletter.site.pages import SubscriberSite, site_of, token_of
 from newsletter.tokens import client_key, erasure_key, make_stamp, read_link_token, read_stamp
 
@@ -51,15 +51,14 @@ def subscribe_path(config: Config) -> str | None:
     return urlsplit(config.subscribe.url).path.rstrip("/") or "/"
 
 
-def confirm_path(config: Config) -> str | None:
-    """Where confirmation links point, below the page: `/subscribe/confirm`."""
-    path = subscribe_path(config)
-    return None if path is None else f"{path.rstrip('/')}/confirm"
+def confirm_path(config: Config) -> str:
+    """Where confirmation links point, below the page: `/subscribe/confirm` (without a
+    sign-up page, below the unsubscribe page, for "Resubscribe")."""
+    return urlsplit(confirm_link_base(config)).path
 
 
 def _settings(site: SubscriberSite) -> SubscribeConfig:
-    assert site.config.subscribe is not None  # the routes exist only with the block
-    return site.config.subscribe
+    return signup_settings(site.config)
 
 
 def _form_page(site: SubscriberSite, *, status: int = 200, values: dict[str, Any] | None = None,
@@ -214,13 +213,13 @@ async def confirm_action(request: Request) -> Response:
 
 
 def subscribe_routes(config: Config) -> list[BaseRoute]:
-    """The page's routes, for the subscriber site; none without a `subscribe:` block."""
+    """The page's routes, for the subscriber site: the form only with a `subscribe:`
+    block, the confirmation link always (the unsubscribe page's "Resubscribe" mails one)."""
     path, confirming = subscribe_path(config), confirm_path(config)
-    if path is None or confirming is None:
-        return []
+    form = [] if path is None else [Route(path, subscribe_page, methods=["GET"]),
+                                    Route(path, subscribe_action, methods=["POST"])]
     return [
-        Route(path, subscribe_page, methods=["GET"]),
-        Route(path, subscribe_action, methods=["POST"]),
+        *form,
         Route(confirming, confirm_page, methods=["GET"]),
         Route(confirming, confirm_action, methods=["POST"]),
     ]

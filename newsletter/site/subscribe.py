@@ -64,10 +64,14 @@ def _settings(site: SubscriberSite) -> SubscribeConfig:
 def _form_page(site: SubscriberSite, *, status: int = 200, values: dict[str, Any] | None = None,
                source: str = "page", problem: str | None = None, again: bool = False) -> HTMLResponse:
     config = site.config
-    return site.render("subscribe/form.html", status=status, action=subscribe_path(config),
+    page = site.render("subscribe/form.html", status=status, action=subscribe_path(config),
                        stamp=make_stamp(site.keys()[0], config.list_id, int(time.time())), source=source,
                        themes=config.themes, values=values or {"email": "", "name": "", "themes": ()},
                        consent=_settings(site).consent, problem=problem, again=again)
+    # no token in this page's address, and with "no-referrer" browsers post its form with
+    # `Origin: null`, which the Origin check must refuse (sandboxed frames send it too)
+    page.headers["Referrer-Policy"] = "same-origin"
+    return page
 
 
 def _invalid(site: SubscriberSite) -> HTMLResponse:
@@ -96,14 +100,18 @@ async def subscribe_page(request: Request) -> Response:
 def _origin_of(request: Request, site: SubscriberSite) -> str | None:
     """Where the form was posted from: "" for our own page (or a client that sends no
     Origin: browsers always send one on a cross-site POST), the origin when it is in
-    `allowed_origins`, None when it is another site's (refused)."""
+    `allowed_origins`, None when it is another site's (refused). Comparing with `Host` is
+    safe: the browser sets both, a page elsewhere cannot make them agree."""
     origin = request.headers.get("origin")
     if origin is None:
         return ""
     origin = origin.strip().lower().rstrip("/")
+    if origin == "null":  # a sandboxed frame, a data: page, a no-referrer page: nobody we know
+        return None
     settings = _settings(site)
-    if origin == _origin(settings.url).lower():
-        return ""
+    host = request.headers.get("host", "").lower()
+    if origin == _origin(settings.url).lower() or (host and urlsplit(origin).netloc == host):
+        return ""  # our own page, by its configured address or by the address the browser used
     return origin if origin in settings.allowed_origins else None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import mailbox
 import os
 import re
 import sqlite3
@@ -13,7 +14,6 @@ import threading
 from pathlib import Path
 
 import httpx
-import mailbox
 import pytest
 from starlette.testclient import TestClient
 from support.project import serve_asgi, set_token_secret

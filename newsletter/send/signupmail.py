@@ -60,7 +60,7 @@ QUEUE_SIZE = 1000
 IDLE_EXIT = 30.0  # seconds without mail after which the sender thread ends (a submit restarts it)
 CLEANUP_EVERY = 600.0  # seconds between deletions of expired, never-confirmed requests
 log = logging.getLogger("newsletter.unsubscribe")
-_ADDRESS = re.compile(r"[^\s<>@'\"]+@[^\s<>@'\"]+")
+_ADDRESS = re.compile(r"<?[^\s<>@'\"]+@[^\s<>@'\"]+>?")
 
 
 def scrub(text: str) -> str:
@@ -303,7 +303,7 @@ class SignupMailer:
         heapq.heappush(self._later, (time.monotonic() + delay, next(self._seq), attempt))
 
     def _give_up(self, attempt: _Attempt) -> None:
-        log.warning("%s mail given up after %d tries", attempt.mail.kind, attempt.tries + 1)
+        log.warning("%s mail given up after %d tries", attempt.mail.kind, max(attempt.tries, 1))
         if attempt.mail.kind == "confirm":
             self._with_db(lambda db: journal.release_request_mail(db, attempt.mail.request))
         self._finished()

@@ -23,6 +23,10 @@ from newsletter.config.loader import Config
 from newsletter.issue.render import template_environment
 from newsletter.send.messages import load_signer_for
 
+# SMTP's 998-octet limit, not 78: a List-Unsubscribe URL with its token stays one plain
+# header line instead of RFC 2047 words that no mail client would act on.
+_POLICY = SMTP.clone(max_line_length=998)
+
 __all__ = ["Confirmation", "Welcome", "compose_confirmation", "compose_welcome", "latest_issue_link"]
 
 
@@ -45,7 +49,7 @@ class Welcome:
 
 
 def _message(config: Config, to: str, subject: str, kind: str, now: dt.datetime | None) -> EmailMessage:
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=_POLICY)
     name, address = parseaddr(config.sender)
     message["From"] = formataddr((name, address))
     message["To"] = to

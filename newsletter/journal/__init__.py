@@ -64,7 +64,14 @@ from newsletter.journal.optouts import (
     unsuppress,
     unsuppress_if,
 )
-from newsletter.journal.person import ERASED, erased_keys, forget_address, person_records
+from newsletter.journal.person import (
+    ADDRESS_COLUMNS,
+    ERASED,
+    erased_keys,
+    forget_address,
+    person_records,
+    record_erasure,
+)
 from newsletter.journal.runs import (
     RECIPIENT_STATES,
     SUPPRESSED_DURING_RUN,
@@ -110,6 +117,7 @@ __all__ = [
     "apply_plan",
     "bounce_counts",
     "checkpoint",
+    "ADDRESS_COLUMNS",
     "CONSENT_SCHEMA",
     "ConsentEvent",
     "ERASED",
@@ -125,6 +133,7 @@ __all__ = [
     "latest_mailed_request",
     "person_records",
     "record_consent_event",
+    "record_erasure",
     "release_request_mail",
     "requests_of",
     "set_request_mail",

@@ -137,6 +137,11 @@ CREATE TABLE IF NOT EXISTS consent_events (
     request INTEGER                -- the signup_requests row a confirmation confirms
 );
 CREATE INDEX IF NOT EXISTS consent_events_email ON consent_events (email);
+CREATE TABLE IF NOT EXISTS erasures (
+    at TEXT NOT NULL,
+    erased TEXT NOT NULL,          -- the address's keyed hash, never the address
+    rows INTEGER NOT NULL          -- how many rows were deleted
+);
 CREATE TABLE IF NOT EXISTS used_stamps (
     stamp TEXT PRIMARY KEY,        -- a sign-up form's stamp, spent once
     at REAL NOT NULL

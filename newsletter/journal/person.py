@@ -14,7 +14,7 @@ from typing import Any
 
 from newsletter.journal.db import normalise_email, now, transaction
 
-__all__ = ["ADDRESS_COLUMNS", "ERASED", "erased_keys", "forget_address", "person_records"]
+__all__ = ["ADDRESS_COLUMNS", "ERASED", "erased_keys", "forget_address", "person_records", "record_erasure"]
 
 ERASED = "erased"  # the suppression reason of an erased address's hash
 # Every table that holds an address, and the columns it is in.
@@ -62,6 +62,12 @@ def forget_address(db: sqlite3.Connection, email: str, erased_key: str) -> dict[
         db.execute("INSERT OR IGNORE INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?)",
                    (erased_key, ERASED, "person forget", now()))
     return removed
+
+
+def record_erasure(db: sqlite3.Connection, erased_key: str, rows: int) -> None:
+    """The erasure log: when, which hash, how many rows; never the address."""
+    with transaction(db):
+        db.execute("INSERT INTO erasures (at, erased, rows) VALUES (?, ?, ?)", (now(), erased_key, rows))
 
 
 def erased_keys(db: sqlite3.Connection) -> set[str]:

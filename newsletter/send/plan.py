@@ -16,6 +16,7 @@ from pathlib import Path
 
 from newsletter import journal
 from newsletter.audience.choices import ThemeChoices, apply_choices
+from newsletter.audience.person import erased_addresses
 from newsletter.audience.signups import with_signups
 from newsletter.audience.subscribers import SubscriberList, read_subscribers
 from newsletter.config.loader import Config
@@ -71,8 +72,9 @@ class SendPlan:
     @property
     def skipped(self) -> int:
         """Recipients this run skips (suppressed, unsubscribed, quiet, gone from the list):
-        the journal's `skipped` rows for this run; CSV rows that are no recipient are left out."""
-        return sum(n for reason, n in self.excluded.items() if reason not in ROW_REASONS)
+        the journal's `skipped` rows for this run; CSV rows that are no recipient, and erased
+        addresses (never written to the journal again), are left out."""
+        return sum(n for reason, n in self.excluded.items() if reason not in (*ROW_REASONS, journal.ERASED))
 
     @property
     def transport_label(self) -> str:
@@ -93,6 +95,8 @@ def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, 
         states = journal.recipient_states(db, run.id) if run else {}
         with_page, from_signups = with_signups(listed, journal.confirmed_signups(db))
         subscribers, choices = apply_choices(with_page, config, journal.all_preferences(db), strict=strict)
+        for key in erased_addresses(db, config, (s.key for s in subscribers.subscribers)):
+            suppressions[key] = journal.ERASED  # `person forget`: kept only as a hash
     variants = Variants(build.rendered, config)
     variants.prepare(variants.key_of(selection) for selection in choices.selections)
     quiet = set() if config.quiet_month else {s.key for s in subscribers.subscribers if variants.is_quiet(s.themes)}
@@ -113,6 +117,8 @@ def exclusion(plan: SendPlan, key: str) -> str | None:
 
 def _exclusion(suppressions: dict[str, str], quiet: set[str], key: str) -> str | None:
     reason = suppressions.get(key)
+    if reason == journal.ERASED:
+        return journal.ERASED
     if reason:
         return f"suppressed ({reason})"
     return QUIET_REASON if key in quiet else None

@@ -90,6 +90,8 @@ def _apply(db: sqlite3.Connection, plan: SendPlan) -> tuple[journal.Run, int]:
             key = s.key
             if key not in states:
                 reason = exclusion(plan, key)
+                if reason == journal.ERASED:
+                    continue  # `person forget`: the address is never written down again
                 yield journal.NewRecipient(key, s.email, s.name, s.themes, "skipped" if reason else "pending",
                                            reason or "", new_message_id(plan.config, run.id))
         for s in unsubscribed:

@@ -6,6 +6,7 @@ headers on every response, no cookies, tokens blanked in the access log.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -23,14 +24,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from newsletter.config.loader import Config
 from newsletter.config.urls import route_path
 from newsletter.issue.render import template_environment
-from newsletter.send.signupmail import SignupMailer
+from newsletter.send.signupmail import SignupMailer, scrub
 from newsletter.site.pages import BASE_CSP, MAX_BODY_BYTES, SubscriberSite
 from newsletter.site.preferences import preferences_routes
 from newsletter.site.subscribe import subscribe_routes
 from newsletter.site.unsubscribe import unsubscribe_routes
 from newsletter.tokens import token_keys
 
-__all__ = ["TokenRedactor", "create_app", "routes"]
+BODY_TIMEOUT = 10.0  # seconds to wait for each part of a request body (a dripping client)
+
+__all__ = ["AddressRedactor", "TokenRedactor", "create_app", "routes"]
 
 
 def routes(config: Config) -> list[BaseRoute]:
@@ -40,7 +43,8 @@ def routes(config: Config) -> list[BaseRoute]:
 
 
 class _Guard:
-    """Caps the request body and adds security headers to every response (never cookies)."""
+    """Caps the request body (size, and BODY_TIMEOUT between its parts) and adds security
+    headers to every response (never cookies)."""
 
     def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -56,10 +60,17 @@ class _Guard:
             return
         received = 0
         started = False
+        complete = False
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:  # after the body: waiting for a disconnect, as long as it takes
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), BODY_TIMEOUT)
+            except TimeoutError:
+                raise _TooSlow from None
+            complete = not message.get("more_body", False)
             received += len(message.get("body", b""))
             if received > self.max_body:
                 raise _TooLarge
@@ -77,9 +88,17 @@ class _Guard:
             if started:
                 raise
             await PlainTextResponse("Request body too large\n", status_code=413)(scope, receive, secure_send)
+        except _TooSlow:
+            if started:
+                raise
+            await PlainTextResponse("Request body too slow\n", status_code=408)(scope, receive, secure_send)
 
 
 class _TooLarge(Exception):
+    pass
+
+
+class _TooSlow(Exception):
     pass
 
 
@@ -149,6 +168,18 @@ def _slash_redirects(config: Config) -> list[BaseRoute]:
 
             redirects.append(Route(f"{path}/", redirect, methods=["GET", "POST"]))
     return redirects
+
+
+class AddressRedactor(logging.Filter):
+    """Blanks email addresses in a log line (a relay's reply, an exception): the log of the
+    subscriber site names nobody."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):  # each argument on its own: formatters unpack them
+            record.args = tuple(scrub(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = scrub(record.msg)
+        return True
 
 
 def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: Path | None = None,

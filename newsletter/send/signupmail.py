@@ -8,7 +8,8 @@ can delay or shape the web server's answers.
 
 | what happens                        | what the sender does                                   |
 |-------------------------------------|--------------------------------------------------------|
-| a request is submitted              | queued (bounded: a full queue drops it, logged)        |
+| a request is submitted              | queued (bounded: a full queue drops it, logged), then  |
+|                                     | held for a random MAIL_DELAY (1-5 s) before any work   |
 | mails are waiting                   | one pool of at most CONNECTIONS connections sends them, |
 |                                     | then closes after LINGER idle seconds                  |
 | `claim_mail` says no                | nothing sent, logged by reason (never the address)     |
@@ -31,6 +32,7 @@ import heapq
 import itertools
 import logging
 import queue
+import random
 import re
 import sqlite3
 import sys
@@ -52,11 +54,14 @@ from newsletter.errors import NewsletterError
 from newsletter.send.confirmation import Confirmation, Welcome, compose_confirmation, compose_welcome
 from newsletter.tokens import make_link_token, make_token
 
-__all__ = ["CONNECTIONS", "SignupMail", "SignupMailer", "confirm_link_base", "scrub", "signup_settings"]
+__all__ = ["CONNECTIONS", "MAIL_DELAY", "SignupMail", "SignupMailer", "confirm_link_base", "scrub", "signup_settings"]
 
 CONNECTIONS = 2  # at most this many SMTP connections for sign-up mails, whatever the smtp block says
 LINGER = 1.0  # seconds a pool waits for more mail before it closes its connections
 QUEUE_SIZE = 1000
+# Seconds (at random between the two) a mail waits before the sender touches it, so the
+# CPU its composing and delivery take is not right behind the request that caused it.
+MAIL_DELAY = (1.0, 5.0)
 IDLE_EXIT = 30.0  # seconds without mail after which the sender thread ends (a submit restarts it)
 CLEANUP_EVERY = 600.0  # seconds between deletions of expired, never-confirmed requests
 log = logging.getLogger("newsletter.unsubscribe")
@@ -109,7 +114,7 @@ class SignupMailer:
         self.retry_delay = retry_delay
         self.retries = retries
         self.linger = linger
-        self._queue: queue.Queue[_Attempt] = queue.Queue(QUEUE_SIZE)
+        self._queue: queue.Queue[_Attempt] = queue.Queue()  # submitted, not yet scheduled
         self._later: list[tuple[float, int, _Attempt]] = []  # (due, seq, attempt): retries
         self._seq = itertools.count()
         self._lock = threading.Condition()
@@ -129,11 +134,10 @@ class SignupMailer:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._main, name="signup-mail", daemon=True)
                 self._thread.start()
-            try:
-                self._queue.put_nowait(_Attempt(mail))
-            except queue.Full:
+            if self._open >= QUEUE_SIZE:
                 log.warning("sign-up mail queue full (%d waiting): one %s mail dropped", QUEUE_SIZE, mail.kind)
                 return False
+            self._queue.put_nowait(_Attempt(mail))
             self._open += 1
             loop, wake = self._loop, self._wake
         if loop is not None and wake is not None:
@@ -198,22 +202,34 @@ class SignupMailer:
             return True
 
     async def _take(self, wait: float) -> _Attempt | None:
-        """The next attempt: a retry that is due, else one from the queue within `wait` seconds."""
-        if self._later and self._later[0][0] <= time.monotonic():
-            return heapq.heappop(self._later)[2]
-        if self._later:
-            wait = max(0.0, min(wait, self._later[0][0] - time.monotonic()))
+        """The next attempt that is due (a queued mail once its delay is over, or a retry),
+        waiting at most `wait` seconds for one."""
         if self._wake is None:
             self._wake = asyncio.Event()
-        self._wake.clear()
-        with contextlib.suppress(queue.Empty):
-            return self._queue.get_nowait()
-        if wait > 0:
+        deadline = time.monotonic() + wait
+        while True:
+            self._wake.clear()
+            self._schedule_queued()
+            now = time.monotonic()
+            if self._later and self._later[0][0] <= now:
+                return heapq.heappop(self._later)[2]
+            until = min(deadline, self._later[0][0]) if self._later else deadline
+            if until <= now:
+                return None
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
-        with contextlib.suppress(queue.Empty):
-            return self._queue.get_nowait()
-        return None
+                await asyncio.wait_for(self._wake.wait(), until - now)
+
+    def _schedule_queued(self) -> None:
+        """Move submitted mails to the schedule, each after a random delay (MAIL_DELAY):
+        the work a new address causes never follows its request closely enough to be timed."""
+        while True:
+            try:
+                attempt = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            low, high = MAIL_DELAY
+            due = time.monotonic() + (random.uniform(low, high) if high > 0 else 0.0)
+            heapq.heappush(self._later, (due, next(self._seq), attempt))
 
     async def _batch(self, first: _Attempt) -> PoolReport | None:
         try:

@@ -324,3 +324,18 @@ def test_a_third_party_cannot_change_a_pending_request(project: Path, monkeypatc
     assert client.post(link_of(mail.get_payload(decode=True))).status_code == 200
     [signup] = journal.confirmed_signups(db_of(config))
     assert (signup.name, signup.themes) == ("Victim", ("Neglect",))
+
+
+def test_mail_work_waits_a_random_delay_after_the_answer(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing about a new address happens right behind its request (MAIL_DELAY is back on)."""
+    from newsletter.send import signupmail
+
+    monkeypatch.setattr(signupmail, "MAIL_DELAY", (1.0, 2.0))
+    config = configure(project, monkeypatch)
+    client = TestClient(create_app(config))
+    assert post(client, config, "later@example.org")[0] == 200
+    mailer = client.app.state.site.mailer
+    assert not mailer.wait_idle(0.5)  # still held back
+    assert [r.mail for r in journal.requests_of(db_of(config), "later@example.org")] == ["queued"]
+    idle(client)
+    assert [m["To"] for m in mailbox.Maildir(str(config.outbox_dir), create=False)] == ["later@example.org"]

@@ -1,16 +1,18 @@
 """The sign-up page (double opt-in): form, "check your inbox", and the confirmation link.
 
-Served at the path of `subscribe.url` (no `subscribe:` block, no page) and its
-`/confirm` below it. `GET` shows the form with a signed stamp of when it was shown;
-`POST` records a pending sign-up and mails a confirmation link (signed, expiring) in the
-background, then always answers "check your inbox", known address or not, mailed or not,
-so the page tells nobody who is on the list. Bots meet a hidden honeypot field (filled:
-the same answer, nothing done), the stamp (missing, as from the pasted snippet, or too
-recent: the form is shown again, filled in, to press once more), a per-client limit
-counted by a keyed hash of the client's address, and at most one mail per address an
-hour (audience/signups.py). `GET` on the link shows a Confirm button and changes nothing
-(mail scanners follow links); `POST` confirms, idempotently. Every bad, forged or expired
-link gets the same page.
+Served at the path of `subscribe.url` (no `subscribe:` block, no form) and its
+`/confirm` below it (without the block, below `unsubscribe.url`, for "Resubscribe").
+`GET` shows the form with a signed stamp of when it was shown. `POST` is refused from
+another website (an `Origin` that is neither ours nor in `allowed_origins`); bots meet a
+hidden honeypot (filled: the same answer, nothing done) and the stamp (missing, used,
+over an hour old or too recent: the form again, filled in, to press once more; an
+allowed origin's pasted form needs none). Then the work is the same for every address:
+spend the stamp, count the client's network (IPv4 address, IPv6 /64) by a keyed hash,
+append the request, queue its mail, answer "check your inbox". Whether a mail goes is
+decided afterwards by the background sender (send/signupmail.py), so neither the words
+nor the timing tell anybody who is on the list. `GET` on the link shows a Confirm button
+and changes nothing (mail scanners follow links); `POST` confirms, idempotently. Every
+bad, forged, expired or superseded link gets the same page.
 """
 
 from __future__ import annotations
@@ -237,7 +239,8 @@ def render_snippet(config: Config) -> str:
     """The form as HTML to paste into the charity's own website, posting to `subscribe.url`.
 
     It has the same fields, honeypot and consent wording as the page, but no stamp (it is
-    static), so its first post shows the page's form again, filled in, to press once more.
+    static): from an origin in `allowed_origins` it works in one press; from elsewhere its
+    first post shows the page's form again, filled in, to press once more.
     """
     if config.subscribe is None:
         raise ConfigError("no sign-up page: the config has no `subscribe:` block", path=config.path,

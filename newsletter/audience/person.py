@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from newsletter import journal
-from newsletter.audience.subscribers import Subscriber, check_address, read_subscribers
+from newsletter.addresses import check_address
+from newsletter.audience.subscribers import Subscriber, read_subscribers
 from newsletter.config.loader import Config
 from newsletter.errors import NewsletterError
 from newsletter.tokens import erasure_key, token_keys

@@ -22,23 +22,24 @@ import unicodedata
 from collections.abc import Iterable
 
 from newsletter import journal
-from newsletter.audience.choices import ordered, selection_of
-from newsletter.audience.subscribers import MAX_NAME, Subscriber, SubscriberList, check_address
+from newsletter.addresses import checked_key
+from newsletter.audience.subscribers import MAX_NAME, Subscriber, SubscriberList
 from newsletter.config.loader import Config
+from newsletter.config.selections import ordered, selection_of
+from newsletter.journal import SuppressionReason
 
 __all__ = [
-    "GMAIL_DOMAINS", "LIFTED_BY_CONFIRMING", "MAIL_INTERVAL", "SOURCES", "UNSUBSCRIBED", "claim_mail",
+    "GMAIL_DOMAINS", "LIFTED_BY_CONFIRMING", "MAIL_INTERVAL", "SOURCES", "claim_mail",
     "client_network", "clean_name", "confirm", "forget_expired", "mailbox_key", "read_request", "record_request",
     "with_signups",
 ]
 
 MAIL_INTERVAL = dt.timedelta(hours=1)  # at most one confirmation mail per mailbox in this time
 SOURCES = ("page", "snippet", "resubscribe")
-UNSUBSCRIBED = "unsubscribed"
 # Suppressions a new request may be mailed for (and its confirmation lifts): they left
 # themselves, and confirming from their own mailbox is them coming back. An erased
 # address is kept only as a hash, which no address lookup meets, so it may come back too.
-LIFTED_BY_CONFIRMING = (UNSUBSCRIBED,)
+LIFTED_BY_CONFIRMING = (SuppressionReason.UNSUBSCRIBED,)
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")  # they ignore dots in the local part
 
 
@@ -78,7 +79,7 @@ def read_request(config: Config, email: str, name: str, themes: Iterable[str], s
     """The form's fields as a request; `ValueError` with the reason for an invalid address."""
     if len(email) > 254:
         raise ValueError("the address is too long")
-    address = check_address(email).strip().lower()
+    address = checked_key(email)
     chosen = ordered(selection_of([t for t in themes if t], config), config) if themes else None
     consent = config.subscribe.consent if config.subscribe else ""
     return journal.SignupRequest(
@@ -127,7 +128,7 @@ def confirm(db: sqlite3.Connection, email: str, nonce: str, *,
     request, now_confirmed = confirmed
     if now_confirmed:
         suppression = journal.get_suppression(db, email)
-        if suppression is not None and suppression.reason == UNSUBSCRIBED:
+        if suppression is not None and suppression.reason == SuppressionReason.UNSUBSCRIBED:
             journal.unsuppress(db, email)
         for key in erased:
             journal.unsuppress(db, key)

@@ -5,8 +5,9 @@ Only this package speaks SQL, and callers use it through this one name (`journal
 `db` opens the file and holds the schema and `transaction`; `runs` the send runs and
 their recipients; `optouts` suppressions and theme preferences; `bouncelog` the bounces
 received; `signups` the confirmed sign-ups; `consent` the append-only sign-up requests
-and consent history; `person` one address's records and their erasure; `caches` the feed cache, collected keys and link checks.
-Addresses are stored lower-cased and trimmed, so lookups ignore case.
+and consent history; `person` one address's records and their erasure; `caches` the
+feed cache, collected keys and link checks. Addresses are stored by their key
+(`addresses.address_key`: trimmed, lower-cased), so lookups ignore case.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from newsletter.journal.consent import (
     set_request_mail,
     use_stamp,
 )
-from newsletter.journal.db import CONSENT_SCHEMA, SCHEMA, connect, normalise_email, now, transaction
+from newsletter.journal.db import CONSENT_SCHEMA, SCHEMA, connect, now, transaction
 from newsletter.journal.optouts import (
     Suppression,
     all_preferences,
@@ -66,7 +67,6 @@ from newsletter.journal.optouts import (
 )
 from newsletter.journal.person import (
     ADDRESS_COLUMNS,
-    ERASED,
     erased_keys,
     forget_address,
     person_records,
@@ -98,8 +98,13 @@ from newsletter.journal.signups import (
     count_client,
     get_signup,
 )
+from newsletter.journal.states import DeliveryStatus, RecipientState, SkipReason, SuppressionReason
 
 __all__ = [
+    "DeliveryStatus",
+    "RecipientState",
+    "SkipReason",
+    "SuppressionReason",
     "RECIPIENT_STATES",
     "SCHEMA",
     "SUPPRESSED_DURING_RUN",
@@ -120,7 +125,6 @@ __all__ = [
     "ADDRESS_COLUMNS",
     "CONSENT_SCHEMA",
     "ConsentEvent",
-    "ERASED",
     "MailClaim",
     "PendingRequest",
     "add_request",
@@ -155,7 +159,6 @@ __all__ = [
     "latest_recipient_themes",
     "list_runs",
     "list_suppressions",
-    "normalise_email",
     "now",
     "open_run",
     "put_feed_cache",

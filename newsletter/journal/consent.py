@@ -20,7 +20,8 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from newsletter.journal.db import normalise_email, now, transaction
+from newsletter.addresses import address_key
+from newsletter.journal.db import now, transaction
 
 __all__ = [
     "ConsentEvent",
@@ -105,8 +106,8 @@ def add_request(db: sqlite3.Connection, *, email: str, mailbox: str, name: str, 
         cur = db.execute(
             "INSERT INTO signup_requests (email, mailbox, name, themes, nonce, source, consent, requested) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (normalise_email(email), mailbox, name, joined, nonce, source, consent, stamp))
-    return PendingRequest(int(cur.lastrowid or 0), normalise_email(email), mailbox, name, themes, nonce, source,
+            (address_key(email), mailbox, name, joined, nonce, source, consent, stamp))
+    return PendingRequest(int(cur.lastrowid or 0), address_key(email), mailbox, name, themes, nonce, source,
                           consent, stamp, "queued", None)
 
 
@@ -117,14 +118,14 @@ def get_request(db: sqlite3.Connection, request_id: int) -> PendingRequest | Non
 
 def requests_of(db: sqlite3.Connection, email: str) -> list[PendingRequest]:
     """Every request for an address, oldest first."""
-    rows = db.execute("SELECT * FROM signup_requests WHERE email = ? ORDER BY id", (normalise_email(email),))
+    rows = db.execute("SELECT * FROM signup_requests WHERE email = ? ORDER BY id", (address_key(email),))
     return [_request(row) for row in rows]
 
 
 def latest_mailed_request(db: sqlite3.Connection, email: str) -> PendingRequest | None:
     """The newest request whose confirmation mail went: only its link confirms."""
     row = db.execute("SELECT * FROM signup_requests WHERE email = ? AND mail = 'sent' ORDER BY id DESC LIMIT 1",
-                     (normalise_email(email),)).fetchone()
+                     (address_key(email),)).fetchone()
     return None if row is None else _request(row)
 
 
@@ -181,7 +182,7 @@ def confirm_request(db: sqlite3.Connection, email: str, nonce: str) -> tuple[Pen
     confirms. A confirmation is a new `consent_events` row; the `signups` row `send`
     reads is refreshed from the request.
     """
-    email = normalise_email(email)
+    email = address_key(email)
     with transaction(db):
         row = db.execute("SELECT * FROM signup_requests WHERE email = ? AND mail = 'sent' ORDER BY id DESC LIMIT 1",
                          (email,)).fetchone()
@@ -210,12 +211,12 @@ def record_consent_event(db: sqlite3.Connection, email: str, event: str, *, word
     """Append an event (an unsubscribe, say) to the address's consent history."""
     with transaction(db):
         db.execute("INSERT INTO consent_events (email, event, at, wording, source) VALUES (?, ?, ?, ?, ?)",
-                   (normalise_email(email), event, now(), wording, source))
+                   (address_key(email), event, now(), wording, source))
 
 
 def consent_events(db: sqlite3.Connection, email: str) -> list[ConsentEvent]:
     rows = db.execute("SELECT email, event, at, wording, source, request FROM consent_events WHERE email = ? "
-                      "ORDER BY id", (normalise_email(email),))
+                      "ORDER BY id", (address_key(email),))
     return [ConsentEvent(*row) for row in rows]
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from newsletter.journal.db import normalise_email, now, transaction
+from newsletter.addresses import address_key
+from newsletter.journal.db import now, transaction
+from newsletter.journal.states import SuppressionReason
 
-__all__ = ["ADDRESS_COLUMNS", "ERASED", "erased_keys", "forget_address", "person_records", "record_erasure"]
+__all__ = ["ADDRESS_COLUMNS", "erased_keys", "forget_address", "person_records", "record_erasure"]
 
-ERASED = "erased"  # the suppression reason of an erased address's hash
 # Every table that holds an address, and the columns it is in.
 ADDRESS_COLUMNS: dict[str, tuple[str, ...]] = {
     "signups": ("email",),
@@ -36,7 +37,7 @@ def _where(columns: tuple[str, ...]) -> str:
 
 def person_records(db: sqlite3.Connection, email: str) -> dict[str, list[dict[str, Any]]]:
     """Every row about `email`, by table (sends carry the issue's slug), oldest first."""
-    key = normalise_email(email)
+    key = address_key(email)
     records: dict[str, list[dict[str, Any]]] = {}
     for table, columns in ADDRESS_COLUMNS.items():
         order = _ORDER.get(table, "rowid")
@@ -53,14 +54,14 @@ def person_records(db: sqlite3.Connection, email: str) -> dict[str, list[dict[st
 def forget_address(db: sqlite3.Connection, email: str, erased_key: str) -> dict[str, int]:
     """Delete every row about `email` and suppress `erased_key` (its keyed hash) instead,
     in one transaction; how many rows each table lost."""
-    key = normalise_email(email)
+    key = address_key(email)
     removed: dict[str, int] = {}
     with transaction(db):
         for table, columns in ADDRESS_COLUMNS.items():
             cur = db.execute(f"DELETE FROM {table} WHERE {_where(columns)}", (key,) * len(columns))
             removed[table] = cur.rowcount
         db.execute("INSERT OR IGNORE INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?)",
-                   (erased_key, ERASED, "person forget", now()))
+                   (erased_key, SuppressionReason.ERASED, "person forget", now()))
     return removed
 
 
@@ -72,4 +73,4 @@ def record_erasure(db: sqlite3.Connection, erased_key: str, rows: int) -> None:
 
 def erased_keys(db: sqlite3.Connection) -> set[str]:
     """The keyed hashes of every erased address (see tokens.erasure_key)."""
-    return {row[0] for row in db.execute("SELECT email FROM suppressions WHERE reason = ?", (ERASED,))}
+    return {row[0] for row in db.execute("SELECT email FROM suppressions WHERE reason = ?", (SuppressionReason.ERASED,))}

@@ -12,7 +12,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from newsletter.journal.db import normalise_email, transaction
+from newsletter.addresses import address_key
+from newsletter.journal.db import transaction
 
 __all__ = [
     "Signup",
@@ -58,7 +59,7 @@ def _signup(row: sqlite3.Row) -> Signup:
 
 
 def get_signup(db: sqlite3.Connection, email: str) -> Signup | None:
-    row = db.execute("SELECT * FROM signups WHERE email = ?", (normalise_email(email),)).fetchone()
+    row = db.execute("SELECT * FROM signups WHERE email = ?", (address_key(email),)).fetchone()
     return None if row is None else _signup(row)
 
 

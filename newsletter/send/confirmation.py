@@ -1,11 +1,13 @@
 """The sign-up mails: the confirmation with its signed link, and the optional welcome.
 
-Both are short plain-text messages, composed here and delivered by the site's one
-background sender (send/signupmail.py) through the configured relay, or the embedded
-outbox by default, so they never leave the machine unless the issue would too. The
-welcome is `templates/subscribe/welcome.txt` (the officer's copy in `templates/` wins),
-with the newest issue's archive link when `archive_url` is set and an issue is built,
-and the unsubscribe link and headers every issue carries.
+Each is one short message, plain text first and an HTML part in the issue's brand
+(logo, organisation footer, palette; branded.py), composed here and delivered by the
+site's one background sender (send/signupmail.py) through the configured relay, or the
+embedded outbox by default, so it never leaves the machine unless the issue would too.
+The welcome's words are `templates/subscribe/welcome.txt` and `welcome.html` (the
+officer's copies in `templates/` win), with the newest issue's archive link when
+`archive_url` is set and an issue is built, and the unsubscribe link and headers every
+issue carries.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import quote
 
 from newsletter.config.loader import Config
 from newsletter.issue.render import template_environment
+from newsletter.send.branded import branded_html
 from newsletter.send.messages import load_signer_for
 
 # SMTP's 998-octet limit, not 78: a List-Unsubscribe URL with its token stays one plain
@@ -62,9 +65,10 @@ def _message(config: Config, to: str, subject: str, kind: str, now: dt.datetime 
     return message
 
 
-def _finish(config: Config, message: EmailMessage, text: str) -> bytes:
+def _finish(config: Config, message: EmailMessage, text: str, html: str) -> bytes:
     # 7bit keeps a link on one line, as written, for anyone who copies it by hand
     message.set_content(text, charset="utf-8", cte="7bit" if text.isascii() else "quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     data = message.as_bytes()
     signer = load_signer_for(config)
     return signer(data) if signer else data
@@ -72,8 +76,8 @@ def _finish(config: Config, message: EmailMessage, text: str) -> bytes:
 
 def compose_confirmation(config: Config, confirmation: Confirmation, *, now: dt.datetime | None = None) -> bytes:
     """The complete message, CRLF line ends; DKIM-signed when the config signs the issue."""
-    message = _message(config, confirmation.email, f"Please confirm your subscription to {config.name}",
-                       "signup", now)
+    subject = f"Please confirm your subscription to {config.name}"
+    message = _message(config, confirmation.email, subject, "signup", now)
     until = confirmation.expires.strftime("%d %B %Y")
     text = (
         f"Someone, we hope you, asked to receive {config.name} at {confirmation.email}.\n\n"
@@ -81,7 +85,9 @@ def compose_confirmation(config: Config, confirmation: Confirmation, *, now: dt.
         f"The link works until {until}. If you did not ask for this, ignore this email:\n"
         "you will not hear from us again.\n"
     )
-    return _finish(config, message, text)
+    html = branded_html(config, "confirmation.html", subject=subject, email=confirmation.email,
+                        link=confirmation.link, until=until)
+    return _finish(config, message, text, html)
 
 
 def latest_issue_link(config: Config) -> str | None:
@@ -101,14 +107,22 @@ def latest_issue_link(config: Config) -> str | None:
 
 
 def compose_welcome(config: Config, welcome: Welcome, *, now: dt.datetime | None = None) -> bytes:
-    """The welcome message from the template, with List-Unsubscribe as on every issue."""
+    """The welcome message from its templates, with List-Unsubscribe as on every issue."""
     unsubscribe = f"{config.unsubscribe_url}?t={quote(welcome.token, safe='')}"
-    message = _message(config, welcome.email, f"Welcome to {config.name}", "welcome", now)
+    subject = f"Welcome to {config.name}"
+    message = _message(config, welcome.email, subject, "welcome", now)
     message["List-Id"] = f"<{config.list_id}>"
     message["List-Unsubscribe"] = f"<{unsubscribe}>, <mailto:{config.unsubscribe_mailto}?subject=unsubscribe>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    latest = latest_issue_link(config)
+    contact = config.reply_to or config.sender_address
     text = template_environment(config).get_template("subscribe/welcome.txt").render(
-        newsletter=config.name, name=welcome.name, email=welcome.email, latest_issue=latest_issue_link(config),
-        archive_url=config.archive_url, unsubscribe_url=unsubscribe, contact=config.reply_to or config.sender_address,
+        newsletter=config.name, name=welcome.name, email=welcome.email, latest_issue=latest,
+        archive_url=config.archive_url, unsubscribe_url=unsubscribe, contact=contact,
     )
-    return _finish(config, message, text)
+    # the HTML is rendered once per config with slots (branded.py): a value that may be
+    # missing is a slot only when present, so the template can ask `is defined`
+    optional = {"reader": welcome.name, "latest_issue": latest or "", "archive_url": config.archive_url or ""}
+    html = branded_html(config, "subscribe/welcome.html", subject=subject, email=welcome.email,
+                        unsubscribe_url=unsubscribe, contact=contact, **{k: v for k, v in optional.items() if v})
+    return _finish(config, message, text, html)

@@ -48,10 +48,12 @@ from newsletter.config.loader import Config
 from newsletter.config.sections import DEFAULT_CONSENT, SubscribeConfig
 from newsletter.deliver.connection import Transport
 from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.relay import resolve_transport, with_transport
+from newsletter.deliver.relay import with_transport
 from newsletter.deliver.transaction import Job, Result
 from newsletter.errors import NewsletterError
+from newsletter.journal import DeliveryStatus
 from newsletter.send.confirmation import Confirmation, Welcome, compose_confirmation, compose_welcome
+from newsletter.send.transport import resolve_transport
 from newsletter.tokens import make_link_token, make_token
 
 __all__ = ["CONNECTIONS", "MAIL_DELAY", "SignupMail", "SignupMailer", "confirm_link_base", "scrub", "signup_settings"]
@@ -243,7 +245,7 @@ class SignupMailer:
         async def body(t: Transport, outbox: Path | None) -> PoolReport:
             return await deliver(source, dataclasses.replace(t, concurrency=min(t.concurrency, CONNECTIONS)))
 
-        return await with_transport(transport, self.config, body, concurrency=CONNECTIONS)
+        return await with_transport(transport, self.config.outbox_dir, body, concurrency=CONNECTIONS)
 
     def _prepare(self, attempt: _Attempt) -> Job | None:
         """Decide and compose (in a worker thread: it reads the database and the DKIM key);
@@ -296,13 +298,13 @@ class SignupMailer:
 
     def _done(self, attempt: _Attempt, result: Result) -> None:
         """A delivery's outcome: sent, tried again later, or given up."""
-        if result.status == "sent":
+        if result.status is DeliveryStatus.SENT:
             if attempt.mail.kind == "confirm":
                 self._with_db(lambda db: journal.set_request_mail(db, attempt.mail.request, "sent"))
             log.info("%s mail sent", "confirmation" if attempt.mail.kind == "confirm" else "welcome")
             self._finished()
             return
-        permanent = result.status == "failed"
+        permanent = result.status is DeliveryStatus.FAILED
         log.warning("%s mail not sent: %s", attempt.mail.kind, scrub(result.summary) or result.status)
         if permanent:
             self._give_up(attempt)

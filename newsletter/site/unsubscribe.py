@@ -31,14 +31,14 @@ from starlette.routing import BaseRoute, Route
 from newsletter import journal
 from newsletter.audience.signups import record_request
 from newsletter.config.loader import Config
+from newsletter.journal import SuppressionReason
 from newsletter.send.signupmail import SignupMail, signup_settings
 from newsletter.site.pages import SubscriberSite, read_form, site_of, token_of, unsubscribe_path
 from newsletter.site.preferences import topics_link
 from newsletter.tokens import PROBE_ADDRESS, PROBE_HEADER
 
-__all__ = ["SUBSCRIBER_SOURCES", "UNSUBSCRIBED", "unsubscribe_routes"]
+__all__ = ["SUBSCRIBER_SOURCES", "unsubscribe_routes"]
 
-UNSUBSCRIBED = "unsubscribed"  # the suppression reason for every web unsubscribe
 # Suppressions the subscriber made themselves: this page (one-click, its button) or their
 # own email (`newsletter suppress add`, source mailto). Only these can be undone here.
 SUBSCRIBER_SOURCES = ("one-click", "web", "mailto")
@@ -59,7 +59,7 @@ async def unsubscribe_page(request: Request) -> Response:
 
 
 def _own(suppression: journal.Suppression) -> bool:
-    return suppression.reason == UNSUBSCRIBED and suppression.source in SUBSCRIBER_SOURCES
+    return suppression.reason == SuppressionReason.UNSUBSCRIBED and suppression.source in SUBSCRIBER_SOURCES
 
 
 def _done(site: SubscriberSite, email: str, token: str, suppression: journal.Suppression | None) -> Response:
@@ -123,7 +123,7 @@ UNSUBSCRIBE_WORDING = {"web": "Unsubscribe (button on the unsubscribe page)",
 def _suppress(db: sqlite3.Connection, email: str, source: str) -> journal.Suppression | None:
     """Add the unsubscribe (an earlier suppression is kept as it is), record it in the
     consent history when it is new, and return what is stored."""
-    if journal.suppress(db, email, UNSUBSCRIBED, source):
+    if journal.suppress(db, email, SuppressionReason.UNSUBSCRIBED, source):
         journal.record_consent_event(db, email, "unsubscribed", wording=UNSUBSCRIBE_WORDING.get(source, ""),
                                      source=source)
     return journal.get_suppression(db, email)

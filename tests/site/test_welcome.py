@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 from support.project import set_token_secret
+from support.signupkit import text_of
 
 from newsletter.config.loader import Config, load_config
 from newsletter.daterange import parse_range
@@ -39,7 +40,7 @@ def sign_up_and_confirm(config: Config, email: str, name: str = "") -> TestClien
     client.post("/subscribe", data={"email": email, "name": name, "stamp": shown})
     assert client.app.state.site.mailer.wait_idle(30)
     [confirmation] = messages(config)
-    link = re.search(r"https://example\.org/subscribe/confirm\?t=(\S+)", confirmation.get_payload(decode=True).decode())
+    link = re.search(r"https://example\.org/subscribe/confirm\?t=(\S+)", text_of(confirmation))
     assert link
     assert client.post(f"/subscribe/confirm?t={link.group(1)}").status_code == 200
     client.post(f"/subscribe/confirm?t={link.group(1)}")  # confirming twice welcomes once
@@ -60,7 +61,7 @@ def test_welcome_links_the_latest_issue_and_unsubscribes(project: Path, monkeypa
     client = sign_up_and_confirm(config, "wendy@example.org", name="Wendy")
     confirmation, welcome = messages(config)
     assert welcome["Subject"] == "Welcome to Safeguarding digest" and welcome["To"] == "wendy@example.org"
-    text = welcome.get_payload(decode=True).decode()
+    text = text_of(welcome)
     assert text.startswith("Dear Wendy,")
     assert "https://example.org/digest/2023-07/" in text
     assert welcome["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -77,4 +78,4 @@ def test_the_officers_template_wins(project: Path, monkeypatch: pytest.MonkeyPat
         "Croeso, {{ name or 'friend' }}! Unsubscribe: {{ unsubscribe_url }}\n", encoding="utf-8")
     sign_up_and_confirm(config, "owen@example.org")
     welcome = messages(config)[1]
-    assert welcome.get_payload(decode=True).decode().startswith("Croeso, friend! Unsubscribe: https://example.org/")
+    assert text_of(welcome).startswith("Croeso, friend! Unsubscribe: https://example.org/")

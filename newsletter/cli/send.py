@@ -47,7 +47,8 @@ EXIT_INTERRUPTED = 130
               help='Send only to these addresses, subject prefixed "[TEST]"; the run\'s records are left alone.')
 @click.option("--smtp-host", metavar="HOST", help="Send through this SMTP server instead of the config's.")
 @click.option("--smtp-port", metavar="PORT", type=click.IntRange(1, 65535), help="Port of the SMTP server.")
-@click.option("--concurrency", type=click.IntRange(1, 64), help="SMTP connections at once (default: config, 4).")
+@click.option("--concurrency", type=click.IntRange(1, 64),
+              help="SMTP connections at once (default: the config's smtp.concurrency).")
 @click.option("--strict", is_flag=True, help="Abort on any invalid subscriber row instead of skipping it.")
 @click.option("--retry-failed", is_flag=True, help="Try recipients that failed (5xx) in an earlier attempt again.")
 @click.option("--force", is_flag=True, help="Send even if `newsletter check` finds errors.")

@@ -18,6 +18,7 @@ from newsletter import journal
 from newsletter.audience.choices import ThemeChoices
 from newsletter.audience.resolved import Audience
 from newsletter.audience.subscribers import SubscriberList
+from newsletter.config import SECTIONS
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
 from newsletter.errors import ErrorList, SendError
@@ -58,7 +59,7 @@ class SendPlan:
     excluded: dict[str, int] = field(default_factory=dict)  # reason -> count
     changed: bool = False  # the issue's content differs from when the run started
     retry_failed: bool = False
-    concurrency: int | None = None  # --concurrency (also for the embedded outbox)
+    concurrency: int = 1  # connections to the embedded outbox: --concurrency, else smtp.concurrency's default
     suppressions: dict[str, str] = field(default_factory=dict, repr=False)
     states: dict[str, str] = field(default_factory=dict, repr=False)
     choices: ThemeChoices = field(default_factory=ThemeChoices)  # theme selections (issue 9)
@@ -102,8 +103,8 @@ def prepare_send(config: Config, build: BuildResult, audience: Audience, *, smtp
                     to_send=counts.to_send, new=counts.new, in_flight=counts.in_flight,
                     already_sent=counts.already_sent, failed_before=counts.failed_before,
                     excluded=counts.excluded, changed=bool(run and run.digest and run.digest != digest),
-                    retry_failed=retry_failed, concurrency=concurrency, suppressions=suppressions,
-                    states=states, choices=choices, variants=variants, quiet=quiet,
+                    retry_failed=retry_failed, concurrency=concurrency or SECTIONS["smtp"].default("concurrency"),
+                    suppressions=suppressions, states=states, choices=choices, variants=variants, quiet=quiet,
                     from_signups=audience.from_signups)
 
 

@@ -56,10 +56,13 @@ def _password(smtp: SmtpConfig) -> str | None:
 
 
 def transport_from_config(smtp: SmtpConfig, *, host: str | None = None, port: int | None = None,
-                          concurrency: int | None = None) -> Transport:
-    """The `smtp:` block with the command line's overrides, its password read and its security checked."""
-    password = _password(smtp) if smtp.username else None
-    if smtp.username and password is None:
+                          concurrency: int | None = None, log_in: bool = True) -> Transport:
+    """The `smtp:` block with the command line's overrides, its password read and its security checked.
+
+    `log_in=False` is for callers that never open a session (`doctor --no-relay`): they need
+    the relay's name and policy, not its password, so a missing password is no error."""
+    password = _password(smtp) if smtp.username and log_in else None
+    if smtp.username and password is None and log_in:
         raise ConfigError(f"no SMTP password for {smtp.username}", field="smtp.password_env",
                           hint=f"export {smtp.password_env}=... or set smtp.password_file")
     transport = Transport(

@@ -84,7 +84,7 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     logging.getLogger("uvicorn.access").addFilter(TokenRedactor())
     for name in ("uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).addFilter(AddressRedactor())
-        logging.getLogger(name).addFilter(RepeatFilter())
+    logging.getLogger("uvicorn.error").addFilter(RepeatFilter())  # the access log stays whole
     server.run()
 
 

@@ -15,6 +15,7 @@ site guide) keep it answering:
 | backlog                       | 128             | a deep accept queue of clients nobody will serve    |
 | body (app.py `_Guard`)        | 16 KB, 10 s     | big or dripping request bodies (413, 408)           |
 | repeated log lines            | 1 per 10 s      | a flood writing the same warning a million times    |
+|                               |                 | (the server's own lines; the access log is whole)   |
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class RepeatFilter(logging.Filter):
         self.last: dict[str, float] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = f"{record.name}:{record.msg}"
+        key = f"{record.name}:{record.getMessage()}"
         now = time.monotonic()
         if now - self.last.get(key, -self.every) < self.every:
             return False

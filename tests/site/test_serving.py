@@ -82,3 +82,11 @@ def test_log_lines_name_nobody_and_repeats_are_dropped() -> None:
     flood = [logging.LogRecord("uvicorn.error", logging.WARNING, __file__, 1, "Exceeded concurrency limit.",
                                None, None) for _ in range(1000)]
     assert sum(repeats.filter(r) for r in flood) == 1
+
+
+def test_distinct_lines_with_one_format_all_pass() -> None:
+    """The access log's lines share one format string: each request still gets its line."""
+    repeats = RepeatFilter(every=60)
+    lines = [logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s"', (f"10.0.0.{i}", "GET", "/"),
+                               None) for i in range(5)]
+    assert all(repeats.filter(r) for r in lines)

@@ -46,6 +46,7 @@ from newsletter.journal.consent import (
     release_request_mail,
     requests_of,
     set_request_mail,
+    unfinished_requests,
     use_stamp,
 )
 from newsletter.journal.db import CONSENT_SCHEMA, SCHEMA, connect, now, transaction
@@ -141,6 +142,7 @@ __all__ = [
     "release_request_mail",
     "requests_of",
     "set_request_mail",
+    "unfinished_requests",
     "use_stamp",
     "confirmed_signups",
     "count_client",

@@ -38,6 +38,7 @@ __all__ = [
     "release_request_mail",
     "requests_of",
     "set_request_mail",
+    "unfinished_requests",
     "use_stamp",
 ]
 
@@ -172,6 +173,16 @@ def release_request_mail(db: sqlite3.Connection, request_id: int) -> None:
     hourly allowance back, so the visitor can simply ask again."""
     with transaction(db):
         db.execute("UPDATE signup_requests SET mail = 'failed', mailed = NULL WHERE id = ?", (request_id,))
+
+
+def unfinished_requests(db: sqlite3.Connection, *, requested_since: str) -> list[int]:
+    """After a restart: the requests whose mail was still queued (to queue again), oldest
+    first; a mail left half-sent is marked failed and its mailbox's hour given back."""
+    with transaction(db):
+        db.execute("UPDATE signup_requests SET mail = 'failed', mailed = NULL WHERE mail = 'sending'")
+        rows = db.execute("SELECT id FROM signup_requests WHERE mail = 'queued' AND requested >= ? ORDER BY id",
+                          (requested_since,)).fetchall()
+    return [row[0] for row in rows]
 
 
 def confirm_request(db: sqlite3.Connection, email: str, nonce: str) -> tuple[PendingRequest, bool] | None:

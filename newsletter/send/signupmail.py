@@ -147,6 +147,16 @@ class SignupMailer:
                 loop.call_soon_threadsafe(wake.set)
         return True
 
+    def resume(self) -> int:
+        """Queue again the confirmation mails a stopped server left unsent (requests of the
+        last hour); how many."""
+        since = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat(timespec="seconds")
+        ids: list[int] = []
+        self._with_db(lambda db: ids.extend(journal.unfinished_requests(db, requested_since=since)))
+        for request_id in ids:
+            self.submit(SignupMail("confirm", request_id))
+        return len(ids)
+
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until every submitted mail is finished (tests, shutdown); False on timeout."""
         deadline = time.monotonic() + timeout

@@ -210,6 +210,7 @@ def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: P
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(mailer.resume)  # what a stopped server left unsent
         yield
         await run_in_threadpool(mailer.close)  # let queued mails go before the server exits
 

@@ -340,3 +340,19 @@ def test_mail_work_waits_a_random_delay_after_the_answer(project: Path, monkeypa
     assert [r.mail for r in journal.requests_of(db_of(config), "later@example.org")] == ["queued"]
     idle(client)
     assert [m["To"] for m in mailbox.Maildir(str(config.outbox_dir), create=False)] == ["later@example.org"]
+
+
+def test_a_restarted_server_mails_what_the_stopped_one_left(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = configure(project, monkeypatch)
+    db = db_of(config)
+    left = journal.add_request(db, email="left@example.org", mailbox="left@example.org", name="", themes=None,
+                               source="page", consent="")
+    cut = journal.add_request(db, email="cut@example.org", mailbox="cut@example.org", name="", themes=None,
+                              source="page", consent="")
+    db.execute("UPDATE signup_requests SET mail = 'sending', mailed = ? WHERE id = ?", (journal.now(), cut.id))
+    with TestClient(create_app(config)) as client:  # the server starts: lifespan runs
+        idle(client)
+        assert [m["To"] for m in mailbox.Maildir(str(config.outbox_dir), create=False)] == ["left@example.org"]
+    [request] = journal.requests_of(db, "cut@example.org")
+    assert (request.mail, request.mailed) == ("failed", None)  # they may ask again at once
+    assert journal.get_request(db, left.id).mail == "sent"

@@ -92,9 +92,8 @@ class JournalJobs:
                 continue
             due = self._due()
             if due or not self.exhausted:
-                self._refill(due)
-                if self.queue or self._signing_task is not None:
-                    continue
+                if self._refill(due) or self.queue or self._signing_task is not None:
+                    continue  # a claim that came back all skipped (opt-outs) is no reason to stop
             if self.retries:
                 await self._wait(self.retries[0][0] - time.monotonic())
             elif self.outstanding:
@@ -140,7 +139,8 @@ class JournalJobs:
             for waiter in waiters:
                 waiter.cancel()
 
-    def _refill(self, due: list[str]) -> None:
+    def _refill(self, due: list[str]) -> int:
+        """Claim the next batch (and the retries due); returns how many rows the claim took."""
         want = 0 if self.exhausted else self.batch
         rows = journal.checkpoint(self.db, self.run_id, self._take_outcomes(), claim=want, reclaim=due)
         fresh = len(rows) - len(due)
@@ -176,6 +176,7 @@ class JournalJobs:
                 self.queue.append(job)
         if self._unsigned:
             self._signing_task = asyncio.ensure_future(self._sign())
+        return len(rows)
 
     def _too_long(self, job: Job) -> bool:
         """A header line over SMTP's limit (a very long name): fail the recipient, not the run."""

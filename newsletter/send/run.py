@@ -191,6 +191,9 @@ def _finish(db: sqlite3.Connection, run: journal.Run, plan: SendPlan, report: Se
     totals = journal.run_counts(db, run.id)
     report.totals = totals
     report.remaining = totals["pending"] + totals["sending"]
+    if report.remaining and not (report.stopped or report.interrupted):  # never exit 3 without a reason
+        report.stopped = (f"{report.remaining} recipient{'s' * (report.remaining != 1)} left untried although "
+                          "nothing stopped the run")
     report.deferred = totals["deferred"]
     report.skipped = totals["skipped"]
     report.quiet = sum(1 for r in journal.run_recipients(db, run.id, ("skipped",)) if r.reply == QUIET_REASON)

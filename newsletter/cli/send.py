@@ -120,8 +120,13 @@ def _confirm(plan: SendPlan, yes: bool) -> bool:
     if not sys.stdin.isatty():
         raise SendError("not sending without confirmation, and there is no terminal to ask on",
                         hint="add --yes to send, or --dry-run to check first")
-    return click.confirm(f"Send {plan.build.rendered.subject!r} to {plural(plan.to_send, 'recipient')}?",
-                         default=False)
+    if plan.rehearsal:
+        question = (f"Rehearse: file {plan.build.rendered.subject!r} for {plural(plan.to_send, 'recipient')} "
+                    "in the local outbox?")
+    else:
+        question = (f"Send {plan.build.rendered.subject!r} to {plural(plan.to_send, 'recipient')} "
+                    f"through {plan.transport_label}?")
+    return click.confirm(question, default=False)
 
 
 def _print_plan(out: Console, plan: SendPlan) -> None:
@@ -136,9 +141,11 @@ def _print_plan(out: Console, plan: SendPlan) -> None:
         out.print(f"Sign-ups: {plan.from_signups} confirmed on the sign-up page and not in the CSV, "
                   "added to the list")
     _print_themes(out, plan)
+    _print_kind(out, plan)
     if plan.resuming:
-        out.print(f"Resuming the run started {plan.run.created if plan.run else ''}: {plan.already_sent} "
-                  f"already sent, {plan.failed_before} failed before"
+        what = "rehearsal" if plan.rehearsal else "run"
+        out.print(f"Resuming the {what} started {plan.run.created if plan.run else ''}: {plan.already_sent} "
+                  f"already {'filed' if plan.rehearsal else 'sent'}{_relays(plan)}, {plan.failed_before} failed before"
                   + ("" if not plan.failed_before else " (--retry-failed tries them again)"))
     if plan.changed:
         out.print("warning: the issue has changed since this run started; the remaining recipients get the "
@@ -153,6 +160,26 @@ def _print_plan(out: Console, plan: SendPlan) -> None:
     if plan.transport is None:
         out.print("No smtp: block in the config, so an embedded SMTP server on 127.0.0.1 files every message "
                   "in outbox/.")
+
+
+def _print_kind(out: Console, plan: SendPlan) -> None:
+    """Rehearsal or real send: said before anything is asked, so nobody mistakes one for the other."""
+    if plan.rehearsal:
+        out.print("This is a rehearsal: every message goes into the local outbox, nothing leaves this machine, "
+                  "and nobody counts as sent when you send through a relay later. Rehearse as often as you like.")
+        return
+    out.print(f"This is the real send, through {plan.transport_label}: "
+              "whoever the relay accepts is recorded as sent and never mailed this issue again.")
+    if plan.rehearsed is not None and not plan.resuming:
+        out.print(f"  (the rehearsal of {plan.rehearsed.created[:16].replace('T', ' ')} into the local outbox "
+                  "does not count: everyone is sent to)")
+
+
+def _relays(plan: SendPlan) -> str:
+    """` (300 through a:587, 100 through b:587)` when a real run has gone through more than one relay."""
+    if plan.rehearsal or len(plan.relays) < 2:
+        return ""
+    return " (" + ", ".join(f"{n} through {relay or 'an unrecorded relay'}" for relay, n in plan.relays.items()) + ")"
 
 
 def send_with_progress(plan: SendPlan) -> SendReport:

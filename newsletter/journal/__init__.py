@@ -47,7 +47,10 @@ from newsletter.journal.optouts import (
     unsuppress_if,
 )
 from newsletter.journal.runs import (
+    REAL,
     RECIPIENT_STATES,
+    REHEARSAL,
+    RUN_KINDS,
     SUPPRESSED_DURING_RUN,
     NewRecipient,
     Outcome,
@@ -61,6 +64,8 @@ from newsletter.journal.runs import (
     open_run,
     recipient_states,
     recover_in_flight,
+    relay_counts,
+    restart_run,
     retry_failed,
     run_counts,
     run_recipients,
@@ -77,7 +82,10 @@ from newsletter.journal.signups import (
 )
 
 __all__ = [
+    "REAL",
     "RECIPIENT_STATES",
+    "REHEARSAL",
+    "RUN_KINDS",
     "SCHEMA",
     "SUPPRESSED_DURING_RUN",
     "Bounce",
@@ -123,6 +131,8 @@ __all__ = [
     "record_bounce",
     "record_collected",
     "recover_in_flight",
+    "relay_counts",
+    "restart_run",
     "retry_failed",
     "run_addresses",
     "run_counts",

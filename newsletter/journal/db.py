@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS runs (
     created TEXT NOT NULL,
     updated TEXT NOT NULL DEFAULT '',
     finished TEXT,
-    UNIQUE (slug)
+    kind TEXT NOT NULL DEFAULT 'real' CHECK (kind IN ('real','rehearsal')),
+    UNIQUE (slug, kind)
 );
 CREATE TABLE IF NOT EXISTS recipients (
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS recipients (
     message_id TEXT NOT NULL DEFAULT '',
     possible_duplicate INTEGER NOT NULL DEFAULT 0,
     updated TEXT NOT NULL,
+    relay TEXT NOT NULL DEFAULT '',  -- host:port of the server that accepted the message
     PRIMARY KEY (run_id, email)
 );
 CREATE INDEX IF NOT EXISTS recipients_state ON recipients (run_id, state);
@@ -128,11 +130,48 @@ def connect(path: Path) -> sqlite3.Connection:
         _while_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
         db.execute("PRAGMA synchronous=NORMAL")
         _while_locked(lambda: db.executescript(SCHEMA))
+        _while_locked(lambda: _add_run_kinds(db))
     except sqlite3.DatabaseError as exc:
         raise NewsletterError(f"cannot open the state file: {exc}", path=path,
                               hint="is it a newsletter state file? move it aside to start afresh") from exc
     db.row_factory = sqlite3.Row
     return db
+
+
+# --- migration: run kinds and relays (issue 26) ------------------------------------------
+# State files made before rehearsals were told apart have `runs` with UNIQUE (slug) and no
+# `kind`, and `recipients` without `relay`. A run whose every delivered message went into
+# the embedded outbox (its reply says so) was a rehearsal, and becomes one; any other run
+# stays real, so nobody a relay accepted is ever mailed again.
+
+OUTBOX_REPLY = "filed in the local outbox"  # deliver/outbox.py's 250 text
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _add_run_kinds(db: sqlite3.Connection) -> None:
+    """Bring a state file from before issue 26 up to the schema above, in one transaction."""
+    if "kind" in _columns(db, "runs") and "relay" in _columns(db, "recipients"):
+        return
+    with transaction(db):
+        if "relay" not in _columns(db, "recipients"):
+            db.execute("ALTER TABLE recipients ADD COLUMN relay TEXT NOT NULL DEFAULT ''")
+        if "kind" in _columns(db, "runs"):
+            return
+        # SQLite cannot change a UNIQUE constraint in place: copy into a new table, swap it in
+        runs_table = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS runs"):SCHEMA.index(");") + 2]
+        db.execute(runs_table.replace("IF NOT EXISTS runs", "runs_with_kinds"))
+        db.execute(
+            "INSERT INTO runs_with_kinds (id, slug, subject, digest, subscribers, created, updated, finished, kind) "
+            "SELECT id, slug, subject, digest, subscribers, created, updated, finished, "
+            "CASE WHEN EXISTS (SELECT 1 FROM recipients r WHERE r.run_id = o.id AND r.state = 'sent') "
+            "AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.run_id = o.id AND r.state = 'sent' "
+            "AND r.reply NOT LIKE ?) THEN 'rehearsal' ELSE 'real' END FROM runs o",
+            (f"%{OUTBOX_REPLY}%",))
+        db.execute("DROP TABLE runs")
+        db.execute("ALTER TABLE runs_with_kinds RENAME TO runs")
 
 
 def _while_locked(step: Callable[[], object], seconds: float = 30.0) -> None:

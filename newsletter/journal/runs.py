@@ -4,6 +4,12 @@ pending -> sending -> sent | deferred | failed, or skipped (excluded, with the r
 `reply`). `sending` is written (committed) before a message goes out and `sent` only
 after the server's 250, so rows left in `sending` by a crash are exactly the messages
 that may have been delivered without being recorded: the only possible duplicates.
+
+An issue has at most two runs, told apart by `kind`: the `real` one (through a relay,
+loopback included), which never mails anyone twice, and a `rehearsal` (into the embedded
+outbox), which counts nobody as sent for the real one and starts afresh once finished.
+A `sent` row records the `relay` (host:port) that accepted it: a real run may resume
+through another relay.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ from dataclasses import dataclass
 from newsletter.journal.db import now, transaction
 
 __all__ = [
+    "REAL",
     "RECIPIENT_STATES",
+    "REHEARSAL",
+    "RUN_KINDS",
     "SUPPRESSED_DURING_RUN",
     "NewRecipient",
     "Outcome",
@@ -29,12 +38,17 @@ __all__ = [
     "open_run",
     "recipient_states",
     "recover_in_flight",
+    "relay_counts",
+    "restart_run",
     "retry_failed",
     "run_counts",
     "run_recipients",
 ]
 
 RECIPIENT_STATES = ("pending", "sending", "sent", "deferred", "failed", "skipped")
+REAL = "real"  # through a relay: whoever it sends to is sent
+REHEARSAL = "rehearsal"  # into the embedded outbox: nobody is counted as sent for a real run
+RUN_KINDS = (REAL, REHEARSAL)
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,11 @@ class Run:
     created: str
     updated: str
     finished: str | None
+    kind: str = REAL  # REAL or REHEARSAL
+
+    @property
+    def rehearsal(self) -> bool:
+        return self.kind == REHEARSAL
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,7 @@ class RecipientRow:
     reply: str
     message_id: str
     possible_duplicate: bool
+    relay: str = ""  # host:port that accepted the message ("" until sent)
 
 
 @dataclass(frozen=True)
@@ -81,9 +101,10 @@ class Outcome:
     state: str  # sent | deferred | failed | pending (handed back unsent)
     reply: str = ""
     possible_duplicate: bool = False  # the connection broke after the message went out
+    relay: str = ""  # sent: the host:port that accepted it
 
 
-_RECIPIENT_COLUMNS = "email, address, name, themes, state, attempts, reply, message_id, possible_duplicate"
+_RECIPIENT_COLUMNS = "email, address, name, themes, state, attempts, reply, message_id, possible_duplicate, relay"
 
 
 def _themes_text(themes: tuple[str, ...] | None) -> str | None:
@@ -91,39 +112,62 @@ def _themes_text(themes: tuple[str, ...] | None) -> str | None:
 
 
 def _recipient(row: sqlite3.Row | tuple) -> RecipientRow:
-    email, address, name, themes, state, attempts, reply, message_id, dup = tuple(row)
+    email, address, name, themes, state, attempts, reply, message_id, dup, relay = tuple(row)
     return RecipientRow(email, address or email, name, None if themes is None else tuple(themes.split("\n")),
-                        state, attempts, reply, message_id, bool(dup))
+                        state, attempts, reply, message_id, bool(dup), relay)
 
 
 def _run(row: sqlite3.Row | tuple | None) -> Run | None:
     return None if row is None else Run(*tuple(row))
 
 
-_RUN_COLUMNS = "id, slug, subject, digest, subscribers, created, updated, finished"
+_RUN_COLUMNS = "id, slug, subject, digest, subscribers, created, updated, finished, kind"
 
 
-def get_run(db: sqlite3.Connection, slug: str) -> Run | None:
-    return _run(db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE slug = ?", (slug,)).fetchone())
+def get_run(db: sqlite3.Connection, slug: str, kind: str = REAL) -> Run | None:
+    return _run(db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE slug = ? AND kind = ?", (slug, kind)).fetchone())
 
 
 def list_runs(db: sqlite3.Connection) -> list[Run]:
-    return [Run(*tuple(r)) for r in db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, slug")]
+    """Every run, oldest first; an issue's real run before its rehearsal."""
+    return [Run(*tuple(r)) for r in db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, slug, kind")]
 
 
-def open_run(db: sqlite3.Connection, slug: str, *, subject: str, digest: str, subscribers: str) -> Run:
-    """The run for `slug`, created on first use; later calls record the current digest and CSV."""
+def open_run(db: sqlite3.Connection, slug: str, *, subject: str, digest: str, subscribers: str,
+             kind: str = REAL) -> Run:
+    """The run of this kind for `slug`, created on first use; later calls record the current digest and CSV."""
     stamp = now()
     with transaction(db):
         db.execute(
-            "INSERT INTO runs (slug, subject, digest, subscribers, created, updated) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (slug) DO UPDATE SET subject = excluded.subject, digest = excluded.digest, "
+            "INSERT INTO runs (slug, kind, subject, digest, subscribers, created, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (slug, kind) DO UPDATE SET subject = excluded.subject, digest = excluded.digest, "
             "subscribers = excluded.subscribers, updated = excluded.updated, finished = NULL",
-            (slug, subject, digest, subscribers, stamp, stamp),
+            (slug, kind, subject, digest, subscribers, stamp, stamp),
         )
-    run = get_run(db, slug)
+    run = get_run(db, slug, kind)
     assert run is not None
     return run
+
+
+def restart_run(db: sqlite3.Connection, run_id: int) -> None:
+    """A finished rehearsal, emptied to be rehearsed again (a real run is never restarted).
+
+    Its bounces, if any were imported, are kept, no longer tied to the run."""
+    stamp = now()
+    with transaction(db):
+        kind = db.execute("SELECT kind FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if kind is None or kind[0] != REHEARSAL:
+            raise ValueError(f"run {run_id} is not a rehearsal")
+        db.execute("UPDATE bounces SET run_id = NULL WHERE run_id = ?", (run_id,))
+        db.execute("DELETE FROM recipients WHERE run_id = ?", (run_id,))
+        db.execute("UPDATE runs SET created = ?, updated = ?, finished = NULL WHERE id = ?", (stamp, stamp, run_id))
+
+
+def relay_counts(db: sqlite3.Connection, run_id: int) -> dict[str, int]:
+    """host:port -> recipients it accepted in this run ("" for rows sent before relays were recorded)."""
+    return dict(db.execute("SELECT relay, COUNT(*) FROM recipients WHERE run_id = ? AND state = 'sent' "
+                           "GROUP BY relay ORDER BY COUNT(*) DESC", (run_id,)).fetchall())
 
 
 def finish_run(db: sqlite3.Connection, run_id: int) -> None:
@@ -213,8 +257,10 @@ def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome],
     with transaction(db):
         db.executemany(
             "UPDATE recipients SET state = ?, reply = ?, updated = ?, "
-            "possible_duplicate = MAX(possible_duplicate, ?) WHERE run_id = ? AND email = ?",
-            ((o.state, o.reply, stamp, int(o.possible_duplicate), run_id, o.email) for o in outcomes),
+            "possible_duplicate = MAX(possible_duplicate, ?), relay = CASE WHEN ? = '' THEN relay ELSE ? END "
+            "WHERE run_id = ? AND email = ?",
+            ((o.state, o.reply, stamp, int(o.possible_duplicate), o.relay, o.relay, run_id, o.email)
+             for o in outcomes),
         )
         rows = []
         for email in reclaim:

@@ -230,7 +230,8 @@ class JournalJobs:
             self.exhausted = False
         self.report.possible_duplicates += result.uncertain
         self.outcomes.append(journal.Outcome(key, state, result.summary if state != "pending" else "",
-                                             possible_duplicate=result.uncertain))
+                                             possible_duplicate=result.uncertain,
+                                             relay=self.plan.relay if state == "sent" else ""))
         self.changed.set()
         self.on_result(state)
         if time.monotonic() - self.last_flush >= FLUSH_SECONDS or len(self.outcomes) >= 256:

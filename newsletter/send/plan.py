@@ -4,7 +4,13 @@
 address once, the CSV's row first), the suppressions, the saved theme choices and
 the journal, and counts who gets the issue, who is excluded and why, and what a resume
 picks up (`SendPlan`). The CLI shows this before asking to confirm; the run (run.py)
-then writes it into the journal and sends. `exclusion` is the one rule for who is left
+then writes it into the journal and sends.
+
+Which run it is follows from where the mail goes: into the embedded outbox it is a
+rehearsal (journal.REHEARSAL), its own run, which never counts anyone as sent for the
+real one and starts afresh once finished (an unfinished one resumes, as after a crash);
+through any relay, loopback included, it is the real run, which resumes wherever it
+stopped, through the same relay or another. `exclusion` is the one rule for who is left
 out, shared by the counts, the run and the dry run so they can never disagree.
 """
 
@@ -44,7 +50,7 @@ class SendPlan:
     build: BuildResult
     slug: str
     subscribers: SubscriberList
-    transport: Transport | None  # None = the embedded outbox
+    transport: Transport | None  # None = the embedded outbox: a rehearsal
     keys: list[bytes] = field(repr=False, default_factory=list)
     digest: str = ""
     run: journal.Run | None = None
@@ -63,10 +69,26 @@ class SendPlan:
     variants: Variants | None = field(default=None, repr=False)
     quiet: set[str] = field(default_factory=set, repr=False)  # nothing in their themes: skipped
     from_signups: int = 0  # confirmed sign-ups added to the CSV's list (not already in it)
+    relays: dict[str, int] = field(default_factory=dict)  # a resumed real run: host:port -> accepted so far
+    rehearsed: journal.Run | None = None  # a real run's plan: the issue's last rehearsal, if any
+
+    @property
+    def kind(self) -> str:
+        """journal.REHEARSAL into the embedded outbox, journal.REAL through any relay."""
+        return journal.REHEARSAL if self.transport is None else journal.REAL
+
+    @property
+    def rehearsal(self) -> bool:
+        return self.transport is None
 
     @property
     def resuming(self) -> bool:
         return self.run is not None
+
+    @property
+    def relay(self) -> str:
+        """What a sent row records as the server that accepted it."""
+        return "outbox" if self.transport is None else self.transport.label
 
     @property
     def skipped(self) -> int:
@@ -87,8 +109,13 @@ def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, 
     keys = unsubscribe_keys(config)
     listed = read_subscribers(subscribers_path, strict=strict)
     slug = build.rendered.issue.range.slug
+    kind = journal.REHEARSAL if transport is None else journal.REAL
     with contextlib.closing(journal.connect(config.state_file)) as db:
-        run = journal.get_run(db, slug)
+        run = journal.get_run(db, slug, kind)
+        if run is not None and run.rehearsal and run.finished:
+            run = None  # a finished rehearsal is rehearsed again from the start
+        relays = journal.relay_counts(db, run.id) if run is not None and not run.rehearsal else {}
+        rehearsed = journal.get_run(db, slug, journal.REHEARSAL) if kind == journal.REAL else None
         suppressions = {s.email: s.reason for s in journal.list_suppressions(db)}
         states = journal.recipient_states(db, run.id) if run else {}
         with_page, from_signups = with_signups(listed, journal.confirmed_signups(db))
@@ -103,7 +130,8 @@ def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, 
                     already_sent=counts.already_sent, failed_before=counts.failed_before,
                     excluded=counts.excluded, changed=bool(run and run.digest and run.digest != digest),
                     retry_failed=retry_failed, concurrency=concurrency, suppressions=suppressions,
-                    states=states, choices=choices, variants=variants, quiet=quiet, from_signups=from_signups)
+                    states=states, choices=choices, variants=variants, quiet=quiet, from_signups=from_signups,
+                    relays=relays, rehearsed=rehearsed)
 
 
 def exclusion(plan: SendPlan, key: str) -> str | None:

@@ -59,8 +59,12 @@ def _composer(plan: SendPlan) -> Composer:
 
 def _apply(db: sqlite3.Connection, plan: SendPlan) -> tuple[journal.Run, int]:
     """Write the plan into the journal; returns the run and how many crash leftovers it resends."""
+    if plan.rehearsal and plan.run is None:  # rehearsing again: the last rehearsal's rows go
+        done = journal.get_run(db, plan.slug, journal.REHEARSAL)
+        if done is not None and done.finished:
+            journal.restart_run(db, done.id)
     run = journal.open_run(db, plan.slug, subject=plan.build.rendered.subject, digest=plan.digest,
-                           subscribers=str(plan.subscribers.path))
+                           subscribers=str(plan.subscribers.path), kind=plan.kind)
     in_flight = journal.recover_in_flight(db, run.id)
     if plan.retry_failed:
         journal.retry_failed(db, run.id)

@@ -203,16 +203,21 @@ def send_with_progress(plan: SendPlan) -> SendReport:
             return Text(f"{speed:,.0f} msgs/s" if speed else "- msgs/s")
 
     err = Console(stderr=True, highlight=False)
-    columns = [TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=err, transient=False, refresh_per_second=4) as progress:
-        task = progress.add_task("send", total=plan.to_send)
+        doing = "Rehearsing" if plan.rehearsal else "Sending"
+        task = progress.add_task(doing, total=plan.to_send)
 
         def on_result(state: str) -> None:
             if state != "pending":
                 progress.advance(task)
 
-        return send_issue(plan, on_result=on_result, on_event=lambda message: progress.console.print(message))
+        def on_wait(what: str) -> None:  # a relay slow to answer: say what for, not a frozen 0/N
+            progress.update(task, description=f"{doing} ({what})" if what else doing)
+
+        return send_issue(plan, on_result=on_result, on_event=lambda message: progress.console.print(message),
+                          on_wait=on_wait)
 
 
 def _resume_command() -> str:

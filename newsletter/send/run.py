@@ -152,7 +152,7 @@ def _install_signals(stop: asyncio.Event, on_event: OnEvent) -> Callable[[], Non
 
 
 async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event: OnEvent,
-               handle_signals: bool) -> None:
+               handle_signals: bool, on_wait: OnEvent | None = None) -> None:
     """The run itself: journal the plan, deliver through the feed until done or stopped, sum up."""
     stop = asyncio.Event()
     remove = _install_signals(stop, on_event) if handle_signals else (lambda: None)
@@ -168,7 +168,7 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
         async def body(transport: Transport, outbox: Path | None) -> PoolReport:
             report.outbox = outbox
             try:
-                return await deliver(jobs, transport, stop=stop, on_event=on_event)
+                return await deliver(jobs, transport, stop=stop, on_event=on_event, on_wait=on_wait)
             finally:
                 jobs.close()
 
@@ -211,16 +211,17 @@ def _finish(db: sqlite3.Connection, run: journal.Run, plan: SendPlan, report: Se
 
 
 def send_issue(plan: SendPlan, *, on_result: OnResult | None = None, on_event: OnEvent | None = None,
-               handle_signals: bool = True) -> SendReport:
+               handle_signals: bool = True, on_wait: OnEvent | None = None) -> SendReport:
     """Send (or resume) the run the plan describes; returns when done, stopped or interrupted.
 
     `on_result(state)` is called once per recipient handled (for a progress bar);
-    `on_event(message)` for things worth telling the user (throttling, reconnects).
+    `on_event(message)` for things worth telling the user (throttling, reconnects);
+    `on_wait(what)` while a connection waits for the relay ("" when it is open).
     """
     report = SendReport(plan.slug, plan.transport_label, already_sent=plan.already_sent)
     with _send_lock(plan.config):
         asyncio.run(_run(plan, report, on_result or (lambda state: None), on_event or (lambda message: None),
-                         handle_signals))
+                         handle_signals, on_wait))
     return report
 
 

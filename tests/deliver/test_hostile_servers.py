@@ -181,3 +181,16 @@ def test_the_cli_says_one_error_line_naming_the_greeting(tmp_path: Path, built: 
     assert result.exit_code == 1, result.output
     assert len(errors) == 1 and "accepted the connection but sent no greeting within 0.5 s" in errors[0]
     assert "Traceback" not in result.output
+
+
+def test_while_a_relay_is_silent_the_progress_says_what_it_waits_for(tmp_path: Path, built: BuildResult) -> None:
+    from newsletter.send.plan import prepare_send
+    from newsletter.send.run import send_issue
+
+    with ScriptedSmtp(silent_at="EHLO") as server:
+        config = make_project(tmp_path / "digest", smtp=smtp_block(server.port, timeout=0.5))
+        waits: list[str] = []
+        send_issue(prepare_send(config, built, write_csv(config.root, 2)), handle_signals=False,
+                   on_wait=waits.append)
+    assert f"connecting to 127.0.0.1:{server.port}" in waits
+    assert f"waiting for 127.0.0.1:{server.port} to answer EHLO" in waits and waits[-1] == ""

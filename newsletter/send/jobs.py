@@ -17,12 +17,13 @@ connections (about one per connection) can still go to an address just suppresse
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import heapq
 import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
-from email.utils import formatdate
+from email.utils import format_datetime
 
 from newsletter import journal
 from newsletter.audience.choices import ordered, stored_choice
@@ -146,7 +147,7 @@ class JournalJobs:
         fresh = len(rows) - len(due)
         if fresh < want:
             self.exhausted = True
-        date = formatdate(usegmt=True)
+        date = format_datetime(dt.datetime.now(dt.UTC))  # +0000: RFC 5322's zone, not the obsolete GMT
         claimed = [row for row in rows if row.state == "sending"]
         for row in rows:
             if row.state == "skipped":  # on the suppression list since the run was planned

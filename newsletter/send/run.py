@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from email.utils import formatdate
+from email.utils import format_datetime
 from pathlib import Path
 
 from newsletter import journal
@@ -230,7 +231,7 @@ def dry_run(plan: SendPlan) -> DryRunReport:
     composer = _composer(plan)
     report = DryRunReport()
     started = time.perf_counter()
-    date = formatdate(usegmt=True)
+    date = format_datetime(dt.datetime.now(dt.UTC))  # +0000: RFC 5322's zone, not the obsolete GMT
     for s in plan.subscribers.subscribers:
         state = plan.states.get(s.key)
         if state == "sent" or (state == "failed" and not plan.retry_failed):

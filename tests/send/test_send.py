@@ -71,6 +71,7 @@ def test_each_recipient_gets_one_complete_personal_message(tmp_path: Path, serve
         assert (msg["To"].addresses[0].display_name, msg["To"].addresses[0].addr_spec) == (name, email)
         assert msg["Subject"] == built.rendered.subject
         assert msg["Date"] and msg["List-Id"] == f"Safeguarding digest <{config.list_id}>"
+        assert re.search(rb"^Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d \+0000\r$", raw, re.M)
         message_id = msg["Message-ID"]
         assert re.fullmatch(r"<nl\d+\.[0-9a-f]{20}@example\.org>", message_id)
         assert journal_rows[email].message_id == message_id

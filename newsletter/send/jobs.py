@@ -29,6 +29,7 @@ from newsletter import journal
 from newsletter.audience.choices import ordered, stored_choice
 from newsletter.audience.subscribers import Subscriber
 from newsletter.deliver.transaction import Job, Result
+from newsletter.errors import NewsletterError
 from newsletter.issue.variants import QUIET_REASON
 from newsletter.send.dkim import Unsigned
 from newsletter.send.messages import Composer, envelope_sender, long_header_line
@@ -70,6 +71,7 @@ class JournalJobs:
         self.tries: dict[str, int] = {}  # attempts so far, only for those waiting to retry (memory stays flat)
         self.outcomes: list[journal.Outcome] = []
         self.exhausted = False
+        self.error: NewsletterError | None = None  # the state file refused a write: the run stops
         self.outstanding = 0
         self.changed = asyncio.Event()
         self.last_flush = time.monotonic()
@@ -143,7 +145,11 @@ class JournalJobs:
     def _refill(self, due: list[str]) -> int:
         """Claim the next batch (and the retries due); returns how many rows the claim took."""
         want = 0 if self.exhausted else self.batch
-        rows = journal.checkpoint(self.db, self.run_id, self._take_outcomes(), claim=want, reclaim=due)
+        try:
+            rows = journal.checkpoint(self.db, self.run_id, self._take_outcomes(), claim=want, reclaim=due)
+        except NewsletterError as exc:
+            self._failed(exc)
+            return 0
         fresh = len(rows) - len(due)
         if fresh < want:
             self.exhausted = True
@@ -239,12 +245,30 @@ class JournalJobs:
             self.flush()
 
     def _suppress(self, result: Result) -> None:
-        if journal.suppress(self.db, result.job.key, "hard-bounce", f"smtp:{result.summary}"[:300]):
-            self.report.suppressed += 1
+        if self.error is not None:
+            return
+        try:
+            if journal.suppress(self.db, result.job.key, "hard-bounce", f"smtp:{result.summary}"[:300]):
+                self.report.suppressed += 1
+        except NewsletterError as exc:
+            self._failed(exc)
 
     def flush(self) -> None:
-        if self.outcomes:
-            journal.checkpoint(self.db, self.run_id, self._take_outcomes())
+        if self.outcomes and self.error is None:
+            try:
+                journal.checkpoint(self.db, self.run_id, self._take_outcomes())
+            except NewsletterError as exc:
+                self._failed(exc)
+
+    def _failed(self, exc: NewsletterError) -> None:
+        """The state file refused a write (disk full, read-only): stop the run, nothing more is written.
+
+        What was claimed stays `sending` in the file, so the next run resends it as a
+        possible duplicate rather than losing anyone; the run raises `error` once it is over."""
+        if self.error is None:
+            self.error = exc
+        self.outcomes = []
+        self.stop.set()
 
     def close(self) -> None:
         """Hand back what was claimed but never sent; waiting retries stay deferred for next time."""

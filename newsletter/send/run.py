@@ -115,7 +115,12 @@ def _send_lock(config: Config) -> Iterator[None]:
         yield
         return
     path = config.root / ".newsletter-send.lock"
-    with open(path, "a+") as fh:
+    try:
+        fh = open(path, "a+")  # noqa: SIM115 - closed by the `with` below
+    except OSError as exc:
+        raise SendError(f"cannot create the send lock: {exc.strerror}", path=path,
+                        hint="the newsletter folder must be writable by this user") from exc
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -182,6 +187,8 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
             report.interrupted = stop.is_set() and not pool.stopped
         except asyncio.CancelledError:
             report.interrupted = report.aborted = True
+        if jobs.error is not None:
+            raise jobs.error  # one error line; the file keeps its last committed state
         report.elapsed = time.monotonic() - started
         _finish(db, run, plan, report)
     finally:

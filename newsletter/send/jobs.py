@@ -71,7 +71,8 @@ class JournalJobs:
         self.tries: dict[str, int] = {}  # attempts so far, only for those waiting to retry (memory stays flat)
         self.outcomes: list[journal.Outcome] = []
         self.exhausted = False
-        self.error: NewsletterError | None = None  # the state file refused a write: the run stops
+        self.error: NewsletterError | None = None  # the run cannot go on (state file, signing): it stops
+        self._journal_broken = False  # the state file refuses writes: nothing more is written
         self.outstanding = 0
         self.changed = asyncio.Event()
         self.last_flush = time.monotonic()
@@ -90,8 +91,12 @@ class JournalJobs:
                 if self.signing is not None and len(self.queue) < self.batch // 2:
                     self._sign_ahead()
                 return job
-            if self._signing_task is not None:
-                await self._signing_task
+            if self._signing_task is not None:  # the workers are signing the next batch; a stop ends the wait
+                stopping = asyncio.ensure_future(self.stop.wait())
+                try:
+                    await asyncio.wait((self._signing_task, stopping), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stopping.cancel()
                 continue
             due = self._due()
             if due or not self.exhausted:
@@ -121,6 +126,8 @@ class JournalJobs:
                 job.message = self.composer.finish(job.message, unsigned, signature)
                 self.queue.append(job)
             self._unsigned = []
+        except NewsletterError as exc:  # the signing processes kept dying: stop, the batch goes back unsent
+            self._failed(exc, journal_ok=True)
         finally:
             self._signing_task = None
             self.changed.set()
@@ -148,7 +155,7 @@ class JournalJobs:
         try:
             rows = journal.checkpoint(self.db, self.run_id, self._take_outcomes(), claim=want, reclaim=due)
         except NewsletterError as exc:
-            self._failed(exc)
+            self._failed(exc, journal_ok=False)
             return 0
         fresh = len(rows) - len(due)
         if fresh < want:
@@ -245,29 +252,32 @@ class JournalJobs:
             self.flush()
 
     def _suppress(self, result: Result) -> None:
-        if self.error is not None:
+        if self._journal_broken:
             return
         try:
             if journal.suppress(self.db, result.job.key, "hard-bounce", f"smtp:{result.summary}"[:300]):
                 self.report.suppressed += 1
         except NewsletterError as exc:
-            self._failed(exc)
+            self._failed(exc, journal_ok=False)
 
     def flush(self) -> None:
-        if self.outcomes and self.error is None:
+        if self.outcomes and not self._journal_broken:
             try:
                 journal.checkpoint(self.db, self.run_id, self._take_outcomes())
             except NewsletterError as exc:
-                self._failed(exc)
+                self._failed(exc, journal_ok=False)
 
-    def _failed(self, exc: NewsletterError) -> None:
-        """The state file refused a write (disk full, read-only): stop the run, nothing more is written.
+    def _failed(self, exc: NewsletterError, *, journal_ok: bool) -> None:
+        """Something the run cannot go on without failed: stop; the run raises `error` once it is over.
 
-        What was claimed stays `sending` in the file, so the next run resends it as a
-        possible duplicate rather than losing anyone; the run raises `error` once it is over."""
+        When it is the state file refusing writes (disk full, read-only), nothing more is
+        written: what was claimed stays `sending` in the file, so the next run resends it
+        as a possible duplicate rather than losing anyone."""
         if self.error is None:
             self.error = exc
-        self.outcomes = []
+        if not journal_ok:
+            self._journal_broken = True
+            self.outcomes = []
         self.stop.set()
 
     def close(self) -> None:

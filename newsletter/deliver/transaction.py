@@ -190,7 +190,9 @@ async def transact(smtp: aiosmtplib.SMTP, job: Job, transport: Transport) -> Res
             reply = await replies.read(t.data_timeout, "reply to the message")
             accepted = _verdict(reply, (250,), "the message")
             extra = await replies.leftover()
-            if extra:
+            if extra.startswith("421") and accepted:  # a server may announce its closing at any time
+                smtp.close()
+            elif extra:
                 raise _OutOfStep(f"{extra!r} after the reply to the message")
             if accepted:
                 return Result(job, "sent", 250, one_line(reply.message))

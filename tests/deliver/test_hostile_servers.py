@@ -194,3 +194,15 @@ def test_while_a_relay_is_silent_the_progress_says_what_it_waits_for(tmp_path: P
                    on_wait=waits.append)
     assert f"connecting to 127.0.0.1:{server.port}" in waits
     assert f"waiting for 127.0.0.1:{server.port} to answer EHLO" in waits and waits[-1] == ""
+
+
+def test_a_421_announced_right_after_a_250_keeps_the_message_sent(tmp_path: Path, built: BuildResult) -> None:
+    """RFC 5321 lets a server say 421 at any moment: after a 250 it is a goodbye, not a second reply."""
+    def after(address: str, n: int) -> list[str]:
+        return ["250 2.0.0 queued", "421 4.7.0 enough for this connection"] if n % 3 == 0 else ["250 2.0.0 queued"]
+
+    with ScriptedSmtp(after_message=after) as server:
+        config, report = run(tmp_path, built, server, 9, concurrency=1)
+    journaled = assert_journal_matches(config, server)
+    assert report.complete and not report.possible_duplicates and server.accepted.count("user2@example.org") == 1
+    assert {r.state for r in journaled.values()} == {"sent"} and server.connections >= 3

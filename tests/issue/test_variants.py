@@ -114,7 +114,7 @@ def test_a_quiet_month_is_skipped_and_counted(tmp_path: Path) -> None:
     assert list(outbox(config)) == ["busy@example.org"]
     db = journal.connect(config.state_file)
     try:
-        run = journal.get_run(db, AUGUST.slug)
+        run = journal.get_run(db, AUGUST.slug, journal.REHEARSAL)  # into the outbox: a rehearsal
         assert run is not None and run.finished
         skipped = {r.email: r.reply for r in journal.run_recipients(db, run.id, ("skipped",))}
     finally:

@@ -54,7 +54,7 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
             _all_runs(out, db)
             return
         slug = date_range(month, since, until).slug
-        real, rehearsal = journal.get_run(db, slug), journal.get_run(db, slug, journal.REHEARSAL)
+        real, rehearsal = journal.get_run(db, slug), journal.get_run(db, slug, journal.RunKind.REHEARSAL)
         run = real or rehearsal
         if run is None:
             raise SendError(f"no send run for {slug}", path=config.state_file,
@@ -111,7 +111,7 @@ def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_cs
         out.print("Accepted by: " + ", ".join(f"{relay or 'a relay not recorded'} ({n})" for relay, n in relays.items()))
     out.print(f"Bounces: {_bounces(status) or 'none imported'} (`newsletter bounces import`)")
     for row in status.problems:
-        out.print(f"{row.state}: {row.address}: {row.reply or '(no reply recorded)'}")
+        out.print(f"{row.state}: {row.email}: {row.reply or '(no reply recorded)'}")
     if status.duplicates:
         out.print(f"Possible duplicates (in flight when a run stopped): {', '.join(status.duplicates)}")
     if failures_csv is not None:

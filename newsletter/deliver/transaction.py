@@ -40,6 +40,7 @@ import aiosmtplib
 
 from newsletter.deliver.connection import ConnectionFailed, Fatal, Transport, one_line
 from newsletter.deliver.replies import ConnectionLost, ExchangeReplies, Reply
+from newsletter.journal.states import DeliveryStatus
 
 __all__ = ["HARD_BOUNCE_CODES", "Job", "Result", "pace_signal", "transact"]
 
@@ -65,7 +66,7 @@ class Result:
     """What happened to a job; `status` is sent, deferred, failed or unsent (never tried)."""
 
     job: Job
-    status: str
+    status: DeliveryStatus
     code: int = 0
     reply: str = ""
     retry_in: float | None = None  # deferred: try again after this many seconds; None = not in this run
@@ -120,8 +121,8 @@ def _refused(transport: Transport, job: Job, code: int, message: str, *, at_rcpt
     message = one_line(message)
     stage = "rcpt" if at_rcpt else stage
     if 400 <= code < 500:
-        return Result(job, "deferred", code, message, retry_in=_retry_in(transport, job), stage=stage)
-    return Result(job, "failed", code, message, hard_bounce=_is_hard_bounce(code, message, at_rcpt=at_rcpt))
+        return Result(job, DeliveryStatus.DEFERRED, code, message, retry_in=_retry_in(transport, job), stage=stage)
+    return Result(job, DeliveryStatus.FAILED, code, message, hard_bounce=_is_hard_bounce(code, message, at_rcpt=at_rcpt))
 
 
 class _OutOfStep(Exception):
@@ -170,7 +171,7 @@ async def transact(smtp: aiosmtplib.SMTP, job: Job, transport: Transport) -> Res
     try:
         sender, recipient = _addr(job.sender), _addr(job.recipient)
     except ValueError as exc:
-        return Result(job, "failed", reply=str(exc))
+        return Result(job, DeliveryStatus.FAILED, reply=str(exc))
     protocol = smtp.protocol
     connection = protocol.transport if protocol is not None else None
     if protocol is None or connection is None or connection.is_closing():
@@ -195,7 +196,7 @@ async def transact(smtp: aiosmtplib.SMTP, job: Job, transport: Transport) -> Res
             elif extra:
                 raise _OutOfStep(f"{extra!r} after the reply to the message")
             if accepted:
-                return Result(job, "sent", 250, one_line(reply.message))
+                return Result(job, DeliveryStatus.SENT, 250, one_line(reply.message))
             refused = (2, reply)
         step, reply = refused
         if reply.code != 421:
@@ -203,14 +204,14 @@ async def transact(smtp: aiosmtplib.SMTP, job: Job, transport: Transport) -> Res
     except ConnectionLost as exc:
         smtp.close()
         if body_went:
-            return Result(job, "deferred", reply=f"connection lost during the message: {one_line(str(exc))}",
+            return Result(job, DeliveryStatus.DEFERRED, reply=f"connection lost during the message: {one_line(str(exc))}",
                           retry_in=_retry_in(t, job), uncertain=True)
         raise ConnectionFailed(f"{t.label} stopped answering: {one_line(str(exc))}" if exc.timed_out
                                else one_line(str(exc)), setting="smtp.host" if exc.timed_out else None) from exc
     except _OutOfStep as exc:
         smtp.close()
         if body_went:
-            return Result(job, "deferred", reply=f"protocol error after the message: {exc}",
+            return Result(job, DeliveryStatus.DEFERRED, reply=f"protocol error after the message: {exc}",
                           retry_in=_retry_in(t, job), uncertain=True)
         raise ConnectionFailed(f"protocol error: {exc}") from exc
     finally:

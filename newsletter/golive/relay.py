@@ -16,10 +16,10 @@ from newsletter.deliver.connection import (
     Fatal,
     Transport,
     close_politely,
-    transport_from_config,
 )
 from newsletter.errors import NewsletterError
 from newsletter.golive.findings import Diagnosis, error, ok, warning
+from newsletter.send.transport import transport_from_config
 
 __all__ = ["PROBE_TIMEOUT", "check_relay", "relay_transport"]
 

@@ -19,12 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from newsletter.journal.db import now, transaction
+from newsletter.journal.states import RecipientState, RunKind, SkipReason
 
 __all__ = [
-    "REAL",
     "RECIPIENT_STATES",
-    "REHEARSAL",
-    "RUN_KINDS",
     "SUPPRESSED_DURING_RUN",
     "NewRecipient",
     "Outcome",
@@ -45,10 +43,7 @@ __all__ = [
     "run_recipients",
 ]
 
-RECIPIENT_STATES = ("pending", "sending", "sent", "deferred", "failed", "skipped")
-REAL = "real"  # through a relay: whoever it sends to is sent
-REHEARSAL = "rehearsal"  # into the embedded outbox: nobody is counted as sent for a real run
-RUN_KINDS = (REAL, REHEARSAL)
+RECIPIENT_STATES = tuple(RecipientState)
 
 
 @dataclass(frozen=True)
@@ -61,35 +56,40 @@ class Run:
     created: str
     updated: str
     finished: str | None
-    kind: str = REAL  # REAL or REHEARSAL
+    kind: RunKind = RunKind.REAL
 
     @property
     def rehearsal(self) -> bool:
-        return self.kind == REHEARSAL
+        return self.kind is RunKind.REHEARSAL
 
 
 @dataclass(frozen=True)
 class RecipientRow:
-    email: str  # lower-cased key
-    address: str  # as delivered
+    key: str  # the address key (`addresses.address_key`); the `email` column
+    email: str  # the address as delivered; the `address` column
     name: str
     themes: tuple[str, ...] | None
-    state: str
+    state: RecipientState
     attempts: int
     reply: str
     message_id: str
     possible_duplicate: bool
     relay: str = ""  # host:port that accepted the message ("" until sent)
 
+    @property
+    def skip_reason(self) -> SkipReason | None:
+        """Why a skipped row was skipped, when it is one of the fixed reasons."""
+        return SkipReason.of(self.reply) if self.state is RecipientState.SKIPPED else None
+
 
 @dataclass(frozen=True)
 class NewRecipient:
-    email: str
-    address: str
+    key: str  # the address key
+    email: str  # as delivered
     name: str
     themes: tuple[str, ...] | None
-    state: str  # pending or skipped
-    reply: str  # the reason when skipped
+    state: RecipientState  # pending or skipped
+    reply: str  # the reason when skipped (a `SkipReason`, or `suppressed (<reason>)`)
     message_id: str
 
 
@@ -97,8 +97,8 @@ class NewRecipient:
 class Outcome:
     """What happened to one claimed recipient, to be recorded in the next checkpoint."""
 
-    email: str
-    state: str  # sent | deferred | failed | pending (handed back unsent)
+    key: str  # the address key
+    state: RecipientState  # sent | deferred | failed | pending (handed back unsent) | skipped
     reply: str = ""
     possible_duplicate: bool = False  # the connection broke after the message went out
     relay: str = ""  # sent: the host:port that accepted it
@@ -112,29 +112,33 @@ def _themes_text(themes: tuple[str, ...] | None) -> str | None:
 
 
 def _recipient(row: sqlite3.Row | tuple) -> RecipientRow:
-    email, address, name, themes, state, attempts, reply, message_id, dup, relay = tuple(row)
-    return RecipientRow(email, address or email, name, None if themes is None else tuple(themes.split("\n")),
-                        state, attempts, reply, message_id, bool(dup), relay)
+    key, email, name, themes, state, attempts, reply, message_id, dup, relay = tuple(row)
+    return RecipientRow(key, email or key, name, None if themes is None else tuple(themes.split("\n")),
+                        RecipientState(state), attempts, reply, message_id, bool(dup), relay)
 
 
 def _run(row: sqlite3.Row | tuple | None) -> Run | None:
-    return None if row is None else Run(*tuple(row))
+    if row is None:
+        return None
+    id_, slug, subject, digest, subscribers, created, updated, finished, kind = tuple(row)
+    return Run(id_, slug, subject, digest, subscribers, created, updated, finished, RunKind(kind))
 
 
 _RUN_COLUMNS = "id, slug, subject, digest, subscribers, created, updated, finished, kind"
 
 
-def get_run(db: sqlite3.Connection, slug: str, kind: str = REAL) -> Run | None:
+def get_run(db: sqlite3.Connection, slug: str, kind: RunKind = RunKind.REAL) -> Run | None:
     return _run(db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE slug = ? AND kind = ?", (slug, kind)).fetchone())
 
 
 def list_runs(db: sqlite3.Connection) -> list[Run]:
     """Every run, oldest first; an issue's real run before its rehearsal."""
-    return [Run(*tuple(r)) for r in db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, slug, kind")]
+    return [run for r in db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, slug, kind")
+            if (run := _run(r)) is not None]
 
 
 def open_run(db: sqlite3.Connection, slug: str, *, subject: str, digest: str, subscribers: str,
-             kind: str = REAL) -> Run:
+             kind: RunKind = RunKind.REAL) -> Run:
     """The run of this kind for `slug`, created on first use; later calls record the current digest and CSV."""
     stamp = now()
     with transaction(db):
@@ -157,7 +161,7 @@ def restart_run(db: sqlite3.Connection, run_id: int) -> None:
     stamp = now()
     with transaction(db):
         kind = db.execute("SELECT kind FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if kind is None or kind[0] != REHEARSAL:
+        if kind is None or kind[0] != RunKind.REHEARSAL:
             raise ValueError(f"run {run_id} is not a rehearsal")
         db.execute("UPDATE bounces SET run_id = NULL WHERE run_id = ?", (run_id,))
         db.execute("DELETE FROM recipients WHERE run_id = ?", (run_id,))
@@ -176,7 +180,7 @@ def finish_run(db: sqlite3.Connection, run_id: int) -> None:
 
 
 def recipient_states(db: sqlite3.Connection, run_id: int) -> dict[str, str]:
-    """email -> state for every recipient already in the run (planning a resume)."""
+    """address key -> state for every recipient already in the run (planning a resume)."""
     return dict(db.execute("SELECT email, state FROM recipients WHERE run_id = ?", (run_id,)).fetchall())
 
 
@@ -204,32 +208,32 @@ def apply_plan(db: sqlite3.Connection, run_id: int, *, new: Iterable[NewRecipien
                skip: Iterable[tuple[str, str]]) -> None:
     """Bring the run in line with the subscriber list, in one transaction.
 
-    `new` rows are inserted; `wanted` (email, address, name, themes) rows that exist and are
+    `new` rows are inserted; `wanted` (key, email, name, themes) rows that exist and are
     not sent, failed or in flight become pending with the list's current name and themes;
-    `skip` (email, reason) rows that are still pending or deferred become skipped.
+    `skip` (key, reason) rows that are still pending or deferred become skipped.
     """
     stamp = now()
     with transaction(db):
         db.executemany(
             "INSERT INTO recipients (run_id, email, address, name, themes, state, reply, message_id, updated) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((run_id, r.email, r.address, r.name, _themes_text(r.themes), r.state, r.reply, r.message_id, stamp)
+            ((run_id, r.key, r.email, r.name, _themes_text(r.themes), r.state, r.reply, r.message_id, stamp)
              for r in new),
         )
         db.executemany(
             "UPDATE recipients SET state = 'pending', address = ?, name = ?, themes = ?, updated = ?, "
             "reply = CASE WHEN state = 'skipped' THEN '' ELSE reply END "
             "WHERE run_id = ? AND email = ? AND state IN ('pending', 'deferred', 'skipped')",
-            ((address, name, _themes_text(themes), stamp, run_id, email) for email, address, name, themes in wanted),
+            ((email, name, _themes_text(themes), stamp, run_id, key) for key, email, name, themes in wanted),
         )
         db.executemany(
             "UPDATE recipients SET state = 'skipped', reply = ?, updated = ? "
             "WHERE run_id = ? AND email = ? AND state IN ('pending', 'deferred', 'skipped')",
-            ((reason, stamp, run_id, email) for email, reason in skip),
+            ((reason, stamp, run_id, key) for key, reason in skip),
         )
 
 
-SUPPRESSED_DURING_RUN = "unsubscribed during the run"
+SUPPRESSED_DURING_RUN = SkipReason.SUPPRESSED_DURING_RUN
 
 # A claim re-reads the suppression list row by row, in the same transaction: an opt-out
 # committed a moment ago (one-click, `suppress import`, a bounce import) turns the claim
@@ -259,14 +263,14 @@ def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome],
             "UPDATE recipients SET state = ?, reply = ?, updated = ?, "
             "possible_duplicate = MAX(possible_duplicate, ?), relay = CASE WHEN ? = '' THEN relay ELSE ? END "
             "WHERE run_id = ? AND email = ?",
-            ((o.state, o.reply, stamp, int(o.possible_duplicate), o.relay, o.relay, run_id, o.email)
+            ((o.state, o.reply, stamp, int(o.possible_duplicate), o.relay, o.relay, run_id, o.key)
              for o in outcomes),
         )
         rows = []
-        for email in reclaim:
+        for key in reclaim:
             rows += db.execute(
                 f"{_CLAIM} WHERE run_id = ? AND email = ? RETURNING {_RECIPIENT_COLUMNS}",
-                (stamp, run_id, email),
+                (stamp, run_id, key),
             ).fetchall()
         if claim > 0:
             rows += db.execute(
@@ -279,7 +283,7 @@ def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome],
 
 def run_counts(db: sqlite3.Connection, run_id: int) -> dict[str, int]:
     """Recipients per state (every state present, zero when empty), plus `possible_duplicates`."""
-    counts = dict.fromkeys(RECIPIENT_STATES, 0)
+    counts: dict[str, int] = dict.fromkeys(RECIPIENT_STATES, 0)
     for state, count in db.execute("SELECT state, COUNT(*) FROM recipients WHERE run_id = ? GROUP BY state",
                                    (run_id,)):
         counts[state] = count

@@ -1,13 +1,14 @@
 """What a send would do, worked out before anything is written or sent.
 
-`prepare_send` reads the subscriber list and the confirmed sign-ups (one list, each
-address once, the CSV's row first), the suppressions, the saved theme choices and
-the journal, and counts who gets the issue, who is excluded and why, and what a resume
-picks up (`SendPlan`). The CLI shows this before asking to confirm; the run (run.py)
+`prepare_send` takes the resolved audience (audience/resolved.py: the subscriber list
+and the confirmed sign-ups, each address once, the CSV's row first, with the saved theme
+choices and the suppressions; read once, and checked version by version before this)
+and the journal's run, and counts who gets the issue, who is excluded and why, and what
+a resume picks up (`SendPlan`). The CLI shows this before asking to confirm; the run (run.py)
 then writes it into the journal and sends.
 
 Which run it is follows from where the mail goes: into the embedded outbox it is a
-rehearsal (journal.REHEARSAL), its own run, which never counts anyone as sent for the
+rehearsal (RunKind.REHEARSAL), its own run, which never counts anyone as sent for the
 real one and starts afresh once finished (an unfinished one resumes, as after a crash);
 through any relay, loopback included, it is the real run, which resumes wherever it
 stopped, through the same relay or another. `exclusion` is the one rule for who is left
@@ -18,20 +19,20 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from newsletter import journal
-from newsletter.audience.choices import ThemeChoices, apply_choices
-from newsletter.audience.signups import with_signups
-from newsletter.audience.subscribers import SubscriberList, read_subscribers
+from newsletter.audience.choices import ThemeChoices
+from newsletter.audience.resolved import Audience
+from newsletter.audience.subscribers import SubscriberList
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
-from newsletter.deliver.relay import resolve_transport, transport_label
 from newsletter.errors import ErrorList, SendError
 from newsletter.issue.build import BuildResult
 from newsletter.issue.checks.findings import Finding
-from newsletter.issue.variants import QUIET_REASON, Variants
+from newsletter.issue.variants import Variants
+from newsletter.journal import RecipientState, SkipReason
 from newsletter.send.messages import TemplateCache, unsubscribe_keys
+from newsletter.send.transport import resolve_transport, transport_label
 
 __all__ = ["DUPLICATE_ROW", "INVALID_ROW", "ROW_REASONS", "SendPlan", "check_gate", "exclusion", "prepare_send"]
 
@@ -40,6 +41,7 @@ __all__ = ["DUPLICATE_ROW", "INVALID_ROW", "ROW_REASONS", "SendPlan", "check_gat
 DUPLICATE_ROW = "duplicate row"
 INVALID_ROW = "invalid row"
 ROW_REASONS = (DUPLICATE_ROW, INVALID_ROW)
+_WAITING = (RecipientState.PENDING, RecipientState.DEFERRED)  # not yet sent or given up on
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,9 @@ class SendPlan:
     rehearsed: journal.Run | None = None  # a real run's plan: the issue's last rehearsal, if any
 
     @property
-    def kind(self) -> str:
-        """journal.REHEARSAL into the embedded outbox, journal.REAL through any relay."""
-        return journal.REHEARSAL if self.transport is None else journal.REAL
+    def kind(self) -> journal.RunKind:
+        """REHEARSAL into the embedded outbox, REAL through any relay."""
+        return journal.RunKind.REHEARSAL if self.transport is None else journal.RunKind.REAL
 
     @property
     def rehearsal(self) -> bool:
@@ -101,25 +103,22 @@ class SendPlan:
         return transport_label(self.config, self.transport)
 
 
-def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, strict: bool = False,
-                 smtp_host: str | None = None, smtp_port: int | None = None, concurrency: int | None = None,
+def prepare_send(config: Config, build: BuildResult, audience: Audience, *, smtp_host: str | None = None,
+                 smtp_port: int | None = None, concurrency: int | None = None,
                  retry_failed: bool = False) -> SendPlan:
-    """Read everything a run needs and count what it would do; raises before anything is sent."""
+    """Count what a run would do for the resolved `audience`; raises before anything is sent."""
     transport = resolve_transport(config, host=smtp_host, port=smtp_port, concurrency=concurrency)
     keys = unsubscribe_keys(config)
-    listed = read_subscribers(subscribers_path, strict=strict)
     slug = build.rendered.issue.range.slug
-    kind = journal.REHEARSAL if transport is None else journal.REAL
+    kind = journal.RunKind.REHEARSAL if transport is None else journal.RunKind.REAL
     with contextlib.closing(journal.connect(config.state_file)) as db:
         run = journal.get_run(db, slug, kind)
         if run is not None and run.rehearsal and run.finished:
             run = None  # a finished rehearsal is rehearsed again from the start
         relays = journal.relay_counts(db, run.id) if run is not None and not run.rehearsal else {}
-        rehearsed = journal.get_run(db, slug, journal.REHEARSAL) if kind == journal.REAL else None
-        suppressions = {s.email: s.reason for s in journal.list_suppressions(db)}
+        rehearsed = journal.get_run(db, slug, journal.RunKind.REHEARSAL) if kind is journal.RunKind.REAL else None
         states = journal.recipient_states(db, run.id) if run else {}
-        with_page, from_signups = with_signups(listed, journal.confirmed_signups(db))
-        subscribers, choices = apply_choices(with_page, config, journal.all_preferences(db), strict=strict)
+    subscribers, choices, suppressions = audience.subscribers, audience.choices, dict(audience.suppressions)
     variants = Variants(build.rendered, config)
     variants.prepare(variants.key_of(selection) for selection in choices.selections)
     quiet = set() if config.quiet_month else {s.key for s in subscribers.subscribers if variants.is_quiet(s.themes)}
@@ -130,8 +129,8 @@ def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, 
                     already_sent=counts.already_sent, failed_before=counts.failed_before,
                     excluded=counts.excluded, changed=bool(run and run.digest and run.digest != digest),
                     retry_failed=retry_failed, concurrency=concurrency, suppressions=suppressions,
-                    states=states, choices=choices, variants=variants, quiet=quiet, from_signups=from_signups,
-                    relays=relays, rehearsed=rehearsed)
+                    states=states, choices=choices, variants=variants, quiet=quiet,
+                    from_signups=audience.from_signups, relays=relays, rehearsed=rehearsed)
 
 
 def exclusion(plan: SendPlan, key: str) -> str | None:
@@ -143,7 +142,7 @@ def _exclusion(suppressions: dict[str, str], quiet: set[str], key: str) -> str |
     reason = suppressions.get(key)
     if reason:
         return f"suppressed ({reason})"
-    return QUIET_REASON if key in quiet else None
+    return SkipReason.QUIET if key in quiet else None
 
 
 @dataclass(frozen=True)
@@ -169,25 +168,25 @@ def _count(subscribers: SubscriberList, states: dict[str, str], suppressions: di
     for s in subscribers.subscribers:
         state = states.get(s.key)
         reason = _exclusion(suppressions, quiet, s.key)
-        if state == "sent":
+        if state == RecipientState.SENT:
             already_sent += 1
-        elif state == "failed" and not retry_failed:
+        elif state == RecipientState.FAILED and not retry_failed:
             failed_before += 1
         elif reason:
             exclude(reason)
-        elif state == "sending":
+        elif state == RecipientState.SENDING:
             in_flight += 1
             to_send += 1
         else:
             to_send += 1
             new += state is None
-    exclude("unsubscribed in the list", len(subscribers.unsubscribed))
+    exclude(SkipReason.UNSUBSCRIBED_IN_LIST, len(subscribers.unsubscribed))
     exclude(DUPLICATE_ROW, len(subscribers.duplicates))
     exclude(INVALID_ROW, len(subscribers.invalid))
     if states:
         listed = {s.key for s in subscribers.subscribers} | {s.key for s in subscribers.unsubscribed}
-        gone = sum(1 for key, state in states.items() if key not in listed and state in ("pending", "deferred"))
-        exclude("no longer in the list", gone)
+        gone = sum(1 for key, state in states.items() if key not in listed and state in _WAITING)
+        exclude(SkipReason.GONE, gone)
     return _Counts(to_send, new, in_flight, already_sent, failed_before, excluded)
 
 

@@ -41,7 +41,7 @@ def run(tmp_path: Path, built: BuildResult, server: ScriptedSmtp, people: int, *
 def suppressed(config: Config) -> set[str]:
     db = journal.connect(config.state_file)
     try:
-        return {s.email for s in journal.list_suppressions(db)}
+        return {s.key for s in journal.list_suppressions(db)}
     finally:
         db.close()
 
@@ -184,13 +184,14 @@ def test_the_cli_says_one_error_line_naming_the_greeting(tmp_path: Path, built: 
 
 
 def test_while_a_relay_is_silent_the_progress_says_what_it_waits_for(tmp_path: Path, built: BuildResult) -> None:
-    from newsletter.send.plan import prepare_send
+    from support.sendkit import plan_send
+
     from newsletter.send.run import send_issue
 
     with ScriptedSmtp(silent_at="EHLO") as server:
         config = make_project(tmp_path / "digest", smtp=smtp_block(server.port, timeout=0.5))
         waits: list[str] = []
-        send_issue(prepare_send(config, built, write_csv(config.root, 2)), handle_signals=False,
+        send_issue(plan_send(config, built, write_csv(config.root, 2)), handle_signals=False,
                    on_wait=waits.append)
     assert f"connecting to 127.0.0.1:{server.port}" in waits
     assert f"waiting for 127.0.0.1:{server.port} to answer EHLO" in waits and waits[-1] == ""

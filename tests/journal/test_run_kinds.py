@@ -33,7 +33,7 @@ def test_an_old_state_file_keeps_its_runs_and_only_outbox_runs_become_rehearsals
         old.executescript(OLD_SCHEMA)
     db = journal.connect(path)
     try:
-        june, july = journal.get_run(db, "2023-06", journal.REHEARSAL), journal.get_run(db, "2023-07")
+        june, july = journal.get_run(db, "2023-06", journal.RunKind.REHEARSAL), journal.get_run(db, "2023-07")
         assert june is not None and june.rehearsal and journal.get_run(db, "2023-06") is None
         assert july is not None and not july.rehearsal and july.finished == "2023-08-01"
         assert journal.run_counts(db, july.id)["sent"] == 1  # the real run still never mails anyone twice
@@ -50,7 +50,7 @@ def test_an_old_state_file_keeps_its_runs_and_only_outbox_runs_become_rehearsals
 
 def test_a_finished_rehearsal_starts_afresh_and_a_real_run_cannot_be_restarted(tmp_path: Path) -> None:
     db = journal.connect(tmp_path / "state.sqlite")
-    rehearsal = journal.open_run(db, "2023-07", subject="July", digest="", subscribers="", kind=journal.REHEARSAL)
+    rehearsal = journal.open_run(db, "2023-07", subject="July", digest="", subscribers="", kind=journal.RunKind.REHEARSAL)
     journal.apply_plan(db, rehearsal.id, new=[journal.NewRecipient("a@example.org", "a@example.org", "", None,
                                                                    "pending", "", "<1@x>")], wanted=[], skip=[])
     journal.checkpoint(db, rehearsal.id, [], claim=1)

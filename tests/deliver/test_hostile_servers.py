@@ -148,16 +148,18 @@ def test_452_too_many_recipients_defers_that_recipient_and_keeps_the_pace(tmp_pa
     assert journaled["user4@example.org"].attempts == 2
 
 
-@pytest.mark.parametrize("stage", ["greeting", "EHLO", "MAIL", "RCPT", "DATA"])
+@pytest.mark.parametrize("stage", ["greeting", "EHLO", "AUTH", "MAIL", "RCPT", "DATA"])
 def test_a_relay_silent_at_any_stage_stops_the_run_naming_the_stage(tmp_path: Path, built: BuildResult,
-                                                                     stage: str) -> None:
+                                                                     stage: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD", "not-a-real-password")
     with ScriptedSmtp(silent_at=stage) as server:
-        config, report = run(tmp_path, built, server, 3, timeout=0.5, max_connection_failures=5)
+        config, report = run(tmp_path, built, server, 3, timeout=0.5, max_connection_failures=5, username="digest")
     journaled = assert_journal_matches(config, server)
     assert not server.accepted and {r.state for r in journaled.values()} == {"pending"}
     assert report.fatal and report.stopped
-    named = {"greeting": "sent no greeting", "EHLO": "at EHLO", "MAIL": "MAIL FROM", "RCPT": "RCPT TO",
-             "DATA": "reply to DATA"}[stage]
+    named = {"greeting": "sent no greeting", "EHLO": "at EHLO", "AUTH": "at AUTH", "MAIL": "MAIL FROM",
+             "RCPT": "RCPT TO", "DATA": "reply to DATA"}[stage]
     assert named in report.stopped
     assert server.silences <= 2  # it stopped at the first silence (one per connection), not five times each
 

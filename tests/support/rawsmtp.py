@@ -7,7 +7,7 @@ SMTP by hand (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) on an asyncio serve
 every misbehaviour is a setting:
 
 - `greeting`: the raw bytes sent on connecting (two replies, a multi-line one ...);
-- `silent_at`: "greeting", "EHLO", "MAIL", "RCPT", "DATA" or "message": from there on,
+- `silent_at`: "greeting", "EHLO", "AUTH", "MAIL", "RCPT", "DATA" or "message": from there on,
   say nothing and keep the connection open;
 - `split`: write every reply a few bytes at a time, each piece in its own packet;
 - `merge`: hold replies while more commands are waiting and write them in one packet;
@@ -93,7 +93,12 @@ class ScriptedSmtp:
             if verb == b"EHLO":
                 lines = ["scripted.test", "SIZE 10000000", "8BITMIME", "ENHANCEDSTATUSCODES"]
                 lines += ["PIPELINING"] if self.pipelining else []
+                lines += ["AUTH PLAIN LOGIN"]  # any login is accepted (on 127.0.0.1 no TLS is needed)
                 await out.reply("".join(f"250-{text}\r\n" for text in lines[:-1]) + f"250 {lines[-1]}")
+            elif verb == b"AUTH":
+                if self.silent_at == "AUTH":  # a relay that ignores a bad login
+                    return await self._hang(reader)
+                await out.reply("235 2.7.0 authenticated")
             elif verb == b"HELO":
                 await out.reply("250 scripted.test")
             elif verb == b"MAIL":

@@ -280,6 +280,9 @@ def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
                   "a run stopped); `newsletter status` lists them")
     if report.failures_csv:
         out.print(f"Not sent (failed or deferred): {len(report.failures)}, listed in {report.failures_csv}")
+    elif report.failures_csv_error:
+        click.echo(f"warning: {report.failures_csv_error} (`newsletter status --failures-csv FILE` writes "
+                   "the list elsewhere)", err=True)
     if report.outbox is not None:
         out.print(f"No mail left this machine: the messages are in {report.outbox}/new/")
     if report.fatal:

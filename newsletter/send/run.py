@@ -214,8 +214,12 @@ def _finish(db: sqlite3.Connection, run: journal.Run, plan: SendPlan, report: Se
     problems = journal.run_recipients(db, run.id, (RecipientState.FAILED, RecipientState.DEFERRED))
     report.failures = [FailedRecipient(r.email, r.name, r.state, r.reply) for r in problems]
     if problems:
-        report.failures_csv = plan.config.issues_dir / plan.slug / "failures.csv"
-        write_failures_csv(report.failures_csv, problems)
+        path = plan.config.issues_dir / plan.slug / "failures.csv"
+        try:
+            write_failures_csv(path, problems)
+            report.failures_csv = path
+        except OSError as exc:  # a full or read-only disk: the summary and the journal matter more
+            report.failures_csv_error = f"cannot write {path}: {exc.strerror or exc}"
     if report.complete:
         journal.finish_run(db, run.id)
 

@@ -109,3 +109,25 @@ def test_an_unreadable_state_file_is_one_error_that_never_advises_starting_afres
         assert "not a newsletter state file" in errors[0] and "restore it from a backup" in errors[0]
         assert not any(word in result.output for word in ("aside", "afresh", "delete"))
     assert config.state_file.read_bytes().startswith(b"this is not a database")  # left as it was
+
+
+def test_an_outbox_that_cannot_be_made_is_one_error_line(tmp_path: Path) -> None:
+    config = make_project(tmp_path / "digest")
+    csv = write_csv(config.root, 2)
+    config.outbox_dir.write_text("a file where the outbox folder should be\n")  # as a read-only folder would
+    code, output = send_cli(config, csv)
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert code == 1 and len(errors) == 1 and "cannot create the local outbox" in errors[0], output
+    assert "Traceback" not in output
+
+
+def test_a_failures_csv_that_cannot_be_written_is_a_warning_after_the_summary(tmp_path: Path,
+                                                                              server: SmtpServer) -> None:
+    server.handler.rcpt_replies["user1@example.org"] = ["550 5.1.1 no such user"]
+    config = make_project(tmp_path / "digest", smtp=smtp_block(server.port))
+    csv = write_csv(config.root, 3)
+    (config.issues_dir / "2023-07" / "failures.csv").mkdir(parents=True)  # cannot be replaced by a file
+    code, output = send_cli(config, csv)
+    assert code == 0 and "Traceback" not in output, output
+    assert "warning: cannot write" in output and "failures.csv" in output and "--failures-csv" in output
+    assert {r.state for r in rows(config).values()} == {"sent", "failed"}

@@ -181,7 +181,9 @@ SMTP = Section("smtp", (
     Key("rate", "float", None, "messages per second across all connections", "10",
         shown="none: as fast as the relay takes them", more="(the relay may still throttle: that is handled)"),
     Key("reconnect_after", "int", 500, "messages per connection before a fresh one"),
-    Key("timeout", "float", 30.0, "seconds to wait for each server reply"),
+    Key("timeout", "float", 30.0, "seconds to wait for each reply to MAIL FROM, RCPT TO and DATA; each step of "
+        "opening a connection (greeting, EHLO, STARTTLS, login) waits at most 20 s of it, and the reply to a "
+        "whole message four times as long"),
     Key("max_connection_failures", "int", 5, "connection failures in a row on every connection before the run stops"),
     Key("allow_insecure", "flag", False, "allow `security: none` to a non-loopback host (never with AUTH)"),
     Key("retries", "int", 5, "attempts per recipient on 4xx replies within one run"),

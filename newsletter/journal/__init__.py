@@ -88,6 +88,8 @@ from newsletter.journal.runs import (
     open_run,
     recipient_states,
     recover_in_flight,
+    relay_counts,
+    restart_run,
     retry_failed,
     run_counts,
     run_recipients,
@@ -99,11 +101,12 @@ from newsletter.journal.signups import (
     count_client,
     get_signup,
 )
-from newsletter.journal.states import DeliveryStatus, RecipientState, SkipReason, SuppressionReason
+from newsletter.journal.states import DeliveryStatus, RecipientState, RunKind, SkipReason, SuppressionReason
 
 __all__ = [
     "DeliveryStatus",
     "RecipientState",
+    "RunKind",
     "SkipReason",
     "SuppressionReason",
     "RECIPIENT_STATES",
@@ -170,6 +173,8 @@ __all__ = [
     "record_bounce",
     "record_collected",
     "recover_in_flight",
+    "relay_counts",
+    "restart_run",
     "retry_failed",
     "run_addresses",
     "run_counts",

@@ -3,9 +3,10 @@
 `build`, `check`, `preview` and `send` without a month used to take the last full month,
 so an item written today for this month's issue was missing from the default build. Now
 the choice follows the items: the month of the newest item that no send has covered yet
-(an issue counts as sent once a run for its month exists in the journal). When every
-item has gone out (or there are none), the last full month stays the answer. Reads the
-item folder and the journal, writes nothing.
+(an issue counts as sent once a real run for its month exists in the journal; a
+rehearsal into the outbox does not count). When every item has gone out (or there are
+none), the last full month stays the answer. Reads the item folder and the journal,
+writes nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _sent_slugs(config: Config) -> set[str]:
     if not config.state_file.exists():  # never sent from here: do not create the state file
         return set()
     with contextlib.closing(journal.connect(config.state_file)) as db:
-        return {run.slug for run in journal.list_runs(db)}
+        return {run.slug for run in journal.list_runs(db) if not run.rehearsal}  # a rehearsal sent nobody anything
 
 
 def next_issue(config: Config, /, *, today: dt.date | None = None) -> ChosenIssue:

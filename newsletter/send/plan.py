@@ -109,9 +109,10 @@ class SendPlan:
 
 def prepare_send(config: Config, build: BuildResult, audience: Audience, *, smtp_host: str | None = None,
                  smtp_port: int | None = None, concurrency: int | None = None,
-                 retry_failed: bool = False) -> SendPlan:
-    """Count what a run would do for the resolved `audience`; raises before anything is sent."""
-    transport = resolve_transport(config, host=smtp_host, port=smtp_port, concurrency=concurrency)
+                 retry_failed: bool = False, log_in: bool = True) -> SendPlan:
+    """Count what a run would do for the resolved `audience`; raises before anything is sent.
+    `log_in=False` (a dry run, which connects to nothing) reads no SMTP password."""
+    transport = resolve_transport(config, host=smtp_host, port=smtp_port, concurrency=concurrency, log_in=log_in)
     keys = unsubscribe_keys(config)
     slug = build.rendered.issue.range.slug
     kind = journal.RunKind.REHEARSAL if transport is None else journal.RunKind.REAL

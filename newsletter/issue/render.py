@@ -23,7 +23,7 @@ from newsletter.config.palette import palette_for
 from newsletter.errors import BuildError
 from newsletter.issue.items import Item
 from newsletter.issue.selection import Issue
-from newsletter.issue.summary import shorten_summary, summary_html, summary_text
+from newsletter.issue.summary import shorten_summary, summary_html, summary_text, teaser
 
 __all__ = ["RenderedIssue", "render_issue", "SLOTS", "slot", "GMAIL_CLIP_BYTES", "template_environment"]
 
@@ -78,7 +78,7 @@ def wrap_text(text: str, width: int = 72, indent: str = "") -> str:
         if not para.strip():
             out.append("")
             continue
-        lead = re.match(r"^(- |\d+\. )", para)
+        lead = re.match(r"^(- |\d+\. |\[\d+\] )", para)
         hang = indent + " " * len(lead.group(0)) if lead else indent
         out.append(textwrap.fill(para, width, initial_indent=indent, subsequent_indent=hang,
                                  break_long_words=False, break_on_hyphens=False))
@@ -106,29 +106,39 @@ def preheader_for(config: Config, issue: Issue) -> str:
     return text
 
 
-def _entry(item: Item, config: Config, anchor: str, web_url: str | None) -> dict[str, Any]:
-    """One item as the templates show it: its summary (shortened to `summary_words` with a
-    "Continue reading" link), and its first link split off as a button when `buttons` is on."""
+def _entry(item: Item, config: Config, anchor: str, numbers: dict[str, int]) -> dict[str, Any]:
+    """One item as the templates show it, with one call to action: its first link, as a
+    button when `buttons` is on (else first in its list of links). A summary longer than
+    `summary_words` is shortened only when there is such a call to read on with.
+
+    `numbers` numbers every URL of the plain-text part once, in reading order, across the
+    issue: `text_links` gives each link its number, and its URL only the first time."""
     summary, cut = item.summary, False
-    if config.summary_words:
+    if config.summary_words and item.links:
         summary, cut = shorten_summary(item.summary, config.summary_words)
-    continue_url = None
-    if cut:
-        continue_url = f"{web_url}#{anchor}" if web_url else (item.links[0].url if item.links else None)
-        if continue_url is None:  # nowhere to continue to: show it whole
-            summary, cut = item.summary, False
     links = list(item.links)
     button = links.pop(0) if config.buttons and links else None
+    call = item.links[0] if item.links else None
+    text_links = []
+    for text, url in [*((f"{link.label}: {link.title}", link.url) for link in item.links),
+                      *((f"See also: {s.title}", s.url) for s in item.see_also)]:
+        first = url not in numbers
+        number = numbers.setdefault(url, len(numbers) + 1)
+        text_links.append({"number": number, "text": text, "url": url, "first": first})
     return {
         "item": item,
         "anchor": anchor,
         "date": _format_date(item.date),
         "summary_html": Markup(summary_html(summary)),
         "summary_text": summary_text(summary),
-        "continue_url": continue_url,
+        "cut": cut,
+        "call": call,
+        "call_name": f"{call.label}: {item.title}" if call else "",
         "button": button,
         "button_width": _button_width(button.label) if button else 0,
         "links": links,
+        "text_links": text_links,
+        "teaser": teaser(item.summary),
     }
 
 
@@ -139,7 +149,7 @@ def _button_width(label: str) -> int:
 
 def item_anchors(items: list[Item]) -> list[str]:
     """Each item's id on its archive page, decided as `archive/issues.py` does (title slug,
-    numbered when repeated), so "Continue reading" lands on the item itself."""
+    numbered when repeated), so the excerpt's links land on the item itself."""
     seen: set[str] = set()
     anchors = []
     for item in items:
@@ -161,12 +171,13 @@ def _context(config: Config, issue: Issue, subject: str, preheader: str) -> dict
         web_url = f"{config.archive_url.rstrip('/')}/{issue.range.slug}/"
     ordered = [item for s in issue.sections for item in s.items]
     anchors = dict(zip(map(id, ordered), item_anchors(ordered), strict=True))
+    numbers: dict[str, int] = {}
     sections = [
         {
             "theme": s.theme,
             "anchor": s.anchor,
             "count": len(s.items),
-            "entries": [_entry(item, config, anchors[id(item)], web_url) for item in s.items],
+            "entries": [_entry(item, config, anchors[id(item)], numbers) for item in s.items],
         }
         for s in issue.sections
     ]

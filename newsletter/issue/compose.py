@@ -16,11 +16,11 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from email import quoprimime
 from email.utils import format_datetime, formataddr, parseaddr
 
 from newsletter.config.loader import Config
 from newsletter.issue.render import RenderedIssue
+from newsletter.issue.wire import quoted_printable
 
 __all__ = ["MAX_LINE_OCTETS", "Recipient", "MessageTemplate", "compile_message", "fill", "sample_message",
            "clean_header_text", "unsubscribe_url", "preferences_url", "greeting"]
@@ -93,8 +93,7 @@ def _address(name: str, email: str) -> str:
     return f"{_encoded_words(name)} <{email}>"
 
 
-def _qp(text: str) -> str:
-    return quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), maxlinelen=76, eol="\r\n")
+_qp = quoted_printable  # the same encoding `wire.sent_bytes` measures the HTML part in
 
 
 def _encode_body(body: str, part: str) -> list[bytes | str]:

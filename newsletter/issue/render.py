@@ -24,10 +24,11 @@ from newsletter.errors import BuildError
 from newsletter.issue.items import Item
 from newsletter.issue.selection import Issue
 from newsletter.issue.summary import shorten_summary, summary_html, summary_text, teaser
+from newsletter.issue.wire import CLIP_BYTES, EXCERPT_BYTES, sent_bytes
 
 __all__ = ["RenderedIssue", "render_issue", "SLOTS", "slot", "GMAIL_CLIP_BYTES", "template_environment"]
 
-GMAIL_CLIP_BYTES = 102 * 1024
+GMAIL_CLIP_BYTES = CLIP_BYTES
 DEFAULT_TEMPLATES = Path(__file__).parent.parent / "templates"
 SLOTS = ("greeting", "unsubscribe_url", "preferences_url")
 _SLOT_RE = re.compile(r"@@nl:([a-z_]+)@@")
@@ -47,6 +48,12 @@ class RenderedIssue:
     text: str  # wrapped, with slot markers
     inline_seconds: float = 0.0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    sent_bytes: int = 0  # the HTML part as sent (CRLF, quoted-printable): what Gmail's clip counts
+    excerpt_of: int = 0  # built as the excerpt because the full email would have been this big as sent
+
+    @property
+    def excerpt(self) -> bool:
+        return self.excerpt_of > 0
 
     @property
     def html_bytes(self) -> int:
@@ -276,23 +283,39 @@ def inline_css(html: str) -> str:
 def render_issue(issue: Issue, config: Config, *, env: jinja2.Environment | None = None,
                  template: str = "email", subject: str | None = None, preheader: str | None = None,
                  extra: dict[str, Any] | None = None) -> RenderedIssue:
-    """`template` names the pair `<template>.html`/`.txt` (the quiet-month note uses its own)."""
+    """`template` names the pair `<template>.html`/`.txt` (the quiet-month note uses its own).
+
+    An `email` that would pass Gmail's clip as sent is built as `excerpt.html`/`.txt`
+    instead when the config's `clip_mode` is "excerpt" (titles and one-line teasers linking
+    to the issue online); `excerpt_of` then says how big the full email would have been."""
     env = env or template_environment(config)
     subject = subject or subject_for(config, issue)
     preheader = preheader or preheader_for(config, issue)
     context = {**_context(config, issue, subject, preheader), **(extra or {})}
+    html, text, inline_seconds = _render_parts(env, template, context)
+    size = sent_bytes(html)
+    excerpt_of = 0
+    if template == "email" and size > EXCERPT_BYTES and config.clip_mode == "excerpt" and context["web_url"]:
+        excerpt_of = size  # Gmail would clip it: the short email, linking to the issue online, instead
+        html, text, more = _render_parts(env, "excerpt", context)
+        inline_seconds += more
+        size = sent_bytes(html)
+    warnings = []
+    if size > CLIP_BYTES:
+        warnings.append(f"email.html is {size / 1024:.0f} KB as sent: Gmail clips messages over 102 KB "
+                        "(fewer items, shorter summaries or a leaner template)")
+    return RenderedIssue(issue, subject, preheader, html, text, inline_seconds, tuple(warnings), size, excerpt_of)
+
+
+def _render_parts(env: jinja2.Environment, template: str, context: dict[str, Any]) -> tuple[str, str, float]:
+    """`<template>.html` rendered and inlined, `<template>.txt` rendered, and the inlining's seconds."""
     raw_html = _render(env, f"{template}.html", context)
     started = time.perf_counter()
     html = inline_css(raw_html)
     inline_seconds = time.perf_counter() - started
     html = _tidy_html(_compact_style(html))
     text = _tidy_text(_render(env, f"{template}.txt", context))
-    warnings = []
-    size = len(html.encode("utf-8"))
-    if size > GMAIL_CLIP_BYTES:
-        warnings.append(f"email.html is {size / 1024:.0f} KB: Gmail clips messages over 102 KB "
-                        "(fewer items, shorter summaries or a leaner template)")
-    return RenderedIssue(issue, subject, preheader, html, text, inline_seconds, tuple(warnings))
+    return html, text, inline_seconds
 
 
 def _tidy_html(html: str) -> str:

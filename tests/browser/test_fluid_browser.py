@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+from support.browser import local_page
 
 from newsletter.daterange import parse_range
 from newsletter.issue.build import build_issue
 from newsletter.issue.variants import preview_variant
-from support.browser import local_page
 
 pytestmark = pytest.mark.browser
 

@@ -85,6 +85,6 @@ def test_an_email_gmail_would_clip_fails_the_build(write_item, empty_project: Pa
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
-    assert re.fullmatch(r"error: .*/issues/2023-07/email\.html: the email is \d+ KB; Gmail clips it after 102 KB, "
-                        r"cutting off the later sections and the unsubscribe link \(fewer items, shorter summaries "
-                        r"or a leaner template\)", errors[0])
+    assert re.fullmatch(r"error: .*/issues/2023-07/email\.html: the email is \d+ KB as sent; Gmail clips it after 102 KB, "
+                        r"cutting off the later sections and the unsubscribe link \(set `archive_url` to send a short "
+                        r"excerpt linking to the issue online instead, or fewer items, shorter summaries\)", errors[0])

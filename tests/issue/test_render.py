@@ -109,7 +109,7 @@ def test_forty_items_stay_under_the_clip(config):
 def test_a_clipped_issue_warns_with_its_size(config):
     rendered = render_issue(_generated_issue(200), config)
     assert rendered.html_bytes > GMAIL_CLIP_BYTES
-    assert re.match(r"email.html is \d+ KB: Gmail clips messages over 102 KB", rendered.warnings[0])
+    assert re.match(r"email.html is \d+ KB as sent: Gmail clips messages over 102 KB", rendered.warnings[0])
 
 
 def test_own_template_folder_overrides_the_bundled_one(project):

@@ -149,7 +149,7 @@ def apply_choices(subscribers: SubscriberList, config: Config, preferences: Mapp
             selection, themes = resolve(subscriber.themes)
         choices.selections[selection] += 1
         chosen.append(subscriber if themes == subscriber.themes
-                      else Subscriber(subscriber.email, subscriber.name, themes, subscriber.line))
+                      else dataclasses.replace(subscriber, themes=themes))
     return dataclasses.replace(subscribers, subscribers=chosen), choices
 
 

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from markupsafe import Markup
@@ -172,6 +173,17 @@ def item_anchors(items: list[Item]) -> list[str]:
     return anchors
 
 
+def _website(config: Config) -> str | None:
+    """The organisation's website, for notes that point readers online when there is no
+    archive: the home page of its contact page (`https://example.org/contact` gives
+    `https://example.org/`); None for an email contact."""
+    contact = config.organisation.contact_url if config.organisation else None
+    parts = urlsplit(contact or "")
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
 def _context(config: Config, issue: Issue, subject: str, preheader: str) -> dict[str, Any]:
     web_url = None
     if config.archive_url:
@@ -205,6 +217,7 @@ def _context(config: Config, issue: Issue, subject: str, preheader: str) -> dict
         "sections": sections,
         "item_count": len(issue.items),
         "web_url": web_url,
+        "website_url": _website(config),
         "intro": config.intro,
         "footer": config.footer,
         "unsubscribe_mailto": config.unsubscribe_mailto,

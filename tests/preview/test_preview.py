@@ -73,7 +73,7 @@ def test_page_shows_inbox_line_email_frame_and_size(client: TestClient, project:
     assert page.status_code == 200
     text = html.unescape(page.text)
     assert "<title>Safeguarding digest: what's new in July 2023" in text
-    assert 'class="from" title="digest@example.org">Learning team<' in text
+    assert 'class="from" title="digest@example.org">Example Trust Learning<' in text
     assert f'class="subject">{result.rendered.subject}<' in text
     assert f'class="preheader">{result.rendered.preheader}<' in text
     frame = re.search(r"<iframe id=\"email-frame\"[^>]*>", page.text, re.DOTALL).group(0)

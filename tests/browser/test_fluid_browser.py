@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from support.browser import local_page
+from support.project import item_yaml
 
+from newsletter.config.loader import load_config
 from newsletter.daterange import parse_range
 from newsletter.issue.build import build_issue
 from newsletter.issue.variants import preview_variant
+from newsletter.preview.outlook import outlook_view
 
 pytestmark = pytest.mark.browser
 
@@ -66,6 +69,30 @@ def test_without_styles_a_wide_window_still_gets_600px(chromium, config, tmp_pat
     result = build_issue(config, JULY, write=False)
     url = _without_styles(result.files["email.html"], tmp_path, "email-nostyle.html")
     assert _layout(chromium, url, 1024)["wrap"] == 600  # max-width inline, not only in @media
+
+
+def test_in_the_outlook_view_the_ghost_table_holds_600px(chromium, config, tmp_path):
+    """The preview's Outlook approximation (<!--[if mso]> opened, <style> and max-width struck
+    out, as Word ignores them): the ghost table still keeps the email at 600 px."""
+    html = build_issue(config, JULY, write=False).files["email.html"].decode("utf-8")
+    path = tmp_path / "outlook.html"
+    path.write_text(outlook_view(html), encoding="utf-8")
+    assert _layout(chromium, path.as_uri(), 1024)["wrap"] == 600
+
+
+def test_the_excerpt_of_a_big_issue_fits_a_phone_without_styles(chromium, empty_project, tmp_path):
+    summary = '"' + "The review draws on interviews with practitioners and families in six areas. " * 4 + '"'
+    for n in range(110):
+        (empty_project / "items" / f"item{n:03}.yaml").write_text(item_yaml(
+            title=f"A review of practice number {n} about supervision in child protection teams",
+            url=f"https://example.org/reviews/{n}", summary=summary), encoding="utf-8")
+    path = empty_project / "newsletter.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "archive_url: https://example.org/digest\n", encoding="utf-8")
+    result = build_issue(load_config(path), JULY, write=False)
+    assert result.rendered.excerpt
+    url = _without_styles(result.files["email.html"], tmp_path, "excerpt-nostyle.html")
+    found = _layout(chromium, url, 320)
+    assert found["scroll"] <= found["client"] == 320 and found["widest"] <= 320
 
 
 def test_outlook_ghost_table_keeps_600px(config):

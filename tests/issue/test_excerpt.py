@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from support.project import item_yaml
 
+from newsletter.archive.site import build_archive
 from newsletter.cli import main
 from newsletter.config.loader import load_config
 from newsletter.daterange import parse_range
@@ -72,6 +73,10 @@ def test_a_110_item_issue_builds_as_an_excerpt_under_the_clip(empty_project: Pat
     assert b"List-Unsubscribe: <https://example.org/unsubscribe?t=" in eml
     manifest = (folder / "manifest.json").read_text(encoding="utf-8")
     assert '"excerpt": true' in manifest and '"rule": "clip-excerpt"' in manifest
+
+    build_archive(load_config(path), empty_project / "site")  # each link lands on its item online
+    page = (empty_project / "site" / "2023-07" / "index.html").read_text(encoding="utf-8")
+    assert all(f'id="{anchor}"' in page for anchor in links)
 
 
 def test_clip_refuse_keeps_failing_the_build(empty_project: Path) -> None:

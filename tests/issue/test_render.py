@@ -145,3 +145,16 @@ def test_the_text_part_numbers_each_url_once(config):
     numbers = [int(n) for n in re.findall(r"^\[(\d+)\] ", text, re.M)]
     assert numbers == list(range(1, len(urls) + 1))
     assert "Continue reading" not in text
+
+
+def test_each_item_has_one_call_named_for_the_item(config):
+    html = render_issue(prepare_issue(config, JULY), config).html
+    doc = lxml_html.fromstring(re.sub(r"<!--\[if mso\]>.*?<!\[endif\]-->", "", html, flags=re.S))
+    cells = doc.find_class("cell")
+    assert len(cells) == 12
+    for cell in cells:
+        hrefs = [a.get("href") for a in cell.iter("a")]
+        assert len(hrefs) == len(set(hrefs))  # no URL twice in an item ("Continue reading" + button)
+        [button] = cell.find_class("btn")
+        title = " ".join(cell.find("h3").text_content().split())
+        assert button.get("aria-label") == f"{button.text_content()}: {title}"

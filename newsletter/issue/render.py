@@ -139,7 +139,6 @@ def _entry(item: Item, config: Config, anchor: str, numbers: dict[str, int]) -> 
         "date": _format_date(item.date),
         "summary_html": Markup(summary_html(summary)),
         "summary_text": summary_text(summary),
-        "cut": cut,
         "call": call,
         "call_name": f"{call.label}: {item.title}" if call else "",
         "button": button,

@@ -94,8 +94,8 @@ DEFAULT_CONSENT = ("I would like to receive {name} by email. I can unsubscribe a
 TOP = Section("", (
     Key("name", "text", REQUIRED, "the newsletter's name (masthead, `List-Id`, subject)", "Safeguarding digest"),
     Key("from", "text", REQUIRED, "the sender, also the envelope sender that bounces go to",
-        '"Learning team <digest@example.org>"', type=ADDRESS),
-    Key("reply_to", "text", None, "where replies go", '"Learning team <learning@example.org>"', type=ADDRESS),
+        '"Example Trust Learning <digest@example.org>"', type=ADDRESS),
+    Key("reply_to", "text", None, "where replies go", '"Example Trust Learning <learning@example.org>"', type=ADDRESS),
     Key("subject", "text", "{name}: {period}", "the subject; placeholders `{name}`, `{period}`, `{count}`, `{themes}`",
         "\"{name}: what's new in {period}\"", type="text template"),
     Key("preheader", "text", None, "the hidden inbox preview line, 40 characters or more",
@@ -116,7 +116,7 @@ TOP = Section("", (
         '"Nothing new in your topics this month."', shown="none (quiet subscribers are skipped)",
         more="([guide](../guides/topics.md))"),
     Key("archive_url", "text", None, "where the web archive is published",
-        more='(emails get a "View in your browser" link to `<archive_url>/<slug>/` and `List-Archive`/'
+        more='(emails get a "View it in your browser" link to `<archive_url>/<slug>/` and `List-Archive`/'
              "`Archived-At` headers; the archive's feed and sitemap use it for absolute URLs; "
              "[guide](../guides/archive.md))",
         **_url("https://example.org/digest")),
@@ -140,9 +140,16 @@ TOP = Section("", (
     Key("organisation", "mapping", None, "who sends it, shown in every footer of the email, the subscriber site and "
         "the confirmation mail", shown="none",
         more="([below](#organisation), [Branding](../guides/branding.md))"),
-    Key("summary_words", "int", None, 'longer summaries end at a sentence, then "Continue reading"', "60",
-        shown="none: whole summaries", type="whole number (at least 20)"),
-    Key("buttons", "flag", False, "each item's first link as a button (with an Outlook fallback)"),
+    Key("summary_words", "int", None, "longer summaries end at a sentence, before the item's link", "60",
+        shown="none: whole summaries", type="whole number (at least 20)",
+        more="(the link is the item's one call to read on; an item without links keeps its whole summary)"),
+    Key("buttons", "flag", False, "each item's first link as a button (with an Outlook fallback)",
+        more='(screen readers hear it with the item\'s title: "Read the report: <title>")'),
+    Key("clip", "text", None, "what the build does with an email Gmail would clip: excerpt or refuse", "excerpt",
+        shown="`excerpt` with an `archive_url`, else `refuse`", type="`excerpt` or `refuse`",
+        more="(`excerpt` builds a short email of titles and first lines linking to the issue online, and "
+             "needs `archive_url`; `refuse` fails the build; "
+             "[Build and preview](build-preview.md#when-an-issue-is-too-big-for-one-email))"),
     Key("subscribe", "mapping", None, "the double opt-in sign-up page", shown="none: no sign-up page",
         more="([below](#subscribe))"),
     Key("sources", "list", None, "feeds and spreadsheets `collect` reads", shown="none", type="list of mappings",

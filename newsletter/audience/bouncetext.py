@@ -62,9 +62,9 @@ def _dragonfly(text: str) -> dict[str, str]:
     if "DragonFly Mail Agent" not in text:
         return {}
     found = {}
-    for match in re.finditer(rf"error delivering your mail to <?({_ADDR})>?\.?\s*\n(.{0,2000}?)(?:\n\s*\n|$)"
-                             rf"(.{0,2000}?)(?:Message headers follow|\n\s*\n|$)", text, re.IGNORECASE | re.DOTALL):
-        found[match.group(1)] = f"{match.group(2)} {match.group(3)}"
+    for match in re.finditer(rf"error delivering your mail to <?({_ADDR})>?\.?", text, re.IGNORECASE):
+        after = text[match.end():match.end() + 1000]
+        found[match.group(1)] = re.split(r"Message headers follow|error delivering your mail to", after)[0]
     return found
 
 
@@ -87,7 +87,7 @@ def _exchange(text: str) -> dict[str, str]:
         address = re.search(_ADDR, head.group(1))
         if address:
             found[address.group(0)] = head.group(2)
-    for match in re.finditer(rf"Your message to <?({_ADDR})>? couldn't be delivered\.?\s*(.{0,2000}?)(?:\n\s*\n|$)",
+    for match in re.finditer(rf"Your message to <?({_ADDR})>? couldn't be delivered\.?\s*(.{{0,2000}}?)(?:\n\s*\n|$)",
                              text, re.IGNORECASE | re.DOTALL):
         found.setdefault(match.group(1), match.group(2))
     for match in re.finditer(rf"({_ADDR})[^\n]*\n\s*(?:#?\s*)?Remote Server returned '([^']+)'", text,
@@ -113,7 +113,7 @@ def _kddi(text: str) -> dict[str, str]:
 def _japanese_fields(text: str) -> dict[str, str]:
     """Japanese MTAs (often Shift_JIS): `宛先: address` with `理由: words` below."""
     found = {}
-    for match in re.finditer(rf"宛先\s*[:：]\s*<?({_ADDR})>?(.{0,400}?)(?:理由|エラー内容|詳細)\s*[:：]\s*([^\n]+)", text,
+    for match in re.finditer(rf"宛先\s*[:：]\s*<?({_ADDR})>?(.{{0,400}}?)(?:理由|エラー内容|詳細)\s*[:：]\s*([^\n]+)", text,
                              re.DOTALL):
         found[match.group(1)] = match.group(3)
     return found

@@ -78,10 +78,14 @@ def scan(sources: tuple[Path, ...], as_json: bool, config_path: Path) -> None:
         for line in _describe(s):
             click.echo(line)
     matched = sum(1 for s in scanned if s.matched)
+    counts = {kind: sum(1 for s in scanned if s.kind == kind) for kind in
+              ("complaint", "unsubscribe", "auto-reply", "delivered", "other", "unreadable")}
     click.echo(f"{len(scanned)} messages: {matched} bounces of messages we sent, "
                f"{sum(1 for s in scanned if s.is_bounce and not s.delayed and not s.matched)} ignored, "
                f"{sum(1 for s in scanned if s.delayed)} delay warnings, "
-               f"{sum(1 for s in scanned if not s.is_bounce)} not bounces")
+               f"{counts['complaint']} complaints, {counts['unsubscribe']} unsubscribe requests, "
+               f"{counts['auto-reply']} auto-replies, {counts['delivered']} delivered notices, "
+               f"{counts['other']} other mail, {counts['unreadable']} skipped (unreadable)")
 
 
 def _describe(s: ScannedMessage, applied: dict[str, str] | None = None) -> list[str]:
@@ -91,8 +95,11 @@ def _describe(s: ScannedMessage, applied: dict[str, str] | None = None) -> list[
         note = " (delay warning)" if f.delayed else ""
         lines.append(f"  {f.recipient}  {f.kind}{note}  {f.status}  {f.diagnostic[:100]}".rstrip())
     for m in s.matched:
-        done = f": {applied[f'{s.source}|{m.email}']}" if applied else ""
+        done = f": {applied[f'{s.source}|{m.email}']}" if applied and f"{s.source}|{m.email}" in applied else ""
         lines.append(f"  matched: run {m.run_id} ({m.slug}), {m.email}, {m.failure.kind} {m.failure.status}{done}")
+    if s.person:
+        done = f": {applied[f'{s.source}|{s.person}']}" if applied and f"{s.source}|{s.person}" in applied else ""
+        lines.append(f"  {s.kind}: {s.person}, by {s.how}{done}")
     if s.reason:
         lines.append(f"  {s.reason}")
     return lines
@@ -106,6 +113,8 @@ def _as_object(s: ScannedMessage) -> dict[str, object]:
         "matched": [{"run": m.run_id, "issue": m.slug, "recipient": m.email, "kind": m.failure.kind,
                      "status": m.failure.status} for m in s.matched],
         "reason": s.reason or None,
+        "kind": s.kind,
+        "person": s.person or None,
     }
 
 
@@ -139,6 +148,8 @@ def import_(sources: tuple[Path, ...], config_path: Path) -> None:
     for s in result.scanned:
         for line in _describe(s, result.applied):
             click.echo(f"  {line}")
+    for line in _skipped(result):
+        click.echo(line)
 
 
 def _summary(result: BounceImport, config: Config, db: sqlite3.Connection) -> list[str]:
@@ -158,9 +169,29 @@ def _summary(result: BounceImport, config: Config, db: sqlite3.Connection) -> li
         lines.append(f"  already imported: {result.already}")
     if result.delays:
         lines.append(f"  delay warnings (not bounces yet): {result.delays}")
+    if result.stale:
+        lines.append(f"  old bounces, delivered a newer issue since (change nothing): {result.stale}")
+    if result.complaints:
+        lines.append(f"  complaints (suppressed as complaint): {len(result.complaints)}")
+        lines += [f"    {address}" for address in result.complaints]
+    if result.unsubscribes:
+        lines.append(f"  unsubscribe requests by mail (suppressed as unsubscribed): {len(result.unsubscribes)}")
+        lines += [f"    {address}" for address in result.unsubscribes]
+    if result.auto_replies:
+        lines.append(f"  auto-replies (change nothing): {result.auto_replies}")
+    if result.delivered:
+        lines.append(f"  delivered notices (change nothing): {result.delivered}")
     if result.not_bounces:
-        lines.append(f"  not bounces (auto-replies and other mail): {result.not_bounces}")
+        lines.append(f"  not bounces (other mail): {result.not_bounces}")
     if result.unmatched:
         lines.append(f"  ignored, not bounces of messages we sent (suppress nobody): {len(result.unmatched)}")
         lines += [f"    {named}  ({source})" for source, named in result.unmatched]
     return lines
+
+
+def _skipped(result: BounceImport) -> list[str]:
+    """The last lines: every message skipped, by name, with the reason."""
+    if not result.skipped:
+        return []
+    lines = [f"Skipped {plural(len(result.skipped), 'unreadable message')} (the others were processed):"]
+    return lines + [f"  {source}: {reason.removeprefix('skipped: ')}" for source, reason in result.skipped]

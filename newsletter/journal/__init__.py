@@ -14,10 +14,12 @@ from newsletter.journal.bouncelog import (
     Bounce,
     bounce_counts,
     consecutive_soft_bounces,
+    delivered_since,
     recipient_for_message_id,
     record_bounce,
     run_addresses,
     run_slug,
+    was_mailed,
 )
 from newsletter.journal.caches import (
     CachedLink,
@@ -101,6 +103,7 @@ __all__ = [
     "collected_keys",
     "connect",
     "consecutive_soft_bounces",
+    "delivered_since",
     "finish_run",
     "get_feed_cache",
     "get_link_checks",
@@ -136,4 +139,5 @@ __all__ = [
     "transaction",
     "unsuppress",
     "unsuppress_if",
+    "was_mailed",
 ]

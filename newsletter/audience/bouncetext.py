@@ -9,7 +9,7 @@ writes, so one format's wording never makes another's address:
 | Sendmail V5 transcript | `>>> RCPT To:<a>` then `<<< 5xx ...`, or `5xx <a>... words` |
 | DragonFly Mail Agent | `There was an error delivering your mail to <a>.` and the paragraph after |
 | OpenSMTPD | `a: 5xx ...` lines under "the following list of recipients" |
-| Exchange / Office 365, no report | the address under "Delivery has failed to these recipients", or "Your message to a couldn't be delivered"; "Remote Server returned '...'" |
+| Exchange / Office 365, no report | "Delivery has failed to these recipients", "Your message to a couldn't be delivered" |
 | au/KDDI (ISO-2022-JP) | `Could not be delivered to: <a>` and the next line, or `<a>` and the Japanese line after |
 | Japanese MTAs (Shift_JIS) | `宛先: a` and `理由: ...` |
 

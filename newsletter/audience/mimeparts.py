@@ -27,7 +27,10 @@ _NOT_TEXT_CODECS = {"idna", "undefined", "punycode", "rot-13", "rot13", "base64"
 
 
 def children(msg: Message) -> list[Message]:
-    """The sub-messages of a multipart, message/* or delivery-status part; [] otherwise."""
+    """The sub-messages of a multipart, message/* or delivery-status part; [] otherwise
+    (a leaf's payload is never asked for as text here: that decodes with its charset)."""
+    if not msg.is_multipart():
+        return []
     payload = msg.get_payload()
     return [p for p in payload if isinstance(p, Message)][:MAX_PARTS] if isinstance(payload, list) else []
 
@@ -73,8 +76,7 @@ def text(part: Message) -> str:
     """A text part's content as str, whatever charset it claims."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
-        value = part.get_payload()
-        return value if isinstance(value, str) else ""
+        return ""
     return decode(payload, _charset(part))
 
 

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = ["bounces"]
 
-_sources_argument = click.argument("sources", nargs=-1, type=click.Path(path_type=Path), metavar="[SOURCE]...")
+_sources_argument = click.argument("sources", nargs=-1, metavar="[SOURCE]...")
+_allow_plain_option = click.option("--allow-plain-imap", is_flag=True,
+                                   help="Allow imap:// (no TLS) to a host that is not this machine.")
 
 
 @click.group()
@@ -36,24 +38,35 @@ def bounces() -> None:
     """
 
 
-def _sources(sources: tuple[Path, ...], config: Config) -> list[Path]:
+def _sources(sources: tuple[str, ...], config: Config) -> list[str]:
     """The SOURCEs given, else `bounces.mailbox` from the config."""
     if sources:
+        if len(sources) > 1 and any(_is_imap(s) for s in sources):
+            raise click.UsageError("an IMAP mailbox is read on its own: give one imaps:// URL, or only paths")
         return list(sources)
+    if config.bounce_imap is not None:
+        return [config.bounce_imap]
     if config.bounce_mailbox is not None:
-        return [config.bounce_mailbox]
-    raise click.UsageError("give a Maildir, an mbox or message files, or set bounces.mailbox in the config")
+        return [str(config.bounce_mailbox)]
+    raise click.UsageError("give a Maildir, an mbox, message files or an imaps:// URL, "
+                           "or set bounces.mailbox in the config")
+
+
+def _is_imap(source: str) -> bool:
+    return source.lower().startswith(("imap://", "imaps://"))
 
 
 @bounces.command("scan")
 @_sources_argument
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of objects instead of text.")
+@_allow_plain_option
 @config_option
-def scan(sources: tuple[Path, ...], as_json: bool, config_path: Path) -> None:
+def scan(sources: tuple[str, ...], as_json: bool, allow_plain_imap: bool, config_path: Path) -> None:
     """Show what each message in SOURCE reports; change nothing.
 
-    SOURCE is a Maildir, an mbox file, a folder of message files or message files
-    (default: `bounces.mailbox` from the config). For each message: every failed address
+    SOURCE is a Maildir, an mbox file, a folder of message files, message files or
+    an IMAP folder `imaps://user@host/INBOX` (password in $NEWSLETTER_IMAP_PASSWORD;
+    a scan leaves its messages unread) (default: `bounces.mailbox` from the config). For each message: every failed address
     with hard/soft, status code and diagnostic, and the run and recipient it matches, or
     why it matches nothing. `--json` prints a list of objects with `file`, `failures`
     (`address`, `kind`, `status`, `diagnostic`, `delayed`), `matched` (`run`, `issue`,
@@ -65,12 +78,18 @@ def scan(sources: tuple[Path, ...], as_json: bool, config_path: Path) -> None:
       newsletter bounces scan --json bounce1.eml bounce2.eml
     """
     from newsletter import journal
-    from newsletter.audience.bounces import scan_messages
+    from newsletter.audience.bounces import scan_messages, scan_raw
+    from newsletter.audience.imapbox import ImapMailbox, parse_imap_url
 
     config = load(config_path)
     state = config.state_file
     db = journal.connect(state if state.exists() else Path(":memory:"))  # a scan never creates the state file
-    scanned = list(scan_messages(db, _sources(sources, config), config))
+    given = _sources(sources, config)
+    if _is_imap(given[0]):
+        with ImapMailbox(parse_imap_url(given[0], allow_plain=allow_plain_imap)) as box:
+            scanned = list(scan_raw(db, box.messages(), config))
+    else:
+        scanned = list(scan_messages(db, [Path(p) for p in given], config))
     if as_json:
         click.echo(json.dumps([_as_object(s) for s in scanned], indent=2))
         return
@@ -120,28 +139,41 @@ def _as_object(s: ScannedMessage) -> dict[str, object]:
 
 @bounces.command("import")
 @_sources_argument
+@click.option("--move-to", metavar="FOLDER", help="IMAP: move each handled message to FOLDER (default: mark it read).")
+@_allow_plain_option
 @config_option
-def import_(sources: tuple[Path, ...], config_path: Path) -> None:
-    """Read the bounce messages in SOURCE (a Maildir, an mbox or message files) and suppress.
+def import_(sources: tuple[str, ...], move_to: str | None, allow_plain_imap: bool, config_path: Path) -> None:
+    """Read the messages in SOURCE (a Maildir, an mbox, message files or an IMAP folder) and suppress.
 
     DSNs (RFC 3464) and plain-text bounces are matched to the recipient and run by their
     VERP return path or the original Message-ID. Hard bounces (5.x.x) are suppressed at
-    once, soft ones (4.x.x) after `bounces.soft_limit` in a row (default 3). Messages
-    are left where they are; importing the same mailbox again changes nothing.
+    once, soft ones after `bounces.soft_limit` in a row (default 3); complaints and
+    requests to the unsubscribe mailto address suppress too. Files are left where they
+    are and importing them again changes nothing; an IMAP folder's messages are marked
+    read (or moved with --move-to), so the next run reads only new ones.
     SOURCE defaults to `bounces.mailbox` from the config.
 
     \b
     Example:
       newsletter bounces import ~/Maildir/.Bounces
+      NEWSLETTER_IMAP_PASSWORD=... newsletter bounces import imaps://bounces@mail.example.org/INBOX
     """
     from newsletter import journal
-    from newsletter.audience.bounces import import_bounces
+    from newsletter.audience.bounces import import_bounces, import_messages
+    from newsletter.audience.imapbox import ImapMailbox, parse_imap_url
 
     config = load(config_path)
     db = journal.connect(config.state_file)
-    paths = _sources(sources, config)
-    result = import_bounces(db, paths, config)
-    click.echo(f"Read {plural(result.messages, 'message')} from {', '.join(str(p) for p in paths)}")
+    given = _sources(sources, config)
+    if _is_imap(given[0]):
+        source = parse_imap_url(given[0], allow_plain=allow_plain_imap)
+        with ImapMailbox(source, move_to=move_to) as box:
+            result = import_messages(db, box.messages(), config, done=box.done)
+        where = str(source)
+    else:
+        result = import_bounces(db, [Path(p) for p in given], config)
+        where = ", ".join(given)
+    click.echo(f"Read {plural(result.messages, 'message')} from {where}")
     for line in _summary(result, config, db):
         click.echo(line)
     click.echo("Per message:")

@@ -160,7 +160,8 @@ def test_mail_to_the_unsubscribe_address_suppresses_as_unsubscribed(config: Conf
 
 def test_auto_replies_and_delivered_notices_change_nothing(config: Config, db: sqlite3.Connection,
                                                            tmp_path: Path) -> None:
-    sent_run(db, "2026-11", {"xena@example.net": "<nl3.x@example.org>", "val@mail.example": "<nl3.5e5000000000000000b4@example.org>"})
+    sent_run(db, "2026-11", {"xena@example.net": "<nl3.x@example.org>",
+                             "val@mail.example": "<nl3.5e5000000000000000b4@example.org>"})
     names = ("delivered-notice.eml", "ses-delivery.eml", "auto-reply-rfc3834.eml")
     result = import_bounces(db, maildir(tmp_path / "B", [(WORLD / n).read_bytes() for n in names]), config)
     assert suppressed(db) == {}

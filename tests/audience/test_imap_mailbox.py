@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.imapserver import Dovecot
 
 from newsletter import journal
 from newsletter.cli import main
 from newsletter.config.loader import Config
-from support.imapserver import Dovecot
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "bounces"
 ALICE_ID = "<nl1.a11ce00000000000001@example.org>"  # what postfix-hard.eml returns

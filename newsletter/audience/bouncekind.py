@@ -20,10 +20,11 @@ soft, even when the server gave up: a soft bounce only counts toward
 With no status, or a generic one (x.0.0, a bare `550`), the server's own words decide:
 first the wording of a soft cause (a full mailbox, a blocklist, spam, policy,
 authentication, a rate limit; each MTA words them its own way), then the wording of a
-dead address (user unknown, no such domain, has moved, does not accept mail). When
-neither the words about the address nor the rest of the bounce name any cause, the
-server's own verdict stands: failed for good with a 5xx (or no code) is hard; a 4xx
-reply code is soft whatever the words. Even a 5.1.1 is soft when its words name a blocklist or spam filter (some
+dead address (user unknown, no such domain, has moved, does not accept mail). A server
+reply whose words name neither is soft: refusals for policy or content come in endless
+wordings, a dead mailbox in few. Only when the bounce quotes no server reply at all
+(older formats that just list the failed addresses) does its own verdict stand: failed
+for good is hard. A 4xx reply code is soft whatever the words. Even a 5.1.1 is soft when its words name a blocklist or spam filter (some
 servers answer every refusal with 5.1.1).
 """
 
@@ -51,7 +52,7 @@ _HARD_FIRST = re.compile(r"disabled or discontinued|account (has been )?(closed|
 # blames a blocklist is soft even when the server calls it "user unknown" as well.
 _SOFT_WORDS = re.compile("|".join((
     # mailbox full, quota, size
-    r"mailbox (is )?full", r"over ?quota", r"quota (exceeded|exceed)", r"exceeded (the )?(storage|quota)",
+    r"mailbox (is )?full", r"over ?quota", r"\bquota\b", r"quota (exceeded|exceed)", r"exceeded (the )?(storage|quota)",
     r"insufficient (system )?storage", r"disk quota", r"mailbox size limit", r"storage (space|limit)",
     r"mail ?box (has )?exceeded", r"exceeds? (the )?(size|storage|maximum)", r"message (is )?too (big|large)",
     r"out of (disk |storage )?space", r"full mailbox", r"inbox is full", r"no space left",
@@ -64,7 +65,7 @@ _SOFT_WORDS = re.compile("|".join((
     r"\brdns\b", r"sender (address |domain )?(rejected|denied|verify|unknown|does not)", r"relay(ing)? (access )?denied",
     r"not relay", r"unable to relay", r"relay not permitted",
     # the moment: rate limits, greylisting, the system's trouble
-    r"rate limit", r"too many", r"try (again )?later", r"temporar", r"greylist", r"graylist", r"throttl",
+    r"rate limit", r"too many", r"prohibition", r"looping", r"try (again )?later", r"temporar", r"greylist", r"graylist", r"throttl",
     r"resources? (temporarily )?unavailable", r"system (is )?(busy|overloaded)", r"timed? ?out",
     r"connection (refused|reset|closed|timed)", r"loop(s)? (back|detected)", r"mail loop", r"hop count",
     r"\bdisabled\b", r"\bsuspended\b", r"\binactive\b", r"\bfrozen\b", r"\blocked\b", r"on hold",
@@ -139,7 +140,9 @@ def _by_words(code: tuple[int, int, int] | None, diagnostic: str) -> tuple[str, 
         return HARD, "5.1.1"
     if code is not None and code[1:] != (0, 0):
         return SOFT, ".".join(map(str, code))  # 5.3.0, 5.5.0: a system or protocol trouble
-    return HARD, "5.0.0"  # given up for good, and no word of a cause that would pass
+    if reply:
+        return SOFT, "5.0.0"  # the server's own words, naming no cause we know: not proof of a dead address
+    return HARD, "5.0.0"  # given up for good, with no words at all that would name a passing cause
 
 
 def undecided(status: str | None, diagnostic: str) -> bool:

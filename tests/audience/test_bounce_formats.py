@@ -75,6 +75,13 @@ def test_score_on_our_samples(artifacts: Path) -> None:
     ("5.4.4", "unable to route: no route to host", "soft"),
     ("5.5.0", "550 5.5.0 Requested action not taken: mailbox unavailable", "hard"),
     ("5.7.26", "550 5.7.26 Unauthenticated email is not accepted due to DMARC", "soft"),
+    (None, "550 Administrative prohibition", "soft"),
+    (None, "554 Transaction failed", "soft"),  # a server's words that name no cause: not proof
+    (None, "Delivery to the following recipients failed permanently: ann@example.com", "hard"),  # no words at all
+    (None, "554 delivery error: dd This user doesn't have a yahoo.example account", "hard"),
+    (None, "554 delivery error: dd Sorry your message cannot be delivered. This account has been disabled or "
+           "discontinued", "hard"),
+    (None, "554 delivery error: dd This mailbox is disabled (554.30)", "soft"),
 ])
 def test_classification_follows_rfc3463_then_the_words(status: str | None, words: str, kind: str) -> None:
     assert classify(status, words)[0] == kind

@@ -24,8 +24,9 @@ dead address (user unknown, no such domain, has moved, does not accept mail). A 
 reply whose words name neither is soft: refusals for policy or content come in endless
 wordings, a dead mailbox in few. Only when the bounce quotes no server reply at all
 (older formats that just list the failed addresses) does its own verdict stand: failed
-for good is hard. A 4xx reply code is soft whatever the words. Even a 5.1.1 is soft when its words name a blocklist or spam filter (some
-servers answer every refusal with 5.1.1).
+for good is hard. A 4xx reply code is soft whatever the words. Even a 5.1.1 is soft
+when its words name a blocklist or spam filter (some servers answer every refusal with
+5.1.1).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ _SOFT_WORDS = re.compile("|".join((
     r"\brdns\b", r"sender (address |domain )?(rejected|denied|verify|unknown|does not)", r"relay(ing)? (access )?denied",
     r"not relay", r"unable to relay", r"relay not permitted",
     # the moment: rate limits, greylisting, the system's trouble
-    r"rate limit", r"too many", r"prohibition", r"looping", r"try (again )?later", r"temporar", r"greylist", r"graylist", r"throttl",
+    r"rate limit", r"too many", r"prohibition", r"looping", r"try (again )?later", r"temporar", r"greylist",
+    r"graylist", r"throttl",
     r"resources? (temporarily )?unavailable", r"system (is )?(busy|overloaded)", r"timed? ?out",
     r"connection (refused|reset|closed|timed)", r"loop(s)? (back|detected)", r"mail loop", r"hop count",
     r"\bdisabled\b", r"\bsuspended\b", r"\binactive\b", r"\bfrozen\b", r"\blocked\b", r"on hold",

@@ -28,8 +28,8 @@ from flufl.bounce import all_failures
 
 from newsletter.audience.bouncekind import HARD, SOFT, classify, undecided
 from newsletter.audience.bouncetext import text_failures
-from newsletter.audience.mimeparts import children, clean, header, plain_texts, text, walk_outside_returned
-from newsletter.audience.reports import Complaint, is_auto_reply, read_arf, read_ses
+from newsletter.audience.mimeparts import children, clean, plain_texts, text, walk_outside_returned
+from newsletter.audience.reports import Complaint, SesNotice, is_auto_reply, read_arf, read_ses
 
 __all__ = ["FailedAddress", "ParsedBounce", "Reading", "parse_bounce", "read_message"]
 
@@ -117,7 +117,7 @@ def read_message(msg: Message) -> Reading:
     ses = read_ses(msg)
     if ses is not None and ses.kind != "Bounce":
         return Reading("complaint" if ses.complaint else "delivered", complaint=ses.complaint, envelope_to=envelope)
-    parsed = parse_bounce(msg)
+    parsed = _ses_bounce(msg, ses) if ses is not None else _parse(msg)
     if parsed is not None:
         return Reading("delay" if parsed.delayed else "bounce", bounce=parsed, envelope_to=envelope)
     records = _dsn_records(msg)
@@ -133,6 +133,11 @@ def parse_bounce(msg: Message) -> ParsedBounce | None:
     ses = read_ses(msg)
     if ses is not None:
         return _ses_bounce(msg, ses) if ses.kind == "Bounce" else None
+    return _parse(msg)
+
+
+def _parse(msg: Message) -> ParsedBounce | None:
+    """A DSN or a plain-text bounce: every failed recipient, hard or soft."""
     records = _dsn_records(msg)
     is_report = bool(records) or msg.get_content_type() == "multipart/report"
     from_system = _from_mail_system(msg)
@@ -171,11 +176,8 @@ def _failure(address: str, record: _DsnRecord | None, line: str, explanation: st
     return FailedAddress(address, code, diagnostic, kind)
 
 
-def _ses_bounce(msg: Message, ses: object) -> ParsedBounce | None:
+def _ses_bounce(msg: Message, ses: SesNotice) -> ParsedBounce | None:
     """An SES bounce notification: its recipients, classified like any DSN's."""
-    from newsletter.audience.reports import SesNotice
-
-    assert isinstance(ses, SesNotice)
     failures = []
     for b in ses.bounced:
         if not _VALID_ADDRESS_RE.match(b.recipient):
@@ -226,18 +228,19 @@ def _dsn_records(msg: Message) -> list[_DsnRecord]:
 
 
 def _recipients_of(block: Message) -> list[dict[str, str]]:
-    """One dict of fields per recipient: a block naming two recipients (no blank line
-    between them) starts a new record at each Final-Recipient (with the Original-Recipient
-    just before it)."""
+    """One dict of fields per recipient. A block naming two recipients without the blank
+    line between them starts a new record at each Final-Recipient (taking along an
+    Original-Recipient written just before it)."""
     out: list[dict[str, str]] = []
     current: dict[str, str] = {}
     for name, value in block.items():
         key = name.lower()
-        starts = key == "original-recipient" or (key == "final-recipient" and "final-recipient" in current)
-        if starts and ("final-recipient" in current or "original-recipient" in current) and \
-                not (key == "final-recipient" and "final-recipient" not in current):
+        if key == "final-recipient" and "final-recipient" in current:
+            carried = {}
+            if list(current)[-1] == "original-recipient":  # it belongs to the next recipient
+                carried = {"original-recipient": current.pop("original-recipient")}
             out.append(current)
-            current = {}
+            current = carried
         current.setdefault(key, str(value))
     if current:
         out.append(current)
@@ -323,11 +326,6 @@ def _line_about(explanation: str, address: str) -> str:
             return clean(" ".join(paragraph[coded:]))
     with_code = next((ln for ln in lines if _STATUS_RE.search(ln) or _SMTP_CODE_RE.search(ln)), "")
     return clean(with_code)
-
-
-def subject_of(msg: Message) -> str:
-    """The decoded Subject (for the mailto unsubscribe reader)."""
-    return header(msg, "Subject")
 
 
 def _enhanced(value: str) -> str | None:

@@ -24,7 +24,7 @@ from email.utils import getaddresses, parseaddr
 
 from newsletter.audience.mimeparts import children, clean, header, plain_texts, text, walk_outside_returned
 
-__all__ = ["Complaint", "SesBounce", "is_auto_reply", "read_arf", "read_ses"]
+__all__ = ["Complaint", "SesBounce", "SesNotice", "is_auto_reply", "read_arf", "read_ses"]
 
 _AUTO_REPLY_SUBJECT_RE = re.compile(
     r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|abwesenheit|absence|"
@@ -57,6 +57,8 @@ class SesBounce:
 
 @dataclass(frozen=True)
 class SesNotice:
+    """One Amazon SES notification: what kind, and what it says."""
+
     kind: str  # Bounce | Complaint | Delivery
     bounced: tuple[SesBounce, ...]
     complaint: Complaint | None

@@ -41,9 +41,11 @@ SOFT = "soft"
 _STATUS_RE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})$")
 _HARD_STATUS = {(1, 0), (1, 1), (1, 2), (1, 3), (1, 6), (1, 10)}
 _GENERIC = {(0, 0), (3, 0), (5, 0)}  # x.0.0, and 5.3.0 / 5.5.0 that some servers give an unknown user
-# A refusal that names a blocklist or spam filter is about the sender, whatever its code.
+# A 5.1.x whose words name a blocklist, spam, relaying or a full mailbox is not about a
+# dead address, whatever its code (qmail-toaster says "user over quota. (#5.1.1)").
 _BLOCK_WORDS = re.compile(r"\bblock(ed|list|listed)\b|black ?list|\brbl\b|\bdnsbl\b|spamhaus|spamcop|"
-                          r"barracuda|\bspam\b|reputation", re.IGNORECASE)
+                          r"barracuda|\bspam\b|reputation|relay|\bquota\b|(mail ?box|mail ?folder|inbox) (is )?full",
+                          re.IGNORECASE)
 
 # Dead for good, although the words look like a soft cause ("disabled").
 _HARD_FIRST = re.compile(r"disabled or discontinued|account (has been )?(closed|deleted|terminated|removed)|"
@@ -56,7 +58,9 @@ _SOFT_WORDS = re.compile("|".join((
     r"mailbox (is )?full", r"over ?quota", r"\bquota\b", r"quota (exceeded|exceed)", r"exceeded (the )?(storage|quota)",
     r"insufficient (system )?storage", r"disk quota", r"mailbox size limit", r"storage (space|limit)",
     r"mail ?box (has )?exceeded", r"exceeds? (the )?(size|storage|maximum)", r"message (is )?too (big|large)",
-    r"out of (disk |storage )?space", r"full mailbox", r"inbox is full", r"no space left",
+    r"out of (disk |storage )?space", r"full mailbox", r"(inbox|mail ?folder) is full", r"no space left",
+    r"enough (storage |disk )?space", r"space has been used up", r"too many messages", r"too much mail",
+    r"storage allocation", r"exceeds? (the )?allowed size",
     # blocklists, reputation, spam
     r"\bblock(ed|list|listed)\b", r"black ?list", r"\brbl\b", r"\bdnsbl\b", r"spamhaus", r"spamcop", r"barracuda",
     r"sorbs", r"\bspam\b", r"junk mail", r"reputation", r"\bbanned\b", r"\bdenied\b", r"\bdeny\b",
@@ -97,6 +101,13 @@ _HARD_WORDS = re.compile("|".join((
     r"has moved", r"moved to", r"no longer (valid|active|in use|exists|available|at)", r"(does not|doesn't) "
     r"accept (e-?)?mail", r"accepts no mail", r"null mx", r"not accepting (any )?mail", r"this user doesn't",
     r"user account (is )?(expired|unavailable)", r"mailbox unavailable", r"retired", r"unknown host",
+    r"not present in (the )?directory", r"can't accept user", r"destination addresses were unknown",
+    r"rejected recipients", r"not an active address", r"no account by that name", r"no such person",
+    r"no mail ?box (here|available|found|by that name)", r"not a (valid|local) (recipient|user|address)",
+    r"recipient (is )?not local", r"badrcptto", r"not in my validrcptto", r"no one at this address",
+    r"no longer accepts", r"email name is not found", r"utilisateur inconnu", r"no existe (dicha persona|ese usuario)",
+    r"nessun utente", r"user (not active|not exist|not known|missing home directory)", r"unknown e-?mail address",
+    r"invalid or unknown virtual user", r"does not exist at the organi[sz]ation", r"unknown local[- ]?part",
     r"undeliverable address", r"invalid final delivery userid", r"not a valid (e-?mail )?address",
     # Japanese: "no such address", "does not exist"
     "存在しません", "宛先不明", "該当するユーザ",

@@ -2,7 +2,7 @@
 messages, tests/data/mailman/), the project's own samples, and auto-replies that must never
 count as bounces.
 
-The score is the same as `bench/bench_bounces.py` prints. Twenty-five corpus addresses
+The score is the same as `bench/bench_bounces.py` prints. Twenty-six corpus addresses
 differ from Mailman on purpose (issue 27): Mailman calls a full mailbox, a quota, a relay
 or content refusal, a mail loop or a host unreachable for days a permanent failure; RFC 3463 calls them soft, and so do
 we (counted toward `bounces.soft_limit`). They are listed with the server's words in
@@ -53,9 +53,9 @@ def test_hard_bounce_recall_and_precision_on_mailmans_corpus(artifacts: Path) ->
     print("\n".join(report))
     assert messages == 117
     # issue 27's goal on this corpus is 95% each, with a full mailbox soft
-    assert (hard.found, len(hard.missed), len(hard.extra)) == (97, 0, 0)
-    assert (soft.found, soft.missed, soft.extra) == (36, [], [])
-    assert sum(len(v) for v in SOFT_ON_PURPOSE.values()) == 25
+    assert (hard.found, len(hard.missed), len(hard.extra)) == (96, 0, 0)
+    assert (soft.found, soft.missed, soft.extra) == (37, [], [])
+    assert sum(len(v) for v in SOFT_ON_PURPOSE.values()) == 26
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -129,13 +129,17 @@ class ImapMailbox:
     def messages(self) -> Iterator[tuple[str, bytes]]:
         """(`imap UID n`, raw bytes) of each unseen message, oldest first, left unseen."""
         imap = self._session()
-        kind, data = imap.uid("SEARCH", "UNSEEN")
-        uids = data[0].split() if kind == "OK" and data and data[0] else []
-        for uid in uids:
-            kind, parts = imap.uid("FETCH", uid, f"(BODY.PEEK[]<0.{MAX_BYTES + 1}>)")
-            raw = next((p[1] for p in parts if isinstance(p, tuple) and len(p) > 1), None) if kind == "OK" else None
-            if isinstance(raw, bytes):
-                yield f"imap UID {uid.decode()}", raw
+        try:
+            kind, data = imap.uid("SEARCH", "UNSEEN")
+            uids = data[0].split() if kind == "OK" and data and data[0] else []
+            for uid in uids:
+                kind, parts = imap.uid("FETCH", uid, f"(BODY.PEEK[]<0.{MAX_BYTES + 1}>)")
+                raw = next((p[1] for p in parts if isinstance(p, tuple) and len(p) > 1), None) if kind == "OK" else None
+                if isinstance(raw, bytes):  # else gone meanwhile (another client moved it): nothing to do
+                    yield f"imap UID {uid.decode()}", raw
+        except (imaplib.IMAP4.error, OSError) as exc:
+            raise NewsletterError(f"{self.source}: lost the IMAP connection: {_said(exc)}",
+                                  hint="the messages handled so far are recorded and marked; run the import again") from exc
 
     def done(self, where: str) -> None:
         """Mark a handled message seen, or move it to `move_to`."""

@@ -26,6 +26,7 @@ from email.utils import getaddresses, parseaddr
 
 from flufl.bounce import all_failures
 
+from newsletter.addresses import address_key
 from newsletter.audience.bouncekind import HARD, SOFT, classify, undecided
 from newsletter.audience.bouncetext import text_failures
 from newsletter.audience.mimeparts import children, clean, plain_texts, text, walk_outside_returned
@@ -209,7 +210,7 @@ def _addresses(found: frozenset[bytes] | set[bytes]) -> set[str]:
     """The detectors return bytes and sometimes a fragment (`david...@gmail.com`): drop those."""
     out = set()
     for raw in found:
-        address = raw.decode("ascii", errors="replace").strip().strip("<>").lower()
+        address = address_key(raw.decode("ascii", errors="replace").strip().strip("<>"))
         if _VALID_ADDRESS_RE.match(address):
             out.add(address)
     return out
@@ -284,7 +285,7 @@ def _original_ids(msg: Message) -> list[str]:
 
 def _envelope_to(msg: Message) -> tuple[str, ...]:
     return tuple(dict.fromkeys(
-        addr.lower() for name in _RECIPIENT_HEADERS for _, addr in getaddresses(msg.get_all(name, [])) if addr))
+        address_key(addr) for name in _RECIPIENT_HEADERS for _, addr in getaddresses(msg.get_all(name, [])) if addr))
 
 
 def _from_mail_system(msg: Message) -> bool:
@@ -337,4 +338,4 @@ def _enhanced(value: str) -> str | None:
 def _address_of(field_value: str) -> str:
     """`rfc822; alice@example.org` -> `alice@example.org`."""
     value = field_value.partition(";")[2] if ";" in field_value else field_value
-    return (parseaddr(value.strip())[1] or value.strip().strip("<>")).lower()
+    return address_key(parseaddr(value.strip())[1] or value.strip().strip("<>"))

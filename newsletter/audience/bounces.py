@@ -43,17 +43,15 @@ from newsletter.audience.unsubmail import unsubscribe_request
 from newsletter.audience.verp import read_verp, tokens_for_run
 from newsletter.config.loader import Config
 from newsletter.errors import ConfigError
+from newsletter.journal import SuppressionReason
 from newsletter.tokens import SECRET_FILE, load_secrets
 
 __all__ = [
-    "COMPLAINT_REASON",
-    "HARD_REASON",
-    "UNSUBSCRIBED_REASON",
+    "STALE",
     "VERP_ONLY",
     "DELAY",
     "IGNORED",
     "NOT_A_BOUNCE",
-    "SOFT_REASON",
     "BounceImport",
     "Matched",
     "ScannedMessage",
@@ -63,10 +61,6 @@ __all__ = [
     "scan_raw",
 ]
 
-HARD_REASON = "hard-bounce"
-SOFT_REASON = "soft-bounces"
-COMPLAINT_REASON = "complaint"
-UNSUBSCRIBED_REASON = "unsubscribed"
 IGNORED = "ignored: not a bounce of a message we sent"
 NOT_A_BOUNCE = "not a bounce (no failed address: an auto-reply or other mail)"
 DELAY = "delay warning: the server is still trying, not a bounce yet"
@@ -329,7 +323,7 @@ def _opt_out(db: sqlite3.Connection, result: BounceImport, scanned: ScannedMessa
         return
     complaint = scanned.kind == "complaint"
     (result.complaints if complaint else result.unsubscribes).append(scanned.person)
-    reason = COMPLAINT_REASON if complaint else UNSUBSCRIBED_REASON
+    reason = SuppressionReason.COMPLAINT if complaint else SuppressionReason.UNSUBSCRIBED
     source = ("complaint:" if complaint else "mailto:") + scanned.how
     new = journal.suppress(db, scanned.person, reason, source[:300])
     if new:
@@ -354,15 +348,15 @@ def _record(db: sqlite3.Connection, result: BounceImport, m: Matched, scanned: S
         return "already imported"
     if failure.kind == "hard":
         result.hard.append(m)
-        if journal.suppress(db, m.email, HARD_REASON, f"bounce:{failure.status}"):
-            result.suppressed.append((m.email, HARD_REASON))
+        if journal.suppress(db, m.email, SuppressionReason.HARD_BOUNCE, f"bounce:{failure.status}"):
+            result.suppressed.append((m.email, SuppressionReason.HARD_BOUNCE))
             return "suppressed (hard bounce)"
         return "recorded (already suppressed)"
     result.soft.append(m)
     count = journal.consecutive_soft_bounces(db, m.email)
     if count >= config.soft_bounce_limit and journal.suppress(
-        db, m.email, SOFT_REASON, f"bounce:{failure.status} ({count} in a row)"
+        db, m.email, SuppressionReason.SOFT_BOUNCES, f"bounce:{failure.status} ({count} in a row)"
     ):
-        result.suppressed.append((m.email, SOFT_REASON))
+        result.suppressed.append((m.email, SuppressionReason.SOFT_BOUNCES))
         return f"suppressed ({count} soft bounces in a row)"
     return f"recorded ({count} soft in a row; suppressed at {config.soft_bounce_limit})"

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from newsletter.audience.mailboxes import MAX_BYTES
+from newsletter.deliver.net import is_loopback
 from newsletter.errors import NewsletterError
-from newsletter.net import is_loopback
 
 __all__ = ["PASSWORD_ENV", "ImapMailbox", "ImapSource", "is_imap_url", "parse_imap_url"]
 

@@ -186,7 +186,7 @@ def import_(sources: tuple[str, ...], move_to: str | None, allow_plain_imap: boo
 
 def _summary(result: BounceImport, config: Config, db: sqlite3.Connection) -> list[str]:
     from newsletter import journal
-    from newsletter.audience.bounces import HARD_REASON
+    from newsletter.journal import SuppressionReason
 
     lines = [f"  hard bounces: {len(result.hard)}"]
     lines += [f"    {m.email}  {m.failure.status}  {m.failure.diagnostic[:100]}" for m in result.hard]
@@ -194,9 +194,11 @@ def _summary(result: BounceImport, config: Config, db: sqlite3.Connection) -> li
     for m in result.soft:
         count = journal.consecutive_soft_bounces(db, m.email)
         lines.append(f"    {m.email}  {m.failure.status}  {count} in a row  {m.failure.diagnostic[:80]}")
-    hard = sum(1 for _, reason in result.suppressed if reason == HARD_REASON)
-    lines.append(f"  suppressed now: {len(result.suppressed)} ({hard} hard, "
-                 f"{len(result.suppressed) - hard} after repeated soft bounces)")
+    by = {reason: sum(1 for _, r in result.suppressed if r == reason) for reason in SuppressionReason}
+    others = "".join(f", {count} {what}" for count, what in ((by[SuppressionReason.COMPLAINT], "complaints"),
+                     (by[SuppressionReason.UNSUBSCRIBED], "unsubscribed by mail")) if count)
+    lines.append(f"  suppressed now: {len(result.suppressed)} ({by[SuppressionReason.HARD_BOUNCE]} hard, "
+                 f"{by[SuppressionReason.SOFT_BOUNCES]} after repeated soft bounces{others})")
     if result.already:
         lines.append(f"  already imported: {result.already}")
     if result.delays:

@@ -19,15 +19,17 @@ __all__ = ["check", "check_summary", "finding_line", "finding_record", "print_fi
 
 
 def check_summary(findings: Iterable[Finding | Mapping[str, Any]], slug: str) -> str:
-    """One line for `build` (and `send`): how many errors and warnings, and what to run."""
+    """One line for `build` (and `send`): how many errors and warnings (and notes, when the
+    tool changed something such as a colour), and what to run."""
     from newsletter.issue.checks.findings import count
 
     findings = list(findings)
-    errors, warnings = count(findings, "error"), count(findings, "warning")
+    errors, warnings, notes = count(findings, "error"), count(findings, "warning"), count(findings, "info")
+    noted = f", {notes} note{'s' * (notes != 1)}" if notes else ""
+    run = f"; run `newsletter check {slug}` for details."
     if not errors and not warnings:
-        return "Checks: no problems found."
-    return (f"Checks: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}; "
-            f"run `newsletter check {slug}` for details.")
+        return f"Checks: no problems found{noted}{run}" if notes else "Checks: no problems found."
+    return f"Checks: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}{noted}{run}"
 
 
 def finding_line(f: Finding) -> str:
@@ -55,7 +57,7 @@ def print_findings(findings: list[Finding]) -> None:
     for f in findings:
         head = Text(f.where, style="bold")
         head.append("  ")
-        head.append(f.severity, style="bold red" if f.severity == "error" else "yellow")
+        head.append(f.severity, style={"error": "bold red", "warning": "yellow"}.get(f.severity, "cyan"))
         head.append(f"  {f.rule}")
         if f.variant:
             head.append(f"  ({f.variant})", style="dim")
@@ -103,11 +105,12 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
     from newsletter.issue.checks.document import url_locations
     from newsletter.issue.checks.findings import count, ordered
     from newsletter.issue.probe import link_findings, probe_links, web_links
-    from newsletter.issue.variantchecks import build_checked
     from newsletter.journal.db import connect
+    from newsletter.send.versions import build_checked, checked_audience, version_labels
 
     config = load(config_path)
-    result = build_checked(config, date_range(month, since, until), config.subscribers_file, write=False)
+    audience = checked_audience(config, config.subscribers_file)
+    result = build_checked(config, date_range(month, since, until), audience, write=False)
     findings = list(result.findings)
     if links:
         urls = web_links(result.files["email.html"].decode("utf-8"), config)
@@ -123,7 +126,8 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
     if output == "auto":
         output = "terminal" if sys.stdout.isatty() else "text"
     if output == "json":
-        click.echo(json.dumps({"issue": slug, "errors": errors, "warnings": warnings,
+        click.echo(json.dumps({"issue": slug, "errors": errors, "warnings": warnings, "notes": count(findings, "info"),
+                               "versions": version_labels(result, config, audience),
                                "findings": [finding_record(f) for f in findings]}, indent=2))
     else:
         if output == "terminal":

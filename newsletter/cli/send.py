@@ -17,13 +17,15 @@ import click
 
 from newsletter.cli.options import config_option, date_range, load, range_options
 from newsletter.cli.wording import plural
-from newsletter.errors import SendError
+from newsletter.errors import NewsletterError, SendError
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Task
     from rich.text import Text
 
+    from newsletter.audience.resolved import Audience
+    from newsletter.config.loader import Config
     from newsletter.issue.checks.findings import Finding
     from newsletter.send.plan import SendPlan
     from newsletter.send.report import DryRunReport, SendReport
@@ -68,24 +70,26 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     from rich.console import Console
 
     from newsletter.cli.secret import say_if_secret_made
-    from newsletter.issue.variantchecks import build_checked
     from newsletter.send.plan import check_gate, prepare_send
     from newsletter.send.run import dry_run as compose_all
     from newsletter.send.testsend import send_test
+    from newsletter.send.versions import build_checked
 
     config = load(config_path)
     rng = date_range(month, since, until)
     say_if_secret_made(config)
-    result = build_checked(config, rng, subscribers_path or config.subscribers_file)  # every version checked
+    audience, unreadable = _audience(config, subscribers_path or config.subscribers_file, strict=strict)
+    result = build_checked(config, rng, audience)  # every version this audience receives, checked
     if test_addresses:
         addresses = [a.strip() for value in test_addresses for a in value.split(",") if a.strip()]
         report = send_test(config, result, addresses, smtp_host=smtp_host, smtp_port=smtp_port)
         _print_test(report)
         sys.exit(0 if report.all_sent else EXIT_INCOMPLETE)
     _warn_check_errors(check_gate(result, force=force, dry_run=dry_run), force=force)
-    plan = prepare_send(config, result, subscribers_path or config.subscribers_file, strict=strict,
-                        smtp_host=smtp_host, smtp_port=smtp_port, concurrency=concurrency,
-                        retry_failed=retry_failed)
+    if audience is None:
+        raise unreadable or SendError("no subscriber list", hint="pass --subscribers FILE")
+    plan = prepare_send(config, result, audience, smtp_host=smtp_host, smtp_port=smtp_port,
+                        concurrency=concurrency, retry_failed=retry_failed)
     out = Console(highlight=False, soft_wrap=True)
     _print_plan(out, plan)
     if dry_run:
@@ -101,6 +105,22 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     report = send_with_progress(plan)
     _print_report(out, plan, report)
     sys.exit(_exit_code(report))
+
+
+def _audience(config: Config, path: Path, *, strict: bool) -> tuple[Audience | None, NewsletterError | None]:
+    """The list read and resolved once for the whole command, or the error that stops a real
+    send; the error waits until after the checks, which a test send or a broken list
+    does not stop."""
+    import contextlib
+
+    from newsletter import journal
+    from newsletter.audience.resolved import resolve
+
+    try:
+        with contextlib.closing(journal.connect(config.state_file)) as db:
+            return resolve(config, path, db, strict=strict), None
+    except NewsletterError as exc:
+        return None, exc
 
 
 def _warn_check_errors(errors: list[Finding], *, force: bool) -> None:

@@ -15,5 +15,7 @@ from newsletter.config.sections import (
     SourceConfig,
     theme_key,
 )
+from newsletter.config.selections import Selection, selection_of
 
-__all__ = ["Colors", "Config", "DkimConfig", "SmtpConfig", "SourceConfig", "load_config", "theme_key"]
+__all__ = ["Colors", "Config", "DkimConfig", "Selection", "SmtpConfig", "SourceConfig", "load_config", "selection_of",
+           "theme_key"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from newsletter.config.reader import ConfigReader, schema_of
 from newsletter.yamldoc import LineMap
@@ -37,6 +38,7 @@ class Organisation:
     address: str | None = None
     registered: str | None = None  # e.g. "Registered charity 1234567"
     contact: str | None = None  # https://... page or an email address
+    privacy_url: str | None = None  # the privacy notice, linked from every page and mail footer
 
     @property
     def contact_url(self) -> str | None:
@@ -98,12 +100,24 @@ def read_organisation(r: ConfigReader, data: LineMap) -> Organisation | None:
     if contact and not (contact.startswith(("https://", "http://")) or _EMAIL_RE.match(contact)):
         r.error(section, "contact", f"not a web address or an email address: {contact!r}",
                 "e.g. contact: https://example.org/contact or contact: hello@example.org")
+    privacy_url = r.text(section, "privacy_url")
+    if privacy_url and not _is_web_address(privacy_url):
+        r.error(section, "privacy_url", f"not a web address: {privacy_url!r}",
+                "use https://..., e.g. privacy_url: https://example.org/privacy")
     return Organisation(
         name=r.text(section, "name", required=True) or "",
         address=" ".join((r.text(section, "address") or "").split()) or None,
         registered=r.text(section, "registered") or None,
         contact=contact or None,
+        privacy_url=privacy_url or None,
     )
+
+
+def _is_web_address(url: str) -> bool:
+    """An http(s) address with a host, fit to paste into a link as is (as `archive_url`):
+    one line, no spaces, quotes or angle brackets."""
+    return (url.startswith(("https://", "http://")) and bool(urlsplit(url).hostname)
+            and not any(c.isspace() or c in '<>"' or ord(c) < 32 for c in url))
 
 
 _EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")

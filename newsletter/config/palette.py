@@ -2,10 +2,21 @@
 
 An officer sets a handful of brand colours (accent, text, background, ...); every other
 colour the templates need (masthead text, button text, rules, and the whole dark-mode
-palette) is derived here, once, so the email, its dark-mode block, the archive's site and
-the contrast check all use the same values. Dark mode keeps the brand: the masthead and
-buttons stay in the accent colour, and links use the accent lightened only as far as
-needed to read on the dark background (WCAG AA, 4.5:1).
+palette) is derived here, once, so the email, its dark-mode block, the archive's site, the
+subscriber site, the confirmation mail and the contrast check all use the same values.
+
+| what                     | light mode                                  | dark mode                   |
+|--------------------------|---------------------------------------------|-----------------------------|
+| masthead, buttons, rules | the accent, as given (the brand shows)      | the accent, as given        |
+| their text               | white, else `text`, else black: first at AA | the same as light           |
+| links                    | the accent, moved only as far as AA needs   | the same, on the dark body  |
+| body text, dates, footer | `text`, `muted` as given (`check` errs)     | derived, each at AA         |
+
+Every accent therefore works: a light brand colour such as `#ffcc00` keeps its masthead and
+buttons, and only its links (and button text) move. Each light-mode change to a colour the
+officer set is recorded in `Palette.adjustments`, so `check` can say what it changed
+instead of refusing the colour. Text and muted colours are the officer's own choice of
+reading colour, so they are used as given and `check` reports them when too faint.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ from dataclasses import dataclass
 
 from newsletter.config.sections import Colors
 
-__all__ = ["AA_CONTRAST", "Palette", "Scheme", "contrast_ratio", "palette_for", "scheme_pairs"]
+__all__ = ["AA_CONTRAST", "Adjustment", "Palette", "Scheme", "contrast_ratio", "palette_for", "scheme_pairs"]
 
 AA_CONTRAST = 4.5
 _WHITE, _BLACK = "#ffffff", "#000000"
@@ -37,9 +48,24 @@ class Scheme:
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """A configured colour that light mode could not use as given for `role`, and what it
+    uses instead; `before` and `after` are the contrast ratios against `background`."""
+
+    key: str  # the config key, e.g. "colors.accent"
+    role: str  # what is drawn with it, e.g. "links"
+    original: str
+    adjusted: str
+    background: str
+    before: float
+    after: float
+
+
+@dataclass(frozen=True)
 class Palette:
     light: Scheme
     dark: Scheme
+    adjustments: tuple[Adjustment, ...] = ()
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
@@ -80,17 +106,35 @@ def _readable(color: str, background: str) -> str:
     return target
 
 
-def _on(background: str, preferred: str, fallback: str) -> str:
-    """Text for a coloured band: `preferred` (white) when it reads, else the better of the two."""
-    if contrast_ratio(preferred, background) >= AA_CONTRAST:
-        return preferred
-    return max((preferred, fallback), key=lambda c: contrast_ratio(c, background))
+def _on(background: str, brand_text: str) -> str:
+    """Text for a coloured band: white when it reads, else the brand's text colour, else
+    black. One of white and black always reaches 4.58:1 on any colour, so this is AA."""
+    for candidate in (_WHITE, brand_text):
+        if contrast_ratio(candidate, background) >= AA_CONTRAST:
+            return candidate
+    return max((_WHITE, _BLACK), key=lambda c: contrast_ratio(c, background))
+
+
+def _light_adjustments(colors: Colors, link: str, on_mast: str) -> tuple[Adjustment, ...]:
+    """What light mode draws differently from the configured colours, for `check` to say."""
+    found = []
+    if link != colors.accent:
+        found.append(Adjustment("colors.accent", "links", colors.accent, link, colors.background,
+                                contrast_ratio(colors.accent, colors.background),
+                                contrast_ratio(link, colors.background)))
+    if on_mast not in (_WHITE, colors.text):
+        found.append(Adjustment("colors.text", "masthead and button text", colors.text, on_mast,
+                                colors.accent, contrast_ratio(colors.text, colors.accent),
+                                contrast_ratio(on_mast, colors.accent)))
+    return tuple(found)
 
 
 def palette_for(colors: Colors) -> Palette:
-    """Both palettes for the configured colours; the light one uses them as given."""
-    on_mast = _on(colors.accent, _WHITE, colors.text)
-    light = Scheme(text=colors.text, background=colors.background, link=colors.accent, muted=colors.muted,
+    """Both palettes for the configured colours; light mode uses them as given except where
+    links or button text would not read (AA), and says so in `adjustments`."""
+    on_mast = _on(colors.accent, colors.text)
+    link = _readable(colors.accent, colors.background)
+    light = Scheme(text=colors.text, background=colors.background, link=link, muted=colors.muted,
                    page=colors.page, rule=mix(colors.text, colors.background, 0.18),
                    mast=colors.accent, on_mast=on_mast)
     if luminance(colors.background) < 0.18:  # the brand is dark already: keep its background
@@ -101,7 +145,7 @@ def palette_for(colors: Colors) -> Palette:
     dark = Scheme(text=text, background=background, link=_readable(colors.accent, background),
                   muted=_readable(mix(text, background, 0.7), background), page=page,
                   rule=mix(text, background, 0.2), mast=colors.accent, on_mast=on_mast)
-    return Palette(light, dark)
+    return Palette(light, dark, _light_adjustments(colors, link, on_mast))
 
 
 def scheme_pairs(scheme: Scheme) -> list[tuple[str, str, str]]:

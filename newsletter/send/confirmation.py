@@ -1,4 +1,5 @@
-"""The sign-up confirmation mail: one short plain-text message with the signed link.
+"""The sign-up confirmation mail: one short message with the signed link, plain text first
+and an HTML part in the issue's brand (logo, organisation footer, palette; branded.py).
 
 Delivered like a test send (testsend.py): through the configured relay, or the embedded
 outbox by default (deliver/relay.py), by the same pool, so a confirmation never leaves
@@ -20,9 +21,12 @@ from pathlib import Path
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
 from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.relay import resolve_transport, with_transport
+from newsletter.deliver.relay import with_transport
 from newsletter.deliver.transaction import Job, Result
+from newsletter.journal import DeliveryStatus
+from newsletter.send.branded import branded_html
 from newsletter.send.messages import load_signer_for
+from newsletter.send.transport import resolve_transport
 
 __all__ = ["Confirmation", "compose_confirmation", "send_confirmation"]
 
@@ -42,7 +46,8 @@ def compose_confirmation(config: Config, confirmation: Confirmation, *, now: dt.
     name, address = parseaddr(config.sender)
     message["From"] = formataddr((name, address))
     message["To"] = confirmation.email
-    message["Subject"] = f"Please confirm your subscription to {config.name}"
+    subject = f"Please confirm your subscription to {config.name}"
+    message["Subject"] = subject
     message["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
     message["Message-ID"] = f"<signup.{secrets.token_hex(10)}@{config.sender_domain}>"
     message["Auto-Submitted"] = "auto-generated"
@@ -57,6 +62,9 @@ def compose_confirmation(config: Config, confirmation: Confirmation, *, now: dt.
     )
     # 7bit keeps the link on one line, as written, for anyone who copies it by hand
     message.set_content(text, charset="utf-8", cte="7bit" if text.isascii() else "quoted-printable")
+    html = branded_html(config, "confirmation.html", subject=subject, email=confirmation.email,
+                        link=confirmation.link, until=until)
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     data = message.as_bytes()
     signer = load_signer_for(config)
     return signer(data) if signer else data
@@ -85,8 +93,8 @@ async def send_confirmation(config: Config, confirmation: Confirmation) -> str |
     async def body(transport: Transport, outbox: Path | None) -> PoolReport:
         return await deliver(source, dataclasses.replace(transport, concurrency=1))
 
-    pool = await with_transport(resolve_transport(config), config, body, concurrency=1)
-    if source.result is not None and source.result.status == "sent":
+    pool = await with_transport(resolve_transport(config), config.outbox_dir, body, concurrency=1)
+    if source.result is not None and source.result.status is DeliveryStatus.SENT:
         return None
     return pool.stopped or (source.result.summary if source.result else "not sent")
 

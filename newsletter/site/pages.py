@@ -1,8 +1,14 @@
 """What every subscriber page shares: the token check, the state file, the templates, the CSP.
 
 The unsubscribe and topics pages (and any page added later) take a `SubscriberSite` from
-`site_of(request)` and render through it, so every page gets the same CSP and the same
-generic answer to a bad link.
+`site_of(request)` and render through it, so every page gets the same CSP, the same brand
+(logo, organisation footer and the email's palette, `templates/site/base.html`) and the
+same generic answer to a bad link.
+
+The CSP stays `default-src 'none'`: inline styles are allowed by their hash, and images
+only from the configured logo's own origin (`https://host[:port]`, never a wildcard), so
+the logo shows and nothing else can load. `Referrer-Policy: no-referrer` (app.py) keeps
+the token in the page's URL from reaching the logo's server.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import jinja2
 from starlette.concurrency import run_in_threadpool
@@ -26,12 +33,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from newsletter import journal
+from newsletter.config.brand import Logo
 from newsletter.config.loader import Config
+from newsletter.config.palette import palette_for
 from newsletter.config.urls import route_path
 from newsletter.errors import ConfigError
 from newsletter.tokens import read_token
 
-__all__ = ["MAX_BODY_BYTES", "BASE_CSP", "SubscriberSite", "read_form", "site_of", "token_of", "unsubscribe_path"]
+__all__ = ["MAX_BODY_BYTES", "BASE_CSP", "SubscriberSite", "logo_source", "read_form", "site_of", "token_of",
+           "unsubscribe_path"]
 
 MAX_BODY_BYTES = 16 * 1024  # a one-click body is 26 bytes; the page's form a few hundred
 T = TypeVar("T")
@@ -88,26 +98,49 @@ class SubscriberSite:
         return self.render(f"unsubscribe/{name}.html", status=status, **context)
 
     def render(self, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-        """Any subscriber page, with the list's name, language, colours and mailto; its inline
-        styles are allowed by hash in the CSP (the preferences pages use it too)."""
+        """Any subscriber page, with the list's name, language, brand (logo, organisation, the
+        email's `light` and `dark` palettes) and mailto; its inline styles are allowed by hash
+        in the CSP, and the logo by its origin."""
         config = self.config
+        palette = palette_for(config.colors)
         body = self.templates.get_template(template).render(
-            name=config.name, lang=config.language, colors=config.colors,
-            mailto=config.unsubscribe_mailto, **context,
+            name=config.name, lang=config.language, colors=config.colors, light=palette.light, dark=palette.dark,
+            logo=config.logo, organisation=config.organisation, mailto=config.unsubscribe_mailto, **context,
         )
-        return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": _csp(body)})
+        csp = _csp(body, logo_source(config.logo))
+        return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": csp})
 
     def invalid(self) -> HTMLResponse:
         """The one answer for every bad link: it says nothing about why."""
         return self.page("invalid", status=400)
 
 
-def _csp(body: str) -> str:
+def _csp(body: str, images: str | None = None) -> str:
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(style.encode()).digest()).decode() + "'"
         for style in _STYLE_RE.findall(body)
     )
-    return f"{BASE_CSP}; style-src {hashes}" if hashes else BASE_CSP
+    csp = f"{BASE_CSP}; style-src {hashes}" if hashes else BASE_CSP
+    return f"{csp}; img-src {images}" if images else csp
+
+
+_HOST_RE = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
+
+
+def logo_source(logo: Logo | None) -> str | None:
+    """The CSP source that lets the logo load: its https origin, or None when there is no
+    logo or its host is not a plain DNS name (the logo's alt text shows instead; a host
+    spelled otherwise could smuggle `;` or a wildcard into the header)."""
+    if logo is None:
+        return None
+    try:
+        parts = urlsplit(logo.src)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return None
+    if parts.scheme != "https" or not _HOST_RE.fullmatch(host):
+        return None
+    return f"https://{host}" + (f":{port}" if port else "")
 
 
 def site_of(request: Request) -> SubscriberSite:

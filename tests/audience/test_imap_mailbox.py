@@ -47,7 +47,7 @@ def test_an_imap_mailbox_is_read_once(dovecot: Dovecot, config: Config, db: sqli
     assert dovecot.count("UNSEEN") == 3  # a scan changes nothing, not even the \Seen flags
     first = run("import", dovecot.url, "--config", str(config.path))
     assert first.splitlines()[0] == f"Read 3 messages from imaps://bounces@localhost:{dovecot.port}/INBOX"
-    assert {s.email: s.reason for s in journal.list_suppressions(db)} == {"alice@example.com": "hard-bounce"}
+    assert {s.key: s.reason for s in journal.list_suppressions(db)} == {"alice@example.com": "hard-bounce"}
     assert "  imap UID 3: more than 500 nested MIME parts" in first.splitlines()  # skipped by UID
     assert dovecot.count("UNSEEN") == 0 and dovecot.count("SEEN") == 3
     dovecot.append((SAMPLES / "exim-hard.eml").read_bytes())

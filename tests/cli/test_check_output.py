@@ -14,7 +14,7 @@ from support.project import item_yaml
 from newsletter.cli import main
 from newsletter.issue.probe import LinkResult, link_findings
 
-LOW_CONTRAST = 'colors:\n  accent: "#9ec5ff"\n'
+LOW_CONTRAST = 'colors:\n  text: "#aaaaaa"\n'
 LONG_URL = "http://example.org/" + "/".join(f"section-{n}/page-with-a-long-name" for n in range(6)) + "?q=1"
 
 
@@ -35,9 +35,9 @@ def test_piped_output_is_one_finding_per_line_errors_first(empty_project: Path, 
         code, output = run_check(empty_project, *args)
         assert code == 1, output
         lines = output.splitlines()
-        assert lines[0] == ("newsletter.yaml: colors.accent: error contrast: colors.accent #9ec5ff on "
-                            "colors.background #ffffff has contrast 1.8:1; links need at least 4.5:1 (WCAG AA) "
-                            "(darken colors.accent or lighten colors.background)")
+        assert lines[0] == ("newsletter.yaml: colors.text: error contrast: colors.text #aaaaaa on "
+                            "colors.background #ffffff has contrast 2.3:1; body text need at least 4.5:1 (WCAG AA) "
+                            "(darken colors.text or lighten colors.background)")
         assert re.fullmatch(r"items/item\.yaml:(\d+): warning link-https: .*http://example\.org/plain.*\(.+\)",
                             lines[1])
         url_line = (empty_project / "items" / "item.yaml").read_text().splitlines().index(
@@ -69,6 +69,22 @@ def test_strict_fails_on_warnings(empty_project: Path, write_item) -> None:
     assert code == 1 and "warning link-https" in output
     code, output = run_check(empty_project, "--strict", "--format", "json")
     assert code == 1 and json.loads(output)["warnings"] == 1
+
+
+def test_a_light_accent_is_a_note_not_an_error_even_with_strict(empty_project: Path, write_item) -> None:
+    write_item(item_yaml())
+    add_config(empty_project, 'colors:\n  accent: "#ffcc00"\n')
+    code, output = run_check(empty_project, "--strict", "--format", "text")
+    assert code == 0, output
+    assert output.splitlines() == [
+        "newsletter.yaml: colors.accent: info contrast-adjusted: links drawn in #8c7000 instead of colors.accent "
+        "#ffcc00, which has contrast 1.5:1 on #ffffff (#8c7000: 4.7:1; WCAG AA needs 4.5:1) (nothing to fix; to "
+        "choose the colour yourself, set colors.accent to one that reads on #ffffff)",
+        "Checks: no problems found, 1 note."]
+    code, output = run_check(empty_project, "--strict", "--format", "json")
+    report = json.loads(output)
+    assert code == 0 and (report["errors"], report["warnings"], report["notes"]) == (0, 0, 1)
+    assert report["findings"][0]["severity"] == "info"
 
 
 def test_clean_issue_passes_strict(project: Path) -> None:

@@ -104,6 +104,19 @@ def test_logo_and_organisation_errors_are_reported_together(configure) -> None:
     assert "contact: not a web address or an email address: 'call us'" in text
 
 
+def test_a_privacy_url_is_checked_at_its_line_and_linked_from_the_footer(configure, write_item) -> None:
+    with pytest.raises(NewsletterError) as info:
+        configure("organisation: {name: Example Trust, privacy_url: 'privacy.html'}\n", drop=("organisation",))
+    assert re.search(r"newsletter.yaml:\d+: privacy_url: not a web address: 'privacy.html' \(use https://",
+                     str(info.value))
+    write_item(item_yaml())
+    config = configure("organisation: {name: Example Trust, privacy_url: 'https://example.org/privacy'}\n",
+                       drop=("organisation",))
+    result = build(config)
+    assert '<a href="https://example.org/privacy"' in _html(result) and ">Privacy notice</a>" in _html(result)
+    assert "Privacy notice: https://example.org/privacy" in _text(result)
+
+
 def test_an_email_contact_becomes_a_mailto_link(configure, write_item) -> None:
     write_item(item_yaml())
     config = configure("organisation: {name: Example Trust, contact: hello@example.org}\n", drop=("organisation",))
@@ -126,13 +139,14 @@ def test_without_identity_keys_the_email_still_builds(configure, write_item) -> 
 
 @pytest.mark.parametrize("accent", ["#0b5cad", "#6b2c91", "#ffcc00", "#00a651", "#e4002b", "#111111"])
 def test_the_derived_colours_read(accent: str) -> None:
-    """Light mode uses the configured colours as given (the check reports those); every colour
-    derived from them (the masthead's text, all of dark mode) reads at WCAG AA."""
+    """Light mode's links and masthead text, and every colour of dark mode, read at WCAG AA
+    whatever the accent (body text and muted are the officer's own, checked as given)."""
     palette = palette_for(Colors(accent=accent))
-    derived = [(palette.light, "on_mast", "mast"), *((palette.dark, fg, bg) for fg, bg, _ in scheme_pairs(palette.dark))]
+    derived = [(palette.light, "on_mast", "mast"), (palette.light, "link", "background"),
+               *((palette.dark, fg, bg) for fg, bg, _ in scheme_pairs(palette.dark))]
     for scheme, fg, bg in derived:
         assert contrast_ratio(getattr(scheme, fg), getattr(scheme, bg)) >= AA_CONTRAST, (accent, fg, bg)
-    assert palette.dark.mast == accent  # dark mode keeps the brand's masthead
+    assert palette.dark.mast == palette.light.mast == accent  # both modes keep the brand's masthead
 
 
 def test_a_yellow_masthead_gets_dark_text_instead_of_white() -> None:
@@ -140,11 +154,33 @@ def test_a_yellow_masthead_gets_dark_text_instead_of_white() -> None:
     assert palette.light.on_mast == "#1f2933"
 
 
-def test_masthead_text_that_cannot_read_is_an_error() -> None:
-    # mid-grey: neither white nor the (light grey) text colour reaches 4.5:1 on it
+def test_masthead_text_that_cannot_read_turns_black_and_check_says_so() -> None:
+    # mid-grey: neither white nor the (light grey) text colour reaches 4.5:1 on it; black does
+    palette = palette_for(Colors(accent="#808080", text="#595959"))
+    assert palette.light.on_mast == palette.dark.on_mast == "#000000"
     found = check_contrast(Colors(accent="#808080", text="#595959"))
-    assert [f.where for f in found if "masthead" in f.where] == ["newsletter.yaml: colors.accent (masthead)"]
-    assert all(f.severity == "error" for f in found)
+    masthead = [f for f in found if f.where == "newsletter.yaml: colors.text" and f.rule == "contrast-adjusted"]
+    assert len(masthead) == 1 and masthead[0].severity == "info"
+    assert "#000000 instead of colors.text #595959" in masthead[0].message
+    assert not [f for f in found if f.severity == "error" and "masthead" in f.where]
+
+
+def test_the_sample_with_a_yellow_accent_builds_checks_and_sends_without_force(project: Path) -> None:
+    """Issue 24: `#ffcc00` is a brand colour the guide accepts, so nothing refuses it; its
+    links are darkened to AA in the email, and `check` says so in a note."""
+    path = project / "newsletter.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + 'colors: {accent: "#ffcc00"}\n', encoding="utf-8")
+    built = CliRunner().invoke(main, ["build", "2023-07", "--config", str(path)])
+    assert built.exit_code == 0, built.output
+    assert "Checks: no problems found, 1 note;" in built.output
+    html = (project / "issues" / "2023-07" / "email.html").read_text(encoding="utf-8")
+    assert 'href="https://' in html and "color:#8c7000" in html  # links, inlined, in the AA shade
+    assert "background:#fc0" in html  # the masthead keeps the brand (premailer writes #ffcc00 short)
+    checked = CliRunner().invoke(main, ["check", "2023-07", "--strict", "--config", str(path)])
+    assert checked.exit_code == 0 and "info contrast-adjusted" in checked.output, checked.output
+    sent = CliRunner().invoke(main, ["send", "2023-07", "--yes", "--config", str(path)])
+    assert sent.exit_code == 0, sent.output
+    assert "--force" not in sent.output and list((project / "outbox").glob("*/*"))
 
 
 def test_the_dark_palette_is_in_the_email_and_the_archive(configure, write_item, tmp_path: Path) -> None:
@@ -303,6 +339,8 @@ def test_the_checks_panel_lists_errors_first_without_repeated_labels(project: Pa
         {"rule": "contrast", "severity": "error", "where": "newsletter.yaml: colors.text", "message": "too faint"},
         {"rule": "subject", "severity": "warning", "where": "subject", "message": "capitals",
          "variant": "themes: Neglect"},
+        {"rule": "contrast-adjusted", "severity": "info", "where": "newsletter.yaml: colors.accent",
+         "message": "links drawn in #8c7000"},
     ]
 
     def with_findings(config, date_range, *, write):
@@ -315,5 +353,7 @@ def test_the_checks_panel_lists_errors_first_without_repeated_labels(project: Pa
         page = client.get("/").text
     panel = page[page.index('id="checks"'):page.index('id="send-test"')]
     assert panel.index(">Errors<") < panel.index("too faint") < panel.index(">Warnings<") < panel.index("is long")
+    assert panel.index("capitals") < panel.index(">Notes<") < panel.index("links drawn in #8c7000")  # notes last
+    assert "1 error, 2 warnings" in panel
     assert '<span class="where">subject</span>' not in panel  # "subject subject" said once
     assert "in the themes: Neglect version" in panel

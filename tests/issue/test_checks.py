@@ -359,15 +359,18 @@ def test_contrast_ratio_matches_wcag() -> None:
 def test_low_contrast_colours_are_errors(crafted) -> None:
     result, config = crafted(item_yaml(), config_lines='colors:\n  text: "#999999"\n  accent: "#7cb7ff"\n')
     found = only(check_issue(result.rendered, result.files, config), "contrast")
-    assert sorted(f.where for f in found) == ["newsletter.yaml: colors.accent", "newsletter.yaml: colors.accent (masthead)",
-                                              "newsletter.yaml: colors.text"]
+    assert [f.where for f in found] == ["newsletter.yaml: colors.text"]  # the accent's links are adjusted
     assert all(f.severity == "error" for f in found)
+    adjusted = only(check_issue(result.rendered, result.files, config), "contrast-adjusted")
+    assert [(f.where, f.severity) for f in adjusted] == [("newsletter.yaml: colors.accent", "info"),
+                                                         ("newsletter.yaml: colors.text", "info")]  # masthead: black
 
 
 def test_default_colours_pass() -> None:
     assert check_contrast(Colors()) == []
-    assert [f.where for f in check_contrast(Colors(background="#1f2933"))] == [
-        "newsletter.yaml: colors.text", "newsletter.yaml: colors.accent", "newsletter.yaml: colors.muted"]
+    assert [(f.where, f.severity) for f in check_contrast(Colors(background="#1f2933"))] == [
+        ("newsletter.yaml: colors.accent", "info"),  # links lightened on the dark background
+        ("newsletter.yaml: colors.text", "error"), ("newsletter.yaml: colors.muted", "error")]
 
 
 # -- the commands ----------------------------------------------------------------------------------
@@ -381,7 +384,7 @@ def test_check_command_on_the_sample(project: Path) -> None:
 
 
 def test_check_command_exits_1_on_errors_and_lists_them(crafted, empty_project: Path) -> None:
-    crafted(item_yaml(url="http://example.org/plain"), config_lines='colors:\n  accent: "#9ec5ff"\n')
+    crafted(item_yaml(url="http://example.org/plain"), config_lines='colors:\n  text: "#aaaaaa"\n')
     result = CliRunner().invoke(main, ["check", "--since", "2023-07-01", "--until", "2023-07-31",
                                        "--config", str(empty_project / "newsletter.yaml")])
     assert result.exit_code == 1, result.output

@@ -58,7 +58,8 @@ def test_the_form_shows_every_theme_ticked_by_default_with_labels(client: TestCl
         assert f'<label for="theme-{n}">{theme}</label>' in html
     assert "<legend>Topics</legend>" in html and 'lang="en-GB"' in html
     assert "ann@example.org" in html
-    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing loaded from elsewhere
+    assert site.logo is not None
+    assert re.findall(r'src="([^"]*)"', html) == [site.logo.src]  # nothing else loaded from elsewhere
     assert "style-src 'sha256-" in response.headers["content-security-policy"]
     assert "set-cookie" not in response.headers
     assert saved(site, "ann@example.org") is None  # GET never writes

@@ -10,9 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-__all__ = ["Finding", "Severity", "count", "error", "ordered", "warning"]
+__all__ = ["Finding", "Severity", "count", "error", "note", "ordered", "warning"]
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "info"]
+_RANK = {"error": 0, "warning": 1, "info": 2}
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,9 @@ def count(findings: Iterable[Finding | Mapping[str, Any]], severity: Severity) -
 
 
 def ordered(findings: Iterable[Finding]) -> list[Finding]:
-    """Errors before warnings, each in rule order: how the terminal, the preview panel and
-    manifest.json all list them, so the first thing the officer reads is what blocks `send`."""
-    return sorted(findings, key=lambda f: (f.severity != "error", f.rule, f.where))
+    """Errors, then warnings, then notes, each in rule order: how the terminal, the preview
+    panel and manifest.json all list them, so the first thing the officer reads is what blocks `send`."""
+    return sorted(findings, key=lambda f: (_RANK[f.severity], f.rule, f.where))
 
 
 def error(rule: str, where: str, message: str, hint: str = "") -> Finding:
@@ -53,3 +54,9 @@ def error(rule: str, where: str, message: str, hint: str = "") -> Finding:
 def warning(rule: str, where: str, message: str, hint: str = "") -> Finding:
     """Worth a look, but may be intended."""
     return Finding(rule, "warning", where, message, hint)
+
+
+def note(rule: str, where: str, message: str, hint: str = "") -> Finding:
+    """What the tool changed for the officer, said so it is no surprise; never fails a check,
+    not even with `--strict` (there is nothing to fix)."""
+    return Finding(rule, "info", where, message, hint)

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 from newsletter.config.palette import AA_CONTRAST, contrast_ratio, palette_for, scheme_pairs
 from newsletter.config.sections import Colors
 from newsletter.issue.checks.document import line_of
-from newsletter.issue.checks.findings import Finding, error, warning
+from newsletter.issue.checks.findings import Finding, error, note, warning
 
 __all__ = [
     "GENERIC_ALT",
@@ -88,9 +88,15 @@ _CONFIG_KEY = {"text": "text", "link": "accent", "muted": "muted", "on_mast": "a
 
 
 def check_contrast(colors: Colors, *, where: str = "newsletter.yaml") -> list[Finding]:
-    """Every text/background pair the template draws, in light and in (derived) dark mode."""
+    """Every text/background pair the template draws, in light and in (derived) dark mode,
+    and a note for each colour the palette adjusted to reach AA (a light accent's links)."""
     palette = palette_for(colors)
-    findings = []
+    findings = [note("contrast-adjusted", f"{where}: {a.key}",
+                     f"{a.role} drawn in {a.adjusted} instead of {a.key} {a.original}, which has contrast "
+                     f"{a.before:.1f}:1 on {a.background} ({a.adjusted}: {a.after:.1f}:1; WCAG AA needs 4.5:1)",
+                     f"nothing to fix; to choose the colour yourself, set {a.key} to one that reads on "
+                     f"{a.background}")
+                for a in palette.adjustments]
     seen: set[tuple[str, str]] = set()
     for mode, scheme in (("", palette.light), (" (dark mode)", palette.dark)):
         for fg, bg, role in scheme_pairs(scheme):
@@ -112,8 +118,6 @@ def check_contrast(colors: Colors, *, where: str = "newsletter.yaml") -> list[Fi
 
 
 def _contrast_hint(fg: str, mode: str) -> str:
-    if fg == "on_mast":
-        return "pick a darker or lighter colors.accent: neither white nor colors.text reads on it"
     if mode:
         return f"dark mode derives from colors.accent and colors.background; adjust colors.{_CONFIG_KEY[fg]}"
     return f"darken colors.{_CONFIG_KEY[fg]} or lighten colors.background"

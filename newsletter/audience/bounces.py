@@ -228,7 +228,12 @@ def scan_raw(db: sqlite3.Connection, messages: Iterable[tuple[str, bytes]], conf
         if isinstance(outcome, Unreadable):
             yield ScannedMessage(where, reason=f"skipped: {outcome.reason}", kind="unreadable")
             continue
-        yield _scan_one(matcher, where, raw, *outcome)
+        try:
+            yield _scan_one(matcher, where, raw, *outcome)
+        except (ValueError, TypeError, LookupError, UnicodeError, AttributeError, RecursionError) as exc:
+            # what a message's values can provoke while matching; a journal error is not caught
+            yield ScannedMessage(where, reason=f"skipped: cannot be matched ({type(exc).__name__}: {str(exc)[:120]})",
+                                 kind="unreadable")
 
 
 def _scan_one(matcher: _Matcher, where: str, raw: bytes, msg: Message, reading: Reading) -> ScannedMessage:

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from newsletter import journal
 from newsletter.audience.bounces import STALE, import_bounces
+from newsletter.audience.verp import verp_address
 from newsletter.cli import main
 from newsletter.config.loader import Config
 from newsletter.tokens import make_token
@@ -183,3 +184,26 @@ def test_an_old_bounce_replayed_after_a_good_delivery_changes_nothing(config: Co
     assert suppressed(db) == {} and result.stale == 1
     assert list(result.applied.values()) == [STALE]
     assert july == 1
+
+
+def test_a_redacted_complaint_is_tied_by_its_return_path(config: Config, db: sqlite3.Connection,
+                                                         tmp_path: Path) -> None:
+    """Many feedback loops strip the recipient and the message body: the VERP return path
+    in Original-Mail-From still names the run and the recipient, and nobody can forge it."""
+    run_id = sent_run(db, "2026-11", {"kim@isp.example": "<nl1.kim@example.org>"})
+    genuine = verp_address(config.return_path, SECRET, run_id, "kim@isp.example")
+    forged = verp_address(config.return_path, b"a guess", run_id, "kim@isp.example")
+
+    def report(mail_from: str) -> bytes:
+        return ("From: fbl@isp.example\nTo: digest@example.org\nSubject: complaint\nMIME-Version: 1.0\n"
+                f"Message-ID: <{abs(hash(mail_from))}@isp.example>\n"
+                "Content-Type: multipart/report; report-type=feedback-report; boundary=R\n\n"
+                "--R\nContent-Type: text/plain\n\nA complaint.\n"
+                f"--R\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nVersion: 1\n"
+                f"Original-Mail-From: <{mail_from}>\n\n"
+                "--R\nContent-Type: text/rfc822-headers\n\nSubject: redacted\n\n--R--\n").encode()
+
+    result = import_bounces(db, maildir(tmp_path / "B", [report(forged)]), config)
+    assert suppressed(db) == {} and result.complaints == []
+    result = import_bounces(db, maildir(tmp_path / "C", [report(genuine)]), config)
+    assert suppressed(db) == {"kim@isp.example": "complaint"} and result.complaints == ["kim@isp.example"]

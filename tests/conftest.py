@@ -16,6 +16,7 @@ pytest_plugins = [
     "support.dnsserver",
     "support.smtpserver",
     "support.imapserver",
+    "support.signupkit",
 ]
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from newsletter.cli.options import config_option, date_range, load, range_options
+from newsletter.cli.options import config_option, issue_range, load, range_options
 from newsletter.cli.wording import plural
 from newsletter.errors import NewsletterError, SendError
 
@@ -78,7 +78,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     from newsletter.send.versions import build_checked
 
     config = load(config_path)
-    rng = date_range(month, since, until)
+    rng = issue_range(config, month, since, until)
     say_if_secret_made(config)
     audience, unreadable = _audience(config, subscribers_path or config.subscribers_file, strict=strict)
     result = build_checked(config, rng, audience)  # every version this audience receives, checked

@@ -233,7 +233,12 @@ SUBSCRIBE = Section("subscribe", (
         '"Yes, send me the monthly digest."', shown="a sentence naming the list"),
     Key("expires_days", "int", 7, "how long a confirmation link works, in days"),
     Key("min_seconds", "float", 3.0, "a form posted sooner after it was shown is asked again (simple bots)"),
-    Key("client_limit", "int", 10, "sign-ups per client (browser's network address) per hour"),
+    Key("client_limit", "int", 10, "sign-ups per client network (IPv4 address, IPv6 /64) per hour"),
+    Key("hourly_limit", "int", 200, "confirmation mails per hour in all; beyond it none go, with a warning in the log"),
+    Key("allowed_origins", "list", (), "other sites whose pasted form posts here in one press",
+        '["https://www.example.org"]', shown="none", type="list of origins",
+        more="(posts from any other site are refused; [guide](../guides/sign-up.md#put-the-form-on-your-own-website))"),
+    Key("welcome", "flag", False, "mail a welcome (`templates/subscribe/welcome.txt`) after someone confirms"),
 ))
 
 SOURCES = Section("sources", (

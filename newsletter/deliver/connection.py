@@ -12,6 +12,7 @@ The pool (pool.py) decides what to do with either; this module only connects.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -129,13 +130,20 @@ def one_line(message: str) -> str:
     return " ".join(message.split())[:500]
 
 
+@functools.cache
+def _our_name() -> str:
+    """Our EHLO name: `getfqdn` may wait on DNS, so it is asked once per process."""
+    return socket.getfqdn()
+
+
 class Connector:
-    """Opens sessions to one transport; the TLS context and our EHLO name are made once per pool."""
+    """Opens sessions to one transport; the TLS context (none for plain SMTP) and our EHLO
+    name are made once per pool."""
 
     def __init__(self, transport: Transport) -> None:
         self.t = transport
-        self.local_hostname = "localhost" if transport.loopback else socket.getfqdn()
-        self.tls_context = self._tls_context()
+        self.local_hostname = "localhost" if transport.loopback else _our_name()
+        self.tls_context = None if transport.security == "none" else self._tls_context()
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.t.ca_file) if self.t.ca_file else None)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from newsletter.errors import NewsletterError
 
-__all__ = ["SCHEMA", "connect", "now", "transaction"]
+__all__ = ["CONSENT_SCHEMA", "SCHEMA", "connect", "now", "transaction"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -109,6 +109,49 @@ CREATE TABLE IF NOT EXISTS signup_clients (
 CREATE INDEX IF NOT EXISTS signup_clients_client ON signup_clients (client, at);
 """
 
+# Consent, append-only (issue 28; queries in consent.py): new tables only, the ones above unchanged.
+CONSENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS signup_requests (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    mailbox TEXT NOT NULL,         -- the mailbox key (+tag and Gmail dots folded): the hourly limit's
+    name TEXT NOT NULL DEFAULT '',
+    themes TEXT,                   -- newline-separated display names; NULL = every theme
+    nonce TEXT NOT NULL UNIQUE,    -- its confirmation link carries it
+    source TEXT NOT NULL,          -- page | snippet | resubscribe
+    consent TEXT NOT NULL,         -- the wording shown beside the button
+    requested TEXT NOT NULL,
+    mail TEXT NOT NULL DEFAULT 'queued',  -- queued | sending | sent | held | failed
+    mailed TEXT                    -- when its confirmation mail was claimed (NULL: none went)
+);
+CREATE INDEX IF NOT EXISTS signup_requests_email ON signup_requests (email);
+CREATE INDEX IF NOT EXISTS signup_requests_mailbox ON signup_requests (mailbox, mailed);
+CREATE INDEX IF NOT EXISTS signup_requests_mailed ON signup_requests (mailed);
+CREATE TABLE IF NOT EXISTS consent_events (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    event TEXT NOT NULL,           -- confirmed | unsubscribed
+    at TEXT NOT NULL,
+    wording TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    request INTEGER                -- the signup_requests row a confirmation confirms
+);
+CREATE INDEX IF NOT EXISTS consent_events_email ON consent_events (email);
+CREATE TABLE IF NOT EXISTS erasures (
+    at TEXT NOT NULL,
+    erased TEXT NOT NULL,          -- the address's keyed hash, never the address
+    rows INTEGER NOT NULL          -- how many rows were deleted
+);
+CREATE TABLE IF NOT EXISTS used_stamps (
+    stamp TEXT PRIMARY KEY,        -- a sign-up form's stamp, spent once
+    at REAL NOT NULL
+);
+INSERT INTO consent_events (email, event, at, wording, source)
+    SELECT email, 'confirmed', confirmed, consent, source FROM signups
+    WHERE confirmed IS NOT NULL AND NOT EXISTS (SELECT 1 FROM consent_events LIMIT 1);
+"""
+# The last statement carries the confirmations made before this table existed into it, once.
+
 
 def now() -> str:
     """The timestamp every row is stamped with: UTC, ISO 8601, to the second."""
@@ -122,7 +165,7 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA busy_timeout=30000")
         _while_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
         db.execute("PRAGMA synchronous=NORMAL")
-        _while_locked(lambda: db.executescript(SCHEMA))
+        _while_locked(lambda: db.executescript(SCHEMA + CONSENT_SCHEMA))
     except sqlite3.DatabaseError as exc:
         raise NewsletterError(f"cannot open the state file: {exc}", path=path,
                               hint="is it a newsletter state file? move it aside to start afresh") from exc

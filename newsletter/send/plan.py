@@ -25,7 +25,7 @@ from newsletter.errors import ErrorList, SendError
 from newsletter.issue.build import BuildResult
 from newsletter.issue.checks.findings import Finding
 from newsletter.issue.variants import Variants
-from newsletter.journal import RecipientState, SkipReason
+from newsletter.journal import RecipientState, SkipReason, SuppressionReason
 from newsletter.send.messages import TemplateCache, unsubscribe_keys
 from newsletter.send.transport import resolve_transport, transport_label
 
@@ -76,8 +76,9 @@ class SendPlan:
     @property
     def skipped(self) -> int:
         """Recipients this run skips (suppressed, unsubscribed, quiet, gone from the list):
-        the journal's `skipped` rows for this run; CSV rows that are no recipient are left out."""
-        return sum(n for reason, n in self.excluded.items() if reason not in ROW_REASONS)
+        the journal's `skipped` rows for this run; CSV rows that are no recipient, and erased
+        addresses (never written to the journal again), are left out."""
+        return sum(n for reason, n in self.excluded.items() if reason not in (*ROW_REASONS, SuppressionReason.ERASED))
 
     @property
     def transport_label(self) -> str:
@@ -116,6 +117,8 @@ def exclusion(plan: SendPlan, key: str) -> str | None:
 
 def _exclusion(suppressions: dict[str, str], quiet: set[str], key: str) -> str | None:
     reason = suppressions.get(key)
+    if reason == SuppressionReason.ERASED:
+        return SuppressionReason.ERASED
     if reason:
         return f"suppressed ({reason})"
     return SkipReason.QUIET if key in quiet else None

@@ -29,7 +29,7 @@ from newsletter.deliver.pool import PoolReport, deliver
 from newsletter.deliver.relay import with_transport
 from newsletter.errors import SendError
 from newsletter.issue.compose import MAX_LINE_OCTETS
-from newsletter.journal import RecipientState, SkipReason
+from newsletter.journal import RecipientState, SkipReason, SuppressionReason
 from newsletter.send.jobs import JournalJobs, OnResult
 from newsletter.send.messages import (
     Composer,
@@ -90,6 +90,8 @@ def _apply(db: sqlite3.Connection, plan: SendPlan) -> tuple[journal.Run, int]:
             key = s.key
             if key not in states:
                 reason = exclusion(plan, key)
+                if reason == SuppressionReason.ERASED:
+                    continue  # `person forget`: the address is never written down again
                 yield journal.NewRecipient(key, s.email, s.name, s.themes,
                                            RecipientState.SKIPPED if reason else RecipientState.PENDING,
                                            reason or "", new_message_id(plan.config, run.id))

@@ -16,6 +16,9 @@ pytest_plugins = [
     "support.dnsserver",
     "support.smtpserver",
     "support.postgres",
+    "support.imapserver",
+    "support.signupkit",
+    "support.rawsmtp",
 ]
 
 

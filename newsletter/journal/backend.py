@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from newsletter.errors import NewsletterError
+from newsletter.journal.refusals import state_error
 
 __all__ = [
     "Cursor",
@@ -198,23 +199,29 @@ class Db:
                     self._rollback()  # a ROLLBACK inside an aborted pipeline was skipped
                 raise
             return
-        self.execute("BEGIN IMMEDIATE" if not self.postgresql else "BEGIN")
+        try:
+            self.execute("BEGIN IMMEDIATE" if not self.postgresql else "BEGIN")
+        except sqlite3.OperationalError as exc:
+            raise state_error(exc, describe(self.state), "cannot write to the state file") from exc
         try:
             if not durable and self.postgresql:
                 self.execute("SET LOCAL synchronous_commit TO OFF")
             if lock is not None and self.postgresql:
                 self.execute("SELECT pg_advisory_xact_lock(?)", (_lock_key(lock),))
             yield self
+            self.execute("COMMIT")
+        except sqlite3.OperationalError as exc:  # the file refused (full, read-only): one line, rolled back
+            self._rollback()
+            raise state_error(exc, describe(self.state), "cannot write to the state file") from exc
         except BaseException:
             self._rollback()
             raise
-        self.execute("COMMIT")
 
     def _rollback(self) -> None:
         try:
             self.execute("ROLLBACK")
-        except (StateUnavailable, sqlite3.Error):
-            pass  # the connection is gone: the server rolled it back
+        except (NewsletterError, sqlite3.Error):
+            pass  # the connection is gone (the server rolled it back), or SQLite undoes it on the next open
 
     def try_lock(self, name: str) -> bool:
         """Take a session lock named `name` if no other connection holds it (PostgreSQL);

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from newsletter.errors import NewsletterError
 from newsletter.journal.backend import Db, describe
-from newsletter.journal.schema import TABLES, schema_version, upgrade
+from newsletter.journal.schema import TABLES, has_table, schema_version, upgrade
 
 __all__ = ["CopyReport", "copy_state", "row_counts"]
 
@@ -28,7 +28,9 @@ class CopyReport:
 
 
 def row_counts(db: Db) -> dict[str, int]:
-    return {table: int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]) for table in TABLES}
+    """Rows per table, for the tables the state has (one not yet upgraded lacks the newer ones)."""
+    return {table: int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]) for table in TABLES
+            if has_table(db, table)}
 
 
 def _columns(db: Db, table: str) -> list[str]:
@@ -84,6 +86,7 @@ def _reset_identities(db: Db) -> None:
     """PostgreSQL hands out new ids after the highest copied one, not from 1 again."""
     if not db.postgresql:
         return
-    for table, column in (("runs", "id"), ("recipients", "rowid")):
+    for table, column in (("runs", "id"), ("recipients", "rowid"), ("signup_requests", "id"),
+                          ("consent_events", "id")):
         db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
                    f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)")

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from newsletter.errors import NewsletterError
 from newsletter.journal.backend import Db, StateLocation, describe, open_backend, parse_state
+from newsletter.journal.refusals import state_error
 from newsletter.journal.schema import upgrade
 
 __all__ = ["connect", "now", "transaction"]
@@ -37,26 +37,23 @@ def connect(state: StateLocation | Path | str, *, migrate: bool = True) -> Db:
     try:
         db = open_backend(location)
     except sqlite3.DatabaseError as exc:
-        raise _not_a_state_file(location, exc) from exc
+        raise state_error(exc, describe(location), "cannot open the state file") from exc
     try:
         if migrate:
             upgrade(db)
     except sqlite3.DatabaseError as exc:
         db.close()
-        raise _not_a_state_file(location, exc) from exc
+        raise state_error(exc, describe(location), "cannot open the state file") from exc
     except BaseException:
         db.close()
         raise
     return db
 
 
-def _not_a_state_file(location: StateLocation, exc: Exception) -> NewsletterError:
-    return NewsletterError(f"cannot open the state file: {exc}", path=describe(location),
-                           hint="is it a newsletter state file? move it aside to start afresh")
-
-
 @contextmanager
 def transaction(db: Db, lock: str | None = None) -> Iterator[Db]:
-    """All of it or nothing (see `Db.transaction`)."""
+    """All of it or nothing (see `Db.transaction`). A write the SQLite file refuses (disk
+    full, read-only, I/O error) rolls back, so the file keeps its last committed state,
+    and comes out as one `NewsletterError` naming the file (refusals.py)."""
     with db.transaction(lock) as tx:
         yield tx

@@ -7,7 +7,10 @@ rewrite the user should start after a backup) or when the state is newer than th
 
 Adding a table or a column: append a `Migration` with the next number; never edit one
 that has shipped. Write the SQL both engines read; the few words that differ are
-placeholders filled per engine (`{id}`, `{serial}`, `{rowid}`, `{blob}`, `{real}`). Number 1 is the
+placeholders filled per engine (`{id}`, `{serial}`, `{rowid}`, `{blob}`, `{real}`); what cannot be
+said in one SQL for both (SQLite changes a constraint only by rebuilding the table) is the
+migration's `code`, which looks before it changes, so it is safe to run on a state that
+already has the change. Number 1 is the
 schema of the first release, written with `IF NOT EXISTS`, so files made before the
 schema had numbers take it as a no-op and are then at version 1.
 """
@@ -15,20 +18,24 @@ schema had numbers take it as a no-op and are then at version 1.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from newsletter.errors import NewsletterError
 from newsletter.journal.backend import Db, describe
 
-__all__ = ["LATEST", "MIGRATIONS", "TABLES", "Migration", "pending", "schema_version", "upgrade"]
+__all__ = ["LATEST", "MIGRATIONS", "TABLES", "Migration", "has_table", "pending", "schema_version", "upgrade"]
 
 
 @dataclass(frozen=True)
 class Migration:
     number: int
     name: str
-    sql: str
+    sql: str = ""
     automatic: bool = True  # False: only `newsletter state upgrade` applies it
+    # What SQL alone cannot say the same way on both engines (SQLite cannot change a
+    # constraint in place): run after `sql`, in the same transaction, given the open state.
+    code: Callable[[Db], None] | None = None
 
 
 _WORDS = {
@@ -131,13 +138,113 @@ CREATE TABLE IF NOT EXISTS signup_clients (
 );
 CREATE INDEX IF NOT EXISTS signup_clients_client ON signup_clients (client, at)
 """),
+    Migration(2, "run kinds (rehearsals apart from real sends) and the relay of each sent message",
+              code=lambda db: _run_kinds(db)),
+    Migration(3, "consent, append-only: sign-up requests, consent events, spent stamps, erasures", """
+CREATE TABLE IF NOT EXISTS signup_requests (
+    id {id},
+    email TEXT NOT NULL,
+    mailbox TEXT NOT NULL,         -- the mailbox key (+tag and Gmail dots folded): the hourly limit's
+    name TEXT NOT NULL DEFAULT '',
+    themes TEXT,                   -- newline-separated display names; NULL = every theme
+    nonce TEXT NOT NULL UNIQUE,    -- its confirmation link carries it
+    source TEXT NOT NULL,          -- page | snippet | resubscribe
+    consent TEXT NOT NULL,         -- the wording shown beside the button
+    requested TEXT NOT NULL,
+    mail TEXT NOT NULL DEFAULT 'queued',  -- queued | sending | sent | held | failed
+    mailed TEXT                    -- when its confirmation mail was claimed (NULL: none went)
+);
+CREATE INDEX IF NOT EXISTS signup_requests_email ON signup_requests (email);
+CREATE INDEX IF NOT EXISTS signup_requests_mailbox ON signup_requests (mailbox, mailed);
+CREATE INDEX IF NOT EXISTS signup_requests_mailed ON signup_requests (mailed);
+CREATE TABLE IF NOT EXISTS consent_events (
+    id {id},
+    email TEXT NOT NULL,
+    event TEXT NOT NULL,           -- confirmed | unsubscribed
+    at TEXT NOT NULL,
+    wording TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    request INTEGER                -- the signup_requests row a confirmation confirms
+);
+CREATE INDEX IF NOT EXISTS consent_events_email ON consent_events (email);
+CREATE TABLE IF NOT EXISTS erasures (
+    at TEXT NOT NULL,
+    erased TEXT NOT NULL,          -- the address's keyed hash, never the address
+    rows INTEGER NOT NULL          -- how many rows were deleted
+);
+CREATE TABLE IF NOT EXISTS used_stamps (
+    stamp TEXT PRIMARY KEY,        -- a sign-up form's stamp, spent once
+    at {real} NOT NULL
+);
+-- the confirmations made before consent_events existed, carried into it once
+INSERT INTO consent_events (email, event, at, wording, source)
+    SELECT email, 'confirmed', confirmed, consent, source FROM signups
+    WHERE confirmed IS NOT NULL AND NOT EXISTS (SELECT 1 FROM consent_events LIMIT 1)
+"""),
 )
 
 LATEST = MIGRATIONS[-1].number
 
 # Every table that holds the state, parents first (what `state copy` copies, in this order).
 TABLES = ("runs", "recipients", "suppressions", "preferences", "bounces", "feed_cache", "collected",
-          "link_checks", "signups", "signup_clients")
+          "link_checks", "signups", "signup_clients", "signup_requests", "consent_events", "erasures",
+          "used_stamps")
+
+# --- migration 2: run kinds and relays (issue 26) ------------------------------------------
+# Runs made before rehearsals were told apart have UNIQUE (slug) and no `kind`, and
+# recipients no `relay`. A run whose every delivered message went into the embedded outbox
+# (its reply says so) was a rehearsal, and becomes one; any other run stays real, so
+# nobody a relay accepted is ever mailed again. SQLite files that the release with
+# rehearsals (before numbered schemas) already changed are left as they are.
+
+OUTBOX_REPLY = "filed in the local outbox"  # deliver/outbox.py's 250 text
+
+_RUNS_WITH_KINDS = """
+CREATE TABLE runs_with_kinds (
+    id INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',
+    digest TEXT NOT NULL DEFAULT '',
+    subscribers TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL DEFAULT '',
+    finished TEXT,
+    kind TEXT NOT NULL DEFAULT 'real' CHECK (kind IN ('real','rehearsal')),
+    UNIQUE (slug, kind)
+)"""
+_KIND_OF_RUN = ("CASE WHEN EXISTS (SELECT 1 FROM recipients r WHERE r.run_id = o.id AND r.state = 'sent') "
+                "AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.run_id = o.id AND r.state = 'sent' "
+                "AND r.reply NOT LIKE ?) THEN 'rehearsal' ELSE 'real' END")
+
+
+def _columns(db: Db, table: str) -> set[str]:
+    if db.postgresql:
+        return {row[0] for row in db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = ?", (table,))}
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _run_kinds(db: Db) -> None:
+    """`runs.kind` with UNIQUE (slug, kind), `recipients.relay`: SQLite rebuilds `runs`
+    (it cannot change a constraint in place), PostgreSQL alters it."""
+    if "relay" not in _columns(db, "recipients"):
+        db.execute("ALTER TABLE recipients ADD COLUMN relay TEXT NOT NULL DEFAULT ''")
+    if "kind" in _columns(db, "runs"):
+        return
+    if db.postgresql:
+        db.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'real' "
+                   "CHECK (kind IN ('real','rehearsal'))")
+        db.execute(f"UPDATE runs o SET kind = {_KIND_OF_RUN}", (f"%{OUTBOX_REPLY}%",))
+        db.execute("ALTER TABLE runs DROP CONSTRAINT IF EXISTS runs_slug_key")  # migration 1's UNIQUE (slug)
+        db.execute("ALTER TABLE runs ADD CONSTRAINT runs_slug_kind_key UNIQUE (slug, kind)")
+        return
+    db.execute(_RUNS_WITH_KINDS)
+    db.execute("INSERT INTO runs_with_kinds (id, slug, subject, digest, subscribers, created, updated, finished, kind) "
+               f"SELECT id, slug, subject, digest, subscribers, created, updated, finished, {_KIND_OF_RUN} FROM runs o",
+               (f"%{OUTBOX_REPLY}%",))
+    db.execute("DROP TABLE runs")
+    db.execute("ALTER TABLE runs_with_kinds RENAME TO runs")
 
 _VERSIONS = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -156,13 +263,13 @@ def statements(migration: Migration, dialect: str) -> list[str]:
 
 def schema_version(db: Db) -> int:
     """The highest migration applied: 0 for an empty state or a file from before numbering."""
-    if not _has_table(db, "schema_migrations"):
+    if not has_table(db, "schema_migrations"):
         return 0
     row = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
     return int(row[0] or 0)
 
 
-def _has_table(db: Db, table: str) -> bool:
+def has_table(db: Db, table: str) -> bool:
     if db.postgresql:
         sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?"
     else:
@@ -198,6 +305,8 @@ def upgrade(db: Db, *, automatic: bool = True) -> list[Migration]:
         for migration in todo:
             for statement in statements(migration, db.dialect):
                 db.execute(statement)
+            if migration.code is not None:
+                migration.code(db)
             db.execute("INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)",
                        (migration.number, migration.name, _now()))
     return todo

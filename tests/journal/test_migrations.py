@@ -36,7 +36,9 @@ def test_a_state_file_from_the_last_release_upgrades_in_place_and_keeps_every_ro
     before.close()
     db = journal.connect(old_state)
     assert journal.schema_version(db) == journal.LATEST
-    assert journal.row_counts(db) == counts
+    after = journal.row_counts(db)
+    assert {t: after[t] for t in counts} == counts and set(after) == set(schema.TABLES)
+    assert [e.event for e in journal.consent_events(db, "new@example.org")] == ["confirmed"]  # carried over
     run = journal.get_run(db, "2023-07")
     assert run is not None and run.subject == "Digest: July 2023"
     assert journal.run_counts(db, run.id) == {"pending": 2, "sending": 1, "sent": 1, "deferred": 0, "failed": 1,
@@ -83,3 +85,60 @@ def test_a_migration_kept_for_state_upgrade_is_refused_on_open_then_applied(
     assert journal.schema_version(db) == journal.LATEST  # nothing half-done: one transaction
     assert [m.number for m in journal.upgrade(db, automatic=False)] == [journal.LATEST + 1, journal.LATEST + 2]
     assert journal.schema_version(db) == journal.LATEST + 2
+
+
+# Written by the release with rehearsals and append-only consent, before numbered schemas
+# (main at 9d93e51): `runs.kind` and `recipients.relay` already there (its own table
+# rebuild), the consent tables too; a real run (two sent, one in flight), a finished
+# rehearsal, a confirmed and a pending sign-up request, an unsubscribe in the history.
+RELEASE_STATE_KINDS = Path(__file__).resolve().parents[1] / "data" / "state-release-1.db"
+
+
+def test_a_state_file_that_already_tells_rehearsals_apart_upgrades_without_a_change(tmp_path: Path) -> None:
+    path = tmp_path / "newsletter.db"
+    shutil.copy(RELEASE_STATE_KINDS, path)
+    before = journal.connect(path, migrate=False)
+    assert journal.schema_version(before) == 0
+    counts = journal.row_counts(before)
+    before.close()
+    db = journal.connect(path)
+    assert journal.schema_version(db) == journal.LATEST and journal.row_counts(db) == counts
+    real, rehearsal = journal.get_run(db, "2023-07"), journal.get_run(db, "2023-08", journal.RunKind.REHEARSAL)
+    assert real is not None and not real.rehearsal and journal.relay_counts(db, real.id) == {"smtp.example.org:587": 2}
+    assert rehearsal is not None and rehearsal.finished and journal.get_run(db, "2023-08") is None
+    assert [e.event for e in journal.consent_events(db, "new@example.org")] == ["confirmed"]  # not carried twice
+    assert not journal.use_stamp(db, "stamp-1", at=1000.0)  # spent before the upgrade, still spent
+    db.close()
+
+
+def _at_version_1(db: journal.Db) -> None:
+    """A state as the first numbered release left it: migration 1 only."""
+    with db.transaction():
+        db.execute(schema._VERSIONS)
+        for statement in schema.statements(schema.MIGRATIONS[0], db.dialect):
+            db.execute(statement)
+        db.execute("INSERT INTO schema_migrations (version, name, applied) VALUES (1, 'first', '')")
+
+
+@pytest.mark.usefixtures("backend")
+def test_runs_from_before_kinds_become_rehearsals_only_when_everything_went_to_the_outbox(tmp_path: Path) -> None:
+    import os
+
+    db = journal.connect(os.environ.get("NEWSLETTER_STATE") or tmp_path / "newsletter.db", migrate=False)
+    _at_version_1(db)
+    with db.transaction():
+        for slug, reply in (("2023-06", "250 2.0.0 OK: filed in the local outbox"),
+                            ("2023-07", "250 2.0.0 Ok: queued as 4F2")):
+            (run_id,) = db.execute("INSERT INTO runs (slug, created) VALUES (?, '2023-08-01') RETURNING id",
+                                   (slug,)).fetchone()
+            db.execute("INSERT INTO recipients (run_id, email, state, reply, updated) "
+                       "VALUES (?, 'a@example.org', 'sent', ?, '')", (run_id, reply))
+    assert [m.number for m in journal.upgrade(db)] == list(range(2, journal.LATEST + 1))
+    june = journal.get_run(db, "2023-06", journal.RunKind.REHEARSAL)
+    assert june is not None and journal.get_run(db, "2023-06") is None
+    july = journal.get_run(db, "2023-07")
+    assert july is not None and journal.relay_counts(db, july.id) == {"": 1}  # still sent: never mailed twice
+    real_june = journal.open_run(db, "2023-06", subject="June", digest="", subscribers="")  # (slug, kind) is unique
+    assert real_june.id not in (june.id, july.id) and not real_june.rehearsal
+    assert journal.upgrade(db) == []
+    db.close()

@@ -126,17 +126,69 @@ def test_suppressions_preferences_bounces_caches_and_signups_read_back(db: journ
     assert cached is not None and cached.body == body
     journal.record_collected(db, ["k1", "k2", "k1"], source="s", file="f.yaml")
     assert journal.collected_keys(db) == {"k1", "k2"}
-    nonce = journal.claim_confirmation(db, journal.SignupRequest("New@example.org", "New", ("Neglect",), "page",
-                                                                 "Yes 100%"), not_since="2000-01-01", renew=False)
-    assert nonce is not None
-    confirmed = journal.confirm_signup(db, "new@example.org", nonce)
+    request = journal.add_request(db, email="New@example.org", mailbox="new@example.org", name="New",
+                                  themes=("Neglect",), source="page", consent="Yes 100%")
+    claim = journal.claim_request_mail(db, request.id, not_since="2000-01-01", hour_start="2000-01-01", cap=10,
+                                       mailable=("unsubscribed",))
+    assert claim.status == "claimed" and claim.request == request
+    journal.set_request_mail(db, request.id, "sent")
+    confirmed = journal.confirm_request(db, "new@example.org", request.nonce)
     assert confirmed is not None and confirmed[1] and confirmed[0].consent == "Yes 100%"
     assert [s.email for s in journal.confirmed_signups(db)] == ["new@example.org"]
+    assert journal.use_stamp(db, "stamp-1", at=1000.0) and not journal.use_stamp(db, "stamp-1", at=1001.0)
     assert [journal.count_client(db, "c", at=1000.0 + i, limit=2) for i in range(3)] == [True, True, False]
 
 
 def test_a_state_is_numbered_at_the_latest_schema(db: journal.Db) -> None:
     assert journal.schema_version(db) == journal.LATEST
+
+
+def _confirmed(db: journal.Db, email: str, nonce: str) -> tuple[int, bool] | None:
+    result = journal.confirm_request(db, email, nonce)
+    return None if result is None else (result[0].id, result[1])
+
+
+def test_consent_is_append_only_and_a_confirmed_address_keeps_its_history(db: journal.Db) -> None:
+    first = journal.add_request(db, email="Pat@example.org", mailbox="pat@example.org", name="Pat", themes=None,
+                                source="page", consent="Send me the digest")
+    journal.set_request_mail(db, first.id, "sent")
+    assert journal.confirm_request(db, "pat@example.org", "not-the-nonce") is None
+    assert _confirmed(db, "pat@example.org", first.nonce) == (first.id, True)
+    assert _confirmed(db, "pat@example.org", first.nonce) == (first.id, False)  # a second click writes nothing
+    journal.record_consent_event(db, "pat@example.org", "unsubscribed", source="one-click")
+    again = journal.add_request(db, email="pat@example.org", mailbox="pat@example.org", name="Pat", themes=None,
+                                source="resubscribe", consent="Send me the digest")
+    journal.set_request_mail(db, again.id, "sent")
+    assert again.id > first.id and journal.confirm_request(db, "pat@example.org", first.nonce) is None  # superseded
+    assert _confirmed(db, "pat@example.org", again.nonce) == (again.id, True)
+    events = journal.consent_events(db, "pat@example.org")
+    assert [(e.event, e.request) for e in events] == [("confirmed", first.id), ("unsubscribed", None),
+                                                       ("confirmed", again.id)]
+    stranger = journal.add_request(db, email="x@example.org", mailbox="x@example.org", name="", themes=None,
+                                   source="page", consent="Yes")
+    assert journal.forget_unconfirmed(db, requested_before="9999") == 1  # the stranger's, never Pat's
+    assert journal.get_request(db, stranger.id) is None
+    assert [r.id for r in journal.requests_of(db, "pat@example.org")] == [first.id, again.id]
+
+
+def test_a_person_is_shown_then_forgotten_everywhere(db: journal.Db) -> None:
+    run = _plan(db, 2)
+    person = "r00001@example.org"
+    request = journal.add_request(db, email=person, mailbox=person, name="R", themes=None, source="page",
+                                  consent="Yes")
+    journal.set_request_mail(db, request.id, "sent")
+    journal.confirm_request(db, person, request.nonce)
+    journal.set_preferences(db, person, ["Neglect"])
+    journal.suppress(db, person, "unsubscribed", "one-click")
+    held = journal.person_records(db, person.upper())
+    assert [r["issue"] for r in held["recipients"]] == ["2023-07"] and "rowid" not in held["recipients"][0]
+    assert {t for t, rows in held.items() if rows} == {"signups", "signup_requests", "consent_events", "preferences",
+                                                       "suppressions", "recipients"}
+    removed = journal.forget_address(db, person, "erased:hash")
+    journal.record_erasure(db, "erased:hash", sum(removed.values()))
+    assert sum(removed.values()) == 6 and not any(journal.person_records(db, person).values())
+    assert journal.erased_keys(db) == {"erased:hash"}
+    assert [r.key for r in journal.run_recipients(db, run.id)] == ["r00000@example.org"]
 
 
 def test_copy_moves_every_row_and_refuses_a_full_target_without_force(db: journal.Db, tmp_path: Path) -> None:

@@ -92,6 +92,7 @@ def test_two_folders_one_postgresql_state_the_sites_opt_outs_and_sign_ups_reach_
     unsubscribe(before)
     shown = make_stamp(SECRET.encode(), public.list_id, int(time.time() - 10))
     assert site.post("/subscribe", data={"email": newcomer, "stamp": shown, "source": "page"}).status_code == 200
+    assert site.app.state.site.mailer.wait_idle(30)  # the background sender mails the link
     [mail] = list(mailbox.Maildir(str(public.outbox_dir), create=False))
     text = next(part for part in mail.walk() if part.get_content_type() == "text/plain")
     link = re.search(r"https://example\.org(/subscribe/confirm\?t=\S+)", text.get_payload(decode=True).decode())

@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,8 +65,15 @@ def fresh_database() -> Iterator[str]:
     except psycopg.OperationalError as exc:
         _missing(f"the PostgreSQL at {admin} does not answer ({exc})")
     yield _with_database(admin, name)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for attempt in range(50):
+        try:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:  # an autovacuum worker (a superuser's) is in it: wait
+            if attempt == 49:
+                raise
+            time.sleep(0.2)
 
 
 @pytest.fixture

@@ -91,10 +91,11 @@ def states(config: Config, slug: str = "2023-07") -> dict[str, str]:
         db.close()
 
 
-def rows(config: Config, slug: str = "2023-07") -> dict[str, journal.RecipientRow]:
+def rows(config: Config, slug: str = "2023-07",
+         kind: journal.RunKind = journal.RunKind.REAL) -> dict[str, journal.RecipientRow]:
     db = journal.connect(config.state)
     try:
-        run = journal.get_run(db, slug)
+        run = journal.get_run(db, slug, kind)
         assert run is not None
         return {r.key: r for r in journal.run_recipients(db, run.id)}
     finally:

@@ -92,7 +92,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
         _print_test(report)
         sys.exit(0 if report.all_sent else EXIT_INCOMPLETE)
     leaves = leaves_machine(config, host=smtp_host)
-    _warn_check_errors(check_gate(result, force=force, dry_run=dry_run, leaves_machine=leaves),
+    _warn_check_errors(check_gate(result, force=force, dry_run=dry_run, leaves_machine=leaves, config=config),
                        force=force, leaves_machine=leaves)
     if audience is None:
         raise unreadable or SendError("no subscriber list", hint="pass --subscribers FILE")

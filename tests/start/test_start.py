@@ -104,8 +104,11 @@ def test_a_send_through_a_relay_refuses_the_starter_placeholders_before_connecti
     refused = newsletter("send", last_month(), "--yes", cwd=folder)
     assert refused.returncode == 1
     errors = refused.stderr.splitlines()
-    assert sum(": placeholder: " in line for line in errors) == 3, refused.stderr
-    assert errors[-1].startswith("error: not sending: `newsletter check` found 3 errors in the issue")
+    placeholders = [line for line in errors if ": placeholder: " in line]
+    assert sum("still has placeholder text" in line for line in placeholders) == 3, refused.stderr  # the items
+    assert any(line.startswith("error: newsletter.yaml:5: placeholder: from still uses parish.example")
+               for line in placeholders), refused.stderr  # and the settings on a reserved example domain
+    assert errors[-1].startswith(f"error: not sending: {len(placeholders)} errors in the issue")
     assert "Connecting" not in refused.stdout and not (folder / "outbox").exists()
 
 

@@ -51,7 +51,7 @@ GROUPS = {
     "Start": ["init", "new", "collect"],
     "Make": ["build", "check", "preview"],
     "Send": ["send", "status", "doctor"],
-    "Audience": ["serve", "unsubscribe-server", "subscribe-form", "suppress", "bounces", "subscribers", "person"],
+    "Audience": ["serve", "subscribe-form", "suppress", "bounces", "subscribers", "person"],
     "Publish": ["archive"],
     "Keys": ["dkim"],
 }
@@ -70,7 +70,6 @@ DESCRIPTIONS = {
     "status": "Show how a send run went, recipient by recipient.",
     "doctor": "Check the setup: config, SMTP, DNS, keys.",
     "serve": "Run the subscriber site: unsubscribe and topics pages.",
-    "unsubscribe-server": "Run the subscriber site: unsubscribe and topics pages.",
     "subscribe-form": "Write the HTML sign-up form for your website.",
     "suppress": "Manage the addresses that are never mailed.",
     "bounces": "Read delivery failures and suppress dead addresses.",
@@ -93,7 +92,10 @@ def help_sections(registered: list[str]) -> list[tuple[str, list[str]]]:
 
 class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *COMMANDS])
+        """Every command once: an old name (`unsubscribe-server`) still runs, but is not listed
+        beside its new one (in `--help` and in the generated command reference)."""
+        names = {*super().list_commands(ctx), *COMMANDS}
+        return sorted(n for n in names if ALIASES.get(n) not in names)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Commands in sections, each with its one-line description (no module imported)."""

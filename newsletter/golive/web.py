@@ -60,13 +60,13 @@ def probe_unsubscribe(config: Config, *, timeout: float = 10.0) -> list[Diagnosi
             click = client.post(url, params={"t": token}, data={"List-Unsubscribe": "One-Click"})
     except httpx.HTTPError as exc:
         return [error("unsubscribe", f"{url} does not answer: {exc}",
-                      "start `newsletter unsubscribe-server` behind your web server, or fix unsubscribe.url")]
+                      "start `newsletter serve` behind your web server, or fix unsubscribe.url")]
     found = []
     if page.status_code == 200:
         found.append(ok("unsubscribe", f"GET {url} answers 200"))
     else:
         found.append(error("unsubscribe", f"GET {url} answers {page.status_code}",
-                           "the page behind unsubscribe.url must be `newsletter unsubscribe-server`"))
+                           "the page behind unsubscribe.url must be `newsletter serve`"))
     if click.status_code == 200 and click.headers.get(PROBE_HEADER) == "ok":
         found.append(ok("unsubscribe", "one-click POST accepted the probe token (same token secret); "
                                        "nobody was unsubscribed"))

@@ -24,7 +24,7 @@ NOTES = {
     "smtp": ("No `smtp:` block: `newsletter send` delivers into outbox/ here (no mail leaves the\n"
              "machine). To send for real, point it at your provider's relay, then run\n"
              "`newsletter doctor` to check DNS (SPF, DKIM, DMARC) and the relay before sending."),
-    "dkim": "`newsletter dkim` makes a key and prints the DNS record to publish.",
+    "dkim": "`newsletter dkim keygen` makes a key and prints the DNS record to publish.",
     "tokens": ("The token secret that signs unsubscribe links is in .newsletter-secret (made for\n"
                "you, mode 0600, kept out of git); or set NEWSLETTER_TOKEN_SECRET instead."),
 }

@@ -210,8 +210,10 @@ def check_gate(result: BuildResult, *, force: bool, dry_run: bool = False,
     rehearsal into the outbox or a test relay on loopback shows them and goes on.
     """
     errors = [f for f in result.findings if f.severity == "error"]
-    if leaves_machine and config is not None:
-        errors += example_placeholders(result.rendered.issue, config.path.name, _text_of(config.path))
+    if leaves_machine and config is not None:  # the build lists these already when the config's relay is remote
+        known = {(f.rule, f.where, f.message) for f in errors}
+        errors += [f for f in example_placeholders(result.rendered.issue, config.path.name, _text_of(config.path))
+                   if (f.rule, f.where, f.message) not in known]
     blocking = [f for f in errors if leaves_machine or f.rule not in LOCAL_ONLY_RULES]
     if not blocking or force or dry_run:
         return errors

@@ -4,9 +4,10 @@ They look past the rendered email, at every item file the officer keeps:
 
 - `placeholder` (error): text nobody meant to send, "TK", "TODO", "lorem ipsum", or the
   boilerplate `newsletter new` and `newsletter init` write. `example_placeholders` adds,
-  for a send that leaves this machine only, every link, address and setting still on a
-  domain reserved for examples (example.org, *.test; RFC 2606): the bundled sample and the
-  tests use those domains on purpose, so `check` leaves them be. `send` refuses it when mail
+  once mail would leave this machine (a relay not on loopback: the build asks when the
+  config has one, `send` for `--smtp-host` too), every link, address and setting still on
+  a domain reserved for examples (example.org, *.test; RFC 2606): the bundled sample and
+  the tests rehearse with those domains on purpose. `send` refuses it when mail
   leaves this machine and only warns for a rehearsal (send/plan.py `check_gate`).
 - `embargo` (error): an item whose `embargo_until` is still ahead; sending now breaks it.
 - `already-sent` (warning): an item whose title an earlier-dated item already had, so

@@ -23,6 +23,7 @@ __all__ = ["ALIASES", "COMMANDS", "DESCRIPTIONS", "GROUPS", "help_sections", "ma
 
 # command name -> "module:attribute"; the module is imported when the command is used.
 COMMANDS = {
+    "approve": "newsletter.cli.approve:approve",
     "archive": "newsletter.cli.archive:archive",
     "bounces": "newsletter.cli.bounces:bounces",
     "build": "newsletter.cli.build:build",
@@ -49,7 +50,7 @@ COMMANDS = {
 GROUPS = {
     "Start": ["init", "new", "collect"],
     "Make": ["build", "check", "preview"],
-    "Send": ["send", "status", "doctor"],
+    "Send": ["approve", "send", "schedule", "remind", "status", "doctor"],
     "Audience": ["serve", "unsubscribe-server", "subscribe-form", "suppress", "bounces", "subscribers"],
     "Publish": ["archive"],
     "Keys": ["dkim"],
@@ -65,6 +66,7 @@ DESCRIPTIONS = {
     "build": "Build a month's issue into issues/<month>/.",
     "check": "Check an issue for problems before sending it.",
     "preview": "Show an issue in the browser, rebuilt as you edit.",
+    "approve": "Approve an issue exactly as built, for a scheduled send.",
     "send": "Send an issue to the subscribers; run again to resume.",
     "status": "Show how a send run went, recipient by recipient.",
     "doctor": "Check the setup: config, SMTP, DNS, keys.",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from rich.progress import Task
     from rich.text import Text
 
+    from newsletter.config.loader import Config
+    from newsletter.daterange import DateRange
     from newsletter.issue.checks.findings import Finding
     from newsletter.send.plan import SendPlan
     from newsletter.send.report import DryRunReport, SendReport
@@ -49,10 +51,12 @@ EXIT_INTERRUPTED = 130
 @click.option("--strict", is_flag=True, help="Abort on any invalid subscriber row instead of skipping it.")
 @click.option("--retry-failed", is_flag=True, help="Try recipients that failed (5xx) in an earlier attempt again.")
 @click.option("--force", is_flag=True, help="Send even if `newsletter check` finds errors.")
+@click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM"',
+              help="Wait until then (the config's timezone), rebuild, and send only the approved build.")
 def send(month: str | None, since: str | None, until: str | None, config_path: Path,
          subscribers_path: Path | None, yes: bool, dry_run: bool, test_addresses: tuple[str, ...],
          smtp_host: str | None, smtp_port: int | None, concurrency: int | None, strict: bool,
-         retry_failed: bool, force: bool) -> None:
+         retry_failed: bool, force: bool, at: str | None) -> None:
     """Send the issue for MONTH to every subscriber, exactly once; run it again to resume.
 
     Without an `smtp:` block (or --smtp-host) the mail goes through an embedded SMTP server
@@ -64,6 +68,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
       newsletter send 2023-07 --dry-run            # compose and check only
       newsletter send 2023-07 --test me@example.org
       newsletter send 2023-07 --yes --smtp-host 127.0.0.1 --smtp-port 2525
+      newsletter send 2023-07 --at "2023-08-01 09:00"   # as approved, at 9:00
     """
     from rich.console import Console
 
@@ -76,6 +81,12 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     config = load(config_path)
     rng = date_range(month, since, until)
     say_if_secret_made(config)
+    subscribers = subscribers_path or config.subscribers_file
+    if at is not None:
+        if test_addresses or dry_run or force:
+            raise click.UsageError("--at sends the approved build: it does not go with --test, --dry-run or --force")
+        _send_at(config, rng, subscribers, at, strict=strict, smtp_host=smtp_host, smtp_port=smtp_port,
+                 concurrency=concurrency, retry_failed=retry_failed)
     result = build_checked(config, rng, subscribers_path or config.subscribers_file)  # every version checked
     if test_addresses:
         addresses = [a.strip() for value in test_addresses for a in value.split(",") if a.strip()]
@@ -88,6 +99,10 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
                         retry_failed=retry_failed)
     out = Console(highlight=False, soft_wrap=True)
     _print_plan(out, plan)
+    if config.approval.required and not dry_run:
+        from newsletter.cli.scheduled import require_approval
+
+        require_approval(plan)
     if dry_run:
         checked = compose_all(plan)
         _print_dry_run(out, checked)
@@ -98,6 +113,23 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     if not _confirm(plan, yes):
         out.print("Not sent.")
         return
+    report = send_with_progress(plan)
+    _print_report(out, plan, report)
+    sys.exit(_exit_code(report))
+
+
+def _send_at(config: Config, rng: DateRange, subscribers: Path, at: str, **options: Any) -> None:
+    """The scheduled send: wait, rebuild, verify against the approval, send; exits."""
+    from rich.console import Console
+
+    from newsletter.cli.scheduled import wait_and_verify
+
+    plan = wait_and_verify(config, rng, subscribers, at, **options)
+    out = Console(highlight=False, soft_wrap=True)
+    _print_plan(out, plan)
+    if plan.to_send == 0:
+        out.print("Nothing to send: every recipient has been handled (a schedule never sends twice).")
+        sys.exit(0)
     report = send_with_progress(plan)
     _print_report(out, plan, report)
     sys.exit(_exit_code(report))

@@ -54,6 +54,17 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
             return
         slug = date_range(month, since, until).slug
         run = journal.get_run(db, slug)
+        approval = journal.latest_approval(db, slug)
+        if approval is not None:
+            from newsletter.cli.approve import approval_lines
+
+            for line in approval_lines(config, approval):
+                out.print(line)
+        else:
+            out.print(f"Not approved ({slug}): `newsletter approve {slug}` or Approve in the preview")
+        if run is None and approval is not None:
+            out.print(f"No send run for {slug} yet.")
+            return
         if run is None:
             raise SendError(f"no send run for {slug}", path=config.state_file,
                             hint="`newsletter status` without a month lists the runs")

@@ -17,6 +17,7 @@ from email.utils import parseaddr, quote
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from newsletter.config.approval import ApprovalConfig, read_approval, read_timezone
 from newsletter.config.brand import Logo, Organisation, read_logo, read_organisation
 from newsletter.config.reader import ConfigReader
 from newsletter.config.sections import (
@@ -81,6 +82,8 @@ class Config:
     organisation: Organisation | None = None
     summary_words: int | None = None  # longer summaries end at a sentence, then "Continue reading"
     buttons: bool = False  # each item's first link as a button
+    approval: ApprovalConfig = field(default_factory=ApprovalConfig)  # approve, then schedule (issue 30)
+    timezone: str | None = None  # IANA zone for --at times; None = the machine's
 
     @property
     def subscribers_file(self) -> Path:
@@ -134,6 +137,7 @@ _TOP_KEYS = {
     "footer", "themes", "unsubscribe", "templates", "colors", "smtp", "dkim", "sources",
     "theme_rules", "archive_url", "preferences_url", "quiet_month", "tokens", "bounces",
     "sample_recipient", "subscribe", "logo", "organisation", "summary_words", "buttons",
+    "approval", "timezone",
 }
 _TOKENS = {"secret_env": "text", "secret_file": "text", "old_secrets_env": "text", "old_secrets_until": "text"}
 
@@ -204,6 +208,8 @@ def load_config(path: Path) -> Config:
     if not isinstance(buttons, bool):
         r.error(data, "buttons", "must be true or false")
         buttons = False
+    approval = read_approval(r, data)
+    timezone = read_timezone(r, data)
     raise_all(r.errors)  # every value is read above, so every error is reported at once
     return Config(
         path=path.resolve(),
@@ -242,6 +248,8 @@ def load_config(path: Path) -> Config:
         organisation=organisation,
         summary_words=summary_words,
         buttons=buttons,
+        approval=approval,
+        timezone=timezone,
     )
 
 

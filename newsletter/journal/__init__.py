@@ -4,12 +4,14 @@ Only this package speaks SQL, and callers use it through this one name (`journal
 `journal.suppress`, ...); the modules inside keep one group of tables each:
 `db` opens the file and holds the schema and `transaction`; `runs` the send runs and
 their recipients; `optouts` suppressions and theme preferences; `bouncelog` the bounces
-received; `signups` the sign-ups and their consent; `caches` the feed cache, collected keys and link checks.
+received; `signups` the sign-ups and their consent; `approvals` who approved which issue;
+`caches` the feed cache, collected keys and link checks.
 Addresses are stored lower-cased and trimmed, so lookups ignore case.
 """
 
 from __future__ import annotations
 
+from newsletter.journal.approvals import Approval, latest_approval, record_approval
 from newsletter.journal.bouncelog import (
     Bounce,
     bounce_counts,
@@ -78,6 +80,7 @@ from newsletter.journal.signups import (
 
 __all__ = [
     "RECIPIENT_STATES",
+    "Approval",
     "SCHEMA",
     "SUPPRESSED_DURING_RUN",
     "Bounce",
@@ -110,6 +113,7 @@ __all__ = [
     "get_signup",
     "get_suppression",
     "is_suppressed",
+    "latest_approval",
     "latest_recipient_themes",
     "list_runs",
     "list_suppressions",
@@ -120,6 +124,7 @@ __all__ = [
     "put_link_checks",
     "recipient_for_message_id",
     "recipient_states",
+    "record_approval",
     "record_bounce",
     "record_collected",
     "recover_in_flight",

@@ -1,0 +1,71 @@
+"""The preview's approval panel: who approved this issue, when, and does the build still match.
+
+The panel reads the latest approval from the journal and compares it with the build on
+screen (send/approval.py, the same comparison a scheduled send makes), once per build
+version and approval; the Approve button (a same-origin POST, never a GET) records an
+approval of the build on screen, every version the subscriber list receives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from newsletter import journal
+from newsletter.errors import NewsletterError
+from newsletter.preview.livebuild import Snapshot
+from newsletter.send.approval import approve, verify
+from newsletter.send.clock import describe
+from newsletter.send.plan import SendPlan, prepare_send
+
+__all__ = ["ApprovalPanel", "approve_snapshot"]
+
+
+def _plan(snap: Snapshot) -> SendPlan:
+    assert snap.config is not None and snap.result is not None
+    return prepare_send(snap.config, snap.result, snap.config.subscribers_file)
+
+
+def approve_snapshot(snap: Snapshot, approved_by: str) -> str | None:
+    """Approve the build on screen; None when recorded, else what stopped it."""
+    if snap.config is None or snap.result is None:
+        return "fix the build first"
+    if not approved_by.strip():
+        return "give your name to approve"
+    try:
+        approve(_plan(snap), approved_by)
+    except NewsletterError as exc:
+        return str(exc)
+    return None
+
+
+@dataclass
+class ApprovalPanel:
+    """What the panel shows, computed once per (build version, approval)."""
+
+    _memo: tuple[tuple[str, int], dict[str, Any]] | None = None
+
+    def context(self, snap: Snapshot) -> dict[str, Any]:
+        if snap.config is None or snap.result is None:
+            return {}
+        slug = snap.result.rendered.issue.range.slug
+        with contextlib.closing(journal.connect(snap.config.state_file)) as db:
+            approval = journal.latest_approval(db, slug)
+        if approval is None:
+            return {"approval": None}
+        key = (snap.version, approval.id)
+        if self._memo is not None and self._memo[0] == key:
+            return self._memo[1]
+        shown = {"by": approval.approved_by,
+                 "when": describe(dt.datetime.fromisoformat(approval.approved), snap.config.timezone),
+                 "versions": list(approval.record.get("versions", {})), "changes": [], "problem": None}
+        try:
+            check = verify(_plan(snap))
+            shown["changes"] = check.problems()
+        except NewsletterError as exc:
+            shown["problem"] = str(exc)
+        context = {"approval": shown}
+        self._memo = (key, context)
+        return context

@@ -146,3 +146,25 @@ def test_an_unchanged_record_has_no_differences_and_a_new_subject_is_named() -> 
     assert compare_records(record, record) == []
     changed = {**record, "versions": {"whole issue": {"subject": "June", "html": "1", "text": "2", "message": "4"}}}
     assert compare_records(record, changed) == ["whole issue: subject 'July' -> 'June'"]
+
+
+def test_the_reminder_carries_a_test_copy_and_the_approval_link(tmp_path: Path, server: SmtpServer) -> None:
+    config = make_project(tmp_path / "digest", smtp=smtp_block(server.port),
+                          extra="approval: {remind_on: 25, approvers: [second@example.org],"
+                                " preview_url: 'http://127.0.0.1:8010/'}\n")
+    not_today = cli(config, "remind", "2023-07") if dt.date.today().day != 25 else None
+    if not_today is not None:
+        assert not_today.exit_code == 0 and "Not the reminder day" in not_today.output and not recipients(server)
+    done = cli(config, "remind", "2023-07", "--now")
+    assert done.exit_code == 0, done.output
+    assert sorted(recipients(server)) == ["learning@example.org", "second@example.org"]  # reply_to + approver
+    from email import message_from_bytes, policy
+
+    note = message_from_bytes(server.handler.messages[0][1], policy=policy.default)
+    assert note["Subject"].startswith("Review and approve: Safeguarding digest")
+    body = note.get_body(("plain",)).get_content()
+    assert "http://127.0.0.1:8010/#approval" in body and "newsletter preview 2023-07" in body
+    copy, = [part for part in note.iter_attachments() if part.get_content_type() == "message/rfc822"]
+    inner = copy.get_content()
+    assert inner["Subject"].startswith("[TEST] Safeguarding digest")
+    assert "Child neglect: learning from case reviews" in inner.get_body(("plain",)).get_content()

@@ -45,6 +45,7 @@ issues/*/failures*.csv
 *.key
 *.pem
 .env
+newsletter.env
 # Working files.
 .newsletter-send.lock
 .feeds-cache.json

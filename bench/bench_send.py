@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -287,6 +288,8 @@ def child_pool(project: Path, port: int, recipients: int, connections: int) -> d
 
 def child_tool(project: Path, port: int, recipients: int, connections: int) -> dict[str, Any]:
     """`newsletter send --yes --smtp-host 127.0.0.1 --smtp-port PORT`, timed after the build."""
+    from newsletter import journal
+    from newsletter.audience.resolved import resolve
     from newsletter.cli.send import send_with_progress
     from newsletter.config.loader import load_config
     from newsletter.daterange import parse_range
@@ -306,7 +309,9 @@ def child_tool(project: Path, port: int, recipients: int, connections: int) -> d
     outcome: dict[str, Any] = {}
 
     def run() -> None:
-        plan = prepare_send(config, result, project / "subscribers.csv", smtp_host="127.0.0.1", smtp_port=port,
+        with contextlib.closing(journal.connect(config.state_file)) as db:
+            audience = resolve(config, project / "subscribers.csv", db)
+        plan = prepare_send(config, result, audience, smtp_host="127.0.0.1", smtp_port=port,
                             concurrency=connections)
         report = send_with_progress(plan)
         outcome.update(sent=report.sent, complete=report.complete)

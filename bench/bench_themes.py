@@ -24,6 +24,7 @@ Results also go to bench/results/themes.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -63,6 +64,8 @@ def make_project(root: Path, items: int, recipients: int, cells: list[str]) -> N
 
 def child(project: Path, port: int, connections: int) -> dict[str, Any]:
     """One send, timed after the build: prepare (themes, variants) + send, into the sink."""
+    from newsletter import journal
+    from newsletter.audience.resolved import resolve
     from newsletter.config.loader import load_config
     from newsletter.daterange import parse_range
     from newsletter.issue import variants
@@ -83,7 +86,9 @@ def child(project: Path, port: int, connections: int) -> dict[str, Any]:
 
     variants.render_issue = counting  # type: ignore[assignment]
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    plan = prepare_send(config, result, project / "subscribers.csv", smtp_host="127.0.0.1", smtp_port=port,
+    with contextlib.closing(journal.connect(config.state_file)) as db:
+        audience = resolve(config, project / "subscribers.csv", db)
+    plan = prepare_send(config, result, audience, smtp_host="127.0.0.1", smtp_port=port,
                         concurrency=connections)
     prepared = time.perf_counter() - wall0
     report = send_issue(plan, handle_signals=False)

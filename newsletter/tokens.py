@@ -28,6 +28,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from newsletter.addresses import address_key
 from newsletter.errors import ConfigError
 from newsletter.files import atomic_write
 
@@ -74,13 +75,13 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(secret: bytes, list_id: str, email: str) -> bytes:
-    message = f"{list_id}\n{email.strip().lower()}".encode()
+    message = f"{list_id}\n{address_key(email)}".encode()
     return hmac.new(secret, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
 def make_token(secret: bytes, list_id: str, email: str) -> str:
     """`<address>.<mac>`, both base64url, safe in a URL query without further quoting."""
-    return f"{_b64(email.strip().lower().encode())}.{_b64(_mac(secret, list_id, email))}"
+    return f"{_b64(address_key(email).encode())}.{_b64(_mac(secret, list_id, email))}"
 
 
 def is_token_shaped(text: str) -> bool:
@@ -100,7 +101,7 @@ def _parse(token: str) -> tuple[str, bytes] | None:
         given = _unb64(mac_part)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
-    if _b64(raw) != address_part or _b64(given) != mac_part or email != email.strip().lower():
+    if _b64(raw) != address_part or _b64(given) != mac_part or email != address_key(email):
         return None  # non-canonical spelling: trailing bits set, or not as make_token wrote it
     return email, given
 
@@ -136,7 +137,7 @@ def _verified(given: bytes, keys: list[bytes], purpose: str, list_id: str, paylo
 
 def make_link_token(secret: bytes, list_id: str, email: str, nonce: str, expires: int) -> str:
     """A confirmation link's token: `<payload>.<mac>`, payload = address, nonce, expiry (Unix time)."""
-    payload = f"{email.strip().lower()}\n{nonce}\n{expires}"
+    payload = f"{address_key(email)}\n{nonce}\n{expires}"
     return f"{_b64(payload.encode())}.{_b64(_purpose_mac(secret, 'confirm', list_id, payload))}"
 
 

@@ -1,20 +1,24 @@
 """The audience stage: who gets an issue, and who must not.
 
 Takes the subscriber CSV, confirmed sign-ups, saved theme choices, suppressions
-(unsubscribes, CRM opt-outs) and bounce mailboxes; gives a `SubscriberList` of valid, de-duplicated
-`Subscriber`s, each one's theme selection (`ThemeChoices`), and records opt-outs and
-bounces in the journal so that every send leaves them out.
+(unsubscribes, CRM opt-outs) and bounce mailboxes; gives the resolved `Audience`
+(`resolve`: who is mailed, each with their theme selection, and the problems found),
+which the send, the version checks, the dry run and the export all read, and records
+opt-outs and bounces in the journal so that every send leaves them out.
 """
 
 from __future__ import annotations
 
 from newsletter.audience.bounces import import_bounces
 from newsletter.audience.choices import ThemeChoices, apply_choices
+from newsletter.audience.resolved import Audience, resolve
 from newsletter.audience.signups import confirm, request_signup, with_signups
 from newsletter.audience.subscribers import Subscriber, SubscriberList, read_subscribers
 from newsletter.audience.suppressions import export_suppressions, import_optouts
 
 __all__ = [
+    "Audience",
+    "resolve",
     "confirm",
     "request_signup",
     "with_signups",

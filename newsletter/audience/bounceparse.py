@@ -28,6 +28,8 @@ from email.utils import getaddresses, parseaddr
 
 from flufl.bounce import all_failures
 
+from newsletter.addresses import address_key
+
 __all__ = ["FailedAddress", "ParsedBounce", "parse_bounce"]
 
 # flufl.bounce logs a detector's crash with a traceback before re-raising; we handle it below
@@ -147,7 +149,7 @@ def _addresses(found: frozenset[bytes] | set[bytes]) -> set[str]:
     """The detectors return bytes and sometimes a fragment (`david...@gmail.com`): drop those."""
     out = set()
     for raw in found:
-        address = raw.decode("ascii", errors="replace").strip().strip("<>").lower()
+        address = address_key(raw.decode("ascii", errors="replace").strip().strip("<>"))
         if _VALID_ADDRESS_RE.match(address):
             out.add(address)
     return out
@@ -204,7 +206,7 @@ def _original_ids(msg: Message) -> list[str]:
 
 def _envelope_to(msg: Message) -> tuple[str, ...]:
     return tuple(dict.fromkeys(
-        addr.lower() for name in _RECIPIENT_HEADERS for _, addr in getaddresses(msg.get_all(name, [])) if addr))
+        address_key(addr) for name in _RECIPIENT_HEADERS for _, addr in getaddresses(msg.get_all(name, [])) if addr))
 
 
 def _from_mail_system(msg: Message) -> bool:
@@ -304,4 +306,4 @@ def _enhanced(text: str) -> str | None:
 def _address_of(field_value: str) -> str:
     """`rfc822; alice@example.org` -> `alice@example.org`."""
     value = field_value.partition(";")[2] if ";" in field_value else field_value
-    return (parseaddr(value.strip())[1] or value.strip().strip("<>")).lower()
+    return address_key(parseaddr(value.strip())[1] or value.strip().strip("<>"))

@@ -37,14 +37,13 @@ from newsletter.audience.bounceparse import FailedAddress, ParsedBounce, parse_b
 from newsletter.audience.verp import read_verp, tokens_for_run
 from newsletter.config.loader import Config
 from newsletter.errors import ConfigError, NewsletterError
+from newsletter.journal import SuppressionReason
 from newsletter.tokens import SECRET_FILE, load_secrets
 
 __all__ = [
-    "HARD_REASON",
     "DELAY",
     "IGNORED",
     "NOT_A_BOUNCE",
-    "SOFT_REASON",
     "BounceImport",
     "Matched",
     "ScannedMessage",
@@ -53,8 +52,6 @@ __all__ = [
     "scan_messages",
 ]
 
-HARD_REASON = "hard-bounce"
-SOFT_REASON = "soft-bounces"
 IGNORED = "ignored: not a bounce of a message we sent"
 NOT_A_BOUNCE = "not a bounce (no failed address: an auto-reply or other mail)"
 DELAY = "delay warning: the server is still trying, not a bounce yet"
@@ -269,15 +266,15 @@ def _record(db: sqlite3.Connection, result: BounceImport, m: Matched, scanned: S
         return "already imported"
     if failure.kind == "hard":
         result.hard.append(m)
-        if journal.suppress(db, m.email, HARD_REASON, f"bounce:{failure.status}"):
-            result.suppressed.append((m.email, HARD_REASON))
+        if journal.suppress(db, m.email, SuppressionReason.HARD_BOUNCE, f"bounce:{failure.status}"):
+            result.suppressed.append((m.email, SuppressionReason.HARD_BOUNCE))
             return "suppressed (hard bounce)"
         return "recorded (already suppressed)"
     result.soft.append(m)
     count = journal.consecutive_soft_bounces(db, m.email)
     if count >= config.soft_bounce_limit and journal.suppress(
-        db, m.email, SOFT_REASON, f"bounce:{failure.status} ({count} in a row)"
+        db, m.email, SuppressionReason.SOFT_BOUNCES, f"bounce:{failure.status} ({count} in a row)"
     ):
-        result.suppressed.append((m.email, SOFT_REASON))
+        result.suppressed.append((m.email, SuppressionReason.SOFT_BOUNCES))
         return f"suppressed ({count} soft bounces in a row)"
     return f"recorded ({count} soft in a row; suppressed at {config.soft_bounce_limit})"

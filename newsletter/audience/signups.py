@@ -17,25 +17,26 @@ import sqlite3
 from collections.abc import Iterable
 
 from newsletter import journal
-from newsletter.audience.choices import ordered, selection_of
-from newsletter.audience.subscribers import MAX_NAME, Subscriber, SubscriberList, check_address
+from newsletter.addresses import checked_key
+from newsletter.audience.subscribers import MAX_NAME, Subscriber, SubscriberList
 from newsletter.config.loader import Config
+from newsletter.config.selections import ordered, selection_of
+from newsletter.journal import SuppressionReason
 
 __all__ = [
-    "MAIL_INTERVAL", "SOURCES", "UNSUBSCRIBED", "confirm", "forget_expired", "read_request", "request_signup",
+    "MAIL_INTERVAL", "SOURCES", "confirm", "forget_expired", "read_request", "request_signup",
     "with_signups",
 ]
 
 MAIL_INTERVAL = dt.timedelta(hours=1)  # at most one confirmation mail per address in this time
 SOURCES = ("page", "snippet")
-UNSUBSCRIBED = "unsubscribed"  # the one suppression reason a new sign-up may lift
 
 
 def read_request(config: Config, email: str, name: str, themes: Iterable[str], source: str) -> journal.SignupRequest:
     """The form's fields as a request; `ValueError` with the reason for an invalid address."""
     if len(email) > 254:
         raise ValueError("the address is too long")
-    address = check_address(email).strip().lower()
+    address = checked_key(email)
     chosen = ordered(selection_of([t for t in themes if t], config), config) if themes else None
     consent = config.subscribe.consent if config.subscribe else ""
     return journal.SignupRequest(
@@ -51,7 +52,7 @@ def request_signup(db: sqlite3.Connection, request: journal.SignupRequest, *,
                    now: dt.datetime | None = None) -> str | None:
     """Record the request; the nonce for a confirmation mail, or None if none may go."""
     suppression = journal.get_suppression(db, request.email)
-    if suppression is not None and suppression.reason != UNSUBSCRIBED:
+    if suppression is not None and suppression.reason != SuppressionReason.UNSUBSCRIBED:
         return None  # a hard bounce, a complaint, the officer's own entry: never mail it
     since = (now or dt.datetime.now(dt.UTC)) - MAIL_INTERVAL
     return journal.claim_confirmation(db, request, not_since=since.isoformat(timespec="seconds"),
@@ -76,7 +77,7 @@ def confirm(db: sqlite3.Connection, email: str, nonce: str) -> journal.Signup | 
         return None
     signup, now_confirmed = confirmed
     suppression = journal.get_suppression(db, email) if now_confirmed else None
-    if suppression is not None and suppression.reason == UNSUBSCRIBED:
+    if suppression is not None and suppression.reason == SuppressionReason.UNSUBSCRIBED:
         journal.unsuppress(db, email)
     return signup
 

@@ -16,17 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from email_validator import EmailNotValidError, validate_email
-
+from newsletter.addresses import AddressChecker, address_key
 from newsletter.errors import ErrorList, SendError
-from newsletter.files import FORMULA_STARTS, csv_records
+from newsletter.files import csv_records, shown_cell
 
 __all__ = [
     "MAX_NAME",
     "RowProblem",
     "Subscriber",
     "SubscriberList",
-    "check_address",
     "parse_themes",
     "read_subscribers",
 ]
@@ -35,8 +33,6 @@ _DELIMITERS = (",", ";", "\t")
 _EMAIL_HEADERS = ("email", "e-mail", "email address", "e-mail address", "mail")
 MAX_NAME = 100  # characters; keeps the encoded `To:` line far below SMTP's 998 octets
 _STATUSES = {"": "subscribed", "subscribed": "subscribed", "unsubscribed": "unsubscribed"}
-# A plain dot-atom local part: what email-validator accepts without further thought.
-_SIMPLE_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +50,8 @@ class Subscriber:
 
     @property
     def key(self) -> str:
-        """The address as compared and stored: trimmed and lower-cased."""
-        return self.email.strip().lower()
+        """The address as compared and stored (`addresses.address_key`)."""
+        return address_key(self.email)
 
 
 @dataclass(frozen=True)
@@ -78,37 +74,6 @@ class SubscriberList:
     @property
     def rows(self) -> int:
         return len(self.subscribers) + len(self.unsubscribed) + len(self.invalid) + len(self.duplicates)
-
-
-class _Checker:
-    """email-validator with a per-domain cache.
-
-    email-validator costs about 90 µs an address, most of it on the domain; a domain it
-    has accepted once is not checked again when the local part is a plain dot-atom.
-    """
-
-    def __init__(self) -> None:
-        self.domains: dict[str, str] = {}
-
-    def __call__(self, address: str) -> str:
-        if address.startswith(FORMULA_STARTS):
-            raise EmailNotValidError(f"it starts with {address[0]!r}, which spreadsheets run as a formula")
-        local, at, domain = address.rpartition("@")
-        known = self.domains.get(domain)
-        if known and at and len(local) <= 64 and _SIMPLE_LOCAL.match(local) and len(address) <= 254:
-            return f"{local}@{known}"
-        valid = validate_email(address, check_deliverability=False, allow_smtputf8=False)
-        email = valid.ascii_email or valid.normalized
-        self.domains[domain] = email.rpartition("@")[2]
-        return email
-
-
-def check_address(address: str) -> str:
-    """The address as it will be delivered to, or `ValueError` with email-validator's reason."""
-    try:
-        return _Checker()(address.strip())
-    except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from exc
 
 
 def parse_themes(value: str) -> tuple[str, ...] | None:
@@ -156,7 +121,7 @@ def _columns(path: Path, header: list[str]) -> dict[str, int]:
                 columns[wanted] = names.index(alias)
                 break
     if "email" not in columns:
-        found = ", ".join(h for h in header if h.strip()) or "nothing"
+        found = ", ".join(shown_cell(h) for h in header if h.strip()) or "nothing"
         raise SendError(f"no `email` column in the header row (found: {found})", path=path, line=1,
                         hint="the first row must name the columns: email,name,status,themes")
     return columns
@@ -180,7 +145,7 @@ def read_subscribers(path: Path, *, strict: bool = False) -> SubscriberList:
                 raise SendError("the subscriber list is empty", path=path,
                                 hint="it needs a header row with an `email` column and one row per subscriber")
             columns = _columns(path, first[1])
-            check = _Checker()
+            check = AddressChecker()
             for line, cells in rows:
                 if len(cells) > len(first[1]):  # shifted: a name with an unquoted delimiter
                     result.invalid.append(RowProblem(line, delimiter.join(cells)[:80],
@@ -203,7 +168,7 @@ def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
     return cells[index].strip() if index is not None and index < len(cells) else ""
 
 
-def _add_row(result: SubscriberList, seen: dict[str, Subscriber], check: _Checker, line: int,
+def _add_row(result: SubscriberList, seen: dict[str, Subscriber], check: AddressChecker, line: int,
              cells: list[str], columns: dict[str, int]) -> None:
     raw = _cell(cells, columns, "email")
     status = _STATUSES.get(_cell(cells, columns, "status").lower())
@@ -216,7 +181,7 @@ def _add_row(result: SubscriberList, seen: dict[str, Subscriber], check: _Checke
         return
     try:
         email = check(raw)
-    except EmailNotValidError as exc:
+    except ValueError as exc:
         result.invalid.append(RowProblem(line, raw, f"not a valid address: {exc}"))
         return
     name = " ".join(_cell(cells, columns, "name").split())[:MAX_NAME].strip()

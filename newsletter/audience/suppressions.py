@@ -3,7 +3,7 @@
 Storage is `journal`'s; this module turns addresses and CSV rows into journal calls and
 reports every bad address with its line, while still recording the good ones (when in
 doubt, not mailing someone is the safe side). Addresses are normalised exactly as `send`
-normalises subscribers (`subscribers.check_address`, then lower-cased), so a suppressed
+normalises subscribers (`addresses.checked_key`), so a suppressed
 address always matches its row in the next subscriber CSV.
 """
 
@@ -18,22 +18,20 @@ from pathlib import Path
 from typing import TextIO
 
 from newsletter import journal
-from newsletter.audience.subscribers import check_address
+from newsletter.addresses import checked_key
 from newsletter.errors import NewsletterError
-from newsletter.files import atomic_write, csv_records, safe_cell
+from newsletter.files import atomic_write, csv_records, safe_cell, shown_cell
+from newsletter.journal import SuppressionReason
 
 __all__ = [
-    "UNSUBSCRIBED",
     "SuppressResult",
     "export_suppressions",
     "import_optouts",
-    "normalise_address",
     "read_optouts",
     "suppress_addresses",
     "write_suppressions",
 ]
 
-UNSUBSCRIBED = "unsubscribed"
 _DELIMITERS = (",", ";", "\t")
 _EMAIL_HEADERS = ("email", "e-mail", "email address", "e-mail address", "emailaddress", "email_address", "mail")
 EXPORT_COLUMNS = ("email", "reason", "source", "created")
@@ -48,11 +46,6 @@ class SuppressResult:
     problems: list[NewsletterError] = field(default_factory=list)
 
 
-def normalise_address(value: str) -> str:
-    """The address as `send` compares it; `ValueError` (with the reason) if it is not one."""
-    return check_address(value).strip().lower()
-
-
 def suppress_addresses(db: sqlite3.Connection, entries: Iterable[tuple[int | None, str]], *,
                        reason: str, source: str, path: Path | str | None = None) -> SuppressResult:
     """Suppress each (line, address); bad ones become problems naming `path:line`."""
@@ -62,7 +55,7 @@ def suppress_addresses(db: sqlite3.Connection, entries: Iterable[tuple[int | Non
         try:
             if not value.strip():
                 raise ValueError("the cell is empty")
-            good[normalise_address(value)] = None
+            good[checked_key(value)] = None
         except ValueError as exc:
             result.problems.append(NewsletterError(
                 f"not an email address: {value!r} ({exc})", path=path, line=line if path else None,
@@ -101,13 +94,13 @@ def read_optouts(path: Path) -> list[tuple[int, str]]:
     names = [h.strip().lower() for h in first[1]] if first else []
     column = next((names.index(h) for h in _EMAIL_HEADERS if h in names), None)
     if column is None:
-        found = ", ".join(n for n in names if n) or "nothing"
+        found = ", ".join(shown_cell(n) for n in names if n) or "nothing"
         raise NewsletterError(f"no `email` column in the header row (found: {found})", path=path, line=1,
                               hint="the first row must name the columns, one of them `email`")
     return [(line, cells[column].strip() if column < len(cells) else "") for line, cells in rows]
 
 
-def import_optouts(db: sqlite3.Connection, path: Path, *, reason: str = UNSUBSCRIBED) -> SuppressResult:
+def import_optouts(db: sqlite3.Connection, path: Path, *, reason: str = SuppressionReason.UNSUBSCRIBED) -> SuppressResult:
     """Suppress every address in a CRM opt-out export; source `csv:<file name>`."""
     return suppress_addresses(db, read_optouts(path), reason=reason, source=f"csv:{path.name}", path=path)
 
@@ -118,7 +111,7 @@ def write_suppressions(rows: Iterable[journal.Suppression], out: TextIO) -> int:
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow([safe_cell(v) for v in (row.email, row.reason, row.source, row.created)])
+        writer.writerow([safe_cell(v) for v in (row.key, row.reason, row.source, row.created)])
         count += 1
     return count
 

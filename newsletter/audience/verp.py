@@ -22,6 +22,8 @@ import re
 from collections.abc import Iterable
 from email.utils import parseaddr
 
+from newsletter.addresses import address_key
+
 __all__ = ["read_verp", "tokens_for_run", "verp_address", "verp_token"]
 
 _TAG_RE = re.compile(r"^b(\d{1,12})-([a-z2-7]{16})$")
@@ -30,7 +32,7 @@ _TOKEN_BYTES = 10  # 80 bits: 16 base32 characters
 
 def verp_token(key: bytes, run_id: int, email: str) -> str:
     """The 16-character token for one run and address (lower-case base32 of an HMAC)."""
-    message = f"newsletter return path\n{run_id}\n{email.strip().lower()}".encode()
+    message = f"newsletter return path\n{run_id}\n{address_key(email)}".encode()
     digest = hmac.new(key, message, hashlib.sha256).digest()[:_TOKEN_BYTES]
     return base64.b32encode(digest).decode("ascii").lower()
 
@@ -46,7 +48,7 @@ def read_verp(address: str, return_path: str) -> tuple[int, str] | None:
 
     Says nothing yet about whether the token is genuine: `tokens_for_run` decides that.
     """
-    local, _, domain = parseaddr(address)[1].lower().rpartition("@")
+    local, _, domain = address_key(parseaddr(address)[1]).rpartition("@")
     base_local, _, base_domain = return_path.lower().rpartition("@")
     if domain != base_domain or not local.startswith(base_local + "+"):
         return None

@@ -143,7 +143,7 @@ def import_(sources: tuple[Path, ...], config_path: Path) -> None:
 
 def _summary(result: BounceImport, config: Config, db: sqlite3.Connection) -> list[str]:
     from newsletter import journal
-    from newsletter.audience.bounces import HARD_REASON
+    from newsletter.journal import SuppressionReason
 
     lines = [f"  hard bounces: {len(result.hard)}"]
     lines += [f"    {m.email}  {m.failure.status}  {m.failure.diagnostic[:100]}" for m in result.hard]
@@ -151,7 +151,7 @@ def _summary(result: BounceImport, config: Config, db: sqlite3.Connection) -> li
     for m in result.soft:
         count = journal.consecutive_soft_bounces(db, m.email)
         lines.append(f"    {m.email}  {m.failure.status}  {count} in a row  {m.failure.diagnostic[:80]}")
-    hard = sum(1 for _, reason in result.suppressed if reason == HARD_REASON)
+    hard = sum(1 for _, reason in result.suppressed if reason == SuppressionReason.HARD_BOUNCE)
     lines.append(f"  suppressed now: {len(result.suppressed)} ({hard} hard, "
                  f"{len(result.suppressed) - hard} after repeated soft bounces)")
     if result.already:

@@ -25,10 +25,10 @@ def build(month: str | None, since: str | None, until: str | None, config_path: 
     """
     from newsletter.cli.check import check_summary
     from newsletter.issue.build import clipped_error
-    from newsletter.issue.variantchecks import build_checked
+    from newsletter.send.versions import build_checked, checked_audience
 
     config = load(config_path)
-    result = build_checked(config, date_range(month, since, until), config.subscribers_file)
+    result = build_checked(config, date_range(month, since, until), checked_audience(config, config.subscribers_file))
     rendered = result.rendered
     click.echo(f"Built {rendered.issue.range.label}: {plural(len(rendered.issue.items), 'item')} "
                f"in {plural(len(rendered.issue.sections), 'theme')} -> {_shown(result.folder)}/")

@@ -105,11 +105,12 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
     from newsletter.issue.checks.document import url_locations
     from newsletter.issue.checks.findings import count, ordered
     from newsletter.issue.probe import link_findings, probe_links, web_links
-    from newsletter.issue.variantchecks import build_checked
     from newsletter.journal.db import connect
+    from newsletter.send.versions import build_checked, checked_audience, version_labels
 
     config = load(config_path)
-    result = build_checked(config, date_range(month, since, until), config.subscribers_file, write=False)
+    audience = checked_audience(config, config.subscribers_file)
+    result = build_checked(config, date_range(month, since, until), audience, write=False)
     findings = list(result.findings)
     if links:
         urls = web_links(result.files["email.html"].decode("utf-8"), config)
@@ -126,6 +127,7 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
         output = "terminal" if sys.stdout.isatty() else "text"
     if output == "json":
         click.echo(json.dumps({"issue": slug, "errors": errors, "warnings": warnings, "notes": count(findings, "info"),
+                               "versions": version_labels(result, config, audience),
                                "findings": [finding_record(f) for f in findings]}, indent=2))
     else:
         if output == "terminal":

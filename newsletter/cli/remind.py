@@ -32,8 +32,8 @@ def remind(month: str | None, since: str | None, until: str | None, config_path:
     import datetime as dt
 
     from newsletter.config.approval import zone_of
-    from newsletter.issue.variantchecks import build_checked
     from newsletter.send.remind import is_reminder_day, reviewers, send_reminder
+    from newsletter.send.versions import build_checked, checked_audience
 
     config = load(config_path)
     if config.approval.remind_on is None and not now:
@@ -44,7 +44,8 @@ def remind(month: str | None, since: str | None, until: str | None, config_path:
         return
     if month is None and since is None and until is None:
         month = dt.datetime.now(zone_of(config.timezone)).strftime("%Y-%m")  # the issue being gathered
-    result = build_checked(config, date_range(month, since, until), config.subscribers_file, write=False)
+    result = build_checked(config, date_range(month, since, until), checked_audience(config, config.subscribers_file),
+                           write=False)
     addresses = reviewers(config)
     failed = asyncio.run(send_reminder(config, result, addresses))
     for problem in failed:

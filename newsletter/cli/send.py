@@ -17,13 +17,14 @@ import click
 
 from newsletter.cli.options import config_option, date_range, load, range_options
 from newsletter.cli.wording import plural
-from newsletter.errors import SendError
+from newsletter.errors import NewsletterError, SendError
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Task
     from rich.text import Text
 
+    from newsletter.audience.resolved import Audience
     from newsletter.config.loader import Config
     from newsletter.daterange import DateRange
     from newsletter.issue.checks.findings import Finding
@@ -47,7 +48,8 @@ EXIT_INTERRUPTED = 130
               help='Send only to these addresses, subject prefixed "[TEST]"; the run\'s records are left alone.')
 @click.option("--smtp-host", metavar="HOST", help="Send through this SMTP server instead of the config's.")
 @click.option("--smtp-port", metavar="PORT", type=click.IntRange(1, 65535), help="Port of the SMTP server.")
-@click.option("--concurrency", type=click.IntRange(1, 64), help="SMTP connections at once (default: config, 4).")
+@click.option("--concurrency", type=click.IntRange(1, 64),
+              help="SMTP connections at once (default: the config's smtp.concurrency).")
 @click.option("--strict", is_flag=True, help="Abort on any invalid subscriber row instead of skipping it.")
 @click.option("--retry-failed", is_flag=True, help="Try recipients that failed (5xx) in an earlier attempt again.")
 @click.option("--force", is_flag=True, help="Send even if `newsletter check` finds errors.")
@@ -73,30 +75,31 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     from rich.console import Console
 
     from newsletter.cli.secret import say_if_secret_made
-    from newsletter.issue.variantchecks import build_checked
     from newsletter.send.plan import check_gate, prepare_send
     from newsletter.send.run import dry_run as compose_all
     from newsletter.send.testsend import send_test
+    from newsletter.send.versions import build_checked
 
     config = load(config_path)
     rng = date_range(month, since, until)
     say_if_secret_made(config)
-    subscribers = subscribers_path or config.subscribers_file
     if at is not None:
         if test_addresses or dry_run or force:
             raise click.UsageError("--at sends the approved build: it does not go with --test, --dry-run or --force")
-        _send_at(config, rng, subscribers, at, strict=strict, smtp_host=smtp_host, smtp_port=smtp_port,
-                 concurrency=concurrency, retry_failed=retry_failed)
-    result = build_checked(config, rng, subscribers_path or config.subscribers_file)  # every version checked
+        _send_at(config, rng, subscribers_path or config.subscribers_file, at, strict=strict, smtp_host=smtp_host,
+                 smtp_port=smtp_port, concurrency=concurrency, retry_failed=retry_failed)
+    audience, unreadable = _audience(config, subscribers_path or config.subscribers_file, strict=strict)
+    result = build_checked(config, rng, audience)  # every version this audience receives, checked
     if test_addresses:
         addresses = [a.strip() for value in test_addresses for a in value.split(",") if a.strip()]
         report = send_test(config, result, addresses, smtp_host=smtp_host, smtp_port=smtp_port)
         _print_test(report)
         sys.exit(0 if report.all_sent else EXIT_INCOMPLETE)
     _warn_check_errors(check_gate(result, force=force, dry_run=dry_run), force=force)
-    plan = prepare_send(config, result, subscribers_path or config.subscribers_file, strict=strict,
-                        smtp_host=smtp_host, smtp_port=smtp_port, concurrency=concurrency,
-                        retry_failed=retry_failed)
+    if audience is None:
+        raise unreadable or SendError("no subscriber list", hint="pass --subscribers FILE")
+    plan = prepare_send(config, result, audience, smtp_host=smtp_host, smtp_port=smtp_port,
+                        concurrency=concurrency, retry_failed=retry_failed)
     out = Console(highlight=False, soft_wrap=True)
     _print_plan(out, plan)
     if config.approval.required and not dry_run:
@@ -133,6 +136,22 @@ def _send_at(config: Config, rng: DateRange, subscribers: Path, at: str, **optio
     report = send_with_progress(plan)
     _print_report(out, plan, report)
     sys.exit(_exit_code(report))
+
+
+def _audience(config: Config, path: Path, *, strict: bool) -> tuple[Audience | None, NewsletterError | None]:
+    """The list read and resolved once for the whole command, or the error that stops a real
+    send; the error waits until after the checks, which a test send or a broken list
+    does not stop."""
+    import contextlib
+
+    from newsletter import journal
+    from newsletter.audience.resolved import resolve
+
+    try:
+        with contextlib.closing(journal.connect(config.state_file)) as db:
+            return resolve(config, path, db, strict=strict), None
+    except NewsletterError as exc:
+        return None, exc
 
 
 def _warn_check_errors(errors: list[Finding], *, force: bool) -> None:

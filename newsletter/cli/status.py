@@ -108,7 +108,7 @@ def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_cs
     out.print(table)
     out.print(f"Bounces: {_bounces(status) or 'none imported'} (`newsletter bounces import`)")
     for row in status.problems:
-        out.print(f"{row.state}: {row.address}: {row.reply or '(no reply recorded)'}")
+        out.print(f"{row.state}: {row.email}: {row.reply or '(no reply recorded)'}")
     if status.duplicates:
         out.print(f"Possible duplicates (in flight when a run stopped): {', '.join(status.duplicates)}")
     if failures_csv is not None:

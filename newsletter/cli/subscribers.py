@@ -48,23 +48,18 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -
       newsletter subscribers export --subscribers lists/practitioners.csv > merged.csv
     """
     from newsletter import journal
-    from newsletter.audience.choices import (
-        check_list_themes,
-        export_subscribers,
-        merged_rows,
-        write_export,
-    )
-    from newsletter.audience.subscribers import read_subscribers
+    from newsletter.audience.export import export_subscribers, merged_rows, write_export
+    from newsletter.audience.resolved import resolve
 
     config = load(config_path)
-    listed = read_subscribers(subscribers_path or config.subscribers_file)
-    for problem in listed.invalid:
-        click.echo(f"warning: {listed.path}:{problem.line}: skipped: {problem.reason} ({problem.value!r})", err=True)
-    for error in check_list_themes(listed, config):
-        click.echo(f"warning: {error}: ignored", err=True)
     with contextlib.closing(journal.connect(config.state_file)) as db:
-        rows = merged_rows(listed, config, journal.all_preferences(db), journal.list_suppressions(db),
-                           journal.confirmed_signups(db))
+        audience = resolve(config, subscribers_path or config.subscribers_file, db)
+    for problem in audience.listed.invalid:
+        click.echo(f"warning: {audience.path}:{problem.line}: skipped: {problem.reason} ({problem.value!r})",
+                   err=True)
+    for error in audience.choices.problems:
+        click.echo(f"warning: {error}: ignored", err=True)
+    rows = merged_rows(audience, config)
     if out is None:
         write_export(rows, sys.stdout)
         return

@@ -95,33 +95,41 @@ def remove(addresses: tuple[str, ...], config_path: Path) -> None:
 
 
 def _normalised(address: str) -> str:
-    from newsletter import journal
-    from newsletter.audience.suppressions import normalise_address
+    from newsletter.addresses import address_key, checked_key
 
     try:
-        return normalise_address(address)
+        return checked_key(address)
     except ValueError:
-        return journal.normalise_email(address)  # still lets a malformed stored row be removed
+        return address_key(address)  # still lets a malformed stored row be removed
 
 
 @suppress.command("list")
 @click.option("--reason", help="Only this reason (unsubscribed, hard-bounce, soft-bounces, ...).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts (docs: JSON output).")
 @config_option
-def list_(reason: str | None, config_path: Path) -> None:
+def list_(reason: str | None, as_json: bool, config_path: Path) -> None:
     """Show the list: address, reason, source and when, oldest first.
 
     \b
     Example:
       newsletter suppress list --reason hard-bounce
+      newsletter suppress list --json > suppressions.json
     """
     from newsletter import journal
 
     rows = [r for r in journal.list_suppressions(_open(config_path)) if reason is None or r.reason == reason]
-    width = max((len(r.email) for r in rows), default=5)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"count": len(rows), "by_reason": dict(sorted(Counter(r.reason for r in rows).items())),
+                               "suppressions": [{"address": r.key, "reason": r.reason, "source": r.source,
+                                                 "since": r.created} for r in rows]}, indent=2))
+        return
+    width = max((len(r.key) for r in rows), default=5)
     rwidth = max((len(r.reason) for r in rows), default=6)
     swidth = max((len(r.source) for r in rows), default=6)
     for row in rows:
-        click.echo(f"{row.email:<{width}}  {row.reason:<{rwidth}}  {row.source:<{swidth}}  {row.created}")
+        click.echo(f"{row.key:<{width}}  {row.reason:<{rwidth}}  {row.source:<{swidth}}  {row.created}")
     counts = Counter(r.reason for r in rows)
     detail = ", ".join(f"{n} {why}" for why, n in sorted(counts.items()))
     click.echo(f"{len(rows)} suppressed" + (f" ({detail})" if detail else ""))

@@ -44,7 +44,7 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     import uvicorn  # imported here: the other commands do not need it
 
     from newsletter.cli.secret import say_if_secret_made
-    from newsletter.net import is_loopback
+    from newsletter.deliver.net import is_loopback
     from newsletter.site.app import TokenRedactor, create_app
     from newsletter.site.pages import unsubscribe_path
     from newsletter.site.preferences import preferences_path

@@ -1,17 +1,8 @@
 """The `approval:` block and `timezone:`: who approves an issue, when a scheduled send may go.
 
-Kept in one small module (one dataclass, two readers) so it ports as a unit to the
-config declaration table. Every value is checked here, at its line:
-
-| key | default | why |
-|---|---|---|
-| `approval.required` | false | a manual `send` needs an approval too (`--test` never does) |
-| `approval.notify` | [] | who hears when a scheduled send refuses (changed, failing, missed) |
-| `approval.approvers` | [] | who gets the reminder besides the officer |
-| `approval.remind_on` | none | day of the month (1-28) `newsletter remind` mails the test copy |
-| `approval.preview_url` | http://127.0.0.1:8000/ | the page the reminder links to, to approve there |
-| `approval.grace_minutes` | 60 | how late (asleep, powered off) a scheduled send may still go |
-| `timezone` | the machine's | the zone `--at` times are read and printed in (IANA name) |
+The keys, kinds, defaults and help are declared in schema.py (`APPROVAL`, and `timezone`
+in `TOP`); this module checks what the kind alone cannot: addresses that are plain
+addresses, a reminder day every month has (1-28), a preview address, a zone that exists.
 """
 
 from __future__ import annotations
@@ -20,22 +11,23 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from newsletter.config.reader import ConfigReader, schema_of
+from newsletter.config.reader import ConfigReader
+from newsletter.config.schema import APPROVAL, TOP
 from newsletter.yamldoc import LineMap
 
 __all__ = ["ApprovalConfig", "read_approval", "read_timezone", "zone_of"]
 
-DEFAULT_PREVIEW_URL = "http://127.0.0.1:8000/"
+DEFAULT_PREVIEW_URL: str = APPROVAL.default("preview_url")
 
 
 @dataclass(frozen=True)
 class ApprovalConfig:
-    required: bool = False
+    required: bool = APPROVAL.default("required")
     notify: tuple[str, ...] = ()
     approvers: tuple[str, ...] = ()
     remind_on: int | None = None
     preview_url: str = DEFAULT_PREVIEW_URL
-    grace_minutes: int = 60
+    grace_minutes: int = APPROVAL.default("grace_minutes")
 
 
 def _addresses(r: ConfigReader, section: LineMap, key: str) -> tuple[str, ...]:
@@ -60,29 +52,27 @@ def _addresses(r: ConfigReader, section: LineMap, key: str) -> tuple[str, ...]:
 
 def read_approval(r: ConfigReader, data: LineMap) -> ApprovalConfig:
     """The `approval:` block (all optional); the defaults when it is absent."""
-    section = r.section(data, "approval", {**schema_of(ApprovalConfig), "notify": "any", "approvers": "any"})
+    section = r.section(data, "approval", {**APPROVAL.kinds(), "notify": "any", "approvers": "any"})
     if section is None:
         return ApprovalConfig()
-    required = section.get("required", False)
-    if not isinstance(required, bool):
-        required = False  # `validate` reported it
-    remind_on = r.number(section, "remind_on", None)
+    required = r.value(section, APPROVAL["required"])
+    remind_on = r.value(section, APPROVAL["remind_on"])
     if remind_on is not None and remind_on > 28:
         r.error(section, "remind_on", f"day {remind_on} is missing from some months",
                 "use a day from 1 to 28, e.g. remind_on: 25")
         remind_on = None
-    preview_url = r.text(section, "preview_url") or DEFAULT_PREVIEW_URL
+    preview_url = r.value(section, APPROVAL["preview_url"])
     if not preview_url.startswith(("http://", "https://")) or any(c.isspace() or c in '<>"' for c in preview_url):
         r.error(section, "preview_url", f"not a web address: {preview_url!r}", "e.g. http://127.0.0.1:8000/")
         preview_url = DEFAULT_PREVIEW_URL
     return ApprovalConfig(required=required, notify=_addresses(r, section, "notify"),
                           approvers=_addresses(r, section, "approvers"), remind_on=remind_on,
-                          preview_url=preview_url, grace_minutes=r.number(section, "grace_minutes", 60))
+                          preview_url=preview_url, grace_minutes=r.value(section, APPROVAL["grace_minutes"]))
 
 
 def read_timezone(r: ConfigReader, data: LineMap) -> str | None:
     """`timezone: Europe/London`, checked against the zone database; None = the machine's zone."""
-    name = r.text(data, "timezone")
+    name = r.value(data, TOP["timezone"])
     if not name:
         return None
     try:

@@ -1,6 +1,7 @@
 """One SMTP connection: where the relay is, and the TLS and AUTH policy for talking to it.
 
-`Transport` says where and how to connect (from the `smtp:` block and the command line);
+`Transport` says where and how to connect (send/transport.py makes it from the `smtp:` block
+and the command line);
 `check_transport` refuses, before any connection, settings that would expose mail or a
 password on the network; `Connector.connect` opens a session, greets it and logs in,
 sorting what goes wrong into a passing outage (`ConnectionFailed`: try again later) or a
@@ -11,7 +12,6 @@ The pool (pool.py) decides what to do with either; this module only connects.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -19,9 +19,8 @@ from pathlib import Path
 
 import aiosmtplib
 
-from newsletter.config.sections import SmtpConfig
-from newsletter.errors import ConfigError, SendError
-from newsletter.net import host_resolves, is_loopback, make_resolver, nameserver_from_env
+from newsletter.deliver.net import host_resolves, is_loopback, make_resolver, nameserver_from_env
+from newsletter.errors import SendError
 
 __all__ = [
     "MAX_BACKOFF",
@@ -31,9 +30,7 @@ __all__ = [
     "Transport",
     "check_transport",
     "close_politely",
-
     "one_line",
-    "transport_from_config",
 ]
 
 MAX_BACKOFF = 60.0
@@ -84,45 +81,6 @@ def check_transport(transport: Transport) -> None:
         raise SendError(f"refusing to send over plain SMTP to {transport.host}", field="smtp.security",
                         hint="use security: starttls or tls, or set allow_insecure: true if the network "
                              "between you and this relay is trusted")
-
-
-def _password(smtp: SmtpConfig) -> str | None:
-    if smtp.password_env and os.environ.get(smtp.password_env):
-        return os.environ[smtp.password_env]
-    if smtp.password_file is not None:
-        try:
-            return smtp.password_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the SMTP password: {exc.strerror}", path=smtp.password_file,
-                              field="smtp.password_file") from exc
-    return None
-
-
-def transport_from_config(smtp: SmtpConfig, *, host: str | None = None, port: int | None = None,
-                          concurrency: int | None = None) -> Transport:
-    """The `smtp:` block with the command line's overrides, its password read and its security checked."""
-    password = _password(smtp) if smtp.username else None
-    if smtp.username and password is None:
-        raise ConfigError(f"no SMTP password for {smtp.username}", field="smtp.password_env",
-                          hint=f"export {smtp.password_env}=... or set smtp.password_file")
-    transport = Transport(
-        host=host or smtp.host,
-        port=port or smtp.port,
-        security=smtp.security,
-        username=smtp.username,
-        password=password,
-        concurrency=concurrency or smtp.concurrency,
-        rate=smtp.rate,
-        reconnect_after=smtp.reconnect_after,
-        timeout=smtp.timeout,
-        max_connection_failures=smtp.max_connection_failures,
-        retries=smtp.retries,
-        retry_delay=smtp.retry_delay,
-        ca_file=smtp.ca_file,
-        allow_insecure=smtp.allow_insecure,
-    )
-    check_transport(transport)
-    return transport
 
 
 class ConnectionFailed(Exception):

@@ -46,6 +46,7 @@ from newsletter.deliver.connection import (
 )
 from newsletter.deliver.pace import RateLimiter
 from newsletter.deliver.transaction import Job, Result, pace_signal, transact
+from newsletter.journal.states import DeliveryStatus
 
 __all__ = ["MANY", "MANY_WINDOW", "JobSource", "PoolReport", "deliver"]
 
@@ -133,7 +134,7 @@ class _Pool:
                     failures += 1
                     job.attempts += 1
                     if job.attempts > self.t.retries:
-                        self.source.done(Result(job, "deferred", reply=f"connection lost: {exc}"))
+                        self.source.done(Result(job, DeliveryStatus.DEFERRED, reply=f"connection lost: {exc}"))
                         job = None
                     if failures >= self.t.max_connection_failures:
                         self._give_up(str(exc))
@@ -159,7 +160,7 @@ class _Pool:
             raise
         finally:
             if job is not None and not sending:
-                self.source.done(Result(job, "unsent", reply="not sent: the run stopped first"))
+                self.source.done(Result(job, DeliveryStatus.UNSENT, reply="not sent: the run stopped first"))
             self.active -= 1
             if cancelled and smtp is not None:
                 smtp.close()
@@ -185,7 +186,7 @@ class _Pool:
 
     def _count(self, result: Result, failures: int) -> int:
         """Feed the rate limiter; a delivered message proves the connection works."""
-        if result.status == "sent":
+        if result.status is DeliveryStatus.SENT:
             self.limiter.succeeded()
             return 0
         if result.uncertain:

@@ -36,6 +36,7 @@ import aiosmtplib
 
 from newsletter.deliver.connection import ConnectionFailed, Fatal, Transport, one_line
 from newsletter.deliver.replies import ConnectionLost, PipelinedReplies, Reply
+from newsletter.journal.states import DeliveryStatus
 
 __all__ = ["HARD_BOUNCE_CODES", "Job", "Result", "pace_signal", "transact"]
 
@@ -61,7 +62,7 @@ class Result:
     """What happened to a job; `status` is sent, deferred, failed or unsent (never tried)."""
 
     job: Job
-    status: str
+    status: DeliveryStatus
     code: int = 0
     reply: str = ""
     retry_in: float | None = None  # deferred: try again after this many seconds; None = not in this run
@@ -115,8 +116,8 @@ def _refused(transport: Transport, job: Job, code: int, message: str, *, at_rcpt
     message = one_line(message)
     stage = "rcpt" if at_rcpt else stage
     if 400 <= code < 500:
-        return Result(job, "deferred", code, message, retry_in=_retry_in(transport, job), stage=stage)
-    return Result(job, "failed", code, message, hard_bounce=_is_hard_bounce(code, message, at_rcpt=at_rcpt))
+        return Result(job, DeliveryStatus.DEFERRED, code, message, retry_in=_retry_in(transport, job), stage=stage)
+    return Result(job, DeliveryStatus.FAILED, code, message, hard_bounce=_is_hard_bounce(code, message, at_rcpt=at_rcpt))
 
 
 async def transact(smtp: aiosmtplib.SMTP, job: Job, transport: Transport) -> Result:
@@ -137,7 +138,7 @@ async def transact(smtp: aiosmtplib.SMTP, job: Job, transport: Transport) -> Res
     try:
         sender, recipient = _addr(job.sender), _addr(job.recipient)
     except ValueError as exc:
-        return Result(job, "failed", reply=str(exc))
+        return Result(job, DeliveryStatus.FAILED, reply=str(exc))
     if smtp.supports_extension("pipelining"):
         return await _pipelined(smtp, job, t, b" ".join([b"MAIL FROM:<" + sender + b">", *size]),
                                 b"RCPT TO:<" + recipient + b">", message)
@@ -174,13 +175,13 @@ async def _body(smtp: aiosmtplib.SMTP, job: Job, t: Transport, message: bytes) -
         reply = await protocol.read_response(timeout=t.timeout)
     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
         smtp.close()
-        return Result(job, "deferred", reply=f"connection lost during the message: {one_line(str(exc))}",
+        return Result(job, DeliveryStatus.DEFERRED, reply=f"connection lost during the message: {one_line(str(exc))}",
                       retry_in=_retry_in(t, job), uncertain=True)
     except aiosmtplib.SMTPResponseException as exc:
         await _reset(smtp)
         return _refused(t, job, exc.code, exc.message, at_rcpt=False)
     if reply.code == 250:
-        return Result(job, "sent", 250, one_line(reply.message))
+        return Result(job, DeliveryStatus.SENT, 250, one_line(reply.message))
     return _refused(t, job, reply.code, reply.message, at_rcpt=False)
 
 

@@ -6,7 +6,7 @@ themes with nothing new this month get the same message, so the number of render
 at most the number of distinct selections in the list, and usually fewer. The key is
 `None` for the whole issue (no choice, or every theme with items chosen: the build's
 own rendering is reused) and the empty set for a *quiet month*: nothing in the chosen
-themes. A quiet subscriber is skipped (`QUIET_REASON` in the journal) unless the config
+themes. A quiet subscriber is skipped (`SkipReason.QUIET` in the journal) unless the config
 has a `quiet_month:` note, which is then sent instead, rendered once from `quiet.html`
 and `quiet.txt`.
 
@@ -24,14 +24,13 @@ from dataclasses import dataclass
 
 import jinja2
 
-from newsletter.audience.choices import Selection, selection_of, unknown_theme_error
 from newsletter.config.loader import Config
+from newsletter.config.selections import Selection, selection_of, unknown_theme_error
 from newsletter.errors import NewsletterError, SendError
 from newsletter.issue.build import BuildResult, render_files, result_of
 from newsletter.issue.render import RenderedIssue, render_issue, template_environment
 
 __all__ = [
-    "QUIET_REASON",
     "Key",
     "PreviewVariants",
     "VariantView",
@@ -42,7 +41,6 @@ __all__ = [
 ]
 
 Key = frozenset[str] | None  # chosen themes with items; None = the whole issue; frozenset() = quiet
-QUIET_REASON = "quiet month: no items in the chosen themes"
 
 
 def quiet_subject(config: Config, period: str) -> str:

@@ -6,7 +6,8 @@ Only this package speaks SQL, and callers use it through this one name (`journal
 their recipients; `optouts` suppressions and theme preferences; `bouncelog` the bounces
 received; `signups` the sign-ups and their consent; `approvals` who approved which issue;
 `caches` the feed cache, collected keys and link checks.
-Addresses are stored lower-cased and trimmed, so lookups ignore case.
+Addresses are stored by their key (`addresses.address_key`: trimmed, lower-cased), so
+lookups ignore case.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from newsletter.journal.caches import (
     put_link_checks,
     record_collected,
 )
-from newsletter.journal.db import SCHEMA, connect, normalise_email, now, transaction
+from newsletter.journal.db import SCHEMA, connect, now, transaction
 from newsletter.journal.optouts import (
     Suppression,
     all_preferences,
@@ -77,8 +78,13 @@ from newsletter.journal.signups import (
     forget_unconfirmed,
     get_signup,
 )
+from newsletter.journal.states import DeliveryStatus, RecipientState, SkipReason, SuppressionReason
 
 __all__ = [
+    "DeliveryStatus",
+    "RecipientState",
+    "SkipReason",
+    "SuppressionReason",
     "RECIPIENT_STATES",
     "Approval",
     "SCHEMA",
@@ -117,7 +123,6 @@ __all__ = [
     "latest_recipient_themes",
     "list_runs",
     "list_suppressions",
-    "normalise_email",
     "now",
     "open_run",
     "put_feed_cache",

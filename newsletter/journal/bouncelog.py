@@ -10,7 +10,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from newsletter.journal.db import normalise_email, now, transaction
+from newsletter.addresses import address_key
+from newsletter.journal.db import now, transaction
 
 __all__ = [
     "Bounce",
@@ -42,7 +43,7 @@ def record_bounce(db: sqlite3.Connection, bounce: Bounce) -> bool:
         cur = db.execute(
             "INSERT OR IGNORE INTO bounces (key, email, run_id, kind, status, diagnostic, received, created) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (bounce.key, normalise_email(bounce.email), bounce.run_id, bounce.kind, bounce.status,
+            (bounce.key, address_key(bounce.email), bounce.run_id, bounce.kind, bounce.status,
              bounce.diagnostic, bounce.received, now()),
         )
     return cur.rowcount == 1
@@ -76,7 +77,7 @@ def consecutive_soft_bounces(db: sqlite3.Connection, email: str) -> int:
     for ends the streak. Runs newer than the newest bounce do not count either way yet:
     their bounce may still be on its way (servers retry for days before giving up).
     """
-    email = normalise_email(email)
+    email = address_key(email)
     newest = db.execute("SELECT MAX(run_id) FROM bounces WHERE email = ? AND kind = 'soft'", (email,)).fetchone()[0]
     clean = db.execute(
         "SELECT MAX(r.run_id) FROM recipients r WHERE r.email = ? AND r.state = 'sent' AND r.run_id < ? "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from newsletter.errors import NewsletterError
 
-__all__ = ["SCHEMA", "connect", "normalise_email", "now", "transaction"]
+__all__ = ["SCHEMA", "connect", "now", "transaction"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -122,11 +122,6 @@ CREATE INDEX IF NOT EXISTS approvals_slug ON approvals (slug, id);
 def now() -> str:
     """The timestamp every row is stamped with: UTC, ISO 8601, to the second."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def normalise_email(email: str) -> str:
-    """The key an address is stored under: trimmed and lower-cased, so lookups ignore case."""
-    return email.strip().lower()
 
 
 def connect(path: Path) -> sqlite3.Connection:

@@ -12,7 +12,8 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from newsletter.journal.db import normalise_email, now, transaction
+from newsletter.addresses import address_key
+from newsletter.journal.db import now, transaction
 
 __all__ = [
     "Suppression",
@@ -34,7 +35,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Suppression:
-    email: str
+    key: str  # the address key (`addresses.address_key`); the `email` column
     reason: str  # unsubscribed | hard-bounce | soft-bounces | manual | imported
     source: str  # one-click | web | mailto | csv:FILE | smtp:550 ...
     created: str
@@ -45,7 +46,7 @@ def suppress(db: sqlite3.Connection, email: str, reason: str, source: str = "") 
     with transaction(db):
         cur = db.execute(
             "INSERT OR IGNORE INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?)",
-            (normalise_email(email), reason, source, now()),
+            (address_key(email), reason, source, now()),
         )
     return cur.rowcount == 1
 
@@ -58,7 +59,7 @@ def suppress_many(db: sqlite3.Connection, rows: Iterable[tuple[str, str, str]]) 
         for email, reason, source in rows:
             cur = db.execute(
                 "INSERT OR IGNORE INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?)",
-                (normalise_email(email), reason, source, stamp),
+                (address_key(email), reason, source, stamp),
             )
             added += cur.rowcount
     return added
@@ -66,7 +67,7 @@ def suppress_many(db: sqlite3.Connection, rows: Iterable[tuple[str, str, str]]) 
 
 def unsuppress(db: sqlite3.Connection, email: str) -> bool:
     with transaction(db):
-        cur = db.execute("DELETE FROM suppressions WHERE email = ?", (normalise_email(email),))
+        cur = db.execute("DELETE FROM suppressions WHERE email = ?", (address_key(email),))
     return cur.rowcount == 1
 
 
@@ -77,19 +78,19 @@ def unsuppress_if(db: sqlite3.Connection, email: str, *, reason: str, sources: I
     marks = ", ".join("?" * len(sources))
     with transaction(db):
         cur = db.execute(f"DELETE FROM suppressions WHERE email = ? AND reason = ? AND source IN ({marks})",
-                         (normalise_email(email), reason, *sources))
+                         (address_key(email), reason, *sources))
     return cur.rowcount == 1
 
 
 def get_suppression(db: sqlite3.Connection, email: str) -> Suppression | None:
     """The address's suppression (why and since when), or None."""
     row = db.execute("SELECT email, reason, source, created FROM suppressions WHERE email = ?",
-                     (normalise_email(email),)).fetchone()
+                     (address_key(email),)).fetchone()
     return None if row is None else Suppression(*row)
 
 
 def is_suppressed(db: sqlite3.Connection, email: str) -> bool:
-    row = db.execute("SELECT 1 FROM suppressions WHERE email = ?", (normalise_email(email),)).fetchone()
+    row = db.execute("SELECT 1 FROM suppressions WHERE email = ?", (address_key(email),)).fetchone()
     return row is not None
 
 
@@ -104,7 +105,7 @@ def list_suppressions(db: sqlite3.Connection) -> list[Suppression]:
 
 def get_preferences(db: sqlite3.Connection, email: str) -> list[str] | None:
     """The themes a subscriber chose on the preferences page, or None if never chosen."""
-    row = db.execute("SELECT themes FROM preferences WHERE email = ?", (normalise_email(email),)).fetchone()
+    row = db.execute("SELECT themes FROM preferences WHERE email = ?", (address_key(email),)).fetchone()
     return None if row is None else [t for t in row[0].split("\n") if t]
 
 
@@ -113,13 +114,13 @@ def set_preferences(db: sqlite3.Connection, email: str, themes: list[str]) -> No
         db.execute(
             "INSERT INTO preferences (email, themes, updated) VALUES (?, ?, ?) "
             "ON CONFLICT (email) DO UPDATE SET themes = excluded.themes, updated = excluded.updated",
-            (normalise_email(email), "\n".join(themes), now()),
+            (address_key(email), "\n".join(themes), now()),
         )
 
 
 def saved_choices(db: sqlite3.Connection, emails: Iterable[str]) -> dict[str, list[str]]:
     """The saved theme choices of these addresses only (a claim's few), read fresh each time."""
-    emails = [normalise_email(e) for e in emails]
+    emails = [address_key(e) for e in emails]
     if not emails:
         return {}
     marks = ", ".join("?" * len(emails))
@@ -135,5 +136,5 @@ def all_preferences(db: sqlite3.Connection) -> dict[str, list[str]]:
 def latest_recipient_themes(db: sqlite3.Connection, email: str) -> tuple[str, ...] | None:
     """The themes the newest run planned for this address (from the CSV); None = all, or none yet."""
     row = db.execute("SELECT themes FROM recipients WHERE email = ? ORDER BY run_id DESC LIMIT 1",
-                     (normalise_email(email),)).fetchone()
+                     (address_key(email),)).fetchone()
     return None if row is None or row[0] is None else tuple(t for t in row[0].split("\n") if t)

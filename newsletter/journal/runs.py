@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from newsletter.journal.db import now, transaction
+from newsletter.journal.states import RecipientState, SkipReason
 
 __all__ = [
     "RECIPIENT_STATES",
@@ -34,7 +35,7 @@ __all__ = [
     "run_recipients",
 ]
 
-RECIPIENT_STATES = ("pending", "sending", "sent", "deferred", "failed", "skipped")
+RECIPIENT_STATES = tuple(RecipientState)
 
 
 @dataclass(frozen=True)
@@ -51,25 +52,30 @@ class Run:
 
 @dataclass(frozen=True)
 class RecipientRow:
-    email: str  # lower-cased key
-    address: str  # as delivered
+    key: str  # the address key (`addresses.address_key`); the `email` column
+    email: str  # the address as delivered; the `address` column
     name: str
     themes: tuple[str, ...] | None
-    state: str
+    state: RecipientState
     attempts: int
     reply: str
     message_id: str
     possible_duplicate: bool
 
+    @property
+    def skip_reason(self) -> SkipReason | None:
+        """Why a skipped row was skipped, when it is one of the fixed reasons."""
+        return SkipReason.of(self.reply) if self.state is RecipientState.SKIPPED else None
+
 
 @dataclass(frozen=True)
 class NewRecipient:
-    email: str
-    address: str
+    key: str  # the address key
+    email: str  # as delivered
     name: str
     themes: tuple[str, ...] | None
-    state: str  # pending or skipped
-    reply: str  # the reason when skipped
+    state: RecipientState  # pending or skipped
+    reply: str  # the reason when skipped (a `SkipReason`, or `suppressed (<reason>)`)
     message_id: str
 
 
@@ -77,8 +83,8 @@ class NewRecipient:
 class Outcome:
     """What happened to one claimed recipient, to be recorded in the next checkpoint."""
 
-    email: str
-    state: str  # sent | deferred | failed | pending (handed back unsent)
+    key: str  # the address key
+    state: RecipientState  # sent | deferred | failed | pending (handed back unsent) | skipped
     reply: str = ""
     possible_duplicate: bool = False  # the connection broke after the message went out
 
@@ -91,9 +97,9 @@ def _themes_text(themes: tuple[str, ...] | None) -> str | None:
 
 
 def _recipient(row: sqlite3.Row | tuple) -> RecipientRow:
-    email, address, name, themes, state, attempts, reply, message_id, dup = tuple(row)
-    return RecipientRow(email, address or email, name, None if themes is None else tuple(themes.split("\n")),
-                        state, attempts, reply, message_id, bool(dup))
+    key, email, name, themes, state, attempts, reply, message_id, dup = tuple(row)
+    return RecipientRow(key, email or key, name, None if themes is None else tuple(themes.split("\n")),
+                        RecipientState(state), attempts, reply, message_id, bool(dup))
 
 
 def _run(row: sqlite3.Row | tuple | None) -> Run | None:
@@ -132,7 +138,7 @@ def finish_run(db: sqlite3.Connection, run_id: int) -> None:
 
 
 def recipient_states(db: sqlite3.Connection, run_id: int) -> dict[str, str]:
-    """email -> state for every recipient already in the run (planning a resume)."""
+    """address key -> state for every recipient already in the run (planning a resume)."""
     return dict(db.execute("SELECT email, state FROM recipients WHERE run_id = ?", (run_id,)).fetchall())
 
 
@@ -160,32 +166,32 @@ def apply_plan(db: sqlite3.Connection, run_id: int, *, new: Iterable[NewRecipien
                skip: Iterable[tuple[str, str]]) -> None:
     """Bring the run in line with the subscriber list, in one transaction.
 
-    `new` rows are inserted; `wanted` (email, address, name, themes) rows that exist and are
+    `new` rows are inserted; `wanted` (key, email, name, themes) rows that exist and are
     not sent, failed or in flight become pending with the list's current name and themes;
-    `skip` (email, reason) rows that are still pending or deferred become skipped.
+    `skip` (key, reason) rows that are still pending or deferred become skipped.
     """
     stamp = now()
     with transaction(db):
         db.executemany(
             "INSERT INTO recipients (run_id, email, address, name, themes, state, reply, message_id, updated) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((run_id, r.email, r.address, r.name, _themes_text(r.themes), r.state, r.reply, r.message_id, stamp)
+            ((run_id, r.key, r.email, r.name, _themes_text(r.themes), r.state, r.reply, r.message_id, stamp)
              for r in new),
         )
         db.executemany(
             "UPDATE recipients SET state = 'pending', address = ?, name = ?, themes = ?, updated = ?, "
             "reply = CASE WHEN state = 'skipped' THEN '' ELSE reply END "
             "WHERE run_id = ? AND email = ? AND state IN ('pending', 'deferred', 'skipped')",
-            ((address, name, _themes_text(themes), stamp, run_id, email) for email, address, name, themes in wanted),
+            ((email, name, _themes_text(themes), stamp, run_id, key) for key, email, name, themes in wanted),
         )
         db.executemany(
             "UPDATE recipients SET state = 'skipped', reply = ?, updated = ? "
             "WHERE run_id = ? AND email = ? AND state IN ('pending', 'deferred', 'skipped')",
-            ((reason, stamp, run_id, email) for email, reason in skip),
+            ((reason, stamp, run_id, key) for key, reason in skip),
         )
 
 
-SUPPRESSED_DURING_RUN = "unsubscribed during the run"
+SUPPRESSED_DURING_RUN = SkipReason.SUPPRESSED_DURING_RUN
 
 # A claim re-reads the suppression list row by row, in the same transaction: an opt-out
 # committed a moment ago (one-click, `suppress import`, a bounce import) turns the claim
@@ -214,13 +220,13 @@ def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome],
         db.executemany(
             "UPDATE recipients SET state = ?, reply = ?, updated = ?, "
             "possible_duplicate = MAX(possible_duplicate, ?) WHERE run_id = ? AND email = ?",
-            ((o.state, o.reply, stamp, int(o.possible_duplicate), run_id, o.email) for o in outcomes),
+            ((o.state, o.reply, stamp, int(o.possible_duplicate), run_id, o.key) for o in outcomes),
         )
         rows = []
-        for email in reclaim:
+        for key in reclaim:
             rows += db.execute(
                 f"{_CLAIM} WHERE run_id = ? AND email = ? RETURNING {_RECIPIENT_COLUMNS}",
-                (stamp, run_id, email),
+                (stamp, run_id, key),
             ).fetchall()
         if claim > 0:
             rows += db.execute(
@@ -233,7 +239,7 @@ def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome],
 
 def run_counts(db: sqlite3.Connection, run_id: int) -> dict[str, int]:
     """Recipients per state (every state present, zero when empty), plus `possible_duplicates`."""
-    counts = dict.fromkeys(RECIPIENT_STATES, 0)
+    counts: dict[str, int] = dict.fromkeys(RECIPIENT_STATES, 0)
     for state, count in db.execute("SELECT state, COUNT(*) FROM recipients WHERE run_id = ? GROUP BY state",
                                    (run_id,)):
         counts[state] = count

@@ -14,7 +14,8 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 
-from newsletter.journal.db import normalise_email, now, transaction
+from newsletter.addresses import address_key
+from newsletter.journal.db import now, transaction
 
 __all__ = [
     "Signup",
@@ -63,7 +64,7 @@ def _signup(row: sqlite3.Row) -> Signup:
 
 
 def get_signup(db: sqlite3.Connection, email: str) -> Signup | None:
-    row = db.execute("SELECT * FROM signups WHERE email = ?", (normalise_email(email),)).fetchone()
+    row = db.execute("SELECT * FROM signups WHERE email = ?", (address_key(email),)).fetchone()
     return None if row is None else _signup(row)
 
 
@@ -73,7 +74,7 @@ def claim_confirmation(db: sqlite3.Connection, request: SignupRequest, *, not_si
     None when no mail may go (one was mailed at or after `not_since`, or the address is
     confirmed and `renew` is false). `renew` starts a fresh, unconfirmed request even for a
     confirmed address (it unsubscribed and comes back): old links stop working."""
-    email = normalise_email(request.email)
+    email = address_key(request.email)
     stamp = now()
     themes = None if request.themes is None else "\n".join(request.themes)
     with transaction(db):
@@ -97,7 +98,7 @@ def claim_confirmation(db: sqlite3.Connection, request: SignupRequest, *, not_si
 def confirm_signup(db: sqlite3.Connection, email: str, nonce: str) -> tuple[Signup, bool] | None:
     """Confirm the request this nonce belongs to: the row and whether this call confirmed it
     (False: confirmed before, nothing changed); None if no such request (a newer one replaced it)."""
-    email = normalise_email(email)
+    email = address_key(email)
     with transaction(db):
         cur = db.execute("UPDATE signups SET confirmed = ? WHERE email = ? AND nonce = ? AND confirmed IS NULL",
                          (now(), email, nonce))

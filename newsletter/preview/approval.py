@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from newsletter import journal
+from newsletter.audience import resolve
 from newsletter.errors import NewsletterError
 from newsletter.preview.livebuild import Snapshot
 from newsletter.send.approval import approve, verify
@@ -24,8 +25,11 @@ __all__ = ["ApprovalPanel", "approve_snapshot"]
 
 
 def _plan(snap: Snapshot) -> SendPlan:
+    """The plan `send` would make for the build on screen (the resolved audience's versions)."""
     assert snap.config is not None and snap.result is not None
-    return prepare_send(snap.config, snap.result, snap.config.subscribers_file)
+    with contextlib.closing(journal.connect(snap.config.state_file)) as db:
+        audience = resolve(snap.config, snap.config.subscribers_file, db)
+    return prepare_send(snap.config, snap.result, audience)
 
 
 def approve_snapshot(snap: Snapshot, approved_by: str) -> str | None:

@@ -13,8 +13,8 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from newsletter.deliver.net import is_loopback
 from newsletter.errors import NewsletterError
-from newsletter.net import is_loopback
 from newsletter.preview.guard import LOCAL_HOSTS
 
 __all__ = ["Listener", "listen", "make_server", "open_socket"]

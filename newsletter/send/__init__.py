@@ -1,10 +1,12 @@
 """The send stage: a built issue and an audience in, one journaled message per recipient out.
 
-Takes a `BuildResult`, the `Config` and the subscriber CSV; `prepare_send` says what a
+Takes a `BuildResult`, the `Config` and the resolved `Audience`; `prepare_send` says what a
 run would do (`SendPlan`) without writing anything; `send_issue` journals the plan,
 personalises and signs each message and hands them to `deliver`, recording each
 outcome only after the server answered (`SendReport`). `send_test` mails a few
 addresses without touching the journal; `dry_run` composes everything, sends nothing.
+`build_checked` checks every version the audience receives; `resolve_transport` turns
+the `smtp:` block into the plain `Transport` that `deliver` is handed.
 """
 
 from __future__ import annotations
@@ -13,5 +15,8 @@ from newsletter.send.plan import SendPlan, prepare_send
 from newsletter.send.report import DryRunReport, SendReport
 from newsletter.send.run import dry_run, send_issue
 from newsletter.send.testsend import send_test
+from newsletter.send.transport import resolve_transport
+from newsletter.send.versions import build_checked
 
-__all__ = ["DryRunReport", "SendPlan", "SendReport", "dry_run", "prepare_send", "send_issue", "send_test"]
+__all__ = ["DryRunReport", "SendPlan", "SendReport", "build_checked", "dry_run", "prepare_send", "resolve_transport",
+           "send_issue", "send_test"]

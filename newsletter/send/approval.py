@@ -29,14 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from newsletter import journal
+from newsletter.audience import resolve
 from newsletter.config.loader import Config
 from newsletter.daterange import DateRange
 from newsletter.errors import SendError
 from newsletter.issue.compose import compile_message
 from newsletter.issue.render import RenderedIssue
-from newsletter.issue.variantchecks import build_checked, variant_label
 from newsletter.issue.variants import Key
 from newsletter.send.plan import SendPlan, prepare_send
+from newsletter.send.versions import build_checked, variant_label
 
 __all__ = ["ApprovalCheck", "approval_record", "approve", "checked_plan", "compare_records", "latest", "verify"]
 
@@ -194,7 +195,10 @@ def verify(plan: SendPlan) -> ApprovalCheck:
 
 
 def checked_plan(config: Config, date_range: DateRange, subscribers_csv: Path, *, write: bool = True,
-                 **options: Any) -> SendPlan:
-    """Build (every version checked, as `send` does) and plan: what approve and a scheduled send see."""
-    result = build_checked(config, date_range, subscribers_csv, write=write)
-    return prepare_send(config, result, subscribers_csv, **options)
+                 strict: bool = False, **options: Any) -> SendPlan:
+    """Resolve the audience once, build (every version it receives checked, as `send` does)
+    and plan: what approve and a scheduled send see."""
+    with contextlib.closing(journal.connect(config.state_file)) as db:
+        audience = resolve(config, subscribers_csv, db, strict=strict)
+    result = build_checked(config, date_range, audience, write=write)
+    return prepare_send(config, result, audience, **options)

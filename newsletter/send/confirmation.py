@@ -21,10 +21,12 @@ from pathlib import Path
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
 from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.relay import resolve_transport, with_transport
+from newsletter.deliver.relay import with_transport
 from newsletter.deliver.transaction import Job, Result
+from newsletter.journal import DeliveryStatus
 from newsletter.send.branded import branded_html
 from newsletter.send.messages import load_signer_for
+from newsletter.send.transport import resolve_transport
 
 __all__ = ["Confirmation", "compose_confirmation", "send_confirmation"]
 
@@ -91,8 +93,8 @@ async def send_confirmation(config: Config, confirmation: Confirmation) -> str |
     async def body(transport: Transport, outbox: Path | None) -> PoolReport:
         return await deliver(source, dataclasses.replace(transport, concurrency=1))
 
-    pool = await with_transport(resolve_transport(config), config, body, concurrency=1)
-    if source.result is not None and source.result.status == "sent":
+    pool = await with_transport(resolve_transport(config), config.outbox_dir, body, concurrency=1)
+    if source.result is not None and source.result.status is DeliveryStatus.SENT:
         return None
     return pool.stopped or (source.result.summary if source.result else "not sent")
 

@@ -25,10 +25,10 @@ from collections.abc import Callable
 from email.utils import formatdate
 
 from newsletter import journal
-from newsletter.audience.choices import ordered, stored_choice
 from newsletter.audience.subscribers import Subscriber
+from newsletter.config.selections import ordered, stored_choice
 from newsletter.deliver.transaction import Job, Result
-from newsletter.issue.variants import QUIET_REASON
+from newsletter.journal import DeliveryStatus, RecipientState, SkipReason, SuppressionReason
 from newsletter.send.dkim import Unsigned
 from newsletter.send.messages import Composer, envelope_sender, long_header_line
 from newsletter.send.plan import SendPlan
@@ -62,7 +62,7 @@ class JournalJobs:
         self.on_result = on_result
         transport = plan.transport
         rate = transport.rate if transport else None
-        concurrency = transport.concurrency if transport else plan.concurrency or 4
+        concurrency = transport.concurrency if transport else plan.concurrency
         self.batch = max(1, min(concurrency, int(rate) if rate else concurrency))
         self.queue: deque[Job] = deque()
         self.retries: list[tuple[float, int, str]] = []
@@ -147,31 +147,31 @@ class JournalJobs:
         if fresh < want:
             self.exhausted = True
         date = formatdate(usegmt=True)
-        claimed = [row for row in rows if row.state == "sending"]
+        claimed = [row for row in rows if row.state is RecipientState.SENDING]
         for row in rows:
-            if row.state == "skipped":  # on the suppression list since the run was planned
-                self.tries.pop(row.email, None)
+            if row.state is RecipientState.SKIPPED:  # on the suppression list since the run was planned
+                self.tries.pop(row.key, None)
                 self.report.unsubscribed_during_run += 1
-                self.on_result("skipped")
-        saved = journal.saved_choices(self.db, [row.email for row in claimed])
+                self.on_result(RecipientState.SKIPPED)
+        saved = journal.saved_choices(self.db, [row.key for row in claimed])
         for row in claimed:
-            subscriber = self._subscriber(row, saved.get(row.email))
+            subscriber = self._subscriber(row, saved.get(row.key))
             if subscriber is None:
-                self.tries.pop(row.email, None)
-                self.outcomes.append(journal.Outcome(row.email, "skipped", QUIET_REASON))
-                self.on_result("skipped")
+                self.tries.pop(row.key, None)
+                self.outcomes.append(journal.Outcome(row.key, RecipientState.SKIPPED, SkipReason.QUIET))
+                self.on_result(RecipientState.SKIPPED)
                 continue
             sender = envelope_sender(self.plan.config, subscriber, run_id=self.run_id, key=self.composer.key)
-            attempts = self.tries.pop(row.email, 0) + 1
+            attempts = self.tries.pop(row.key, 0) + 1
             prepared = self.composer.prepare(subscriber, row.message_id, date) if self.signing else None
             unsigned = prepared[1] if prepared is not None else None
             if prepared is not None and unsigned is not None:
-                job = Job(row.email, sender, row.address, prepared[0], attempts, stuffed=True)
+                job = Job(row.key, sender, row.email, prepared[0], attempts, stuffed=True)
                 if not self._too_long(job):
                     self._unsigned.append((job, unsigned))
                 continue
             data, stuffed = self.composer.wire(subscriber, row.message_id, date)
-            job = Job(row.email, sender, row.address, data, attempts, stuffed=stuffed)
+            job = Job(row.key, sender, row.email, data, attempts, stuffed=stuffed)
             if not self._too_long(job):
                 self.queue.append(job)
         if self._unsigned:
@@ -181,17 +181,17 @@ class JournalJobs:
         """A header line over SMTP's limit (a very long name): fail the recipient, not the run."""
         if not long_header_line(job.message):
             return False
-        self.outcomes.append(journal.Outcome(job.key, "failed", "a header line would be over 998 octets"))
+        self.outcomes.append(journal.Outcome(job.key, RecipientState.FAILED, "a header line would be over 998 octets"))
         self.report.failed += 1
         return True
 
     def _subscriber(self, row: journal.RecipientRow, saved: list[str] | None) -> Subscriber | None:
         """The recipient with the themes they chose by now; None if nothing in them is new this time."""
         if saved is None:
-            return Subscriber(row.address, row.name, row.themes)
+            return Subscriber(row.email, row.name, row.themes)
         if self._quiet(saved):
             return None
-        return Subscriber(row.address, row.name, ordered(stored_choice(saved, self.plan.config), self.plan.config))
+        return Subscriber(row.email, row.name, ordered(stored_choice(saved, self.plan.config), self.plan.config))
 
     def _quiet(self, saved: list[str]) -> bool:
         config = self.plan.config
@@ -208,16 +208,17 @@ class JournalJobs:
     def done(self, result: Result) -> None:
         self.outstanding -= 1
         key = result.job.key
-        if result.status == "sent":
+        state: RecipientState
+        if result.status is DeliveryStatus.SENT:
             self.report.sent += 1
-            state = "sent"
-        elif result.status == "failed":
+            state = RecipientState.SENT
+        elif result.status is DeliveryStatus.FAILED:
             self.report.failed += 1
-            state = "failed"
+            state = RecipientState.FAILED
             if result.hard_bounce:
                 self._suppress(result)
-        elif result.status == "deferred":
-            state = "deferred"
+        elif result.status is DeliveryStatus.DEFERRED:
+            state = RecipientState.DEFERRED
             if result.retry_in is not None and not self.stop.is_set():
                 self._seq += 1
                 self.tries[key] = result.job.attempts
@@ -225,10 +226,10 @@ class JournalJobs:
             else:
                 self.report.deferred += 1
         else:  # unsent: handed back untried
-            state = "pending"
+            state = RecipientState.PENDING
             self.exhausted = False
         self.report.possible_duplicates += result.uncertain
-        self.outcomes.append(journal.Outcome(key, state, result.summary if state != "pending" else "",
+        self.outcomes.append(journal.Outcome(key, state, result.summary if state is not RecipientState.PENDING else "",
                                              possible_duplicate=result.uncertain))
         self.changed.set()
         self.on_result(state)
@@ -236,7 +237,7 @@ class JournalJobs:
             self.flush()
 
     def _suppress(self, result: Result) -> None:
-        if journal.suppress(self.db, result.job.key, "hard-bounce", f"smtp:{result.summary}"[:300]):
+        if journal.suppress(self.db, result.job.key, SuppressionReason.HARD_BOUNCE, f"smtp:{result.summary}"[:300]):
             self.report.suppressed += 1
 
     def flush(self) -> None:
@@ -248,7 +249,7 @@ class JournalJobs:
         if self._signing_task is not None:
             self._signing_task.cancel()
         for job in [*self.queue, *(job for job, _ in self._unsigned)]:
-            self.outcomes.append(journal.Outcome(job.key, "pending"))
+            self.outcomes.append(journal.Outcome(job.key, RecipientState.PENDING))
         self.queue.clear()
         self._unsigned = []
         self.report.deferred += len(self.retries)

@@ -22,9 +22,11 @@ from pathlib import Path
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
 from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.relay import resolve_transport, with_transport
+from newsletter.deliver.relay import with_transport
 from newsletter.deliver.transaction import Job, Result
 from newsletter.issue.compose import clean_header_text
+from newsletter.journal import DeliveryStatus
+from newsletter.send.transport import resolve_transport
 
 __all__ = ["compose_notice", "send_notice"]
 
@@ -57,7 +59,7 @@ class _Source:
         return self.jobs.popleft() if self.jobs else None
 
     def done(self, result: Result) -> None:
-        if result.status != "sent":
+        if result.status is not DeliveryStatus.SENT:
             self.failed.append(f"{result.job.recipient}: {result.summary}")
 
 
@@ -74,5 +76,5 @@ async def send_notice(config: Config, addresses: list[str], subject: str, text: 
     async def body(transport: Transport, outbox: Path | None) -> PoolReport:
         return await deliver(source, dataclasses.replace(transport, concurrency=1))
 
-    pool = await with_transport(resolve_transport(config), config, body, concurrency=1)
+    pool = await with_transport(resolve_transport(config), config.outbox_dir, body, concurrency=1)
     return source.failed + ([pool.stopped] if pool.stopped and not source.failed else [])

@@ -1,9 +1,10 @@
 """What a send would do, worked out before anything is written or sent.
 
-`prepare_send` reads the subscriber list and the confirmed sign-ups (one list, each
-address once, the CSV's row first), the suppressions, the saved theme choices and
-the journal, and counts who gets the issue, who is excluded and why, and what a resume
-picks up (`SendPlan`). The CLI shows this before asking to confirm; the run (run.py)
+`prepare_send` takes the resolved audience (audience/resolved.py: the subscriber list
+and the confirmed sign-ups, each address once, the CSV's row first, with the saved theme
+choices and the suppressions; read once, and checked version by version before this)
+and the journal's run, and counts who gets the issue, who is excluded and why, and what
+a resume picks up (`SendPlan`). The CLI shows this before asking to confirm; the run (run.py)
 then writes it into the journal and sends. `exclusion` is the one rule for who is left
 out, shared by the counts, the run and the dry run so they can never disagree.
 """
@@ -12,20 +13,21 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from newsletter import journal
-from newsletter.audience.choices import ThemeChoices, apply_choices
-from newsletter.audience.signups import with_signups
-from newsletter.audience.subscribers import SubscriberList, read_subscribers
+from newsletter.audience.choices import ThemeChoices
+from newsletter.audience.resolved import Audience
+from newsletter.audience.subscribers import SubscriberList
+from newsletter.config import SECTIONS
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
-from newsletter.deliver.relay import resolve_transport, transport_label
 from newsletter.errors import ErrorList, SendError
 from newsletter.issue.build import BuildResult
 from newsletter.issue.checks.findings import Finding
-from newsletter.issue.variants import QUIET_REASON, Variants
+from newsletter.issue.variants import Variants
+from newsletter.journal import RecipientState, SkipReason
 from newsletter.send.messages import TemplateCache, unsubscribe_keys
+from newsletter.send.transport import resolve_transport, transport_label
 
 __all__ = ["DUPLICATE_ROW", "INVALID_ROW", "ROW_REASONS", "SendPlan", "check_gate", "exclusion", "prepare_send"]
 
@@ -34,6 +36,7 @@ __all__ = ["DUPLICATE_ROW", "INVALID_ROW", "ROW_REASONS", "SendPlan", "check_gat
 DUPLICATE_ROW = "duplicate row"
 INVALID_ROW = "invalid row"
 ROW_REASONS = (DUPLICATE_ROW, INVALID_ROW)
+_WAITING = (RecipientState.PENDING, RecipientState.DEFERRED)  # not yet sent or given up on
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class SendPlan:
     excluded: dict[str, int] = field(default_factory=dict)  # reason -> count
     changed: bool = False  # the issue's content differs from when the run started
     retry_failed: bool = False
-    concurrency: int | None = None  # --concurrency (also for the embedded outbox)
+    concurrency: int = 1  # connections to the embedded outbox: --concurrency, else smtp.concurrency's default
     suppressions: dict[str, str] = field(default_factory=dict, repr=False)
     states: dict[str, str] = field(default_factory=dict, repr=False)
     choices: ThemeChoices = field(default_factory=ThemeChoices)  # theme selections (issue 9)
@@ -79,20 +82,17 @@ class SendPlan:
         return transport_label(self.config, self.transport)
 
 
-def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, strict: bool = False,
-                 smtp_host: str | None = None, smtp_port: int | None = None, concurrency: int | None = None,
+def prepare_send(config: Config, build: BuildResult, audience: Audience, *, smtp_host: str | None = None,
+                 smtp_port: int | None = None, concurrency: int | None = None,
                  retry_failed: bool = False) -> SendPlan:
-    """Read everything a run needs and count what it would do; raises before anything is sent."""
+    """Count what a run would do for the resolved `audience`; raises before anything is sent."""
     transport = resolve_transport(config, host=smtp_host, port=smtp_port, concurrency=concurrency)
     keys = unsubscribe_keys(config)
-    listed = read_subscribers(subscribers_path, strict=strict)
     slug = build.rendered.issue.range.slug
     with contextlib.closing(journal.connect(config.state_file)) as db:
         run = journal.get_run(db, slug)
-        suppressions = {s.email: s.reason for s in journal.list_suppressions(db)}
         states = journal.recipient_states(db, run.id) if run else {}
-        with_page, from_signups = with_signups(listed, journal.confirmed_signups(db))
-        subscribers, choices = apply_choices(with_page, config, journal.all_preferences(db), strict=strict)
+    subscribers, choices, suppressions = audience.subscribers, audience.choices, dict(audience.suppressions)
     variants = Variants(build.rendered, config)
     variants.prepare(variants.key_of(selection) for selection in choices.selections)
     quiet = set() if config.quiet_month else {s.key for s in subscribers.subscribers if variants.is_quiet(s.themes)}
@@ -102,8 +102,9 @@ def prepare_send(config: Config, build: BuildResult, subscribers_path: Path, *, 
                     to_send=counts.to_send, new=counts.new, in_flight=counts.in_flight,
                     already_sent=counts.already_sent, failed_before=counts.failed_before,
                     excluded=counts.excluded, changed=bool(run and run.digest and run.digest != digest),
-                    retry_failed=retry_failed, concurrency=concurrency, suppressions=suppressions,
-                    states=states, choices=choices, variants=variants, quiet=quiet, from_signups=from_signups)
+                    retry_failed=retry_failed, concurrency=concurrency or SECTIONS["smtp"].default("concurrency"),
+                    suppressions=suppressions, states=states, choices=choices, variants=variants, quiet=quiet,
+                    from_signups=audience.from_signups)
 
 
 def exclusion(plan: SendPlan, key: str) -> str | None:
@@ -115,7 +116,7 @@ def _exclusion(suppressions: dict[str, str], quiet: set[str], key: str) -> str |
     reason = suppressions.get(key)
     if reason:
         return f"suppressed ({reason})"
-    return QUIET_REASON if key in quiet else None
+    return SkipReason.QUIET if key in quiet else None
 
 
 @dataclass(frozen=True)
@@ -141,25 +142,25 @@ def _count(subscribers: SubscriberList, states: dict[str, str], suppressions: di
     for s in subscribers.subscribers:
         state = states.get(s.key)
         reason = _exclusion(suppressions, quiet, s.key)
-        if state == "sent":
+        if state == RecipientState.SENT:
             already_sent += 1
-        elif state == "failed" and not retry_failed:
+        elif state == RecipientState.FAILED and not retry_failed:
             failed_before += 1
         elif reason:
             exclude(reason)
-        elif state == "sending":
+        elif state == RecipientState.SENDING:
             in_flight += 1
             to_send += 1
         else:
             to_send += 1
             new += state is None
-    exclude("unsubscribed in the list", len(subscribers.unsubscribed))
+    exclude(SkipReason.UNSUBSCRIBED_IN_LIST, len(subscribers.unsubscribed))
     exclude(DUPLICATE_ROW, len(subscribers.duplicates))
     exclude(INVALID_ROW, len(subscribers.invalid))
     if states:
         listed = {s.key for s in subscribers.subscribers} | {s.key for s in subscribers.unsubscribed}
-        gone = sum(1 for key, state in states.items() if key not in listed and state in ("pending", "deferred"))
-        exclude("no longer in the list", gone)
+        gone = sum(1 for key, state in states.items() if key not in listed and state in _WAITING)
+        exclude(SkipReason.GONE, gone)
     return _Counts(to_send, new, in_flight, already_sent, failed_before, excluded)
 
 

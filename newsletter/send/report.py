@@ -106,7 +106,7 @@ def write_failures_csv(path: Path, rows: list[journal.RecipientRow]) -> None:
     writer = csv.writer(text)
     writer.writerow(["email", "name", "state", "attempts", "reply"])
     for row in rows:
-        writer.writerow([safe_cell(v) for v in (row.address, row.name, row.state, row.attempts, row.reply)])
+        writer.writerow([safe_cell(v) for v in (row.email, row.name, row.state, row.attempts, row.reply)])
     atomic_write(path, text.getvalue())
 
 
@@ -123,10 +123,11 @@ class RunStatus:
 
 def run_status(db: sqlite3.Connection, run: journal.Run) -> RunStatus:
     counts = journal.run_counts(db, run.id)
-    duplicates = ([r.address for r in journal.run_recipients(db, run.id) if r.possible_duplicate]
+    duplicates = ([r.email for r in journal.run_recipients(db, run.id) if r.possible_duplicate]
                   if counts["possible_duplicates"] else [])
     return RunStatus(run, counts, journal.bounce_counts(db, run.id),
-                     journal.run_recipients(db, run.id, ("failed", "deferred")), duplicates)
+                     journal.run_recipients(db, run.id, (journal.RecipientState.FAILED, journal.RecipientState.DEFERRED)),
+                     duplicates)
 
 
 def all_run_statuses(db: sqlite3.Connection) -> list[RunStatus]:

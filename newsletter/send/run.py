@@ -29,7 +29,7 @@ from newsletter.deliver.pool import PoolReport, deliver
 from newsletter.deliver.relay import with_transport
 from newsletter.errors import SendError
 from newsletter.issue.compose import MAX_LINE_OCTETS
-from newsletter.issue.variants import QUIET_REASON
+from newsletter.journal import RecipientState, SkipReason
 from newsletter.send.jobs import JournalJobs, OnResult
 from newsletter.send.messages import (
     Composer,
@@ -82,20 +82,21 @@ def _apply(db: sqlite3.Connection, plan: SendPlan) -> tuple[journal.Run, int]:
         for s in unsubscribed:
             listed.add(s.key)
             if s.key in states:
-                skip.append((s.key, "unsubscribed in the list"))
-        skip += [(key, "no longer in the list") for key in states if key not in listed]
+                skip.append((s.key, SkipReason.UNSUBSCRIBED_IN_LIST))
+        skip += [(key, SkipReason.GONE) for key in states if key not in listed]
 
     def new() -> Iterator[journal.NewRecipient]:  # streamed: no second copy of a long list
         for s in subscribers:
             key = s.key
             if key not in states:
                 reason = exclusion(plan, key)
-                yield journal.NewRecipient(key, s.email, s.name, s.themes, "skipped" if reason else "pending",
+                yield journal.NewRecipient(key, s.email, s.name, s.themes,
+                                           RecipientState.SKIPPED if reason else RecipientState.PENDING,
                                            reason or "", new_message_id(plan.config, run.id))
         for s in unsubscribed:
             if s.key not in states:
-                yield journal.NewRecipient(s.key, s.email, s.name, s.themes, "skipped",
-                                           "unsubscribed in the list", new_message_id(plan.config, run.id))
+                yield journal.NewRecipient(s.key, s.email, s.name, s.themes, RecipientState.SKIPPED,
+                                           SkipReason.UNSUBSCRIBED_IN_LIST, new_message_id(plan.config, run.id))
 
     journal.apply_plan(db, run.id, new=new(), wanted=wanted, skip=skip)
     return run, in_flight
@@ -170,7 +171,7 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
 
         started = time.monotonic()
         try:
-            pool = await with_transport(plan.transport, plan.config, body, concurrency=plan.concurrency)
+            pool = await with_transport(plan.transport, plan.config.outbox_dir, body, concurrency=plan.concurrency)
             report.stopped, report.fatal = pool.stopped, pool.fatal
             report.slowdowns, report.lowest_rate = pool.slowdowns, pool.lowest_rate
             report.recipient_deferrals = pool.deferrals
@@ -190,12 +191,13 @@ def _finish(db: sqlite3.Connection, run: journal.Run, plan: SendPlan, report: Se
     """Totals from the journal (the truth after a crash too), the failures file, and done if done."""
     totals = journal.run_counts(db, run.id)
     report.totals = totals
-    report.remaining = totals["pending"] + totals["sending"]
-    report.deferred = totals["deferred"]
-    report.skipped = totals["skipped"]
-    report.quiet = sum(1 for r in journal.run_recipients(db, run.id, ("skipped",)) if r.reply == QUIET_REASON)
-    problems = journal.run_recipients(db, run.id, ("failed", "deferred"))
-    report.failures = [FailedRecipient(r.address, r.name, r.state, r.reply) for r in problems]
+    report.remaining = totals[RecipientState.PENDING] + totals[RecipientState.SENDING]
+    report.deferred = totals[RecipientState.DEFERRED]
+    report.skipped = totals[RecipientState.SKIPPED]
+    report.quiet = sum(1 for r in journal.run_recipients(db, run.id, (RecipientState.SKIPPED,))
+                       if r.skip_reason is SkipReason.QUIET)
+    problems = journal.run_recipients(db, run.id, (RecipientState.FAILED, RecipientState.DEFERRED))
+    report.failures = [FailedRecipient(r.email, r.name, r.state, r.reply) for r in problems]
     if problems:
         report.failures_csv = plan.config.issues_dir / plan.slug / "failures.csv"
         write_failures_csv(report.failures_csv, problems)
@@ -225,7 +227,7 @@ def dry_run(plan: SendPlan) -> DryRunReport:
     date = formatdate(usegmt=True)
     for s in plan.subscribers.subscribers:
         state = plan.states.get(s.key)
-        if state == "sent" or (state == "failed" and not plan.retry_failed):
+        if state == RecipientState.SENT or (state == RecipientState.FAILED and not plan.retry_failed):
             continue
         if exclusion(plan, s.key):
             continue

@@ -15,14 +15,16 @@ from collections import deque
 from email.utils import formatdate
 from pathlib import Path
 
-from newsletter.audience.subscribers import Subscriber, check_address
+from newsletter.addresses import address_key, check_address
+from newsletter.audience.subscribers import Subscriber
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
 from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.relay import resolve_transport, transport_label, with_transport
+from newsletter.deliver.relay import with_transport
 from newsletter.deliver.transaction import Job, Result
 from newsletter.errors import SendError
 from newsletter.issue.build import BuildResult
+from newsletter.journal import DeliveryStatus
 from newsletter.send.messages import (
     Composer,
     TemplateCache,
@@ -31,6 +33,7 @@ from newsletter.send.messages import (
     unsubscribe_keys,
 )
 from newsletter.send.report import FailedRecipient, SendReport
+from newsletter.send.transport import resolve_transport, transport_label
 
 __all__ = ["TEST_PREFIX", "send_test", "send_test_async"]
 
@@ -57,12 +60,12 @@ class _ListSource:
 
     def done(self, result: Result) -> None:
         self.outstanding -= 1
-        if result.status == "sent":
+        if result.status is DeliveryStatus.SENT:
             self.report.sent += 1
-        elif result.status == "deferred" and result.retry_in is not None:
+        elif result.status is DeliveryStatus.DEFERRED and result.retry_in is not None:
             asyncio.get_running_loop().call_later(result.retry_in, self._again, result.job)
             self.outstanding += 1
-        elif result.status == "failed":
+        elif result.status is DeliveryStatus.FAILED:
             self.report.failed += 1
             self.report.failures.append(FailedRecipient(result.job.recipient, "", "failed", result.summary))
         else:  # deferred for good, or never tried because the pool stopped
@@ -94,11 +97,11 @@ async def send_test_async(config: Config, build: BuildResult, addresses: list[st
                         load_signer_for(config))
     date = formatdate(usegmt=True)
     jobs = []
-    for address in {a.lower(): a for a in reversed(valid)}.values():  # once per address, first spelling
+    for address in {address_key(a): a for a in reversed(valid)}.values():  # once per address, first spelling
         subscriber = Subscriber(address)
         message_id = f"<test.{secrets.token_hex(10)}@{config.sender_domain}>"
         data, stuffed = composer.wire(subscriber, message_id, date)
-        jobs.append(Job(address.lower(), envelope_sender(config, subscriber), address, data, stuffed=stuffed))
+        jobs.append(Job(address_key(address), envelope_sender(config, subscriber), address, data, stuffed=stuffed))
     report = SendReport(build.rendered.issue.range.slug, transport_label(config, transport), test=True,
                         requested=len(jobs))
     source = _ListSource(jobs, report)
@@ -107,7 +110,7 @@ async def send_test_async(config: Config, build: BuildResult, addresses: list[st
         report.outbox = outbox
         return await deliver(source, dataclasses.replace(t, concurrency=min(t.concurrency, len(jobs))))
 
-    pool = await with_transport(transport, config, body)
+    pool = await with_transport(transport, config.outbox_dir, body)
     report.stopped, report.fatal = pool.stopped, pool.fatal
     return report
 

@@ -26,8 +26,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
-from newsletter.audience.choices import Selection, ordered, selection_of, stored_choice
 from newsletter.config.loader import Config
+from newsletter.config.selections import Selection, ordered, selection_of, stored_choice
 from newsletter.config.urls import route_path
 from newsletter.site.pages import SubscriberSite, site_of, token_of, unsubscribe_path
 

@@ -27,13 +27,13 @@ from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
 from newsletter.config.loader import Config
+from newsletter.journal import SuppressionReason
 from newsletter.site.pages import SubscriberSite, read_form, site_of, token_of, unsubscribe_path
 from newsletter.site.preferences import topics_link
 from newsletter.tokens import PROBE_ADDRESS, PROBE_HEADER
 
-__all__ = ["SUBSCRIBER_SOURCES", "UNSUBSCRIBED", "unsubscribe_routes"]
+__all__ = ["SUBSCRIBER_SOURCES", "unsubscribe_routes"]
 
-UNSUBSCRIBED = "unsubscribed"  # the suppression reason for every web unsubscribe
 # Suppressions the subscriber made themselves: this page (one-click, its button) or their
 # own email (`newsletter suppress add`, source mailto). Only these can be undone here.
 SUBSCRIBER_SOURCES = ("one-click", "web", "mailto")
@@ -54,7 +54,7 @@ async def unsubscribe_page(request: Request) -> Response:
 
 
 def _own(suppression: journal.Suppression) -> bool:
-    return suppression.reason == UNSUBSCRIBED and suppression.source in SUBSCRIBER_SOURCES
+    return suppression.reason == SuppressionReason.UNSUBSCRIBED and suppression.source in SUBSCRIBER_SOURCES
 
 
 def _done(site: SubscriberSite, email: str, token: str, suppression: journal.Suppression | None) -> Response:
@@ -77,7 +77,7 @@ async def unsubscribe_action(request: Request) -> Response:
         return PlainTextResponse("probe ok: nobody was unsubscribed\n", headers={PROBE_HEADER: "ok"})
     action = form.get("action")
     if action == "resubscribe":
-        lifted = await site.run(lambda db: journal.unsuppress_if(db, email, reason=UNSUBSCRIBED,
+        lifted = await site.run(lambda db: journal.unsuppress_if(db, email, reason=SuppressionReason.UNSUBSCRIBED,
                                                                   sources=SUBSCRIBER_SOURCES))
         remaining = None if lifted else await site.run(lambda db: journal.get_suppression(db, email))
         if remaining is not None:
@@ -95,7 +95,7 @@ async def unsubscribe_action(request: Request) -> Response:
 
 def _suppress(db: sqlite3.Connection, email: str, source: str) -> journal.Suppression | None:
     """Add the unsubscribe (an earlier suppression is kept as it is) and return what is stored."""
-    journal.suppress(db, email, UNSUBSCRIBED, source)
+    journal.suppress(db, email, SuppressionReason.UNSUBSCRIBED, source)
     return journal.get_suppression(db, email)
 
 

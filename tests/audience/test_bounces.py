@@ -54,7 +54,7 @@ def sent_run(db: sqlite3.Connection, slug: str, recipients: dict[str, str]) -> i
     journal.apply_plan(db, run.id, new=[journal.NewRecipient(e, e, "", None, "pending", "", mid)
                                         for e, mid in recipients.items()], wanted=[], skip=[])
     claimed = journal.checkpoint(db, run.id, [], claim=len(recipients))
-    journal.checkpoint(db, run.id, [journal.Outcome(r.email, "sent", "250 2.0.0 queued") for r in claimed])
+    journal.checkpoint(db, run.id, [journal.Outcome(r.key, "sent", "250 2.0.0 queued") for r in claimed])
     return run.id
 
 
@@ -81,7 +81,7 @@ def db(config: Config) -> sqlite3.Connection:
 
 
 def suppressed(db: sqlite3.Connection) -> dict[str, tuple[str, str]]:
-    return {s.email: (s.reason, s.source) for s in journal.list_suppressions(db)}
+    return {s.key: (s.reason, s.source) for s in journal.list_suppressions(db)}
 
 
 def test_samples_suppress_exactly_the_hard_bounced_recipients(config: Config, db: sqlite3.Connection,

@@ -104,7 +104,7 @@ def import_box(config: Config, tmp_path: Path, messages: list[bytes]) -> tuple[d
         box.add(raw)
     db = journal.connect(config.state_file)
     result = import_bounces(db, tmp_path / "Bounces", config)
-    return ({s.email: s.reason for s in journal.list_suppressions(db)},
+    return ({s.key: s.reason for s in journal.list_suppressions(db)},
             [s.reason or "matched" for s in result.scanned])
 
 
@@ -209,7 +209,7 @@ def test_scan_shows_matches_and_changes_nothing(state_copy: Config, sent: tuple[
     assert imported.exit_code == 0, imported.output
     assert "    matched: run 1 (2023-07), dave@example.com, hard 5.1.1: suppressed (hard bounce)" in imported.output
     assert "  ignored, not bounces of messages we sent (suppress nobody): 1" in imported.output
-    assert [s.email for s in journal.list_suppressions(db)] == ["dave@example.com"]
+    assert [s.key for s in journal.list_suppressions(db)] == ["dave@example.com"]
 
 
 def test_verp_off_and_return_path_from_the_config(tmp_path: Path) -> None:

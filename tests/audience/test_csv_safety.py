@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from support.sendkit import make_project
 
 from newsletter import journal
-from newsletter.audience.subscribers import check_address, read_subscribers
+from newsletter.addresses import check_address
+from newsletter.audience.subscribers import read_subscribers
 from newsletter.cli import main
 from newsletter.collect.spreadsheet import read_spreadsheet
 from newsletter.config.loader import Config
@@ -119,7 +120,7 @@ def test_the_address_validator_refuses_formula_addresses(address: str) -> None:
 
 
 def test_failures_csv_neutralises_every_column(tmp_path: Path) -> None:
-    row = journal.RecipientRow(email="a@example.org", address="a@example.org", name="=HYPERLINK(\"x\")",
+    row = journal.RecipientRow(key="a@example.org", email="a@example.org", name="=HYPERLINK(\"x\")",
                                themes=None, state="failed", attempts=2, reply="-550 @no such user",
                                message_id="", possible_duplicate=False)
     path = tmp_path / "failures.csv"

@@ -22,7 +22,7 @@ def run(config: Config, *args: str) -> Result:
 def rows(config: Config) -> dict[str, tuple[str, str]]:
     db = journal.connect(config.state_file)
     try:
-        return {s.email: (s.reason, s.source) for s in journal.list_suppressions(db)}
+        return {s.key: (s.reason, s.source) for s in journal.list_suppressions(db)}
     finally:
         db.close()
 

@@ -10,7 +10,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from support.sendkit import make_project, rows, send, smtp_block, states, write_csv
+from support.sendkit import make_project, plan_send, rows, send, smtp_block, states, write_csv
 from support.smtpserver import SmtpServer, free_port, self_signed_tls
 
 from newsletter import journal
@@ -20,7 +20,6 @@ from newsletter.deliver.connection import Transport, check_transport
 from newsletter.deliver.pace import RateLimiter
 from newsletter.errors import ConfigError, SendError
 from newsletter.issue.build import BuildResult, build_issue
-from newsletter.send.plan import prepare_send
 
 pytestmark = pytest.mark.usefixtures("token_secret")  # the secret a real send has
 
@@ -91,7 +90,7 @@ def test_454_throttling_lowers_the_rate_and_everyone_is_delivered(tmp_path: Path
     server.handler.all_rcpt_replies = ["454 4.7.0 too many messages, slow down"] * 3
     config = project(tmp_path, server.port, rate=200, retries=5)
     events: list[str] = []
-    plan = prepare_send(config, built, write_csv(config.root, 12))
+    plan = plan_send(config, built, write_csv(config.root, 12))
     from newsletter.send.run import send_issue
 
     report = send_issue(plan, handle_signals=False, on_event=events.append)
@@ -113,7 +112,7 @@ def test_550_fails_the_recipient_keeps_the_reply_and_suppresses_the_address(
     db = journal.connect(config.state_file)
     [entry] = journal.list_suppressions(db)
     db.close()
-    assert (entry.email, entry.reason, entry.source) == ("user2@example.org", "hard-bounce",
+    assert (entry.key, entry.reason, entry.source) == ("user2@example.org", "hard-bounce",
                                                          "smtp:550 5.1.1 no such user")
     # a resume does not try it again; --retry-failed would, but the address is now suppressed
     again = send(config, built, csv, retry_failed=True)
@@ -245,14 +244,14 @@ def test_auth_without_a_password_is_a_config_error(tmp_path: Path, built: BuildR
     monkeypatch.delenv("NEWSLETTER_SMTP_PASSWORD", raising=False)
     config = project(tmp_path, 587, host="smtp.example.org", security="starttls", username="digest")
     with pytest.raises(ConfigError, match="no SMTP password for digest"):
-        prepare_send(config, built, write_csv(config.root, 1))
+        plan_send(config, built, write_csv(config.root, 1))
 
 
 def test_real_smtp_without_a_token_secret_makes_one(tmp_path: Path, built: BuildResult,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEWSLETTER_TOKEN_SECRET")
     config = project(tmp_path, 2525)
-    prepare_send(config, built, write_csv(config.root, 1))
+    plan_send(config, built, write_csv(config.root, 1))
     assert (config.root / ".newsletter-secret").stat().st_mode & 0o777 == 0o600
 
 

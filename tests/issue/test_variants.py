@@ -15,14 +15,15 @@ import pytest
 from support.themekit import AUGUST, JULY, build, make_project, outbox, send, write_csv
 
 from newsletter import journal
-from newsletter.audience.choices import describe, selection_of
 from newsletter.config.loader import Config
+from newsletter.config.selections import describe, selection_of
 from newsletter.daterange import parse_range
 from newsletter.issue import variants as variants_module
 from newsletter.issue.items import load_items
 from newsletter.issue.render import render_issue
 from newsletter.issue.selection import make_issue
-from newsletter.issue.variants import QUIET_REASON, Variants, preview_variant
+from newsletter.issue.variants import Variants, preview_variant
+from newsletter.journal import SkipReason
 
 ALL_SIX = "Domestic abuse;Child sexual exploitation;Online safety;Neglect;Youth violence;Information sharing"
 JULY_THEMES = ["DOMESTIC ABUSE", "CHILD SEXUAL EXPLOITATION", "ONLINE SAFETY", "NEGLECT", "YOUTH VIOLENCE",
@@ -116,10 +117,10 @@ def test_a_quiet_month_is_skipped_and_counted(tmp_path: Path) -> None:
     try:
         run = journal.get_run(db, AUGUST.slug)
         assert run is not None and run.finished
-        skipped = {r.email: r.reply for r in journal.run_recipients(db, run.id, ("skipped",))}
+        skipped = {r.key: r.reply for r in journal.run_recipients(db, run.id, ("skipped",))}
     finally:
         db.close()
-    assert skipped == {"quiet@example.org": QUIET_REASON, "quiet2@example.org": QUIET_REASON}
+    assert skipped == {"quiet@example.org": SkipReason.QUIET, "quiet2@example.org": SkipReason.QUIET}
 
 
 def test_a_quiet_month_note_when_configured(tmp_path: Path, count_renders: Counter[tuple[str, ...]]) -> None:

@@ -20,14 +20,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from support.sendkit import REPO, SECRET, make_project, rows, send, smtp_block, states, write_csv
+from support.sendkit import REPO, SECRET, make_project, plan_send, rows, send, smtp_block, states, write_csv
 from support.smtpserver import FaultyHandler, SmtpServer, free_port
 
 from newsletter import journal
 from newsletter.cli import main
 from newsletter.daterange import parse_range
 from newsletter.issue.build import BuildResult, build_issue
-from newsletter.send.plan import prepare_send
 from newsletter.send.run import dry_run
 from newsletter.send.testsend import send_test
 from newsletter.tokens import read_token
@@ -137,7 +136,7 @@ def test_suppressed_and_unsubscribed_are_skipped_and_counted(tmp_path: Path, ser
     with csv.open("a") as fh:
         fh.write("gone@example.org,Gone,\n")
     csv.write_text(csv.read_text().replace("email,name", "email,name,status").replace(",Gone,", ",Gone,unsubscribed"))
-    plan = prepare_send(config, built, csv)
+    plan = plan_send(config, built, csv)
     assert plan.to_send == 2
     assert plan.excluded == {"suppressed (unsubscribed)": 1, "unsubscribed in the list": 1}
     report = send(config, built, csv)
@@ -153,7 +152,7 @@ def test_resume_sends_only_to_new_rows(tmp_path: Path, server: SmtpServer, built
     csv = write_csv(config.root, 3)
     assert send(config, built, csv).sent == 3
     write_csv(config.root, 5)  # two subscribers joined since
-    plan = prepare_send(config, built, csv)
+    plan = plan_send(config, built, csv)
     assert (plan.to_send, plan.new, plan.already_sent) == (2, 2, 3)
     assert send(config, built, csv).sent == 2
     assert server.handler.counts() == {f"user{i}@example.org": 1 for i in range(5)}
@@ -174,7 +173,7 @@ def test_rows_removed_from_the_list_before_a_resume_are_not_sent(tmp_path: Path,
 
 def test_dry_run_composes_everything_and_touches_nothing(tmp_path: Path, built: BuildResult) -> None:
     config = make_project(tmp_path / "digest", smtp=smtp_block(free_port()))
-    plan = prepare_send(config, built, write_csv(config.root, 20))
+    plan = plan_send(config, built, write_csv(config.root, 20))
     checked = dry_run(plan)
     assert checked.messages == 20 and checked.longest_line <= 998 and not checked.over_limit
     db = journal.connect(config.state_file)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
-from support.sendkit import SECRET, make_project, rows, send, smtp_block, write_csv
+from support.sendkit import SECRET, make_project, plan_send, rows, send, smtp_block, write_csv
 from support.smtpserver import FaultyHandler, SmtpServer
 
 from newsletter import journal
@@ -23,7 +23,6 @@ from newsletter.config.loader import Config
 from newsletter.daterange import parse_range
 from newsletter.deliver.pace import RateLimiter
 from newsletter.issue.build import BuildResult, build_issue
-from newsletter.send.plan import prepare_send
 from newsletter.send.report import SendReport
 from newsletter.send.run import send_issue
 from newsletter.site.app import create_app
@@ -43,7 +42,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
 def send_reporting(config: Config, built: BuildResult, csv: Path) -> tuple[SendReport, list[str]]:
     """A send, with the events the officer would see printed during it."""
     events: list[str] = []
-    report = send_issue(prepare_send(config, built, csv), handle_signals=False, on_event=events.append)
+    report = send_issue(plan_send(config, built, csv), handle_signals=False, on_event=events.append)
     return report, events
 
 
@@ -205,7 +204,7 @@ def test_a_hard_bounce_recorded_mid_run_skips_a_waiting_retry(tmp_path: Path, se
     server.handler.rcpt_replies["user1@example.org"] = [GREYLISTED]
     config = make_project(tmp_path / "digest", smtp=smtp_block(server.port, retry_delay=0.5))
     csv = write_csv(config.root, 3)
-    plan = prepare_send(config, built, csv)
+    plan = plan_send(config, built, csv)
 
     def on_result(state: str) -> None:
         if state == "deferred":

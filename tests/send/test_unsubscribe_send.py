@@ -70,7 +70,7 @@ def test_unsubscribed_and_bounced_addresses_are_skipped_by_the_next_send(
     assert "2023-07: started" in cli(config, "status").output
 
     db = journal.connect(config.state_file)
-    assert {s.email: (s.reason, s.source) for s in journal.list_suppressions(db)} == {
+    assert {s.key: (s.reason, s.source) for s in journal.list_suppressions(db)} == {
         "alice@example.org": ("unsubscribed", "one-click"),
         "bob@example.org": ("hard-bounce", "bounce:5.1.1"),
     }

@@ -339,16 +339,17 @@ def confirm_all(client: TestClient, site: Config, *emails: str) -> None:
 
 
 def test_send_plans_confirmed_sign_ups_with_the_csv(client: TestClient, site: Config) -> None:
+    from support.sendkit import plan_send
+
     from newsletter.daterange import parse_range
     from newsletter.issue.build import build_issue
-    from newsletter.send.plan import prepare_send
 
     listed = (site.root / "subscribers.csv").read_text(encoding="utf-8")
     in_csv = re.search(r"^([^,\s]+@[^,\s]+),", listed.splitlines()[1]).group(1)
     confirm_all(client, site, "fresh@example.org", in_csv.upper(), "bounced@example.org")
     sign_up(client, site, "pending@example.org")  # never confirmed
     journal.suppress(db_of(site), "bounced@example.org", "hard-bounce", "smtp:550")
-    plan = prepare_send(site, build_issue(site, parse_range("2023-07", None, None)), site.root / "subscribers.csv")
+    plan = plan_send(site, build_issue(site, parse_range("2023-07", None, None)), site.root / "subscribers.csv")
     keys = [s.key for s in plan.subscribers.subscribers]
     assert keys.count("fresh@example.org") == 1 and keys.count(in_csv.lower()) == 1
     assert "pending@example.org" not in keys

@@ -64,7 +64,7 @@ def test_one_click_post_unsubscribes_at_once_without_cookies(client: TestClient,
     assert "set-cookie" not in response.headers
     assert not client.cookies
     [row] = suppressions(site)
-    assert (row.email, row.reason, row.source) == ("alice@example.org", "unsubscribed", "one-click")
+    assert (row.key, row.reason, row.source) == ("alice@example.org", "unsubscribed", "one-click")
     assert dt.datetime.fromisoformat(row.created).date() == dt.datetime.now(dt.UTC).date()
 
 
@@ -73,7 +73,7 @@ def test_one_click_accepts_multipart_form_data(client: TestClient, site: Config)
     response = client.post(f"/unsubscribe?t={token(site, 'bob@example.org')}",
                            files={"List-Unsubscribe": (None, "One-Click")})
     assert response.status_code == 200
-    assert [s.email for s in suppressions(site)] == ["bob@example.org"]
+    assert [s.key for s in suppressions(site)] == ["bob@example.org"]
 
 
 def test_repeated_one_click_posts_are_harmless(client: TestClient, site: Config) -> None:
@@ -126,7 +126,7 @@ def test_button_unsubscribes_and_done_page_offers_resubscribe(client: TestClient
     assert "You are unsubscribed" in done.text
     assert buttons(done.text) == ["Resubscribe"]
     [row] = suppressions(site)
-    assert (row.email, row.source) == ("grace@example.org", "web")
+    assert (row.key, row.source) == ("grace@example.org", "web")
     # coming back to the link shows that they are unsubscribed, still without writing
     assert "You are unsubscribed" in client.get(f"/unsubscribe?t={tok}").text
     assert suppressions(site) == [row]
@@ -148,7 +148,7 @@ def test_token_in_the_form_alone_is_enough(client: TestClient, site: Config) -> 
     """A proxy that drops the query string must not break the page's button."""
     tok = token(site, "ivan@example.org")
     assert client.post("/unsubscribe", data={"t": tok, "action": "unsubscribe"}).status_code == 200
-    assert [s.email for s in suppressions(site)] == ["ivan@example.org"]
+    assert [s.key for s in suppressions(site)] == ["ivan@example.org"]
 
 
 def test_pages_escape_the_address_and_load_nothing_external(client: TestClient, site: Config) -> None:
@@ -215,7 +215,7 @@ def test_old_secret_works_during_its_grace_period(site: Config, monkeypatch: pyt
     client = TestClient(create_app(config))
     response = client.post(f"/unsubscribe?t={token(config, 'ken@example.org', secret=OLD_SECRET)}", data=ONE_CLICK)
     assert response.status_code == 200
-    assert [s.email for s in suppressions(config)] == ["ken@example.org"]
+    assert [s.key for s in suppressions(config)] == ["ken@example.org"]
 
 
 def test_expired_token_is_refused_like_a_forged_one(site: Config, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -267,7 +267,7 @@ while not stop.exists() or i < 100:  # keep sending until every unsubscribe is i
     journal.apply_plan(db, run.id, new=[journal.NewRecipient(email, email, "", None, "pending", "", f"<{i}@x>")],
                        wanted=[], skip=[])
     [claimed] = journal.checkpoint(db, run.id, [], claim=1)
-    journal.checkpoint(db, run.id, [journal.Outcome(claimed.email, "sent", "250 ok")])
+    journal.checkpoint(db, run.id, [journal.Outcome(claimed.key, "sent", "250 ok")])
     journal.is_suppressed(db, f"u{i}@example.org")
     i += 1
 print(i, flush=True)
@@ -344,7 +344,7 @@ def test_unsubscribe_server_command_serves_one_click(site: Config) -> None:
     finally:
         server.terminate()
         output = server.communicate(timeout=10)[0]
-    assert [s.email for s in suppressions(site)] == ["nina@example.org"]
+    assert [s.key for s in suppressions(site)] == ["nina@example.org"]
     assert "POST /unsubscribe?t=... " in output  # the access log never shows the token
     assert "nina" not in output
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -11,9 +12,10 @@ from typing import Any
 import pytest
 
 from newsletter import journal
+from newsletter.audience.resolved import resolve
 from newsletter.config.loader import Config, load_config
 from newsletter.issue.build import BuildResult
-from newsletter.send.plan import prepare_send
+from newsletter.send.plan import SendPlan, prepare_send
 from newsletter.send.report import SendReport
 from newsletter.send.run import send_issue
 from support.project import REPO
@@ -66,9 +68,16 @@ def write_csv(root: Path, rows: list[tuple[str, str]] | int, name: str = "subscr
     return path
 
 
+def plan_send(config: Config, build: BuildResult, csv: Path, *, strict: bool = False, **options: Any) -> SendPlan:
+    """The audience resolved from `csv` and the journal, then the plan, as `newsletter send` makes them."""
+    with contextlib.closing(journal.connect(config.state_file)) as db:
+        audience = resolve(config, csv, db, strict=strict)
+    return prepare_send(config, build, audience, **options)
+
+
 def send(config: Config, build: BuildResult, csv: Path, **options: Any) -> SendReport:
     """prepare + send, as the CLI does after confirmation (no signal handlers in tests)."""
-    plan = prepare_send(config, build, csv, **options)
+    plan = plan_send(config, build, csv, **options)
     return send_issue(plan, handle_signals=False)
 
 
@@ -83,6 +92,6 @@ def rows(config: Config, slug: str = "2023-07") -> dict[str, journal.RecipientRo
     try:
         run = journal.get_run(db, slug)
         assert run is not None
-        return {r.email: r for r in journal.run_recipients(db, run.id)}
+        return {r.key: r for r in journal.run_recipients(db, run.id)}
     finally:
         db.close()

@@ -13,10 +13,10 @@ from pathlib import Path
 from newsletter.config.loader import Config, load_config
 from newsletter.daterange import parse_range
 from newsletter.issue.build import BuildResult, build_issue
-from newsletter.send.plan import prepare_send
 from newsletter.send.report import SendReport
 from newsletter.send.run import send_issue
 from support.project import REPO
+from support.sendkit import plan_send
 
 JULY = parse_range("2023-07", None, None)  # all six themes, two items each
 AUGUST = parse_range("2023-08", None, None)  # no Youth violence, no Information sharing
@@ -49,7 +49,7 @@ def write_csv(root: Path, rows: list[tuple[str, str]], name: str = "subscribers.
 
 def send(config: Config, build: BuildResult, csv: Path, **options: object) -> SendReport:
     """prepare + send through the embedded outbox, as the CLI does after confirming."""
-    plan = prepare_send(config, build, csv, **options)  # type: ignore[arg-type]
+    plan = plan_send(config, build, csv, **options)
     return send_issue(plan, handle_signals=False)
 
 

@@ -75,8 +75,8 @@ def require_approval(plan: SendPlan) -> None:
     from newsletter.send.approval import verify
 
     check = verify(plan)
-    if not check.ok:
-        raise ErrorList([*(SendError(p) for p in check.problems()),
+    if check.approval is None or check.changes:  # check errors: `check_gate` (and --force) decide
+        raise ErrorList([*(SendError(p) for p in check.problems() if not p.startswith("check error: ")),
                          SendError(f"not sending {plan.slug}: the config requires an approved build "
                                    "(`approval: {required: true}`)",
                                    hint=f"review it, then `newsletter approve {plan.slug}` (a --test send "

@@ -17,9 +17,8 @@ from newsletter import journal
 from newsletter.audience import resolve
 from newsletter.errors import NewsletterError
 from newsletter.preview.livebuild import Snapshot
-from newsletter.send.approval import approve, verify
+from newsletter.send import SendPlan, approve, prepare_send, verify
 from newsletter.send.clock import describe
-from newsletter.send.plan import SendPlan, prepare_send
 
 __all__ = ["ApprovalPanel", "approve_snapshot"]
 
@@ -55,6 +54,8 @@ class ApprovalPanel:
         if snap.config is None or snap.result is None:
             return {}
         slug = snap.result.rendered.issue.range.slug
+        if not snap.config.state_file.exists():
+            return {"approval": None}  # looking never creates the state file
         with contextlib.closing(journal.connect(snap.config.state_file)) as db:
             approval = journal.latest_approval(db, slug)
         if approval is None:

@@ -108,7 +108,6 @@ def compare_records(approved: dict[str, Any], current: dict[str, Any]) -> list[s
     for key, what in (("sender", "sender"), ("reply_to", "reply-to")):
         if approved.get(key) != current.get(key):
             changes.append(f"{what}: {approved.get(key)!r} -> {current.get(key)!r}")
-    changes += _file_changes(approved, current)
     old_versions, new_versions = approved.get("versions", {}), current.get("versions", {})
     for label, now in new_versions.items():
         then = old_versions.get(label)
@@ -124,7 +123,8 @@ def compare_records(approved: dict[str, Any], current: dict[str, Any]) -> list[s
             changes.append(f"{label}: the {' and the '.join(p.upper() if p == 'html' else p for p in parts)} changed")
         elif not subject and then.get("message") != now["message"]:
             changes.append(f"{label}: the message headers changed (templates or config)")
-    return changes
+    # the files say where to look; only what the list receives decides
+    return [*_file_changes(approved, current), *changes] if changes else []
 
 
 def _file_changes(approved: dict[str, Any], current: dict[str, Any]) -> list[str]:

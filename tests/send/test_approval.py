@@ -168,3 +168,14 @@ def test_the_reminder_carries_a_test_copy_and_the_approval_link(tmp_path: Path, 
     inner = copy.get_content()
     assert inner["Subject"].startswith("[TEST] Safeguarding digest")
     assert "Child neglect: learning from case reviews" in inner.get_body(("plain",)).get_content()
+
+
+def test_a_config_edit_that_changes_no_email_does_not_block_the_approved_send(project: Config,
+                                                                             server: SmtpServer) -> None:
+    assert cli(project, "approve", "2023-07").exit_code == 0
+    with project.path.open("a", encoding="utf-8") as fh:
+        fh.write("timezone: Europe/London\n")  # newsletter.yaml changed; no version of the email did
+    _, at = soon(1)
+    sent = cli(project, "send", "2023-07", "--at", at)
+    assert sent.exit_code == 0, sent.output
+    assert sorted(recipients(server)) == sorted(email for email, _ in PEOPLE)

@@ -36,6 +36,8 @@ __all__ = ["DUPLICATE_ROW", "INVALID_ROW", "ROW_REASONS", "SendPlan", "check_gat
 DUPLICATE_ROW = "duplicate row"
 INVALID_ROW = "invalid row"
 ROW_REASONS = (DUPLICATE_ROW, INVALID_ROW)
+# Check errors that stop only a send that leaves this machine (see check_gate).
+LOCAL_ONLY_RULES = frozenset({"placeholder"})
 _WAITING = (RecipientState.PENDING, RecipientState.DEFERRED)  # not yet sent or given up on
 
 
@@ -164,17 +166,21 @@ def _count(subscribers: SubscriberList, states: dict[str, str], suppressions: di
     return _Counts(to_send, new, in_flight, already_sent, failed_before, excluded)
 
 
-def check_gate(result: BuildResult, *, force: bool, dry_run: bool = False) -> list[Finding]:
+def check_gate(result: BuildResult, *, force: bool, dry_run: bool = False,
+               leaves_machine: bool = True) -> list[Finding]:
     """Refuse to send an issue `newsletter check` finds errors in, unless forced.
 
     Warnings never stop a send. With `force` (and for a dry run, which sends nothing) the
-    errors come back for the caller to show, and the send goes on.
+    errors come back for the caller to show, and the send goes on. Placeholder text
+    (`placeholder` findings: TODO, boilerplate) stops a send only when the mail would leave
+    this machine: a rehearsal into the outbox or a test relay on loopback shows it and goes on.
     """
     errors = [f for f in result.findings if f.severity == "error"]
-    if not errors or force or dry_run:
+    blocking = [f for f in errors if leaves_machine or f.rule not in LOCAL_ONLY_RULES]
+    if not blocking or force or dry_run:
         return errors
     slug = result.rendered.issue.range.slug
-    raise ErrorList([*(SendError(f"{f.rule}: {f.message}", path=f.where, hint=f.hint or None) for f in errors),
-                     SendError(f"not sending: `newsletter check` found {len(errors)} "
-                               f"error{'s' * (len(errors) != 1)} in the issue",
+    raise ErrorList([*(SendError(f"{f.rule}: {f.message}", path=f.where, hint=f.hint or None) for f in blocking),
+                     SendError(f"not sending: `newsletter check` found {len(blocking)} "
+                               f"error{'s' * (len(blocking) != 1)} in the issue",
                                hint=f"`newsletter check {slug}` lists them; fix them, or send anyway with --force")])

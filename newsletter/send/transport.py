@@ -13,9 +13,10 @@ import os
 from newsletter.config.loader import Config
 from newsletter.config.sections import SmtpConfig
 from newsletter.deliver.connection import Transport, check_transport
+from newsletter.deliver.net import is_loopback
 from newsletter.errors import ConfigError, SendError
 
-__all__ = ["resolve_transport", "transport_from_config", "transport_label"]
+__all__ = ["leaves_machine", "resolve_transport", "transport_from_config", "transport_label"]
 
 
 def _smtp_config(config: Config, host: str | None) -> SmtpConfig | None:
@@ -34,6 +35,13 @@ def resolve_transport(config: Config, *, host: str | None = None, port: int | No
             raise SendError("--smtp-port needs --smtp-host (or an smtp: block in the config)")
         return None
     return transport_from_config(smtp, host=host, port=port, concurrency=concurrency)
+
+
+def leaves_machine(config: Config, *, host: str | None = None) -> bool:
+    """Whether mail would leave this machine: a relay not on loopback. The outbox and a test
+    relay on 127.0.0.1 do not; reads no password, so a dry run and the checks can ask."""
+    smtp = _smtp_config(config, host)
+    return smtp is not None and not is_loopback(host or smtp.host)
 
 
 def transport_label(config: Config, transport: Transport | None) -> str:

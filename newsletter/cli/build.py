@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli.options import config_option, date_range, load, range_options
+from newsletter.cli.options import config_option, issue_range, load, range_options
 from newsletter.cli.wording import plural
 
 
@@ -28,7 +28,7 @@ def build(month: str | None, since: str | None, until: str | None, config_path: 
     from newsletter.send.versions import build_checked, checked_audience
 
     config = load(config_path)
-    result = build_checked(config, date_range(month, since, until), checked_audience(config, config.subscribers_file))
+    result = build_checked(config, issue_range(config, month, since, until), checked_audience(config, config.subscribers_file))
     rendered = result.rendered
     click.echo(f"Built {rendered.issue.range.label}: {plural(len(rendered.issue.items), 'item')} "
                f"in {plural(len(rendered.issue.sections), 'theme')} -> {_shown(result.folder)}/")

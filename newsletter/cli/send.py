@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from newsletter.cli.options import config_option, date_range, load, range_options
+from newsletter.cli.options import config_option, issue_range, load, range_options
 from newsletter.cli.wording import plural
 from newsletter.errors import NewsletterError, SendError
 
@@ -82,7 +82,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     from newsletter.send.versions import build_checked
 
     config = load(config_path)
-    rng = date_range(month, since, until)
+    rng = issue_range(config, month, since, until)
     say_if_secret_made(config)
     if at is not None:
         if test_addresses or dry_run or force:
@@ -181,8 +181,13 @@ def _confirm(plan: SendPlan, yes: bool) -> bool:
     if not sys.stdin.isatty():
         raise SendError("not sending without confirmation, and there is no terminal to ask on",
                         hint="add --yes to send, or --dry-run to check first")
-    return click.confirm(f"Send {plan.build.rendered.subject!r} to {plural(plan.to_send, 'recipient')}?",
-                         default=False)
+    if plan.rehearsal:
+        question = (f"Rehearse: file {plan.build.rendered.subject!r} for {plural(plan.to_send, 'recipient')} "
+                    "in the local outbox?")
+    else:
+        question = (f"Send {plan.build.rendered.subject!r} to {plural(plan.to_send, 'recipient')} "
+                    f"through {plan.transport_label}?")
+    return click.confirm(question, default=False)
 
 
 def _print_plan(out: Console, plan: SendPlan) -> None:
@@ -197,9 +202,11 @@ def _print_plan(out: Console, plan: SendPlan) -> None:
         out.print(f"Sign-ups: {plan.from_signups} confirmed on the sign-up page and not in the CSV, "
                   "added to the list")
     _print_themes(out, plan)
+    _print_kind(out, plan)
     if plan.resuming:
-        out.print(f"Resuming the run started {plan.run.created if plan.run else ''}: {plan.already_sent} "
-                  f"already sent, {plan.failed_before} failed before"
+        what = "rehearsal" if plan.rehearsal else "run"
+        out.print(f"Resuming the {what} started {plan.run.created if plan.run else ''}: {plan.already_sent} "
+                  f"already {'filed' if plan.rehearsal else 'sent'}{_relays(plan)}, {plan.failed_before} failed before"
                   + ("" if not plan.failed_before else " (--retry-failed tries them again)"))
     if plan.changed:
         out.print("warning: the issue has changed since this run started; the remaining recipients get the "
@@ -214,6 +221,26 @@ def _print_plan(out: Console, plan: SendPlan) -> None:
     if plan.transport is None:
         out.print("No smtp: block in the config, so an embedded SMTP server on 127.0.0.1 files every message "
                   "in outbox/.")
+
+
+def _print_kind(out: Console, plan: SendPlan) -> None:
+    """Rehearsal or real send: said before anything is asked, so nobody mistakes one for the other."""
+    if plan.rehearsal:
+        out.print("This is a rehearsal: every message goes into the local outbox, nothing leaves this machine, "
+                  "and nobody counts as sent when you send through a relay later. Rehearse as often as you like.")
+        return
+    out.print(f"This is the real send, through {plan.transport_label}: "
+              "whoever the relay accepts is recorded as sent and never mailed this issue again.")
+    if plan.rehearsed is not None and not plan.resuming:
+        out.print(f"  (the rehearsal of {plan.rehearsed.created[:16].replace('T', ' ')} into the local outbox "
+                  "does not count: everyone is sent to)")
+
+
+def _relays(plan: SendPlan) -> str:
+    """` (300 through a:587, 100 through b:587)` when a real run has gone through more than one relay."""
+    if plan.rehearsal or len(plan.relays) < 2:
+        return ""
+    return " (" + ", ".join(f"{n} through {relay or 'an unrecorded relay'}" for relay, n in plan.relays.items()) + ")"
 
 
 def send_with_progress(plan: SendPlan) -> SendReport:
@@ -237,16 +264,21 @@ def send_with_progress(plan: SendPlan) -> SendReport:
             return Text(f"{speed:,.0f} msgs/s" if speed else "- msgs/s")
 
     err = Console(stderr=True, highlight=False)
-    columns = [TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=err, transient=False, refresh_per_second=4) as progress:
-        task = progress.add_task("send", total=plan.to_send)
+        doing = "Rehearsing" if plan.rehearsal else "Sending"
+        task = progress.add_task(doing, total=plan.to_send)
 
         def on_result(state: str) -> None:
             if state != "pending":
                 progress.advance(task)
 
-        return send_issue(plan, on_result=on_result, on_event=lambda message: progress.console.print(message))
+        def on_wait(what: str) -> None:  # a relay slow to answer: say what for, not a frozen 0/N
+            progress.update(task, description=f"{doing} ({what})" if what else doing)
+
+        return send_issue(plan, on_result=on_result, on_event=lambda message: progress.console.print(message),
+                          on_wait=on_wait)
 
 
 def _resume_command() -> str:
@@ -289,6 +321,9 @@ def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
                   "a run stopped); `newsletter status` lists them")
     if report.failures_csv:
         out.print(f"Not sent (failed or deferred): {len(report.failures)}, listed in {report.failures_csv}")
+    elif report.failures_csv_error:
+        click.echo(f"warning: {report.failures_csv_error} (`newsletter status --failures-csv FILE` writes "
+                   "the list elsewhere)", err=True)
     if report.outbox is not None:
         out.print(f"No mail left this machine: the messages are in {report.outbox}/new/")
     if report.fatal:

@@ -31,7 +31,8 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
            failures_csv: Path | None) -> None:
     """Show the send run for MONTH: recipients per state and every failure with its reply.
 
-    Without MONTH, list every run in the state file.
+    The real run (through a relay) and the rehearsal (into the local outbox) are shown
+    apart; a rehearsal never counts anyone as sent. Without MONTH, list every run.
 
     \b
     Example:
@@ -53,7 +54,8 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
             _all_runs(out, db)
             return
         slug = date_range(month, since, until).slug
-        run = journal.get_run(db, slug)
+        real, rehearsal = journal.get_run(db, slug), journal.get_run(db, slug, journal.RunKind.REHEARSAL)
+        run = real or rehearsal
         approval = journal.latest_approval(db, slug)
         if approval is not None:
             from newsletter.cli.approve import approval_lines
@@ -69,6 +71,13 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
             raise SendError(f"no send run for {slug}", path=config.state_file,
                             hint="`newsletter status` without a month lists the runs")
         _one_run(out, db, run, failures_csv)
+        if real is None:
+            out.print("No real send yet: this was a rehearsal into the local outbox; sending through a relay "
+                      "sends to everyone.")
+        elif rehearsal is not None:
+            counts = journal.run_counts(db, rehearsal.id)
+            out.print(f"Also rehearsed {rehearsal.created[:16].replace('T', ' ')}: {counts['sent']} filed in the "
+                      "local outbox (a rehearsal counts nobody as sent)")
 
 
 def _all_runs(out: Console, db: sqlite3.Connection) -> None:
@@ -83,7 +92,8 @@ def _all_runs(out: Console, db: sqlite3.Connection) -> None:
         run, counts = status.run, status.counts
         states = ", ".join(f"{counts[s]} {s}" for s in journal.RECIPIENT_STATES if counts[s])
         done = "finished" if run.finished else "not finished"
-        out.print(f"{run.slug}: started {run.created[:16].replace('T', ' ')}, {done}: {states or 'no recipients'}"
+        name = f"{run.slug} (rehearsal)" if run.rehearsal else run.slug
+        out.print(f"{name}: started {run.created[:16].replace('T', ' ')}, {done}: {states or 'no recipients'}"
                   + _bounces(status, ", bounces: "))
 
 
@@ -95,7 +105,8 @@ def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_cs
 
     status = run_status(db, run)
     counts = status.counts
-    out.print(f"Issue {run.slug}: {run.subject!r}")
+    kind = "rehearsal into the local outbox" if run.rehearsal else "real send"
+    out.print(f"Issue {run.slug}: {run.subject!r} ({kind})")
     out.print(f"Started {run.created}, last active {run.updated or run.created}, "
               + (f"finished {run.finished}" if run.finished else "not finished (run the same send command to resume)"))
     out.print(f"Subscribers: {run.subscribers}")
@@ -106,6 +117,9 @@ def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_cs
         table.add_row(state, str(counts[state]))
     table.add_row("possible duplicates", str(counts["possible_duplicates"]))
     out.print(table)
+    relays = journal.relay_counts(db, run.id)
+    if relays and not run.rehearsal:
+        out.print("Accepted by: " + ", ".join(f"{relay or 'a relay not recorded'} ({n})" for relay, n in relays.items()))
     out.print(f"Bounces: {_bounces(status) or 'none imported'} (`newsletter bounces import`)")
     for row in status.problems:
         out.print(f"{row.state}: {row.email}: {row.reply or '(no reply recorded)'}")

@@ -199,7 +199,9 @@ SMTP = Section("smtp", (
     Key("rate", "float", None, "messages per second across all connections", "10",
         shown="none: as fast as the relay takes them", more="(the relay may still throttle: that is handled)"),
     Key("reconnect_after", "int", 500, "messages per connection before a fresh one"),
-    Key("timeout", "float", 30.0, "seconds to wait for each server reply"),
+    Key("timeout", "float", 30.0, "seconds to wait for each reply to MAIL FROM, RCPT TO and DATA; each step of "
+        "opening a connection (greeting, EHLO, STARTTLS, login) waits at most 20 s of it, and the reply to a "
+        "whole message four times as long"),
     Key("max_connection_failures", "int", 5, "connection failures in a row on every connection before the run stops"),
     Key("allow_insecure", "flag", False, "allow `security: none` to a non-loopback host (never with AUTH)"),
     Key("retries", "int", 5, "attempts per recipient on 4xx replies within one run"),
@@ -250,7 +252,12 @@ SUBSCRIBE = Section("subscribe", (
         '"Yes, send me the monthly digest."', shown="a sentence naming the list"),
     Key("expires_days", "int", 7, "how long a confirmation link works, in days"),
     Key("min_seconds", "float", 3.0, "a form posted sooner after it was shown is asked again (simple bots)"),
-    Key("client_limit", "int", 10, "sign-ups per client (browser's network address) per hour"),
+    Key("client_limit", "int", 10, "sign-ups per client network (IPv4 address, IPv6 /64) per hour"),
+    Key("hourly_limit", "int", 200, "confirmation mails per hour in all; beyond it none go, with a warning in the log"),
+    Key("allowed_origins", "list", (), "other sites whose pasted form posts here in one press",
+        '["https://www.example.org"]', shown="none", type="list of origins",
+        more="(posts from any other site are refused; [guide](../guides/sign-up.md#put-the-form-on-your-own-website))"),
+    Key("welcome", "flag", False, "mail a welcome (`templates/subscribe/welcome.txt`) after someone confirms"),
 ))
 
 SOURCES = Section("sources", (

@@ -67,6 +67,7 @@ class SendReport:
         return self.sent == self.requested
     failures: list[FailedRecipient] = field(default_factory=list)
     failures_csv: Path | None = None
+    failures_csv_error: str = ""  # why failures.csv could not be written (a full or read-only disk)
 
     @property
     def complete(self) -> bool:

@@ -115,7 +115,7 @@ def test_a_quiet_month_is_skipped_and_counted(tmp_path: Path) -> None:
     assert list(outbox(config)) == ["busy@example.org"]
     db = journal.connect(config.state_file)
     try:
-        run = journal.get_run(db, AUGUST.slug)
+        run = journal.get_run(db, AUGUST.slug, journal.RunKind.REHEARSAL)  # into the outbox: a rehearsal
         assert run is not None and run.finished
         skipped = {r.key: r.reply for r in journal.run_recipients(db, run.id, ("skipped",))}
     finally:

@@ -599,7 +599,7 @@ def test_command_refuses_a_missing_config_and_bad_usage(tmp_path: Path, project:
     assert "config file not found" in missing.stderr and "Traceback" not in missing.output
     assert runner.invoke(main, ["preview", "--port", "x"]).exit_code == 2
     bad_month = runner.invoke(main, ["preview", "2023-13", "--no-open", "--config", str(project / "newsletter.yaml")])
-    assert bad_month.exit_code == 1 and "2023-13" in bad_month.stderr
+    assert bad_month.exit_code == 2 and "2023-13" in bad_month.stderr  # bad usage, as documented
     helped = runner.invoke(main, ["preview", "--help"])
     assert "newsletter preview 2023-07" in helped.output and "--no-open" in helped.output
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 
 from newsletter.config.loader import Config
 from newsletter.config.palette import contrast_ratio
-from newsletter.issue.checks.content import check_items, check_preheader, check_subject
+from newsletter.issue.checks.content import check_identity, check_items, check_preheader, check_subject
 from newsletter.issue.checks.document import message_subject, parse_html, url_locations
 from newsletter.issue.checks.findings import Finding, Severity, count, ordered
 from newsletter.issue.checks.html import (
@@ -53,6 +53,7 @@ __all__ = [
     "Severity",
     "check_contrast",
     "check_headers",
+    "check_identity",
     "check_images",
     "check_issue",
     "check_items",
@@ -98,4 +99,5 @@ def check_issue(rendered: RenderedIssue, files: Mapping[str, bytes], config: Con
         *check_unsubscribe_route(doc, text, message, config),
         *check_headers(message),
         *check_contrast(config.colors, where=config.path.name),
+        *check_identity(config),
     ])

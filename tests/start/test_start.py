@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import mailbox
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -93,6 +94,23 @@ def test_new_writes_an_item_that_loads_with_every_field(tmp_path: Path) -> None:
     again = newsletter("item", "new", "Annual report: what's new?", cwd=folder)
     assert again.returncode == 0
     assert path.with_name(path.stem + "-2.yaml").exists()  # never overwrites
+
+
+def test_init_offers_the_daily_collect_and_remind_timers_commented(tmp_path: Path) -> None:
+    made = newsletter("init", "digest", "--name", "Digest", "--from", "Office <news@example.org>",
+                      "--themes", "News", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    folder = tmp_path / "digest"
+    crontab = (folder / "timers" / "crontab.txt").read_text()
+    assert all(line.startswith("#") for line in crontab.splitlines())  # offered, not active
+    assert "collect --since" in crontab and "-m newsletter remind" in crontab and str(folder) in crontab
+    config = (folder / "newsletter.yaml").read_text()
+    assert "# approval:" in config and "#   remind_on: 25" in config
+    units = [folder / "timers" / "newsletter-daily.service", folder / "timers" / "newsletter-daily.timer"]
+    if shutil.which("systemd-analyze"):
+        verify = subprocess.run(["systemd-analyze", "verify", *map(str, units)], capture_output=True, text=True,
+                                timeout=60)
+        assert verify.returncode == 0 and str(folder) not in verify.stderr, verify.stderr
 
 
 def test_a_send_through_a_relay_refuses_the_starter_placeholders_before_connecting(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from email.utils import parseaddr, quote
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from newsletter.config.approval import ApprovalConfig, read_approval, read_timezone
 from newsletter.config.brand import Logo, Organisation, read_logo, read_organisation
 from newsletter.config.reader import ConfigReader
 from newsletter.config.schema import BOUNCES, SAMPLE_RECIPIENT, TOKENS, TOP, UNSUBSCRIBE
@@ -99,6 +100,8 @@ class Config:
         """What a build does with an email Gmail would clip: the short `excerpt` (linking to
         the full issue online, so only once there is an `archive_url`), or `refuse`."""
         return self.clip or ("excerpt" if self.archive_url else "refuse")
+    approval: ApprovalConfig = field(default_factory=ApprovalConfig)  # approve, then schedule (issue 30)
+    timezone: str | None = None  # IANA zone for --at times; None = the machine's
 
     @property
     def subscribers_file(self) -> Path:
@@ -204,6 +207,8 @@ def load_config(path: Path) -> Config:
     summary_words = _summary_words(r, data)
     buttons = r.value(data, TOP["buttons"])
     clip = _clip(r, data, archive_url)
+    approval = read_approval(r, data)
+    timezone = read_timezone(r, data)
     state = _state(r, data, path)
     raise_all(r.errors)  # every value is read above, so every error is reported at once
     return Config(
@@ -243,6 +248,8 @@ def load_config(path: Path) -> Config:
         summary_words=summary_words,
         buttons=buttons,
         clip=clip,
+        approval=approval,
+        timezone=timezone,
         state_location=state,
     )
 

@@ -87,6 +87,6 @@ def _reset_identities(db: Db) -> None:
     if not db.postgresql:
         return
     for table, column in (("runs", "id"), ("recipients", "rowid"), ("signup_requests", "id"),
-                          ("consent_events", "id")):
+                          ("consent_events", "id"), ("approvals", "id")):
         db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
                    f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)")

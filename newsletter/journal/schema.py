@@ -181,6 +181,16 @@ INSERT INTO consent_events (email, event, at, wording, source)
     SELECT email, 'confirmed', confirmed, consent, source FROM signups
     WHERE confirmed IS NOT NULL AND NOT EXISTS (SELECT 1 FROM consent_events LIMIT 1)
 """),
+    Migration(4, "approvals: who approved which issue, and the hashes of what they saw", """
+CREATE TABLE IF NOT EXISTS approvals (
+    id {id},
+    slug TEXT NOT NULL,
+    approved_by TEXT NOT NULL,
+    approved TEXT NOT NULL,        -- UTC, ISO 8601
+    record TEXT NOT NULL           -- JSON: versions (hashes, subject, items) and check results
+);
+CREATE INDEX IF NOT EXISTS approvals_slug ON approvals (slug, id)
+"""),
 )
 
 LATEST = MIGRATIONS[-1].number
@@ -188,7 +198,7 @@ LATEST = MIGRATIONS[-1].number
 # Every table that holds the state, parents first (what `state copy` copies, in this order).
 TABLES = ("runs", "recipients", "suppressions", "preferences", "bounces", "feed_cache", "collected",
           "link_checks", "signups", "signup_clients", "signup_requests", "consent_events", "erasures",
-          "used_stamps")
+          "used_stamps", "approvals")
 
 # --- migration 2: run kinds and relays (issue 26) ------------------------------------------
 # Runs made before rehearsals were told apart have UNIQUE (slug) and no `kind`, and

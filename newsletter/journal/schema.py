@@ -47,6 +47,63 @@ _WORDS = {
                    "blob": "BYTEA", "real": "DOUBLE PRECISION"},
 }
 
+# --- migration 2: run kinds and relays (issue 26) ------------------------------------------
+# Runs made before rehearsals were told apart have UNIQUE (slug) and no `kind`, and
+# recipients no `relay`. A run whose every delivered message went into the embedded outbox
+# (its reply says so) was a rehearsal, and becomes one; any other run stays real, so
+# nobody a relay accepted is ever mailed again. SQLite files that the release with
+# rehearsals (before numbered schemas) already changed are left as they are.
+
+OUTBOX_REPLY = "filed in the local outbox"  # deliver/outbox.py's 250 text
+
+_RUNS_WITH_KINDS = """
+CREATE TABLE runs_with_kinds (
+    id INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL,
+    subject TEXT NOT NULL DEFAULT '',
+    digest TEXT NOT NULL DEFAULT '',
+    subscribers TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL DEFAULT '',
+    finished TEXT,
+    kind TEXT NOT NULL DEFAULT 'real' CHECK (kind IN ('real','rehearsal')),
+    UNIQUE (slug, kind)
+)"""
+_KIND_OF_RUN = ("CASE WHEN EXISTS (SELECT 1 FROM recipients r WHERE r.run_id = o.id AND r.state = 'sent') "
+                "AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.run_id = o.id AND r.state = 'sent' "
+                "AND r.reply NOT LIKE ?) THEN 'rehearsal' ELSE 'real' END")
+
+
+def _columns(db: Db, table: str) -> set[str]:
+    if db.postgresql:
+        return {row[0] for row in db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = ?", (table,))}
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _run_kinds(db: Db) -> None:
+    """`runs.kind` with UNIQUE (slug, kind), `recipients.relay`: SQLite rebuilds `runs`
+    (it cannot change a constraint in place), PostgreSQL alters it."""
+    if "relay" not in _columns(db, "recipients"):
+        db.execute("ALTER TABLE recipients ADD COLUMN relay TEXT NOT NULL DEFAULT ''")
+    if "kind" in _columns(db, "runs"):
+        return
+    if db.postgresql:
+        db.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'real' "
+                   "CHECK (kind IN ('real','rehearsal'))")
+        db.execute(f"UPDATE runs o SET kind = {_KIND_OF_RUN}", (f"%{OUTBOX_REPLY}%",))
+        db.execute("ALTER TABLE runs DROP CONSTRAINT IF EXISTS runs_slug_key")  # migration 1's UNIQUE (slug)
+        db.execute("ALTER TABLE runs ADD CONSTRAINT runs_slug_kind_key UNIQUE (slug, kind)")
+        return
+    db.execute(_RUNS_WITH_KINDS)
+    db.execute("INSERT INTO runs_with_kinds (id, slug, subject, digest, subscribers, created, updated, finished, kind) "
+               f"SELECT id, slug, subject, digest, subscribers, created, updated, finished, {_KIND_OF_RUN} FROM runs o",
+               (f"%{OUTBOX_REPLY}%",))
+    db.execute("DROP TABLE runs")
+    db.execute("ALTER TABLE runs_with_kinds RENAME TO runs")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the first release's tables", """
 CREATE TABLE IF NOT EXISTS runs (
@@ -139,7 +196,7 @@ CREATE TABLE IF NOT EXISTS signup_clients (
 CREATE INDEX IF NOT EXISTS signup_clients_client ON signup_clients (client, at)
 """),
     Migration(2, "run kinds (rehearsals apart from real sends) and the relay of each sent message",
-              code=lambda db: _run_kinds(db)),
+              code=_run_kinds),
     Migration(3, "consent, append-only: sign-up requests, consent events, spent stamps, erasures", """
 CREATE TABLE IF NOT EXISTS signup_requests (
     id {id},
@@ -199,62 +256,6 @@ LATEST = MIGRATIONS[-1].number
 TABLES = ("runs", "recipients", "suppressions", "preferences", "bounces", "feed_cache", "collected",
           "link_checks", "signups", "signup_clients", "signup_requests", "consent_events", "erasures",
           "used_stamps", "approvals")
-
-# --- migration 2: run kinds and relays (issue 26) ------------------------------------------
-# Runs made before rehearsals were told apart have UNIQUE (slug) and no `kind`, and
-# recipients no `relay`. A run whose every delivered message went into the embedded outbox
-# (its reply says so) was a rehearsal, and becomes one; any other run stays real, so
-# nobody a relay accepted is ever mailed again. SQLite files that the release with
-# rehearsals (before numbered schemas) already changed are left as they are.
-
-OUTBOX_REPLY = "filed in the local outbox"  # deliver/outbox.py's 250 text
-
-_RUNS_WITH_KINDS = """
-CREATE TABLE runs_with_kinds (
-    id INTEGER PRIMARY KEY,
-    slug TEXT NOT NULL,
-    subject TEXT NOT NULL DEFAULT '',
-    digest TEXT NOT NULL DEFAULT '',
-    subscribers TEXT NOT NULL DEFAULT '',
-    created TEXT NOT NULL,
-    updated TEXT NOT NULL DEFAULT '',
-    finished TEXT,
-    kind TEXT NOT NULL DEFAULT 'real' CHECK (kind IN ('real','rehearsal')),
-    UNIQUE (slug, kind)
-)"""
-_KIND_OF_RUN = ("CASE WHEN EXISTS (SELECT 1 FROM recipients r WHERE r.run_id = o.id AND r.state = 'sent') "
-                "AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.run_id = o.id AND r.state = 'sent' "
-                "AND r.reply NOT LIKE ?) THEN 'rehearsal' ELSE 'real' END")
-
-
-def _columns(db: Db, table: str) -> set[str]:
-    if db.postgresql:
-        return {row[0] for row in db.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-            "AND table_name = ?", (table,))}
-    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-
-
-def _run_kinds(db: Db) -> None:
-    """`runs.kind` with UNIQUE (slug, kind), `recipients.relay`: SQLite rebuilds `runs`
-    (it cannot change a constraint in place), PostgreSQL alters it."""
-    if "relay" not in _columns(db, "recipients"):
-        db.execute("ALTER TABLE recipients ADD COLUMN relay TEXT NOT NULL DEFAULT ''")
-    if "kind" in _columns(db, "runs"):
-        return
-    if db.postgresql:
-        db.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'real' "
-                   "CHECK (kind IN ('real','rehearsal'))")
-        db.execute(f"UPDATE runs o SET kind = {_KIND_OF_RUN}", (f"%{OUTBOX_REPLY}%",))
-        db.execute("ALTER TABLE runs DROP CONSTRAINT IF EXISTS runs_slug_key")  # migration 1's UNIQUE (slug)
-        db.execute("ALTER TABLE runs ADD CONSTRAINT runs_slug_kind_key UNIQUE (slug, kind)")
-        return
-    db.execute(_RUNS_WITH_KINDS)
-    db.execute("INSERT INTO runs_with_kinds (id, slug, subject, digest, subscribers, created, updated, finished, kind) "
-               f"SELECT id, slug, subject, digest, subscribers, created, updated, finished, {_KIND_OF_RUN} FROM runs o",
-               (f"%{OUTBOX_REPLY}%",))
-    db.execute("DROP TABLE runs")
-    db.execute("ALTER TABLE runs_with_kinds RENAME TO runs")
 
 _VERSIONS = """
 CREATE TABLE IF NOT EXISTS schema_migrations (

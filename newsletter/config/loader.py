@@ -94,6 +94,11 @@ class Config:
         return self.path.parent
 
     @property
+    def locale_dir(self) -> Path:
+        """The officer's own catalogues (`locale/<lang>/LC_MESSAGES/newsletter.po`), read first."""
+        return self.root / "locale"
+
+    @property
     def items_dir(self) -> Path:
         return self.root / "items"
 

@@ -10,6 +10,7 @@ so a slot can never be split by a line wrap and no line exceeds 76 octets.
 from __future__ import annotations
 
 import base64
+import gettext
 import datetime as dt
 import hashlib
 import html
@@ -20,6 +21,7 @@ from email import quoprimime
 from email.utils import format_datetime, formataddr, parseaddr
 
 from newsletter.config.loader import Config
+from newsletter.i18n import translations
 from newsletter.issue.render import RenderedIssue
 
 __all__ = ["MAX_LINE_OCTETS", "Recipient", "MessageTemplate", "compile_message", "fill", "sample_message",
@@ -186,15 +188,17 @@ def preferences_url(config: Config, token: str) -> str:
     return f"{base}{joiner}t={token}"
 
 
-def greeting(name: str) -> str:
+def greeting(name: str, config: Config | None = None) -> str:
+    """"Hello Sam," in the config's language (English without a config)."""
+    words = translations(config.language, config.locale_dir) if config else gettext.NullTranslations()
     name = clean_header_text(name)
-    return f"Hello {name}," if name else "Hello,"
+    return words.gettext("Hello %(name)s,") % {"name": name} if name else words.gettext("Hello,")
 
 
 def _values(config: Config, recipient: Recipient, token: str, message_id: str, date: str) -> dict[str, str]:
     unsub = unsubscribe_url(config, token)
     mailto = f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe"
-    text = {"greeting": greeting(recipient.name), "unsubscribe_url": unsub,
+    text = {"greeting": greeting(recipient.name, config), "unsubscribe_url": unsub,
             "preferences_url": preferences_url(config, token)}
     values = {
         "h:to": _address(recipient.name, recipient.email),

@@ -23,6 +23,8 @@ from newsletter.deliver.connection import Transport
 from newsletter.deliver.pool import PoolReport, deliver
 from newsletter.deliver.relay import with_transport
 from newsletter.deliver.transaction import Job, Result
+from newsletter.i18n import format_day, translations
+from newsletter.issue.render import wrap_text
 from newsletter.journal import DeliveryStatus
 from newsletter.send.branded import branded_html
 from newsletter.send.messages import load_signer_for
@@ -46,20 +48,24 @@ def compose_confirmation(config: Config, confirmation: Confirmation, *, now: dt.
     name, address = parseaddr(config.sender)
     message["From"] = formataddr((name, address))
     message["To"] = confirmation.email
-    subject = f"Please confirm your subscription to {config.name}"
+    words = translations(config.language, config.locale_dir)
+    subject = words.gettext("Please confirm your subscription to %(name)s") % {"name": config.name}
     message["Subject"] = subject
     message["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
     message["Message-ID"] = f"<signup.{secrets.token_hex(10)}@{config.sender_domain}>"
     message["Auto-Submitted"] = "auto-generated"
     if config.reply_to:
         message["Reply-To"] = config.reply_to
-    until = confirmation.expires.strftime("%d %B %Y")
-    text = (
-        f"Someone, we hope you, asked to receive {config.name} at {confirmation.email}.\n\n"
-        f"To confirm, open this link and press Confirm:\n\n{confirmation.link}\n\n"
-        f"The link works until {until}. If you did not ask for this, ignore this email:\n"
-        "you will not hear from us again.\n"
-    )
+    until = format_day(confirmation.expires.date(), config.language)
+    asked = words.gettext("Someone, we hope you, asked to receive %(name)s at %(email)s.")
+    ending = words.gettext("The link works until %(until)s. If you did not ask for this, ignore this email: "
+                           "you will not hear from us again.")
+    text = "\n\n".join((
+        wrap_text(asked % {"name": config.name, "email": confirmation.email}),
+        words.gettext("To confirm, open this link and press Confirm:"),
+        confirmation.link,
+        wrap_text(ending % {"until": until}),
+    )) + "\n"
     # 7bit keeps the link on one line, as written, for anyone who copies it by hand
     message.set_content(text, charset="utf-8", cte="7bit" if text.isascii() else "quoted-printable")
     html = branded_html(config, "confirmation.html", subject=subject, email=confirmation.email,

@@ -16,6 +16,7 @@ link gets the same page.
 from __future__ import annotations
 
 import datetime as dt
+import gettext
 import logging
 import sqlite3
 import time
@@ -34,6 +35,7 @@ from newsletter.audience.signups import confirm, forget_expired, read_request, r
 from newsletter.config.loader import Config
 from newsletter.config.sections import SubscribeConfig
 from newsletter.errors import ConfigError
+from newsletter.i18n import translations
 from newsletter.issue.render import template_environment
 from newsletter.send.confirmation import Confirmation, send_confirmation
 from newsletter.site.pages import SubscriberSite, site_of, token_of
@@ -95,13 +97,18 @@ async def subscribe_page(request: Request) -> Response:
     return _form_page(site_of(request))
 
 
+def _words(config: Config) -> gettext.NullTranslations:
+    """The page's own messages in the list's language."""
+    return translations(config.language, config.locale_dir)
+
+
 async def subscribe_action(request: Request) -> Response:
     """POST: check the bot traps, record the request, mail the link in the background."""
     site = site_of(request)
     config, settings = site.config, _settings(site)
     form = await _read(request, config)
     if form is None:
-        return _form_page(site, status=400, problem="The form could not be read. Please try again.")
+        return _form_page(site, status=400, problem=_words(config).gettext("The form could not be read. Please try again."))
     email, name = _text(form, "email"), _text(form, "name")
     themes = tuple(t for t in form.getlist("theme") if isinstance(t, str))
     values: dict[str, Any] = {"email": email, "name": name, "themes": themes}
@@ -116,7 +123,7 @@ async def subscribe_action(request: Request) -> Response:
         signup = read_request(config, email, name, themes, source)
     except ValueError as exc:
         return _form_page(site, status=400, values=values, source=source,
-                          problem=f"Please enter a valid email address ({exc}).")
+                          problem=_words(config).gettext("Please enter a valid email address (%(reason)s).") % {"reason": exc})
     client = client_key(site.keys()[0], request.client.host if request.client else "")
     allowed = await site.run(lambda db: journal.count_client(db, client, at=time.time(), limit=settings.client_limit))
     if not allowed:

@@ -5,13 +5,19 @@ comes from a gettext catalogue under `newsletter/locale/<lang>/LC_MESSAGES/newsl
 dates, month names, ranges, numbers and plural rules come from Babel's CLDR data for the
 same language. The officer's CLI stays English: it is a tool, not the newsletter.
 
-| decision | why |
-|---|---|
-| the `.po` is read at first use and compiled in memory (`write_mo`), no `.mo` in the repo | one file per language to review and diff; a fresh `pip install` needs no build step; about 10 ms once per language and process |
-| a fuzzy entry is never used | a translator marked it unsure: the English reads better than a wrong sentence |
-| `language: fr-FR` uses the `fr` catalogue, and `fr_FR` dates | the tag stays what the officer wrote (`<html lang>`); the words need only the language |
-| plain `en` formats dates as `en_GB` ("3 July 2023") | the house style before catalogues existed; write `en-US` for "July 3, 2023" |
-| `<config folder>/locale/<lang>/LC_MESSAGES/newsletter.po` is read first | an officer adds a language, or rewords one sentence, without forking the package |
+Decisions, each with its reason:
+
+- The `.po` is read at first use and compiled in memory (`write_mo`); no `.mo` is kept in
+  the repository or built at install: one file per language to review and diff, and a
+  fresh `pip install` needs no build step (about 10 ms once per language and process).
+- A fuzzy entry is never used: a translator marked it unsure, and the English reads
+  better than a wrong sentence.
+- `language: fr-FR` takes the `fr` catalogue and `fr_FR` dates: the tag stays what the
+  officer wrote (`<html lang>`); the words need only the language.
+- Plain `en` formats dates as `en_GB` ("3 July 2023"), the house style before catalogues
+  existed; `en-US` gives "July 3, 2023".
+- `<config folder>/locale/<lang>/LC_MESSAGES/newsletter.po` is read first, so an officer
+  adds a language, or rewords one sentence, without forking the package.
 
 It sits at the top with `daterange`: the issue, the site, the send and the archive all
 speak it, and it needs nothing of theirs.
@@ -36,11 +42,29 @@ from babel.support import Translations
 from newsletter.daterange import DateRange
 
 __all__ = ["DOMAIN", "LOCALE_DIR", "SHIPPED", "babel_locale", "catalogue_language", "format_day", "format_month",
-           "format_number", "format_period", "language_problem", "translations"]
+           "format_number", "format_period", "format_span", "language_problem", "pick_text",
+           "translations"]
 
 DOMAIN = "newsletter"
 LOCALE_DIR = Path(__file__).parent / "locale"
 SHIPPED = ("en", "fr", "de", "es", "cy")  # every one complete (tests/test_i18n.py)
+
+
+def pick_text(texts: dict[str, str], tag: str) -> str | None:
+    """The officer's text for `tag` among their per-language texts: the same tag, else the
+    same language (`cy` for `cy-GB`, `fr-FR` for `fr`); None when it is not given."""
+    wanted = _key(tag)
+    for given, text in texts.items():
+        if _key(given) == wanted:
+            return text
+    for given, text in texts.items():
+        if _key(given).split("_")[0] == wanted.split("_")[0]:
+            return text
+    return None
+
+
+def _key(tag: str) -> str:
+    return tag.strip().replace("-", "_").lower()
 
 
 def language_problem(tag: str) -> str | None:
@@ -73,18 +97,19 @@ def catalogue_language(tag: str, own: Path | None = None) -> str | None:
 def translations(tag: str, own: Path | None = None) -> gettext.NullTranslations:
     """The words for `tag`: the officer's catalogue (under `own`) first, then the shipped
     one; English words (the msgids) where neither has the message."""
-    return _translations(str(babel_locale(tag)), own)
+    locale = babel_locale(tag)
+    files = []
+    for folder in (own, LOCALE_DIR):
+        for name in (str(locale), locale.language):
+            if folder and (path := folder / name / "LC_MESSAGES" / f"{DOMAIN}.po").is_file():
+                files.append((path, path.stat().st_mtime_ns))  # an edited catalogue is read again
+                break
+    return _translations(tuple(files))
 
 
 @functools.lru_cache(maxsize=32)
-def _translations(locale_name: str, own: Path | None) -> gettext.NullTranslations:
-    locale = Locale.parse(locale_name)
-    found: list[Translations] = []
-    for folder in (own, LOCALE_DIR):
-        for name in (locale_name, locale.language):
-            if folder and (path := folder / name / "LC_MESSAGES" / f"{DOMAIN}.po").is_file():
-                found.append(_compiled(path))
-                break
+def _translations(files: tuple[tuple[Path, int], ...]) -> gettext.NullTranslations:
+    found = [_compiled(path) for path, _ in files]
     if not found:
         return gettext.NullTranslations()
     for lower in found[1:]:
@@ -118,6 +143,11 @@ def format_period(period: DateRange, tag: str) -> str:
     its short-month one is widened (MMM -> MMMM), as its own spec allows."""
     if period.is_month:
         return format_month(period.start, tag)
+    return format_span(period, tag)
+
+
+def format_span(period: DateRange, tag: str) -> str:
+    """The days a period covers, month or not: "1–31 July 2023", "1 June – 15 July 2023"."""
     locale = babel_locale(tag)
     if period.start == period.end:
         return format_day(period.start, tag)
@@ -126,7 +156,9 @@ def format_period(period: DateRange, tag: str) -> str:
         start, end = DateTimeFormat(period.start, locale), DateTimeFormat(period.end, locale)
         for field in ("y", "M", "d"):
             if field in forms and start.extract(field) != end.extract(field):
-                first, second = (_widened(pattern) for pattern in forms[field])
+                first, second = (_widened(pattern).replace("\u2009", " ") for pattern in forms[field])
+                if field == "d":  # between two days a plain en dash, "1–31" (CLDR's en_GB spaces it)
+                    first = first.replace(" – ", "–")
                 return parse_pattern(first).apply(period.start, locale) + parse_pattern(second).apply(period.end, locale)
     return f"{format_day(period.start, tag)} – {format_day(period.end, tag)}"
 

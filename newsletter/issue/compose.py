@@ -10,8 +10,8 @@ so a slot can never be split by a line wrap and no line exceeds 76 octets.
 from __future__ import annotations
 
 import base64
-import gettext
 import datetime as dt
+import gettext
 import hashlib
 import html
 import re

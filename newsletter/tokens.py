@@ -8,7 +8,8 @@ a token with characters added or removed is refused too.
 Sign-up links (`make_link_token`) carry an address, a nonce and an expiry time under a
 MAC of their own purpose, so an unsubscribe token can never pass as one and back; form
 stamps (`make_stamp`) sign the time a sign-up page was shown; `client_key` keys a client's
-network address so a rate limit can count it without storing it.
+network address so a rate limit can count it without storing it; `erasure_key` keys an
+erased address so the suppression list can match it without holding it.
 
 Rotation: the current secret signs; old secrets (comma-separated in
 `NEWSLETTER_TOKEN_SECRET_OLD`) still verify until `tokens.old_secrets_until`, then
@@ -42,6 +43,7 @@ __all__ = [
     "SECRET_FILE",
     "create_secret_file",
     "describe_secrets",
+    "erasure_key",
     "is_token_shaped",
     "load_secrets",
     "client_key",
@@ -177,6 +179,13 @@ def read_stamp(stamp: str, list_id: str, keys: list[bytes]) -> int | None:
 def client_key(secret: bytes, client: str) -> str:
     """A client's network address as a keyed hash: countable for a rate limit, never readable."""
     return hmac.new(secret, f"\0client\n{client}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def erasure_key(secret: bytes, email: str) -> str:
+    """An erased address as the suppression list keeps it: a keyed hash, matched against
+    every address a send or an import meets, never readable back (`person forget`)."""
+    digest = hmac.new(secret, f"\0erased\n{email.strip().lower()}".encode(), hashlib.sha256).hexdigest()
+    return f"erased:{digest[:40]}"
 
 
 def _parse_parts(token: str) -> tuple[str, bytes] | None:

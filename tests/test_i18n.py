@@ -23,10 +23,10 @@ from newsletter.daterange import DateRange
 from newsletter.errors import NewsletterError
 from newsletter.i18n import LOCALE_DIR, SHIPPED, format_day, format_period, format_span, translations
 from newsletter.issue.build import build_issue
-from newsletter.send.confirmation import Confirmation, compose_confirmation
+from newsletter.send.confirmation import Confirmation, Welcome, compose_confirmation, compose_welcome
 
 JULY = DateRange(dt.date(2023, 7, 1), dt.date(2023, 7, 31))
-ENGLISH_CHROME = ("Unsubscribe", "In this issue", "Hello", "Continue reading", "View in your browser",
+ENGLISH_CHROME = ("Unsubscribe", "In this issue", "Hello", "Dear", "View it in your browser", "Read the full issue",
                   "Manage your topics", "Privacy notice", "See also", "You receive")
 ENGLISH_MONTHS = ("January", "February", "March", "April", "June", "July", "August", "September", "October",
                   "November", "December")
@@ -149,7 +149,7 @@ def test_the_sample_issue_has_no_english_chrome(tmp_path: Path, language: str, m
     assert f'<html lang="{language}"' in html
     for part in (html, text, subject, result.rendered.preheader):
         assert _english_left(part) == []
-    greeting = {"fr": "Bonjour Sam Sample,", "cy": "Helo Sam Sample,"}[language]
+    greeting = {"fr": "Bonjour Sam,", "cy": "Helo Sam,"}[language]
     assert greeting in html and greeting in text
     assert {"fr": "Notre sélection du mois.", "cy": "Ein crynodeb o"}[language] in html
 
@@ -229,4 +229,16 @@ def test_the_officers_own_catalogue_rewords_one_sentence(tmp_path: Path) -> None
     config = load_config(config.path)
     words = translations(config.language, config.locale_dir)
     assert words.gettext("In this issue") == "Au sommaire"
-    assert words.gettext("Continue reading") == "Lire la suite"  # the rest from the shipped catalogue
+    assert words.gettext("Privacy notice") == "Politique de confidentialité"  # the rest from the shipped catalogue
+
+
+def test_the_welcome_mail_speaks_the_language(tmp_path: Path) -> None:
+    config = _localised(tmp_path, "fr")
+    raw = compose_welcome(config, Welcome("ann@example.org", "Ann", "a-token"))
+    message = email.message_from_bytes(raw, policy=policy.default)
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert str(message["Subject"]) == "Bienvenue dans Safeguarding digest"
+    assert text.startswith("Bonjour Ann,") and "Bonjour Ann," in html
+    for part in (text, re.sub(r"<style.*?</style>|<[^>]+>", " ", html, flags=re.S)):
+        assert _english_left(part) == [] and "Welcome" not in part

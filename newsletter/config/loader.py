@@ -77,14 +77,22 @@ class Config:
     old_secrets_until: dt.date | None = None  # old secrets verify until this day (inclusive)
     soft_bounce_limit: int = BOUNCES.default("soft_limit")
     bounce_mailbox: Path | None = None  # `bounces.mailbox`: the Maildir bounces arrive in
+    bounce_imap: str | None = None  # `bounces.mailbox` given as imaps://user@host/FOLDER
     verp: bool = False  # `bounces.verp`: a VERP return path per message (default: on with a mailbox)
     bounce_return_path: str | None = None  # `bounces.return_path`; None = the `from` address
     sample_recipient: tuple[str, str] = (SAMPLE_RECIPIENT.default("name"), SAMPLE_RECIPIENT.default("email"))
     subscribe: SubscribeConfig | None = None  # the sign-up page; None = no page
     logo: Logo | None = None
     organisation: Organisation | None = None
-    summary_words: int | None = None  # longer summaries end at a sentence, then "Continue reading"
+    summary_words: int | None = None  # longer summaries end at a sentence, before the item's link
     buttons: bool = TOP.default("buttons")  # each item's first link as a button
+    clip: str | None = TOP.default("clip")  # "excerpt" or "refuse" when the email would be clipped
+
+    @property
+    def clip_mode(self) -> str:
+        """What a build does with an email Gmail would clip: the short `excerpt` (linking to
+        the full issue online, so only once there is an `archive_url`), or `refuse`."""
+        return self.clip or ("excerpt" if self.archive_url else "refuse")
     texts: dict[str, dict[str, str]] = field(default_factory=dict)  # the officer's words per language, by key
 
     def in_language(self, tag: str) -> Config:
@@ -200,7 +208,7 @@ def load_config(path: Path) -> Config:
     list_id = _list_id(r, data) or _default_list_id(name, sender)
     old_until = _date(r, tokens, "old_secrets_until")
     soft_limit = r.value(bounces, BOUNCES["soft_limit"])
-    bounce_mailbox, verp, return_path = _read_bounces(r, bounces)
+    bounce_mailbox, bounce_imap, verp, return_path = _read_bounces(r, bounces)
     sources = read_sources(r, data, themes)
     theme_rules = read_rules(r, data, "theme_rules", themes)
     texts = r.values(data, TOP, "preheader", "intro", "footer", "quiet_month")
@@ -212,6 +220,7 @@ def load_config(path: Path) -> Config:
     organisation = read_organisation(r, data)
     summary_words = _summary_words(r, data)
     buttons = r.value(data, TOP["buttons"])
+    clip = _clip(r, data, archive_url)
     raise_all(r.errors)  # every value is read above, so every error is reported at once
     return Config(
         path=path.resolve(),
@@ -240,6 +249,7 @@ def load_config(path: Path) -> Config:
         old_secrets_until=old_until,
         soft_bounce_limit=soft_limit,
         bounce_mailbox=bounce_mailbox,
+        bounce_imap=bounce_imap,
         verp=verp,
         bounce_return_path=return_path,
         sample_recipient=sample_recipient,
@@ -248,6 +258,7 @@ def load_config(path: Path) -> Config:
         organisation=organisation,
         summary_words=summary_words,
         buttons=buttons,
+        clip=clip,
         texts=dict(r.texts),
     )
 
@@ -262,12 +273,14 @@ def _language(r: ConfigReader, data: LineMap) -> str:
     return str(tag)
 
 
-def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, bool, str | None]:
-    """`bounces:` mailbox, verp and return_path. VERP is on by default once a mailbox is
-    configured: that is when someone reads the bounces, and VERP is what lets them be trusted."""
+def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, str | None, bool, str | None]:
+    """`bounces:` mailbox (a folder, or an imaps:// URL), verp and return_path. VERP is on by
+    default once a mailbox is configured: that is when someone reads the bounces, and VERP
+    is what lets them be trusted."""
     folder = r.text(bounces, "mailbox")
-    mailbox = (r.path.parent / Path(folder).expanduser()).resolve() if folder else None  # ~/Maildir/... works
-    verp = bounces.get("verp", mailbox is not None)
+    imap = folder if folder and folder.lower().startswith(("imap://", "imaps://")) else None
+    mailbox = (r.path.parent / Path(folder).expanduser()).resolve() if folder and not imap else None
+    verp = bounces.get("verp", folder is not None)
     if not isinstance(verp, bool):
         r.error(bounces, "verp", f"must be true or false, not {verp!r}")
         verp = False
@@ -278,7 +291,7 @@ def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, bool,
             r.error(bounces, "return_path", f"not a plain address: {return_path!r}",
                     "e.g. return_path: bounces@example.org (no name, no '+': VERP adds its own)")
             return_path = None
-    return mailbox, verp, return_path
+    return mailbox, imap, verp, return_path
 
 
 def _site_paths(unsubscribe_url: str, preferences_url: str | None) -> dict[str, str]:
@@ -371,6 +384,21 @@ def _is_web_address(url: str) -> bool:
     brackets (emails put it in HTML attributes and text lines unchanged)."""
     return url.startswith(("https://", "http://")) and not any(
         c.isspace() or c in '<>"' or ord(c) < 32 for c in url)
+
+
+def _clip(r: ConfigReader, data: LineMap, archive_url: str | None) -> str | None:
+    """`clip: excerpt | refuse`; the excerpt links to the issue online, so it needs `archive_url`."""
+    value = r.value(data, TOP["clip"])
+    if value is None:
+        return None
+    if value not in ("excerpt", "refuse"):
+        r.error(data, "clip", f"must be excerpt or refuse, not {value!r}",
+                "excerpt: send a short email linking to the full issue online; refuse: fail the build")
+        return None
+    if value == "excerpt" and not archive_url:
+        r.error(data, "clip", "the excerpt links to the full issue online, and there is no `archive_url`",
+                "set `archive_url:` to where the archive is published, or use clip: refuse")
+    return value
 
 
 def _summary_words(r: ConfigReader, data: LineMap) -> int | None:

@@ -242,3 +242,18 @@ def test_the_welcome_mail_speaks_the_language(tmp_path: Path) -> None:
     assert text.startswith("Bonjour Ann,") and "Bonjour Ann," in html
     for part in (text, re.sub(r"<style.*?</style>|<[^>]+>", " ", html, flags=re.S)):
         assert _english_left(part) == [] and "Welcome" not in part
+
+
+def test_the_archive_speaks_the_language(tmp_path: Path) -> None:
+    from newsletter.archive import build_archive
+
+    config = _localised(tmp_path, "fr")
+    build_issue(config, JULY, write=True)
+    build_archive(config, config.root / "site")
+    index = (config.root / "site" / "index.html").read_text(encoding="utf-8")
+    issue = (config.root / "site" / JULY.slug / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="fr"' in index and "Tous les numéros" in index and "juillet 2023" in issue
+    assert 'data-found1="{n} article trouvé"' in index and 'data-found2="{n} articles trouvés"' in index
+    for page in (index, issue):
+        visible = re.sub(r"<style.*?</style>|<script.*?</script>|<[^>]+>", " ", page, flags=re.S)
+        assert _english_left(visible) == []

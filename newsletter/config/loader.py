@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from newsletter.config.approval import ApprovalConfig, read_approval, read_timezone
 from newsletter.config.brand import Logo, Organisation, read_logo, read_organisation
 from newsletter.config.reader import ConfigReader
 from newsletter.config.schema import BOUNCES, SAMPLE_RECIPIENT, TOKENS, TOP, UNSUBSCRIBE
@@ -93,6 +94,8 @@ class Config:
         """What a build does with an email Gmail would clip: the short `excerpt` (linking to
         the full issue online, so only once there is an `archive_url`), or `refuse`."""
         return self.clip or ("excerpt" if self.archive_url else "refuse")
+    approval: ApprovalConfig = field(default_factory=ApprovalConfig)  # approve, then schedule (issue 30)
+    timezone: str | None = None  # IANA zone for --at times; None = the machine's
     texts: dict[str, dict[str, str]] = field(default_factory=dict)  # the officer's words per language, by key
 
     def in_language(self, tag: str) -> Config:
@@ -221,6 +224,8 @@ def load_config(path: Path) -> Config:
     summary_words = _summary_words(r, data)
     buttons = r.value(data, TOP["buttons"])
     clip = _clip(r, data, archive_url)
+    approval = read_approval(r, data)
+    timezone = read_timezone(r, data)
     raise_all(r.errors)  # every value is read above, so every error is reported at once
     return Config(
         path=path.resolve(),
@@ -260,6 +265,8 @@ def load_config(path: Path) -> Config:
         buttons=buttons,
         clip=clip,
         texts=dict(r.texts),
+        approval=approval,
+        timezone=timezone,
     )
 
 

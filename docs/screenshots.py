@@ -3,7 +3,7 @@
 Screenshots are made, not drawn, so they show what the tool really produces today.
 The script copies the sample (newsletter.yaml, items/, subscribers.example.csv) into a
 temporary folder, runs the real commands there as a user would (`build`, a test `send`
-into the local outbox, `preview`, `unsubscribe-server`) and photographs the results with
+into the local outbox, `preview`, `serve`) and photographs the results with
 Debian's Chromium (/usr/bin/chromium, headless, through Playwright) into docs/img/:
 
 - email-600-light.png, email-600-dark.png, email-375-light.png, email-375-dark.png:
@@ -82,7 +82,7 @@ def wait_for(url_port: int, process: subprocess.Popen[str]) -> None:
 
 @contextmanager
 def serving(root: Path, *args: str, port: int) -> Iterator[str]:
-    """A long-running command (preview, unsubscribe-server) on `port`; stopped on exit."""
+    """A long-running command (preview, serve) on `port`; stopped on exit."""
     env = {**os.environ, "NEWSLETTER_TOKEN_SECRET": SECRET, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen([sys.executable, "-m", "newsletter", *args], cwd=root, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -147,7 +147,7 @@ def site_shots(browser: Browser, root: Path) -> None:
     config = load_config(root / "newsletter.yaml")
     token = make_token(SECRET.encode(), config.list_id, READER)
     port = free_port()
-    with serving(root, "unsubscribe-server", "--port", str(port), port=port) as url:
+    with serving(root, "serve", "--port", str(port), port=port) as url:
         page = new_page(browser, viewport={"width": 800, "height": 700})
         page.goto(f"{url}/unsubscribe?t={token}")
         shoot(page, "unsubscribe.png")

@@ -17,6 +17,7 @@ from email.utils import parseaddr
 from newsletter.archive.issues import Archive
 from newsletter.archive.pages import ArchivePages, day_label, issue_view
 from newsletter.config.loader import Config
+from newsletter.i18n import format_period
 from newsletter.issue.summary import summary_text
 
 __all__ = [
@@ -35,7 +36,7 @@ def _stamp(day: dt.date) -> str:
     return f"{day.isoformat()}T08:00:00Z"
 
 
-def render_search_index(archive: Archive) -> bytes:
+def render_search_index(archive: Archive, language: str = "en") -> bytes:
     """The search data as a script (a JSON array), so search works from file:// too."""
     records = []
     for issue in archive.issues:
@@ -46,8 +47,8 @@ def render_search_index(archive: Archive) -> bytes:
                     "title": entry.title,
                     "summary": " ".join(summary.split()),
                     "theme": section.theme,
-                    "issue": issue.range.label,
-                    "date": day_label(entry.date),
+                    "issue": format_period(issue.range, language),
+                    "date": day_label(entry.date, language),
                     "url": f"{issue.slug}/index.html#{entry.anchor}",
                 })
     lines = ",\n".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in records)
@@ -100,7 +101,7 @@ def render_atom(archive: Archive, config: Config, base: str | None, pages: Archi
             _sub(entry, "category", term=section.theme)
         if issue.preheader:
             _sub(entry, "summary", issue.preheader)
-        content = pages.render("entry.html", base or "", issue=issue_view(issue, base or ""))
+        content = pages.render("entry.html", base or "", issue=issue_view(issue, base or "", config.language))
         _sub(entry, "content", content.decode("utf-8"), type="html")
     return _xml(feed)
 

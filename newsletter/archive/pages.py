@@ -19,8 +19,8 @@ from markupsafe import Markup
 from newsletter.archive.issues import Archive, ArchivedIssue, ArchivedItem, ArchivedSection
 from newsletter.config.loader import Config
 from newsletter.config.palette import palette_for
-from newsletter.daterange import DateRange
 from newsletter.errors import BuildError
+from newsletter.i18n import format_day, format_period, format_span
 from newsletter.issue.render import template_environment
 from newsletter.issue.summary import summary_html
 
@@ -33,21 +33,9 @@ __all__ = [
 ]
 
 
-def day_label(day: dt.date) -> str:
-    """`3 July 2023`: how the pages, the feed and the search index write a date."""
-    return f"{day.day} {day:%B %Y}"
-
-
-def _span(date_range: DateRange) -> str:
-    """`1–31 July 2023`, `15 June – 14 July 2023`, `3 July 2023` for one day."""
-    start, end = date_range.start, date_range.end
-    if start == end:
-        return day_label(end)
-    if (start.year, start.month) == (end.year, end.month):
-        return f"{start.day}–{end.day} {end:%B %Y}"
-    if start.year == end.year:
-        return f"{start.day} {start:%B} – {day_label(end)}"
-    return f"{day_label(start)} – {day_label(end)}"
+def day_label(day: dt.date, language: str = "en") -> str:
+    """`3 July 2023` (`3 juillet 2023`): how the pages, the feed and the search index write a date."""
+    return format_day(day, language)
 
 
 _HEADING = re.compile(r"<(/?)h[1-6]>")
@@ -58,30 +46,31 @@ def _summary_html(markdown: str) -> Markup:
     return Markup(_HEADING.sub(r"<\1h4>", summary_html(markdown)))
 
 
-def _entry_view(entry: ArchivedItem, issue: ArchivedIssue, section: ArchivedSection, root: str) -> dict[str, Any]:
+def _entry_view(entry: ArchivedItem, issue: ArchivedIssue, section: ArchivedSection, root: str,
+                language: str) -> dict[str, Any]:
     item = entry.item
     return {
         "title": entry.title,
-        "date": day_label(entry.date),
+        "date": day_label(entry.date, language),
         "iso_date": entry.date.isoformat(),
         "source": entry.source,
         "anchor": entry.anchor,
         "item": item,
         "summary_html": _summary_html(item.summary) if item else None,
         "issue_url": f"{root}{issue.slug}/index.html#{entry.anchor}",
-        "issue_label": issue.range.label,
+        "issue_label": format_period(issue.range, language),
         "theme": section.theme,
         "theme_url": f"{root}themes/{section.slug}/index.html",
     }
 
 
-def issue_view(issue: ArchivedIssue, root: str) -> dict[str, Any]:
+def issue_view(issue: ArchivedIssue, root: str, language: str = "en") -> dict[str, Any]:
     """An issue as the templates see it, its links relative to `root` (the page's way up
     to the site's root, or the base URL for the feed's absolute links)."""
     return {
         "slug": issue.slug,
-        "label": issue.range.label,
-        "span": _span(issue.range),
+        "label": format_period(issue.range, language),
+        "span": format_span(issue.range, language),
         "subject": issue.subject,
         "preheader": issue.preheader,
         "url": f"{root}{issue.slug}/index.html",
@@ -93,7 +82,7 @@ def issue_view(issue: ArchivedIssue, root: str) -> dict[str, Any]:
                 "anchor": s.anchor,
                 "count": len(s.items),
                 "url": f"{root}themes/{s.slug}/index.html",
-                "entries": [_entry_view(e, issue, s, root) for e in s.items],
+                "entries": [_entry_view(e, issue, s, root, language) for e in s.items],
             }
             for s in issue.sections
         ],
@@ -148,15 +137,15 @@ def theme_counts(archive: Archive, root: str) -> list[dict[str, Any]]:
     return [{"theme": t, "count": counts[t], "url": f"{root}themes/{slug}/index.html"} for t, slug in archive.themes]
 
 
-def theme_groups(archive: Archive, theme: str, root: str) -> list[dict[str, Any]]:
+def theme_groups(archive: Archive, theme: str, root: str, language: str = "en") -> list[dict[str, Any]]:
     """A theme page's content: that theme's items, grouped by issue, newest first."""
     groups = []
     for issue in archive.issues:
         for section in issue.sections:
             if section.theme == theme and section.items:
                 groups.append({
-                    "label": issue.range.label,
+                    "label": format_period(issue.range, language),
                     "url": f"{root}{issue.slug}/index.html#{section.anchor}",
-                    "entries": [_entry_view(e, issue, section, root) for e in section.items],
+                    "entries": [_entry_view(e, issue, section, root, language) for e in section.items],
                 })
     return groups

@@ -59,25 +59,26 @@ def render_site(archive: Archive, config: Config, *, base_url: str | None = None
     """Every file of the site, by path relative to the site's root; no I/O."""
     base = _base(base_url)
     pages = ArchivePages(config, archive, base)
+    language = config.language
     issues = archive.issues
     files: dict[str, bytes] = {}
     files["index.html"] = pages.render(
-        "index.html", "", issues=[issue_view(i, "") for i in issues],
+        "index.html", "", issues=[issue_view(i, "", language) for i in issues],
         theme_counts=theme_counts(archive, ""))
     for n, issue in enumerate(issues):
-        newer = issue_view(issues[n - 1], "../") if n > 0 else None
-        older = issue_view(issues[n + 1], "../") if n + 1 < len(issues) else None
+        newer = issue_view(issues[n - 1], "../", language) if n > 0 else None
+        older = issue_view(issues[n + 1], "../", language) if n + 1 < len(issues) else None
         files[f"{issue.slug}/index.html"] = pages.render(
-            "issue.html", "../", issue=issue_view(issue, "../"), newer=newer, older=older,
+            "issue.html", "../", issue=issue_view(issue, "../", language), newer=newer, older=older,
             web_url=f"{base}{issue.slug}/" if base else None)
     for theme, slug in archive.themes:
-        groups = theme_groups(archive, theme, "../../")
+        groups = theme_groups(archive, theme, "../../", language)
         files[f"themes/{slug}/index.html"] = pages.render(
             "theme.html", "../../", theme=theme, groups=groups,
             item_count=sum(len(g["entries"]) for g in groups))
     files["site.css"] = pages.render("site.css", "")
     files["search.js"] = pages.env.get_template("archive/search.js").render().encode("utf-8")
-    files[SEARCH_INDEX] = render_search_index(archive)
+    files[SEARCH_INDEX] = render_search_index(archive, language)
     files["feed.xml"] = render_atom(archive, config, base, pages)
     if base:
         files["sitemap.xml"] = render_sitemap(archive, base)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parseaddr, quote
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from newsletter.config.approval import ApprovalConfig, read_approval, read_timezone
@@ -40,6 +41,7 @@ from newsletter.config.sections import (
 )
 from newsletter.config.urls import normalise_site_url, route_path
 from newsletter.errors import ConfigError, NewsletterError, raise_all
+from newsletter.i18n import SHIPPED, language_problem, pick_text
 from newsletter.journal import StateLocation, parse_state
 from newsletter.yamldoc import LineMap, load_yaml
 
@@ -102,6 +104,18 @@ class Config:
         return self.clip or ("excerpt" if self.archive_url else "refuse")
     approval: ApprovalConfig = field(default_factory=ApprovalConfig)  # approve, then schedule (issue 30)
     timezone: str | None = None  # IANA zone for --at times; None = the machine's
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)  # the officer's words per language, by key
+
+    def in_language(self, tag: str) -> Config:
+        """This config as a reader of `tag` gets it: its language, and the officer's texts
+        (subject, intro, footer, quiet note, preheader, consent) in that language where given."""
+        chosen = {key: pick_text(texts, tag) for key, texts in self.texts.items()}
+        words: dict[str, Any] = {key: text for key, text in chosen.items() if text is not None and key != "consent"}
+        subscribe = self.subscribe
+        consent = chosen.get("consent")
+        if subscribe and consent:
+            subscribe = replace(subscribe, consent=consent.replace("{name}", self.name))
+        return replace(self, language=tag, subscribe=subscribe, **words)
 
     @property
     def subscribers_file(self) -> Path:
@@ -111,6 +125,11 @@ class Config:
     @property
     def root(self) -> Path:
         return self.path.parent
+
+    @property
+    def locale_dir(self) -> Path:
+        """The officer's own catalogues (`locale/<lang>/LC_MESSAGES/newsletter.po`), read first."""
+        return self.root / "locale"
 
     @property
     def items_dir(self) -> Path:
@@ -160,6 +179,7 @@ def load_config(path: Path) -> Config:
         raise ConfigError("must be a YAML mapping of settings", path=path, line=1)
     r = ConfigReader(path)
     r.validate(data, TOP.names)  # names only: each top-level value's own reader words its errors
+    language = r.language = _language(r, data)  # first: the officer's per-language texts are picked by it
 
     name = r.text(data, "name", required=True) or ""
     sender = _mail_address(r, data, "from", r.text(data, "from", required=True) or "")
@@ -173,10 +193,11 @@ def load_config(path: Path) -> Config:
                               "e.g. https://example.org/unsubscribe")
         unsub_mailto = _mailto(r, unsub, (r.text(unsub, "mailto", required=True) or "").removeprefix("mailto:"))
     subject = r.value(data, TOP["subject"])
-    try:
-        subject.format(name="", period="", count=0, themes="", month="")
-    except (KeyError, IndexError, ValueError) as exc:
-        r.error(data, "subject", f"bad placeholder {exc}", "use {name}, {period}, {count} or {themes}")
+    for template in {subject, *r.texts.get("subject", {}).values()}:
+        try:
+            template.format(name="", period="", count=0, themes="", month="")
+        except (KeyError, IndexError, ValueError) as exc:
+            r.error(data, "subject", f"bad placeholder {exc}", "use {name}, {period}, {count} or {themes}")
     archive_url = r.text(data, "archive_url")
     if archive_url and not _is_web_address(archive_url):
         r.error(data, "archive_url", f"not a web address: {archive_url!r}",
@@ -197,7 +218,7 @@ def load_config(path: Path) -> Config:
     bounce_mailbox, bounce_imap, verp, return_path = _read_bounces(r, bounces)
     sources = read_sources(r, data, themes)
     theme_rules = read_rules(r, data, "theme_rules", themes)
-    texts = r.values(data, TOP, "preheader", "language", "intro", "footer", "quiet_month")
+    texts = r.values(data, TOP, "preheader", "intro", "footer", "quiet_month")
     texts["reply_to"] = _mail_address(r, data, "reply_to", r.text(data, "reply_to") or "") or None
     templates = r.value(data, TOP["templates"])
     secrets = r.values(tokens, TOKENS, "secret_env", "secret_file", "old_secrets_env")
@@ -221,7 +242,7 @@ def load_config(path: Path) -> Config:
         reply_to=texts["reply_to"],
         subject=subject,
         preheader=texts["preheader"],
-        language=texts["language"],
+        language=language,
         list_id=list_id,
         intro=texts["intro"],
         footer=texts["footer"],
@@ -248,6 +269,7 @@ def load_config(path: Path) -> Config:
         summary_words=summary_words,
         buttons=buttons,
         clip=clip,
+        texts=dict(r.texts),
         approval=approval,
         timezone=timezone,
         state_location=state,
@@ -273,6 +295,16 @@ def _state(r: ConfigReader, data: LineMap, path: Path) -> StateLocation | None:
     except NewsletterError as exc:
         r.error(data, "state", exc.message.removeprefix("state: "), exc.hint)
         return None
+
+
+def _language(r: ConfigReader, data: LineMap) -> str:
+    """`language:`, a tag Babel knows (its dates and plural rules come from there)."""
+    tag = r.value(data, TOP["language"])
+    problem = language_problem(tag)
+    if problem:
+        r.error(data, "language", problem, f"use a language tag such as {', '.join(SHIPPED)} or fr-FR")
+        return str(TOP.default("language"))
+    return str(tag)
 
 
 def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, str | None, bool, str | None]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from newsletter.config.schema import Key, Section
 from newsletter.errors import ConfigError, NewsletterError
+from newsletter.i18n import language_problem, pick_text
 from newsletter.yamldoc import LineMap
 
 __all__ = ["ConfigReader"]
@@ -27,6 +28,8 @@ _KINDS: dict[str, tuple[Any, str]] = {
     "flag": (lambda v: isinstance(v, bool), "must be true or false"),
     "list": (lambda v: isinstance(v, list), "must be a list"),
     "mapping": (lambda v: isinstance(v, LineMap), "must be a mapping of settings"),
+    "texts": (lambda v: isinstance(v, (str, int, float, LineMap)) and not isinstance(v, bool),
+              "must be text, or a text per language ({en: ..., cy: ...})"),
     "any": (lambda v: True, ""),
 }
 
@@ -38,6 +41,8 @@ class ConfigReader:
         self.path = path
         self.errors: list[NewsletterError] = []
         self._reported: set[tuple[int | None, str]] = set()
+        self.language = "en"  # the config's `language`: which of a `texts` value's languages reads as its text
+        self.texts: dict[str, dict[str, str]] = {}  # each `texts` key given per language: its texts by tag
 
     def error(self, where: LineMap | None, key: str, message: str, hint: str | None = None) -> None:
         line = where.line_of(key) if isinstance(where, LineMap) else None
@@ -106,6 +111,9 @@ class ConfigReader:
             if key.required:
                 return text or ""
             return text if text or default is None else default
+        if key.kind == "texts":
+            text = self.localised(data, name)
+            return text if text or default is None else default
         if key.kind == "path":
             return self.path_value(data, name)
         if key.kind in ("int", "float"):
@@ -117,6 +125,30 @@ class ConfigReader:
                 return default
             return flag
         raise ValueError(f"{name}: a {key.kind} has its own reader")
+
+    def localised(self, data: LineMap, key: str) -> str | None:
+        """The officer's own words: one text, or `{en: ..., cy: ...}`. The text in the config's
+        `language` is returned (it must be there); every language's is kept in `self.texts`."""
+        value = data.get(key)
+        if not isinstance(value, LineMap):
+            return self.text(data, key)
+        texts: dict[str, str] = {}
+        for tag, text in value.items():
+            problem = language_problem(str(tag))
+            if problem:
+                self.error(value, tag, problem, "use a language tag such as en, cy or fr-FR")
+            elif not isinstance(text, (str, int, float)) or isinstance(text, bool) or not str(text).strip():
+                self.error(value, tag, "must be text")
+            else:
+                texts[str(tag)] = str(text).strip()
+        if not texts:
+            return None
+        self.texts[key] = texts
+        chosen = pick_text(texts, self.language)
+        if chosen is None:
+            self.error(data, key, f"no text in {self.language!r}, the config's `language`",
+                       f"add `{self.language}: ...` under `{key}:`")
+        return chosen
 
     def values(self, data: LineMap, section: Section, *names: str) -> dict[str, Any]:
         """`value` for the named keys of `section` (every key when none are named)."""

@@ -21,7 +21,8 @@ __all__ = ["DOCS_THEME", "render_page", "table"]
 
 DOCS_THEME = "Neglect"  # the theme the reference's examples name
 _KIND_WORDS = {"text": "text", "path": "path (relative to the config)", "int": "whole number", "float": "number",
-               "flag": "true/false", "list": "list", "mapping": "mapping"}
+               "flag": "true/false", "list": "list", "mapping": "mapping",
+               "texts": "text, or one per language"}
 _BLOCK = re.compile(r"(<!-- keys: ([a-z_]+) -->\n)(.*?)(<!-- end of keys -->)", re.S)
 
 

@@ -12,7 +12,8 @@ Four things read it, so they cannot drift apart:
 
 A new key is one `Key(...)` line in its section here, then whatever its reader checks
 beyond the kind. Kinds: `text`, `path` (text, resolved beside the config), `int` and
-`float` (positive numbers), `flag` (true/false), `list`, `mapping`. In an example,
+`float` (positive numbers), `flag` (true/false), `list`, `mapping`, and `texts` (the
+officer's own words: one text, or one per language, `{en: ..., cy: ...}`). In an example,
 `<theme>` stands for one of the configured themes and `example.org` for the sender's domain.
 """
 
@@ -33,7 +34,7 @@ REQUIRED: Any = _Required()  # a key without a default: the loader reports it mi
 
 # What `ConfigReader.validate` checks for each kind (reader.py words the errors).
 CHECKED_AS = {"text": "text", "path": "text", "int": "number", "float": "number", "flag": "flag",
-              "list": "list", "mapping": "mapping"}
+              "list": "list", "mapping": "mapping", "texts": "texts"}
 
 
 @dataclass(frozen=True)
@@ -96,14 +97,14 @@ TOP = Section("", (
     Key("from", "text", REQUIRED, "the sender, also the envelope sender that bounces go to",
         '"Example Trust Learning <digest@example.org>"', type=ADDRESS),
     Key("reply_to", "text", None, "where replies go", '"Example Trust Learning <learning@example.org>"', type=ADDRESS),
-    Key("subject", "text", "{name}: {period}", "the subject; placeholders `{name}`, `{period}`, `{count}`, `{themes}`",
+    Key("subject", "texts", "{name}: {period}", "the subject; placeholders `{name}`, `{period}`, `{count}`, `{themes}`",
         "\"{name}: what's new in {period}\"", type="text template"),
-    Key("preheader", "text", None, "the hidden inbox preview line, 40 characters or more",
+    Key("preheader", "texts", None, "the hidden inbox preview line, 40 characters or more",
         '"New research, policy and practice in child protection"', shown="the table of contents"),
-    Key("language", "text", "en", "the `lang` of the HTML, and the language of the email's own words", "en-GB",
-        type="language tag"),
-    Key("intro", "text", None, "a paragraph at the top of every issue", '"Here is our round-up of the month."'),
-    Key("footer", "text", None, "a paragraph at the bottom, above the unsubscribe links",
+    Key("language", "text", "en", "the language of the email's own words, its dates and `<html lang>`", "cy",
+        type="language tag", more="(bundled: `en`, `cy`, `de`, `es`, `fr`; [guide](../guides/languages.md))"),
+    Key("intro", "texts", None, "a paragraph at the top of every issue", '"Here is our round-up of the month."'),
+    Key("footer", "texts", None, "a paragraph at the bottom, above the unsubscribe links",
         '"You receive this digest because you signed up at a training event."'),
     Key("themes", "list", REQUIRED, "theme display names, in display order", "[Domestic abuse, Neglect]",
         type="list of text"),
@@ -112,7 +113,7 @@ TOP = Section("", (
     Key("preferences_url", "text", None, 'the public address of the "Manage your topics" page',
         shown="none (no page, no link)", more="([guide](../guides/topics.md))",
         **_url("https://example.org/unsubscribe/preferences")),
-    Key("quiet_month", "text", None, "a short note for subscribers whose chosen themes have no items in an issue",
+    Key("quiet_month", "texts", None, "a short note for subscribers whose chosen themes have no items in an issue",
         '"Nothing new in your topics this month."', shown="none (quiet subscribers are skipped)",
         more="([guide](../guides/topics.md))"),
     Key("archive_url", "text", None, "where the web archive is published",
@@ -261,7 +262,7 @@ SAMPLE_RECIPIENT = Section("sample_recipient", (
 SUBSCRIBE = Section("subscribe", (
     Key("url", "text", REQUIRED, "where the sign-up page is served (a path of its own on the subscriber site)",
         **_url("https://example.org/subscribe")),
-    Key("consent", "text", DEFAULT_CONSENT, "the consent wording shown on the form and kept on record",
+    Key("consent", "texts", DEFAULT_CONSENT, "the consent wording shown on the form and kept on record",
         '"Yes, send me the monthly digest."', shown="a sentence naming the list"),
     Key("expires_days", "int", 7, "how long a confirmation link works, in days"),
     Key("min_seconds", "float", 3.0, "a form posted sooner after it was shown is asked again (simple bots)"),

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from newsletter.config.reader import ConfigReader
 from newsletter.config.schema import COLORS, DEFAULT_CONSENT, DKIM, SMTP, SOURCES, SUBSCRIBE
+from newsletter.i18n import SHIPPED, translations
 from newsletter.yamldoc import LineMap
 
 __all__ = [
@@ -253,10 +254,13 @@ def read_subscribe(r: ConfigReader, data: LineMap, taken: dict[str, str]) -> Sub
     if url and path in taken:
         r.error(section, "url", f"must have another path than {taken[path]}",
                 "the same server answers both, e.g. https://example.org/subscribe")
-    name = data.get("name")
     values = r.values(section, SUBSCRIBE, "consent", "expires_days", "min_seconds", "client_limit",
                       "hourly_limit", "welcome")
-    values["consent"] = values["consent"].replace("{name}", str(name or "our newsletter"))
+    name = str(data.get("name") or "our newsletter")
+    if section.get("consent") is None:  # the bundled wording, in every language a reader may have
+        r.texts["consent"] = {tag: _default_consent(tag, r.path.parent / "locale") for tag in {*SHIPPED, r.language}}
+        values["consent"] = r.texts["consent"][r.language]
+    values["consent"] = values["consent"].replace("{name}", name)
     return SubscribeConfig(url=url, allowed_origins=_read_origins(r, section), **values)
 
 
@@ -275,6 +279,12 @@ def _read_origins(r: ConfigReader, section: LineMap) -> tuple[str, ...]:
             continue
         origins.append(f"{parts.scheme}://{parts.netloc}")
     return tuple(origins)
+
+
+def _default_consent(tag: str, own: Path) -> str:
+    words = translations(tag, own).gettext("I would like to receive %(name)s by email. I can unsubscribe at any "
+                                           "time with the link in every email.")
+    return words.replace("%(name)s", "{name}")
 
 
 def _is_page_address(url: str) -> bool:

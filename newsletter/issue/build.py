@@ -72,7 +72,7 @@ def sample_values(rendered: RenderedIssue, config: Config) -> dict[str, str]:
     """The sample recipient's values for the slots, as shown in email.html and email.txt."""
     name, email = config.sample_recipient
     token = make_token(SAMPLE_SECRET, config.list_id, email)
-    return {"greeting": greeting(name), "unsubscribe_url": unsubscribe_url(config, token),
+    return {"greeting": greeting(name, config=config), "unsubscribe_url": unsubscribe_url(config, token),
             "preferences_url": preferences_url(config, token)}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gettext
 import hashlib
 import html
 import re
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from email.utils import format_datetime, formataddr, parseaddr
 
 from newsletter.config.loader import Config
+from newsletter.i18n import translations
 from newsletter.issue.render import RenderedIssue
 from newsletter.issue.wire import quoted_printable
 
@@ -217,10 +219,12 @@ def greeting_name(name: str) -> str:
     return words[0]
 
 
-def greeting(name: str, first_name: str = "") -> str:
-    """"Hello Jo,": the `first_name` given, or one derived from the whole name."""
+def greeting(name: str, first_name: str = "", config: Config | None = None) -> str:
+    """"Hello Jo,": the `first_name` given, or one derived from the whole name; in the
+    config's language (English without a config)."""
+    words = translations(config.language, config.locale_dir) if config else gettext.NullTranslations()
     who = clean_header_text(first_name) or greeting_name(name)
-    return f"Hello {who}," if who else "Hello,"
+    return words.gettext("Hello %(name)s,") % {"name": who} if who else words.gettext("Hello,")
 
 
 def _values(config: Config, recipient: Recipient, token: str, message_id: str, date: str) -> dict[str, str]:
@@ -228,7 +232,7 @@ def _values(config: Config, recipient: Recipient, token: str, message_id: str, d
     # the token rides in the subject, so `bounces import` knows whom a mailto request is
     # about even when it comes from another address (a forwarding mailbox)
     mailto = f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe%20{token}"
-    text = {"greeting": greeting(recipient.name, recipient.first_name), "unsubscribe_url": unsub,
+    text = {"greeting": greeting(recipient.name, recipient.first_name, config), "unsubscribe_url": unsub,
             "preferences_url": preferences_url(config, token)}
     values = {
         "h:to": _address(recipient.name, recipient.email),

@@ -22,6 +22,7 @@ from premailer import Premailer
 from newsletter.config.loader import Config
 from newsletter.config.palette import palette_for
 from newsletter.errors import BuildError
+from newsletter.i18n import format_day, format_month, format_number, format_period, translations
 from newsletter.issue.items import Item
 from newsletter.issue.selection import Issue
 from newsletter.issue.summary import shorten_summary, summary_html, summary_text, teaser
@@ -74,9 +75,23 @@ def template_environment(config: Config) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
     env.filters["wrap"] = wrap_text
+    install_language(env, config)
     return env
+
+
+def install_language(env: jinja2.Environment, config: Config) -> None:
+    """The words of `config.language` for `{% trans %}` and `_()`, its dates and numbers as
+    filters (`day`, `month`, `number`). Whitespace inside a `{% trans %}` block is collapsed,
+    so a sentence may wrap in the template (babel.cfg extracts with `trimmed` too)."""
+    language = config.language
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_translations(translations(language, config.locale_dir), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["day"] = lambda day: format_day(day, language)
+    env.filters["month"] = lambda day: format_month(day, language)
+    env.filters["number"] = lambda number: format_number(number, language)
 
 
 def wrap_text(text: str, width: int = 72, indent: str = "") -> str:
@@ -93,12 +108,9 @@ def wrap_text(text: str, width: int = 72, indent: str = "") -> str:
     return "\n".join(out)
 
 
-def _format_date(day: Any) -> str:
-    return f"{day.day} {day:%B %Y}"
-
-
 def subject_for(config: Config, issue: Issue) -> str:
-    text = config.subject.format(name=config.name, period=issue.range.label, month=issue.range.label,
+    period = format_period(issue.range, config.language)
+    text = config.subject.format(name=config.name, period=period, month=period,
                                  count=len(issue.items), themes=", ".join(issue.themes))
     return " ".join(text.split())
 
@@ -106,9 +118,11 @@ def subject_for(config: Config, issue: Issue) -> str:
 def preheader_for(config: Config, issue: Issue) -> str:
     if config.preheader:
         return " ".join(config.preheader.split())
-    parts = [f"{s.theme} ({len(s.items)})" for s in issue.sections]
+    words = translations(config.language, config.locale_dir)
+    parts = [f"{s.theme} ({format_number(len(s.items), config.language)})" for s in issue.sections]
     count = len(issue.items)
-    text = f"{count} new {'item' if count == 1 else 'items'} in this issue: " + ", ".join(parts)
+    text = words.ngettext("%(count)s new item in this issue: %(themes)s", "%(count)s new items in this issue: %(themes)s",
+                          count) % {"count": format_number(count, config.language), "themes": ", ".join(parts)}
     if len(text) < 60 and issue.items:  # inboxes show ~90 characters: name the newest item too
         text += f". {issue.items[0].title}"
     return text
@@ -128,15 +142,16 @@ def _entry(item: Item, config: Config, anchor: str, numbers: dict[str, int]) -> 
     button = links.pop(0) if config.buttons and links else None
     call = item.links[0] if item.links else None
     text_links = []
+    see_also = translations(config.language, config.locale_dir).gettext("See also:")
     for text, url in [*((f"{link.label}: {link.title}", link.url) for link in item.links),
-                      *((f"See also: {s.title}", s.url) for s in item.see_also)]:
+                      *((f"{see_also} {s.title}", s.url) for s in item.see_also)]:
         first = url not in numbers
         number = numbers.setdefault(url, len(numbers) + 1)
         text_links.append({"number": number, "text": text, "url": url, "first": first})
     return {
         "item": item,
         "anchor": anchor,
-        "date": _format_date(item.date),
+        "date": format_day(item.date, config.language),
         "summary_html": Markup(summary_html(summary)),
         "summary_text": summary_text(summary),
         "call": call,
@@ -212,7 +227,7 @@ def _context(config: Config, issue: Issue, subject: str, preheader: str) -> dict
         "organisation": config.organisation,
         "subject": subject,
         "preheader": preheader,
-        "period": issue.range.label,
+        "period": format_period(issue.range, config.language),
         "sections": sections,
         "item_count": len(issue.items),
         "web_url": web_url,

@@ -27,6 +27,7 @@ import jinja2
 from newsletter.config.loader import Config
 from newsletter.config.selections import Selection, selection_of, unknown_theme_error
 from newsletter.errors import NewsletterError, SendError
+from newsletter.i18n import format_number, format_period, translations
 from newsletter.issue.build import BuildResult, render_files, result_of
 from newsletter.issue.render import RenderedIssue, render_issue, template_environment
 
@@ -44,7 +45,8 @@ Key = frozenset[str] | None  # chosen themes with items; None = the whole issue;
 
 
 def quiet_subject(config: Config, period: str) -> str:
-    return f"{config.name}: nothing new in your topics for {period}"
+    words = translations(config.language, config.locale_dir)
+    return words.gettext("%(name)s: nothing new in your topics for %(period)s") % {"name": config.name, "period": period}
 
 
 class Variants:
@@ -112,11 +114,15 @@ class Variants:
                             hint="this recipient should have been skipped as a quiet month; please report it")
         issue = self.full.issue
         count = len(issue.items)
-        preheader = (f"Nothing new in the topics you chose for {issue.range.label}; the full issue has "
-                     f"{count} {'item' if count == 1 else 'items'}.")
+        language = self.config.language
+        period = format_period(issue.range, language)
+        words = translations(language, self.config.locale_dir)
+        preheader = words.ngettext("Nothing new in the topics you chose for %(period)s; the full issue has %(count)s item.",
+                                   "Nothing new in the topics you chose for %(period)s; the full issue has %(count)s items.",
+                                   count) % {"period": period, "count": format_number(count, language)}
         self.renders += 1
         return render_issue(issue, self.config, env=self.env, template="quiet",
-                            subject=quiet_subject(self.config, issue.range.label), preheader=preheader,
+                            subject=quiet_subject(self.config, period), preheader=preheader,
                             extra={"note": self.config.quiet_month})
 
 

@@ -22,7 +22,8 @@ from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
 from newsletter.config.loader import Config
-from newsletter.issue.render import template_environment
+from newsletter.i18n import format_day, translations
+from newsletter.issue.render import template_environment, wrap_text
 from newsletter.send.branded import branded_html
 from newsletter.send.messages import load_signer_for
 
@@ -76,15 +77,19 @@ def _finish(config: Config, message: EmailMessage, text: str, html: str) -> byte
 
 def compose_confirmation(config: Config, confirmation: Confirmation, *, now: dt.datetime | None = None) -> bytes:
     """The complete message, CRLF line ends; DKIM-signed when the config signs the issue."""
-    subject = f"Please confirm your subscription to {config.name}"
+    words = translations(config.language, config.locale_dir)
+    subject = words.gettext("Please confirm your subscription to %(name)s") % {"name": config.name}
     message = _message(config, confirmation.email, subject, "signup", now)
-    until = confirmation.expires.strftime("%d %B %Y")
-    text = (
-        f"Someone, we hope you, asked to receive {config.name} at {confirmation.email}.\n\n"
-        f"To confirm, open this link and press Confirm:\n\n{confirmation.link}\n\n"
-        f"The link works until {until}. If you did not ask for this, ignore this email:\n"
-        "you will not hear from us again.\n"
-    )
+    until = format_day(confirmation.expires.date(), config.language)
+    asked = words.gettext("Someone, we hope you, asked to receive %(name)s at %(email)s.")
+    ending = words.gettext("The link works until %(until)s. If you did not ask for this, ignore this email: "
+                           "you will not hear from us again.")
+    text = "\n\n".join((
+        wrap_text(asked % {"name": config.name, "email": confirmation.email}),
+        words.gettext("To confirm, open this link and press Confirm:"),
+        confirmation.link,
+        wrap_text(ending % {"until": until}),
+    )) + "\n"
     html = branded_html(config, "confirmation.html", subject=subject, email=confirmation.email,
                         link=confirmation.link, until=until)
     return _finish(config, message, text, html)
@@ -109,7 +114,7 @@ def latest_issue_link(config: Config) -> str | None:
 def compose_welcome(config: Config, welcome: Welcome, *, now: dt.datetime | None = None) -> bytes:
     """The welcome message from its templates, with List-Unsubscribe as on every issue."""
     unsubscribe = f"{config.unsubscribe_url}?t={quote(welcome.token, safe='')}"
-    subject = f"Welcome to {config.name}"
+    subject = translations(config.language, config.locale_dir).gettext("Welcome to %(name)s") % {"name": config.name}
     message = _message(config, welcome.email, subject, "welcome", now)
     message["List-Id"] = f"<{config.list_id}>"
     message["List-Unsubscribe"] = f"<{unsubscribe}>, <mailto:{config.unsubscribe_mailto}?subject=unsubscribe>"

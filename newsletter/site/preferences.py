@@ -29,6 +29,7 @@ from newsletter import journal
 from newsletter.config.loader import Config
 from newsletter.config.selections import Selection, ordered, selection_of, stored_choice
 from newsletter.config.urls import route_path
+from newsletter.i18n import translations
 from newsletter.site.pages import SubscriberSite, site_of, token_of, unsubscribe_path
 
 __all__ = ["ThemeBox", "current_choice", "preferences_path", "preferences_routes", "topics_link"]
@@ -114,7 +115,8 @@ async def preferences_action(request: Request) -> Response:
         suppressed = await site.run(lambda db: journal.is_suppressed(db, email))
         return _page(site, "form", token, status=400, email=email, themes=_boxes(config, frozenset()),
                      unsubscribed=suppressed,
-                     problem="Tick at least one topic. To stop getting emails altogether, unsubscribe instead.")
+                     problem=translations(site.config.language, site.config.locale_dir).gettext(
+                         "Tick at least one topic. To stop getting emails altogether, unsubscribe instead."))
     selection = selection_of(ticked, config)
     stored = list(ordered(selection, config) or ())  # [] = everything, new themes included
     await site.run(lambda db: journal.set_preferences(db, email, stored))

@@ -17,6 +17,7 @@ bad, forged, expired or superseded link gets the same page.
 
 from __future__ import annotations
 
+import gettext
 import logging
 import time
 from typing import Any
@@ -33,6 +34,7 @@ from newsletter.audience.signups import client_network, confirm, read_request, r
 from newsletter.config.loader import Config
 from newsletter.config.sections import SubscribeConfig
 from newsletter.errors import ConfigError
+from newsletter.i18n import translations
 from newsletter.issue.render import template_environment
 from newsletter.send.signupmail import SignupMail, confirm_link_base, signup_settings
 from newsletter.site.pages import SubscriberSite, site_of, token_of
@@ -98,6 +100,11 @@ async def subscribe_page(request: Request) -> Response:
     return _form_page(site_of(request))
 
 
+def _words(config: Config) -> gettext.NullTranslations:
+    """The page's own messages in the list's language."""
+    return translations(config.language, config.locale_dir)
+
+
 def _origin_of(request: Request, site: SubscriberSite) -> str | None:
     """Where the form was posted from: "" for our own page (or a client that sends no
     Origin: browsers always send one on a cross-site POST), the origin when it is in
@@ -133,12 +140,12 @@ async def subscribe_action(request: Request) -> Response:
     config, settings = site.config, _settings(site)
     form = await _read(request, config)
     if form is None:
-        return _form_page(site, status=400, problem="The form could not be read. Please try again.")
+        return _form_page(site, status=400, problem=_words(config).gettext("The form could not be read. Please try again."))
     origin = _origin_of(request, site)
     if origin is None:
         log.info("sign-up refused: posted from another website")
-        return _form_page(site, status=403, problem="This form was sent from another website. "
-                                                    "To subscribe, please fill it in here.")
+        return _form_page(site, status=403, problem=_words(config).gettext(
+                              "This form was sent from another website. To subscribe, please fill it in here."))
     email, name = _text(form, "email"), _text(form, "name")
     themes = tuple(t for t in form.getlist("theme") if isinstance(t, str))
     values: dict[str, Any] = {"email": email, "name": name, "themes": themes}
@@ -153,7 +160,8 @@ async def subscribe_action(request: Request) -> Response:
         signup = read_request(config, email, name, themes, source)
     except ValueError as exc:
         return _form_page(site, status=400, values=values, source=source,
-                          problem=f"Please enter a valid email address ({exc}).")
+                          problem=_words(config).gettext("Please enter a valid email address (%(reason)s).")
+                          % {"reason": exc})
     client = client_key(site.keys()[0], client_network(request.client.host if request.client else ""))
 
     def admit(db: journal.Db) -> str | int:

@@ -319,7 +319,7 @@ def test_a_custom_range_issue_gets_its_own_page_in_date_order(built: Config, pro
     assert slugs == ["2023-08", "2023-07-15_2023-08-14", "2023-07", "2023-06"]  # by last day, newest first
     assert "15 July \u2013 14 August 2023" in index
     page = (project / "site" / "2023-07-15_2023-08-14" / "index.html").read_text(encoding="utf-8")
-    assert "<title>15 July to 14 August 2023 &middot; Safeguarding digest</title>" in page
+    assert "<title>15 July \u2013 14 August 2023 &middot; Safeguarding digest</title>" in page  # the language's range
 
 
 # ---------------------------------------------------------------- missing pieces and errors

@@ -326,7 +326,7 @@ def test_missing_unsubscribe_links(july: BuildResult, config: Config) -> None:
 def test_template_without_unsubscribe_link_is_caught_at_build(project: Path) -> None:
     (project / "templates").mkdir()
     html = (TEMPLATES / "email_layout.html").read_text(encoding="utf-8")  # the footer email.html extends
-    html = html.replace('<a href="{{ unsubscribe_url }}">Unsubscribe</a>', "")
+    html = html.replace('<a href="{{ unsubscribe_url }}">{{ _("Unsubscribe") }}</a>', "")
     html = html.replace("<a href=\"mailto:{{ unsubscribe_mailto }}?subject=unsubscribe\">"
                         "{{ unsubscribe_mailto }}</a>", "")
     (project / "templates" / "email_layout.html").write_text(html, encoding="utf-8")

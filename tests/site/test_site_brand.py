@@ -84,7 +84,7 @@ def test_the_confirmation_mail_has_text_first_and_a_branded_html_part(
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    assert link in text and "08 January 2026" in text
+    assert link in text and "8 January 2026" in text  # the language's long date (i18n.format_day)
     assert html.count('href="https://example.org/subscribe/confirm?t=a&amp;b"') == 2  # button and written out
     assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html  # the address is escaped
     assert 'alt="Example Trust Learning"' in html and "1 High St" in html

@@ -24,7 +24,8 @@
     var hits = records.filter(function (x) {
       return words.every(function (w) { return x.text.indexOf(w) !== -1; });
     });
-    status.textContent = hits.length === 1 ? "1 item found" : hits.length + " items found";
+    var words = status.getAttribute("data-found" + Math.min(hits.length, 2)) || "{n}";
+    status.textContent = words.replace("{n}", String(hits.length));
     hits.slice(0, 50).forEach(function (x) {
       var li = document.createElement("li");
       var link = document.createElement("a");

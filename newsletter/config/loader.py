@@ -81,6 +81,7 @@ class Config:
     organisation: Organisation | None = None
     summary_words: int | None = None  # longer summaries end at a sentence, then "Continue reading"
     buttons: bool = False  # each item's first link as a button
+    count_clicks: bool = False  # `tracking.clicks`: item links go through the site's /r/ route, counted
 
     @property
     def subscribers_file(self) -> Path:
@@ -134,6 +135,7 @@ _TOP_KEYS = {
     "footer", "themes", "unsubscribe", "templates", "colors", "smtp", "dkim", "sources",
     "theme_rules", "archive_url", "preferences_url", "quiet_month", "tokens", "bounces",
     "sample_recipient", "subscribe", "logo", "organisation", "summary_words", "buttons",
+    "tracking",
 }
 _TOKENS = {"secret_env": "text", "secret_file": "text", "old_secrets_env": "text", "old_secrets_until": "text"}
 
@@ -204,6 +206,8 @@ def load_config(path: Path) -> Config:
     if not isinstance(buttons, bool):
         r.error(data, "buttons", "must be true or false")
         buttons = False
+    tracking = r.section(data, "tracking", {"clicks": "flag"}) or LineMap()
+    count_clicks = bool(tracking.get("clicks", False))
     raise_all(r.errors)  # every value is read above, so every error is reported at once
     return Config(
         path=path.resolve(),
@@ -242,6 +246,7 @@ def load_config(path: Path) -> Config:
         organisation=organisation,
         summary_words=summary_words,
         buttons=buttons,
+        count_clicks=count_clicks,
     )
 
 
@@ -266,7 +271,7 @@ def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, bool,
 
 def _site_paths(unsubscribe_url: str, preferences_url: str | None) -> dict[str, str]:
     """The paths the subscriber site already answers on, and the key that sets each."""
-    paths = {"/healthz": "the health check (/healthz)"}
+    paths = {"/healthz": "the health check (/healthz)", "/r": "counted links (/r/...)"}
     for key, url in (("unsubscribe.url", unsubscribe_url), ("preferences_url", preferences_url)):
         if url:
             paths[urlsplit(url).path.rstrip("/") or "/"] = key

@@ -4,7 +4,8 @@ Only this package speaks SQL, and callers use it through this one name (`journal
 `journal.suppress`, ...); the modules inside keep one group of tables each:
 `db` opens the file and holds the schema and `transaction`; `runs` the send runs and
 their recipients; `optouts` suppressions and theme preferences; `bouncelog` the bounces
-received; `signups` the sign-ups and their consent; `caches` the feed cache, collected keys and link checks.
+received; `signups` the sign-ups and their consent; `clicks` the counted links (numbers
+only); `caches` the feed cache, collected keys and link checks.
 Addresses are stored by their key (`addresses.address_key`: trimmed, lower-cased), so
 lookups ignore case.
 """
@@ -30,6 +31,7 @@ from newsletter.journal.caches import (
     put_link_checks,
     record_collected,
 )
+from newsletter.journal.clicks import add_clicks, click_counts
 from newsletter.journal.db import SCHEMA, connect, now, transaction
 from newsletter.journal.optouts import (
     Suppression,
@@ -96,11 +98,13 @@ __all__ = [
     "Signup",
     "SignupRequest",
     "Suppression",
+    "add_clicks",
     "all_preferences",
     "apply_plan",
     "bounce_counts",
     "checkpoint",
     "claim_confirmation",
+    "click_counts",
     "confirm_signup",
     "confirmed_signups",
     "count_client",

@@ -107,6 +107,14 @@ CREATE TABLE IF NOT EXISTS signup_clients (
     at REAL NOT NULL               -- Unix time of the sign-up
 );
 CREATE INDEX IF NOT EXISTS signup_clients_client ON signup_clients (client, at);
+-- counted links (tracking.clicks; queries in clicks.py): one row per link of an issue,
+-- a number and nothing else: no reader, no address, no time of a click.
+CREATE TABLE IF NOT EXISTS clicks (
+    slug TEXT NOT NULL,            -- the issue (runs.slug)
+    url TEXT NOT NULL,             -- the item's URL the counted link redirects to
+    count INTEGER NOT NULL DEFAULT 0 CHECK (count >= 0),
+    PRIMARY KEY (slug, url)
+);
 """
 
 

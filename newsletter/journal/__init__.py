@@ -5,7 +5,8 @@ Only this package speaks SQL, and callers use it through this one name (`journal
 `db` opens the file and holds the schema and `transaction`; `runs` the send runs and
 their recipients; `optouts` suppressions and theme preferences; `bouncelog` the bounces
 received; `signups` the sign-ups and their consent; `clicks` the counted links (numbers
-only); `caches` the feed cache, collected keys and link checks.
+only) and `reporting` the counts the issue report adds up; `caches` the feed cache,
+collected keys and link checks.
 Addresses are stored by their key (`addresses.address_key`: trimmed, lower-cased), so
 lookups ignore case.
 """
@@ -49,6 +50,7 @@ from newsletter.journal.optouts import (
     unsuppress,
     unsuppress_if,
 )
+from newsletter.journal.reporting import confirmed_signups_between, list_size, suppressions_between
 from newsletter.journal.runs import (
     RECIPIENT_STATES,
     SUPPRESSED_DURING_RUN,
@@ -106,6 +108,7 @@ __all__ = [
     "claim_confirmation",
     "click_counts",
     "confirm_signup",
+    "confirmed_signups_between",
     "confirmed_signups",
     "count_client",
     "collected_keys",
@@ -122,6 +125,7 @@ __all__ = [
     "is_suppressed",
     "latest_recipient_themes",
     "list_runs",
+    "list_size",
     "list_suppressions",
     "now",
     "open_run",
@@ -142,6 +146,7 @@ __all__ = [
     "suppress",
     "suppress_many",
     "suppressed_addresses",
+    "suppressions_between",
     "transaction",
     "unsuppress",
     "unsuppress_if",

@@ -6,17 +6,19 @@ personalises and signs each message and hands them to `deliver`, recording each
 outcome only after the server answered (`SendReport`). `send_test` mails a few
 addresses without touching the journal; `dry_run` composes everything, sends nothing.
 `build_checked` checks every version the audience receives; `resolve_transport` turns
-the `smtp:` block into the plain `Transport` that `deliver` is handed.
+the `smtp:` block into the plain `Transport` that `deliver` is handed. `issue_report`
+adds up what an issue reached and which items readers followed (`IssueReport`).
 """
 
 from __future__ import annotations
 
 from newsletter.send.plan import SendPlan, prepare_send
+from newsletter.send.readership import IssueReport, issue_report, shown
 from newsletter.send.report import DryRunReport, SendReport
 from newsletter.send.run import dry_run, send_issue
 from newsletter.send.testsend import send_test
 from newsletter.send.transport import resolve_transport
 from newsletter.send.versions import build_checked
 
-__all__ = ["DryRunReport", "SendPlan", "SendReport", "build_checked", "dry_run", "prepare_send", "resolve_transport",
-           "send_issue", "send_test"]
+__all__ = ["DryRunReport", "IssueReport", "SendPlan", "SendReport", "build_checked", "dry_run", "issue_report",
+           "prepare_send", "resolve_transport", "send_issue", "send_test", "shown"]

@@ -19,6 +19,7 @@ from newsletter.issue.build import build_issue
 from newsletter.issue.counted import counted_parts, is_canary
 from newsletter.site.app import create_app
 from newsletter.site.clicks import ClickCounter
+from support.browser import in_own_thread
 from support.sendkit import make_project, send, smtp_block, write_csv
 from support.smtpserver import SmtpServer
 
@@ -77,7 +78,7 @@ def sent(tmp_path: Path, server: SmtpServer, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("NEWSLETTER_TOKEN_SECRET", "test-token-secret")
     config = make_project(tmp_path / "digest", smtp=smtp_block(server.port), extra="tracking: {clicks: true}\n")
     build = build_issue(config, parse_range("2023-07", None, None))
-    send(config, build, write_csv(config.root, READERS))
+    in_own_thread(send, config, build, write_csv(config.root, READERS))  # a browser test's loop may be running
     links = {email: counted_hrefs(html_of(server.handler.received(email)[0]), config) for email, _ in READERS}
     return Sent(config, links)
 

@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 from newsletter.config.loader import Config
 from newsletter.tokens import CANARY, make_click_link, token_keys
 
-__all__ = ["ROUTE_PREFIX", "canary_url", "counted_parts", "is_canary", "is_counted", "link_counter",
-           "site_origin"]
+__all__ = ["ROUTE_PREFIX", "canary_url", "counted_parts", "counted_target", "is_canary", "is_counted",
+           "link_counter", "site_origin"]
 
 ROUTE_PREFIX = "/r/"
 
@@ -85,3 +85,16 @@ def is_canary(url: str, config: Config) -> bool:
 
 
 _CANARY_PAYLOAD = base64.urlsafe_b64encode(CANARY.encode()).rstrip(b"=").decode()
+
+
+def counted_target(url: str, config: Config) -> str | None:
+    """The URL a counted link carries (read, not verified: the site's route verifies), or None."""
+    parts = counted_parts(url, config)
+    if parts is None:
+        return None
+    payload = parts[1].partition(".")[0]
+    try:
+        target = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return target if target.startswith(("https://", "http://")) else None

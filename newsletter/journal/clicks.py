@@ -23,12 +23,12 @@ def add_clicks(db: sqlite3.Connection, counts: Mapping[tuple[str, str], int]) ->
         return
     with transaction(db):
         db.executemany(
-            "INSERT INTO clicks (slug, url, count) VALUES (?, ?, ?) "
-            "ON CONFLICT (slug, url) DO UPDATE SET count = count + excluded.count",
+            "INSERT INTO clicks (slug, url, hits) VALUES (?, ?, ?) "
+            "ON CONFLICT (slug, url) DO UPDATE SET hits = clicks.hits + excluded.hits",  # PostgreSQL reads it too
             rows,
         )
 
 
 def click_counts(db: sqlite3.Connection, slug: str) -> dict[str, int]:
     """URL -> clicks counted for issue `slug` (links nobody followed are absent)."""
-    return {url: n for url, n in db.execute("SELECT url, count FROM clicks WHERE slug = ?", (slug,))}
+    return {url: n for url, n in db.execute("SELECT url, hits FROM clicks WHERE slug = ?", (slug,))}

@@ -112,7 +112,7 @@ CREATE INDEX IF NOT EXISTS signup_clients_client ON signup_clients (client, at);
 CREATE TABLE IF NOT EXISTS clicks (
     slug TEXT NOT NULL,            -- the issue (runs.slug)
     url TEXT NOT NULL,             -- the item's URL the counted link redirects to
-    count INTEGER NOT NULL DEFAULT 0 CHECK (count >= 0),
+    hits INTEGER NOT NULL DEFAULT 0 CHECK (hits >= 0),
     PRIMARY KEY (slug, url)
 );
 """

@@ -28,6 +28,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
+from newsletter.errors import ConfigError
 from newsletter.site.bursts import BurstFilter, Counts
 from newsletter.site.pages import SubscriberSite, site_of
 from newsletter.tokens import CANARY, read_click_link
@@ -56,7 +57,12 @@ async def follow(request: Request) -> Response:
     """GET or HEAD `/r/<slug>/<link>`: 302 to the signed URL; a GET is held for counting."""
     site = site_of(request)
     slug, link = request.path_params["slug"], request.path_params["link"]
-    url = read_click_link(link, slug, site.config.list_id, site.keys()) if _SLUG_RE.match(slug) else None
+    try:
+        keys = site.keys()
+    except ConfigError:  # the secret went away while serving: no redirect, say why in the log
+        log.exception("cannot read the token secret; counted links are refused until it is back")
+        keys = []
+    url = read_click_link(link, slug, site.config.list_id, keys) if _SLUG_RE.match(slug) else None
     if url is None:
         return site.page("invalid", status=404)
     counter: ClickCounter = request.app.state.clicks

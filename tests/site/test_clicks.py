@@ -92,7 +92,7 @@ def test_the_click_table_holds_no_subscriber_address(clicked: Clicked, tmp_path:
         source.backup(target)
     assert READERS[0][0].encode() in copy.read_bytes()  # the send's own tables do hold them
     db = sqlite3.connect(copy, isolation_level=None)  # keep only the click table, rewrite the file
-    assert db.execute("SELECT SUM(count) FROM clicks").fetchone()[0] == 22
+    assert db.execute("SELECT SUM(hits) FROM clicks").fetchone()[0] == 22
     for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'clicks'").fetchall():
         db.execute(f"DROP TABLE {table}")
     db.execute("VACUUM")

@@ -16,6 +16,10 @@ Writing (`safe_cell`) follows OWASP's CSV-injection advice: a cell starting with
 `+`, `-`, `@`, tab or CR is written with a leading `'`, so a spreadsheet shows it as text
 instead of running it as a formula; `restore_cell` (applied by `csv_records`) takes that
 quote off again, so an export read back gives the original values.
+
+Echoing (`shown_cell`): an error that quotes a cell (a header the tool does not know)
+shows it escaped and cut, so a line break, NUL or terminal escape in the file can never
+break the one-line `error: FILE:LINE: ...` contract or reach the terminal raw.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pathlib import Path
 
 from newsletter.errors import CsvError
 
-__all__ = ["FIELD_LIMIT", "FORMULA_STARTS", "atomic_write", "csv_records", "restore_cell", "safe_cell"]
+__all__ = ["FIELD_LIMIT", "FORMULA_STARTS", "atomic_write", "csv_records", "restore_cell", "safe_cell", "shown_cell"]
 
 
 def atomic_write(path: Path, data: bytes | str, *, mode: int | None = None, exclusive: bool = False) -> None:
@@ -91,6 +95,13 @@ def safe_cell(value: object) -> str:
     """The cell as a spreadsheet should see it: text, never a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def shown_cell(value: str, limit: int = 40) -> str:
+    """A cell as an error line quotes it: every unprintable character escaped as Python
+    writes it (`\\n`, `\\x00`, `\\u2028`), then cut to `limit` characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def restore_cell(value: str) -> str:

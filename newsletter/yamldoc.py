@@ -71,8 +71,21 @@ def _refuse_hostile(text: str, path: str | Path) -> None:
     deeper than `MAX_DEPTH` (libyaml's composer recurses and can crash the process)."""
     if not _may_be_hostile(text):
         return
+    try:
+        _scan(text, path, _Loader)
+    except yaml.YAMLError:
+        # libyaml may refuse deep nesting itself, in its own words, before our count sees
+        # it (PyYAML 6.0.4's wheels stop at 1,000 levels). Python's parser has no such limit
+        # and streams events, so it finds our depth and our message; other errors stand.
+        if max(text.count(c) for c in _NESTING) <= MAX_DEPTH:
+            raise
+        _scan(text, path, yaml.SafeLoader)
+        raise
+
+
+def _scan(text: str, path: str | Path, loader: type) -> None:
     depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
+    for event in yaml.parse(text, Loader=loader):
         line = event.start_mark.line + 1 if event.start_mark else None
         anchor = getattr(event, "anchor", None)
         if anchor is not None:

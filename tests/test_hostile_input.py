@@ -120,3 +120,28 @@ def test_random_spreadsheets_give_items_or_error_lines(tmp_path_factory, data: b
     for error in errors:
         assert_one_line_each(error, "items.csv")
     assert all(item.path == "items.csv" for item in items)
+
+
+# A header cell holding a quoted line break, a NUL and a terminal escape (clear screen).
+HOSTILE_HEADER = b'"Mail\n\x00\x1b[2J",name\r\na@example.org,Ann\r\n'
+
+
+def test_a_hostile_header_cell_is_echoed_escaped_on_one_line(tmp_path) -> None:
+    """Each CSV the tool reads names the header cells it found when a column is missing or
+    unknown: escaped, so the error stays one line and no control character reaches the terminal."""
+    path = tmp_path / "list.csv"
+    path.write_bytes(HOSTILE_HEADER)
+    shown = r"Mail\n\x00\x1b[2J"
+    for read in (read_subscribers, read_optouts):
+        try:
+            read(path)
+        except NewsletterError as exc:
+            [line] = exc.lines()
+            assert line.startswith(f"{path}:1: no `email` column in the header row (found: ")
+            assert f"(found: {shown}, name)".lower() in line.lower()  # the opt-out list lower-cases
+        else:
+            raise AssertionError(f"{read.__name__} accepted a list without an email column")
+    _, errors = read_spreadsheet(path, shown="items.csv", default_source="Example")
+    lines = [line for error in errors for line in error.lines()]
+    assert lines[0].startswith(r"items.csv:1: mail_\x00\x1b[2j: unknown column (columns: title, ")
+    assert all("\n" not in line and "\x00" not in line and "\x1b" not in line for line in lines)

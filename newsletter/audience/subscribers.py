@@ -18,7 +18,7 @@ from typing import TextIO
 
 from newsletter.addresses import AddressChecker, address_key
 from newsletter.errors import ErrorList, SendError
-from newsletter.files import csv_records
+from newsletter.files import csv_records, shown_cell
 
 __all__ = [
     "MAX_NAME",
@@ -121,7 +121,7 @@ def _columns(path: Path, header: list[str]) -> dict[str, int]:
                 columns[wanted] = names.index(alias)
                 break
     if "email" not in columns:
-        found = ", ".join(h for h in header if h.strip()) or "nothing"
+        found = ", ".join(shown_cell(h) for h in header if h.strip()) or "nothing"
         raise SendError(f"no `email` column in the header row (found: {found})", path=path, line=1,
                         hint="the first row must name the columns: email,name,status,themes")
     return columns

@@ -20,7 +20,7 @@ from typing import TextIO
 from newsletter import journal
 from newsletter.addresses import checked_key
 from newsletter.errors import NewsletterError
-from newsletter.files import atomic_write, csv_records, safe_cell
+from newsletter.files import atomic_write, csv_records, safe_cell, shown_cell
 from newsletter.journal import SuppressionReason
 
 __all__ = [
@@ -94,7 +94,7 @@ def read_optouts(path: Path) -> list[tuple[int, str]]:
     names = [h.strip().lower() for h in first[1]] if first else []
     column = next((names.index(h) for h in _EMAIL_HEADERS if h in names), None)
     if column is None:
-        found = ", ".join(n for n in names if n) or "nothing"
+        found = ", ".join(shown_cell(n) for n in names if n) or "nothing"
         raise NewsletterError(f"no `email` column in the header row (found: {found})", path=path, line=1,
                               hint="the first row must name the columns, one of them `email`")
     return [(line, cells[column].strip() if column < len(cells) else "") for line, cells in rows]

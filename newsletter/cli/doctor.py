@@ -19,7 +19,8 @@ __all__ = ["doctor"]
 @click.option("--nameserver", metavar="HOST[:PORT]", envvar="NEWSLETTER_NAMESERVER",
               help="Ask this DNS server instead of the system's (split DNS); $NEWSLETTER_NAMESERVER too.")
 @click.option("--no-relay", is_flag=True, help="Do not connect to the relay.")
-def doctor(config_path: Path, online: bool, nameserver: str | None, no_relay: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts and monitoring (docs: JSON output).")
+def doctor(config_path: Path, online: bool, nameserver: str | None, no_relay: bool, as_json: bool) -> None:
     """Check DNS (SPF, DMARC, DKIM, alignment), the relay and the unsubscribe page before going live.
 
     One line per finding; exit 1 if any is an error. Connects to the relay and logs in
@@ -30,15 +31,23 @@ def doctor(config_path: Path, online: bool, nameserver: str | None, no_relay: bo
       newsletter doctor
       newsletter doctor --online                  # probe https://.../unsubscribe too
       newsletter doctor --nameserver 10.0.0.2     # ask the internal DNS server
+      newsletter doctor --json --no-relay         # for monitoring
     """
     from newsletter.golive.doctor import run_doctor
 
     config = load(config_path)
     found = run_doctor(config, nameserver=nameserver, online=online, relay=not no_relay)
-    for diagnosis in found:
-        click.echo(diagnosis.line())
     errors = sum(d.level == "error" for d in found)
     warnings = sum(d.level == "warning" for d in found)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"ready": not errors, "errors": errors, "warnings": warnings,
+                               "findings": [{"level": d.level, "topic": d.topic, "message": d.message,
+                                             "hint": d.hint} for d in found]}, indent=2))
+        sys.exit(1 if errors else 0)
+    for diagnosis in found:
+        click.echo(diagnosis.line())
     verdict = "ready to go live" if not errors else "fix the errors above before sending"
     click.echo(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}: {verdict}")
     sys.exit(1 if errors else 0)

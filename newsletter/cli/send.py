@@ -47,7 +47,8 @@ EXIT_INTERRUPTED = 130
               help='Send only to these addresses, subject prefixed "[TEST]"; the run\'s records are left alone.')
 @click.option("--smtp-host", metavar="HOST", help="Send through this SMTP server instead of the config's.")
 @click.option("--smtp-port", metavar="PORT", type=click.IntRange(1, 65535), help="Port of the SMTP server.")
-@click.option("--concurrency", type=click.IntRange(1, 64), help="SMTP connections at once (default: config, 4).")
+@click.option("--concurrency", type=click.IntRange(1, 64),
+              help="SMTP connections at once (default: the config's smtp.concurrency).")
 @click.option("--strict", is_flag=True, help="Abort on any invalid subscriber row instead of skipping it.")
 @click.option("--retry-failed", is_flag=True, help="Try recipients that failed (5xx) in an earlier attempt again.")
 @click.option("--force", is_flag=True, help="Send even if `newsletter check` finds errors.")
@@ -73,6 +74,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     from newsletter.send.plan import check_gate, prepare_send
     from newsletter.send.run import dry_run as compose_all
     from newsletter.send.testsend import send_test
+    from newsletter.send.transport import leaves_machine
     from newsletter.send.versions import build_checked
 
     config = load(config_path)
@@ -85,7 +87,9 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
         report = send_test(config, result, addresses, smtp_host=smtp_host, smtp_port=smtp_port)
         _print_test(report)
         sys.exit(0 if report.all_sent else EXIT_INCOMPLETE)
-    _warn_check_errors(check_gate(result, force=force, dry_run=dry_run), force=force)
+    leaves = leaves_machine(config, host=smtp_host)
+    _warn_check_errors(check_gate(result, force=force, dry_run=dry_run, leaves_machine=leaves),
+                       force=force, leaves_machine=leaves)
     if audience is None:
         raise unreadable or SendError("no subscriber list", hint="pass --subscribers FILE")
     plan = prepare_send(config, result, audience, smtp_host=smtp_host, smtp_port=smtp_port,
@@ -123,12 +127,19 @@ def _audience(config: Config, path: Path, *, strict: bool) -> tuple[Audience | N
         return None, exc
 
 
-def _warn_check_errors(errors: list[Finding], *, force: bool) -> None:
-    """The check errors a forced send or a dry run goes on with, as warnings."""
+def _warn_check_errors(errors: list[Finding], *, force: bool, leaves_machine: bool = True) -> None:
+    """The check errors a forced send, a dry run or a rehearsal goes on with, as warnings."""
+    from newsletter.send.plan import LOCAL_ONLY_RULES
+
     if not errors:
         return
     for f in errors:
         click.echo(f"warning: {f.where}: {f.rule}: {f.message}", err=True)
+    if not leaves_machine and all(f.rule in LOCAL_ONLY_RULES for f in errors) and not force:
+        click.echo(f"warning: {len(errors)} placeholder{'s' * (len(errors) != 1)} in the issue; fine for a "
+                   "rehearsal on this machine, but a send through your relay stops here until they are replaced",
+                   err=True)
+        return
     click.echo(f"warning: {len(errors)} check error{'s' * (len(errors) != 1)} in the issue; "
                + ("sending anyway (--force)" if force else "a real send stops here without --force"), err=True)
 

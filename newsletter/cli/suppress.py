@@ -105,17 +105,26 @@ def _normalised(address: str) -> str:
 
 @suppress.command("list")
 @click.option("--reason", help="Only this reason (unsubscribed, hard-bounce, soft-bounces, ...).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts (docs: JSON output).")
 @config_option
-def list_(reason: str | None, config_path: Path) -> None:
+def list_(reason: str | None, as_json: bool, config_path: Path) -> None:
     """Show the list: address, reason, source and when, oldest first.
 
     \b
     Example:
       newsletter suppress list --reason hard-bounce
+      newsletter suppress list --json > suppressions.json
     """
     from newsletter import journal
 
     rows = [r for r in journal.list_suppressions(_open(config_path)) if reason is None or r.reason == reason]
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"count": len(rows), "by_reason": dict(sorted(Counter(r.reason for r in rows).items())),
+                               "suppressions": [{"address": r.key, "reason": r.reason, "source": r.source,
+                                                 "since": r.created} for r in rows]}, indent=2))
+        return
     width = max((len(r.key) for r in rows), default=5)
     rwidth = max((len(r.reason) for r in rows), default=6)
     swidth = max((len(r.source) for r in rows), default=6)

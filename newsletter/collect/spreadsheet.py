@@ -17,7 +17,7 @@ from pathlib import Path
 from newsletter.collect.feeds import link_label
 from newsletter.config.sections import theme_key
 from newsletter.errors import CollectError, CsvError, ItemError, NewsletterError
-from newsletter.files import csv_records
+from newsletter.files import csv_records, shown_cell
 from newsletter.issue.items import Item, parse_items
 from newsletter.yamldoc import LineMap
 
@@ -52,7 +52,7 @@ def _header(names: list[str], shown: str) -> list[NewsletterError]:
     for name in names:
         if name and name not in COLUMNS:
             close = difflib.get_close_matches(name, COLUMNS, n=1)
-            errors.append(CollectError("unknown column", path=shown, line=1, field=name,
+            errors.append(CollectError("unknown column", path=shown, line=1, field=shown_cell(name),
                                        hint=f"did you mean {close[0]!r}?" if close else f"columns: {', '.join(COLUMNS)}"))
     for name in REQUIRED_COLUMNS:
         if name not in names:

@@ -2,12 +2,14 @@
 
 Takes the path of the config file; gives `Config` (paths resolved beside the file,
 defaults filled in, every error at once as `newsletter.yaml:LINE` lines). Secrets are
-never read here: the config only names where they live.
+never read here: the config only names where they live. `SECTIONS` is the table of
+every key (kind, default, help) that the loader, the reference and `init` share.
 """
 
 from __future__ import annotations
 
 from newsletter.config.loader import Config, load_config
+from newsletter.config.schema import REQUIRED, SECTIONS, Key
 from newsletter.config.sections import (
     Colors,
     DkimConfig,
@@ -17,5 +19,5 @@ from newsletter.config.sections import (
 )
 from newsletter.config.selections import Selection, selection_of
 
-__all__ = ["Colors", "Config", "DkimConfig", "Selection", "SmtpConfig", "SourceConfig", "load_config", "selection_of",
-           "theme_key"]
+__all__ = ["REQUIRED", "SECTIONS", "Colors", "Config", "DkimConfig", "Key", "Selection", "SmtpConfig", "SourceConfig",
+           "load_config", "selection_of", "theme_key"]

@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from newsletter.config.reader import ConfigReader, schema_of
+from newsletter.config.reader import ConfigReader
+from newsletter.config.schema import LOGO, ORGANISATION
 from newsletter.yamldoc import LineMap
 
 __all__ = ["Logo", "Organisation", "read_logo", "read_organisation"]
@@ -59,7 +60,7 @@ def read_logo(r: ConfigReader, data: LineMap) -> Logo | None:
     depend on the archive being uploaded before the send, and a missed upload breaks the
     logo in every inbox at once. So the officer uploads it to the website and names it here.
     """
-    section = r.section(data, "logo", schema_of(Logo))
+    section = r.section(data, "logo", LOGO.kinds())
     if section is None:
         return None
     src = r.text(section, "src", required=True) or ""
@@ -93,7 +94,7 @@ def _pixels(r: ConfigReader, section: LineMap, key: str, default: int | None) ->
 
 def read_organisation(r: ConfigReader, data: LineMap) -> Organisation | None:
     """The sender's identity for the footer: name required, address strongly advised."""
-    section = r.section(data, "organisation", schema_of(Organisation))
+    section = r.section(data, "organisation", ORGANISATION.kinds())
     if section is None:
         return None
     contact = r.text(section, "contact")

@@ -5,7 +5,8 @@ commands work from anywhere. Secrets never live in the YAML: the config names th
 environment variable or file that holds them (`password_env`, `secret_env`, ...).
 
 This module owns `Config` and the top-level keys; each section with its own dataclass
-(smtp, dkim, colors, themes, theme_rules, sources) is read in `sections.py`.
+(smtp, dkim, colors, themes, theme_rules, sources) is read in `sections.py`. Which keys
+exist, their kinds and their defaults (`Config`'s too) are declared once, in schema.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 from newsletter.config.brand import Logo, Organisation, read_logo, read_organisation
 from newsletter.config.reader import ConfigReader
+from newsletter.config.schema import BOUNCES, SAMPLE_RECIPIENT, TOKENS, TOP, TRACKING, UNSUBSCRIBE
 from newsletter.config.sections import (
     Colors,
     DkimConfig,
@@ -40,7 +42,7 @@ from newsletter.yamldoc import LineMap, load_yaml
 
 __all__ = ["Config", "load_config"]
 
-DEFAULT_SUBJECT = "{name}: {period}"
+DEFAULT_SUBJECT: str = TOP.default("subject")
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class Config:
     reply_to: str | None = None
     subject: str = DEFAULT_SUBJECT
     preheader: str | None = None
-    language: str = "en"
+    language: str = TOP.default("language")
     list_id: str = ""
     intro: str | None = None
     footer: str | None = None
@@ -67,21 +69,21 @@ class Config:
     archive_url: str | None = None
     preferences_url: str | None = None
     quiet_month: str | None = None
-    secret_env: str = "NEWSLETTER_TOKEN_SECRET"
+    secret_env: str = TOKENS.default("secret_env")
     secret_file: Path | None = None
-    old_secrets_env: str | None = "NEWSLETTER_TOKEN_SECRET_OLD"
+    old_secrets_env: str | None = TOKENS.default("old_secrets_env")
     old_secrets_until: dt.date | None = None  # old secrets verify until this day (inclusive)
-    soft_bounce_limit: int = 3
+    soft_bounce_limit: int = BOUNCES.default("soft_limit")
     bounce_mailbox: Path | None = None  # `bounces.mailbox`: the Maildir bounces arrive in
     verp: bool = False  # `bounces.verp`: a VERP return path per message (default: on with a mailbox)
     bounce_return_path: str | None = None  # `bounces.return_path`; None = the `from` address
-    sample_recipient: tuple[str, str] = ("Sam Sample", "sam.sample@example.org")
+    sample_recipient: tuple[str, str] = (SAMPLE_RECIPIENT.default("name"), SAMPLE_RECIPIENT.default("email"))
     subscribe: SubscribeConfig | None = None  # the sign-up page; None = no page
     logo: Logo | None = None
     organisation: Organisation | None = None
     summary_words: int | None = None  # longer summaries end at a sentence, then "Continue reading"
-    buttons: bool = False  # each item's first link as a button
-    count_clicks: bool = False  # `tracking.clicks`: item links go through the site's /r/ route, counted
+    buttons: bool = TOP.default("buttons")  # each item's first link as a button
+    count_clicks: bool = TRACKING.default("clicks")  # `tracking.clicks`: item links via the site's /r/, counted
 
     @property
     def subscribers_file(self) -> Path:
@@ -130,16 +132,6 @@ class Config:
         return None
 
 
-_TOP_KEYS = {
-    "name", "from", "reply_to", "subject", "preheader", "language", "list_id", "intro",
-    "footer", "themes", "unsubscribe", "templates", "colors", "smtp", "dkim", "sources",
-    "theme_rules", "archive_url", "preferences_url", "quiet_month", "tokens", "bounces",
-    "sample_recipient", "subscribe", "logo", "organisation", "summary_words", "buttons",
-    "tracking",
-}
-_TOKENS = {"secret_env": "text", "secret_file": "text", "old_secrets_env": "text", "old_secrets_until": "text"}
-
-
 def load_config(path: Path) -> Config:
     """Read and validate `newsletter.yaml`; raise every problem at once."""
     path = Path(path)
@@ -153,12 +145,12 @@ def load_config(path: Path) -> Config:
     if not isinstance(data, LineMap):
         raise ConfigError("must be a YAML mapping of settings", path=path, line=1)
     r = ConfigReader(path)
-    r.validate(data, _TOP_KEYS)
+    r.validate(data, TOP.names)  # names only: each top-level value's own reader words its errors
 
     name = r.text(data, "name", required=True) or ""
     sender = _mail_address(r, data, "from", r.text(data, "from", required=True) or "")
     themes = read_themes(r, data)
-    unsub = r.section(data, "unsubscribe", {"url": "text", "mailto": "text"})
+    unsub = r.section(data, "unsubscribe", UNSUBSCRIBE.kinds())
     unsub_url = unsub_mailto = ""
     if unsub is None:
         r.error(data, "unsubscribe", "missing", "add `unsubscribe: {url: https://..., mailto: ...}`")
@@ -166,7 +158,7 @@ def load_config(path: Path) -> Config:
         unsub_url = _site_url(r, unsub, "url", r.text(unsub, "url", required=True) or "",
                               "e.g. https://example.org/unsubscribe")
         unsub_mailto = _mailto(r, unsub, (r.text(unsub, "mailto", required=True) or "").removeprefix("mailto:"))
-    subject = r.text(data, "subject") or DEFAULT_SUBJECT
+    subject = r.value(data, TOP["subject"])
     try:
         subject.format(name="", period="", count=0, themes="", month="")
     except (KeyError, IndexError, ValueError) as exc:
@@ -181,33 +173,27 @@ def load_config(path: Path) -> Config:
     colors = read_colors(r, data)
     smtp = read_smtp(r, data)
     dkim = read_dkim(r, data)
-    tokens = r.section(data, "tokens", _TOKENS) or LineMap()
-    bounces = r.section(data, "bounces", {"soft_limit": "number", "mailbox": "text", "verp": "flag",
-                                          "return_path": "text"}) or LineMap()
-    sample = r.section(data, "sample_recipient", {"name": "text", "email": "text"}) or LineMap()
+    tokens = r.section(data, "tokens", TOKENS.kinds()) or LineMap()
+    bounces = r.section(data, "bounces", BOUNCES.kinds()) or LineMap()
+    sample = r.section(data, "sample_recipient", SAMPLE_RECIPIENT.kinds()) or LineMap()
     subscribe = read_subscribe(r, data, _site_paths(unsub_url, preferences_url))
     list_id = _list_id(r, data) or _default_list_id(name, sender)
     old_until = _date(r, tokens, "old_secrets_until")
-    soft_limit = r.number(bounces, "soft_limit", 3)
+    soft_limit = r.value(bounces, BOUNCES["soft_limit"])
     bounce_mailbox, verp, return_path = _read_bounces(r, bounces)
     sources = read_sources(r, data, themes)
     theme_rules = read_rules(r, data, "theme_rules", themes)
-    texts = {key: r.text(data, key) for key in ("preheader", "language", "intro", "footer", "quiet_month")}
+    texts = r.values(data, TOP, "preheader", "language", "intro", "footer", "quiet_month")
     texts["reply_to"] = _mail_address(r, data, "reply_to", r.text(data, "reply_to") or "") or None
-    templates = r.path_value(data, "templates")
-    secret_env = r.text(tokens, "secret_env") or "NEWSLETTER_TOKEN_SECRET"
-    secret_file = r.path_value(tokens, "secret_file")
-    old_secrets_env = r.text(tokens, "old_secrets_env") or "NEWSLETTER_TOKEN_SECRET_OLD"
-    sample_recipient = (r.text(sample, "name") or "Sam Sample", r.text(sample, "email") or "sam.sample@example.org")
+    templates = r.value(data, TOP["templates"])
+    secrets = r.values(tokens, TOKENS, "secret_env", "secret_file", "old_secrets_env")
+    sample_recipient = (r.value(sample, SAMPLE_RECIPIENT["name"]), r.value(sample, SAMPLE_RECIPIENT["email"]))
     logo = read_logo(r, data)
     organisation = read_organisation(r, data)
     summary_words = _summary_words(r, data)
-    buttons = data.get("buttons", False)
-    if not isinstance(buttons, bool):
-        r.error(data, "buttons", "must be true or false")
-        buttons = False
-    tracking = r.section(data, "tracking", {"clicks": "flag"}) or LineMap()
-    count_clicks = bool(tracking.get("clicks", False))
+    buttons = r.value(data, TOP["buttons"])
+    tracking = r.section(data, "tracking", TRACKING.kinds()) or LineMap()
+    count_clicks = bool(r.value(tracking, TRACKING["clicks"]))
     raise_all(r.errors)  # every value is read above, so every error is reported at once
     return Config(
         path=path.resolve(),
@@ -219,7 +205,7 @@ def load_config(path: Path) -> Config:
         reply_to=texts["reply_to"],
         subject=subject,
         preheader=texts["preheader"],
-        language=texts["language"] or "en",
+        language=texts["language"],
         list_id=list_id,
         intro=texts["intro"],
         footer=texts["footer"],
@@ -232,9 +218,7 @@ def load_config(path: Path) -> Config:
         archive_url=archive_url,
         preferences_url=preferences_url,
         quiet_month=texts["quiet_month"],
-        secret_env=secret_env,
-        secret_file=secret_file,
-        old_secrets_env=old_secrets_env,
+        **secrets,
         old_secrets_until=old_until,
         soft_bounce_limit=soft_limit,
         bounce_mailbox=bounce_mailbox,
@@ -363,7 +347,7 @@ def _is_web_address(url: str) -> bool:
 
 def _summary_words(r: ConfigReader, data: LineMap) -> int | None:
     """How many words of a summary the email shows; fewer than 20 would cut most to one line."""
-    value = r.number(data, "summary_words", None)
+    value = r.value(data, TOP["summary_words"])
     if value is not None and value < 20:
         r.error(data, "summary_words", f"{value} words cuts most summaries to a fragment",
                 "use at least 20, e.g. summary_words: 60, or remove the setting to show whole summaries")

@@ -1,25 +1,26 @@
 """Reading `newsletter.yaml` so that every mistake is reported at once, at its line.
 
 `ConfigReader` collects every error instead of stopping at the first, so a user fixes
-the whole file in one go; `schema_of` reads the keys of a section and the kind of value
-each takes off the section's dataclass, so the dataclass is the one description of them.
+the whole file in one go. The keys a section allows, the kind of each value and its
+default come from the key table (schema.py): `validate` checks names and kinds against
+it, `value` reads one setting by its kind with its default.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from newsletter.config.schema import Key, Section
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.yamldoc import LineMap
 
-__all__ = ["ConfigReader", "schema_of"]
+__all__ = ["ConfigReader"]
 
-# The kinds of value a setting takes, as `schema_of` reads them off a section's dataclass,
-# and the test and the wording of the error for each.
+# The kinds of value a setting takes (schema.py's `CHECKED_AS`), and the test and the
+# wording of the error for each.
 _KINDS: dict[str, tuple[Any, str]] = {
     "text": (lambda v: isinstance(v, (str, int, float)) and not isinstance(v, bool), "must be text"),
     "number": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "must be a number"),
@@ -28,18 +29,6 @@ _KINDS: dict[str, tuple[Any, str]] = {
     "mapping": (lambda v: isinstance(v, LineMap), "must be a mapping of settings"),
     "any": (lambda v: True, ""),
 }
-_TYPE_KINDS = {"str": "text", "Path": "text", "int": "number", "float": "number", "bool": "flag",
-               "tuple": "list", "list": "list", "dict": "mapping"}
-
-
-def schema_of(cls: type) -> dict[str, str]:
-    """Setting name -> kind ("text", "number", "flag", "list", "mapping"), read once from a
-    section's dataclass, so the dataclass is the one description of its keys."""
-    schema = {}
-    for f in dataclasses.fields(cls):
-        first = str(f.type).split("|")[0].split("[")[0].strip()
-        schema[f.name] = _TYPE_KINDS.get(first, "any")
-    return schema
 
 
 class ConfigReader:
@@ -107,6 +96,31 @@ class ConfigReader:
     def path_value(self, data: LineMap, key: str) -> Path | None:
         value = self.text(data, key)
         return (self.path.parent / value).resolve() if value else None
+
+    def value(self, data: LineMap, key: Key) -> Any:
+        """One setting read by its kind in the key table, its default filled in from there
+        (a missing required key is reported; text then reads as "")."""
+        name, default = key.name, None if key.required else key.default
+        if key.kind == "text":
+            text = self.text(data, name, required=key.required)
+            if key.required:
+                return text or ""
+            return text if text or default is None else default
+        if key.kind == "path":
+            return self.path_value(data, name)
+        if key.kind in ("int", "float"):
+            return self.number(data, name, default, float if key.kind == "float" else int)
+        if key.kind == "flag":
+            flag = data.get(name, default)
+            if not isinstance(flag, bool):
+                self.error(data, name, "must be true or false")
+                return default
+            return flag
+        raise ValueError(f"{name}: a {key.kind} has its own reader")
+
+    def values(self, data: LineMap, section: Section, *names: str) -> dict[str, Any]:
+        """`value` for the named keys of `section` (every key when none are named)."""
+        return {name: self.value(data, section[name]) for name in names or section.names}
 
 
 def _shown(value: Any) -> str:

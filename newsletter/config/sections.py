@@ -2,7 +2,9 @@
 
 Each `read_*` function validates one section (smtp, dkim, colors, themes, theme_rules,
 sources, subscribe) through the error-collecting `ConfigReader` (reader.py) and returns
-its dataclass with defaults filled in; the logo and organisation are `brand.py`'s.
+its dataclass with defaults filled in; the logo and organisation are `brand.py`'s. The
+keys, their kinds and their defaults (the dataclasses' too) come from the key table,
+schema.py; a reader adds only what a kind cannot say (a colour's form, a known value).
 `loader.py` assembles them into `Config`.
 """
 
@@ -13,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from newsletter.config.reader import ConfigReader, schema_of
+from newsletter.config.reader import ConfigReader
+from newsletter.config.schema import COLORS, DEFAULT_CONSENT, DKIM, SMTP, SOURCES, SUBSCRIBE
 from newsletter.yamldoc import LineMap
 
 __all__ = [
@@ -33,29 +36,25 @@ __all__ = [
 ]
 
 
-DEFAULT_CONSENT = ("I would like to receive {name} by email. I can unsubscribe at any time "
-                   "with the link in every email.")
-
-
 @dataclass(frozen=True)
 class SmtpConfig:
     """Where and how `send` delivers; `None` in `Config.smtp` means the embedded outbox."""
 
     host: str
-    port: int = 587
-    security: str = "starttls"  # starttls | tls | none
+    port: int = SMTP.default("port")
+    security: str = SMTP.default("security")  # starttls | tls | none
     username: str | None = None
-    password_env: str | None = "NEWSLETTER_SMTP_PASSWORD"
+    password_env: str | None = SMTP.default("password_env")
     password_file: Path | None = None
-    concurrency: int = 4
+    concurrency: int = SMTP.default("concurrency")
     rate: float | None = None  # messages per second, None = unlimited
-    reconnect_after: int = 500  # messages per connection before a fresh one
-    timeout: float = 30.0
-    max_connection_failures: int = 5  # consecutive; then the run stops, resumable
+    reconnect_after: int = SMTP.default("reconnect_after")
+    timeout: float = SMTP.default("timeout")
+    max_connection_failures: int = SMTP.default("max_connection_failures")
     allow_insecure: bool = False  # permit plain SMTP (never AUTH) to a non-loopback host
-    retries: int = 5  # attempts per recipient on 4xx replies within one run
-    retry_delay: float = 2.0  # seconds before the first retry/reconnect; doubles, max 60
-    ca_file: Path | None = None  # extra CA bundle to trust (a relay with a private CA)
+    retries: int = SMTP.default("retries")
+    retry_delay: float = SMTP.default("retry_delay")
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -82,11 +81,11 @@ class SourceConfig:
 class Colors:
     """The email's palette; `check` tests text/background for WCAG AA contrast."""
 
-    text: str = "#1f2933"
-    background: str = "#ffffff"
-    accent: str = "#0b5cad"
-    muted: str = "#52606d"
-    page: str = "#f0f2f5"
+    text: str = COLORS.default("text")
+    background: str = COLORS.default("background")
+    accent: str = COLORS.default("accent")
+    muted: str = COLORS.default("muted")
+    page: str = COLORS.default("page")
 
 
 @dataclass(frozen=True)
@@ -95,9 +94,9 @@ class SubscribeConfig:
 
     url: str
     consent: str = DEFAULT_CONSENT
-    expires_days: int = 7  # how long a confirmation link works
-    min_seconds: float = 3.0  # a form posted sooner after the page was shown is asked again (bots)
-    client_limit: int = 10  # sign-ups per client (browser's network address) per hour
+    expires_days: int = SUBSCRIBE.default("expires_days")
+    min_seconds: float = SUBSCRIBE.default("min_seconds")
+    client_limit: int = SUBSCRIBE.default("client_limit")
 
 
 def theme_key(name: str) -> str:
@@ -130,7 +129,7 @@ def read_themes(r: ConfigReader, data: LineMap) -> tuple[str, ...]:
 
 def read_colors(r: ConfigReader, data: LineMap) -> Colors:
     """The palette, each colour `#rrggbb` so `check` can compute its contrast."""
-    schema = schema_of(Colors)
+    schema = COLORS.kinds()
     section = r.section(data, "colors", schema)
     if section is None:
         return Colors()
@@ -146,53 +145,27 @@ def read_colors(r: ConfigReader, data: LineMap) -> Colors:
 
 def read_smtp(r: ConfigReader, data: LineMap) -> SmtpConfig | None:
     """The relay to send through, or None for the embedded outbox; a password here is an error."""
-    section = r.section(data, "smtp", {**schema_of(SmtpConfig), "password": "any"})
+    section = r.section(data, "smtp", {**SMTP.kinds(), "password": "any"})
     if section is None:
         return None
     if "password" in section:
         r.error(section, "password", "secrets do not belong in the config",
                 "set password_env: NAME and export NAME=... instead")
-    host = r.text(section, "host", required=True) or ""
-    security = r.text(section, "security") or "starttls"
-    if security not in {"starttls", "tls", "none"}:
-        r.error(section, "security", f"unknown value {security!r}", "use starttls, tls or none")
-    allow_insecure = section.get("allow_insecure", False)
-    if not isinstance(allow_insecure, bool):
-        r.error(section, "allow_insecure", "must be true or false")
-        allow_insecure = False
-    return SmtpConfig(
-        host=host,
-        port=r.number(section, "port", 587),
-        security=security,
-        username=r.text(section, "username"),
-        password_env=r.text(section, "password_env") or "NEWSLETTER_SMTP_PASSWORD",
-        password_file=r.path_value(section, "password_file"),
-        concurrency=r.number(section, "concurrency", 4),
-        rate=r.number(section, "rate", None, float),
-        reconnect_after=r.number(section, "reconnect_after", 500),
-        timeout=r.number(section, "timeout", 30.0, float),
-        max_connection_failures=r.number(section, "max_connection_failures", 5),
-        allow_insecure=allow_insecure,
-        retries=r.number(section, "retries", 5),
-        retry_delay=r.number(section, "retry_delay", 2.0, float),
-        ca_file=r.path_value(section, "ca_file"),
-    )
+    values = r.values(section, SMTP)
+    if values["security"] not in {"starttls", "tls", "none"}:
+        r.error(section, "security", f"unknown value {values['security']!r}", "use starttls, tls or none")
+    return SmtpConfig(**values)
 
 
 def read_dkim(r: ConfigReader, data: LineMap) -> DkimConfig | None:
     """Signing settings, or None; the key must come from a file or env var, never the YAML."""
     secrets = {"key", "private_key"}
-    section = r.section(data, "dkim", {**schema_of(DkimConfig), **{k: "any" for k in secrets}})
+    section = r.section(data, "dkim", {**DKIM.kinds(), **{k: "any" for k in secrets}})
     if section is None:
         return None
     for key in secrets & set(section):
         r.error(section, key, "secrets do not belong in the config", "use key_file or key_env")
-    config = DkimConfig(
-        domain=r.text(section, "domain", required=True) or "",
-        selector=r.text(section, "selector", required=True) or "",
-        key_file=r.path_value(section, "key_file"),
-        key_env=r.text(section, "key_env"),
-    )
+    config = DkimConfig(**r.values(section, DKIM))
     if not config.key_file and not config.key_env:
         r.error(section, "key_file", "no private key given", "set key_file: PATH or key_env: NAME")
     return config
@@ -246,7 +219,7 @@ def read_sources(r: ConfigReader, data: LineMap, themes: tuple[str, ...]) -> tup
         if not isinstance(entry, LineMap):
             r.error(data, "sources", f"not a source: {entry!r}", "write each as {url: ..., name: ...}")
             continue
-        r.validate(entry, schema_of(SourceConfig), context="sources")
+        r.validate(entry, SOURCES.kinds(), context="sources")
         url = r.text(entry, "url", required=True) or ""
         if "://" in url and not url.lower().startswith(("https://", "http://")):
             r.error(entry, "url", f"not a web address or file: {url!r}",
@@ -266,7 +239,7 @@ def read_sources(r: ConfigReader, data: LineMap, themes: tuple[str, ...]) -> tup
 def read_subscribe(r: ConfigReader, data: LineMap, taken: dict[str, str]) -> SubscribeConfig | None:
     """The `subscribe:` block, or None (no block, no page). `taken` maps the paths other
     pages of the subscriber site answer on to their keys: the sign-up page needs its own."""
-    section = r.section(data, "subscribe", schema_of(SubscribeConfig))
+    section = r.section(data, "subscribe", SUBSCRIBE.kinds())
     if section is None:
         return None
     url = r.text(section, "url", required=True) or ""
@@ -277,15 +250,10 @@ def read_subscribe(r: ConfigReader, data: LineMap, taken: dict[str, str]) -> Sub
     if url and path in taken:
         r.error(section, "url", f"must have another path than {taken[path]}",
                 "the same server answers both, e.g. https://example.org/subscribe")
-    consent = r.text(section, "consent") or DEFAULT_CONSENT
+    values = r.values(section, SUBSCRIBE, "consent", "expires_days", "min_seconds", "client_limit")
     name = data.get("name")
-    return SubscribeConfig(
-        url=url,
-        consent=consent.replace("{name}", str(name or "our newsletter")),
-        expires_days=r.number(section, "expires_days", 7),
-        min_seconds=r.number(section, "min_seconds", 3.0, float),
-        client_limit=r.number(section, "client_limit", 10),
-    )
+    values["consent"] = values["consent"].replace("{name}", str(name or "our newsletter"))
+    return SubscribeConfig(url=url, **values)
 
 
 def _is_page_address(url: str) -> bool:

@@ -8,6 +8,7 @@ runs on 127.0.0.1 for the duration, so no mail leaves the machine by default.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -25,6 +26,7 @@ async def with_transport(transport: Transport | None, outbox_dir: Path,
     if transport is not None:
         return await body(transport, None)
     async with embedded_outbox(outbox_dir) as outbox:
-        local = Transport(host=outbox.host, port=outbox.port, security="none", concurrency=concurrency or 4,
-                          retry_delay=0.5)
+        local = Transport(host=outbox.host, port=outbox.port, security="none", retry_delay=0.5)
+        if concurrency:  # else the pool's own default
+            local = dataclasses.replace(local, concurrency=concurrency)
         return await body(local, outbox.folder)

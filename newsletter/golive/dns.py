@@ -16,6 +16,7 @@ import dkim.util
 import dns.exception
 import dns.resolver
 import spf
+from publicsuffixlist import PublicSuffixList
 
 from newsletter.golive.findings import Diagnosis, error, ok, warning
 
@@ -31,7 +32,10 @@ __all__ = [
 ]
 
 _TEST_ADDRESS = "192.0.2.1"  # TEST-NET-1: matches nothing, so pyspf walks (and counts) every lookup
-_SECOND_LEVEL = {"ac", "co", "com", "gov", "ltd", "net", "nhs", "org", "plc", "sch"}
+# Documentation addresses no real sender uses: a record that lets one of them send lets anyone
+# (`+all` reached through include: or redirect=, `ip4:0.0.0.0/0`, `ip6:::/0`).
+_STRANGERS = ("203.0.113.254", "2001:db8::dead")
+_PSL: PublicSuffixList | None = None
 
 
 class DnsUnanswered(Exception):
@@ -63,15 +67,14 @@ def host_addresses(resolver: dns.resolver.Resolver, host: str) -> list[str]:
 
 
 def org_domain(domain: str) -> str:
-    """The organisational domain for relaxed alignment: `news.example.org` -> `example.org`.
-
-    An approximation of the public-suffix rule: two labels, or three under a two-letter
-    country code's second level such as `co.uk` or `org.uk`.
-    """
-    labels = domain.lower().rstrip(".").split(".")
-    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
+    """The organisational domain for relaxed alignment (RFC 7489 3.2): `news.example.org` ->
+    `example.org`, `a.b.police.uk` -> `b.police.uk`, from the Public Suffix List that
+    receivers use (publicsuffixlist ships a copy). A public suffix itself stays as it is."""
+    global _PSL
+    if _PSL is None:
+        _PSL = PublicSuffixList()  # parses the bundled list once (about 50 ms)
+    name = domain.lower().rstrip(".")
+    return _PSL.privatesuffix(name) or name
 
 
 # --- SPF ---------------------------------------------------------------------------------
@@ -133,15 +136,23 @@ def check_spf(resolver: dns.resolver.Resolver, domain: str, relay_addresses: lis
         return [error("spf", f"the SPF record for {domain} cannot be evaluated: {explanation}",
                       "SPF allows at most 10 DNS lookups (include, a, mx, ptr, exists, redirect); "
                       "remove includes you no longer use" if "lookup" in explanation.lower() else None)]
+    open_to = [address for address in (_TEST_ADDRESS, *_STRANGERS)
+               if _spf_result(resolver, address, domain)[0] == "pass"]
+    if open_to:
+        return [error("spf", f"the SPF record for {domain} lets any address send as {domain} "
+                             f"(it passes {open_to[0]}, an address nobody sends from)",
+                      "look for +all, ip4:0.0.0.0/0 or ip6:::/0, also in the records it includes or redirects "
+                      "to; list only the senders you use and end with -all or ~all")]
     found = [ok("spf", f"{domain} has one SPF record: {record}")]
     for address in relay_addresses:
         result, _ = _spf_result(resolver, address, domain)
         if result == "pass":
             found.append(ok("spf", f"it authorises the relay's address {address}"))
         else:
-            found.append(warning("spf", f"it does not authorise the relay's address {address} (SPF {result})",
-                                 "add the relay (e.g. include: your provider's SPF domain or ip4:ADDRESS); "
-                                 "a provider may send from other addresses than it receives on, check its docs"))
+            found.append(error("spf", f"it does not authorise the relay's address {address} (SPF {result}): "
+                                      "receivers will see mail from the relay fail SPF",
+                               "add the relay (e.g. include: your provider's SPF domain or ip4:ADDRESS); "
+                               "a provider may send from other addresses than it receives on, check its docs"))
     return found
 
 
@@ -178,7 +189,22 @@ def check_dmarc(resolver: dns.resolver.Resolver, domain: str) -> tuple[list[Diag
     policy = tags["p"].lower()
     meaning = {"none": "reports only; receivers act on nothing",
                "quarantine": "failing mail goes to spam", "reject": "failing mail is refused"}[policy]
+    pct = _percent(tags.get("pct", "100"))
+    if pct is None:
+        return [error("dmarc", f"the DMARC record at {name} has pct={tags['pct']}, not a number from 0 to 100",
+                      "remove pct= (the default is 100) or set a whole number")], tags
+    if policy != "none" and pct == 0:
+        return [warning("dmarc", f"{name}: policy p={policy} with pct=0 is applied to no mail at all: "
+                                 "receivers treat failing mail as with p=none",
+                        "remove pct=0 once your reports show your mail passes")], tags
+    if policy != "none" and pct < 100:
+        meaning += f", for {pct}% of failing mail"
     return [ok("dmarc", f"{name}: policy p={policy} ({meaning})")], tags
+
+
+def _percent(value: str) -> int | None:
+    value = value.strip()
+    return int(value) if value.isdigit() and int(value) <= 100 else None
 
 
 def _aligned(domain: str, from_domain: str, strict: bool) -> bool:
@@ -230,6 +256,15 @@ def check_dkim(resolver: dns.resolver.Resolver, name: str, expected: str) -> lis
     published = "".join(tags.get("p", "").split())
     if not published:
         return [error("dkim", f"the DKIM record at {name} is revoked (empty p=)", "publish the current key")]
+    key_type = tags.get("k", "rsa").lower()
+    if key_type != "rsa":
+        return [error("dkim", f"the DKIM record at {name} says k={key_type}, but the configured key is RSA: "
+                              "receivers will not verify the signature",
+                      "publish the record `newsletter dkim keygen` printed (k=rsa)")]
+    hashes = [h.strip().lower() for h in tags.get("h", "sha256").split(":")]
+    if "sha256" not in hashes:
+        return [error("dkim", f"the DKIM record at {name} allows only h={tags['h']}, but signatures use sha256",
+                      "remove h= from the record (or list sha256)")]
     if published != wanted.get("p"):
         return [error("dkim", f"the key published at {name} is not the public half of the configured key",
                       "publish the record for this key again, or point dkim.key_file at the matching key")]

@@ -8,6 +8,9 @@ the others.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import dns.resolver
 
 from newsletter.config.loader import Config
@@ -29,17 +32,15 @@ from newsletter.send.dkim import load_private_key, public_key_record, record_nam
 
 __all__ = ["run_doctor"]
 
+_T = TypeVar("_T")
+
 
 def run_doctor(config: Config, /, *, nameserver: str | None = None, online: bool = False,
                relay: bool = True) -> list[Diagnosis]:
     """All findings for `config`; `nameserver` is `HOST[:PORT]` or None for the system's DNS."""
     resolver = make_resolver(nameserver)
-    transport, found = relay_transport(config)
-    domain = config.sender_domain
-    try:
-        found += _dns_checks(config, resolver, domain, transport)
-    except DnsUnanswered as exc:
-        found.append(error("dns", str(exc), "check the network, or ask another server with --nameserver"))
+    transport, found = relay_transport(config, log_in=relay)
+    found += _dns_checks(config, resolver, config.sender_domain, transport)
     if transport is not None and relay:
         found += check_relay(transport)
     found += check_addresses(config)
@@ -52,23 +53,41 @@ def run_doctor(config: Config, /, *, nameserver: str | None = None, online: bool
 
 def _dns_checks(config: Config, resolver: dns.resolver.Resolver, domain: str,
                 transport: Transport | None) -> list[Diagnosis]:
-    relay_addresses: list[str] = []
+    """SPF, DMARC, DKIM, alignment: a record DNS does not answer for is one error line of its
+    own, and the other checks still run (alignment then reads no DMARC tags)."""
     found: list[Diagnosis] = []
-    if transport is not None and transport.loopback:
+    relay_addresses = _asked(found, lambda: _relay_addresses(resolver, transport, found)) or []
+    found += _asked(found, lambda: check_spf(resolver, domain, relay_addresses)) or []
+    dmarc = _asked(found, lambda: check_dmarc(resolver, domain))
+    found += dmarc[0] if dmarc else []
+    found += _asked(found, lambda: _dkim_check(config, resolver)) or []
+    found += check_alignment(domain, dkim_domain=config.dkim.domain if config.dkim else None,
+                             spf_domain=domain, tags=dmarc[1] if dmarc else None)
+    return found
+
+
+def _asked(found: list[Diagnosis], check: Callable[[], _T]) -> _T | None:
+    """Run one DNS check; a server that does not answer becomes an error line in `found`."""
+    try:
+        return check()
+    except DnsUnanswered as exc:
+        found.append(error("dns", str(exc), "check the network, or ask another server with --nameserver"))
+        return None
+
+
+def _relay_addresses(resolver: dns.resolver.Resolver, transport: Transport | None,
+                     found: list[Diagnosis]) -> list[str]:
+    if transport is None:
+        return []
+    if transport.loopback:
         found.append(ok("spf", f"the relay {transport.host} is on this machine; check that its outgoing "
                                "address is in SPF yourself"))
-    elif transport is not None:
-        relay_addresses = host_addresses(resolver, transport.host)
-        if not relay_addresses:
-            found.append(error("relay", f"smtp.host: {transport.host} does not resolve in DNS",
-                               "check the relay's host name"))
-    found += check_spf(resolver, domain, relay_addresses)
-    dmarc, tags = check_dmarc(resolver, domain)
-    found += dmarc
-    found += _dkim_check(config, resolver)
-    found += check_alignment(domain, dkim_domain=config.dkim.domain if config.dkim else None,
-                             spf_domain=domain, tags=tags)
-    return found
+        return []
+    addresses = host_addresses(resolver, transport.host)
+    if not addresses:
+        found.append(error("relay", f"smtp.host: {transport.host} does not resolve in DNS",
+                           "check the relay's host name"))
+    return addresses
 
 
 def _dkim_check(config: Config, resolver: dns.resolver.Resolver) -> list[Diagnosis]:

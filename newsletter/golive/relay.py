@@ -26,13 +26,14 @@ __all__ = ["PROBE_TIMEOUT", "check_relay", "relay_transport"]
 PROBE_TIMEOUT = 10.0
 
 
-def relay_transport(config: Config) -> tuple[Transport | None, list[Diagnosis]]:
-    """The configured relay, or None with the finding that says why there is none to check."""
+def relay_transport(config: Config, *, log_in: bool = True) -> tuple[Transport | None, list[Diagnosis]]:
+    """The configured relay, or None with the finding that says why there is none to check.
+    Without `log_in` (no session will be opened) the password is not read."""
     if config.smtp is None:
         return None, [warning("relay", "no smtp: block: `send` delivers into the local outbox/ only",
                               "add smtp: {host, port, security, username, password_env} for your provider")]
     try:
-        return transport_from_config(config.smtp), []
+        return transport_from_config(config.smtp, log_in=log_in), []
     except NewsletterError as exc:
         return None, [error("relay", str(exc))]
 

@@ -6,6 +6,7 @@ call it too, so what is previewed is what is sent.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import os
@@ -20,7 +21,8 @@ from newsletter.config.loader import Config
 from newsletter.daterange import DateRange
 from newsletter.errors import BuildError
 from newsletter.issue.checks import check_issue
-from newsletter.issue.checks.findings import Finding
+from newsletter.issue.checks.editorial import check_editorial
+from newsletter.issue.checks.findings import Finding, ordered
 from newsletter.issue.compose import greeting, preferences_url, sample_message, unsubscribe_url
 from newsletter.issue.items import load_items
 from newsletter.issue.render import GMAIL_CLIP_BYTES, RenderedIssue, render_issue, slot
@@ -102,9 +104,10 @@ def manifest_for(rendered: RenderedIssue, files: dict[str, bytes]) -> dict[str, 
     }
 
 
-def render_files(rendered: RenderedIssue, config: Config) -> tuple[dict[str, bytes], tuple[Finding, ...]]:
+def render_files(rendered: RenderedIssue, config: Config, *,
+                 extra: Iterable[Finding] = ()) -> tuple[dict[str, bytes], tuple[Finding, ...]]:
     """The issue's files with the sample recipient filled in, checked; manifest.json lists
-    the findings too."""
+    the findings too (with `extra`: the rules that need more than the email, e.g. editorial)."""
     values = sample_values(rendered, config)
     name, email = config.sample_recipient
     files = {
@@ -112,7 +115,7 @@ def render_files(rendered: RenderedIssue, config: Config) -> tuple[dict[str, byt
         "email.txt": _with_values(rendered.text, values, escape=False).encode("utf-8"),
         "sample.eml": sample_message(rendered, config, make_token(SAMPLE_SECRET, config.list_id, email)),
     }
-    findings = tuple(check_issue(rendered, files, config))
+    findings = tuple(ordered([*check_issue(rendered, files, config), *extra]))
     files["manifest.json"] = manifest_json(rendered, files, findings)
     return files, findings
 
@@ -160,10 +163,15 @@ def write_issue(folder: Path, files: dict[str, bytes]) -> None:
         raise BuildError(f"cannot write the issue: {exc.strerror}", path=folder) from exc
 
 
-def build_issue(config: Config, date_range: DateRange, *, write: bool = True) -> BuildResult:
-    issue = prepare_issue(config, date_range)
+def build_issue(config: Config, date_range: DateRange, *, write: bool = True,
+                now: dt.datetime | None = None) -> BuildResult:
+    """Load, select, render, check and (with `write`) write `issues/<slug>/`; `now` is when
+    the editorial rules take "now" to be (an embargo), by default this moment."""
+    items = load_items(config.items_dir, root=config.root)
+    issue = make_issue(items, config, date_range)
     rendered = render_issue(issue, config)
-    files, findings = render_files(rendered, config)
+    editorial = check_editorial(issue, items, now=now or dt.datetime.now(dt.UTC), buttons=config.buttons)
+    files, findings = render_files(rendered, config, extra=editorial)
     folder = config.issues_dir / date_range.slug
     if write:
         write_issue(folder, files)

@@ -20,7 +20,7 @@ __all__ = ["MAX_SUMMARY", "Item", "Link", "SeeAlso", "Image", "load_items", "par
 
 MAX_SUMMARY = 20_000  # characters; a real summary is a paragraph or two, and 102 KB clips the email
 REQUIRED = ("title", "date", "source", "theme", "summary", "links")
-OPTIONAL = ("see_also", "image", "guid")
+OPTIONAL = ("see_also", "image", "guid", "embargo_until")
 FIELDS = REQUIRED + OPTIONAL
 
 
@@ -54,6 +54,7 @@ class Item:
     see_also: tuple[SeeAlso, ...] = ()
     image: Image | None = None
     guid: str | None = None  # the feed entry id, kept by `collect` for dedupe
+    embargo_until: dt.datetime | None = None  # not to be sent before (aware; `check` errors while it is ahead)
     path: str = ""
     line: int = 0
     # the line of each value, by field path ("theme", "links[1].url", "image.alt"), so an
@@ -140,6 +141,20 @@ class _ItemReader:
             self.error(data, "date", f"not a real date: {raw!r}", "write it as YYYY-MM-DD, e.g. 2023-07-03")
             return None
 
+    def moment(self, data: LineMap, key: str) -> dt.datetime | None:
+        """`2023-07-20` (the start of that day) or `2023-07-20 09:00[+01:00]`; a time without a
+        zone is this machine's local time."""
+        raw = self.text(data, key) if key in data else ""
+        if not raw:
+            return None
+        try:
+            moment = dt.datetime.fromisoformat(raw)
+        except ValueError:
+            self.error(data, key, f"not a date or a date and time: {raw!r}",
+                       "write it as YYYY-MM-DD or YYYY-MM-DD HH:MM, e.g. 2023-07-20 09:00")
+            return None
+        return moment if moment.tzinfo else moment.astimezone()
+
     def entries(self, data: LineMap, key: str) -> list[LineMap]:
         value = data.get(key)
         if value is None:
@@ -192,11 +207,13 @@ class _ItemReader:
                 self.unknown_keys(raw, ("src", "alt"), "image.")
                 image = Image(self.url(raw, "src", "image."), self.text(raw, "alt", "image."))
         guid = data.get("guid")
+        embargo_until = self.moment(data, "embargo_until")
         if len(self.errors) > before or date is None:
             return None
         return Item(title=title, date=date, source=source, theme=theme, summary=summary,
                     links=tuple(links), see_also=tuple(see_also), image=image,
-                    guid=str(guid) if guid else None, path=self.path, line=data.line,
+                    guid=str(guid) if guid else None, embargo_until=embargo_until,
+                    path=self.path, line=data.line,
                     lines=field_lines(data))
 
 

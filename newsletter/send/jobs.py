@@ -62,7 +62,7 @@ class JournalJobs:
         self.on_result = on_result
         transport = plan.transport
         rate = transport.rate if transport else None
-        concurrency = transport.concurrency if transport else plan.concurrency or 4
+        concurrency = transport.concurrency if transport else plan.concurrency
         self.batch = max(1, min(concurrency, int(rate) if rate else concurrency))
         self.queue: deque[Job] = deque()
         self.retries: list[tuple[float, int, str]] = []

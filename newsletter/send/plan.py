@@ -18,6 +18,7 @@ from newsletter import journal
 from newsletter.audience.choices import ThemeChoices
 from newsletter.audience.resolved import Audience
 from newsletter.audience.subscribers import SubscriberList
+from newsletter.config import SECTIONS
 from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
 from newsletter.errors import ErrorList, SendError
@@ -35,6 +36,8 @@ __all__ = ["DUPLICATE_ROW", "INVALID_ROW", "ROW_REASONS", "SendPlan", "check_gat
 DUPLICATE_ROW = "duplicate row"
 INVALID_ROW = "invalid row"
 ROW_REASONS = (DUPLICATE_ROW, INVALID_ROW)
+# Check errors that stop only a send that leaves this machine (see check_gate).
+LOCAL_ONLY_RULES = frozenset({"placeholder"})
 _WAITING = (RecipientState.PENDING, RecipientState.DEFERRED)  # not yet sent or given up on
 
 
@@ -58,7 +61,7 @@ class SendPlan:
     excluded: dict[str, int] = field(default_factory=dict)  # reason -> count
     changed: bool = False  # the issue's content differs from when the run started
     retry_failed: bool = False
-    concurrency: int | None = None  # --concurrency (also for the embedded outbox)
+    concurrency: int = 1  # connections to the embedded outbox: --concurrency, else smtp.concurrency's default
     suppressions: dict[str, str] = field(default_factory=dict, repr=False)
     states: dict[str, str] = field(default_factory=dict, repr=False)
     choices: ThemeChoices = field(default_factory=ThemeChoices)  # theme selections (issue 9)
@@ -101,8 +104,8 @@ def prepare_send(config: Config, build: BuildResult, audience: Audience, *, smtp
                     to_send=counts.to_send, new=counts.new, in_flight=counts.in_flight,
                     already_sent=counts.already_sent, failed_before=counts.failed_before,
                     excluded=counts.excluded, changed=bool(run and run.digest and run.digest != digest),
-                    retry_failed=retry_failed, concurrency=concurrency, suppressions=suppressions,
-                    states=states, choices=choices, variants=variants, quiet=quiet,
+                    retry_failed=retry_failed, concurrency=concurrency or SECTIONS["smtp"].default("concurrency"),
+                    suppressions=suppressions, states=states, choices=choices, variants=variants, quiet=quiet,
                     from_signups=audience.from_signups)
 
 
@@ -163,17 +166,21 @@ def _count(subscribers: SubscriberList, states: dict[str, str], suppressions: di
     return _Counts(to_send, new, in_flight, already_sent, failed_before, excluded)
 
 
-def check_gate(result: BuildResult, *, force: bool, dry_run: bool = False) -> list[Finding]:
+def check_gate(result: BuildResult, *, force: bool, dry_run: bool = False,
+               leaves_machine: bool = True) -> list[Finding]:
     """Refuse to send an issue `newsletter check` finds errors in, unless forced.
 
     Warnings never stop a send. With `force` (and for a dry run, which sends nothing) the
-    errors come back for the caller to show, and the send goes on.
+    errors come back for the caller to show, and the send goes on. Placeholder text
+    (`placeholder` findings: TODO, boilerplate) stops a send only when the mail would leave
+    this machine: a rehearsal into the outbox or a test relay on loopback shows it and goes on.
     """
     errors = [f for f in result.findings if f.severity == "error"]
-    if not errors or force or dry_run:
+    blocking = [f for f in errors if leaves_machine or f.rule not in LOCAL_ONLY_RULES]
+    if not blocking or force or dry_run:
         return errors
     slug = result.rendered.issue.range.slug
-    raise ErrorList([*(SendError(f"{f.rule}: {f.message}", path=f.where, hint=f.hint or None) for f in errors),
-                     SendError(f"not sending: `newsletter check` found {len(errors)} "
-                               f"error{'s' * (len(errors) != 1)} in the issue",
+    raise ErrorList([*(SendError(f"{f.rule}: {f.message}", path=f.where, hint=f.hint or None) for f in blocking),
+                     SendError(f"not sending: `newsletter check` found {len(blocking)} "
+                               f"error{'s' * (len(blocking) != 1)} in the issue",
                                hint=f"`newsletter check {slug}` lists them; fix them, or send anyway with --force")])

@@ -13,9 +13,10 @@ import os
 from newsletter.config.loader import Config
 from newsletter.config.sections import SmtpConfig
 from newsletter.deliver.connection import Transport, check_transport
+from newsletter.deliver.net import is_loopback
 from newsletter.errors import ConfigError, SendError
 
-__all__ = ["resolve_transport", "transport_from_config", "transport_label"]
+__all__ = ["leaves_machine", "resolve_transport", "transport_from_config", "transport_label"]
 
 
 def _smtp_config(config: Config, host: str | None) -> SmtpConfig | None:
@@ -34,6 +35,13 @@ def resolve_transport(config: Config, *, host: str | None = None, port: int | No
             raise SendError("--smtp-port needs --smtp-host (or an smtp: block in the config)")
         return None
     return transport_from_config(smtp, host=host, port=port, concurrency=concurrency)
+
+
+def leaves_machine(config: Config, *, host: str | None = None) -> bool:
+    """Whether mail would leave this machine: a relay not on loopback. The outbox and a test
+    relay on 127.0.0.1 do not; reads no password, so a dry run and the checks can ask."""
+    smtp = _smtp_config(config, host)
+    return smtp is not None and not is_loopback(host or smtp.host)
 
 
 def transport_label(config: Config, transport: Transport | None) -> str:
@@ -56,10 +64,13 @@ def _password(smtp: SmtpConfig) -> str | None:
 
 
 def transport_from_config(smtp: SmtpConfig, *, host: str | None = None, port: int | None = None,
-                          concurrency: int | None = None) -> Transport:
-    """The `smtp:` block with the command line's overrides, its password read and its security checked."""
-    password = _password(smtp) if smtp.username else None
-    if smtp.username and password is None:
+                          concurrency: int | None = None, log_in: bool = True) -> Transport:
+    """The `smtp:` block with the command line's overrides, its password read and its security checked.
+
+    `log_in=False` is for callers that never open a session (`doctor --no-relay`): they need
+    the relay's name and policy, not its password, so a missing password is no error."""
+    password = _password(smtp) if smtp.username and log_in else None
+    if smtp.username and password is None and log_in:
         raise ConfigError(f"no SMTP password for {smtp.username}", field="smtp.password_env",
                           hint=f"export {smtp.password_env}=... or set smtp.password_file")
     transport = Transport(

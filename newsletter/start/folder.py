@@ -21,6 +21,7 @@ import yaml
 
 from newsletter.errors import ConfigError
 from newsletter.issue.render import DEFAULT_TEMPLATES
+from newsletter.start.settings import commented_settings
 from newsletter.tokens import SECRET_FILE, create_secret_file
 
 __all__ = ["DEFAULT_THEMES", "FolderPlan", "StartedFolder", "default_name", "init_folder", "last_full_month"]
@@ -162,8 +163,14 @@ def _quoted(value: str) -> str:
     return yaml.safe_dump(value, default_style=None, width=1000, allow_unicode=True).removesuffix("\n...\n").strip()
 
 
+# The keys `config_text` writes out with the plan's values; every other key follows,
+# commented, from the key table (settings.py).
+ACTIVE = ("name", "from", "subject", "language", "intro", "themes", "unsubscribe")
+
+
 def config_text(plan: FolderPlan) -> str:
-    """`newsletter.yaml`, commented: what a comms officer changes before going live."""
+    """`newsletter.yaml`, commented: what a comms officer changes before going live, then
+    every other setting with its default, ready to uncomment."""
     domain = parseaddr(plan.sender)[1].rpartition("@")[2]
     themes = "\n".join(f"  - {_quoted(t)}" for t in plan.themes)
     return f"""\
@@ -172,33 +179,20 @@ def config_text(plan: FolderPlan) -> str:
 #   newsletter build YYYY-MM      newsletter send YYYY-MM
 name: {_quoted(plan.name)}
 from: {_quoted(plan.sender)}
-# reply_to: {_quoted(plan.sender)}
 subject: "{{name}}: what's new in {{period}}"
 language: en-GB
 intro: >-
   Here is our round-up of what was published this month.
 themes:            # the order sections appear in; every item names one of these
 {themes}
-unsubscribe:       # served by `newsletter unsubscribe-server`; must be https when live
+unsubscribe:       # served by `newsletter serve`; must be https when live
   url: "https://{domain}/unsubscribe"
   mailto: "unsubscribe@{domain}"
-# preferences_url: "https://{domain}/unsubscribe/preferences"   # "Manage your topics"
 #
-# No `smtp:` block: `newsletter send` delivers into outbox/ here (no mail leaves the
-# machine). To send for real, point it at your provider's relay, then run
-# `newsletter doctor` to check DNS (SPF, DKIM, DMARC) and the relay before sending:
-# smtp:
-#   host: smtp.{domain}
-#   port: 587
-#   security: starttls        # or tls (port 465)
-#   username: newsletter
-#   password_env: NEWSLETTER_SMTP_PASSWORD   # export it; never write it here
-#   rate: 10                  # messages per second
-# dkim: {{selector: news, key_file: dkim.key}}   # `newsletter dkim` makes a key
-#
-# The token secret that signs unsubscribe links is in .newsletter-secret (made for
-# you, mode 0600, kept out of git); or set NEWSLETTER_TOKEN_SECRET instead.
-"""
+# Every other setting follows, commented out, with its default (or an example): remove
+# the "# " at the start of a line to use it. docs/reference/config.md explains each.
+""" + commented_settings(ACTIVE, _quoted, domain=domain, theme=plan.themes[0],
+                         examples={"reply_to": _quoted(plan.sender)})
 
 
 _STARTERS = (

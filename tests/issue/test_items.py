@@ -42,10 +42,10 @@ def test_optional_fields_are_loaded(write_item, empty_project):
 
 def test_yaml_syntax_error_names_file_and_line(write_item, empty_project):
     write_item("title: Broken\ndate: 2023-07-01\nlinks: [oops\nsource: x\n", "bad.yaml")
-    assert errors_of(empty_project / "items") == [
-        "items/bad.yaml:4: YAML syntax error: did not find expected ',' or ']' "
-        "(check indentation and quote values containing ':' or '#')"
-    ]
+    [error] = errors_of(empty_project / "items")
+    # What the parser calls the problem is PyYAML's wording (it may change); the rest is ours.
+    assert error.startswith("items/bad.yaml:4: YAML syntax error: ")
+    assert error.endswith(" (check indentation and quote values containing ':' or '#')")
 
 
 def test_missing_unknown_and_empty_fields(write_item, empty_project):

@@ -43,9 +43,14 @@ def test_init_then_build_and_send_into_the_outbox(tmp_path: Path) -> None:
 
     built = newsletter("build", last_month(), cwd=folder)
     assert built.returncode == 0, built.stderr
-    assert "3 items in 3 themes" in built.stdout and "Checks: no problems found." in built.stdout
+    # the starter items are placeholders: check says so, a rehearsal into the outbox still goes
+    assert "3 items in 3 themes" in built.stdout and "Checks: 3 errors, 0 warnings" in built.stdout
+    checked = newsletter("check", last_month(), "--format", "text", cwd=folder)
+    assert checked.returncode == 1
+    assert checked.stdout.count("error placeholder:") == 3, checked.stdout
     sent = newsletter("send", last_month(), "--yes", cwd=folder)
     assert sent.returncode == 0, sent.stderr
+    assert "3 placeholders in the issue; fine for a rehearsal on this machine" in sent.stderr
     received = sorted(m["To"] for m in mailbox.Maildir(folder / "outbox", create=False))
     assert received == ["Alex Morgan <alex.morgan@example.org>", "Sam Okafor <sam.okafor@example.org>"]
     assert "Made a token secret" not in sent.stderr  # init made it; send reads the same file
@@ -88,3 +93,17 @@ def test_new_writes_an_item_that_loads_with_every_field(tmp_path: Path) -> None:
     again = newsletter("item", "new", "Annual report: what's new?", cwd=folder)
     assert again.returncode == 0
     assert path.with_name(path.stem + "-2.yaml").exists()  # never overwrites
+
+
+def test_a_send_through_a_relay_refuses_the_starter_placeholders_before_connecting(tmp_path: Path) -> None:
+    newsletter("init", "my-digest", "--name", "Parish news", "--from", "Parish office <news@parish.example>",
+               cwd=tmp_path)
+    folder = tmp_path / "my-digest"
+    with (folder / "newsletter.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("smtp: {host: smtp.parish.example, port: 587, security: starttls}\n")
+    refused = newsletter("send", last_month(), "--yes", cwd=folder)
+    assert refused.returncode == 1
+    errors = refused.stderr.splitlines()
+    assert sum(": placeholder: " in line for line in errors) == 3, refused.stderr
+    assert errors[-1].startswith("error: not sending: `newsletter check` found 3 errors in the issue")
+    assert "Connecting" not in refused.stdout and not (folder / "outbox").exists()

@@ -1,0 +1,80 @@
+"""`--json` for scripts: the objects commands print have the keys docs/reference/json.md shows.
+
+The page's example for each command is parsed and compared key by key (nested objects
+and the first item of lists too) with what the command prints for a real project.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from support.dnsserver import ZoneServer
+
+from newsletter import journal
+from newsletter.cli import main
+from newsletter.config.loader import load_config
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "reference" / "json.md"
+
+
+def documented(command: str) -> Any:
+    """The JSON example under the page's `## \\`COMMAND\\`` heading."""
+    text = PAGE.read_text(encoding="utf-8")
+    section = text.split(f"## `{command}`", 1)[1]
+    return json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))  # type: ignore[union-attr]
+
+
+def shape(value: Any) -> Any:
+    """The keys of `value` at every level (a list by its first item); leaves by their kind."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()} if not all(isinstance(v, int) for v in value.values()) \
+            else "counts"
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    return "null-or-text" if value is None or isinstance(value, str) else type(value).__name__
+
+
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "newsletter.yaml").write_text(
+        'name: Digest\nfrom: "Digest <news@example.org>"\nthemes: [News]\n'
+        "unsubscribe: {url: 'https://example.org/unsubscribe', mailto: unsubscribe@example.org}\n",
+        encoding="utf-8")
+    return tmp_path / "newsletter.yaml"
+
+
+def test_doctor_json_has_the_documented_keys_and_exit_status(tmp_path: Path) -> None:
+    config = folder(tmp_path)
+    with ZoneServer("") as dns:
+        result = CliRunner().invoke(main, ["doctor", "--config", str(config), "--nameserver", dns.address,
+                                           "--no-relay", "--json"])
+    assert result.exit_code == 1  # no SPF, DMARC: errors
+    printed = json.loads(result.stdout)
+    assert shape(printed) == shape(documented("doctor --json"))
+    assert printed["ready"] is False and printed["errors"] == sum(f["level"] == "error" for f in printed["findings"])
+    assert {"level": "error", "topic": "spf", "message": "no SPF record for example.org",
+            "hint": 'publish a TXT record at example.org: "v=spf1 include:<your provider\'s SPF domain> -all"'
+            } in printed["findings"]
+
+
+def test_suppress_list_json_has_the_documented_keys(tmp_path: Path) -> None:
+    config = folder(tmp_path)
+    db = journal.connect(load_config(config).state_file)
+    journal.suppress(db, "Jo@Example.net", "unsubscribed", "one-click")
+    journal.suppress(db, "gone@example.net", "hard-bounce", "smtp:550")
+    db.close()
+    result = CliRunner().invoke(main, ["suppress", "list", "--config", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert shape(printed) == shape(documented("suppress list --json"))
+    assert printed["count"] == 2 and printed["by_reason"] == {"hard-bounce": 1, "unsubscribed": 1}
+    assert {row["address"] for row in printed["suppressions"]} == {"jo@example.net", "gone@example.net"}
+    only = json.loads(CliRunner().invoke(main, ["suppress", "list", "--config", str(config), "--json",
+                                                "--reason", "hard-bounce"]).stdout)
+    assert only["count"] == 1 and only["suppressions"][0]["reason"] == "hard-bounce"

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
@@ -40,17 +41,29 @@ log = logging.getLogger("newsletter.clicks")
 
 
 class ClickCounter:
-    """The app's burst filter and clock; what closes is added to the state's counts."""
+    """The app's burst filter and clock; what closes is added to the state's counts
+    (`unsaved` holds counts a busy or missing state file refused, for the next try)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, bursts: BurstFilter | None = None) -> None:
         self.clock = clock
         self.bursts = bursts or BurstFilter()
+        self.unsaved: Counts = Counter()
 
 
 async def _store(app: Starlette, counts: Counts) -> None:
-    if counts:
-        site: SubscriberSite = app.state.site
-        await site.run(lambda db: journal.add_clicks(db, counts))
+    """Add `counts` (and any left unsaved) to the state; never raises: counting must not
+    break a reader's redirect, and a count that cannot be written now is tried again."""
+    counter: ClickCounter = app.state.clicks
+    counter.unsaved += counts
+    if not counter.unsaved:
+        return
+    pending, counter.unsaved = counter.unsaved, Counter()
+    site: SubscriberSite = app.state.site
+    try:
+        await site.run(lambda db: journal.add_clicks(db, pending))
+    except Exception:  # any failure of the state file: keep the numbers, log, go on
+        counter.unsaved += pending
+        log.exception("could not store click counts; they are kept in memory for the next try")
 
 
 async def follow(request: Request) -> Response:
@@ -72,8 +85,8 @@ async def follow(request: Request) -> Response:
         client = bursts.client(request.client.host if request.client else "", request.headers.get("user-agent", ""))
         now = counter.clock()
         closed = bursts.canary(client, slug, now) if url == CANARY else bursts.hit(client, slug, url, now)
-    if closed:
-        await _store(request.app, closed)
+    if closed or counter.unsaved:
+        await _store(request.app, closed or Counter())
     if url == CANARY:
         return Response(status_code=204)
     return RedirectResponse(url, status_code=302)
@@ -83,10 +96,7 @@ async def _flush_every(app: Starlette, counter: ClickCounter) -> None:
     """Close windows as they expire even when no further hit arrives."""
     while True:
         await asyncio.sleep(counter.bursts.window / 2)
-        try:
-            await _store(app, counter.bursts.closed(counter.clock()))
-        except Exception:  # a locked or missing state file must not stop the flushing
-            log.exception("could not store click counts; they are kept until the next try")
+        await _store(app, counter.bursts.closed(counter.clock()))
 
 
 @contextlib.asynccontextmanager

@@ -102,3 +102,26 @@ def test_the_click_table_holds_no_subscriber_address(clicked: Clicked, tmp_path:
         assert email.encode() not in data and name.encode() not in data
     for trace in (b"testclient", b"Firefox", b"Safari", b"SafeLinks"):  # no network address, no user agent
         assert trace not in data
+
+
+def test_a_state_file_that_cannot_be_written_never_breaks_a_redirect_nor_loses_a_count(
+        sent: Sent, caplog: pytest.LogCaptureFixture) -> None:
+    state = sent.config.state_file
+    item_link = path_of(sent.item_links[0])
+    clock = Clock()
+    with TestClient(create_app(sent.config, clicks=ClickCounter(clock)), raise_server_exceptions=False) as client:
+        client.get(item_link, headers={"user-agent": "Firefox"}, follow_redirects=False)
+        state.rename(state.with_suffix(".moved"))
+        state.mkdir()  # the state file is gone: nothing can be written
+        clock.now += 60
+        answer = client.get(item_link, headers={"user-agent": "Safari"}, follow_redirects=False)
+        assert answer.status_code == 302  # the reader still gets where they clicked
+        assert "could not store click counts" in caplog.text
+        state.rmdir()
+        state.with_suffix(".moved").rename(state)
+        clock.now += 60
+        client.get(item_link, headers={"user-agent": "Outlook"}, follow_redirects=False)
+        with journal.connect(state) as db:
+            assert sum(journal.click_counts(db, "2023-07").values()) == 2  # the first, kept; the second
+    with journal.connect(state) as db:
+        assert sum(journal.click_counts(db, "2023-07").values()) == 3

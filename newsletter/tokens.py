@@ -8,7 +8,8 @@ a token with characters added or removed is refused too.
 Sign-up links (`make_link_token`) carry an address, a nonce and an expiry time under a
 MAC of their own purpose, so an unsubscribe token can never pass as one and back; form
 stamps (`make_stamp`) sign the time a sign-up page was shown; `client_key` keys a client's
-network address so a rate limit can count it without storing it. A counted link
+network address so a rate limit can count it without storing it; `erasure_key` keys an
+erased address so the suppression list can match it without holding it. A counted link
 (`make_click_link`) carries an item's URL and a short MAC over the list, the issue and
 that URL: the same for every reader, and the site's `/r/` route redirects only to what
 was signed, so it is never an open redirect.
@@ -45,6 +46,7 @@ __all__ = [
     "SECRET_FILE",
     "create_secret_file",
     "describe_secrets",
+    "erasure_key",
     "is_token_shaped",
     "load_secrets",
     "CANARY",
@@ -183,6 +185,13 @@ def read_stamp(stamp: str, list_id: str, keys: list[bytes]) -> int | None:
 def client_key(secret: bytes, client: str) -> str:
     """A client's network address as a keyed hash: countable for a rate limit, never readable."""
     return hmac.new(secret, f"\0client\n{client}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def erasure_key(secret: bytes, email: str) -> str:
+    """An erased address as the suppression list keeps it: a keyed hash, matched against
+    every address a send or an import meets, never readable back (`person forget`)."""
+    digest = hmac.new(secret, f"\0erased\n{email.strip().lower()}".encode(), hashlib.sha256).hexdigest()
+    return f"erased:{digest[:40]}"
 
 
 CANARY = "canary"  # the hidden link's payload: no web address, so only a machine follows it

@@ -15,6 +15,8 @@ pytest_plugins = [
     "support.themekit",
     "support.dnsserver",
     "support.smtpserver",
+    "support.signupkit",
+    "support.rawsmtp",
     "support.clickkit",
 ]
 

@@ -89,3 +89,22 @@ def test_the_command_reference_is_generated_from_every_lazily_loaded_command():
     for name in names:
         command = main.get_command(ctx, name)
         assert command is not None and command.name in (name, {"unsubscribe-server": "serve"}.get(name))
+
+
+def _rule_ids() -> set[str]:
+    """Every rule id the issue checks can report, read from their source."""
+    found: set[str] = set()
+    sources = [*(REPO / "newsletter" / "issue" / "checks").glob("*.py"), REPO / "newsletter" / "issue" / "probe.py"]
+    for path in sources:
+        source = path.read_text(encoding="utf-8")
+        found |= set(re.findall(r"\b(?:error|warning|note)\(\s*\"([a-z][a-z0-9-]+)\"", source))
+        found |= set(re.findall(r"\bFinding\(\s*\"([a-z][a-z0-9-]+)\"", source))
+    return found
+
+
+def test_the_checks_reference_lists_every_rule() -> None:
+    page = (DOCS / "reference" / "checks.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"`([a-z][a-z0-9-]+)`", page))
+    rules = _rule_ids()
+    assert {"html-size", "mso-markup", "unsubscribe-route", "clip-excerpt", "link-broken"} <= rules
+    assert sorted(rules - listed) == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 from newsletter.audience.bounces import import_bounces
 from newsletter.audience.choices import ThemeChoices, apply_choices
 from newsletter.audience.resolved import Audience, resolve
-from newsletter.audience.signups import confirm, request_signup, with_signups
+from newsletter.audience.signups import confirm, record_request, with_signups
 from newsletter.audience.subscribers import Subscriber, SubscriberList, read_subscribers
 from newsletter.audience.suppressions import export_suppressions, import_optouts
 
@@ -20,7 +20,7 @@ __all__ = [
     "Audience",
     "resolve",
     "confirm",
-    "request_signup",
+    "record_request",
     "with_signups",
     "Subscriber",
     "SubscriberList",

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from newsletter.audience.subscribers import Subscriber, SubscriberList
+from newsletter.audience.subscribers import SubscriberList
 from newsletter.config.loader import Config
 from newsletter.config.selections import Selection, ordered, selection_of, unknown_theme_error
 from newsletter.errors import NewsletterError, raise_all
@@ -89,5 +89,5 @@ def apply_choices(subscribers: SubscriberList, config: Config, preferences: Mapp
             selection, themes = resolve(subscriber.themes)
         choices.selections[selection] += 1
         chosen.append(subscriber if themes == subscriber.themes
-                      else Subscriber(subscriber.email, subscriber.name, themes, subscriber.line))
+                      else dataclasses.replace(subscriber, themes=themes))
     return dataclasses.replace(subscribers, subscribers=chosen), choices

@@ -13,6 +13,7 @@ the same `Audience`, so the versions checked are exactly the versions sent.
 | confirmed sign-ups (journal)   | addresses the CSV lacks, their topics     | nothing: the CSV's row wins |
 | saved choices (journal)        | the topics chosen on the preferences page | the CSV's and sign-up's topics |
 | suppressions (journal)         | who must not be mailed, and why           | every other source    |
+| erased addresses' hashes       | who was forgotten (`person forget`)       | every other source    |
 
 The result is plain data; the journal is read through the connection the caller opened
 (`db=None`: no state file yet, so no sign-ups, choices or suppressions).
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from newsletter import journal
 from newsletter.audience.choices import ThemeChoices, apply_choices
+from newsletter.audience.person import erased_addresses
 from newsletter.audience.signups import with_signups
 from newsletter.audience.subscribers import Subscriber, SubscriberList, read_subscribers
 from newsletter.config.loader import Config
@@ -77,5 +79,8 @@ def resolve(config: Config, subscribers_path: Path, db: sqlite3.Connection | Non
     signups = tuple(journal.confirmed_signups(db)) if db is not None else ()
     with_page, from_signups = with_signups(listed, signups)
     subscribers, choices = apply_choices(with_page, config, preferences, strict=strict)
-    return Audience(listed, subscribers, choices, {s.key: s.reason for s in suppressions}, from_signups,
-                    preferences, suppressions, signups)
+    reasons = {s.key: s.reason for s in suppressions}
+    if db is not None:  # `person forget` keeps only a keyed hash: matched here, for every reader
+        erased = erased_addresses(db, config, (s.key for s in subscribers.subscribers))
+        reasons.update(dict.fromkeys(erased, journal.SuppressionReason.ERASED))
+    return Audience(listed, subscribers, choices, reasons, from_signups, preferences, suppressions, signups)

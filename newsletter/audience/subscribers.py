@@ -1,8 +1,8 @@
 """The subscriber list: a CSV file in, validated and deduplicated `Subscriber`s out.
 
 The CSV contract (DESIGN.md): a header row with at least `email`; optional `name`,
-`status` (`subscribed`/`unsubscribed`) and `themes`. Excel exports work: a UTF-8 BOM,
-`;` or tab as the delimiter (guessed from the header row), CRLF line ends and quoted
+`first_name` (for the greeting), `status` (`subscribed`/`unsubscribed`) and `themes`.
+Excel exports work: a UTF-8 BOM, `;` or tab as the delimiter (guessed from the header row), CRLF line ends and quoted
 names with commas. Names longer than 100 characters are cut short. Addresses are
 checked with email-validator (syntax only, no DNS); each bad row is reported with its
 line number and skipped, or, with `strict`, every bad row is raised at once. Addresses
@@ -47,6 +47,7 @@ class Subscriber:
     name: str = ""
     themes: tuple[str, ...] | None = None
     line: int = 0
+    first_name: str = ""  # the optional `first_name` column: what the greeting calls them
 
     @property
     def key(self) -> str:
@@ -115,7 +116,8 @@ def _columns(path: Path, header: list[str]) -> dict[str, int]:
     names = [h.strip().lower() for h in header]
     columns = {}
     for wanted, aliases in (("email", _EMAIL_HEADERS), ("name", ("name", "full name")),
-                            ("status", ("status",)), ("themes", ("themes", "theme"))):
+                            ("status", ("status",)), ("themes", ("themes", "theme")),
+                            ("first_name", ("first_name", "first name", "given name"))):
         for alias in aliases:
             if alias in names:
                 columns[wanted] = names.index(alias)
@@ -185,7 +187,8 @@ def _add_row(result: SubscriberList, seen: dict[str, Subscriber], check: Address
         result.invalid.append(RowProblem(line, raw, f"not a valid address: {exc}"))
         return
     name = " ".join(_cell(cells, columns, "name").split())[:MAX_NAME].strip()
-    subscriber = Subscriber(email, name, parse_themes(_cell(cells, columns, "themes")), line)
+    first_name = " ".join(_cell(cells, columns, "first_name").split())[:MAX_NAME].strip()
+    subscriber = Subscriber(email, name, parse_themes(_cell(cells, columns, "themes")), line, first_name)
     if status == "unsubscribed":
         result.unsubscribed.append(subscriber)
     elif subscriber.key in seen:

@@ -33,6 +33,7 @@ COMMANDS = {
     "init": "newsletter.cli.init:init",
     "item": "newsletter.cli.new:item",
     "new": "newsletter.cli.new:new",
+    "person": "newsletter.cli.person:person",
     "preview": "newsletter.cli.preview:preview",
     "report": "newsletter.cli.report:report",
     "send": "newsletter.cli.send:send",
@@ -51,7 +52,7 @@ GROUPS = {
     "Start": ["init", "new", "collect"],
     "Make": ["build", "check", "preview"],
     "Send": ["send", "status", "report", "doctor"],
-    "Audience": ["serve", "unsubscribe-server", "subscribe-form", "suppress", "bounces", "subscribers"],
+    "Audience": ["serve", "unsubscribe-server", "subscribe-form", "suppress", "bounces", "subscribers", "person"],
     "Publish": ["archive"],
     "Keys": ["dkim"],
 }
@@ -76,6 +77,7 @@ DESCRIPTIONS = {
     "suppress": "Manage the addresses that are never mailed.",
     "bounces": "Read delivery failures and suppress dead addresses.",
     "subscribers": "Export the subscriber list as send sees it.",
+    "person": "Show or erase what is held about one address.",
     "archive": "Write the static web archive of every issue.",
     "dkim": "Create the DKIM key that send signs with.",
 }

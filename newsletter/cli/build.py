@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli.options import config_option, date_range, load, range_options
+from newsletter.cli.options import config_option, issue_range, load, range_options
 from newsletter.cli.wording import plural
 
 
@@ -28,15 +28,18 @@ def build(month: str | None, since: str | None, until: str | None, config_path: 
     from newsletter.send.versions import build_checked, checked_audience
 
     config = load(config_path)
-    result = build_checked(config, date_range(month, since, until), checked_audience(config, config.subscribers_file))
+    result = build_checked(config, issue_range(config, month, since, until), checked_audience(config, config.subscribers_file))
     rendered = result.rendered
     click.echo(f"Built {rendered.issue.range.label}: {plural(len(rendered.issue.items), 'item')} "
                f"in {plural(len(rendered.issue.sections), 'theme')} -> {_shown(result.folder)}/")
     for section in rendered.issue.sections:
         click.echo(f"  {section.theme}: {len(section.items)}")
     click.echo(f"  Subject: {rendered.subject}")
-    click.echo(f"  email.html {rendered.html_bytes / 1024:.1f} KB (Gmail clips at 102 KB), "
+    click.echo(f"  email.html {rendered.sent_bytes / 1024:.1f} KB as sent (Gmail clips at 102 KB), "
                f"email.txt {len(result.files['email.txt']) / 1024:.1f} KB")
+    if rendered.excerpt:
+        click.echo(f"  The full email would be {rendered.excerpt_of / 1024:.0f} KB as sent and Gmail would clip it: "
+                   "built the short excerpt instead (titles and first lines, linking to the issue online).")
     clipped = clipped_error(result)
     if clipped is not None:  # the same fact as the size warning, as the one error that fails the build
         raise clipped

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from newsletter.cli.options import config_option, date_range, load, range_options
+from newsletter.cli.options import config_option, issue_range, load, range_options
 
 if TYPE_CHECKING:
     from newsletter.issue.checks.findings import Finding
@@ -111,7 +111,7 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
 
     config = load(config_path)
     audience = checked_audience(config, config.subscribers_file)
-    result = build_checked(config, date_range(month, since, until), audience, write=False)
+    result = build_checked(config, issue_range(config, month, since, until), audience, write=False)
     findings = list(result.findings)
     if config.count_clicks:
         from newsletter.site.linkcheck import check_counted_links

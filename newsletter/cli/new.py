@@ -26,6 +26,7 @@ def new(title: str, config_path: Path, edit: bool) -> None:
       newsletter new "Annual report published"
       EDITOR=nano newsletter new "Consultation on school safety"
     """
+    from newsletter.daterange import parse_range
     from newsletter.start.item import new_item
 
     config = load(config_path)
@@ -34,7 +35,8 @@ def new(title: str, config_path: Path, edit: bool) -> None:
         shown = path.relative_to(Path.cwd())
     except ValueError:
         shown = path
-    click.echo(f"Wrote {shown}")
+    month = parse_range(path.name[:7], None, None)  # the file is named for the date it carries
+    click.echo(f"Wrote {shown}: the {month.label} issue includes it (`newsletter build {month.slug}`)")
     if edit and os.environ.get("EDITOR") and sys.stdin.isatty() and sys.stdout.isatty():
         click.edit(filename=str(path))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli.options import config_option, date_range, load, range_options
+from newsletter.cli.options import config_option, issue_range, load, range_options
 
 
 @click.command()
@@ -39,10 +39,10 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
     from newsletter.preview.livebuild import LiveBuild
     from newsletter.preview.server import listen, make_server
 
-    load(config_path)  # a missing or broken config stops here, before anything is served
+    config = load(config_path)  # a missing or broken config stops here, before anything is served
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
     logging.getLogger("newsletter.preview").setLevel(logging.INFO)
-    live = LiveBuild(config_path, date_range(month, since, until))
+    live = LiveBuild(config_path, issue_range(config, month, since, until))
     if not live.rebuild().ok:  # the build logs each error; serve anyway, the page shows them
         click.echo("The issue does not build yet: the page shows why and reloads once it is fixed.", err=True)
     listener = listen(host, port)

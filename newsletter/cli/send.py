@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from newsletter.cli.options import config_option, date_range, load, range_options
+from newsletter.cli.options import config_option, issue_range, load, range_options
 from newsletter.cli.wording import plural
 from newsletter.errors import NewsletterError, SendError
 
@@ -52,10 +52,12 @@ EXIT_INTERRUPTED = 130
 @click.option("--strict", is_flag=True, help="Abort on any invalid subscriber row instead of skipping it.")
 @click.option("--retry-failed", is_flag=True, help="Try recipients that failed (5xx) in an earlier attempt again.")
 @click.option("--force", is_flag=True, help="Send even if `newsletter check` finds errors.")
+@click.option("--json", "as_json", is_flag=True,
+              help="With --dry-run: the plan as one JSON object, for scripts (docs: JSON output).")
 def send(month: str | None, since: str | None, until: str | None, config_path: Path,
          subscribers_path: Path | None, yes: bool, dry_run: bool, test_addresses: tuple[str, ...],
          smtp_host: str | None, smtp_port: int | None, concurrency: int | None, strict: bool,
-         retry_failed: bool, force: bool) -> None:
+         retry_failed: bool, force: bool, as_json: bool) -> None:
     """Send the issue for MONTH to every subscriber, exactly once; run it again to resume.
 
     Without an `smtp:` block (or --smtp-host) the mail goes through an embedded SMTP server
@@ -77,8 +79,10 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     from newsletter.send.transport import leaves_machine
     from newsletter.send.versions import build_checked
 
+    if as_json and not dry_run:
+        raise click.UsageError("--json goes with --dry-run (a real send reports with `newsletter status --json`)")
     config = load(config_path)
-    rng = date_range(month, since, until)
+    rng = issue_range(config, month, since, until)
     say_if_secret_made(config)
     audience, unreadable = _audience(config, subscribers_path or config.subscribers_file, strict=strict)
     result = build_checked(config, rng, audience)  # every version this audience receives, checked
@@ -93,9 +97,14 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     if audience is None:
         raise unreadable or SendError("no subscriber list", hint="pass --subscribers FILE")
     plan = prepare_send(config, result, audience, smtp_host=smtp_host, smtp_port=smtp_port,
-                        concurrency=concurrency, retry_failed=retry_failed)
+                        concurrency=concurrency, retry_failed=retry_failed, log_in=not dry_run)
     out = Console(highlight=False, soft_wrap=True)
-    _print_plan(out, plan)
+    rows_file = _write_skipped_rows(plan)
+    if as_json:
+        checked = compose_all(plan)
+        click.echo(dry_run_json(plan, checked, rows_file))
+        sys.exit(1 if checked.over_limit else 0)
+    _print_plan(out, plan, rows_file)
     if dry_run:
         checked = compose_all(plan)
         _print_dry_run(out, checked)
@@ -151,25 +160,54 @@ def _confirm(plan: SendPlan, yes: bool) -> bool:
     if not sys.stdin.isatty():
         raise SendError("not sending without confirmation, and there is no terminal to ask on",
                         hint="add --yes to send, or --dry-run to check first")
-    return click.confirm(f"Send {plan.build.rendered.subject!r} to {plural(plan.to_send, 'recipient')}?",
-                         default=False)
+    if plan.rehearsal:
+        question = (f"Rehearse: file {plan.build.rendered.subject!r} for {plural(plan.to_send, 'recipient')} "
+                    "in the local outbox?")
+    else:
+        question = (f"Send {plan.build.rendered.subject!r} to {plural(plan.to_send, 'recipient')} "
+                    f"through {plan.transport_label}?")
+    return click.confirm(question, default=False)
 
 
-def _print_plan(out: Console, plan: SendPlan) -> None:
+SHOWN_ROWS = 5  # skipped and duplicate rows printed before the plan; the rest are in the file
+
+
+def _write_skipped_rows(plan: SendPlan) -> Path | None:
+    """Every skipped or duplicate CSV row into issues/<slug>/skipped-rows.csv, when any."""
+    from newsletter.send.report import write_row_problems
+
+    if not plan.subscribers.invalid and not plan.subscribers.duplicates:
+        return None
+    path = plan.build.folder / "skipped-rows.csv"
+    write_row_problems(path, plan.subscribers.invalid, plan.subscribers.duplicates)
+    return path
+
+
+def _print_plan(out: Console, plan: SendPlan, rows_file: Path | None = None) -> None:
     from newsletter.send.plan import ROW_REASONS
 
     subject = plan.build.rendered.subject
     out.print(f"Issue {plan.slug}: {subject!r} ({plural(len(plan.build.rendered.issue.items), 'item')})")
     out.print(f"Subscribers: {plan.subscribers.path} ({plural(plan.subscribers.rows, 'row')})")
-    for problem in plan.subscribers.invalid:
+    rows = plan.subscribers
+    for problem in rows.invalid[:SHOWN_ROWS]:
         out.print(f"  skipped line {problem.line}: {problem.reason} ({problem.value!r})")
+    for problem in rows.duplicates[:SHOWN_ROWS]:
+        out.print(f"  duplicate line {problem.line}: {problem.reason} ({problem.value!r}), sent once")
+    hidden = max(0, len(rows.invalid) - SHOWN_ROWS) + max(0, len(rows.duplicates) - SHOWN_ROWS)
+    if rows_file is not None and hidden:
+        out.print(f"  ... and {plural(hidden, 'more row')}: every one, with its line, is in {_shown(rows_file)}")
+    elif rows_file is not None:
+        out.print(f"  (also listed in {_shown(rows_file)})")
     if plan.from_signups or plan.config.subscribe is not None:
         out.print(f"Sign-ups: {plan.from_signups} confirmed on the sign-up page and not in the CSV, "
                   "added to the list")
     _print_themes(out, plan)
+    _print_kind(out, plan)
     if plan.resuming:
-        out.print(f"Resuming the run started {plan.run.created if plan.run else ''}: {plan.already_sent} "
-                  f"already sent, {plan.failed_before} failed before"
+        what = "rehearsal" if plan.rehearsal else "run"
+        out.print(f"Resuming the {what} started {plan.run.created if plan.run else ''}: {plan.already_sent} "
+                  f"already {'filed' if plan.rehearsal else 'sent'}{_relays(plan)}, {plan.failed_before} failed before"
                   + ("" if not plan.failed_before else " (--retry-failed tries them again)"))
     if plan.changed:
         out.print("warning: the issue has changed since this run started; the remaining recipients get the "
@@ -184,6 +222,26 @@ def _print_plan(out: Console, plan: SendPlan) -> None:
     if plan.transport is None:
         out.print("No smtp: block in the config, so an embedded SMTP server on 127.0.0.1 files every message "
                   "in outbox/.")
+
+
+def _print_kind(out: Console, plan: SendPlan) -> None:
+    """Rehearsal or real send: said before anything is asked, so nobody mistakes one for the other."""
+    if plan.rehearsal:
+        out.print("This is a rehearsal: every message goes into the local outbox, nothing leaves this machine, "
+                  "and nobody counts as sent when you send through a relay later. Rehearse as often as you like.")
+        return
+    out.print(f"This is the real send, through {plan.transport_label}: "
+              "whoever the relay accepts is recorded as sent and never mailed this issue again.")
+    if plan.rehearsed is not None and not plan.resuming:
+        out.print(f"  (the rehearsal of {plan.rehearsed.created[:16].replace('T', ' ')} into the local outbox "
+                  "does not count: everyone is sent to)")
+
+
+def _relays(plan: SendPlan) -> str:
+    """` (300 through a:587, 100 through b:587)` when a real run has gone through more than one relay."""
+    if plan.rehearsal or len(plan.relays) < 2:
+        return ""
+    return " (" + ", ".join(f"{n} through {relay or 'an unrecorded relay'}" for relay, n in plan.relays.items()) + ")"
 
 
 def send_with_progress(plan: SendPlan) -> SendReport:
@@ -207,16 +265,21 @@ def send_with_progress(plan: SendPlan) -> SendReport:
             return Text(f"{speed:,.0f} msgs/s" if speed else "- msgs/s")
 
     err = Console(stderr=True, highlight=False)
-    columns = [TextColumn("Sending"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=err, transient=False, refresh_per_second=4) as progress:
-        task = progress.add_task("send", total=plan.to_send)
+        doing = "Rehearsing" if plan.rehearsal else "Sending"
+        task = progress.add_task(doing, total=plan.to_send)
 
         def on_result(state: str) -> None:
             if state != "pending":
                 progress.advance(task)
 
-        return send_issue(plan, on_result=on_result, on_event=lambda message: progress.console.print(message))
+        def on_wait(what: str) -> None:  # a relay slow to answer: say what for, not a frozen 0/N
+            progress.update(task, description=f"{doing} ({what})" if what else doing)
+
+        return send_issue(plan, on_result=on_result, on_event=lambda message: progress.console.print(message),
+                          on_wait=on_wait)
 
 
 def _resume_command() -> str:
@@ -259,6 +322,9 @@ def _print_report(out: Console, plan: SendPlan, report: SendReport) -> None:
                   "a run stopped); `newsletter status` lists them")
     if report.failures_csv:
         out.print(f"Not sent (failed or deferred): {len(report.failures)}, listed in {report.failures_csv}")
+    elif report.failures_csv_error:
+        click.echo(f"warning: {report.failures_csv_error} (`newsletter status --failures-csv FILE` writes "
+                   "the list elsewhere)", err=True)
     if report.outbox is not None:
         out.print(f"No mail left this machine: the messages are in {report.outbox}/new/")
     if report.fatal:
@@ -297,6 +363,37 @@ def _exit_code(report: SendReport) -> int:
     if report.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_INCOMPLETE
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def dry_run_json(plan: SendPlan, report: DryRunReport, rows_file: Path | None) -> str:
+    """The plan and what composing every message found, as `send --dry-run --json` prints it
+    (docs/reference/json.md)."""
+    import json
+
+    from newsletter.send.plan import ROW_REASONS
+
+    rows = plan.subscribers
+    return json.dumps({
+        "issue": plan.slug, "subject": plan.build.rendered.subject, "kind": str(plan.kind),
+        "through": plan.transport_label,
+        "subscribers": {"file": str(rows.path), "rows": rows.rows, "skipped": len(rows.invalid),
+                        "duplicates": len(rows.duplicates), "rows_file": str(rows_file) if rows_file else None,
+                        "from_signups": plan.from_signups},
+        "to_send": plan.to_send, "new": plan.new, "already_sent": plan.already_sent,
+        "failed_before": plan.failed_before, "in_flight": plan.in_flight, "resuming": plan.resuming,
+        "excluded": {reason: n for reason, n in sorted(plan.excluded.items()) if reason not in ROW_REASONS},
+        "check_errors": [{"rule": f.rule, "where": f.where, "message": f.message}
+                         for f in plan.build.findings if f.severity == "error"],
+        "composed": {"messages": report.messages, "total_bytes": report.total_bytes, "largest": report.largest,
+                     "longest_line": report.longest_line, "over_limit": list(report.over_limit)},
+    }, indent=2)
 
 
 def _print_dry_run(out: Console, report: DryRunReport) -> None:

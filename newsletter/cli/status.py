@@ -27,17 +27,20 @@ __all__ = ["status"]
 @config_option
 @click.option("--failures-csv", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also write the failed and deferred recipients (with the SMTP reply) to FILE.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object for scripts and monitoring (docs: JSON output).")
 def status(month: str | None, since: str | None, until: str | None, config_path: Path,
-           failures_csv: Path | None) -> None:
+           failures_csv: Path | None, as_json: bool) -> None:
     """Show the send run for MONTH: recipients per state and every failure with its reply.
 
-    Without MONTH, list every run in the state file.
+    The real run (through a relay) and the rehearsal (into the local outbox) are shown
+    apart; a rehearsal never counts anyone as sent. Without MONTH, list every run.
 
     \b
     Example:
       newsletter status
       newsletter status 2023-07
       newsletter status 2023-07 --failures-csv failures.csv
+      newsletter status 2023-07 --json
     """
     from rich.console import Console
 
@@ -50,14 +53,57 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
                         hint="run `newsletter send` first")
     with contextlib.closing(journal.connect(config.state_file)) as db:
         if month is None and since is None and until is None:
+            if as_json:
+                _print_json(db, journal.list_runs(db), detail=False)
+                return
             _all_runs(out, db)
             return
         slug = date_range(month, since, until).slug
-        run = journal.get_run(db, slug)
+        real, rehearsal = journal.get_run(db, slug), journal.get_run(db, slug, journal.RunKind.REHEARSAL)
+        run = real or rehearsal
         if run is None:
             raise SendError(f"no send run for {slug}", path=config.state_file,
                             hint="`newsletter status` without a month lists the runs")
+        if as_json:
+            _print_json(db, [r for r in (real, rehearsal) if r is not None], detail=True)
+            if failures_csv is not None:
+                from newsletter.send.report import run_status, write_failures_csv
+
+                write_failures_csv(failures_csv, run_status(db, run).problems)
+            return
         _one_run(out, db, run, failures_csv)
+        if real is None:
+            out.print("No real send yet: this was a rehearsal into the local outbox; sending through a relay "
+                      "sends to everyone.")
+        elif rehearsal is not None:
+            counts = journal.run_counts(db, rehearsal.id)
+            out.print(f"Also rehearsed {rehearsal.created[:16].replace('T', ' ')}: {counts['sent']} filed in the "
+                      "local outbox (a rehearsal counts nobody as sent)")
+
+
+def _print_json(db: sqlite3.Connection, runs: list[journal.Run], *, detail: bool) -> None:
+    """`{"runs": [...]}`, one object per run (docs/reference/json.md); with `detail`, the
+    failed and deferred recipients, possible duplicates and the relays that accepted."""
+    import json
+
+    from newsletter import journal
+    from newsletter.send.report import run_status
+
+    objects = []
+    for run in runs:
+        status = run_status(db, run)
+        counts = {state: status.counts[state] for state in journal.RECIPIENT_STATES}
+        entry: dict[str, object] = {
+            "issue": run.slug, "kind": str(run.kind), "subject": run.subject, "started": run.created,
+            "updated": run.updated or run.created, "finished": run.finished, "counts": counts,
+            "possible_duplicates": status.counts["possible_duplicates"], "bounces": dict(status.bounces)}
+        if detail:
+            entry["problems"] = [{"state": str(row.state), "address": row.email, "reply": row.reply}
+                                 for row in status.problems]
+            entry["duplicates"] = list(status.duplicates)
+            entry["accepted_by"] = {relay or "": n for relay, n in journal.relay_counts(db, run.id).items()}
+        objects.append(entry)
+    click.echo(json.dumps({"runs": objects}, indent=2))
 
 
 def _all_runs(out: Console, db: sqlite3.Connection) -> None:
@@ -72,7 +118,8 @@ def _all_runs(out: Console, db: sqlite3.Connection) -> None:
         run, counts = status.run, status.counts
         states = ", ".join(f"{counts[s]} {s}" for s in journal.RECIPIENT_STATES if counts[s])
         done = "finished" if run.finished else "not finished"
-        out.print(f"{run.slug}: started {run.created[:16].replace('T', ' ')}, {done}: {states or 'no recipients'}"
+        name = f"{run.slug} (rehearsal)" if run.rehearsal else run.slug
+        out.print(f"{name}: started {run.created[:16].replace('T', ' ')}, {done}: {states or 'no recipients'}"
                   + _bounces(status, ", bounces: "))
 
 
@@ -84,7 +131,8 @@ def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_cs
 
     status = run_status(db, run)
     counts = status.counts
-    out.print(f"Issue {run.slug}: {run.subject!r}")
+    kind = "rehearsal into the local outbox" if run.rehearsal else "real send"
+    out.print(f"Issue {run.slug}: {run.subject!r} ({kind})")
     out.print(f"Started {run.created}, last active {run.updated or run.created}, "
               + (f"finished {run.finished}" if run.finished else "not finished (run the same send command to resume)"))
     out.print(f"Subscribers: {run.subscribers}")
@@ -95,6 +143,9 @@ def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_cs
         table.add_row(state, str(counts[state]))
     table.add_row("possible duplicates", str(counts["possible_duplicates"]))
     out.print(table)
+    relays = journal.relay_counts(db, run.id)
+    if relays and not run.rehearsal:
+        out.print("Accepted by: " + ", ".join(f"{relay or 'a relay not recorded'} ({n})" for relay, n in relays.items()))
     out.print(f"Bounces: {_bounces(status) or 'none imported'} (`newsletter bounces import`)")
     for row in status.problems:
         out.print(f"{row.state}: {row.email}: {row.reply or '(no reply recorded)'}")

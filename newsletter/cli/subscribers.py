@@ -30,7 +30,8 @@ def subscribers() -> None:
               help="The subscriber CSV (default: subscribers.csv beside the config).")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write the CSV here (atomically) instead of to standard output.")
-def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead of CSV (docs: JSON output).")
+def export(config_path: Path, subscribers_path: Path | None, out: Path | None, as_json: bool) -> None:
     """Write the list merged with the topics chosen on the preferences page, the
     suppression list and the confirmed sign-ups: email, name, status, themes, themes_from,
     suppressed, suppressed_since, and for sign-ups the consent on record: signup_requested,
@@ -46,6 +47,7 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -
     Example:
       newsletter subscribers export --out crm-import.csv
       newsletter subscribers export --subscribers lists/practitioners.csv > merged.csv
+      newsletter subscribers export --json | jq '.subscribers | length'
     """
     from newsletter import journal
     from newsletter.audience.export import export_subscribers, merged_rows, write_export
@@ -60,6 +62,15 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -
     for error in audience.choices.problems:
         click.echo(f"warning: {error}: ignored", err=True)
     rows = merged_rows(audience, config)
+    if as_json:
+        if out is not None:
+            raise click.UsageError("--json prints to standard output; leave out --out")
+        import dataclasses
+        import json
+
+        objects = [{**dataclasses.asdict(row), "themes": list(row.themes) if row.themes else None} for row in rows]
+        click.echo(json.dumps({"count": len(objects), "subscribers": objects}, indent=2, ensure_ascii=False))
+        return
     if out is None:
         write_export(rows, sys.stdout)
         return

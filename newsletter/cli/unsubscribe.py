@@ -24,8 +24,12 @@ __all__ = ["serve"]
               help="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="Log each request (tokens in URLs are blanked).")
+@click.option("--limit-concurrency", default=100, show_default=True, type=click.IntRange(1),
+              help="Connections and requests at once; more get a quick 503.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds a client has to send a request's head before it is disconnected.")
 def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
-          forwarded_allow_ips: str, access_log: bool) -> None:
+          forwarded_allow_ips: str, access_log: bool, limit_concurrency: int, header_timeout: float) -> None:
     """Serve the subscriber site: unsubscribe links (one-click POST, RFC 8058), the topics
     page (with `preferences_url`) and the sign-up page (with a `subscribe:` block).
 
@@ -45,9 +49,10 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
 
     from newsletter.cli.secret import say_if_secret_made
     from newsletter.deliver.net import is_loopback
-    from newsletter.site.app import TokenRedactor, create_app
+    from newsletter.site.app import AddressRedactor, TokenRedactor, create_app
     from newsletter.site.pages import unsubscribe_path
     from newsletter.site.preferences import preferences_path
+    from newsletter.site.serving import RepeatFilter, server_config
     from newsletter.site.subscribe import subscribe_path
     from newsletter.tokens import describe_secrets
 
@@ -70,21 +75,34 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     click.echo(f"  token secret: {describe_secrets(config)}")
     if not is_loopback(host):
         click.echo("warning: listening beyond this machine; put it behind a reverse proxy with TLS", err=True)
-    logging.getLogger("uvicorn.access").addFilter(TokenRedactor())
     _log_events()
-    uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers,
-                forwarded_allow_ips=forwarded_allow_ips, access_log=access_log,
-                server_header=False, log_level="info")
+    server = uvicorn.Server(server_config(app, host=host, port=port, header_timeout=header_timeout,
+                                          limit_concurrency=limit_concurrency, proxy_headers=proxy_headers,
+                                          forwarded_allow_ips=forwarded_allow_ips, access_log=access_log,
+                                          log_level="info"))
+    server.config.load()  # configures uvicorn's loggers; the filters go on after that
+    logging.getLogger("uvicorn.access").addFilter(TokenRedactor())
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).addFilter(AddressRedactor())
+    logging.getLogger("uvicorn.error").addFilter(RepeatFilter())  # the access log stays whole
+    server.run()
 
 
 def _log_events() -> None:
-    """Show 'unsubscribed (one-click)' lines beside uvicorn's (addresses are not logged)."""
+    """Show 'unsubscribed (one-click)' lines beside uvicorn's; no address in any of them
+    (the embedded outbox's own SMTP log, which names recipients, is kept quiet)."""
+    from newsletter.site.app import AddressRedactor
+    from newsletter.site.serving import RepeatFilter
+
     logger = logging.getLogger("newsletter.unsubscribe")
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        handler.addFilter(AddressRedactor())
+        handler.addFilter(RepeatFilter())
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 
 def _url_host(host: str) -> str:

@@ -81,9 +81,16 @@ class Config:
     subscribe: SubscribeConfig | None = None  # the sign-up page; None = no page
     logo: Logo | None = None
     organisation: Organisation | None = None
-    summary_words: int | None = None  # longer summaries end at a sentence, then "Continue reading"
+    summary_words: int | None = None  # longer summaries end at a sentence, before the item's link
     buttons: bool = TOP.default("buttons")  # each item's first link as a button
     count_clicks: bool = TRACKING.default("clicks")  # `tracking.clicks`: item links via the site's /r/, counted
+    clip: str | None = TOP.default("clip")  # "excerpt" or "refuse" when the email would be clipped
+
+    @property
+    def clip_mode(self) -> str:
+        """What a build does with an email Gmail would clip: the short `excerpt` (linking to
+        the full issue online, so only once there is an `archive_url`), or `refuse`."""
+        return self.clip or ("excerpt" if self.archive_url else "refuse")
 
     @property
     def subscribers_file(self) -> Path:
@@ -194,6 +201,7 @@ def load_config(path: Path) -> Config:
     buttons = r.value(data, TOP["buttons"])
     tracking = r.section(data, "tracking", TRACKING.kinds()) or LineMap()
     count_clicks = bool(r.value(tracking, TRACKING["clicks"]))
+    clip = _clip(r, data, archive_url)
     raise_all(r.errors)  # every value is read above, so every error is reported at once
     return Config(
         path=path.resolve(),
@@ -231,6 +239,7 @@ def load_config(path: Path) -> Config:
         summary_words=summary_words,
         buttons=buttons,
         count_clicks=count_clicks,
+        clip=clip,
     )
 
 
@@ -343,6 +352,21 @@ def _is_web_address(url: str) -> bool:
     brackets (emails put it in HTML attributes and text lines unchanged)."""
     return url.startswith(("https://", "http://")) and not any(
         c.isspace() or c in '<>"' or ord(c) < 32 for c in url)
+
+
+def _clip(r: ConfigReader, data: LineMap, archive_url: str | None) -> str | None:
+    """`clip: excerpt | refuse`; the excerpt links to the issue online, so it needs `archive_url`."""
+    value = r.value(data, TOP["clip"])
+    if value is None:
+        return None
+    if value not in ("excerpt", "refuse"):
+        r.error(data, "clip", f"must be excerpt or refuse, not {value!r}",
+                "excerpt: send a short email linking to the full issue online; refuse: fail the build")
+        return None
+    if value == "excerpt" and not archive_url:
+        r.error(data, "clip", "the excerpt links to the full issue online, and there is no `archive_url`",
+                "set `archive_url:` to where the archive is published, or use clip: refuse")
+    return value
 
 
 def _summary_words(r: ConfigReader, data: LineMap) -> int | None:

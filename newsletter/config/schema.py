@@ -94,8 +94,8 @@ DEFAULT_CONSENT = ("I would like to receive {name} by email. I can unsubscribe a
 TOP = Section("", (
     Key("name", "text", REQUIRED, "the newsletter's name (masthead, `List-Id`, subject)", "Safeguarding digest"),
     Key("from", "text", REQUIRED, "the sender, also the envelope sender that bounces go to",
-        '"Learning team <digest@example.org>"', type=ADDRESS),
-    Key("reply_to", "text", None, "where replies go", '"Learning team <learning@example.org>"', type=ADDRESS),
+        '"Example Trust Learning <digest@example.org>"', type=ADDRESS),
+    Key("reply_to", "text", None, "where replies go", '"Example Trust Learning <learning@example.org>"', type=ADDRESS),
     Key("subject", "text", "{name}: {period}", "the subject; placeholders `{name}`, `{period}`, `{count}`, `{themes}`",
         "\"{name}: what's new in {period}\"", type="text template"),
     Key("preheader", "text", None, "the hidden inbox preview line, 40 characters or more",
@@ -116,7 +116,7 @@ TOP = Section("", (
         '"Nothing new in your topics this month."', shown="none (quiet subscribers are skipped)",
         more="([guide](../guides/topics.md))"),
     Key("archive_url", "text", None, "where the web archive is published",
-        more='(emails get a "View in your browser" link to `<archive_url>/<slug>/` and `List-Archive`/'
+        more='(emails get a "View it in your browser" link to `<archive_url>/<slug>/` and `List-Archive`/'
              "`Archived-At` headers; the archive's feed and sitemap use it for absolute URLs; "
              "[guide](../guides/archive.md))",
         **_url("https://example.org/digest")),
@@ -140,9 +140,16 @@ TOP = Section("", (
     Key("organisation", "mapping", None, "who sends it, shown in every footer of the email, the subscriber site and "
         "the confirmation mail", shown="none",
         more="([below](#organisation), [Branding](../guides/branding.md))"),
-    Key("summary_words", "int", None, 'longer summaries end at a sentence, then "Continue reading"', "60",
-        shown="none: whole summaries", type="whole number (at least 20)"),
-    Key("buttons", "flag", False, "each item's first link as a button (with an Outlook fallback)"),
+    Key("summary_words", "int", None, "longer summaries end at a sentence, before the item's link", "60",
+        shown="none: whole summaries", type="whole number (at least 20)",
+        more="(the link is the item's one call to read on; an item without links keeps its whole summary)"),
+    Key("buttons", "flag", False, "each item's first link as a button (with an Outlook fallback)",
+        more='(screen readers hear it with the item\'s title: "Read the report: <title>")'),
+    Key("clip", "text", None, "what the build does with an email Gmail would clip: excerpt or refuse", "excerpt",
+        shown="`excerpt` with an `archive_url`, else `refuse`", type="`excerpt` or `refuse`",
+        more="(`excerpt` builds a short email of titles and first lines linking to the issue online, and "
+             "needs `archive_url`; `refuse` fails the build; "
+             "[Build and preview](build-preview.md#when-an-issue-is-too-big-for-one-email))"),
     Key("tracking", "mapping", None, "counted links: which items readers follow, with no reader identity",
         shown="none: nothing counted", more="([below](#tracking))"),
     Key("subscribe", "mapping", None, "the double opt-in sign-up page", shown="none: no sign-up page",
@@ -183,7 +190,9 @@ SMTP = Section("smtp", (
     Key("rate", "float", None, "messages per second across all connections", "10",
         shown="none: as fast as the relay takes them", more="(the relay may still throttle: that is handled)"),
     Key("reconnect_after", "int", 500, "messages per connection before a fresh one"),
-    Key("timeout", "float", 30.0, "seconds to wait for each server reply"),
+    Key("timeout", "float", 30.0, "seconds to wait for each reply to MAIL FROM, RCPT TO and DATA; each step of "
+        "opening a connection (greeting, EHLO, STARTTLS, login) waits at most 20 s of it, and the reply to a "
+        "whole message four times as long"),
     Key("max_connection_failures", "int", 5, "connection failures in a row on every connection before the run stops"),
     Key("allow_insecure", "flag", False, "allow `security: none` to a non-loopback host (never with AUTH)"),
     Key("retries", "int", 5, "attempts per recipient on 4xx replies within one run"),
@@ -234,7 +243,12 @@ SUBSCRIBE = Section("subscribe", (
         '"Yes, send me the monthly digest."', shown="a sentence naming the list"),
     Key("expires_days", "int", 7, "how long a confirmation link works, in days"),
     Key("min_seconds", "float", 3.0, "a form posted sooner after it was shown is asked again (simple bots)"),
-    Key("client_limit", "int", 10, "sign-ups per client (browser's network address) per hour"),
+    Key("client_limit", "int", 10, "sign-ups per client network (IPv4 address, IPv6 /64) per hour"),
+    Key("hourly_limit", "int", 200, "confirmation mails per hour in all; beyond it none go, with a warning in the log"),
+    Key("allowed_origins", "list", (), "other sites whose pasted form posts here in one press",
+        '["https://www.example.org"]', shown="none", type="list of origins",
+        more="(posts from any other site are refused; [guide](../guides/sign-up.md#put-the-form-on-your-own-website))"),
+    Key("welcome", "flag", False, "mail a welcome (`templates/subscribe/welcome.txt`) after someone confirms"),
 ))
 
 SOURCES = Section("sources", (

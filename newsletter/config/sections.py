@@ -97,6 +97,9 @@ class SubscribeConfig:
     expires_days: int = SUBSCRIBE.default("expires_days")
     min_seconds: float = SUBSCRIBE.default("min_seconds")
     client_limit: int = SUBSCRIBE.default("client_limit")
+    hourly_limit: int = SUBSCRIBE.default("hourly_limit")
+    allowed_origins: tuple[str, ...] = SUBSCRIBE.default("allowed_origins")
+    welcome: bool = SUBSCRIBE.default("welcome")
 
 
 def theme_key(name: str) -> str:
@@ -250,10 +253,28 @@ def read_subscribe(r: ConfigReader, data: LineMap, taken: dict[str, str]) -> Sub
     if url and path in taken:
         r.error(section, "url", f"must have another path than {taken[path]}",
                 "the same server answers both, e.g. https://example.org/subscribe")
-    values = r.values(section, SUBSCRIBE, "consent", "expires_days", "min_seconds", "client_limit")
     name = data.get("name")
+    values = r.values(section, SUBSCRIBE, "consent", "expires_days", "min_seconds", "client_limit",
+                      "hourly_limit", "welcome")
     values["consent"] = values["consent"].replace("{name}", str(name or "our newsletter"))
-    return SubscribeConfig(url=url, **values)
+    return SubscribeConfig(url=url, allowed_origins=_read_origins(r, section), **values)
+
+
+def _read_origins(r: ConfigReader, section: LineMap) -> tuple[str, ...]:
+    """`allowed_origins`: each `https://host[:port]`, nothing more (an Origin header's spelling)."""
+    value = section.get("allowed_origins")
+    if not isinstance(value, list):
+        return ()
+    origins = []
+    for entry in value:
+        text = str(entry).strip().rstrip("/").lower() if isinstance(entry, str) else ""
+        parts = urlsplit(text)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.path or parts.query or "@" in text:
+            r.error(section, "allowed_origins", f"not an origin: {entry!r}",
+                    "write the scheme and host only, e.g. https://www.example.org")
+            continue
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    return tuple(origins)
 
 
 def _is_page_address(url: str) -> bool:

@@ -12,8 +12,10 @@ The pool (pool.py) decides what to do with either; this module only connects.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +36,8 @@ __all__ = [
 ]
 
 MAX_BACKOFF = 60.0
+SETUP_DEADLINE = 20.0  # seconds, at most, for each step of opening a session
+DATA_DEADLINE_FACTOR = 4  # the reply to a message may take this many `timeout`s
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,20 @@ class Transport:
     @property
     def label(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def setup_timeout(self) -> float:
+        """Seconds for each step of opening a session (connect, greeting, EHLO, STARTTLS, AUTH).
+
+        A live relay answers these in well under a second; RFC 5321's minutes are for a
+        server busy with a message. Capped so a relay that accepts the connection and says
+        nothing fails the run within 30 s, whatever `timeout` says."""
+        return min(self.timeout, SETUP_DEADLINE)
+
+    @property
+    def data_timeout(self) -> float:
+        """Seconds for the reply to a whole message: the relay may be scanning it (RFC 5321 4.5.3.2)."""
+        return DATA_DEADLINE_FACTOR * self.timeout
 
     def backoff(self, failures: int) -> float:
         """Seconds to wait after `failures` tries: `retry_delay` doubling each time, at most a minute."""
@@ -129,13 +147,21 @@ def one_line(message: str) -> str:
     return " ".join(message.split())[:500]
 
 
-class Connector:
-    """Opens sessions to one transport; the TLS context and our EHLO name are made once per pool."""
+@functools.cache
+def _our_name() -> str:
+    """Our EHLO name: `getfqdn` may wait on DNS, so it is asked once per process."""
+    return socket.getfqdn()
 
-    def __init__(self, transport: Transport) -> None:
+
+class Connector:
+    """Opens sessions to one transport; the TLS context (none for plain SMTP) and our EHLO
+    name are made once per pool."""
+
+    def __init__(self, transport: Transport, on_wait: Callable[[str], None] | None = None) -> None:
         self.t = transport
-        self.local_hostname = "localhost" if transport.loopback else socket.getfqdn()
-        self.tls_context = self._tls_context()
+        self.on_wait = on_wait or (lambda what: None)
+        self.local_hostname = "localhost" if transport.loopback else _our_name()
+        self.tls_context = None if transport.security == "none" else self._tls_context()
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.t.ca_file) if self.t.ca_file else None)
@@ -154,24 +180,40 @@ class Connector:
                                    "check the relay's host name", setting="smtp.host")
 
     async def connect(self) -> aiosmtplib.SMTP:
-        """A greeted (and, with a username, logged-in) session; `ConnectionFailed` or `Fatal` if not."""
+        """A greeted (and, with a username, logged-in) session; `ConnectionFailed` or `Fatal` if not.
+
+        Each stage (connect, greeting, EHLO, STARTTLS, AUTH) has its deadline (`Transport.
+        setup_timeout`), is announced through `on_wait` while it waits, and must leave no
+        reply unread: a second greeting or an extra line is a protocol error, not a reply
+        to the next command.
+        """
         t = self.t
-        if t.security == "starttls":
-            start_tls: bool | None = None if t.loopback else True
-        else:
-            start_tls = False
         await self._check_name()
-        smtp = aiosmtplib.SMTP(hostname=t.host, port=t.port, timeout=t.timeout, use_tls=t.security == "tls",
-                               start_tls=start_tls, tls_context=self.tls_context,
-                               local_hostname=self.local_hostname)
+        smtp = aiosmtplib.SMTP(hostname=t.host, port=t.port, timeout=t.setup_timeout, use_tls=t.security == "tls",
+                               start_tls=False, tls_context=self.tls_context, local_hostname=self.local_hostname)
+        stage = "connect"
         try:
+            self.on_wait(f"connecting to {t.label}")
             await smtp.connect()
+            stage = "EHLO"
+            self.on_wait(f"waiting for {t.label} to answer EHLO")
             await _greet(smtp)
+            if t.security == "starttls" and (smtp.supports_extension("starttls") or not t.loopback):
+                stage = "STARTTLS"
+                self.on_wait(f"waiting for {t.label} to start TLS")
+                await smtp.starttls()
+                stage = "EHLO"
+                await _greet(smtp)
             if t.username:
                 if not t.loopback and smtp.get_transport_info("sslcontext") is None:
                     raise Fatal(f"{t.host} did not switch to TLS; refusing to send the password in clear",
                                 setting="smtp.security")
+                stage = "AUTH"
+                self.on_wait(f"waiting for {t.label} to accept the login")
                 await smtp.login(t.username, t.password or "")
+            stale = bytes(getattr(smtp.protocol, "_buffer", b"")[:120]).decode("utf-8", "replace").strip()
+            if stale:
+                raise _OutOfStep(f"the server sent {stale!r} after its reply to {stage}")
         except aiosmtplib.SMTPAuthenticationError as exc:
             smtp.close()
             raise Fatal(f"{t.host} refused the login for {t.username}: {exc.code} {one_line(exc.message)} "
@@ -180,24 +222,63 @@ class Connector:
             smtp.close()
             raise Fatal(f"cannot verify {t.host}'s TLS certificate: {exc.verify_message} (use the name the "
                         "certificate is for, or smtp.ca_file for a private CA)", setting="smtp.host") from exc
+        except _OutOfStep as exc:
+            smtp.close()
+            raise ConnectionFailed(f"protocol error: {exc}") from exc
         except aiosmtplib.SMTPConnectResponseError as exc:
             smtp.close()
             raise ConnectionFailed(f"{exc.code} {one_line(exc.message)}") from exc
+        except aiosmtplib.SMTPTimeoutError as exc:
+            smtp.close()
+            raise _silent(t, "greeting" if "ready message" in str(exc) else stage) from exc
         except aiosmtplib.SMTPResponseException as exc:
             smtp.close()
             if exc.code == 421 or 400 <= exc.code < 500:
                 raise ConnectionFailed(f"{exc.code} {one_line(exc.message)}") from exc
+            if not 500 <= exc.code < 600:  # a 2xx or 3xx that cannot answer this command
+                raise ConnectionFailed(f"protocol error: {exc.code} {one_line(exc.message)} in reply to "
+                                       f"{stage}") from exc
+            if stage == "STARTTLS":
+                raise Fatal(f"{t.host} refused STARTTLS: {exc.code} {one_line(exc.message)}",
+                            setting="smtp.security") from exc
             raise Fatal(f"{t.host} refused the session: {exc.code} {one_line(exc.message)}") from exc
         except (aiosmtplib.SMTPNotSupported, aiosmtplib.SMTPException) as exc:
             smtp.close()
-            if isinstance(exc, (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError,
-                                aiosmtplib.SMTPServerDisconnected)):
+            if isinstance(exc, (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected)):
                 raise _failed(exc, t) from exc
+            if "STARTTLS extension not supported" in str(exc):
+                raise Fatal(f"{t.host} does not offer STARTTLS; use security: tls (port 465), or a relay that "
+                            "offers it", setting="smtp.security") from exc
             raise Fatal(f"{t.host}: {one_line(str(exc))}") from exc
-        except (TimeoutError, OSError, ssl.SSLError) as exc:
+        except TimeoutError as exc:
+            smtp.close()
+            raise _silent(t, stage) from exc
+        except (OSError, ssl.SSLError) as exc:
             smtp.close()
             raise _failed(exc, t) from exc
+        finally:
+            self.on_wait("")
         return smtp
+
+
+class _OutOfStep(Exception):
+    """A reply where none was due: the session can no longer tell whose reply is whose."""
+
+
+def _silent(t: Transport, stage: str) -> ConnectionFailed:
+    """A relay that stopped answering while the session was being opened, named by the stage.
+
+    It carries a `setting`, so before any session of the run succeeded it stops the run at
+    once (pool.py) rather than after `max_connection_failures` times the deadline."""
+    n = f"{t.setup_timeout:g} s"
+    if stage == "connect":
+        text = f"{t.label} did not complete the connection within {n} (a firewall dropping it, or the wrong host)"
+    elif stage == "greeting":
+        text = (f"{t.label} accepted the connection but sent no greeting within {n} (a firewall or proxy that "
+                "drops SMTP, or not an SMTP server on this port)")
+    else:
+        text = f"{t.label} stopped answering at {stage}: no reply within {n}"
+    return ConnectionFailed(text, setting="smtp.host")
 
 
 def _failed(exc: BaseException, t: Transport) -> ConnectionFailed:
@@ -210,12 +291,14 @@ def _failed(exc: BaseException, t: Transport) -> ConnectionFailed:
 
 
 async def _greet(smtp: aiosmtplib.SMTP) -> None:
-    """EHLO (HELO if refused) unless connect() already did: transact() sends commands directly."""
+    """EHLO, HELO only when EHLO is refused as unknown (5xx): anything else is no reply to EHLO."""
     if not smtp.is_ehlo_or_helo_needed:
         return
     try:
         await smtp.ehlo()
-    except aiosmtplib.SMTPHeloError:
+    except aiosmtplib.SMTPHeloError as exc:
+        if not 500 <= exc.code < 600:
+            raise
         await smtp.helo()
 
 

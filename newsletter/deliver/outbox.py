@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import mailbox
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from newsletter.errors import SendError
 
 __all__ = ["HOST", "MaildirHandler", "Outbox", "embedded_outbox"]
 
@@ -29,6 +32,10 @@ class MaildirHandler:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        for sub in ("tmp", "new", "cur"):  # made (and tried) up front: OSError now, not a 451 per message
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder / "tmp"):
+            pass
         self.maildir = mailbox.Maildir(str(folder), create=True)
         self.count = 0
 
@@ -57,7 +64,11 @@ class Outbox:
 @asynccontextmanager
 async def embedded_outbox(folder: Path) -> AsyncIterator[Outbox]:
     """Run the outbox server on 127.0.0.1 (a free port) for the duration of the block."""
-    handler = MaildirHandler(folder)
+    try:
+        handler = MaildirHandler(folder)
+    except OSError as exc:
+        raise SendError(f"cannot create the local outbox: {exc.strerror or exc}", path=folder,
+                        hint="the newsletter folder must be writable by this user") from exc
     loop = asyncio.get_running_loop()
 
     def factory() -> Any:

@@ -80,7 +80,7 @@ class _Pool:
     """What the workers share: the source, the pace, the report and who is still working."""
 
     def __init__(self, source: JobSource, transport: Transport, stop: asyncio.Event,
-                 on_event: Callable[[str], None] | None) -> None:
+                 on_event: Callable[[str], None] | None, on_wait: Callable[[str], None] | None = None) -> None:
         self.source = source
         self.t = transport
         self.stop = stop
@@ -88,7 +88,8 @@ class _Pool:
         self.limiter = RateLimiter(transport.rate, guess=2.0 * transport.concurrency)
         self.report = PoolReport()
         self.active = transport.concurrency
-        self.connector = Connector(transport)
+        self.connector = Connector(transport, on_wait)
+        self.delivered = 0  # messages the relay accepted in this run: until then, silence is no outage
         self._last_error = ""
         self._stage_refusals: deque[tuple[float, str]] = deque()  # (when, recipient) of MAIL/DATA 4xx
 
@@ -131,6 +132,9 @@ class _Pool:
                 except ConnectionFailed as exc:
                     sending = False
                     smtp.close()
+                    if exc.setting and not self.delivered:  # silent from the first message: stop, say where
+                        self.halt(f"{exc.setting}: {exc}", fatal=True)
+                        continue
                     failures += 1
                     job.attempts += 1
                     if job.attempts > self.t.retries:
@@ -188,6 +192,7 @@ class _Pool:
         """Feed the rate limiter; a delivered message proves the connection works."""
         if result.status is DeliveryStatus.SENT:
             self.limiter.succeeded()
+            self.delivered += 1
             return 0
         if result.uncertain:
             return failures + 1  # the connection broke: counts toward max_connection_failures
@@ -239,13 +244,15 @@ class _Pool:
 
 
 async def deliver(source: JobSource, transport: Transport, *, stop: asyncio.Event | None = None,
-                  on_event: Callable[[str], None] | None = None) -> PoolReport:
+                  on_event: Callable[[str], None] | None = None,
+                  on_wait: Callable[[str], None] | None = None) -> PoolReport:
     """Send every job the source hands out through a pool of `transport.concurrency` connections.
 
     Returns when the source is exhausted, or when `stop` is set (the messages in flight are
     finished first), or when the pool gives up (`PoolReport.stopped` says why). Every job
-    handed out gets exactly one `done` call.
+    handed out gets exactly one `done` call. `on_wait(what)` says what a connection being
+    opened waits for ("" once it is open), for a progress display.
     """
-    pool = _Pool(source, transport, stop or asyncio.Event(), on_event)
+    pool = _Pool(source, transport, stop or asyncio.Event(), on_event, on_wait)
     await asyncio.gather(*(pool.worker() for _ in range(transport.concurrency)))
     return pool.report

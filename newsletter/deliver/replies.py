@@ -1,11 +1,14 @@
-"""SMTP replies read in order, however they arrive: what pipelining (RFC 2920) needs.
+"""SMTP replies read in order, however they arrive: one reply for each command, no more.
 
-aiosmtplib reads one reply per command it sent and drops bytes that arrive while nobody
-is waiting, so it cannot pipeline. `PipelinedReplies` takes the connection's transport
-over for one pipelined exchange: it keeps every reply the server sends, in order, and
-hands them out one `read()` at a time; then `release()` gives the transport back to
-aiosmtplib for the rest of the session. Nothing here decides what a reply means
-(transaction.py does that); this module only moves and splits bytes.
+aiosmtplib reads one reply per command it sent, drops bytes that arrive while nobody is
+waiting, and keeps a second reply that came in the same packet as the first for the
+next command, which then reads somebody else's reply. So it can neither pipeline nor
+notice a server that says too much. `ExchangeReplies` takes the connection's transport
+over for one transaction (pipelined or not): it keeps every reply the server sends, in
+order, hands them out one `read()` at a time, and says whether anything is left over
+(`leftover`); then `release()` gives the transport back to aiosmtplib. Nothing here
+decides what a reply means (transaction.py does that); this module only moves and
+splits bytes.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["Reply", "ConnectionLost", "PipelinedReplies", "parse_replies"]
+__all__ = ["ConnectionLost", "ExchangeReplies", "Reply", "parse_replies"]
 
 MAX_REPLY_BYTES = 64 * 1024  # a server that sends more without ending a reply is broken
 
@@ -26,7 +29,11 @@ class Reply:
 
 
 class ConnectionLost(Exception):
-    """The connection closed or went silent before the reply came."""
+    """The connection closed or went silent (`timed_out`) before the reply came."""
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 def parse_replies(buffer: bytearray) -> list[Reply]:
@@ -56,7 +63,7 @@ def parse_replies(buffer: bytearray) -> list[Reply]:
     return replies
 
 
-class PipelinedReplies(asyncio.Protocol):
+class ExchangeReplies(asyncio.Protocol):
     """Stands in for the session's protocol on its transport, keeping every reply in order.
 
     Flow control and the end of the connection are passed on to the protocol it stands in
@@ -82,7 +89,7 @@ class PipelinedReplies(asyncio.Protocol):
             raise ConnectionLost(self.closed or "connection lost")
         self.transport.write(data)
 
-    async def read(self, timeout: float) -> Reply:
+    async def read(self, timeout: float, waiting_for: str = "the server's reply") -> Reply:
         """The next reply; `ConnectionLost` if the connection ends or stays silent for `timeout`."""
         while not self.replies:
             if self.closed is not None:
@@ -91,10 +98,20 @@ class PipelinedReplies(asyncio.Protocol):
             try:
                 await asyncio.wait_for(self._waiter, timeout)
             except TimeoutError:
-                raise ConnectionLost("timed out waiting for the server's reply") from None
+                raise ConnectionLost(f"no {waiting_for} within {timeout:g} s", timed_out=True) from None
             finally:
                 self._waiter = None
         return self.replies.popleft()
+
+    async def leftover(self) -> str:
+        """What the server sent beyond the replies read (a reply nobody asked for), or "".
+
+        Bytes already received but not yet handed to this protocol get one turn of the loop."""
+        await asyncio.sleep(0)
+        if self.replies:
+            extra = self.replies[0]
+            return f"{extra.code} {extra.message}".replace("\n", " ")[:120]
+        return bytes(self.buffer[:120]).decode("utf-8", "replace").strip()
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():

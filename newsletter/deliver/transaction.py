@@ -20,8 +20,12 @@ their replies are read in order (replies.py); each reply keeps the meaning above
 distant relay costs two round trips per message instead of four. Without it, one command
 at a time, as before.
 
-Each transaction is written with aiosmtplib's `execute_command` and its protocol rather
-than `sendmail`: our addresses are validated and our messages are CRLF-canonical by
+Every reply must be the one its command can get, one each and nothing left over;
+otherwise the connection is out of step and closed, and the job retried (`uncertain`
+if its body went): no outcome is ever taken from somebody else's reply.
+
+Each transaction is written straight to the connection (replies.py reads) rather
+than with aiosmtplib's `sendmail`: our addresses are validated and our messages are CRLF-canonical by
 construction (issue/compose.py), so `sendmail`'s address parsing and its two regex passes over
 every body are not needed; dot-stuffing is a `bytes.replace` when a line starts with a
 dot. On a 60 KB message this more than triples throughput (see bench/README.md).
@@ -35,7 +39,7 @@ from dataclasses import dataclass
 import aiosmtplib
 
 from newsletter.deliver.connection import ConnectionFailed, Fatal, Transport, one_line
-from newsletter.deliver.replies import ConnectionLost, PipelinedReplies, Reply
+from newsletter.deliver.replies import ConnectionLost, ExchangeReplies, Reply
 from newsletter.journal.states import DeliveryStatus
 
 __all__ = ["HARD_BOUNCE_CODES", "Job", "Result", "pace_signal", "transact"]
@@ -87,7 +91,8 @@ def pace_signal(result: Result) -> str | None:
 
     421 (closing) and 454 (temporary failure) are about the connection; "rate", "throttl",
     "too many", "slow down" wording is about the sender, unless an enhanced code 4.1.x or
-    4.2.x names the mailbox (a full mailbox says "too many messages" too). Greylisting
+    4.2.x names the mailbox (a full mailbox says "too many messages" too) or 4.5.x the
+    protocol (`452 4.5.3 too many recipients` is about one message's envelope, not a pace). Greylisting
     (450/451/452 at RCPT, 4.7.1) and any other RCPT-stage 4xx defer only that recipient.
     A 4xx to MAIL FROM or DATA is returned as "mail"/"data": one alone means little, many
     from different recipients at once mean the sender (the pool counts them).
@@ -97,7 +102,7 @@ def pace_signal(result: Result) -> str | None:
     if result.code in (421, 454):
         return f"{result.code} from the server"
     enhanced = _ENHANCED.match(result.reply)
-    if enhanced and enhanced.group(2) in ("1", "2"):
+    if enhanced and enhanced.group(2) in ("1", "2", "5"):
         return None
     if _RATE_WORDING.search(result.reply):
         return "rate limit"
@@ -120,13 +125,41 @@ def _refused(transport: Transport, job: Job, code: int, message: str, *, at_rcpt
     return Result(job, DeliveryStatus.FAILED, code, message, hard_bounce=_is_hard_bounce(code, message, at_rcpt=at_rcpt))
 
 
+class _OutOfStep(Exception):
+    """A reply that cannot be this command's: the server and we no longer agree on which is which."""
+
+
+def _verdict(reply: Reply, ok: tuple[int, ...], command: str) -> bool:
+    """True for a reply in `ok`, False for a refusal (4xx, 5xx); anything else is out of step.
+
+    A 1xx, a 3xx or a 2xx the command cannot get (250 to DATA, 354 to RCPT) is a reply to
+    some other command: acting on it would record somebody else's outcome."""
+    if reply.code in ok:
+        return True
+    if 400 <= reply.code < 600:
+        return False
+    raise _OutOfStep(f"{reply.code} {one_line(reply.message)} in reply to {command}")
+
+
+def _stale(smtp: aiosmtplib.SMTP) -> str:
+    """Bytes aiosmtplib holds unread from the session's setup (a second greeting, an extra EHLO line)."""
+    buffer = getattr(smtp.protocol, "_buffer", b"")
+    return bytes(buffer[:120]).decode("utf-8", "replace").strip()
+
+
 async def transact(smtp: aiosmtplib.SMTP, job: Job, transport: Transport) -> Result:
-    """MAIL, RCPT, DATA for one job, written straight to aiosmtplib's protocol.
+    """MAIL, RCPT, DATA for one job, written straight to the connection, every reply matched.
 
     `sendmail()` would parse both addresses with `email.utils` and make two regex passes
     over the body; the job's addresses are validated plain addr-specs and its message is
     CRLF-canonical (the `Job` contract), so only dot-stuffing is left, when needed.
-    When the server offers PIPELINING, MAIL, RCPT and DATA go in one write (`_pipelined`).
+    When the server offers PIPELINING, MAIL, RCPT and DATA go in one write.
+
+    Every reply must belong to the command it answers: one reply each, of a code that
+    command can get, nothing left over when the exchange ends. Otherwise the server and we
+    are out of step, and no reply in this exchange can be trusted: the connection is
+    closed, and the job is retried (`ConnectionFailed`), or, if its body went, `deferred`
+    and `uncertain`; never `sent` or `failed` on a reply that may be somebody else's.
     """
     t = transport
     message = job.message
@@ -139,96 +172,92 @@ async def transact(smtp: aiosmtplib.SMTP, job: Job, transport: Transport) -> Res
         sender, recipient = _addr(job.sender), _addr(job.recipient)
     except ValueError as exc:
         return Result(job, DeliveryStatus.FAILED, reply=str(exc))
-    if smtp.supports_extension("pipelining"):
-        return await _pipelined(smtp, job, t, b" ".join([b"MAIL FROM:<" + sender + b">", *size]),
-                                b"RCPT TO:<" + recipient + b">", message)
-    try:
-        reply = await smtp.execute_command(b"MAIL", b"FROM:<" + sender + b">", *size)
-        if reply.code != 250:
-            await _reset(smtp)
-            if 400 <= reply.code < 500:
-                return _refused(t, job, reply.code, reply.message, at_rcpt=False, stage="mail")
-            raise Fatal(f"{t.host} refused the sender {job.sender}: {reply.code} {one_line(reply.message)}")
-        reply = await smtp.execute_command(b"RCPT", b"TO:<" + recipient + b">")
-        if reply.code not in (250, 251):
-            await _reset(smtp)
-            return _refused(t, job, reply.code, reply.message, at_rcpt=True)
-        reply = await smtp.execute_command(b"DATA")
-        if reply.code != 354:
-            await _reset(smtp)
-            return _refused(t, job, reply.code, reply.message, at_rcpt=False)
-    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
-        raise ConnectionFailed(one_line(str(exc)) or type(exc).__name__) from exc
-    except aiosmtplib.SMTPResponseException as exc:
-        await _reset(smtp)
-        return _refused(t, job, exc.code, exc.message, at_rcpt=False)
-    return await _body(smtp, job, t, message)
-
-
-async def _body(smtp: aiosmtplib.SMTP, job: Job, t: Transport, message: bytes) -> Result:
-    """The message after 354, and its reply: from here a lost connection leaves it uncertain."""
     protocol = smtp.protocol
-    if protocol is None:
+    connection = protocol.transport if protocol is not None else None
+    if protocol is None or connection is None or connection.is_closing():
         raise ConnectionFailed("Connection lost")
-    try:
-        protocol.write(message + b".\r\n")
-        reply = await protocol.read_response(timeout=t.timeout)
-    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+    stale = _stale(smtp)
+    if stale:
         smtp.close()
-        return Result(job, DeliveryStatus.DEFERRED, reply=f"connection lost during the message: {one_line(str(exc))}",
-                      retry_in=_retry_in(t, job), uncertain=True)
-    except aiosmtplib.SMTPResponseException as exc:
-        await _reset(smtp)
-        return _refused(t, job, exc.code, exc.message, at_rcpt=False)
-    if reply.code == 250:
-        return Result(job, DeliveryStatus.SENT, 250, one_line(reply.message))
-    return _refused(t, job, reply.code, reply.message, at_rcpt=False)
-
-
-async def _pipelined(smtp: aiosmtplib.SMTP, job: Job, t: Transport, mail: bytes, rcpt: bytes,
-                     message: bytes) -> Result:
-    """RFC 2920: MAIL, RCPT and DATA in one write, their replies read in order.
-
-    Each reply means what it means unpipelined; after a refusal the replies to the
-    commands behind it (the server's 503 "no valid recipients") are read and ignored, a
-    354 that comes anyway gets an empty message, and RSET readies the connection for the
-    next job. A 421 means the server is closing: nothing more is read. Only after 354 does
-    the body go, exactly as unpipelined (`_body`).
-    """
-    protocol = smtp.protocol
-    transport = protocol.transport if protocol is not None else None
-    if protocol is None or transport is None or transport.is_closing():
-        raise ConnectionFailed("Connection lost")
-    replies = PipelinedReplies(transport, protocol)  # type: ignore[arg-type]
-    got: list[Reply] = []
-    lost: ConnectionLost | None = None
+        raise ConnectionFailed(f"protocol error: the server sent {stale!r}, which no command asked for")
+    replies = ExchangeReplies(connection, protocol)  # type: ignore[arg-type]
+    commands = [b" ".join([b"MAIL FROM:<" + sender + b">", *size]), b"RCPT TO:<" + recipient + b">", b"DATA"]
+    body_went = False
     try:
-        replies.write(mail + b"\r\n" + rcpt + b"\r\nDATA\r\n")
-        while len(got) < 3 and (not got or got[-1].code != 421):
-            got.append(await replies.read(t.timeout))
-        if len(got) == 3 and got[2].code == 354 and (got[0].code != 250 or got[1].code not in (250, 251)):
-            replies.write(b".\r\n")  # DATA accepted after a refusal: end the empty message
-            await replies.read(t.timeout)
+        refused = await _envelope(replies, commands, t, pipelined=smtp.supports_extension("pipelining"))
+        if refused is None:
+            body_went = True
+            replies.write(message + b".\r\n")
+            reply = await replies.read(t.data_timeout, "reply to the message")
+            accepted = _verdict(reply, (250,), "the message")
+            extra = await replies.leftover()
+            if extra.startswith("421") and accepted:  # a server may announce its closing at any time
+                smtp.close()
+            elif extra:
+                raise _OutOfStep(f"{extra!r} after the reply to the message")
+            if accepted:
+                return Result(job, DeliveryStatus.SENT, 250, one_line(reply.message))
+            refused = (2, reply)
+        step, reply = refused
+        if reply.code != 421:
+            await _reset(replies, t)
     except ConnectionLost as exc:
-        lost = exc
+        smtp.close()
+        if body_went:
+            return Result(job, DeliveryStatus.DEFERRED, reply=f"connection lost during the message: {one_line(str(exc))}",
+                          retry_in=_retry_in(t, job), uncertain=True)
+        raise ConnectionFailed(f"{t.label} stopped answering: {one_line(str(exc))}" if exc.timed_out
+                               else one_line(str(exc)), setting="smtp.host" if exc.timed_out else None) from exc
+    except _OutOfStep as exc:
+        smtp.close()
+        if body_went:
+            return Result(job, DeliveryStatus.DEFERRED, reply=f"protocol error after the message: {exc}",
+                          retry_in=_retry_in(t, job), uncertain=True)
+        raise ConnectionFailed(f"protocol error: {exc}") from exc
     finally:
         replies.release()
-    expected = (250, (250, 251), 354)
-    for step, reply in enumerate(got):
-        ok = expected[step]
-        if reply.code == ok or isinstance(ok, tuple) and reply.code in ok:
-            continue
-        if lost is not None or reply.code == 421:
-            smtp.close()
-        else:
-            await _reset(smtp)
-        if step == 0 and not 400 <= reply.code < 500:
-            raise Fatal(f"{t.host} refused the sender {job.sender}: {reply.code} {one_line(reply.message)}")
-        return _refused(t, job, reply.code, reply.message, at_rcpt=step == 1)
-    if lost is not None:
+    if reply.code == 421:
         smtp.close()
-        raise ConnectionFailed(one_line(str(lost))) from lost
-    return await _body(smtp, job, t, message)
+    if step == 0 and not 400 <= reply.code < 500:
+        raise Fatal(f"{t.host} refused the sender {job.sender}: {reply.code} {one_line(reply.message)}")
+    return _refused(t, job, reply.code, reply.message, at_rcpt=step == 1, stage=("mail", "rcpt", "data")[step])
+
+
+_EXPECTED = ((250,), (250, 251), (354,))
+_NAMES = ("MAIL FROM", "RCPT TO", "DATA")
+
+
+async def _envelope(replies: ExchangeReplies, commands: list[bytes], t: Transport, *,
+                    pipelined: bool) -> tuple[int, Reply] | None:
+    """MAIL, RCPT, DATA and their replies; None when DATA got its 354, else (step, first refusal).
+
+    Pipelined (RFC 2920), all three go in one write and every reply is read, also after a
+    refusal: the commands behind it must then be refused too (a 503), except that DATA may
+    still get a 354, which an empty message ends. A 421 means the server is closing:
+    nothing more is read. Unpipelined, a refusal ends the envelope there.
+    """
+    if pipelined:
+        replies.write(b"".join(command + b"\r\n" for command in commands))
+    refused: tuple[int, Reply] | None = None
+    for step, command in enumerate(commands):
+        if not pipelined:
+            replies.write(command + b"\r\n")
+        reply = await replies.read(t.timeout, f"reply to {_NAMES[step]}")
+        if refused is None:
+            if not _verdict(reply, _EXPECTED[step], _NAMES[step]):
+                refused = (step, reply)
+                if reply.code == 421 or not pipelined:
+                    return refused
+            continue
+        if reply.code == 421:
+            return refused
+        if step == 2 and reply.code == 354:  # DATA accepted after a refusal: end the empty message
+            replies.write(b".\r\n")
+            reply = await replies.read(t.data_timeout, "reply to an empty message")
+            _verdict(reply, (250,), "an empty message")
+        else:
+            _verdict(reply, (), _NAMES[step])  # behind a refusal, only a refusal is in step
+    return refused
 
 
 def _addr(address: str) -> bytes:
@@ -238,9 +267,12 @@ def _addr(address: str) -> bytes:
     return address.encode("ascii")
 
 
-async def _reset(smtp: aiosmtplib.SMTP) -> None:
-    """RSET after a refusal, so the connection can carry the next job; close it if that fails too."""
-    try:
-        await smtp.rset()
-    except (aiosmtplib.SMTPException, OSError):
-        smtp.close()
+async def _reset(replies: ExchangeReplies, t: Transport) -> None:
+    """RSET after a refusal, so the connection can carry the next job; its reply must be a 250."""
+    replies.write(b"RSET\r\n")
+    reply = await replies.read(t.timeout, "reply to RSET")
+    if reply.code != 250:
+        raise _OutOfStep(f"{reply.code} {one_line(reply.message)} in reply to RSET")
+    extra = await replies.leftover()
+    if extra:
+        raise _OutOfStep(f"{extra!r} after the reply to RSET")

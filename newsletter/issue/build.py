@@ -53,12 +53,13 @@ class BuildResult:
 def clipped_error(result: BuildResult) -> BuildError | None:
     """The error for an email Gmail would clip (hiding its end, the unsubscribe link included),
     or None. The files are still written, so the officer can look at what is too big."""
-    size = result.rendered.html_bytes
+    size = result.rendered.sent_bytes
     if size <= GMAIL_CLIP_BYTES:
         return None
-    return BuildError(f"the email is {size / 1024:.0f} KB; Gmail clips it after 102 KB, cutting off the "
-                      "later sections and the unsubscribe link", path=result.folder / "email.html",
-                      hint="fewer items, shorter summaries or a leaner template")
+    return BuildError(f"the email is {size / 1024:.0f} KB as sent; Gmail clips it after 102 KB, cutting off "
+                      "the later sections and the unsubscribe link", path=result.folder / "email.html",
+                      hint="set `archive_url` to send a short excerpt linking to the issue online instead, "
+                      "or fewer items, shorter summaries")
 
 
 def prepare_issue(config: Config, date_range: DateRange) -> Issue:
@@ -88,6 +89,8 @@ def manifest_for(rendered: RenderedIssue, files: dict[str, bytes]) -> dict[str, 
         "subject": rendered.subject,
         "preheader": rendered.preheader,
         "item_count": len(issue.items),
+        "excerpt": rendered.excerpt,
+        "sent_bytes": rendered.sent_bytes,
         "themes": [
             {
                 "theme": section.theme,

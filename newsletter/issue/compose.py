@@ -16,14 +16,14 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from email import quoprimime
 from email.utils import format_datetime, formataddr, parseaddr
 
 from newsletter.config.loader import Config
 from newsletter.issue.render import RenderedIssue
+from newsletter.issue.wire import quoted_printable
 
 __all__ = ["MAX_LINE_OCTETS", "Recipient", "MessageTemplate", "compile_message", "fill", "sample_message",
-           "clean_header_text", "unsubscribe_url", "preferences_url", "greeting"]
+           "clean_header_text", "unsubscribe_url", "preferences_url", "greeting", "greeting_name"]
 
 MAX_LINE_OCTETS = 998  # RFC 5322 2.1.1, without the CRLF
 ENCODED_WORD_MAX = 75
@@ -35,6 +35,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 class Recipient:
     email: str
     name: str = ""
+    first_name: str = ""  # for the greeting; "" = derived from `name` (see `greeting_name`)
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,7 @@ def _address(name: str, email: str) -> str:
     return f"{_encoded_words(name)} <{email}>"
 
 
-def _qp(text: str) -> str:
-    return quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), maxlinelen=76, eol="\r\n")
+_qp = quoted_printable  # the same encoding `wire.sent_bytes` measures the HTML part in
 
 
 def _encode_body(body: str, part: str) -> list[bytes | str]:
@@ -186,15 +186,47 @@ def preferences_url(config: Config, token: str) -> str:
     return f"{base}{joiner}t={token}"
 
 
-def greeting(name: str) -> str:
+_TITLES = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "rev", "revd", "sir", "dame", "cllr"}
+
+
+def greeting_name(name: str) -> str:
+    """What the greeting calls someone, from the list's whole name.
+
+    | name in the list     | greeting name | why                                            |
+    |----------------------|---------------|------------------------------------------------|
+    | `Jo O'Brien`         | `Jo`          | "Given Family": the given name                 |
+    | `O'Brien, Jo`        | `Jo`          | "Family, Given", as CRMs export it             |
+    | `Dr Amira Khan`      | `Dr Khan`     | a title goes with the family name, not "Dr,"   |
+    | `J. Smith`           | `J. Smith`    | an initial alone is no name to greet           |
+    | `Priya`              | `Priya`       | one word: as it is                             |
+
+    A `first_name` column, where the list has one, wins over all of this.
+    """
     name = clean_header_text(name)
-    return f"Hello {name}," if name else "Hello,"
+    family, comma, given = name.partition(",")
+    if comma and given.strip() and " " not in family.strip():
+        words = given.split() + [family.strip()]  # "O'Brien, Jo" reads as "Jo O'Brien"
+    else:
+        words = family.split() if comma else name.split()
+    if not words:
+        return ""
+    if words[0].casefold().rstrip(".") in _TITLES:
+        return " ".join([words[0], words[-1]]) if len(words) > 1 else words[0]
+    if len(words[0].rstrip(".")) <= 1:
+        return " ".join(words)
+    return words[0]
+
+
+def greeting(name: str, first_name: str = "") -> str:
+    """"Hello Jo,": the `first_name` given, or one derived from the whole name."""
+    who = clean_header_text(first_name) or greeting_name(name)
+    return f"Hello {who}," if who else "Hello,"
 
 
 def _values(config: Config, recipient: Recipient, token: str, message_id: str, date: str) -> dict[str, str]:
     unsub = unsubscribe_url(config, token)
     mailto = f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe"
-    text = {"greeting": greeting(recipient.name), "unsubscribe_url": unsub,
+    text = {"greeting": greeting(recipient.name, recipient.first_name), "unsubscribe_url": unsub,
             "preferences_url": preferences_url(config, token)}
     values = {
         "h:to": _address(recipient.name, recipient.email),

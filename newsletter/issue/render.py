@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from markupsafe import Markup
@@ -24,11 +25,12 @@ from newsletter.errors import BuildError
 from newsletter.issue.counted import canary_url, link_counter
 from newsletter.issue.items import Item
 from newsletter.issue.selection import Issue
-from newsletter.issue.summary import shorten_summary, summary_html, summary_text
+from newsletter.issue.summary import shorten_summary, summary_html, summary_text, teaser
+from newsletter.issue.wire import CLIP_BYTES, EXCERPT_BYTES, sent_bytes
 
 __all__ = ["RenderedIssue", "render_issue", "SLOTS", "slot", "GMAIL_CLIP_BYTES", "template_environment"]
 
-GMAIL_CLIP_BYTES = 102 * 1024
+GMAIL_CLIP_BYTES = CLIP_BYTES
 DEFAULT_TEMPLATES = Path(__file__).parent.parent / "templates"
 SLOTS = ("greeting", "unsubscribe_url", "preferences_url")
 _SLOT_RE = re.compile(r"@@nl:([a-z_]+)@@")
@@ -48,6 +50,12 @@ class RenderedIssue:
     text: str  # wrapped, with slot markers
     inline_seconds: float = 0.0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    sent_bytes: int = 0  # the HTML part as sent (CRLF, quoted-printable): what Gmail's clip counts
+    excerpt_of: int = 0  # built as the excerpt because the full email would have been this big as sent
+
+    @property
+    def excerpt(self) -> bool:
+        return self.excerpt_of > 0
 
     @property
     def html_bytes(self) -> int:
@@ -80,7 +88,7 @@ def wrap_text(text: str, width: int = 72, indent: str = "") -> str:
         if not para.strip():
             out.append("")
             continue
-        lead = re.match(r"^(- |\d+\. )", para)
+        lead = re.match(r"^(- |\d+\. |\[\d+\] )", para)
         hang = indent + " " * len(lead.group(0)) if lead else indent
         out.append(textwrap.fill(para, width, initial_indent=indent, subsequent_indent=hang,
                                  break_long_words=False, break_on_hyphens=False))
@@ -116,29 +124,38 @@ def preheader_for(config: Config, issue: Issue) -> str:
     return text
 
 
-def _entry(item: Item, config: Config, anchor: str, web_url: str | None) -> dict[str, Any]:
-    """One item as the templates show it: its summary (shortened to `summary_words` with a
-    "Continue reading" link), and its first link split off as a button when `buttons` is on."""
+def _entry(item: Item, config: Config, anchor: str, numbers: dict[str, int]) -> dict[str, Any]:
+    """One item as the templates show it, with one call to action: its first link, as a
+    button when `buttons` is on (else first in its list of links). A summary longer than
+    `summary_words` is shortened only when there is such a call to read on with.
+
+    `numbers` numbers every URL of the plain-text part once, in reading order, across the
+    issue: `text_links` gives each link its number, and its URL only the first time."""
     summary, cut = item.summary, False
-    if config.summary_words:
+    if config.summary_words and item.links:
         summary, cut = shorten_summary(item.summary, config.summary_words)
-    continue_url = None
-    if cut:
-        continue_url = f"{web_url}#{anchor}" if web_url else (item.links[0].url if item.links else None)
-        if continue_url is None:  # nowhere to continue to: show it whole
-            summary, cut = item.summary, False
     links = list(item.links)
     button = links.pop(0) if config.buttons and links else None
+    call = item.links[0] if item.links else None
+    text_links = []
+    for text, url in [*((f"{link.label}: {link.title}", link.url) for link in item.links),
+                      *((f"See also: {s.title}", s.url) for s in item.see_also)]:
+        first = url not in numbers
+        number = numbers.setdefault(url, len(numbers) + 1)
+        text_links.append({"number": number, "text": text, "url": url, "first": first})
     return {
         "item": item,
         "anchor": anchor,
         "date": _format_date(item.date),
         "summary_html": Markup(summary_html(summary)),
         "summary_text": summary_text(summary),
-        "continue_url": continue_url,
+        "call": call,
+        "call_name": f"{call.label}: {item.title}" if call else "",
         "button": button,
         "button_width": _button_width(button.label) if button else 0,
         "links": links,
+        "text_links": text_links,
+        "teaser": teaser(item.summary),
     }
 
 
@@ -149,7 +166,7 @@ def _button_width(label: str) -> int:
 
 def item_anchors(items: list[Item]) -> list[str]:
     """Each item's id on its archive page, decided as `archive/issues.py` does (title slug,
-    numbered when repeated), so "Continue reading" lands on the item itself."""
+    numbered when repeated), so the excerpt's links land on the item itself."""
     seen: set[str] = set()
     anchors = []
     for item in items:
@@ -165,18 +182,30 @@ def item_anchors(items: list[Item]) -> list[str]:
     return anchors
 
 
+def _website(config: Config) -> str | None:
+    """The organisation's website, for notes that point readers online when there is no
+    archive: the home page of its contact page (`https://example.org/contact` gives
+    `https://example.org/`); None for an email contact."""
+    contact = config.organisation.contact_url if config.organisation else None
+    parts = urlsplit(contact or "")
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
 def _context(config: Config, issue: Issue, subject: str, preheader: str) -> dict[str, Any]:
     web_url = None
     if config.archive_url:
         web_url = f"{config.archive_url.rstrip('/')}/{issue.range.slug}/"
     ordered = [item for s in issue.sections for item in s.items]
     anchors = dict(zip(map(id, ordered), item_anchors(ordered), strict=True))
+    numbers: dict[str, int] = {}
     sections = [
         {
             "theme": s.theme,
             "anchor": s.anchor,
             "count": len(s.items),
-            "entries": [_entry(item, config, anchors[id(item)], web_url) for item in s.items],
+            "entries": [_entry(item, config, anchors[id(item)], numbers) for item in s.items],
         }
         for s in issue.sections
     ]
@@ -197,6 +226,7 @@ def _context(config: Config, issue: Issue, subject: str, preheader: str) -> dict
         "sections": sections,
         "item_count": len(issue.items),
         "web_url": web_url,
+        "website_url": _website(config),
         "intro": config.intro,
         "footer": config.footer,
         "unsubscribe_mailto": config.unsubscribe_mailto,
@@ -277,23 +307,39 @@ def inline_css(html: str) -> str:
 def render_issue(issue: Issue, config: Config, *, env: jinja2.Environment | None = None,
                  template: str = "email", subject: str | None = None, preheader: str | None = None,
                  extra: dict[str, Any] | None = None) -> RenderedIssue:
-    """`template` names the pair `<template>.html`/`.txt` (the quiet-month note uses its own)."""
+    """`template` names the pair `<template>.html`/`.txt` (the quiet-month note uses its own).
+
+    An `email` that would pass Gmail's clip as sent is built as `excerpt.html`/`.txt`
+    instead when the config's `clip_mode` is "excerpt" (titles and one-line teasers linking
+    to the issue online); `excerpt_of` then says how big the full email would have been."""
     env = env or template_environment(config)
     subject = subject or subject_for(config, issue)
     preheader = preheader or preheader_for(config, issue)
     context = {**_context(config, issue, subject, preheader), **(extra or {})}
+    html, text, inline_seconds = _render_parts(env, template, context)
+    size = sent_bytes(html)
+    excerpt_of = 0
+    if template == "email" and size > EXCERPT_BYTES and config.clip_mode == "excerpt" and context["web_url"]:
+        excerpt_of = size  # Gmail would clip it: the short email, linking to the issue online, instead
+        html, text, more = _render_parts(env, "excerpt", context)
+        inline_seconds += more
+        size = sent_bytes(html)
+    warnings = []
+    if size > CLIP_BYTES:
+        warnings.append(f"email.html is {size / 1024:.0f} KB as sent: Gmail clips messages over 102 KB "
+                        "(fewer items, shorter summaries or a leaner template)")
+    return RenderedIssue(issue, subject, preheader, html, text, inline_seconds, tuple(warnings), size, excerpt_of)
+
+
+def _render_parts(env: jinja2.Environment, template: str, context: dict[str, Any]) -> tuple[str, str, float]:
+    """`<template>.html` rendered and inlined, `<template>.txt` rendered, and the inlining's seconds."""
     raw_html = _render(env, f"{template}.html", context)
     started = time.perf_counter()
     html = inline_css(raw_html)
     inline_seconds = time.perf_counter() - started
     html = _tidy_html(_compact_style(html))
     text = _tidy_text(_render(env, f"{template}.txt", context))
-    warnings = []
-    size = len(html.encode("utf-8"))
-    if size > GMAIL_CLIP_BYTES:
-        warnings.append(f"email.html is {size / 1024:.0f} KB: Gmail clips messages over 102 KB "
-                        "(fewer items, shorter summaries or a leaner template)")
-    return RenderedIssue(issue, subject, preheader, html, text, inline_seconds, tuple(warnings))
+    return html, text, inline_seconds
 
 
 def _tidy_html(html: str) -> str:

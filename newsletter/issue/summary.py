@@ -13,7 +13,7 @@ from functools import lru_cache
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-__all__ = ["shorten_summary", "summary_html", "summary_text", "summary_links"]
+__all__ = ["TEASER_WORDS", "shorten_summary", "summary_html", "summary_links", "summary_text", "teaser"]
 
 _ALLOWED_SCHEMES = ("http://", "https://", "mailto:")
 
@@ -175,3 +175,24 @@ def _balanced(text: str) -> bool:
     """No Markdown link, code span or emphasis left open at the end of `text`."""
     return (text.count("[") == text.count("]") and text.count("(") == text.count(")")
             and text.count("`") % 2 == 0 and text.count("**") % 2 == 0)
+
+
+TEASER_WORDS = 25
+
+
+@lru_cache(maxsize=4096)
+def teaser(markdown: str, words: int = TEASER_WORDS) -> str:
+    """One line for the excerpt email: the summary's first sentence as plain text, without
+    link addresses (the excerpt must stay small), cut to about `words` words with "…"."""
+    first = ""
+    for token in _parser().parse(markdown):
+        if token.type == "inline":
+            first = " ".join(_inline_text(token.children or []).split())
+            if first:
+                break
+    first = re.sub(r" \((?:https?|mailto):[^)\s]*\)", "", first)
+    sentence = _SENTENCE_END.split(first, maxsplit=1)[0]
+    kept = sentence.split()
+    if len(kept) <= words:
+        return sentence
+    return " ".join(kept[:words]).rstrip(",;:") + "…"

@@ -4,11 +4,11 @@ Only this package speaks SQL, and callers use it through this one name (`journal
 `journal.suppress`, ...); the modules inside keep one group of tables each:
 `db` opens the file and holds the schema and `transaction`; `runs` the send runs and
 their recipients; `optouts` suppressions and theme preferences; `bouncelog` the bounces
-received; `signups` the sign-ups and their consent; `clicks` the counted links (numbers
-only) and `reporting` the counts the issue report adds up; `caches` the feed cache,
-collected keys and link checks.
-Addresses are stored by their key (`addresses.address_key`: trimmed, lower-cased), so
-lookups ignore case.
+received; `signups` the confirmed sign-ups; `consent` the append-only sign-up requests
+and consent history; `person` one address's records and their erasure; `clicks` the
+counted links (numbers only) and `reporting` the counts the issue report adds up;
+`caches` the feed cache, collected keys and link checks. Addresses are stored by their
+key (`addresses.address_key`: trimmed, lower-cased), so lookups ignore case.
 """
 
 from __future__ import annotations
@@ -33,7 +33,25 @@ from newsletter.journal.caches import (
     record_collected,
 )
 from newsletter.journal.clicks import add_clicks, click_counts
-from newsletter.journal.db import SCHEMA, connect, now, transaction
+from newsletter.journal.consent import (
+    ConsentEvent,
+    MailClaim,
+    PendingRequest,
+    add_request,
+    claim_request_mail,
+    confirm_request,
+    consent_events,
+    forget_unconfirmed,
+    get_request,
+    latest_mailed_request,
+    record_consent_event,
+    release_request_mail,
+    requests_of,
+    set_request_mail,
+    unfinished_requests,
+    use_stamp,
+)
+from newsletter.journal.db import CONSENT_SCHEMA, SCHEMA, connect, now, transaction
 from newsletter.journal.optouts import (
     Suppression,
     all_preferences,
@@ -49,6 +67,13 @@ from newsletter.journal.optouts import (
     suppressed_addresses,
     unsuppress,
     unsuppress_if,
+)
+from newsletter.journal.person import (
+    ADDRESS_COLUMNS,
+    erased_keys,
+    forget_address,
+    person_records,
+    record_erasure,
 )
 from newsletter.journal.reporting import confirmed_signups_between, list_size, suppressions_between
 from newsletter.journal.runs import (
@@ -66,6 +91,8 @@ from newsletter.journal.runs import (
     open_run,
     recipient_states,
     recover_in_flight,
+    relay_counts,
+    restart_run,
     retry_failed,
     run_counts,
     run_recipients,
@@ -73,18 +100,16 @@ from newsletter.journal.runs import (
 from newsletter.journal.signups import (
     Signup,
     SignupRequest,
-    claim_confirmation,
-    confirm_signup,
     confirmed_signups,
     count_client,
-    forget_unconfirmed,
     get_signup,
 )
-from newsletter.journal.states import DeliveryStatus, RecipientState, SkipReason, SuppressionReason
+from newsletter.journal.states import DeliveryStatus, RecipientState, RunKind, SkipReason, SuppressionReason
 
 __all__ = [
     "DeliveryStatus",
     "RecipientState",
+    "RunKind",
     "SkipReason",
     "SuppressionReason",
     "RECIPIENT_STATES",
@@ -105,10 +130,29 @@ __all__ = [
     "apply_plan",
     "bounce_counts",
     "checkpoint",
-    "claim_confirmation",
     "click_counts",
-    "confirm_signup",
     "confirmed_signups_between",
+    "ADDRESS_COLUMNS",
+    "CONSENT_SCHEMA",
+    "ConsentEvent",
+    "MailClaim",
+    "PendingRequest",
+    "add_request",
+    "claim_request_mail",
+    "confirm_request",
+    "consent_events",
+    "erased_keys",
+    "forget_address",
+    "get_request",
+    "latest_mailed_request",
+    "person_records",
+    "record_consent_event",
+    "record_erasure",
+    "release_request_mail",
+    "requests_of",
+    "set_request_mail",
+    "unfinished_requests",
+    "use_stamp",
     "confirmed_signups",
     "count_client",
     "collected_keys",
@@ -136,6 +180,8 @@ __all__ = [
     "record_bounce",
     "record_collected",
     "recover_in_flight",
+    "relay_counts",
+    "restart_run",
     "retry_failed",
     "run_addresses",
     "run_counts",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from newsletter.errors import NewsletterError
 
-__all__ = ["SCHEMA", "connect", "now", "transaction"]
+__all__ = ["CONSENT_SCHEMA", "SCHEMA", "connect", "now", "transaction"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS runs (
     created TEXT NOT NULL,
     updated TEXT NOT NULL DEFAULT '',
     finished TEXT,
-    UNIQUE (slug)
+    kind TEXT NOT NULL DEFAULT 'real' CHECK (kind IN ('real','rehearsal')),
+    UNIQUE (slug, kind)
 );
 CREATE TABLE IF NOT EXISTS recipients (
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -43,6 +44,7 @@ CREATE TABLE IF NOT EXISTS recipients (
     message_id TEXT NOT NULL DEFAULT '',
     possible_duplicate INTEGER NOT NULL DEFAULT 0,
     updated TEXT NOT NULL,
+    relay TEXT NOT NULL DEFAULT '',  -- host:port of the server that accepted the message
     PRIMARY KEY (run_id, email)
 );
 CREATE INDEX IF NOT EXISTS recipients_state ON recipients (run_id, state);
@@ -117,6 +119,49 @@ CREATE TABLE IF NOT EXISTS clicks (
 );
 """
 
+# Consent, append-only (issue 28; queries in consent.py): new tables only, the ones above unchanged.
+CONSENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS signup_requests (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    mailbox TEXT NOT NULL,         -- the mailbox key (+tag and Gmail dots folded): the hourly limit's
+    name TEXT NOT NULL DEFAULT '',
+    themes TEXT,                   -- newline-separated display names; NULL = every theme
+    nonce TEXT NOT NULL UNIQUE,    -- its confirmation link carries it
+    source TEXT NOT NULL,          -- page | snippet | resubscribe
+    consent TEXT NOT NULL,         -- the wording shown beside the button
+    requested TEXT NOT NULL,
+    mail TEXT NOT NULL DEFAULT 'queued',  -- queued | sending | sent | held | failed
+    mailed TEXT                    -- when its confirmation mail was claimed (NULL: none went)
+);
+CREATE INDEX IF NOT EXISTS signup_requests_email ON signup_requests (email);
+CREATE INDEX IF NOT EXISTS signup_requests_mailbox ON signup_requests (mailbox, mailed);
+CREATE INDEX IF NOT EXISTS signup_requests_mailed ON signup_requests (mailed);
+CREATE TABLE IF NOT EXISTS consent_events (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    event TEXT NOT NULL,           -- confirmed | unsubscribed
+    at TEXT NOT NULL,
+    wording TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    request INTEGER                -- the signup_requests row a confirmation confirms
+);
+CREATE INDEX IF NOT EXISTS consent_events_email ON consent_events (email);
+CREATE TABLE IF NOT EXISTS erasures (
+    at TEXT NOT NULL,
+    erased TEXT NOT NULL,          -- the address's keyed hash, never the address
+    rows INTEGER NOT NULL          -- how many rows were deleted
+);
+CREATE TABLE IF NOT EXISTS used_stamps (
+    stamp TEXT PRIMARY KEY,        -- a sign-up form's stamp, spent once
+    at REAL NOT NULL
+);
+INSERT INTO consent_events (email, event, at, wording, source)
+    SELECT email, 'confirmed', confirmed, consent, source FROM signups
+    WHERE confirmed IS NOT NULL AND NOT EXISTS (SELECT 1 FROM consent_events LIMIT 1);
+"""
+# The last statement carries the confirmations made before this table existed into it, once.
+
 
 def now() -> str:
     """The timestamp every row is stamped with: UTC, ISO 8601, to the second."""
@@ -130,12 +175,48 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA busy_timeout=30000")
         _while_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
         db.execute("PRAGMA synchronous=NORMAL")
-        _while_locked(lambda: db.executescript(SCHEMA))
+        _while_locked(lambda: db.executescript(SCHEMA + CONSENT_SCHEMA))
+        _while_locked(lambda: _add_run_kinds(db))
     except sqlite3.DatabaseError as exc:
-        raise NewsletterError(f"cannot open the state file: {exc}", path=path,
-                              hint="is it a newsletter state file? move it aside to start afresh") from exc
+        raise _state_error(exc, path, "cannot open the state file") from exc
     db.row_factory = sqlite3.Row
     return db
+
+
+# --- migration: run kinds and relays (issue 26) ------------------------------------------
+# State files made before rehearsals were told apart have `runs` with UNIQUE (slug) and no
+# `kind`, and `recipients` without `relay`. A run whose every delivered message went into
+# the embedded outbox (its reply says so) was a rehearsal, and becomes one; any other run
+# stays real, so nobody a relay accepted is ever mailed again.
+
+OUTBOX_REPLY = "filed in the local outbox"  # deliver/outbox.py's 250 text
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _add_run_kinds(db: sqlite3.Connection) -> None:
+    """Bring a state file from before issue 26 up to the schema above, in one transaction."""
+    if "kind" in _columns(db, "runs") and "relay" in _columns(db, "recipients"):
+        return
+    with transaction(db):
+        if "relay" not in _columns(db, "recipients"):
+            db.execute("ALTER TABLE recipients ADD COLUMN relay TEXT NOT NULL DEFAULT ''")
+        if "kind" in _columns(db, "runs"):
+            return
+        # SQLite cannot change a UNIQUE constraint in place: copy into a new table, swap it in
+        runs_table = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS runs"):SCHEMA.index(");") + 2]
+        db.execute(runs_table.replace("IF NOT EXISTS runs", "runs_with_kinds"))
+        db.execute(
+            "INSERT INTO runs_with_kinds (id, slug, subject, digest, subscribers, created, updated, finished, kind) "
+            "SELECT id, slug, subject, digest, subscribers, created, updated, finished, "
+            "CASE WHEN EXISTS (SELECT 1 FROM recipients r WHERE r.run_id = o.id AND r.state = 'sent') "
+            "AND NOT EXISTS (SELECT 1 FROM recipients r WHERE r.run_id = o.id AND r.state = 'sent' "
+            "AND r.reply NOT LIKE ?) THEN 'rehearsal' ELSE 'real' END FROM runs o",
+            (f"%{OUTBOX_REPLY}%",))
+        db.execute("DROP TABLE runs")
+        db.execute("ALTER TABLE runs_with_kinds RENAME TO runs")
 
 
 def _while_locked(step: Callable[[], object], seconds: float = 30.0) -> None:
@@ -153,13 +234,68 @@ def _while_locked(step: Callable[[], object], seconds: float = 30.0) -> None:
             time.sleep(0.01)
 
 
+# The state records who has been sent each issue: advice that loses it (delete it, move it
+# aside, start afresh) would mail everyone again, so no message here ever gives it.
+_KEEP = "keep the file: it records who has been sent each issue"
+_STATE_PROBLEMS = (
+    ("full", "the disk is full", "free some space, then run the same command again; nothing recorded is lost"),
+    ("readonly", "the file or its folder is read-only",
+     "make both writable by this user, then run the same command again"),
+    ("read-only", "the file or its folder is read-only",
+     "make both writable by this user, then run the same command again"),
+    ("unable to open", "it cannot be opened (a missing or read-only folder, or no permission)",
+     "check the folder and the file's permissions"),
+    ("locked", "another process holds it locked", "wait for it to finish, then run this again"),
+    ("i/o error", "the disk reported an I/O error", f"check the disk; {_KEEP}, and restore it from a backup if "
+     "it is damaged"),
+    ("not a database", "it is not a newsletter state file, or it is damaged",
+     f"check `state:` in the config points at the right file; {_KEEP}, and restore it from a backup"),
+    ("malformed", "it is damaged", f"{_KEEP}, and restore it from a backup (`sqlite3 FILE .recover` may help)"),
+)
+
+
+def _state_error(exc: sqlite3.Error, path: Path | str | None, doing: str) -> NewsletterError:
+    """One user-facing line for a state file that cannot be read or written, with what to do."""
+    text = str(exc)
+    for needle, what, hint in _STATE_PROBLEMS:
+        if needle in text.lower():
+            return NewsletterError(f"{doing}: {what} ({text})", path=path, hint=hint)
+    return NewsletterError(f"{doing}: {text}", path=path, hint=f"{_KEEP}; if it is damaged, restore it from a backup")
+
+
+def _path_of(db: sqlite3.Connection) -> str | None:
+    try:
+        row = db.execute("PRAGMA database_list").fetchone()
+    except sqlite3.Error:
+        return None
+    return str(row[2]) if row and row[2] else None
+
+
 @contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT: take the write lock up front, roll back on error."""
-    db.execute("BEGIN IMMEDIATE")
+    """BEGIN IMMEDIATE ... COMMIT: take the write lock up front, roll back on error.
+
+    A write the disk refuses (full, read-only, I/O error) rolls back, so the file keeps
+    its last committed state, and comes out as one `NewsletterError` naming the file."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise _state_error(exc, _path_of(db), "cannot write to the state file") from exc
     try:
         yield db
+        db.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        _rollback(db)
+        raise _state_error(exc, _path_of(db), "cannot write to the state file") from exc
     except BaseException:
-        db.execute("ROLLBACK")
+        _rollback(db)
         raise
-    db.execute("COMMIT")
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Undo the open transaction; if even that fails, SQLite undoes it when the file is next opened."""
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass

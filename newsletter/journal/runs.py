@@ -4,6 +4,12 @@ pending -> sending -> sent | deferred | failed, or skipped (excluded, with the r
 `reply`). `sending` is written (committed) before a message goes out and `sent` only
 after the server's 250, so rows left in `sending` by a crash are exactly the messages
 that may have been delivered without being recorded: the only possible duplicates.
+
+An issue has at most two runs, told apart by `kind`: the `real` one (through a relay,
+loopback included), which never mails anyone twice, and a `rehearsal` (into the embedded
+outbox), which counts nobody as sent for the real one and starts afresh once finished.
+A `sent` row records the `relay` (host:port) that accepted it: a real run may resume
+through another relay.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from newsletter.journal.db import now, transaction
-from newsletter.journal.states import RecipientState, SkipReason
+from newsletter.journal.states import RecipientState, RunKind, SkipReason
 
 __all__ = [
     "RECIPIENT_STATES",
@@ -30,6 +36,8 @@ __all__ = [
     "open_run",
     "recipient_states",
     "recover_in_flight",
+    "relay_counts",
+    "restart_run",
     "retry_failed",
     "run_counts",
     "run_recipients",
@@ -48,6 +56,11 @@ class Run:
     created: str
     updated: str
     finished: str | None
+    kind: RunKind = RunKind.REAL
+
+    @property
+    def rehearsal(self) -> bool:
+        return self.kind is RunKind.REHEARSAL
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,7 @@ class RecipientRow:
     reply: str
     message_id: str
     possible_duplicate: bool
+    relay: str = ""  # host:port that accepted the message ("" until sent)
 
     @property
     def skip_reason(self) -> SkipReason | None:
@@ -87,9 +101,10 @@ class Outcome:
     state: RecipientState  # sent | deferred | failed | pending (handed back unsent) | skipped
     reply: str = ""
     possible_duplicate: bool = False  # the connection broke after the message went out
+    relay: str = ""  # sent: the host:port that accepted it
 
 
-_RECIPIENT_COLUMNS = "email, address, name, themes, state, attempts, reply, message_id, possible_duplicate"
+_RECIPIENT_COLUMNS = "email, address, name, themes, state, attempts, reply, message_id, possible_duplicate, relay"
 
 
 def _themes_text(themes: tuple[str, ...] | None) -> str | None:
@@ -97,39 +112,66 @@ def _themes_text(themes: tuple[str, ...] | None) -> str | None:
 
 
 def _recipient(row: sqlite3.Row | tuple) -> RecipientRow:
-    key, email, name, themes, state, attempts, reply, message_id, dup = tuple(row)
+    key, email, name, themes, state, attempts, reply, message_id, dup, relay = tuple(row)
     return RecipientRow(key, email or key, name, None if themes is None else tuple(themes.split("\n")),
-                        RecipientState(state), attempts, reply, message_id, bool(dup))
+                        RecipientState(state), attempts, reply, message_id, bool(dup), relay)
 
 
 def _run(row: sqlite3.Row | tuple | None) -> Run | None:
-    return None if row is None else Run(*tuple(row))
+    if row is None:
+        return None
+    id_, slug, subject, digest, subscribers, created, updated, finished, kind = tuple(row)
+    return Run(id_, slug, subject, digest, subscribers, created, updated, finished, RunKind(kind))
 
 
-_RUN_COLUMNS = "id, slug, subject, digest, subscribers, created, updated, finished"
+_RUN_COLUMNS = "id, slug, subject, digest, subscribers, created, updated, finished, kind"
 
 
-def get_run(db: sqlite3.Connection, slug: str) -> Run | None:
-    return _run(db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE slug = ?", (slug,)).fetchone())
+def get_run(db: sqlite3.Connection, slug: str, kind: RunKind = RunKind.REAL) -> Run | None:
+    return _run(db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE slug = ? AND kind = ?", (slug, kind)).fetchone())
 
 
 def list_runs(db: sqlite3.Connection) -> list[Run]:
-    return [Run(*tuple(r)) for r in db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, slug")]
+    """Every run, oldest first; an issue's real run before its rehearsal."""
+    return [run for r in db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, slug, kind")
+            if (run := _run(r)) is not None]
 
 
-def open_run(db: sqlite3.Connection, slug: str, *, subject: str, digest: str, subscribers: str) -> Run:
-    """The run for `slug`, created on first use; later calls record the current digest and CSV."""
+def open_run(db: sqlite3.Connection, slug: str, *, subject: str, digest: str, subscribers: str,
+             kind: RunKind = RunKind.REAL) -> Run:
+    """The run of this kind for `slug`, created on first use; later calls record the current digest and CSV."""
     stamp = now()
     with transaction(db):
         db.execute(
-            "INSERT INTO runs (slug, subject, digest, subscribers, created, updated) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (slug) DO UPDATE SET subject = excluded.subject, digest = excluded.digest, "
+            "INSERT INTO runs (slug, kind, subject, digest, subscribers, created, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (slug, kind) DO UPDATE SET subject = excluded.subject, digest = excluded.digest, "
             "subscribers = excluded.subscribers, updated = excluded.updated, finished = NULL",
-            (slug, subject, digest, subscribers, stamp, stamp),
+            (slug, kind, subject, digest, subscribers, stamp, stamp),
         )
-    run = get_run(db, slug)
+    run = get_run(db, slug, kind)
     assert run is not None
     return run
+
+
+def restart_run(db: sqlite3.Connection, run_id: int) -> None:
+    """A finished rehearsal, emptied to be rehearsed again (a real run is never restarted).
+
+    Its bounces, if any were imported, are kept, no longer tied to the run."""
+    stamp = now()
+    with transaction(db):
+        kind = db.execute("SELECT kind FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if kind is None or kind[0] != RunKind.REHEARSAL:
+            raise ValueError(f"run {run_id} is not a rehearsal")
+        db.execute("UPDATE bounces SET run_id = NULL WHERE run_id = ?", (run_id,))
+        db.execute("DELETE FROM recipients WHERE run_id = ?", (run_id,))
+        db.execute("UPDATE runs SET created = ?, updated = ?, finished = NULL WHERE id = ?", (stamp, stamp, run_id))
+
+
+def relay_counts(db: sqlite3.Connection, run_id: int) -> dict[str, int]:
+    """host:port -> recipients it accepted in this run ("" for rows sent before relays were recorded)."""
+    return dict(db.execute("SELECT relay, COUNT(*) FROM recipients WHERE run_id = ? AND state = 'sent' "
+                           "GROUP BY relay ORDER BY COUNT(*) DESC", (run_id,)).fetchall())
 
 
 def finish_run(db: sqlite3.Connection, run_id: int) -> None:
@@ -219,8 +261,10 @@ def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome],
     with transaction(db):
         db.executemany(
             "UPDATE recipients SET state = ?, reply = ?, updated = ?, "
-            "possible_duplicate = MAX(possible_duplicate, ?) WHERE run_id = ? AND email = ?",
-            ((o.state, o.reply, stamp, int(o.possible_duplicate), run_id, o.key) for o in outcomes),
+            "possible_duplicate = MAX(possible_duplicate, ?), relay = CASE WHEN ? = '' THEN relay ELSE ? END "
+            "WHERE run_id = ? AND email = ?",
+            ((o.state, o.reply, stamp, int(o.possible_duplicate), o.relay, o.relay, run_id, o.key)
+             for o in outcomes),
         )
         rows = []
         for key in reclaim:

@@ -9,6 +9,7 @@ Each is a `StrEnum`, so the text stored in the state file is the member's value,
 | `DeliveryStatus`    | not stored: `deliver.Result.status` | the SMTP pool; the send maps it to a state |
 | `SkipReason`        | `recipients.reply` of a skipped row | the plan and the send                |
 | `SuppressionReason` | `suppressions.reason`               | unsubscribes, bounces (and the officer) |
+| `RunKind`           | `runs.kind`                         | the send: rehearsal or real (issue 26) |
 
 `suppress add/import --reason` may store the officer's own word too (complaint, crm, ...).
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["DeliveryStatus", "RecipientState", "SkipReason", "SuppressionReason"]
+__all__ = ["DeliveryStatus", "RecipientState", "RunKind", "SkipReason", "SuppressionReason"]
 
 
 class RecipientState(StrEnum):
@@ -29,6 +30,13 @@ class RecipientState(StrEnum):
     DEFERRED = "deferred"
     FAILED = "failed"
     SKIPPED = "skipped"
+
+
+class RunKind(StrEnum):
+    """An issue's runs: the real one, and a rehearsal that counts nobody as sent for it."""
+
+    REAL = "real"  # through a relay (loopback included): whoever it sends to is sent
+    REHEARSAL = "rehearsal"  # into the embedded outbox: repeated freely, never a real send
 
 
 class DeliveryStatus(StrEnum):
@@ -64,3 +72,4 @@ class SuppressionReason(StrEnum):
     UNSUBSCRIBED = "unsubscribed"  # a link, one-click, the mailto, or `suppress add` (the default)
     HARD_BOUNCE = "hard-bounce"  # a 5xx at send time or a hard bounce in the return mailbox
     SOFT_BOUNCES = "soft-bounces"  # too many soft bounces in a row
+    ERASED = "erased"  # `person forget`: the row's key is the address's keyed hash, not the address

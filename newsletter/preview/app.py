@@ -35,6 +35,7 @@ from starlette.routing import Route
 from newsletter.errors import NewsletterError
 from newsletter.issue.render import GMAIL_CLIP_BYTES
 from newsletter.issue.variants import PreviewVariants, theme_query
+from newsletter.issue.wire import sent_bytes
 from newsletter.preview.guard import COMMON_HEADERS, LOCAL_HOSTS, GuardedApp, LocalOnly
 from newsletter.preview.livebuild import LiveBuild, Snapshot
 from newsletter.preview.mailview import count_outbox, outbox_routes
@@ -94,7 +95,7 @@ def _issue_context(snap: Snapshot, result: Any = None) -> dict[str, Any]:
     files = result.files
     manifest = result.manifest
     name, address = parseaddr(snap.config.sender)
-    size = len(files["email.html"])
+    size = sent_bytes(files["email.html"].decode("utf-8"))  # as sent: what Gmail's clip counts
     checks = manifest.get("checks")
     return {
         "rendered": result.rendered,
@@ -106,6 +107,7 @@ def _issue_context(snap: Snapshot, result: Any = None) -> dict[str, Any]:
         "size": size,
         "clip": GMAIL_CLIP_BYTES,
         "clipped": size > GMAIL_CLIP_BYTES,
+        "excerpt_of": result.rendered.excerpt_of,
         "checks": checks if isinstance(checks, list) else None,
         "warnings": manifest.get("warnings", []),
     }

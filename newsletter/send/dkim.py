@@ -3,7 +3,8 @@
 `load_signer(config)` reads and parses the key when `send` starts (so a missing or broken
 key stops the run before the first message, with a hint) and returns a `DkimSigner`:
 relaxed/relaxed, rsa-sha256, over the headers receivers and one-click unsubscribe
-(RFC 8058) care about. The key never appears in an error or a log.
+(RFC 8058) care about, each oversigned (listed once more than present), so no copy of
+one can be added in transit without breaking the signature. The key never appears in an error or a log.
 
 Signing is cut in two so a run can keep its event loop on the connections:
 - the cheap half runs in the loop. Relaxed body canonicalization works line by line, so
@@ -24,6 +25,7 @@ import hashlib
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,15 +53,16 @@ __all__ = ["Signer", "SIGNED_HEADERS", "OPTIONAL_SIGNED_HEADERS", "BodyHash", "D
 
 Signer = Callable[[bytes], bytes]
 
-#: Always signed, present or not: signing an absent header stops anyone adding it later.
+#: Always signed, present or not, and oversigned: each is listed in `h=` once more than the
+#: message has it, so a copy added in transit (an extra Subject or List-Unsubscribe
+#: prepended, a Cc or Sender that was not there) breaks the signature (RFC 6376 8.15).
 SIGNED_HEADERS: tuple[bytes, ...] = (
     b"from", b"to", b"subject", b"date", b"message-id", b"list-id",
-    b"list-unsubscribe", b"list-unsubscribe-post",
+    b"list-unsubscribe", b"list-unsubscribe-post", b"reply-to", b"sender", b"cc",
+    b"mime-version", b"content-type",
 )
-#: Signed too when the message has them (RFC 6376 recommends them).
-OPTIONAL_SIGNED_HEADERS: tuple[bytes, ...] = (
-    b"reply-to", b"mime-version", b"content-type", b"list-archive", b"archived-at",
-)
+#: Signed (and oversigned) too when the message has them.
+OPTIONAL_SIGNED_HEADERS: tuple[bytes, ...] = (b"list-archive", b"archived-at")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _SIG_NAME = b"DKIM-Signature"
@@ -273,8 +276,9 @@ class DkimSigner:
     def unsigned(self, head: bytes, bh: bytes) -> Unsigned:
         """The signature's fields for this header block and body hash, and the digest to sign."""
         headers = self._canonical_headers(head)
-        present = {name for name, _ in headers}
-        signed = SIGNED_HEADERS + tuple(h for h in OPTIONAL_SIGNED_HEADERS if h in present)
+        present = Counter(name for name, _ in headers)
+        names = SIGNED_HEADERS + tuple(h for h in OPTIONAL_SIGNED_HEADERS if h in present)
+        signed = tuple(name for name in names for _ in range(present[name] + 1))  # oversigned
         fields = ((b"v", b"1"), (b"a", b"rsa-sha256"), (b"c", b"relaxed/relaxed"), (b"d", self.domain),
                   (b"i", b"@" + self.domain), (b"q", b"dns/txt"), (b"s", self.selector),
                   (b"t", str(int(self.clock())).encode("ascii")), (b"h", b" : ".join(signed)), (b"bh", bh),

@@ -17,17 +17,19 @@ connections (about one per connection) can still go to an address just suppresse
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import heapq
 import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
-from email.utils import formatdate
+from email.utils import format_datetime
 
 from newsletter import journal
 from newsletter.audience.subscribers import Subscriber
 from newsletter.config.selections import ordered, stored_choice
 from newsletter.deliver.transaction import Job, Result
+from newsletter.errors import NewsletterError
 from newsletter.journal import DeliveryStatus, RecipientState, SkipReason, SuppressionReason
 from newsletter.send.dkim import Unsigned
 from newsletter.send.messages import Composer, envelope_sender, long_header_line
@@ -65,10 +67,14 @@ class JournalJobs:
         concurrency = transport.concurrency if transport else plan.concurrency
         self.batch = max(1, min(concurrency, int(rate) if rate else concurrency))
         self.queue: deque[Job] = deque()
+        # the journal keeps the name, not the `first_name` column: take it from the list as it is now
+        self.first_names = {s.key: s.first_name for s in plan.subscribers.subscribers if s.first_name}
         self.retries: list[tuple[float, int, str]] = []
         self.tries: dict[str, int] = {}  # attempts so far, only for those waiting to retry (memory stays flat)
         self.outcomes: list[journal.Outcome] = []
         self.exhausted = False
+        self.error: NewsletterError | None = None  # the run cannot go on (state file, signing): it stops
+        self._journal_broken = False  # the state file refuses writes: nothing more is written
         self.outstanding = 0
         self.changed = asyncio.Event()
         self.last_flush = time.monotonic()
@@ -87,14 +93,17 @@ class JournalJobs:
                 if self.signing is not None and len(self.queue) < self.batch // 2:
                     self._sign_ahead()
                 return job
-            if self._signing_task is not None:
-                await self._signing_task
+            if self._signing_task is not None:  # the workers are signing the next batch; a stop ends the wait
+                stopping = asyncio.ensure_future(self.stop.wait())
+                try:
+                    await asyncio.wait((self._signing_task, stopping), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stopping.cancel()
                 continue
             due = self._due()
             if due or not self.exhausted:
-                self._refill(due)
-                if self.queue or self._signing_task is not None:
-                    continue
+                if self._refill(due) or self.queue or self._signing_task is not None:
+                    continue  # a claim that came back all skipped (opt-outs) is no reason to stop
             if self.retries:
                 await self._wait(self.retries[0][0] - time.monotonic())
             elif self.outstanding:
@@ -119,6 +128,8 @@ class JournalJobs:
                 job.message = self.composer.finish(job.message, unsigned, signature)
                 self.queue.append(job)
             self._unsigned = []
+        except NewsletterError as exc:  # the signing processes kept dying: stop, the batch goes back unsent
+            self._failed(exc, journal_ok=True)
         finally:
             self._signing_task = None
             self.changed.set()
@@ -140,13 +151,18 @@ class JournalJobs:
             for waiter in waiters:
                 waiter.cancel()
 
-    def _refill(self, due: list[str]) -> None:
+    def _refill(self, due: list[str]) -> int:
+        """Claim the next batch (and the retries due); returns how many rows the claim took."""
         want = 0 if self.exhausted else self.batch
-        rows = journal.checkpoint(self.db, self.run_id, self._take_outcomes(), claim=want, reclaim=due)
+        try:
+            rows = journal.checkpoint(self.db, self.run_id, self._take_outcomes(), claim=want, reclaim=due)
+        except NewsletterError as exc:
+            self._failed(exc, journal_ok=False)
+            return 0
         fresh = len(rows) - len(due)
         if fresh < want:
             self.exhausted = True
-        date = formatdate(usegmt=True)
+        date = format_datetime(dt.datetime.now(dt.UTC))  # +0000: RFC 5322's zone, not the obsolete GMT
         claimed = [row for row in rows if row.state is RecipientState.SENDING]
         for row in rows:
             if row.state is RecipientState.SKIPPED:  # on the suppression list since the run was planned
@@ -176,6 +192,7 @@ class JournalJobs:
                 self.queue.append(job)
         if self._unsigned:
             self._signing_task = asyncio.ensure_future(self._sign())
+        return len(rows)
 
     def _too_long(self, job: Job) -> bool:
         """A header line over SMTP's limit (a very long name): fail the recipient, not the run."""
@@ -187,11 +204,13 @@ class JournalJobs:
 
     def _subscriber(self, row: journal.RecipientRow, saved: list[str] | None) -> Subscriber | None:
         """The recipient with the themes they chose by now; None if nothing in them is new this time."""
+        first_name = self.first_names.get(row.key, "")
         if saved is None:
-            return Subscriber(row.email, row.name, row.themes)
+            return Subscriber(row.email, row.name, row.themes, first_name=first_name)
         if self._quiet(saved):
             return None
-        return Subscriber(row.email, row.name, ordered(stored_choice(saved, self.plan.config), self.plan.config))
+        return Subscriber(row.email, row.name, ordered(stored_choice(saved, self.plan.config), self.plan.config),
+                          first_name=first_name)
 
     def _quiet(self, saved: list[str]) -> bool:
         config = self.plan.config
@@ -230,19 +249,42 @@ class JournalJobs:
             self.exhausted = False
         self.report.possible_duplicates += result.uncertain
         self.outcomes.append(journal.Outcome(key, state, result.summary if state is not RecipientState.PENDING else "",
-                                             possible_duplicate=result.uncertain))
+                                             possible_duplicate=result.uncertain,
+                                             relay=self.plan.relay if state is RecipientState.SENT else ""))
         self.changed.set()
         self.on_result(state)
         if time.monotonic() - self.last_flush >= FLUSH_SECONDS or len(self.outcomes) >= 256:
             self.flush()
 
     def _suppress(self, result: Result) -> None:
-        if journal.suppress(self.db, result.job.key, SuppressionReason.HARD_BOUNCE, f"smtp:{result.summary}"[:300]):
-            self.report.suppressed += 1
+        if self._journal_broken:
+            return
+        try:
+            if journal.suppress(self.db, result.job.key, SuppressionReason.HARD_BOUNCE,
+                                f"smtp:{result.summary}"[:300]):
+                self.report.suppressed += 1
+        except NewsletterError as exc:
+            self._failed(exc, journal_ok=False)
 
     def flush(self) -> None:
-        if self.outcomes:
-            journal.checkpoint(self.db, self.run_id, self._take_outcomes())
+        if self.outcomes and not self._journal_broken:
+            try:
+                journal.checkpoint(self.db, self.run_id, self._take_outcomes())
+            except NewsletterError as exc:
+                self._failed(exc, journal_ok=False)
+
+    def _failed(self, exc: NewsletterError, *, journal_ok: bool) -> None:
+        """Something the run cannot go on without failed: stop; the run raises `error` once it is over.
+
+        When it is the state file refusing writes (disk full, read-only), nothing more is
+        written: what was claimed stays `sending` in the file, so the next run resends it
+        as a possible duplicate rather than losing anyone."""
+        if self.error is None:
+            self.error = exc
+        if not journal_ok:
+            self._journal_broken = True
+            self.outcomes = []
+        self.stop.set()
 
     def close(self) -> None:
         """Hand back what was claimed but never sent; waiting retries stay deferred for next time."""

@@ -231,7 +231,7 @@ class Composer:
         """The message as the subscriber receives it (what DKIM signs and dry runs check)."""
         template = self.cache.template_for(subscriber)
         token = make_token(self.key, self.config.list_id, subscriber.email)
-        data = fill(template, self.config, Recipient(subscriber.email, subscriber.name),
+        data = fill(template, self.config, Recipient(subscriber.email, subscriber.name, subscriber.first_name),
                     token=token, message_id=message_id, date=date)
         if self.signer is None:
             return data
@@ -269,8 +269,8 @@ class Composer:
         if not transparent.usable:
             return None
         token = make_token(self.key, self.config.list_id, subscriber.email)
-        encoded = transparent.values(self.config, Recipient(subscriber.email, subscriber.name), token=token,
-                                     message_id=message_id, date=date)
+        recipient = Recipient(subscriber.email, subscriber.name, subscriber.first_name)
+        encoded = transparent.values(self.config, recipient, token=token, message_id=message_id, date=date)
         if self.signer is None:
             return transparent.wire_from(encoded), None
         plan = self._signing.get(id(template))

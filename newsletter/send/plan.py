@@ -5,7 +5,13 @@ and the confirmed sign-ups, each address once, the CSV's row first, with the sav
 choices and the suppressions; read once, and checked version by version before this)
 and the journal's run, and counts who gets the issue, who is excluded and why, and what
 a resume picks up (`SendPlan`). The CLI shows this before asking to confirm; the run (run.py)
-then writes it into the journal and sends. `exclusion` is the one rule for who is left
+then writes it into the journal and sends.
+
+Which run it is follows from where the mail goes: into the embedded outbox it is a
+rehearsal (RunKind.REHEARSAL), its own run, which never counts anyone as sent for the
+real one and starts afresh once finished (an unfinished one resumes, as after a crash);
+through any relay, loopback included, it is the real run, which resumes wherever it
+stopped, through the same relay or another. `exclusion` is the one rule for who is left
 out, shared by the counts, the run and the dry run so they can never disagree.
 """
 
@@ -25,7 +31,7 @@ from newsletter.errors import ErrorList, SendError
 from newsletter.issue.build import BuildResult
 from newsletter.issue.checks.findings import Finding
 from newsletter.issue.variants import Variants
-from newsletter.journal import RecipientState, SkipReason
+from newsletter.journal import RecipientState, SkipReason, SuppressionReason
 from newsletter.send.messages import TemplateCache, unsubscribe_keys
 from newsletter.send.transport import resolve_transport, transport_label
 
@@ -49,7 +55,7 @@ class SendPlan:
     build: BuildResult
     slug: str
     subscribers: SubscriberList
-    transport: Transport | None  # None = the embedded outbox
+    transport: Transport | None  # None = the embedded outbox: a rehearsal
     keys: list[bytes] = field(repr=False, default_factory=list)
     digest: str = ""
     run: journal.Run | None = None
@@ -68,16 +74,33 @@ class SendPlan:
     variants: Variants | None = field(default=None, repr=False)
     quiet: set[str] = field(default_factory=set, repr=False)  # nothing in their themes: skipped
     from_signups: int = 0  # confirmed sign-ups added to the CSV's list (not already in it)
+    relays: dict[str, int] = field(default_factory=dict)  # a resumed real run: host:port -> accepted so far
+    rehearsed: journal.Run | None = None  # a real run's plan: the issue's last rehearsal, if any
+
+    @property
+    def kind(self) -> journal.RunKind:
+        """REHEARSAL into the embedded outbox, REAL through any relay."""
+        return journal.RunKind.REHEARSAL if self.transport is None else journal.RunKind.REAL
+
+    @property
+    def rehearsal(self) -> bool:
+        return self.transport is None
 
     @property
     def resuming(self) -> bool:
         return self.run is not None
 
     @property
+    def relay(self) -> str:
+        """What a sent row records as the server that accepted it."""
+        return "outbox" if self.transport is None else self.transport.label
+
+    @property
     def skipped(self) -> int:
         """Recipients this run skips (suppressed, unsubscribed, quiet, gone from the list):
-        the journal's `skipped` rows for this run; CSV rows that are no recipient are left out."""
-        return sum(n for reason, n in self.excluded.items() if reason not in ROW_REASONS)
+        the journal's `skipped` rows for this run; CSV rows that are no recipient, and erased
+        addresses (never written to the journal again), are left out."""
+        return sum(n for reason, n in self.excluded.items() if reason not in (*ROW_REASONS, SuppressionReason.ERASED))
 
     @property
     def transport_label(self) -> str:
@@ -86,13 +109,19 @@ class SendPlan:
 
 def prepare_send(config: Config, build: BuildResult, audience: Audience, *, smtp_host: str | None = None,
                  smtp_port: int | None = None, concurrency: int | None = None,
-                 retry_failed: bool = False) -> SendPlan:
-    """Count what a run would do for the resolved `audience`; raises before anything is sent."""
-    transport = resolve_transport(config, host=smtp_host, port=smtp_port, concurrency=concurrency)
+                 retry_failed: bool = False, log_in: bool = True) -> SendPlan:
+    """Count what a run would do for the resolved `audience`; raises before anything is sent.
+    `log_in=False` (a dry run, which connects to nothing) reads no SMTP password."""
+    transport = resolve_transport(config, host=smtp_host, port=smtp_port, concurrency=concurrency, log_in=log_in)
     keys = unsubscribe_keys(config)
     slug = build.rendered.issue.range.slug
+    kind = journal.RunKind.REHEARSAL if transport is None else journal.RunKind.REAL
     with contextlib.closing(journal.connect(config.state_file)) as db:
-        run = journal.get_run(db, slug)
+        run = journal.get_run(db, slug, kind)
+        if run is not None and run.rehearsal and run.finished:
+            run = None  # a finished rehearsal is rehearsed again from the start
+        relays = journal.relay_counts(db, run.id) if run is not None and not run.rehearsal else {}
+        rehearsed = journal.get_run(db, slug, journal.RunKind.REHEARSAL) if kind is journal.RunKind.REAL else None
         states = journal.recipient_states(db, run.id) if run else {}
     subscribers, choices, suppressions = audience.subscribers, audience.choices, dict(audience.suppressions)
     variants = Variants(build.rendered, config)
@@ -106,7 +135,7 @@ def prepare_send(config: Config, build: BuildResult, audience: Audience, *, smtp
                     excluded=counts.excluded, changed=bool(run and run.digest and run.digest != digest),
                     retry_failed=retry_failed, concurrency=concurrency or SECTIONS["smtp"].default("concurrency"),
                     suppressions=suppressions, states=states, choices=choices, variants=variants, quiet=quiet,
-                    from_signups=audience.from_signups)
+                    from_signups=audience.from_signups, relays=relays, rehearsed=rehearsed)
 
 
 def exclusion(plan: SendPlan, key: str) -> str | None:
@@ -116,6 +145,8 @@ def exclusion(plan: SendPlan, key: str) -> str | None:
 
 def _exclusion(suppressions: dict[str, str], quiet: set[str], key: str) -> str | None:
     reason = suppressions.get(key)
+    if reason == SuppressionReason.ERASED:
+        return SuppressionReason.ERASED
     if reason:
         return f"suppressed ({reason})"
     return SkipReason.QUIET if key in quiet else None

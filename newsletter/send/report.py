@@ -11,14 +11,17 @@ import csv
 import io
 import sqlite3
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter import journal
+from newsletter.audience.subscribers import RowProblem
 from newsletter.files import atomic_write, safe_cell
 
 __all__ = [
     "DryRunReport", "FailedRecipient", "RunStatus", "SendReport", "all_run_statuses", "run_status", "write_failures_csv",
+    "write_row_problems",
 ]
 
 
@@ -67,6 +70,7 @@ class SendReport:
         return self.sent == self.requested
     failures: list[FailedRecipient] = field(default_factory=list)
     failures_csv: Path | None = None
+    failures_csv_error: str = ""  # why failures.csv could not be written (a full or read-only disk)
 
     @property
     def complete(self) -> bool:
@@ -97,6 +101,22 @@ class DryRunReport:
     longest_line: int = 0
     seconds: float = 0.0
     over_limit: list[str] = field(default_factory=list)  # addresses whose message has a line over 998
+
+
+def write_row_problems(path: Path, invalid: Iterable[RowProblem], duplicates: Iterable[RowProblem]) -> int:
+    """line,problem,value,reason: every CSV row a send skips, for fixing the list in a
+    spreadsheet (the terminal shows the first few). Returns how many rows it lists."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["line", "problem", "value", "reason"])
+    count = 0
+    for kind, rows in (("invalid", invalid), ("duplicate", duplicates)):
+        for row in sorted(rows, key=lambda r: r.line):
+            writer.writerow([row.line, kind, safe_cell(row.value), safe_cell(row.reason)])
+            count += 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, text.getvalue(), mode=0o600)  # addresses: people's data
+    return count
 
 
 def write_failures_csv(path: Path, rows: list[journal.RecipientRow]) -> None:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from email.utils import formatdate
+from email.utils import format_datetime
 from pathlib import Path
 
 from newsletter import journal
@@ -29,7 +30,7 @@ from newsletter.deliver.pool import PoolReport, deliver
 from newsletter.deliver.relay import with_transport
 from newsletter.errors import SendError
 from newsletter.issue.compose import MAX_LINE_OCTETS
-from newsletter.journal import RecipientState, SkipReason
+from newsletter.journal import RecipientState, SkipReason, SuppressionReason
 from newsletter.send.jobs import JournalJobs, OnResult
 from newsletter.send.messages import (
     Composer,
@@ -59,8 +60,12 @@ def _composer(plan: SendPlan) -> Composer:
 
 def _apply(db: sqlite3.Connection, plan: SendPlan) -> tuple[journal.Run, int]:
     """Write the plan into the journal; returns the run and how many crash leftovers it resends."""
+    if plan.rehearsal and plan.run is None:  # rehearsing again: the last rehearsal's rows go
+        done = journal.get_run(db, plan.slug, journal.RunKind.REHEARSAL)
+        if done is not None and done.finished:
+            journal.restart_run(db, done.id)
     run = journal.open_run(db, plan.slug, subject=plan.build.rendered.subject, digest=plan.digest,
-                           subscribers=str(plan.subscribers.path))
+                           subscribers=str(plan.subscribers.path), kind=plan.kind)
     in_flight = journal.recover_in_flight(db, run.id)
     if plan.retry_failed:
         journal.retry_failed(db, run.id)
@@ -90,6 +95,8 @@ def _apply(db: sqlite3.Connection, plan: SendPlan) -> tuple[journal.Run, int]:
             key = s.key
             if key not in states:
                 reason = exclusion(plan, key)
+                if reason == SuppressionReason.ERASED:
+                    continue  # `person forget`: the address is never written down again
                 yield journal.NewRecipient(key, s.email, s.name, s.themes,
                                            RecipientState.SKIPPED if reason else RecipientState.PENDING,
                                            reason or "", new_message_id(plan.config, run.id))
@@ -111,7 +118,12 @@ def _send_lock(config: Config) -> Iterator[None]:
         yield
         return
     path = config.root / ".newsletter-send.lock"
-    with open(path, "a+") as fh:
+    try:
+        fh = open(path, "a+")  # noqa: SIM115 - closed by the `with` below
+    except OSError as exc:
+        raise SendError(f"cannot create the send lock: {exc.strerror}", path=path,
+                        hint="the newsletter folder must be writable by this user") from exc
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -149,7 +161,7 @@ def _install_signals(stop: asyncio.Event, on_event: OnEvent) -> Callable[[], Non
 
 
 async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event: OnEvent,
-               handle_signals: bool) -> None:
+               handle_signals: bool, on_wait: OnEvent | None = None) -> None:
     """The run itself: journal the plan, deliver through the feed until done or stopped, sum up."""
     stop = asyncio.Event()
     remove = _install_signals(stop, on_event) if handle_signals else (lambda: None)
@@ -165,7 +177,7 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
         async def body(transport: Transport, outbox: Path | None) -> PoolReport:
             report.outbox = outbox
             try:
-                return await deliver(jobs, transport, stop=stop, on_event=on_event)
+                return await deliver(jobs, transport, stop=stop, on_event=on_event, on_wait=on_wait)
             finally:
                 jobs.close()
 
@@ -178,6 +190,8 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
             report.interrupted = stop.is_set() and not pool.stopped
         except asyncio.CancelledError:
             report.interrupted = report.aborted = True
+        if jobs.error is not None:
+            raise jobs.error  # one error line; the file keeps its last committed state
         report.elapsed = time.monotonic() - started
         _finish(db, run, plan, report)
     finally:
@@ -192,6 +206,9 @@ def _finish(db: sqlite3.Connection, run: journal.Run, plan: SendPlan, report: Se
     totals = journal.run_counts(db, run.id)
     report.totals = totals
     report.remaining = totals[RecipientState.PENDING] + totals[RecipientState.SENDING]
+    if report.remaining and not (report.stopped or report.interrupted):  # never exit 3 without a reason
+        report.stopped = (f"{report.remaining} recipient{'s' * (report.remaining != 1)} left untried although "
+                          "nothing stopped the run")
     report.deferred = totals[RecipientState.DEFERRED]
     report.skipped = totals[RecipientState.SKIPPED]
     report.quiet = sum(1 for r in journal.run_recipients(db, run.id, (RecipientState.SKIPPED,))
@@ -199,23 +216,28 @@ def _finish(db: sqlite3.Connection, run: journal.Run, plan: SendPlan, report: Se
     problems = journal.run_recipients(db, run.id, (RecipientState.FAILED, RecipientState.DEFERRED))
     report.failures = [FailedRecipient(r.email, r.name, r.state, r.reply) for r in problems]
     if problems:
-        report.failures_csv = plan.config.issues_dir / plan.slug / "failures.csv"
-        write_failures_csv(report.failures_csv, problems)
+        path = plan.config.issues_dir / plan.slug / "failures.csv"
+        try:
+            write_failures_csv(path, problems)
+            report.failures_csv = path
+        except OSError as exc:  # a full or read-only disk: the summary and the journal matter more
+            report.failures_csv_error = f"cannot write {path}: {exc.strerror or exc}"
     if report.complete:
         journal.finish_run(db, run.id)
 
 
 def send_issue(plan: SendPlan, *, on_result: OnResult | None = None, on_event: OnEvent | None = None,
-               handle_signals: bool = True) -> SendReport:
+               handle_signals: bool = True, on_wait: OnEvent | None = None) -> SendReport:
     """Send (or resume) the run the plan describes; returns when done, stopped or interrupted.
 
     `on_result(state)` is called once per recipient handled (for a progress bar);
-    `on_event(message)` for things worth telling the user (throttling, reconnects).
+    `on_event(message)` for things worth telling the user (throttling, reconnects);
+    `on_wait(what)` while a connection waits for the relay ("" when it is open).
     """
     report = SendReport(plan.slug, plan.transport_label, already_sent=plan.already_sent)
     with _send_lock(plan.config):
         asyncio.run(_run(plan, report, on_result or (lambda state: None), on_event or (lambda message: None),
-                         handle_signals))
+                         handle_signals, on_wait))
     return report
 
 
@@ -224,7 +246,7 @@ def dry_run(plan: SendPlan) -> DryRunReport:
     composer = _composer(plan)
     report = DryRunReport()
     started = time.perf_counter()
-    date = formatdate(usegmt=True)
+    date = format_datetime(dt.datetime.now(dt.UTC))  # +0000: RFC 5322's zone, not the obsolete GMT
     for s in plan.subscribers.subscribers:
         state = plan.states.get(s.key)
         if state == RecipientState.SENT or (state == RecipientState.FAILED and not plan.retry_failed):

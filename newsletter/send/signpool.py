@@ -11,8 +11,12 @@ joined, the signatures come back as one write, and the event loop reads them whe
 pipe is readable (`add_reader`), with no helper threads taking the interpreter lock
 from the loop (`concurrent.futures.ProcessPoolExecutor` cost the loop more than the
 RSA step it saved). A worker that dies (killed, out of memory) is replaced and the
-batches it had are sent to the new one, so no message is lost or goes out unsigned.
-Workers ignore Ctrl-C: the run decides when to stop, not the terminal.
+batches it had are sent to the new one, so no message is lost or goes out unsigned; so
+is one that stops answering (stopped with SIGSTOP, swapped out, hung) for `STUCK_AFTER`
+seconds with a batch that takes milliseconds: it is killed first. Past `MAX_RESTARTS`
+replacements every batch waiting fails with one `SendError`, retrieved, so the run stops
+with that one line. Workers ignore Ctrl-C and SIGTERM: the run decides when to stop, not
+the terminal or the service manager, and closes them when it does.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import time
 from collections import deque
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
@@ -36,13 +41,17 @@ __all__ = ["DIGEST_SIZE", "MAX_RESTARTS", "SigningPool", "worker_count"]
 
 DIGEST_SIZE = 32  # SHA-256
 MAX_RESTARTS = 5  # workers that keep dying are a bug or a machine in trouble: stop, resumable
+STUCK_AFTER = 5.0  # seconds without an answer to a batch (milliseconds of work) before a worker is replaced
+STARTUP_LIMIT = 60.0  # seconds a new worker may take to start and load the key
 
 
 def _serve(conn: Connection, pem: bytes) -> None:
     """A worker: parse the key once, then sign each batch of digests until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     key = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(key, rsa.RSAPrivateKey)
+    conn.send_bytes(b"")  # ready: from now on a batch takes milliseconds
     while True:
         try:
             batch = conn.recv_bytes()
@@ -73,6 +82,8 @@ class _Worker:
         self.process.start()
         theirs.close()  # so the parent sees EOF when the worker dies
         self.pending: deque[tuple[bytes, asyncio.Future[list[bytes]]]] = deque()
+        self.ready_at: float | None = None  # when it had loaded the key (starting takes seconds when busy)
+        self.started = time.monotonic()
 
     def stop(self) -> None:
         try:
@@ -98,6 +109,7 @@ class SigningPool:
         self.workers = workers or worker_count()
         self.signature_size = _signature_size(pem)
         self.restarts = 0
+        self.failed: SendError | None = None  # gave up after MAX_RESTARTS: every later call raises it
         self._pool = [_Worker(pem) for _ in range(self.workers)]
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -117,18 +129,23 @@ class SigningPool:
         """The signatures of `digests`, in order, split over the workers."""
         if not digests:
             return []
-        if not self._pool:
-            raise SendError("the DKIM signing processes are gone", hint="run the same command again to resume")
+        if self.failed is not None:
+            raise self.failed
         loop = self._attach()
         size = -(-len(digests) // self.workers)
         futures = []
         for start in range(0, len(digests), size):
             batch = b"".join(digests[start:start + size])
-            worker = min(self._pool, key=lambda w: len(w.pending))
             future: asyncio.Future[list[bytes]] = loop.create_future()
+            futures.append(future)
+            if self.failed is not None or not self._pool:  # gave up while handing out this call's batches
+                future.set_exception(self.failed or SendError("the DKIM signing processes are gone"))
+                future.exception()
+                continue
+            worker = min(self._pool, key=lambda w: len(w.pending))
             worker.pending.append((batch, future))
             self._send(worker, batch)
-            futures.append(future)
+            loop.call_later(STUCK_AFTER, self._check, future)
         return [signature for batch in await asyncio.gather(*futures) for signature in batch]
 
     def _send(self, worker: _Worker, batch: bytes) -> None:
@@ -137,11 +154,31 @@ class SigningPool:
         except OSError:
             self._replace(worker)  # resends everything it had, this batch included
 
+    def _check(self, future: asyncio.Future[list[bytes]]) -> None:
+        """A batch still unanswered after STUCK_AFTER: its worker is stuck; kill it and replace it."""
+        if future.done():
+            return
+        for worker in self._pool:
+            if any(f is future for _, f in worker.pending):
+                now = time.monotonic()
+                starting = (now - worker.started < STARTUP_LIMIT if worker.ready_at is None
+                            else now - worker.ready_at < STUCK_AFTER)  # give a fresh worker its full time
+                if not starting:
+                    if worker.process.is_alive():
+                        worker.process.kill()
+                    self._replace(worker)
+                if not future.done() and self._loop is not None:  # watch it (on its new worker) again
+                    self._loop.call_later(STUCK_AFTER, self._check, future)
+                return
+
     def _readable(self, worker: _Worker) -> None:
         try:
             data = worker.conn.recv_bytes()
         except (EOFError, OSError):
             self._replace(worker)
+            return
+        if not data:
+            worker.ready_at = time.monotonic()
             return
         _, future = worker.pending.popleft()
         n = self.signature_size
@@ -155,14 +192,18 @@ class SigningPool:
         if self._loop is not None:
             self._loop.remove_reader(dead.conn.fileno())
         dead.conn.close()
+        if dead.process.is_alive():  # stuck, not dead: make sure it never answers late
+            dead.process.kill()
         dead.process.join(0.1)
         index = self._pool.index(dead)
         if self.restarts >= MAX_RESTARTS:
-            error = SendError(f"the DKIM signing processes died {self.restarts + 1} times",
-                              hint="check the machine's memory and logs, then run the same command to resume")
+            error = self.failed = self.failed or SendError(
+                f"the DKIM signing processes died {self.restarts + 1} times",
+                hint="check the machine's memory and logs, then run the same command to resume")
             for _, future in dead.pending:
                 if not future.done():
                     future.set_exception(error)
+                    future.exception()  # retrieved here: a run stopping on the first need not await all
             self._pool.pop(index)
             return
         self.restarts += 1

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import secrets
 from collections import deque
-from email.utils import formatdate
+from email.utils import format_datetime
 from pathlib import Path
 
 from newsletter.addresses import address_key, check_address
@@ -95,7 +96,7 @@ async def send_test_async(config: Config, build: BuildResult, addresses: list[st
     keys = unsubscribe_keys(config)
     composer = Composer(config, TemplateCache(build.rendered, config, subject_prefix=TEST_PREFIX), keys,
                         load_signer_for(config))
-    date = formatdate(usegmt=True)
+    date = format_datetime(dt.datetime.now(dt.UTC))  # +0000: RFC 5322's zone, not the obsolete GMT
     jobs = []
     for address in {address_key(a): a for a in reversed(valid)}.values():  # once per address, first spelling
         subscriber = Subscriber(address)

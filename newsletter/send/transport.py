@@ -27,14 +27,14 @@ def _smtp_config(config: Config, host: str | None) -> SmtpConfig | None:
 
 
 def resolve_transport(config: Config, *, host: str | None = None, port: int | None = None,
-                      concurrency: int | None = None) -> Transport | None:
+                      concurrency: int | None = None, log_in: bool = True) -> Transport | None:
     """The configured relay with command-line overrides; None means the embedded outbox."""
     smtp = _smtp_config(config, host)
     if smtp is None:
         if port:
             raise SendError("--smtp-port needs --smtp-host (or an smtp: block in the config)")
         return None
-    return transport_from_config(smtp, host=host, port=port, concurrency=concurrency)
+    return transport_from_config(smtp, host=host, port=port, concurrency=concurrency, log_in=log_in)
 
 
 def leaves_machine(config: Config, *, host: str | None = None) -> bool:

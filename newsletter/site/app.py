@@ -6,19 +6,25 @@ headers on every response, no cookies, tokens blanked in the access log.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import BaseRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsletter.config.loader import Config
+from newsletter.config.urls import route_path
 from newsletter.issue.render import template_environment
+from newsletter.send.signupmail import SignupMailer, scrub
 from newsletter.site.clicks import ClickCounter, click_lifespan, click_routes
 from newsletter.site.pages import BASE_CSP, MAX_BODY_BYTES, SubscriberSite
 from newsletter.site.preferences import preferences_routes
@@ -26,7 +32,9 @@ from newsletter.site.subscribe import subscribe_routes
 from newsletter.site.unsubscribe import unsubscribe_routes
 from newsletter.tokens import token_keys
 
-__all__ = ["TokenRedactor", "create_app", "routes"]
+BODY_TIMEOUT = 10.0  # seconds to wait for each part of a request body (a dripping client)
+
+__all__ = ["AddressRedactor", "TokenRedactor", "create_app", "routes"]
 
 
 def routes(config: Config) -> list[BaseRoute]:
@@ -37,7 +45,8 @@ def routes(config: Config) -> list[BaseRoute]:
 
 
 class _Guard:
-    """Caps the request body and adds security headers to every response (never cookies)."""
+    """Caps the request body (size, and BODY_TIMEOUT between its parts) and adds security
+    headers to every response (never cookies)."""
 
     def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -53,10 +62,17 @@ class _Guard:
             return
         received = 0
         started = False
+        complete = False
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:  # after the body: waiting for a disconnect, as long as it takes
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), BODY_TIMEOUT)
+            except TimeoutError:
+                raise _TooSlow from None
+            complete = not message.get("more_body", False)
             received += len(message.get("body", b""))
             if received > self.max_body:
                 raise _TooLarge
@@ -74,9 +90,17 @@ class _Guard:
             if started:
                 raise
             await PlainTextResponse("Request body too large\n", status_code=413)(scope, receive, secure_send)
+        except _TooSlow:
+            if started:
+                raise
+            await PlainTextResponse("Request body too slow\n", status_code=408)(scope, receive, secure_send)
 
 
 class _TooLarge(Exception):
+    pass
+
+
+class _TooSlow(Exception):
     pass
 
 
@@ -131,8 +155,38 @@ class TokenRedactor(logging.Filter):
         return True
 
 
+def _slash_redirects(config: Config) -> list[BaseRoute]:
+    """`/subscribe/` and the like redirect to the page's configured address: built from
+    the config, never from the request's `Host` header (Starlette's own redirect is off)."""
+    pages = [config.unsubscribe_url, config.preferences_url, config.subscribe.url if config.subscribe else None]
+    redirects: list[BaseRoute] = []
+    for url in filter(None, pages):
+        path = route_path(url)
+        if path != "/":
+
+            async def redirect(request: Request, target: str = url) -> Response:
+                query = request.url.query
+                return RedirectResponse(f"{target}?{query}" if query else target, status_code=308)
+
+            redirects.append(Route(f"{path}/", redirect, methods=["GET", "POST"]))
+    return redirects
+
+
+class AddressRedactor(logging.Filter):
+    """Blanks email addresses in a log line (a relay's reply, an exception): the log of the
+    subscriber site names nobody."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):  # each argument on its own: formatters unpack them
+            record.args = tuple(scrub(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = scrub(record.msg)
+        return True
+
+
 def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: Path | None = None,
-               today: Callable[[], dt.date] = dt.date.today, clicks: ClickCounter | None = None) -> Starlette:
+               today: Callable[[], dt.date] = dt.date.today, mail_retry_delay: float = 30.0,
+               clicks: ClickCounter | None = None) -> Starlette:
     """The unsubscribe server for `config`; keys default to the ones `send` signs with.
 
     The keys are worked out again for every request (`today()` decides whether old secrets
@@ -146,15 +200,27 @@ def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: P
         return list(keys) if keys is not None else token_keys(config, today=today())
 
     current_keys()
+    state = state_file or config.state_file
+    mailer = SignupMailer(config, state, current_keys, retry_delay=mail_retry_delay)
     site = SubscriberSite(
         config=config,
         keys=current_keys,
-        state_file=state_file or config.state_file,
+        state_file=state,
         templates=template_environment(config),
+        mailer=mailer,
     )
     with site.db():
         pass  # create the state file and its tables now, so a bad path fails at start-up
-    app = _SiteApp(routes=routes(config), lifespan=click_lifespan)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(mailer.resume)  # what a stopped server left unsent
+        async with click_lifespan(app):  # counted links: flushed while serving, the rest at the end
+            yield
+        await run_in_threadpool(mailer.close)  # let queued mails go before the server exits
+
+    app = _SiteApp(routes=[*routes(config), *_slash_redirects(config)], lifespan=lifespan)
+    app.router.redirect_slashes = False
     app.add_middleware(_Guard)
     app.state.site = site
     app.state.clicks = clicks or ClickCounter()

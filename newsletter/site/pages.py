@@ -38,6 +38,7 @@ from newsletter.config.loader import Config
 from newsletter.config.palette import palette_for
 from newsletter.config.urls import route_path
 from newsletter.errors import ConfigError
+from newsletter.send.signupmail import SignupMailer
 from newsletter.tokens import read_token
 
 __all__ = ["MAX_BODY_BYTES", "BASE_CSP", "SubscriberSite", "logo_source", "read_form", "site_of", "token_of",
@@ -63,6 +64,7 @@ class SubscriberSite:
     keys: Callable[[], list[bytes]]
     state_file: Path
     templates: jinja2.Environment
+    mailer: SignupMailer | None = None  # the sign-up mails' background sender (with `subscribe:`)
 
     def address(self, token: str | None) -> str | None:
         """The subscriber a token belongs to, or None for any kind of bad token."""

@@ -1,28 +1,28 @@
 """The sign-up page (double opt-in): form, "check your inbox", and the confirmation link.
 
-Served at the path of `subscribe.url` (no `subscribe:` block, no page) and its
-`/confirm` below it. `GET` shows the form with a signed stamp of when it was shown;
-`POST` records a pending sign-up and mails a confirmation link (signed, expiring) in the
-background, then always answers "check your inbox", known address or not, mailed or not,
-so the page tells nobody who is on the list. Bots meet a hidden honeypot field (filled:
-the same answer, nothing done), the stamp (missing, as from the pasted snippet, or too
-recent: the form is shown again, filled in, to press once more), a per-client limit
-counted by a keyed hash of the client's address, and at most one mail per address an
-hour (audience/signups.py). `GET` on the link shows a Confirm button and changes nothing
-(mail scanners follow links); `POST` confirms, idempotently. Every bad, forged or expired
-link gets the same page.
+Served at the path of `subscribe.url` (no `subscribe:` block, no form) and its
+`/confirm` below it (without the block, below `unsubscribe.url`, for "Resubscribe").
+`GET` shows the form with a signed stamp of when it was shown. `POST` is refused from
+another website (an `Origin` that is neither ours nor in `allowed_origins`); bots meet a
+hidden honeypot (filled: the same answer, nothing done) and the stamp (missing, used,
+over an hour old or too recent: the form again, filled in, to press once more; an
+allowed origin's pasted form needs none). Then the work is the same for every address:
+spend the stamp, count the client's network (IPv4 address, IPv6 /64) by a keyed hash,
+append the request, queue its mail, answer "check your inbox". Whether a mail goes is
+decided afterwards by the background sender (send/signupmail.py), so neither the words
+nor the timing tell anybody who is on the list. `GET` on the link shows a Confirm button
+and changes nothing (mail scanners follow links); `POST` confirms, idempotently. Every
+bad, forged, expired or superseded link gets the same page.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sqlite3
 import time
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-from starlette.background import BackgroundTask
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -30,19 +30,20 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
-from newsletter.audience.signups import confirm, forget_expired, read_request, request_signup
+from newsletter.audience.signups import client_network, confirm, read_request, record_request
 from newsletter.config.loader import Config
 from newsletter.config.sections import SubscribeConfig
 from newsletter.errors import ConfigError
 from newsletter.issue.render import template_environment
-from newsletter.send.confirmation import Confirmation, send_confirmation
+from newsletter.send.signupmail import SignupMail, confirm_link_base, signup_settings
 from newsletter.site.pages import SubscriberSite, site_of, token_of
-from newsletter.tokens import client_key, make_link_token, make_stamp, read_link_token, read_stamp
+from newsletter.tokens import client_key, erasure_key, make_stamp, read_link_token, read_stamp
 
 __all__ = ["confirm_path", "render_snippet", "subscribe_path", "subscribe_routes"]
 
 log = logging.getLogger("newsletter.unsubscribe")
 _FIELDS = ("email", "name", "source", "stamp", "website")
+STAMP_MAX_AGE = 3600  # seconds a form's stamp is good for; and each is good for one post
 
 
 def subscribe_path(config: Config) -> str | None:
@@ -52,24 +53,27 @@ def subscribe_path(config: Config) -> str | None:
     return urlsplit(config.subscribe.url).path.rstrip("/") or "/"
 
 
-def confirm_path(config: Config) -> str | None:
-    """Where confirmation links point, below the page: `/subscribe/confirm`."""
-    path = subscribe_path(config)
-    return None if path is None else f"{path.rstrip('/')}/confirm"
+def confirm_path(config: Config) -> str:
+    """Where confirmation links point, below the page: `/subscribe/confirm` (without a
+    sign-up page, below the unsubscribe page, for "Resubscribe")."""
+    return urlsplit(confirm_link_base(config)).path
 
 
 def _settings(site: SubscriberSite) -> SubscribeConfig:
-    assert site.config.subscribe is not None  # the routes exist only with the block
-    return site.config.subscribe
+    return signup_settings(site.config)
 
 
 def _form_page(site: SubscriberSite, *, status: int = 200, values: dict[str, Any] | None = None,
                source: str = "page", problem: str | None = None, again: bool = False) -> HTMLResponse:
     config = site.config
-    return site.render("subscribe/form.html", status=status, action=subscribe_path(config),
+    page = site.render("subscribe/form.html", status=status, action=subscribe_path(config),
                        stamp=make_stamp(site.keys()[0], config.list_id, int(time.time())), source=source,
                        themes=config.themes, values=values or {"email": "", "name": "", "themes": ()},
                        consent=_settings(site).consent, problem=problem, again=again)
+    # no token in this page's address, and with "no-referrer" browsers post its form with
+    # `Origin: null`, which the Origin check must refuse (sandboxed frames send it too)
+    page.headers["Referrer-Policy"] = "same-origin"
+    return page
 
 
 def _invalid(site: SubscriberSite) -> HTMLResponse:
@@ -95,57 +99,82 @@ async def subscribe_page(request: Request) -> Response:
     return _form_page(site_of(request))
 
 
+def _origin_of(request: Request, site: SubscriberSite) -> str | None:
+    """Where the form was posted from: "" for our own page (or a client that sends no
+    Origin: browsers always send one on a cross-site POST), the origin when it is in
+    `allowed_origins`, None when it is another site's (refused). Comparing with `Host` is
+    safe: the browser sets both, a page elsewhere cannot make them agree."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return ""
+    origin = origin.strip().lower().rstrip("/")
+    if origin == "null":  # a sandboxed frame, a data: page, a no-referrer page: nobody we know
+        return None
+    settings = _settings(site)
+    host = request.headers.get("host", "").lower()
+    if origin == _origin(settings.url).lower() or (host and urlsplit(origin).netloc == host):
+        return ""  # our own page, by its configured address or by the address the browser used
+    return origin if origin in settings.allowed_origins else None
+
+
+def _stamp_ok(site: SubscriberSite, stamp: str, now: float) -> bool:
+    """A genuine stamp, shown at least `min_seconds` and at most STAMP_MAX_AGE ago."""
+    shown = read_stamp(stamp, site.config.list_id, site.keys())
+    return shown is not None and _settings(site).min_seconds <= now - shown <= STAMP_MAX_AGE
+
+
 async def subscribe_action(request: Request) -> Response:
-    """POST: check the bot traps, record the request, mail the link in the background."""
+    """POST: check where it came from and the bot traps, append the request, queue its mail.
+
+    From here on the work is the same for every address (member, stranger, bounced,
+    pending): one spent stamp, one client count, one appended request, one queued mail.
+    Whether a mail goes is decided later, by the background sender (send/signupmail.py).
+    """
     site = site_of(request)
     config, settings = site.config, _settings(site)
     form = await _read(request, config)
     if form is None:
         return _form_page(site, status=400, problem="The form could not be read. Please try again.")
+    origin = _origin_of(request, site)
+    if origin is None:
+        log.info("sign-up refused: posted from another website")
+        return _form_page(site, status=403, problem="This form was sent from another website. "
+                                                    "To subscribe, please fill it in here.")
     email, name = _text(form, "email"), _text(form, "name")
     themes = tuple(t for t in form.getlist("theme") if isinstance(t, str))
     values: dict[str, Any] = {"email": email, "name": name, "themes": themes}
-    source = _text(form, "source")
+    source = "snippet" if origin else _text(form, "source")
     if _text(form, "website"):
         log.info("sign-up refused: honeypot filled")
         return site.render("subscribe/check.html", email=email)
-    shown = read_stamp(_text(form, "stamp"), config.list_id, site.keys())
-    if shown is None or time.time() - shown < settings.min_seconds:
+    stamp, now = _text(form, "stamp"), time.time()
+    if not origin and not _stamp_ok(site, stamp, now):  # an allowed site's pasted form has no stamp
         return _form_page(site, values=values, source=source, again=True)
     try:
         signup = read_request(config, email, name, themes, source)
     except ValueError as exc:
         return _form_page(site, status=400, values=values, source=source,
                           problem=f"Please enter a valid email address ({exc}).")
-    client = client_key(site.keys()[0], request.client.host if request.client else "")
-    allowed = await site.run(lambda db: journal.count_client(db, client, at=time.time(), limit=settings.client_limit))
-    if not allowed:
+    client = client_key(site.keys()[0], client_network(request.client.host if request.client else ""))
+
+    def admit(db: sqlite3.Connection) -> str | int:
+        if stamp and not origin and not journal.use_stamp(db, stamp, at=now):
+            return "again"
+        if not journal.count_client(db, client, at=now, limit=settings.client_limit):
+            return "limited"
+        return record_request(db, signup).id
+
+    admitted = await site.run(admit)
+    if admitted == "again":
+        return _form_page(site, values=values, source=source, again=True)
+    if admitted == "limited":
         log.info("sign-up refused: client over its hourly limit")
         limited = site.render("subscribe/limited.html", status=429)
         limited.headers["Retry-After"] = "3600"
         return limited
-    def record(db: sqlite3.Connection) -> str | None:
-        forget_expired(db, settings.expires_days)  # unconfirmed addresses go when their link expires
-        return request_signup(db, signup)
-
-    nonce = await site.run(record)
-    task = None if nonce is None else BackgroundTask(_mail, site, signup.email, nonce)
-    response = site.render("subscribe/check.html", email=signup.email)
-    response.background = task
-    return response
-
-
-async def _mail(site: SubscriberSite, email: str, nonce: str) -> None:
-    """Mail the confirmation link, after the answer went out (its timing says nothing)."""
-    config, settings = site.config, _settings(site)
-    expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=settings.expires_days)
-    token = make_link_token(site.keys()[0], config.list_id, email, nonce, int(expires.timestamp()))
-    link = f"{_origin(settings.url)}{confirm_path(config)}?t={quote(token, safe='')}"
-    problem = await send_confirmation(config, Confirmation(email, link, expires))
-    if problem:
-        log.warning("confirmation mail not sent: %s", problem)
-    else:
-        log.info("confirmation mail sent")
+    assert isinstance(admitted, int) and site.mailer is not None
+    site.mailer.submit(SignupMail("confirm", admitted))
+    return site.render("subscribe/check.html", email=signup.email)
 
 
 def _origin(url: str) -> str:
@@ -167,8 +196,8 @@ async def confirm_page(request: Request) -> Response:
     if link is None:
         return _invalid(site)
     email, nonce = link
-    signup = await site.run(lambda db: journal.get_signup(db, email))
-    if signup is None or signup.nonce != nonce:
+    request_row = await site.run(lambda db: journal.latest_mailed_request(db, email))
+    if request_row is None or request_row.nonce != nonce:
         return _invalid(site)
     return site.render("subscribe/confirm.html", email=email, token=token)
 
@@ -181,21 +210,26 @@ async def confirm_action(request: Request) -> Response:
     if link is None:
         return _invalid(site)
     email, nonce = link
-    signup = await site.run(lambda db: confirm(db, email, nonce))
-    if signup is None:
+    erased = [erasure_key(key, email) for key in site.keys()]
+    confirmed = await site.run(lambda db: confirm(db, email, nonce, erased=erased))
+    if confirmed is None:
         return _invalid(site)
-    log.info("sign-up confirmed (%s)", signup.source)
+    signup, now_confirmed = confirmed
+    if now_confirmed:
+        log.info("sign-up confirmed (%s)", signup.source)
+        if _settings(site).welcome and site.mailer is not None:
+            site.mailer.submit(SignupMail("welcome", signup.id))
     return site.render("subscribe/confirmed.html", email=email)
 
 
 def subscribe_routes(config: Config) -> list[BaseRoute]:
-    """The page's routes, for the subscriber site; none without a `subscribe:` block."""
+    """The page's routes, for the subscriber site: the form only with a `subscribe:`
+    block, the confirmation link always (the unsubscribe page's "Resubscribe" mails one)."""
     path, confirming = subscribe_path(config), confirm_path(config)
-    if path is None or confirming is None:
-        return []
+    form = [] if path is None else [Route(path, subscribe_page, methods=["GET"]),
+                                    Route(path, subscribe_action, methods=["POST"])]
     return [
-        Route(path, subscribe_page, methods=["GET"]),
-        Route(path, subscribe_action, methods=["POST"]),
+        *form,
         Route(confirming, confirm_page, methods=["GET"]),
         Route(confirming, confirm_action, methods=["POST"]),
     ]
@@ -205,7 +239,8 @@ def render_snippet(config: Config) -> str:
     """The form as HTML to paste into the charity's own website, posting to `subscribe.url`.
 
     It has the same fields, honeypot and consent wording as the page, but no stamp (it is
-    static), so its first post shows the page's form again, filled in, to press once more.
+    static): from an origin in `allowed_origins` it works in one press; from elsewhere its
+    first post shows the page's form again, filled in, to press once more.
     """
     if config.subscribe is None:
         raise ConfigError("no sign-up page: the config has no `subscribe:` block", path=config.path,

@@ -4,9 +4,12 @@ Served at the path of `unsubscribe.url` (default `/unsubscribe`), with the token
 `?t=`. `GET` only shows a page (mail scanners follow links, so it never changes state);
 `POST` with `List-Unsubscribe=One-Click` (the mail client's button) or from the page's
 button unsubscribes at once. A bad token of any kind gets the same generic page.
-"Resubscribe" only undoes what the subscriber did (SUBSCRIBER_SOURCES): a hard bounce,
-a complaint or an officer's entry stays, because an old or forwarded email must not
-bring a dead or unwilling address back; the page says how to get in touch instead.
+"Resubscribe" is offered only for what the subscriber did (SUBSCRIBER_SOURCES): a hard
+bounce, a complaint or an officer's entry stays, because an old or forwarded email must
+not bring a dead or unwilling address back; the page says how to get in touch instead.
+Pressing it lifts nothing: it records a new request and mails a confirmation link to the
+address (double opt-in, as on the sign-up page). Each new unsubscribe is also a record
+in the consent history (journal/consent.py).
 No cookies, no login, no CSRF token: RFC 8058 wants a plain POST, and the token itself
 is the proof. Unsubscribes land in the state file's suppression list that `send` reads.
 
@@ -26,8 +29,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
+from newsletter.audience.signups import record_request
 from newsletter.config.loader import Config
 from newsletter.journal import SuppressionReason
+from newsletter.send.signupmail import SignupMail, signup_settings
 from newsletter.site.pages import SubscriberSite, read_form, site_of, token_of, unsubscribe_path
 from newsletter.site.preferences import topics_link
 from newsletter.tokens import PROBE_ADDRESS, PROBE_HEADER
@@ -58,7 +63,8 @@ def _own(suppression: journal.Suppression) -> bool:
 
 
 def _done(site: SubscriberSite, email: str, token: str, suppression: journal.Suppression | None) -> Response:
-    """The "you are unsubscribed" page: with "Resubscribe" only if they did it themselves."""
+    """The "you are unsubscribed" page: with "Resubscribe" only if they did it themselves
+    (pressing it mails a confirmation link: coming back is double opt-in again)."""
     config = site.config
     contact = parseaddr(config.reply_to)[1] if config.reply_to else config.sender_address
     own = suppression is None or _own(suppression)
@@ -77,14 +83,7 @@ async def unsubscribe_action(request: Request) -> Response:
         return PlainTextResponse("probe ok: nobody was unsubscribed\n", headers={PROBE_HEADER: "ok"})
     action = form.get("action")
     if action == "resubscribe":
-        lifted = await site.run(lambda db: journal.unsuppress_if(db, email, reason=SuppressionReason.UNSUBSCRIBED,
-                                                                  sources=SUBSCRIBER_SOURCES))
-        remaining = None if lifted else await site.run(lambda db: journal.get_suppression(db, email))
-        if remaining is not None:
-            log.info("resubscribe refused: suppressed by %s", remaining.reason)
-            return _done(site, email, token, remaining)
-        log.info("resubscribed via the web page")
-        return site.page("resubscribed", email=email, token=token)
+        return await _resubscribe(site, email, token)
     # Anything else with a valid token is an unsubscribe: the page's button says so, and
     # a one-click POST is honoured even if a client garbles the List-Unsubscribe body.
     source = "web" if action == "unsubscribe" else "one-click"
@@ -93,9 +92,40 @@ async def unsubscribe_action(request: Request) -> Response:
     return _done(site, email, token, suppression)
 
 
+async def _resubscribe(site: SubscriberSite, email: str, token: str) -> Response:
+    """"Resubscribe": a new request, confirmed by the link mailed to the address, never
+    lifted here (an old or forwarded issue must not bring anyone back unasked)."""
+    suppression = await site.run(lambda db: journal.get_suppression(db, email))
+    if suppression is not None and not _own(suppression):
+        log.info("resubscribe refused: suppressed by %s", suppression.reason)
+        return _done(site, email, token, suppression)
+    if suppression is None:  # not unsubscribed (any more): nothing to do
+        return site.page("confirm", email=email, token=token, topics=topics_link(site.config, token))
+    settings = signup_settings(site.config)
+
+    def record(db: sqlite3.Connection) -> int:
+        before = journal.get_signup(db, email)
+        request = journal.SignupRequest(email, before.name if before else "", before.themes if before else None,
+                                        "resubscribe", settings.consent)
+        return record_request(db, request).id
+
+    request_id = await site.run(record)
+    if site.mailer is not None:
+        site.mailer.submit(SignupMail("confirm", request_id))
+    log.info("resubscribe requested via the web page: confirmation mail queued")
+    return site.page("resubscribed", email=email, token=token)
+
+
+UNSUBSCRIBE_WORDING = {"web": "Unsubscribe (button on the unsubscribe page)",
+                       "one-click": "List-Unsubscribe=One-Click (the mail client's unsubscribe)"}
+
+
 def _suppress(db: sqlite3.Connection, email: str, source: str) -> journal.Suppression | None:
-    """Add the unsubscribe (an earlier suppression is kept as it is) and return what is stored."""
-    journal.suppress(db, email, SuppressionReason.UNSUBSCRIBED, source)
+    """Add the unsubscribe (an earlier suppression is kept as it is), record it in the
+    consent history when it is new, and return what is stored."""
+    if journal.suppress(db, email, SuppressionReason.UNSUBSCRIBED, source):
+        journal.record_consent_event(db, email, "unsubscribed", wording=UNSUBSCRIBE_WORDING.get(source, ""),
+                                     source=source)
     return journal.get_suppression(db, email)
 
 

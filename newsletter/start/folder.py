@@ -16,12 +16,13 @@ import textwrap
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
 from newsletter.errors import ConfigError
 from newsletter.issue.render import DEFAULT_TEMPLATES
-from newsletter.start.settings import commented_settings
+from newsletter.start.settings import commented_settings, section_text
 from newsletter.tokens import SECRET_FILE, create_secret_file
 
 __all__ = ["DEFAULT_THEMES", "FolderPlan", "StartedFolder", "default_name", "init_folder", "last_full_month"]
@@ -82,6 +83,11 @@ class FolderPlan:
     name: str
     sender: str
     themes: tuple[str, ...] = DEFAULT_THEMES
+    # who sends it, for every footer; empty = written commented out, for the officer to fill in
+    organisation: str = ""
+    address: str = ""  # the postal address bulk mail must carry
+    website: str = ""  # https://...: the footer's contact link and the logo's likely home
+    accent: str = ""  # "#rrggbb", the brand colour
 
 
 @dataclass
@@ -144,6 +150,13 @@ def _check_plan(plan: FolderPlan) -> None:
                           hint='write it as "Name <addr@example.org>"')
     if not plan.themes or any(not t.strip() for t in plan.themes):
         raise ConfigError("give at least one theme", field="--themes", hint='e.g. --themes "News,Reports,Events"')
+    for value, option in ((plan.organisation, "--organisation"), (plan.address, "--address")):
+        if any(c in value for c in "\r\n"):
+            raise ConfigError("must be one line of text", field=option, hint="separate address lines with commas")
+    if plan.website and (urlsplit(plan.website).scheme != "https" or not urlsplit(plan.website).hostname):
+        raise ConfigError(f"not an https address: {plan.website!r}", field="--website", hint="e.g. https://example.org")
+    if plan.accent and not re.fullmatch(r"#[0-9a-fA-F]{6}", plan.accent):
+        raise ConfigError(f"not a colour: {plan.accent!r}", field="--accent", hint="write it as #rrggbb, e.g. #6b2c91")
 
 
 def _write_new(folder: Path, relative: str, text: str, result: StartedFolder) -> None:
@@ -165,7 +178,7 @@ def _quoted(value: str) -> str:
 
 # The keys `config_text` writes out with the plan's values; every other key follows,
 # commented, from the key table (settings.py).
-ACTIVE = ("name", "from", "subject", "language", "intro", "themes", "unsubscribe")
+ACTIVE = ("name", "from", "subject", "language", "intro", "themes", "unsubscribe", "organisation", "colors")
 
 
 def config_text(plan: FolderPlan) -> str:
@@ -188,11 +201,27 @@ themes:            # the order sections appear in; every item names one of these
 unsubscribe:       # served by `newsletter serve`; must be https when live
   url: "https://{domain}/unsubscribe"
   mailto: "unsubscribe@{domain}"
-#
+{brand_text(plan, domain)}#
 # Every other setting follows, commented out, with its default (or an example): remove
 # the "# " at the start of a line to use it. docs/reference/config.md explains each.
 """ + commented_settings(ACTIVE, _quoted, domain=domain, theme=plan.themes[0],
                          examples={"reply_to": _quoted(plan.sender)})
+
+
+def brand_text(plan: FolderPlan, domain: str) -> str:
+    """The organisation and brand colour: written out where `init` was told them, commented
+    out with every key where not, so the first issue's footer is never anonymous by
+    oversight (`check` warns when a relay send has no postal address)."""
+    org: dict[str, str] = {}
+    if plan.organisation or plan.address or plan.website:
+        org["name"] = _quoted(plan.organisation or plan.name)
+        org |= {"address": _quoted(plan.address)} if plan.address else {}
+        org |= {"contact": _quoted(plan.website)} if plan.website else {}
+    colors = {"accent": _quoted(plan.accent)} if plan.accent else {}
+    return ("# Who you are, in the footer of every email and page: bulk mail must carry a postal\n"
+            "# address (Gmail and Yahoo's sender rules, CAN-SPAM, the ICO's PECR guidance).\n"
+            + section_text("organisation", org, _quoted, domain=domain, examples={"name": _quoted(plan.name)})
+            + section_text("colors", colors, _quoted, domain=domain))
 
 
 _STARTERS = (

@@ -15,7 +15,7 @@ from typing import Any
 
 from newsletter.config import REQUIRED, SECTIONS, Key
 
-__all__ = ["commented_settings"]
+__all__ = ["commented_settings", "section_text"]
 
 HELP_COLUMN = 34  # where the help comments start, so they line up
 
@@ -58,6 +58,24 @@ def commented_settings(active: Iterable[str], quoted: Callable[[str], str], *, d
         for n, sub in enumerate(section.keys):
             indent = ("  - " if n == 0 else "    ") if key.kind == "list" else "  "
             lines.append(_line(indent, sub.name, value(sub), sub.help))
+    return "\n".join(lines) + "\n"
+
+
+def section_text(name: str, given: dict[str, str], quoted: Callable[[str], str], *, domain: str,
+                 examples: dict[str, str] | None = None) -> str:
+    """One section written out: the keys in `given` set (values already YAML), every other
+    key of the section commented with its default or example, so uncommenting still works.
+    With nothing given, the whole section is commented out."""
+    top = SECTIONS[""].keys[SECTIONS[""].names.index(name)]
+    mark = "" if given else "# "
+    lines = [f"{mark}{name}:{' ' * max(1, HELP_COLUMN - len(mark) - len(name) - 1)}# {top.help}"]
+    for key in SECTIONS[name].keys:
+        if key.name in given:
+            lines.append(_line("", f"  {key.name}", given[key.name], key.help).removeprefix("# "))
+        else:
+            example = (examples or {}).get(key.name) or (
+                key.example.replace("example.org", domain) if key.example else _yaml(key.default, quoted))
+            lines.append(_line("", f"  {key.name}", example, key.help))
     return "\n".join(lines) + "\n"
 
 

@@ -129,9 +129,9 @@ def test_emails_link_to_their_archive_page_when_archive_url_is_set(project: Path
     assert message["Archived-At"] == f"<{page}>"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert f"View in your browser: {page}" in text
-    assert f'<a href="{page}"' in html and "View in your browser</a>" in html
-    assert f"View in your browser: {page}" in (result.folder / "email.txt").read_text(encoding="utf-8")
+    assert f"View it in your browser: {page}" in text
+    assert f'<a href="{page}"' in html and "View it in your browser</a>" in html
+    assert f"View it in your browser: {page}" in (result.folder / "email.txt").read_text(encoding="utf-8")
     assert f'href="{page}"' in (result.folder / "email.html").read_text(encoding="utf-8")
 
     build_archive(config, project / "site")
@@ -142,8 +142,8 @@ def test_emails_have_no_archive_link_or_headers_without_archive_url(config: Conf
     result = build_issue(config, parse_range("2023-07", None, None), write=False)
     message = email.message_from_bytes(result.files["sample.eml"], policy=email.policy.default)
     assert message["List-Archive"] is None and message["Archived-At"] is None
-    assert "View in your browser" not in result.files["email.txt"].decode()
-    assert "View in your browser" not in result.files["email.html"].decode()
+    assert "View it in your browser" not in result.files["email.txt"].decode()
+    assert "View it in your browser" not in result.files["email.html"].decode()
 
 
 @pytest.mark.parametrize("url", ["digest.example.org/archive", '"https://x.example.org/a\\nBcc: victim@example.org"'])

@@ -28,6 +28,12 @@ def test_excel_export_with_bom_semicolons_crlf_and_quoted_commas(tmp_path: Path)
     assert result.invalid == [] and result.duplicates == []
 
 
+def test_a_first_name_column_is_read_for_the_greeting(tmp_path: Path) -> None:
+    result = read_subscribers(write(tmp_path, 'email,name,First Name\nann@example.org,"Smith, Annabel",  Ann \n'
+                                              "bob@example.org,Bob Jones,\n"))
+    assert [(s.name, s.first_name) for s in result.subscribers] == [("Smith, Annabel", "Ann"), ("Bob Jones", "")]
+
+
 def test_tab_delimited_and_only_an_email_column(tmp_path: Path) -> None:
     result = read_subscribers(write(tmp_path, "email\tname\nann@example.org\tAnn\n"))
     assert [(s.email, s.name) for s in result.subscribers] == [("ann@example.org", "Ann")]

@@ -1,7 +1,7 @@
 """The web archive in Debian's Chromium: layout at desktop and mobile widths, search, no-JS.
 
 Pages are opened from disk (file://), as a new user would, and over a local HTTP server
-on 127.0.0.1 with directory URLs, as the email's "View in your browser" link would.
+on 127.0.0.1 with directory URLs, as the email's "View it in your browser" link would.
 Every request that is not file:// or 127.0.0.1 is aborted, so remote item images never load.
 """
 

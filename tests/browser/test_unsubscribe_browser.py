@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import mailbox
+import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 from support.browser import local_page, record_traffic
 from support.project import serve_asgi
+from support.signupkit import text_of
 
 from newsletter import journal
 from newsletter.config.loader import Config
@@ -26,7 +29,8 @@ def test_subscriber_unsubscribes_and_resubscribes_in_chromium(
     email = "olivia@example.org"
     token = make_token(SECRET.encode(), config.list_id, email)
     db = journal.connect(config.state_file)
-    with serve_asgi(create_app(config)) as base, local_page(chromium) as page:
+    app = create_app(config)
+    with serve_asgi(app) as base, local_page(chromium) as page:
         requests, console = record_traffic(page)
 
         page.goto(f"{base}/unsubscribe?t={token}")
@@ -42,8 +46,16 @@ def test_subscriber_unsubscribes_and_resubscribes_in_chromium(
         [row] = journal.list_suppressions(db)
         assert (row.reason, row.source) == ("unsubscribed", "web")
 
-        page.get_by_role("button", name="Resubscribe").click()
-        expect(page.get_by_role("status")).to_have_text("You are subscribed again")
+        page.get_by_role("button", name="Resubscribe").click()  # double opt-in: a link is mailed
+        expect(page.get_by_role("status")).to_have_text("Check your inbox")
+        assert journal.is_suppressed(db, email)
+        assert app.state.site.mailer.wait_idle(30)
+        [message] = list(mailbox.Maildir(str(config.outbox_dir), create=False))
+        link = re.search(r"https://example\.org/unsubscribe/confirm\?(t=\S+)", text_of(message))
+        assert link
+        page.goto(f"{base}/unsubscribe/confirm?{link.group(1)}")
+        page.get_by_role("button", name="Confirm").click()
+        expect(page.get_by_role("status")).to_have_text("You are subscribed")
         assert not journal.is_suppressed(db, email)
         assert page.context.cookies() == []
         assert all(url.startswith(base) or url == getattr(config.logo, "src", None) for url in requests), requests

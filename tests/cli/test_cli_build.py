@@ -53,10 +53,11 @@ def test_bad_usage_exits_2(project):
     assert result.exit_code == 2
 
 
-def test_bad_month_exits_1(project):
+def test_bad_month_is_bad_usage(project):
     result = CliRunner().invoke(main, ["build", "2023-7", "--config", str(project / "newsletter.yaml")])
-    assert result.exit_code == 1
-    assert result.output == "error: not a month: '2023-7' (write it as YYYY-MM, e.g. 2023-07)\n"
+    assert result.exit_code == 2  # docs/reference/exit-codes.md: a malformed month is bad usage
+    assert result.output.splitlines()[-1] == ("Error: Invalid value for '[YYYY-MM]': not a month: '2023-7' "
+                                              "(write it as YYYY-MM, e.g. 2023-07)")
 
 
 def test_missing_config(tmp_path):

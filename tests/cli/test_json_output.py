@@ -31,14 +31,17 @@ def documented(command: str) -> Any:
     return json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))  # type: ignore[union-attr]
 
 
-def shape(value: Any) -> Any:
-    """The keys of `value` at every level (a list by its first item); leaves by their kind."""
-    if isinstance(value, dict):
-        return {k: shape(v) for k, v in value.items()} if not all(isinstance(v, int) for v in value.values()) \
-            else "counts"
-    if isinstance(value, list):
-        return [shape(value[0])] if value else []
-    return "null-or-text" if value is None or isinstance(value, str) else type(value).__name__
+def same_keys(printed: Any, example: Any) -> bool:
+    """The same keys at every level: objects key by key, lists by their first items (an empty
+    list matches any), and objects whose values are all counts (keyed by data, such as
+    reasons or relays) match any such object."""
+    if isinstance(printed, dict) and isinstance(example, dict):
+        if all(isinstance(v, int) for v in [*printed.values(), *example.values()]):
+            return True
+        return printed.keys() == example.keys() and all(same_keys(printed[k], example[k]) for k in printed)
+    if isinstance(printed, list) and isinstance(example, list):
+        return not printed or not example or same_keys(printed[0], example[0])
+    return True
 
 
 def folder(tmp_path: Path) -> Path:
@@ -56,7 +59,7 @@ def test_doctor_json_has_the_documented_keys_and_exit_status(tmp_path: Path) -> 
                                            "--no-relay", "--json"])
     assert result.exit_code == 1  # no SPF, DMARC: errors
     printed = json.loads(result.stdout)
-    assert shape(printed) == shape(documented("doctor --json"))
+    assert same_keys(printed, documented("doctor --json"))
     assert printed["ready"] is False and printed["errors"] == sum(f["level"] == "error" for f in printed["findings"])
     assert {"level": "error", "topic": "spf", "message": "no SPF record for example.org",
             "hint": 'publish a TXT record at example.org: "v=spf1 include:<your provider\'s SPF domain> -all"'
@@ -72,7 +75,7 @@ def test_suppress_list_json_has_the_documented_keys(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["suppress", "list", "--config", str(config), "--json"])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
-    assert shape(printed) == shape(documented("suppress list --json"))
+    assert same_keys(printed, documented("suppress list --json"))
     assert printed["count"] == 2 and printed["by_reason"] == {"hard-bounce": 1, "unsubscribed": 1}
     assert {row["address"] for row in printed["suppressions"]} == {"jo@example.net", "gone@example.net"}
     only = json.loads(CliRunner().invoke(main, ["suppress", "list", "--config", str(config), "--json",

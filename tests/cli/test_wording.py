@@ -88,7 +88,7 @@ def test_answering_no_is_not_an_error(tmp_path: Path) -> None:
     output = process.communicate(timeout=120)[0]
     os.close(controller)
     assert process.returncode == 0, output
-    assert "to 1 recipient? [y/N]" in output
+    assert "Rehearse: file" in output and "for 1 recipient in the local outbox? [y/N]" in output
     assert output.rstrip().endswith("Not sent.") and "error" not in output
     assert not (config.outbox_dir / "new").exists() or not list((config.outbox_dir / "new").iterdir())
 

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from starlette.testclient import TestClient
 from support.dnsserver import ZoneServer
+from support.project import item_yaml
 from support.smtpserver import SmtpServer, free_port
 
 from newsletter import journal
@@ -44,6 +45,12 @@ def relay_folder(tmp_path: Path, host: str, port: int, security: str = "none") -
     assert newsletter("init", "digest", cwd=tmp_path).returncode == 0
     folder = tmp_path / "digest"
     (folder / ".newsletter-secret").unlink()
+    for starter in (folder / "items").glob("*.yaml"):  # placeholders stop a relay send before it connects
+        starter.unlink()
+    for n, theme in enumerate(("News", "Reports", "Events")):
+        (folder / "items" / f"{theme}.yaml").write_text(
+            item_yaml(title=f"{theme} of the month", date=f"{MONTH}-0{n + 1}", theme=theme,
+                      url=f"https://example.org/{theme}"), encoding="utf-8")
     with open(folder / "newsletter.yaml", "a", encoding="utf-8") as fh:
         fh.write(f"smtp: {{host: {host}, port: {port}, security: {security}, retry_delay: 1, timeout: 10}}\n")
     return folder

@@ -18,7 +18,7 @@ from support.sendkit import make_project, rows, send, smtp_block, write_csv
 from support.smtpserver import FaultyHandler, SmtpServer
 
 from newsletter.daterange import parse_range
-from newsletter.deliver.replies import ConnectionLost, PipelinedReplies, Reply, parse_replies
+from newsletter.deliver.replies import ConnectionLost, ExchangeReplies, Reply, parse_replies
 from newsletter.issue.build import BuildResult, build_issue
 
 pytestmark = pytest.mark.usefixtures("token_secret")  # the secret a real send has
@@ -158,7 +158,7 @@ def test_replies_that_arrive_before_they_are_asked_for_are_kept() -> None:
         loop = asyncio.get_running_loop()
         inner = asyncio.Protocol()
         transport, _ = await loop.create_connection(lambda: inner, "127.0.0.1", port)
-        replies = PipelinedReplies(transport, inner)  # type: ignore[arg-type]
+        replies = ExchangeReplies(transport, inner)  # type: ignore[arg-type]
         replies.write(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
         got: list[Reply | str] = [await replies.read(2), await replies.read(2), await replies.read(2)]
         try:

@@ -203,22 +203,20 @@ def test_the_dark_palette_is_in_the_email_and_the_archive(configure, write_item,
 # -- a digest that scans ---------------------------------------------------------------------------
 
 
-def test_long_summaries_end_at_a_sentence_with_continue_reading(configure, write_item) -> None:
+def test_long_summaries_end_at_a_sentence_and_the_item_has_one_call(configure, write_item) -> None:
     long = " ".join(f"Sentence {n} has exactly six words." for n in range(1, 21))
-    write_item(item_yaml(summary=long, url="https://example.org/report"))
+    write_item(item_yaml(title="A long report", summary=long, url="https://example.org/report"))
     result = build(configure())
     html, text = _html(result), _text(result)
     assert "Sentence 10 has exactly six words." in html  # 60 words
     assert "Sentence 11" not in html and "Sentence 11" not in text
-    assert '<a href="https://example.org/report" style="color:#0b5cad">Continue reading</a>' in html
-    assert "Continue reading: https://example.org/report" in text
-
-
-def test_continue_reading_goes_to_the_archive_page_when_there_is_one(configure, write_item) -> None:
-    long = " ".join(f"Sentence {n} has exactly six words." for n in range(1, 21))
-    write_item(item_yaml(title="A long report", summary=long))
-    result = build(configure("archive_url: https://example.org/digest\n"))
-    assert 'href="https://example.org/digest/2023-07/#item-a-long-report"' in _html(result)
+    assert "Continue reading" not in html and "Continue reading" not in text
+    calls = re.findall(r'<a [^>]*href="https://example.org/report"[^>]*>([^<]*)</a>', html)
+    assert calls == ["Read the briefing"]  # the button alone: no second link to the same place
+    assert re.search(r'<a class="btn" href="https://example.org/report" aria-label="Read the briefing: A long '
+                     r'report"', html)
+    assert text.count("https://example.org/report") == 1
+    assert "[1] Read the briefing: The briefing" in text
 
 
 def test_shortening_never_cuts_inside_a_link() -> None:

@@ -57,7 +57,7 @@ def test_sample_eml_structure_and_headers(config):
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     assert all(p.get_content_charset() == "utf-8" for p in msg.iter_parts())
-    assert msg["From"] == "Learning team <digest@example.org>"
+    assert msg["From"] == "Example Trust Learning <digest@example.org>"
     assert msg["To"] == "Sam Sample <sam.sample@example.org>"
     assert msg["Subject"] == "Safeguarding digest: what's new in July 2023"
     assert msg["Message-ID"] == "<2023-07.sample@example.org>"

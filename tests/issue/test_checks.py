@@ -28,6 +28,7 @@ from newsletter.issue.checks.links import check_links, check_parity
 from newsletter.issue.checks.message import check_headers, check_line_lengths, check_size
 from newsletter.issue.items import Item, Link
 from newsletter.issue.selection import Issue, Section
+from newsletter.issue.wire import quoted_printable
 
 JULY = parse_range("2023-07", None, None)
 TEMPLATES = Path(__file__).resolve().parents[2] / "newsletter" / "templates"
@@ -104,6 +105,16 @@ def test_oversized_html_is_an_error(july: BuildResult, config: Config) -> None:
     padding = "".join(f"<!-- {'x' * 90} -->\n" for _ in range(1100))
     html = july.files["email.html"].decode().replace("</body>", padding + "</body>")
     assert padding in html
+    assert ("html-size", "error") in rules(recheck(july, config, email_html=html))
+
+
+def test_the_size_is_measured_as_sent_not_on_disk(july: BuildResult, config: Config) -> None:
+    """Quoted-printable writes each `=` as `=3D` and each line end as CRLF: 80 KB on disk can be
+    over the clip in the message."""
+    padding = "".join(f'<p style="a=1;b=2;c=3;d=4;e=5;f=6;g=7;h=8;i=9;j=10;k=11;l=12;m=13">{n}</p>\n'
+                      for n in range(800))
+    html = july.files["email.html"].decode().replace("</body>", padding + "</body>")
+    assert len(html.encode()) < 100 * 1024 < len(quoted_printable(html))
     assert ("html-size", "error") in rules(recheck(july, config, email_html=html))
 
 

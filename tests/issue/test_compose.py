@@ -9,7 +9,7 @@ import pytest
 
 from newsletter.daterange import parse_range
 from newsletter.issue.build import prepare_issue
-from newsletter.issue.compose import Recipient, compile_message, fill
+from newsletter.issue.compose import Recipient, compile_message, fill, greeting, greeting_name
 from newsletter.issue.render import render_issue
 
 
@@ -28,7 +28,7 @@ def test_name_and_unsubscribe_link_are_filled_in_both_parts(config, template):
     msg = parse(raw)
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
-    assert "Hello Jo Bloggs," in text and "Hello Jo Bloggs," in html
+    assert "Hello Jo," in text and "Hello Jo," in html
     assert "https://example.org/unsubscribe?t=TOKEN123" in text
     assert 'href="https://example.org/unsubscribe?t=TOKEN123"' in html
     assert msg["List-Unsubscribe"].startswith("<https://example.org/unsubscribe?t=TOKEN123>")
@@ -61,13 +61,30 @@ def test_names_cannot_inject_headers_and_are_encoded(config, template, name):
     assert head.isascii()
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
     text = msg.get_body(("plain",)).get_content()
-    assert f"Hello {' '.join(name.split())}," in text
+    assert f"Hello {greeting_name(name)}," in text
 
 
 def test_html_values_are_escaped(config, template):
     raw = fill(template, config, Recipient("jo@example.org", "<b>Jo</b> & co"), token="T", message_id="<1@x>")
     html = parse(raw).get_body(("html",)).get_content()
-    assert "Hello &lt;b&gt;Jo&lt;/b&gt; &amp; co," in html
+    assert "Hello &lt;b&gt;Jo&lt;/b&gt;," in html
+    raw = fill(template, config, Recipient("jo@example.org", "x", "<b>Jo</b> & co"), token="T", message_id="<1@x>")
+    assert "Hello &lt;b&gt;Jo&lt;/b&gt; &amp; co," in parse(raw).get_body(("html",)).get_content()
+
+
+@pytest.mark.parametrize(("name", "first_name", "expected"), [
+    ("O'Brien, Jo", "", "Hello Jo,"),
+    ("Jo O'Brien", "", "Hello Jo,"),
+    ("Jo O'Brien, MBE", "", "Hello Jo,"),
+    ("Dr Amira Khan", "", "Hello Dr Khan,"),
+    ("J. Smith", "", "Hello J. Smith,"),
+    ("Priya", "", "Hello Priya,"),
+    ("", "", "Hello,"),
+    ("O'Brien, Jo", "Joanna", "Hello Joanna,"),
+    ("Amira Khan", "Evil\r\nBcc: x@example.com", "Hello Evil Bcc: x@example.com,"),
+])
+def test_the_greeting_uses_a_first_name(name, first_name, expected):
+    assert greeting(name, first_name) == expected
 
 
 def test_long_values_are_never_split_and_lines_stay_short(config, template):

@@ -38,7 +38,7 @@ def line_of(path: Path, start: str) -> int:
 
 def test_an_idn_sender_is_sent_in_punycode_with_its_name_in_short_folded_words(project: Path) -> None:
     long_name = "Bücherei-Team der Gemeinde Übermäßig-Lange-Grüße aus der schönen Bücherstube"
-    configure(project, 'from: "Learning team <digest@example.org>"', f'from: "{long_name} <digest@bücher.de>"')
+    configure(project, 'from: "Example Trust Learning <digest@example.org>"', f'from: "{long_name} <digest@bücher.de>"')
     config = load_config(project / "newsletter.yaml")
     assert config.sender_address == "digest@xn--bcher-kva.de"
     sample = build_issue(config, JULY, write=False).files["sample.eml"]
@@ -62,7 +62,7 @@ def test_a_non_ascii_list_id_is_refused_at_its_line(project: Path) -> None:
 
 
 def test_a_non_ascii_local_part_in_reply_to_is_refused_at_its_line(project: Path) -> None:
-    path = configure(project, 'reply_to: "Learning team <learning@example.org>"', 'reply_to: "Zoë <zoë@example.org>"')
+    path = configure(project, 'reply_to: "Example Trust Learning <learning@example.org>"', 'reply_to: "Zoë <zoë@example.org>"')
     with pytest.raises(NewsletterError) as info:
         load_config(path)
     assert str(info.value) == (f"{path}:{line_of(path, 'reply_to')}: reply_to: the part before @ must be ASCII: "
@@ -85,6 +85,6 @@ def test_an_email_gmail_would_clip_fails_the_build(write_item, empty_project: Pa
     assert result.exit_code == 1
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
-    assert re.fullmatch(r"error: .*/issues/2023-07/email\.html: the email is \d+ KB; Gmail clips it after 102 KB, "
-                        r"cutting off the later sections and the unsubscribe link \(fewer items, shorter summaries "
-                        r"or a leaner template\)", errors[0])
+    assert re.fullmatch(r"error: .*/issues/2023-07/email\.html: the email is \d+ KB as sent; Gmail clips it after 102 KB, "
+                        r"cutting off the later sections and the unsubscribe link \(set `archive_url` to send a short "
+                        r"excerpt linking to the issue online instead, or fewer items, shorter summaries\)", errors[0])

@@ -35,7 +35,9 @@ def test_html_quality_bars(config):
     assert doc.get("lang") == "en-GB"
     tables = doc.findall(".//table")
     assert tables and all(t.get("role") == "presentation" for t in tables)
-    assert any(t.get("width") == "600" for t in tables)
+    wrap = doc.find_class("wrap")[0]  # fluid: 100% up to 600 px, even without <style>
+    assert wrap.get("width") == "100%" and "max-width:600px" in wrap.get("style").replace(" ", "")
+    assert '<!--[if mso]><table role="presentation" align="center" width="600"' in rendered.html  # Outlook
     assert all(img.get("alt") for img in doc.iter("img"))
     style = "".join(s.text or "" for s in doc.iter("style"))
     assert "@media screen and (max-width:620px)" in style and "!important" in style
@@ -107,7 +109,7 @@ def test_forty_items_stay_under_the_clip(config):
 def test_a_clipped_issue_warns_with_its_size(config):
     rendered = render_issue(_generated_issue(200), config)
     assert rendered.html_bytes > GMAIL_CLIP_BYTES
-    assert re.match(r"email.html is \d+ KB: Gmail clips messages over 102 KB", rendered.warnings[0])
+    assert re.match(r"email.html is \d+ KB as sent: Gmail clips messages over 102 KB", rendered.warnings[0])
 
 
 def test_own_template_folder_overrides_the_bundled_one(project):
@@ -123,3 +125,36 @@ def test_default_preheader_of_a_small_issue_names_the_newest_item(write_item, em
     config = load_config(empty_project / "newsletter.yaml")
     rendered = render_issue(prepare_issue(config, JULY), config)
     assert rendered.preheader == "1 new item in this issue: Neglect (1). A briefing on neglect in the early years"
+
+
+def test_contents_links_land_on_name_targets_and_read_as_a_summary(config):
+    """Gmail's web client and Outlook for Windows jump only to <a name>; ids alone do nothing there."""
+    doc = lxml_html.fromstring(render_issue(prepare_issue(config, JULY), config).html)
+    names = {a.get("name") for a in doc.iter("a") if a.get("name")}
+    ids = {el.get("id") for el in doc.iter() if isinstance(el.tag, str) and el.get("id")}
+    jumps = [a.get("href")[1:] for a in doc.iter("a") if (a.get("href") or "").startswith("#")]
+    assert len(jumps) == 6 and set(jumps) <= names & ids
+    toc = [" ".join(li.text_content().split()) for li in doc.find_class("toc")[0].iter("li")]
+    assert toc[0] == "Domestic abuse: 2 items"  # read without following it: what the issue holds
+
+
+def test_the_text_part_numbers_each_url_once(config):
+    text = render_issue(prepare_issue(config, JULY), config).text
+    urls = re.findall(r"^    (https://\S+)$", text, re.M)
+    assert len(urls) == len(set(urls)) > 12
+    numbers = [int(n) for n in re.findall(r"^\[(\d+)\] ", text, re.M)]
+    assert numbers == list(range(1, len(urls) + 1))
+    assert "Continue reading" not in text
+
+
+def test_each_item_has_one_call_named_for_the_item(config):
+    html = render_issue(prepare_issue(config, JULY), config).html
+    doc = lxml_html.fromstring(re.sub(r"<!--\[if mso\]>.*?<!\[endif\]-->", "", html, flags=re.S))
+    cells = doc.find_class("cell")
+    assert len(cells) == 12
+    for cell in cells:
+        hrefs = [a.get("href") for a in cell.iter("a")]
+        assert len(hrefs) == len(set(hrefs))  # no URL twice in an item ("Continue reading" + button)
+        [button] = cell.find_class("btn")
+        title = " ".join(cell.find("h3").text_content().split())
+        assert button.get("aria-label") == f"{button.text_content()}: {title}"

@@ -115,7 +115,7 @@ def test_a_quiet_month_is_skipped_and_counted(tmp_path: Path) -> None:
     assert list(outbox(config)) == ["busy@example.org"]
     db = journal.connect(config.state_file)
     try:
-        run = journal.get_run(db, AUGUST.slug)
+        run = journal.get_run(db, AUGUST.slug, journal.RunKind.REHEARSAL)  # into the outbox: a rehearsal
         assert run is not None and run.finished
         skipped = {r.key: r.reply for r in journal.run_recipients(db, run.id, ("skipped",))}
     finally:
@@ -138,6 +138,8 @@ def test_a_quiet_month_note_when_configured(tmp_path: Path, count_renders: Count
     assert note.sections == []
     assert "IN THE FULL ISSUE\n- Domestic abuse (1)\n- Child sexual exploitation (1)\n" in note.text
     assert "choose more topics: https://example.org/unsubscribe/preferences?t=" in note.text
+    assert "Visit Example Trust online: https://example.org/" in note.text  # no archive: the website
+    assert '<a href="https://example.org/" style="color:#0b5cad">Visit Example Trust online</a>' in note.html
     assert 'role="presentation"' in note.html and 'lang="en-GB"' in note.html
     [busy] = received["busy@example.org"]
     assert busy.sections == ["NEGLECT"]
@@ -152,7 +154,7 @@ def test_the_preview_shows_a_selection_through_the_build_path(config: Config) ->
     assert view.selection == {"Online safety"} and view.result is not None
     html = view.result.files["email.html"].decode()
     assert re.findall(r'<h2 id="theme-[^"]*"[^>]*>(.*?)</h2>', html) == ["Online safety"]
-    assert "Hello Sam Sample," in html  # sample recipient values filled in, as email.html is
+    assert "Hello Sam," in html  # sample recipient values filled in, as email.html is
     assert [t["theme"] for t in view.result.manifest["themes"]] == ["Online safety"]
     assert preview_variant(result, config, [], variants).result is result
     assert variants.renders == 1

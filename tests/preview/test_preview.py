@@ -31,6 +31,7 @@ from support.previewkit import JULY, NEGLECT_ITEM, NEGLECT_TITLE, live_build, ru
 from newsletter.cli import main
 from newsletter.config.loader import load_config
 from newsletter.issue.build import BuildResult, build_issue
+from newsletter.issue.wire import sent_bytes
 from newsletter.preview.app import create_app, for_scheme
 from newsletter.preview.livebuild import LiveBuild
 from newsletter.preview.server import open_socket
@@ -72,15 +73,16 @@ def test_page_shows_inbox_line_email_frame_and_size(client: TestClient, project:
     assert page.status_code == 200
     text = html.unescape(page.text)
     assert "<title>Safeguarding digest: what's new in July 2023" in text
-    assert 'class="from" title="digest@example.org">Learning team<' in text
+    assert 'class="from" title="digest@example.org">Example Trust Learning<' in text
     assert f'class="subject">{result.rendered.subject}<' in text
     assert f'class="preheader">{result.rendered.preheader}<' in text
     frame = re.search(r"<iframe id=\"email-frame\"[^>]*>", page.text, re.DOTALL).group(0)
     assert 'src="/email.html?scheme=light&amp;v=' in frame and 'width="700"' in frame
     sandbox = re.search(r'sandbox="([^"]*)"', frame).group(1)
     assert "allow-scripts" not in sandbox
-    size = len(result.files["email.html"])
-    assert f"email.html is {size / 1024:.1f} KB of the 102 KB Gmail shows before clipping" in text
+    size = sent_bytes(result.files["email.html"].decode("utf-8"))
+    assert size > len(result.files["email.html"])  # CRLF and quoted-printable add to the file's size
+    assert f"The HTML part is {size / 1024:.1f} KB as sent, of the 102 KB Gmail shows before clipping" in text
     assert "12 items, July 2023" in text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
@@ -599,7 +601,7 @@ def test_command_refuses_a_missing_config_and_bad_usage(tmp_path: Path, project:
     assert "config file not found" in missing.stderr and "Traceback" not in missing.output
     assert runner.invoke(main, ["preview", "--port", "x"]).exit_code == 2
     bad_month = runner.invoke(main, ["preview", "2023-13", "--no-open", "--config", str(project / "newsletter.yaml")])
-    assert bad_month.exit_code == 1 and "2023-13" in bad_month.stderr
+    assert bad_month.exit_code == 2 and "2023-13" in bad_month.stderr  # bad usage, as documented
     helped = runner.invoke(main, ["preview", "--help"])
     assert "newsletter preview 2023-07" in helped.output and "--no-open" in helped.output
 

@@ -238,3 +238,28 @@ def test_send_stops_before_the_first_message_without_the_key(project: Path) -> N
     assert result.exit_code == 1
     assert "cannot read the DKIM key file" in result.output and "Traceback" not in result.output
     assert not list((project / "outbox").glob("*/*"))
+
+
+def test_signed_headers_are_oversigned_so_a_header_added_in_transit_breaks_the_signature(key, sample: bytes) -> None:
+    signed = make_signer(key, domain=DOMAIN, selector=SELECTOR)(sample)
+    dns = dns_for(public_key_record(key))
+    assert dkim.verify(signed, dnsfunc=dns)
+    signature = re.search(rb"DKIM-Signature: (.*?)\r\n(?=\S)", signed, re.S).group(1)
+    listed = [h.strip().decode() for h in re.search(rb"h=([^;]*);", signature).group(1).split(b":")]
+    head = sample.split(b"\r\n\r\n", 1)[0].decode().lower()
+    for name in ("from", "to", "subject", "date", "message-id", "list-id", "list-unsubscribe",
+                 "list-unsubscribe-post", "mime-version", "content-type"):
+        present = len(re.findall(rf"^{name}:", head, re.M))
+        assert present == 1 and listed.count(name) == 2, name  # once more than the message has it
+    for absent in ("sender", "cc"):
+        assert f"\n{absent}:" not in head and listed.count(absent) == 1  # signed as absent
+    assert listed.count("reply-to") == len(re.findall(r"^reply-to:", head, re.M)) + 1
+    for added in (b"Subject: Your account is locked\r\n", b"List-Unsubscribe: <https://evil.example/u>\r\n",
+                  b"Cc: someone@example.net\r\n", b"Reply-To: phish@evil.example\r\n",
+                  b"Sender: someone@evil.example\r\n"):
+        at = signed.index(b"\r\n\r\n") + 2  # at the end of the header block: after the signed copy
+        assert not dkim.verify(signed[:at] + added + signed[at:], dnsfunc=dns), added
+        top = signed.index(b"\r\n", signed.index(b"DKIM-Signature")) + 2
+        while signed[top:top + 1] in (b" ", b"\t"):
+            top = signed.index(b"\r\n", top) + 2
+        assert not dkim.verify(signed[:top] + added + signed[top:], dnsfunc=dns), added  # prepended

@@ -184,3 +184,126 @@ def test_a_signed_send_survives_its_workers_being_killed(tmp_path: Path, key: An
     for _, content in handler.messages:
         assert content.startswith(b"DKIM-Signature:")
         assert dkim.verify(content, dnsfunc=dns_for(key))
+
+
+def test_a_stopped_worker_is_noticed_killed_and_replaced(key: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGSTOP (or a hung worker) sends no EOF: only the batch's deadline can tell."""
+    monkeypatch.setattr("newsletter.send.signpool.STUCK_AFTER", 0.5)
+    digests = [os.urandom(32) for _ in range(40)]
+    pool = SigningPool(DkimSigner(key, domain=DOMAIN, selector=SELECTOR).pem, workers=2)
+
+    async def scenario() -> list[bytes]:
+        await pool.sign(digests[:2])  # both workers up and answering
+        stopped = pool.pids()[0]
+        os.kill(stopped, signal.SIGSTOP)
+        signatures = await pool.sign(digests)
+        assert stopped not in pool.pids()
+        return signatures
+
+    try:
+        assert asyncio.run(scenario()) == [sign_digest(key, d) for d in digests]
+        assert pool.restarts == 1
+    finally:
+        pool.close()
+
+
+def signed_project(tmp_path: Path, key: Any, port: int, **smtp: Any) -> Any:
+    config = make_project(tmp_path / "digest", smtp=smtp_block(port, **smtp),
+                          extra=f"dkim:\n  domain: {DOMAIN}\n  selector: {SELECTOR}\n  key_file: dkim.key\n")
+    (config.root / "dkim.key").write_bytes(DkimSigner(key, domain=DOMAIN, selector=SELECTOR).pem)
+    return config
+
+
+class KillsSignersAlways(FaultyHandler):
+    """Kills every DKIM worker process at every message: more deaths than any run should ride out."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        for child in multiprocessing.active_children():
+            if child.name == "newsletter-dkim":
+                os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_signers_that_keep_dying_stop_the_run_with_one_error_and_nothing_unretrieved(
+        tmp_path: Path, key: Any, caplog: pytest.LogCaptureFixture) -> None:
+    import gc
+
+    from newsletter.errors import SendError
+
+    handler = KillsSignersAlways()
+    with SmtpServer(handler) as server:
+        config = signed_project(tmp_path, key, server.port, concurrency=2)
+        built = build_issue(config, parse_range("2023-07", None, None))
+        with pytest.raises(SendError, match="DKIM signing processes died"):
+            send(config, built, write_csv(config.root, 200))
+    gc.collect()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
+    from support.sendkit import rows
+
+    journaled = rows(config)
+    accepted = set(handler.counts())
+    assert {e for e, r in journaled.items() if r.state == "sent"} <= accepted
+    assert len(accepted) < 200 and "sending" not in {r.state for r in journaled.values()}
+    for _, content in handler.messages:
+        assert dkim.verify(content, dnsfunc=dns_for(key))  # nothing went out unsigned
+
+
+def test_sigterm_ends_a_signed_run_in_order_while_its_signers_are_stopped(tmp_path: Path, key: Any) -> None:
+    """The first SIGTERM stops the run within seconds, whatever state the signing pool is in."""
+    import subprocess
+    import sys
+
+    from support.sendkit import REPO, SECRET
+
+    handler = FaultyHandler()
+    handler.data_delay = 0.02
+    with SmtpServer(handler) as server:
+        config = signed_project(tmp_path, key, server.port, concurrency=2)
+        csv = write_csv(config.root, 400)
+        env = {**os.environ, "NEWSLETTER_TOKEN_SECRET": SECRET, "PYTHONPATH": str(REPO)}
+        process = subprocess.Popen([sys.executable, "-m", "newsletter", "send", "2023-07", "--yes", "--config",
+                                    str(config.path), "--subscribers", str(csv)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        deadline = time.monotonic() + 60
+        while len(handler.messages) < 20:
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
+            time.sleep(0.01)
+        workers = _children(process.pid)
+        assert workers
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        finally:
+            left = [pid for pid in workers if _alive(pid)]
+            for pid in left:  # the test stopped them: it cleans up after a failure
+                os.kill(pid, signal.SIGKILL)
+            process.kill()
+        output = process.communicate(timeout=10)[0]
+        assert not left, output
+    assert process.returncode == 130, output
+    assert "Traceback" not in output and "never retrieved" not in output
+    assert "To resume:" in output
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    """The signing workers `pid` started (its children running multiprocessing's spawn_main)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in command:  # not the tracker
+                found.append(int(entry.name))
+    return found

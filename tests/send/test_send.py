@@ -70,6 +70,7 @@ def test_each_recipient_gets_one_complete_personal_message(tmp_path: Path, serve
         assert (msg["To"].addresses[0].display_name, msg["To"].addresses[0].addr_spec) == (name, email)
         assert msg["Subject"] == built.rendered.subject
         assert msg["Date"] and msg["List-Id"] == f"Safeguarding digest <{config.list_id}>"
+        assert re.search(rb"^Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d \+0000\r$", raw, re.M)
         message_id = msg["Message-ID"]
         assert re.fullmatch(r"<nl\d+\.[0-9a-f]{20}@example\.org>", message_id)
         assert journal_rows[email].message_id == message_id
@@ -81,11 +82,27 @@ def test_each_recipient_gets_one_complete_personal_message(tmp_path: Path, serve
         assert read_token(https.split("t=", 1)[1], config.list_id, [SECRET.encode()]) == email
         text = msg.get_body(("plain",)).get_content()
         html = msg.get_body(("html",)).get_content()
-        assert f"Hello {name}," in text and https in text
+        assert f"Hello {name.split()[0] if ',' not in name else 'Jo'}," in text and https in text  # given names
         assert https.replace("&", "&amp;") in html or https in html
         dotted = [line for line in built.rendered.html.splitlines() if line.startswith(".")]
         assert dotted and all(line in html.splitlines() for line in dotted)  # dot-stuffing undone exactly
     assert len(seen_ids) == 3
+
+
+def test_a_first_name_column_is_what_the_greeting_uses(tmp_path: Path, server: SmtpServer,
+                                                       built: BuildResult) -> None:
+    config = make_project(tmp_path / "digest", smtp=smtp_block(server.port))
+    csv = config.root / "subscribers.csv"
+    csv.write_text('email,name,first_name\njo@example.org,"O\'Brien, Joanna",Jo\n'
+                   'amira@example.org,Dr Amira Khan,\n', encoding="utf-8")
+    assert send(config, built, csv).sent == 2
+    messages = raw_messages(server.handler)
+    greetings = {}
+    for address, raw in messages.items():
+        text = parse(raw).get_body(("plain",)).get_content().replace("\r\n", "\n")
+        greetings[address] = re.search(r"^Hello [^\n]*,$", text, re.M).group(0)  # type: ignore[union-attr]
+    assert greetings == {"jo@example.org": "Hello Jo,", "amira@example.org": "Hello Dr Khan,"}
+    assert parse(messages["jo@example.org"])["To"].addresses[0].display_name == "O'Brien, Joanna"
 
 
 def test_names_cannot_inject_headers(tmp_path: Path, server: SmtpServer, built: BuildResult) -> None:
@@ -225,10 +242,45 @@ def test_cli_default_sends_into_the_local_outbox_and_says_so(tmp_path: Path,
     assert result.output.lower().count("no mail leaves this machine") == 1  # said once per plan
     assert f"No mail left this machine: the messages are in {config.outbox_dir}/new/" in result.output
     assert len(list((config.outbox_dir / "new").iterdir())) == 5
+    assert "This is a rehearsal" in result.output
     again = CliRunner().invoke(main, ["send", "2023-07", "--config", str(config.path), "--subscribers", str(csv),
                                       "--yes"])
-    assert again.exit_code == 0 and "Nothing to send." in again.output
-    assert len(list((config.outbox_dir / "new").iterdir())) == 5
+    assert again.exit_code == 0 and "To send: 5" in again.output  # a rehearsal can be repeated freely
+    assert len(list((config.outbox_dir / "new").iterdir())) == 10
+
+
+def test_a_rehearsal_then_a_relay_send_delivers_to_every_subscriber(tmp_path: Path, server: SmtpServer,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The docs' flow: send the month into the outbox first, then add `smtp:` and send for real."""
+    monkeypatch.delenv("NEWSLETTER_TOKEN_SECRET")
+    config = make_project(tmp_path / "digest")
+    csv = write_csv(config.root, 4)
+    argv = ["send", "2023-07", "--config", str(config.path), "--subscribers", str(csv), "--yes"]
+    rehearsal = CliRunner().invoke(main, argv)
+    assert rehearsal.exit_code == 0, rehearsal.output
+    assert len(list((config.outbox_dir / "new").iterdir())) == 4 and not server.handler.messages
+    status = CliRunner().invoke(main, ["status", "--config", str(config.path)])
+    assert "2023-07 (rehearsal): started" in status.output and "4 sent" in status.output
+
+    real = CliRunner().invoke(main, [*argv, "--smtp-host", "127.0.0.1", "--smtp-port", str(server.port)])
+    assert real.exit_code == 0, real.output
+    assert "This is the real send, through 127.0.0.1:" in real.output and "does not count" in real.output
+    assert "To send: 4" in real.output and "Resuming" not in real.output
+    assert server.handler.counts() == {f"user{i}@example.org": 1 for i in range(4)}
+    assert {r.state for r in rows(config).values()} == {"sent"}
+    assert {r.relay for r in rows(config).values()} == {f"127.0.0.1:{server.port}"}
+    assert {r.relay for r in rows(config, kind=journal.RunKind.REHEARSAL).values()} == {"outbox"}
+
+    status = CliRunner().invoke(main, ["status", "--config", str(config.path)])
+    lines = status.output.splitlines()
+    assert any(line.startswith("2023-07: started") and "4 sent" in line for line in lines)
+    assert any(line.startswith("2023-07 (rehearsal): started") for line in lines)
+    one = CliRunner().invoke(main, ["status", "2023-07", "--config", str(config.path)])
+    assert "(real send)" in one.output and f"Accepted by: 127.0.0.1:{server.port} (4)" in one.output
+    assert "Also rehearsed" in one.output
+    again = CliRunner().invoke(main, [*argv, "--smtp-host", "127.0.0.1", "--smtp-port", str(server.port)])
+    assert again.exit_code == 0 and "Nothing to send." in again.output  # the real run never mails twice
+    assert len(server.handler.messages) == 4
 
 
 def test_cli_refuses_without_a_terminal_or_yes(tmp_path: Path, server: SmtpServer) -> None:
@@ -362,3 +414,20 @@ def test_ctrl_c_finishes_in_flight_records_them_and_prints_the_resume_command(tm
     resumed = _start_send(config.path, csv)
     assert resumed.wait(120) == 0
     assert server.handler.counts() == {f"user{i}@example.org": 1 for i in range(300)}
+
+
+def test_a_real_run_resumes_through_another_relay_and_each_row_says_which_accepted_it(
+        tmp_path: Path, server: SmtpServer, built: BuildResult) -> None:
+    config = make_project(tmp_path / "digest", smtp=smtp_block(server.port))
+    first = send(config, built, write_csv(config.root, 2))
+    assert first.sent == 2
+    with SmtpServer() as other:  # the first relay failed: the officer switches to another
+        csv = write_csv(config.root, 4)
+        second = send(config, built, csv, smtp_host="127.0.0.1", smtp_port=other.port)
+        assert second.sent == 2 and second.already_sent == 2 and second.complete
+        assert sorted(other.handler.counts()) == ["user2@example.org", "user3@example.org"]
+        assert {email: r.relay for email, r in rows(config).items()} == {
+            "user0@example.org": f"127.0.0.1:{server.port}", "user1@example.org": f"127.0.0.1:{server.port}",
+            "user2@example.org": f"127.0.0.1:{other.port}", "user3@example.org": f"127.0.0.1:{other.port}"}
+        plan = plan_send(config, built, csv, smtp_host="127.0.0.1", smtp_port=other.port)
+        assert plan.to_send == 0 and plan.relays == {f"127.0.0.1:{server.port}": 2, f"127.0.0.1:{other.port}": 2}

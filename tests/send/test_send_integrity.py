@@ -216,3 +216,25 @@ def test_a_hard_bounce_recorded_mid_run_skips_a_waiting_retry(tmp_path: Path, se
     assert "user1@example.org" not in server.handler.counts()
     assert report.unsubscribed_during_run == 1 and report.complete
     assert rows(config)["user1@example.org"].reply == "unsubscribed during the run (hard-bounce)"
+
+
+def test_an_unsubscribe_mid_run_with_one_connection_does_not_end_the_run(tmp_path: Path, server: SmtpServer,
+                                                                          built: BuildResult) -> None:
+    """concurrency 1 claims one recipient at a time: a claim that comes back skipped must not stop it."""
+    config = make_project(tmp_path / "digest", smtp=smtp_block(server.port, concurrency=1))
+    plan = plan_send(config, built, write_csv(config.root, 20))
+    leaving = {"user3@example.org", "user4@example.org", "user9@example.org"}
+    sent = []
+
+    def on_result(state: str) -> None:
+        sent.append(state)
+        if sent.count("sent") == 2:  # user0 and user1 went; the next three claims come back skipped
+            db = journal.connect(config.state_file)
+            for address in leaving:
+                journal.suppress(db, address, "unsubscribed", "one-click")
+            db.close()
+
+    report = send_issue(plan, handle_signals=False, on_result=on_result)
+    assert report.complete and not report.stopped and report.remaining == 0
+    assert set(server.handler.counts()) == {f"user{i}@example.org" for i in range(20)} - leaving
+    assert report.sent == 17 and report.unsubscribed_during_run == 3

@@ -67,7 +67,7 @@ def test_unsubscribed_and_bounced_addresses_are_skipped_by_the_next_send(
     imported = cli(config, "bounces", "import", str(tmp_path / "Bounces"))
     assert "  suppressed now: 1 (1 hard, 0 after repeated soft bounces)" in imported.output
     assert "Bounces: 1 hard, 0 soft" in cli(config, "status", "2023-07").output
-    assert "2023-07: started" in cli(config, "status").output
+    assert "2023-07 (rehearsal): started" in cli(config, "status").output
 
     db = journal.connect(config.state_file)
     assert {s.key: (s.reason, s.source) for s in journal.list_suppressions(db)} == {

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from support.project import set_token_secret
 
 from newsletter import journal
-from newsletter.audience.signups import confirm, forget_expired, read_request, request_signup
+from newsletter.audience.signups import claim_mail, confirm, forget_expired, read_request, record_request
 from newsletter.cli import main
 from newsletter.config.loader import Config, load_config
 from newsletter.errors import NewsletterError
@@ -51,16 +51,29 @@ def client(site: Config) -> TestClient:
     return TestClient(create_app(site))
 
 
+_SHOWN = [0]
+
+
 def stamp(config: Config, age: float = 10) -> str:
-    """The form's hidden stamp, as if the page had been shown `age` seconds ago."""
-    return make_stamp(SECRET, config.list_id, int(time.time() - age))
+    """The form's hidden stamp, as if the page had been shown `age` seconds ago, or a
+    second before the last one made (a stamp is good for one post only)."""
+    shown = int(time.time() - age)
+    _SHOWN[0] = shown = shown if not _SHOWN[0] or shown < _SHOWN[0] else _SHOWN[0] - 1
+    return make_stamp(SECRET, config.list_id, shown)
 
 
 def sign_up(client: TestClient, config: Config, email: str, **fields: object) -> str:
     data = {"email": email, "stamp": stamp(config), "source": "page", **fields}
     response = client.post("/subscribe", data=data)
     assert response.status_code == 200, response.text
+    assert "Please check your details" not in response.text  # not asked again
+    drained(client)
     return response.text
+
+
+def drained(client: TestClient) -> None:
+    """Wait for the background sender to finish the mails queued so far."""
+    assert client.app.state.site.mailer.wait_idle(30)
 
 
 def outbox(config: Config) -> list[mailbox.MaildirMessage]:
@@ -131,15 +144,15 @@ def test_sign_up_mails_a_link_whose_get_changes_nothing_and_post_confirms(client
     [message] = outbox(site)
     assert message["To"] == "pat@example.org"
     assert message["Subject"] == "Please confirm your subscription to Safeguarding digest"
-    pending = journal.get_signup(db_of(site), "pat@example.org")
-    assert pending is not None and pending.confirmed is None
+    [pending] = journal.requests_of(db_of(site), "pat@example.org")
+    assert journal.get_signup(db_of(site), "pat@example.org") is None and pending.mail == "sent"
     assert (pending.name, pending.themes, pending.source) == ("Pat Doe", ("Online safety", "Neglect"), "page")
     link = link_in(message)
     for _ in range(3):  # mail scanners follow links, some more than once
         page = client.get(link)
         assert page.status_code == 200
         assert buttons(page.text) == ["Confirm"] and "pat@example.org" in page.text
-    assert journal.get_signup(db_of(site), "pat@example.org").confirmed is None
+    assert journal.get_signup(db_of(site), "pat@example.org") is None
     assert journal.confirmed_signups(db_of(site)) == []
 
     done = client.post(link)
@@ -176,7 +189,7 @@ def test_the_answer_is_the_same_whoever_the_address_is(client: TestClient, site:
 
 def test_expired_forged_and_garbled_links_get_one_page_without_a_hint(client: TestClient, site: Config) -> None:
     sign_up(client, site, "rob@example.org")
-    nonce = journal.get_signup(db_of(site), "rob@example.org").nonce
+    nonce = journal.requests_of(db_of(site), "rob@example.org")[-1].nonce
     past = int(time.time()) - 60
     tokens = [
         make_link_token(SECRET, site.list_id, "rob@example.org", nonce, past),  # expired
@@ -220,43 +233,51 @@ def test_twenty_sign_ups_for_one_address_send_one_confirmation(client: TestClien
 
 def test_at_once_twenty_requests_claim_one_mail(site: Config) -> None:
     request = read_request(site, "burst@example.org", "", (), "page")
-    nonces: list[str | None] = []
+    ids = [record_request(db_of(site), request).id for _ in range(20)]
+    claims: list[str] = []
 
-    def claim() -> None:
+    def claim(request_id: int) -> None:
         db = db_of(site)
         try:
-            nonces.append(request_signup(db, request))
+            claims.append(claim_mail(db, request_id, hourly_cap=100).status)
         finally:
             db.close()
 
-    threads = [threading.Thread(target=claim) for _ in range(20)]
+    threads = [threading.Thread(target=claim, args=(i,)) for i in ids]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(nonces) == 20 and len([n for n in nonces if n]) == 1
+    assert sorted(claims) == ["claimed"] + ["recent"] * 19
 
 
-def test_one_mail_an_hour_per_address_then_the_same_link_again(site: Config) -> None:
+def test_one_mail_an_hour_per_mailbox_then_a_new_request_is_mailed(site: Config) -> None:
     db = db_of(site)
-    request = read_request(site, "slow@example.org", "", (), "page")
-    first = request_signup(db, request)
-    assert first and request_signup(db, request) is None
+    first = record_request(db, read_request(site, "slow@example.org", "", (), "page"))
+    tagged = record_request(db, read_request(site, "Slow+news@example.org", "", (), "page"))
+    assert claim_mail(db, first.id, hourly_cap=100).status == "claimed"
+    assert claim_mail(db, tagged.id, hourly_cap=100).status == "recent"  # the same mailbox
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=61)
-    assert request_signup(db, request, now=later) == first  # a new mail, the same (pending) request
+    again = record_request(db, read_request(site, "slow@example.org", "", (), "page"))
+    assert claim_mail(db, again.id, hourly_cap=100, now=later).status == "claimed"
+    assert again.nonce != first.nonce  # every request is its own, with its own link
 
 
 def test_unconfirmed_sign_ups_are_forgotten_once_their_link_expires(site: Config) -> None:
     db = db_of(site)
-    pending = read_request(site, "never@example.org", "", (), "page")
-    kept = read_request(site, "kept@example.org", "", (), "page")
-    assert request_signup(db, pending) and (nonce := request_signup(db, kept))
-    assert confirm(db, "kept@example.org", nonce) is not None
+    never = record_request(db, read_request(site, "never@example.org", "", (), "page"))
+    kept = record_request(db, read_request(site, "kept@example.org", "", (), "page"))
+    for request in (never, kept):
+        assert claim_mail(db, request.id, hourly_cap=100).status == "claimed"
+        journal.set_request_mail(db, request.id, "sent")
+    assert confirm(db, "kept@example.org", kept.nonce) is not None
+    record_request(db, read_request(site, "kept@example.org", "Someone else", (), "page"))  # later, unmailed
     assert forget_expired(db, 7) == 0  # within the week nothing goes
     eight_days_on = dt.datetime.now(dt.UTC) + dt.timedelta(days=8)
     assert forget_expired(db, 7, now=eight_days_on) == 1
-    assert journal.get_signup(db, "never@example.org") is None
-    assert journal.get_signup(db, "kept@example.org") is not None  # consent on record stays
+    assert journal.requests_of(db, "never@example.org") == []
+    assert len(journal.requests_of(db, "kept@example.org")) == 2  # a confirmed address keeps its history
+    assert journal.get_signup(db, "kept@example.org") is not None
 
 
 def test_honeypot_filled_gets_the_same_answer_and_nothing_happens(client: TestClient, site: Config) -> None:
@@ -264,14 +285,15 @@ def test_honeypot_filled_gets_the_same_answer_and_nothing_happens(client: TestCl
     trapped = sign_up(client, site, "bait@example.org", website="http://spam.example")
     assert trapped.replace("bait@", "honest@") == honest
     assert mailed_to(site) == ["honest@example.org"]
-    assert journal.get_signup(db_of(site), "bait@example.org") is None
+    assert journal.requests_of(db_of(site), "bait@example.org") == []
 
 
 @pytest.mark.parametrize("form_stamp", ["", "now", "forged", "1.AAAAAAAAAAAAAAAAAAAAAA"])
 def test_a_post_without_a_stamp_old_enough_shows_the_form_again_filled_in(
         client: TestClient, site: Config, form_stamp: str) -> None:
-    value = {"now": stamp(site, age=0), "forged": make_stamp(b"x", site.list_id, int(time.time()) - 60)}.get(
-        form_stamp, form_stamp)
+    now = int(time.time())
+    value = {"now": make_stamp(SECRET, site.list_id, now),
+             "forged": make_stamp(b"x", site.list_id, now - 60)}.get(form_stamp, form_stamp)
     response = client.post("/subscribe", data={"email": "fast@example.org", "name": "Fast", "stamp": value,
                                                "source": "snippet", "theme": "Neglect"})
     assert response.status_code == 200
@@ -279,7 +301,7 @@ def test_a_post_without_a_stamp_old_enough_shows_the_form_again_filled_in(
     assert "Please check your details and press Subscribe." in html and buttons(html) == ["Subscribe"]
     assert 'value="fast@example.org"' in html and 'value="Fast"' in html
     assert 'value="Neglect" checked' in html and 'name="source" value="snippet"' in html
-    assert outbox(site) == [] and journal.get_signup(db_of(site), "fast@example.org") is None
+    assert outbox(site) == [] and journal.requests_of(db_of(site), "fast@example.org") == []
 
 
 def test_per_client_limit_refuses_then_stores_no_address(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -319,7 +341,7 @@ def test_an_unsubscribed_address_comes_back_only_by_confirming_again(client: Tes
     journal.suppress(db, "back@example.org", "unsubscribed", "one-click")
     client.post(old_link)  # following the old link again does not undo the unsubscribe
     assert journal.is_suppressed(db, "back@example.org")
-    db.execute("UPDATE signups SET mailed = '2000-01-01T00:00:00+00:00'")  # an hour later
+    db.execute("UPDATE signup_requests SET mailed = '2000-01-01T00:00:00+00:00'")  # an hour later
     sign_up(client, site, "back@example.org")
     assert len(outbox(site)) == 2
     assert journal.is_suppressed(db, "back@example.org")  # requested, not yet confirmed
@@ -392,6 +414,7 @@ def test_snippet_posts_to_the_page_and_its_sign_ups_are_marked_snippet(client: T
     form = dict(re.findall(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">', again.text))
     form["stamp"] = stamp(site)  # as if the visitor read the page for ten seconds
     assert heading(client.post("/subscribe", data={**form, "email": "web@example.org"}).text) == "Check your inbox"
+    drained(client)
     client.post(link_in(outbox(site)[0]))
     assert [s.source for s in journal.confirmed_signups(db_of(site))] == ["snippet"]
 

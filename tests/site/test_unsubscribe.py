@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import mailbox
 import os
 import re
 import sqlite3
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 from support.project import serve_asgi, set_token_secret
+from support.signupkit import text_of
 
 from newsletter import journal
 from newsletter.config.loader import Config, load_config
@@ -132,16 +134,29 @@ def test_button_unsubscribes_and_done_page_offers_resubscribe(client: TestClient
     assert suppressions(site) == [row]
 
 
-def test_resubscribe_removes_the_suppression(client: TestClient, site: Config) -> None:
+def test_resubscribe_mails_a_confirmation_and_lifts_nothing_until_confirmed(client: TestClient,
+                                                                          site: Config) -> None:
+    """Double opt-in again: an old or forwarded issue's button alone brings nobody back."""
     tok = token(site, "heidi@example.org")
     client.post(f"/unsubscribe?t={tok}", data=ONE_CLICK)
     back = client.post(f"/unsubscribe?t={tok}", data={"t": tok, "action": "resubscribe"})
     assert back.status_code == 200
-    assert "subscribed again" in back.text
+    assert "Check your inbox" in back.text and "stay unsubscribed" in back.text
+    assert [s.key for s in suppressions(site)] == ["heidi@example.org"]
+    assert client.app.state.site.mailer.wait_idle(30)
+    [message] = list(mailbox.Maildir(str(site.outbox_dir), create=False))
+    assert message["To"] == "heidi@example.org"
+    link = re.search(r"https://example\.org/unsubscribe/confirm\?t=(\S+)", text_of(message))
+    assert link, message.get_payload()
+    assert client.get(f"/unsubscribe/confirm?t={link.group(1)}").status_code == 200  # GET changes nothing
+    assert [s.key for s in suppressions(site)] == ["heidi@example.org"]
+    done = client.post(f"/unsubscribe/confirm?t={link.group(1)}")
+    assert done.status_code == 200 and "You are subscribed" in done.text
     assert suppressions(site) == []
-    again = client.post(f"/unsubscribe?t={tok}", data={"t": tok, "action": "resubscribe"})
-    assert again.status_code == 200 and suppressions(site) == []
     assert buttons(client.get(f"/unsubscribe?t={tok}").text) == ["Unsubscribe"]
+    db = journal.connect(site.state_file)
+    history = [(e.event, e.source) for e in journal.consent_events(db, "heidi@example.org")]
+    assert history == [("unsubscribed", "one-click"), ("confirmed", "resubscribe")]
 
 
 def test_token_in_the_form_alone_is_enough(client: TestClient, site: Config) -> None:

@@ -83,7 +83,7 @@ def test_new_writes_an_item_that_loads_with_every_field(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     today = dt.date.today()
     path = folder / "items" / f"{today.isoformat()}-annual-report-what-s-new.yaml"
-    assert result.stdout == f"Wrote {path.relative_to(folder)}\n"
+    assert result.stdout.startswith(f"Wrote {path.relative_to(folder)}: the ")
     text = path.read_text()
     for field in ("see_also:", "image:", "alt:", "# one of: Policy, Practice"):
         assert field in text
@@ -107,3 +107,35 @@ def test_a_send_through_a_relay_refuses_the_starter_placeholders_before_connecti
     assert sum(": placeholder: " in line for line in errors) == 3, refused.stderr
     assert errors[-1].startswith("error: not sending: `newsletter check` found 3 errors in the issue")
     assert "Connecting" not in refused.stdout and not (folder / "outbox").exists()
+
+
+def test_init_writes_the_organisations_identity_it_is_given(tmp_path: Path) -> None:
+    made = newsletter("init", "digest", "--name", "Parish news", "--from", "Parish office <news@parish.example>",
+                      "--organisation", "St Mary's Parish", "--address", "1 Church Lane, Oxbridge OX1 1AA",
+                      "--website", "https://stmarys.example", "--accent", "#6b2c91", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "postal address" not in made.stdout  # nothing left to fill in
+    config = load_config(tmp_path / "digest" / "newsletter.yaml")
+    assert config.organisation is not None
+    assert (config.organisation.name, config.organisation.address, config.organisation.contact) == (
+        "St Mary's Parish", "1 Church Lane, Oxbridge OX1 1AA", "https://stmarys.example")
+    assert config.colors.accent == "#6b2c91"
+    built = newsletter("build", last_month(), cwd=tmp_path / "digest")
+    html = next((tmp_path / "digest" / "issues").glob("*/email.html")).read_text()
+    assert built.returncode == 0, built.stderr
+    assert "1 Church Lane, Oxbridge OX1 1AA" in html and "St Mary" in html
+
+
+def test_init_without_an_identity_writes_it_commented_and_says_what_is_left(tmp_path: Path) -> None:
+    made = newsletter("init", "digest", "--name", "Parish news", "--from", "Parish office <news@parish.example>",
+                      cwd=tmp_path)
+    assert "your postal address under organisation: in newsletter.yaml" in made.stdout
+    text = (tmp_path / "digest" / "newsletter.yaml").read_text()
+    assert "# organisation:" in text and "#   address:" in text and "#   name: Parish news" in text
+    assert load_config(tmp_path / "digest" / "newsletter.yaml").organisation is None
+
+
+def test_init_refuses_a_bad_website_or_colour(tmp_path: Path) -> None:
+    bad = newsletter("init", "a", "--website", "http://parish.example", "--accent", "purple", cwd=tmp_path)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: --website: not an https address")
+    assert not (tmp_path / "a").exists()

@@ -83,14 +83,14 @@ def send(config: Config, build: BuildResult, csv: Path, **options: Any) -> SendR
 
 def states(config: Config, slug: str = "2023-07") -> dict[str, str]:
     with sqlite3.connect(config.state_file) as db:
-        run_id = db.execute("SELECT id FROM runs WHERE slug = ?", (slug,)).fetchone()[0]
+        run_id = db.execute("SELECT id FROM runs WHERE slug = ? AND kind = 'real'", (slug,)).fetchone()[0]
         return dict(db.execute("SELECT email, state FROM recipients WHERE run_id = ?", (run_id,)).fetchall())
 
 
-def rows(config: Config, slug: str = "2023-07") -> dict[str, journal.RecipientRow]:
+def rows(config: Config, slug: str = "2023-07", kind: journal.RunKind = journal.RunKind.REAL) -> dict[str, journal.RecipientRow]:
     db = journal.connect(config.state_file)
     try:
-        run = journal.get_run(db, slug)
+        run = journal.get_run(db, slug, kind)
         assert run is not None
         return {r.key: r for r in journal.run_recipients(db, run.id)}
     finally:

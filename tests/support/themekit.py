@@ -89,7 +89,7 @@ class Received:
     @property
     def toc(self) -> list[str]:
         block = self.text.split("IN THIS ISSUE\n", 1)[1].split("\n\n", 1)[0]
-        return [line[2:].rsplit(" (", 1)[0] for line in block.splitlines()]
+        return [line[2:].rsplit(": ", 1)[0] for line in block.splitlines()]  # "- Neglect: 2 items"
 
 
 def outbox(config: Config) -> dict[str, list[Received]]:

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 
 from newsletter.config.loader import Config
 from newsletter.config.palette import contrast_ratio
-from newsletter.issue.checks.content import check_items, check_preheader, check_subject
+from newsletter.issue.checks.content import check_identity, check_items, check_preheader, check_subject
 from newsletter.issue.checks.document import message_subject, parse_html, url_locations
 from newsletter.issue.checks.findings import Finding, Severity, count, ordered
 from newsletter.issue.checks.html import (
@@ -38,21 +38,20 @@ from newsletter.issue.checks.html import (
 )
 from newsletter.issue.checks.links import check_links, check_parity, check_unsubscribe, check_unsubscribe_route
 from newsletter.issue.checks.message import (
-    CLIP_BYTES,
-    NEAR_CLIP_BYTES,
+    check_excerpt,
     check_headers,
     check_line_lengths,
     check_size,
 )
 from newsletter.issue.render import RenderedIssue
+from newsletter.issue.wire import quoted_printable
 
 __all__ = [
-    "CLIP_BYTES",
-    "NEAR_CLIP_BYTES",
     "Finding",
     "Severity",
     "check_contrast",
     "check_headers",
+    "check_identity",
     "check_images",
     "check_issue",
     "check_items",
@@ -82,8 +81,11 @@ def check_issue(rendered: RenderedIssue, files: Mapping[str, bytes], config: Con
     message = files["sample.eml"]
     doc = parse_html(html)
     locate = url_locations(rendered.issue)
+    sent = len(quoted_printable(html).encode("ascii"))  # the HTML part as compose encodes it
+    web_url = f"{(config.archive_url or '').rstrip('/')}/{rendered.issue.range.slug}/"
     return ordered([
-        *check_size(len(html_bytes)),
+        *check_size(sent),
+        *check_excerpt(rendered.excerpt_of, web_url),
         *check_line_lengths({name: files[name] for name in ("email.html", "email.txt", "sample.eml")}),
         *check_lang(doc),
         *check_tables(doc),
@@ -98,4 +100,5 @@ def check_issue(rendered: RenderedIssue, files: Mapping[str, bytes], config: Con
         *check_unsubscribe_route(doc, text, message, config),
         *check_headers(message),
         *check_contrast(config.colors, where=config.path.name),
+        *check_identity(config),
     ])

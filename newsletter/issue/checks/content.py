@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from newsletter.config.loader import Config
+from newsletter.deliver.net import is_loopback
 from newsletter.issue.checks.document import line_of
 from newsletter.issue.checks.findings import Finding, error, warning
 from newsletter.issue.selection import Issue
 
-__all__ = ["PREHEADER_MIN", "SUBJECT_MAX", "check_items", "check_preheader", "check_subject"]
+__all__ = ["PREHEADER_MIN", "SUBJECT_MAX", "check_identity", "check_items", "check_preheader", "check_subject"]
 
 SUBJECT_MAX = 70
 PREHEADER_MIN = 40
@@ -33,6 +35,20 @@ def check_items(issue: Issue | None) -> list[Finding]:
                 findings.append(error("item-link", item.where_of("links"), f"{item.title!r} has no link",
                                       "add a `links:` entry so readers can follow it up"))
     return findings
+
+
+def check_identity(config: Config) -> list[Finding]:
+    """Mail through a relay to real subscribers must say who sent it and where they are:
+    a postal address in the footer (CAN-SPAM, PECR guidance, Gmail and Yahoo's sender
+    rules). A rehearsal into the outbox or a relay on this machine is not held to it."""
+    smtp = config.smtp
+    if smtp is None or is_loopback(smtp.host):
+        return []
+    if config.organisation is not None and config.organisation.address:
+        return []
+    return [warning("postal-address", f"{config.path.name}: organisation.address",
+                    f"mail sent through {smtp.host} carries no postal address in its footer",
+                    "add organisation: {name: ..., address: \"street, town, postcode\"} to the config")]
 
 
 def check_subject(subject: str) -> list[Finding]:

@@ -26,9 +26,6 @@ __all__ = ["check_links", "check_parity", "check_unsubscribe", "check_unsubscrib
 _TEXT_URL = re.compile(r"https?://[^\s<>\"]+")
 
 
-CONTINUE_READING = "Continue reading"
-
-
 def check_links(doc: Any, locate: Callable[..., str] = lambda u, w, field="url": w) -> list[Finding]:
     """Every <a href>: well-formed, https, anchors that exist, one text per URL."""
     findings = []
@@ -47,8 +44,6 @@ def check_links(doc: Any, locate: Callable[..., str] = lambda u, w, field="url":
             continue
         if href.startswith(("http://", "https://")):
             text = text_of(a)
-            if text.casefold() == CONTINUE_READING.casefold():
-                continue  # the shortened summary's own link: it goes on to the item's first link by design
             texts.setdefault(href, {}).setdefault(text.casefold(), text)
     for href, seen in texts.items():
         if len(seen) > 1:

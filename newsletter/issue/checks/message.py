@@ -1,8 +1,9 @@
 """Rules over the message as mail servers and providers handle it: size, lines, headers.
 
-Gmail clips an HTML part past 102 KB (hiding the end of the issue and the unsubscribe
-link), servers break lines past RFC 5322's 998 octets at random places, and Gmail and
-Yahoo distrust bulk mail without the standard headers and one-click unsubscribe.
+Gmail clips an HTML part past 102 KB as sent (hiding the end of the issue and the
+unsubscribe link; a build in `clip: excerpt` mode sends a short excerpt instead),
+servers break lines past RFC 5322's 998 octets at random places, and Gmail and Yahoo
+distrust bulk mail without the standard headers and one-click unsubscribe.
 """
 
 from __future__ import annotations
@@ -11,25 +12,34 @@ import re
 from collections.abc import Mapping
 
 from newsletter.issue.checks.document import message_headers
-from newsletter.issue.checks.findings import Finding, error, warning
+from newsletter.issue.checks.findings import Finding, error, note, warning
 from newsletter.issue.compose import MAX_LINE_OCTETS
+from newsletter.issue.wire import CLIP_BYTES, NEAR_CLIP_BYTES
 
-__all__ = ["CLIP_BYTES", "NEAR_CLIP_BYTES", "check_headers", "check_line_lengths", "check_size"]
-
-CLIP_BYTES = 102 * 1024  # Gmail hides everything past this under "[Message clipped]"
-NEAR_CLIP_BYTES = 90 * 1024
+__all__ = ["check_excerpt", "check_headers", "check_line_lengths", "check_size"]
 
 
-def check_size(html_bytes: int) -> list[Finding]:
-    kb = html_bytes / 1024
-    if html_bytes > CLIP_BYTES:
-        return [error("html-size", "email.html", f"the HTML is {kb:.0f} KB; Gmail clips messages over 102 KB, "
-                      "hiding the end of the issue and the unsubscribe link",
-                      "cut items, shorten summaries or split the issue")]
-    if html_bytes > NEAR_CLIP_BYTES:
-        return [warning("html-size", "email.html", f"the HTML is {kb:.0f} KB, close to Gmail's 102 KB clip",
-                        "leave room: a few more items will get the issue clipped")]
+
+def check_size(sent: int) -> list[Finding]:
+    """`sent`: the octets of the HTML part as sent (CRLF, quoted-printable; see `issue/wire.py`)."""
+    kb = sent / 1024
+    if sent > CLIP_BYTES:
+        return [error("html-size", "email.html", f"the HTML part is {kb:.0f} KB as sent; Gmail clips messages "
+                      "over 102 KB, hiding the end of the issue and the unsubscribe link",
+                      "set `archive_url` (the short excerpt is then sent instead), cut items or shorten summaries")]
+    if sent > NEAR_CLIP_BYTES:
+        return [warning("html-size", "email.html", f"the HTML part is {kb:.0f} KB as sent, close to Gmail's "
+                        "102 KB clip", "leave room: a few more items will get the issue clipped")]
     return []
+
+
+def check_excerpt(excerpt_of: int, web_url: str) -> list[Finding]:
+    """Say that the short excerpt was built instead of the full email, and why."""
+    if not excerpt_of:
+        return []
+    return [note("clip-excerpt", "email.html", f"the full email would be {excerpt_of / 1024:.0f} KB as sent, "
+                 "over Gmail's 102 KB clip: this is the excerpt (each item's title and first line, linking "
+                 f"to the full issue at {web_url})", "nothing to fix; `clip: refuse` fails the build instead")]
 
 
 def check_line_lengths(files: Mapping[str, bytes]) -> list[Finding]:

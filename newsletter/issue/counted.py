@@ -1,8 +1,8 @@
 """Counted links (`tracking: {clicks: true}`): an item's URL as the subscriber site's `/r/` link.
 
-With tracking on, `render` writes each item's links (its button, links, "See also" and
-"Continue reading") as `<site>/r/<issue>/<link>`, where `<link>` carries the URL and a
-short MAC (`tokens.make_click_link`). The link is the same for every reader of that
+With tracking on, `render` writes each item's links (its button, links and "See also")
+as `<site>/r/<issue>/<link>`, where `<link>` carries the URL and a short MAC
+(`tokens.make_click_link`). The link is the same for every reader of that
 version: no subscriber id, no token, no pixel. The site redirects to the signed URL and
 adds one to that link's count. One hidden canary link per message is there for machines
 only (a link scanner that follows it has the rest of its burst discarded).

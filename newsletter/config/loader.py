@@ -75,6 +75,7 @@ class Config:
     old_secrets_until: dt.date | None = None  # old secrets verify until this day (inclusive)
     soft_bounce_limit: int = BOUNCES.default("soft_limit")
     bounce_mailbox: Path | None = None  # `bounces.mailbox`: the Maildir bounces arrive in
+    bounce_imap: str | None = None  # `bounces.mailbox` given as imaps://user@host/FOLDER
     verp: bool = False  # `bounces.verp`: a VERP return path per message (default: on with a mailbox)
     bounce_return_path: str | None = None  # `bounces.return_path`; None = the `from` address
     sample_recipient: tuple[str, str] = (SAMPLE_RECIPIENT.default("name"), SAMPLE_RECIPIENT.default("email"))
@@ -187,7 +188,7 @@ def load_config(path: Path) -> Config:
     list_id = _list_id(r, data) or _default_list_id(name, sender)
     old_until = _date(r, tokens, "old_secrets_until")
     soft_limit = r.value(bounces, BOUNCES["soft_limit"])
-    bounce_mailbox, verp, return_path = _read_bounces(r, bounces)
+    bounce_mailbox, bounce_imap, verp, return_path = _read_bounces(r, bounces)
     sources = read_sources(r, data, themes)
     theme_rules = read_rules(r, data, "theme_rules", themes)
     texts = r.values(data, TOP, "preheader", "language", "intro", "footer", "quiet_month")
@@ -230,6 +231,7 @@ def load_config(path: Path) -> Config:
         old_secrets_until=old_until,
         soft_bounce_limit=soft_limit,
         bounce_mailbox=bounce_mailbox,
+        bounce_imap=bounce_imap,
         verp=verp,
         bounce_return_path=return_path,
         sample_recipient=sample_recipient,
@@ -243,12 +245,14 @@ def load_config(path: Path) -> Config:
     )
 
 
-def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, bool, str | None]:
-    """`bounces:` mailbox, verp and return_path. VERP is on by default once a mailbox is
-    configured: that is when someone reads the bounces, and VERP is what lets them be trusted."""
+def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, str | None, bool, str | None]:
+    """`bounces:` mailbox (a folder, or an imaps:// URL), verp and return_path. VERP is on by
+    default once a mailbox is configured: that is when someone reads the bounces, and VERP
+    is what lets them be trusted."""
     folder = r.text(bounces, "mailbox")
-    mailbox = (r.path.parent / Path(folder).expanduser()).resolve() if folder else None  # ~/Maildir/... works
-    verp = bounces.get("verp", mailbox is not None)
+    imap = folder if folder and folder.lower().startswith(("imap://", "imaps://")) else None
+    mailbox = (r.path.parent / Path(folder).expanduser()).resolve() if folder and not imap else None
+    verp = bounces.get("verp", folder is not None)
     if not isinstance(verp, bool):
         r.error(bounces, "verp", f"must be true or false, not {verp!r}")
         verp = False
@@ -259,7 +263,7 @@ def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, bool,
             r.error(bounces, "return_path", f"not a plain address: {return_path!r}",
                     "e.g. return_path: bounces@example.org (no name, no '+': VERP adds its own)")
             return_path = None
-    return mailbox, verp, return_path
+    return mailbox, imap, verp, return_path
 
 
 def _site_paths(unsubscribe_url: str, preferences_url: str | None) -> dict[str, str]:

@@ -223,7 +223,8 @@ TOKENS = Section("tokens", (
 
 BOUNCES = Section("bounces", (
     Key("soft_limit", "int", 3, "soft-bounced runs in a row before an address is suppressed"),
-    Key("mailbox", "text", None, "the Maildir (or mbox) bounces arrive in; `bounces import` reads it (~/ works)",
+    Key("mailbox", "text", None, "the Maildir (or mbox) bounces arrive in, or an IMAP folder "
+        "(`imaps://user@host/INBOX`, password in $NEWSLETTER_IMAP_PASSWORD); `bounces import` reads it (~/ works)",
         "~/Maildir/bounces", type="folder"),
     Key("verp", "flag", None, "a signed return path per message, so only genuine bounces name a recipient",
         "true", shown="true once `mailbox` is set", more="(`local+b<run>-<token>@domain`)"),

@@ -225,7 +225,9 @@ def greeting(name: str, first_name: str = "") -> str:
 
 def _values(config: Config, recipient: Recipient, token: str, message_id: str, date: str) -> dict[str, str]:
     unsub = unsubscribe_url(config, token)
-    mailto = f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe"
+    # the token rides in the subject, so `bounces import` knows whom a mailto request is
+    # about even when it comes from another address (a forwarding mailbox)
+    mailto = f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe%20{token}"
     text = {"greeting": greeting(recipient.name, recipient.first_name), "unsubscribe_url": unsub,
             "preferences_url": preferences_url(config, token)}
     values = {

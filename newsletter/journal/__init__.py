@@ -17,10 +17,12 @@ from newsletter.journal.bouncelog import (
     Bounce,
     bounce_counts,
     consecutive_soft_bounces,
+    delivered_since,
     recipient_for_message_id,
     record_bounce,
     run_addresses,
     run_slug,
+    was_mailed,
 )
 from newsletter.journal.caches import (
     CachedLink,
@@ -158,6 +160,7 @@ __all__ = [
     "collected_keys",
     "connect",
     "consecutive_soft_bounces",
+    "delivered_since",
     "finish_run",
     "get_feed_cache",
     "get_link_checks",
@@ -196,4 +199,5 @@ __all__ = [
     "transaction",
     "unsuppress",
     "unsuppress_if",
+    "was_mailed",
 ]

@@ -17,10 +17,12 @@ __all__ = [
     "Bounce",
     "bounce_counts",
     "consecutive_soft_bounces",
+    "delivered_since",
     "recipient_for_message_id",
     "record_bounce",
     "run_addresses",
     "run_slug",
+    "was_mailed",
 ]
 
 
@@ -90,6 +92,24 @@ def consecutive_soft_bounces(db: sqlite3.Connection, email: str) -> int:
         (email, clean or 0),
     ).fetchone()
     return int(row[0])
+
+
+def delivered_since(db: sqlite3.Connection, email: str, run_id: int, *, before: str) -> bool:
+    """Whether a run newer than `run_id` delivered to the address before `before` (ISO UTC)
+    and no bounce came back for it: then a bounce about `run_id` is a replay or old news."""
+    row = db.execute(
+        "SELECT 1 FROM recipients r WHERE r.email = ? AND r.state = 'sent' AND r.run_id > ? AND r.updated <= ? "
+        "AND NOT EXISTS (SELECT 1 FROM bounces b WHERE b.email = r.email AND b.run_id = r.run_id) LIMIT 1",
+        (address_key(email), run_id, before),
+    ).fetchone()
+    return row is not None
+
+
+def was_mailed(db: sqlite3.Connection, email: str) -> bool:
+    """Whether any run ever delivered to the address (a mailto request from it is a subscriber's)."""
+    row = db.execute("SELECT 1 FROM recipients WHERE email = ? AND state = 'sent' LIMIT 1",
+                     (address_key(email),)).fetchone()
+    return row is not None
 
 
 def bounce_counts(db: sqlite3.Connection, run_id: int | None = None) -> dict[str, int]:

@@ -72,4 +72,5 @@ class SuppressionReason(StrEnum):
     UNSUBSCRIBED = "unsubscribed"  # a link, one-click, the mailto, or `suppress add` (the default)
     HARD_BOUNCE = "hard-bounce"  # a 5xx at send time or a hard bounce in the return mailbox
     SOFT_BOUNCES = "soft-bounces"  # too many soft bounces in a row
+    COMPLAINT = "complaint"  # a spam complaint (feedback loop) about a message we sent
     ERASED = "erased"  # `person forget`: the row's key is the address's keyed hash, not the address

@@ -97,7 +97,7 @@ def test_samples_suppress_exactly_the_hard_bounced_recipients(config: Config, db
     assert result.messages == 8
     assert [m.email for m in result.soft] == ["erin@example.com"]  # mailbox full: counted, not suppressed
     assert result.delays == 1  # "Delayed Mail (still being retried)" for frank
-    assert result.not_bounces == 1  # grace's out-of-office reply
+    assert result.auto_replies == 1 and result.not_bounces == 0  # grace's out-of-office reply
     assert result.unmatched == [(result.unmatched[0][0], "stranger@example.com")]
     rows = db.execute("SELECT email, run_id, kind, status FROM bounces ORDER BY email").fetchall()
     assert [tuple(r) for r in rows] == [
@@ -221,7 +221,7 @@ def test_bounces_import_command_reports_what_it_did(config: Config, db: sqlite3.
     assert any(line.startswith("    erin@example.com  4.2.2  1 in a row") for line in lines)
     assert "  suppressed now: 4 (4 hard, 0 after repeated soft bounces)" in lines
     assert "  delay warnings (not bounces yet): 1" in lines
-    assert "  not bounces (auto-replies and other mail): 1" in lines
+    assert "  auto-replies (change nothing): 1" in lines
     assert any(line.startswith("    stranger@example.com  (") for line in lines)
     again = CliRunner().invoke(main, ["bounces", "import", str(box), "--config", str(config.path)])
     assert "  already imported: 5" in again.output.splitlines()
@@ -241,5 +241,5 @@ def test_an_mbox_file_works_too(config: Config, db: sqlite3.Connection, tmp_path
         box.add(raw)
     box.flush()
     result = import_bounces(db, tmp_path / "bounces.mbox", config)
-    assert (result.messages, result.not_bounces) == (2, 1)
+    assert (result.messages, result.auto_replies) == (2, 1)
     assert suppressed(db) == {"bob@example.net": ("hard-bounce", "bounce:5.1.1")}

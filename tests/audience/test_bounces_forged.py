@@ -8,6 +8,7 @@ reported as "ignored: not a bounce of a message we sent".
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import mailbox
 import sqlite3
@@ -20,7 +21,7 @@ from support.sendkit import make_project, send, smtp_block, write_csv
 from support.smtpserver import FaultyHandler, SmtpServer
 
 from newsletter import journal
-from newsletter.audience.bounces import IGNORED, NOT_A_BOUNCE, import_bounces
+from newsletter.audience.bounces import IGNORED, NOT_A_BOUNCE, VERP_ONLY, import_bounces
 from newsletter.audience.verp import read_verp
 from newsletter.cli import main
 from newsletter.config.loader import Config, load_config
@@ -98,6 +99,7 @@ def plain(sender: str, body: str, to: str = "digest@example.org", return_path: s
 
 
 def import_box(config: Config, tmp_path: Path, messages: list[bytes]) -> tuple[dict[str, str], list[str]]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     """Import a Maildir of `messages`: (suppressed address -> reason, each message's verdict)."""
     box = mailbox.Maildir(tmp_path / "Bounces", create=True)
     for raw in messages:
@@ -130,10 +132,17 @@ def test_genuine_dsns_by_return_path_and_by_message_id_suppress(
                    "    550 5.1.1 <carol@example.com>: User unknown\n\n"
                    "------ This is a copy of the message, including all the headers. ------\n\n"
                    f"From: digest@example.org\nMessage-ID: {ids['carol@example.com']}\n", failed="carol@example.com")
-    suppressed, verdicts = import_box(state_copy, tmp_path, [by_return_path, by_message_id, quoted])
+    # with VERP on (the default with a mailbox), only the return path counts (issue 27, point 6):
+    # anyone who saw a Message-ID could otherwise mail the plain address a convincing DSN
+    suppressed, verdicts = import_box(state_copy, tmp_path / "on", [by_return_path, by_message_id, quoted])
+    assert suppressed == {"alice@example.com": "hard-bounce"}
+    assert verdicts == ["matched", VERP_ONLY, VERP_ONLY]
+    # with VERP off, the Message-ID of the message returned is what ties a bounce to us
+    suppressed, verdicts = import_box(dataclasses.replace(state_copy, verp=False), tmp_path / "off",
+                                      [by_message_id, quoted])
     assert suppressed == {"alice@example.com": "hard-bounce", "bob@example.com": "hard-bounce",
                           "carol@example.com": "hard-bounce"}
-    assert verdicts == ["matched"] * 3
+    assert verdicts == ["matched"] * 2
 
 
 def test_forged_bounces_suppress_nobody(state_copy: Config, sent: tuple[Config, dict[str, str], dict[str, str]],
@@ -194,7 +203,7 @@ def test_scan_shows_matches_and_changes_nothing(state_copy: Config, sent: tuple[
     assert text.exit_code == 0, text.output
     assert "  dave@example.com  hard  5.1.1  550 5.1.1 <dave@example.com>: User unknown" in text.output
     assert "  matched: run 1 (2023-07), dave@example.com, hard 5.1.1" in text.output
-    assert f"  {IGNORED} (plain text, not from a mail system)" in text.output
+    assert f"  {VERP_ONLY}" in text.output
     out = runner.invoke(main, ["bounces", "scan", "--json", str(tmp_path / "Bounces"), "--config", str(state_copy.path)])
     objects = sorted(json.loads(out.output), key=lambda o: bool(o["matched"]))
     assert [o["matched"] for o in objects] == [[], [{"run": 1, "issue": "2023-07", "recipient": "dave@example.com",

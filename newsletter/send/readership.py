@@ -119,7 +119,7 @@ def _numbers(db: sqlite3.Connection, run: journal.Run, previous: journal.Run | N
         deferred=counts["deferred"],
         failed=counts["failed"],
         bounced=bounces["hard"] + bounces["soft"],
-        complained=left.get("complaint", 0),
+        complained=left.get(journal.SuppressionReason.COMPLAINT, 0),
         unsubscribed=left.get(journal.SuppressionReason.UNSUBSCRIBED, 0),
         signups=journal.confirmed_signups_between(db, previous.created if previous else None, run.created),
         clicks=sum(journal.click_counts(db, run.slug).values()),

@@ -19,10 +19,22 @@ import re
 
 from newsletter.files import FORMULA_STARTS
 
-__all__ = ["AddressChecker", "address_key", "check_address", "checked_key"]
+__all__ = ["AddressChecker", "address_key", "check_address", "checked_key", "example_domain_in"]
 
 # A plain dot-atom local part: what email-validator accepts without further thought.
 _SIMPLE_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
+
+
+# Names reserved for documentation and tests (RFC 2606, RFC 6761): nobody reads mail there.
+_EXAMPLE = re.compile(r"(?:^|[^\w.-])((?:[\w-]+\.)*(?:example\.(?:com|net|org)|[\w-]+\.(?:example|test|invalid)))"
+                      r"(?![\w-]|\.[\w-])", re.I)
+
+
+def example_domain_in(text: str) -> str | None:
+    """The first reserved example domain in an address, a URL or a line of text
+    (`example.org`, `news.example.com`, `site.test`), or None: placeholders, not a sender."""
+    match = _EXAMPLE.search(text)
+    return match.group(1).lower() if match else None
 
 
 def address_key(email: str) -> str:

@@ -23,6 +23,7 @@ __all__ = ["ALIASES", "COMMANDS", "DESCRIPTIONS", "GROUPS", "help_sections", "ma
 
 # command name -> "module:attribute"; the module is imported when the command is used.
 COMMANDS = {
+    "approve": "newsletter.cli.approve:approve",
     "archive": "newsletter.cli.archive:archive",
     "bounces": "newsletter.cli.bounces:bounces",
     "build": "newsletter.cli.build:build",
@@ -35,7 +36,9 @@ COMMANDS = {
     "new": "newsletter.cli.new:new",
     "person": "newsletter.cli.person:person",
     "preview": "newsletter.cli.preview:preview",
+    "remind": "newsletter.cli.remind:remind",
     "report": "newsletter.cli.report:report",
+    "schedule": "newsletter.cli.schedule:schedule",
     "send": "newsletter.cli.send:send",
     "serve": "newsletter.cli.unsubscribe:serve",
     "status": "newsletter.cli.status:status",
@@ -51,8 +54,8 @@ COMMANDS = {
 GROUPS = {
     "Start": ["init", "new", "collect"],
     "Make": ["build", "check", "preview"],
-    "Send": ["send", "status", "report", "doctor"],
-    "Audience": ["serve", "unsubscribe-server", "subscribe-form", "suppress", "bounces", "subscribers", "person"],
+    "Send": ["approve", "send", "schedule", "remind", "status", "report", "doctor"],
+    "Audience": ["serve", "subscribe-form", "suppress", "bounces", "subscribers", "person"],
     "Publish": ["archive"],
     "Keys": ["dkim"],
 }
@@ -67,12 +70,14 @@ DESCRIPTIONS = {
     "build": "Build a month's issue into issues/<month>/.",
     "check": "Check an issue for problems before sending it.",
     "preview": "Show an issue in the browser, rebuilt as you edit.",
+    "approve": "Approve an issue exactly as built, for a scheduled send.",
     "send": "Send an issue to the subscribers; run again to resume.",
+    "schedule": "Send an approved issue at a set time (timer or cron).",
+    "remind": "Mail reviewers a test copy and the approval link.",
     "status": "Show how a send run went, recipient by recipient.",
     "report": "Report on an issue: reach, opt-outs, sign-ups, clicks.",
     "doctor": "Check the setup: config, SMTP, DNS, keys.",
     "serve": "Run the subscriber site: unsubscribe and topics pages.",
-    "unsubscribe-server": "Run the subscriber site: unsubscribe and topics pages.",
     "subscribe-form": "Write the HTML sign-up form for your website.",
     "suppress": "Manage the addresses that are never mailed.",
     "bounces": "Read delivery failures and suppress dead addresses.",
@@ -95,7 +100,10 @@ def help_sections(registered: list[str]) -> list[tuple[str, list[str]]]:
 
 class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *COMMANDS])
+        """Every command once: an old name (`unsubscribe-server`) still runs, but is not listed
+        beside its new one (in `--help` and in the generated command reference)."""
+        names = {*super().list_commands(ctx), *COMMANDS}
+        return sorted(n for n in names if ALIASES.get(n) not in names)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Commands in sections, each with its one-line description (no module imported)."""

@@ -121,7 +121,8 @@ def collect_command(args: tuple[str, ...], since: str | None, until: str | None,
 
     sources, month = _split(args)
     config = load(config_path)
-    report = collect(config, sources, date_range(month, since, until), dry_run=dry_run, timeout=timeout)
+    report = collect(config, sources, date_range(month, since, until), dry_run=dry_run, timeout=timeout,
+                     progress=lambda line: click.echo(line, err=True))
     _print_report(report, Console(highlight=False, soft_wrap=True), config.root)
     if report.all_failed:
         raise click.exceptions.Exit(1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from newsletter.audience.resolved import Audience
     from newsletter.config.loader import Config
+    from newsletter.daterange import DateRange
     from newsletter.issue.checks.findings import Finding
     from newsletter.send.plan import SendPlan
     from newsletter.send.report import DryRunReport, SendReport
@@ -54,10 +55,12 @@ EXIT_INTERRUPTED = 130
 @click.option("--force", is_flag=True, help="Send even if `newsletter check` finds errors.")
 @click.option("--json", "as_json", is_flag=True,
               help="With --dry-run: the plan as one JSON object, for scripts (docs: JSON output).")
+@click.option("--at", "at", metavar='"YYYY-MM-DD HH:MM"',
+              help="Wait until then (the config's timezone), rebuild, and send only the approved build.")
 def send(month: str | None, since: str | None, until: str | None, config_path: Path,
          subscribers_path: Path | None, yes: bool, dry_run: bool, test_addresses: tuple[str, ...],
          smtp_host: str | None, smtp_port: int | None, concurrency: int | None, strict: bool,
-         retry_failed: bool, force: bool, as_json: bool) -> None:
+         retry_failed: bool, force: bool, as_json: bool, at: str | None) -> None:
     """Send the issue for MONTH to every subscriber, exactly once; run it again to resume.
 
     Without an `smtp:` block (or --smtp-host) the mail goes through an embedded SMTP server
@@ -69,6 +72,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
       newsletter send 2023-07 --dry-run            # compose and check only
       newsletter send 2023-07 --test me@example.org
       newsletter send 2023-07 --yes --smtp-host 127.0.0.1 --smtp-port 2525
+      newsletter send 2023-07 --at "2023-08-01 09:00"   # as approved, at 9:00
     """
     from rich.console import Console
 
@@ -84,6 +88,11 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     config = load(config_path)
     rng = issue_range(config, month, since, until)
     say_if_secret_made(config)
+    if at is not None:
+        if test_addresses or dry_run or force:
+            raise click.UsageError("--at sends the approved build: it does not go with --test, --dry-run or --force")
+        _send_at(config, rng, subscribers_path or config.subscribers_file, at, strict=strict, smtp_host=smtp_host,
+                 smtp_port=smtp_port, concurrency=concurrency, retry_failed=retry_failed)
     audience, unreadable = _audience(config, subscribers_path or config.subscribers_file, strict=strict)
     result = build_checked(config, rng, audience)  # every version this audience receives, checked
     if test_addresses:
@@ -92,7 +101,7 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
         _print_test(report)
         sys.exit(0 if report.all_sent else EXIT_INCOMPLETE)
     leaves = leaves_machine(config, host=smtp_host)
-    _warn_check_errors(check_gate(result, force=force, dry_run=dry_run, leaves_machine=leaves),
+    _warn_check_errors(check_gate(result, force=force, dry_run=dry_run, leaves_machine=leaves, config=config),
                        force=force, leaves_machine=leaves)
     if audience is None:
         raise unreadable or SendError("no subscriber list", hint="pass --subscribers FILE")
@@ -105,6 +114,10 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
         click.echo(dry_run_json(plan, checked, rows_file))
         sys.exit(1 if checked.over_limit else 0)
     _print_plan(out, plan, rows_file)
+    if config.approval.required and not dry_run:
+        from newsletter.cli.scheduled import require_approval
+
+        require_approval(plan)
     if dry_run:
         checked = compose_all(plan)
         _print_dry_run(out, checked)
@@ -115,6 +128,23 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     if not _confirm(plan, yes):
         out.print("Not sent.")
         return
+    report = send_with_progress(plan)
+    _print_report(out, plan, report)
+    sys.exit(_exit_code(report))
+
+
+def _send_at(config: Config, rng: DateRange, subscribers: Path, at: str, **options: Any) -> None:
+    """The scheduled send: wait, rebuild, verify against the approval, send; exits."""
+    from rich.console import Console
+
+    from newsletter.cli.scheduled import wait_and_verify
+
+    plan = wait_and_verify(config, rng, subscribers, at, **options)
+    out = Console(highlight=False, soft_wrap=True)
+    _print_plan(out, plan)
+    if plan.to_send == 0:
+        out.print("Nothing to send: every recipient has been handled (a schedule never sends twice).")
+        sys.exit(0)
     report = send_with_progress(plan)
     _print_report(out, plan, report)
     sys.exit(_exit_code(report))

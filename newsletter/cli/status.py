@@ -61,6 +61,17 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
         slug = date_range(month, since, until).slug
         real, rehearsal = journal.get_run(db, slug), journal.get_run(db, slug, journal.RunKind.REHEARSAL)
         run = real or rehearsal
+        approval = journal.latest_approval(db, slug)
+        if approval is not None:
+            from newsletter.cli.approve import approval_lines
+
+            for line in approval_lines(config, approval):
+                out.print(line)
+        else:
+            out.print(f"Not approved ({slug}): `newsletter approve {slug}` or Approve in the preview")
+        if run is None and approval is not None:
+            out.print(f"No send run for {slug} yet.")
+            return
         if run is None:
             raise SendError(f"no send run for {slug}", path=config.state_file,
                             hint="`newsletter status` without a month lists the runs")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,17 +149,22 @@ def _open_state(config: Config, dry_run: bool) -> sqlite3.Connection | None:
     return journal.connect(config.state_file)
 
 
-def _download_all(sources: list[Source], db: sqlite3.Connection | None,
-                  timeout: float) -> dict[str, Download | NewsletterError]:
+def _download_all(sources: list[Source], db: sqlite3.Connection | None, timeout: float,
+                  progress: Callable[[str], None]) -> dict[str, Download | NewsletterError]:
     """Every web source at once (a slow site delays only itself), each within `timeout`."""
     web = [s.location for s in sources if s.path is None]
     cached = {url: journal.get_feed_cache(db, url) if db is not None else None for url in web}
+    done = iter(range(1, len(web) + 1))
 
     def one(url: str) -> Download | NewsletterError:
         try:
-            return fetch_feed(url, timeout=timeout, cached=cached[url])
+            got: Download | NewsletterError = fetch_feed(url, timeout=timeout, cached=cached[url])
         except NewsletterError as exc:
-            return exc
+            got = exc
+        what = (f"failed ({got.message})" if isinstance(got, NewsletterError) else
+                "not changed since last time" if got.not_modified else f"{len(got.body) / 1024:.0f} KB")
+        progress(f"[{next(done)}/{len(web)}] {url}: {what}")
+        return got
 
     if not web:
         return {}
@@ -257,8 +262,10 @@ def _collect_one(run: _Run, source: Source, download: Download | NewsletterError
 
 
 def collect(config: Config, given: Sequence[str], date_range: DateRange, *, dry_run: bool = False,
-            timeout: float) -> CollectReport:
-    """Collect every source into items/; see the module docstring for the rules."""
+            timeout: float, progress: Callable[[str], None] | None = None) -> CollectReport:
+    """Collect every source into items/; see the module docstring for the rules.
+    `progress` hears one line per web source as its download ends, so a slow feed is
+    visibly the one being waited for."""
     sources = resolve_sources(config, given)
     if not sources:
         raise CollectError("no sources to collect", path=config.path,
@@ -267,7 +274,7 @@ def collect(config: Config, given: Sequence[str], date_range: DateRange, *, dry_
     try:
         known = known_keys(config.items_dir) | (journal.collected_keys(db) if db is not None else set())
         run = _Run(config, date_range, dry_run, db, known)
-        downloads = _download_all(sources, db, timeout)
+        downloads = _download_all(sources, db, timeout, progress or (lambda line: None))
         reports = [_collect_one(run, s, downloads.get(s.location)) for s in sources]
     finally:
         if db is not None:

@@ -18,6 +18,7 @@ from email.utils import parseaddr, quote
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from newsletter.config.approval import ApprovalConfig, read_approval, read_timezone
 from newsletter.config.brand import Logo, Organisation, read_logo, read_organisation
 from newsletter.config.reader import ConfigReader
 from newsletter.config.schema import BOUNCES, SAMPLE_RECIPIENT, TOKENS, TOP, TRACKING, UNSUBSCRIBE
@@ -92,6 +93,8 @@ class Config:
         """What a build does with an email Gmail would clip: the short `excerpt` (linking to
         the full issue online, so only once there is an `archive_url`), or `refuse`."""
         return self.clip or ("excerpt" if self.archive_url else "refuse")
+    approval: ApprovalConfig = field(default_factory=ApprovalConfig)  # approve, then schedule (issue 30)
+    timezone: str | None = None  # IANA zone for --at times; None = the machine's
 
     @property
     def subscribers_file(self) -> Path:
@@ -203,6 +206,8 @@ def load_config(path: Path) -> Config:
     tracking = r.section(data, "tracking", TRACKING.kinds()) or LineMap()
     count_clicks = bool(r.value(tracking, TRACKING["clicks"]))
     clip = _clip(r, data, archive_url)
+    approval = read_approval(r, data)
+    timezone = read_timezone(r, data)
     raise_all(r.errors)  # every value is read above, so every error is reported at once
     return Config(
         path=path.resolve(),
@@ -242,6 +247,8 @@ def load_config(path: Path) -> Config:
         buttons=buttons,
         count_clicks=count_clicks,
         clip=clip,
+        approval=approval,
+        timezone=timezone,
     )
 
 

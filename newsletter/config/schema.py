@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["REQUIRED", "SECTIONS", "Key", "Section", "TOP"]
+__all__ = ["APPROVAL", "REQUIRED", "SECTIONS", "Key", "Section", "TOP"]
 
 
 class _Required:
@@ -158,6 +158,24 @@ TOP = Section("", (
         more="([below](#sources))"),
     Key("theme_rules", "mapping", None, "keywords that place collected entries in a theme",
         '{"<theme>": [neglect*, "tag:domestic abuse"]}', shown="none", more="([below](#sources))"),
+    Key("timezone", "text", None, "the zone `send --at` and `schedule --at` times are read and printed in",
+        "Europe/London", shown="the machine's zone", type="IANA zone name"),
+    Key("approval", "mapping", None, "who approves an issue, the reminder, how late a scheduled send may go",
+        shown="none: approval optional", more="([below](#approval))"),
+))
+
+APPROVAL = Section("approval", (
+    Key("required", "flag", False, "a manual `send` also needs the build as approved (`--test` never does)"),
+    Key("notify", "list", None, "who is mailed when a scheduled send does not go (changed, failing checks, missed)",
+        "[editor@example.org]", shown="none", type="list of addresses"),
+    Key("approvers", "list", None, "who gets the reminder besides the officer (`reply_to`, else `from`)",
+        "[editor@example.org]", shown="none", type="list of addresses"),
+    Key("remind_on", "int", None, "the day of the month `newsletter remind` mails a test copy and the approval link",
+        "25", shown="none: no reminder", type="day of the month, 1-28"),
+    Key("preview_url", "text", "http://127.0.0.1:8000/", "the preview page the reminder links to (its Approve panel)",
+        type="http(s) URL"),
+    Key("grace_minutes", "int", 60, "how late (machine asleep or off) a scheduled send may still go; later, it "
+        "reports a missed schedule", type="whole number"),
 ))
 
 UNSUBSCRIBE = Section("unsubscribe", (
@@ -293,4 +311,4 @@ TRACKING = Section("tracking", (
 # Every mapping the config holds, by the key it sits under (the top level is "").
 SECTIONS: dict[str, Section] = {section.name: section for section in (
     TOP, UNSUBSCRIBE, COLORS, SMTP, DKIM, TOKENS, BOUNCES, SAMPLE_RECIPIENT, SUBSCRIBE, SOURCES, LOGO, ORGANISATION,
-    TRACKING)}
+    APPROVAL, TRACKING)}

@@ -27,7 +27,7 @@ from newsletter.golive.dns import (
 )
 from newsletter.golive.findings import Diagnosis, error, ok, warning
 from newsletter.golive.relay import check_relay, relay_transport
-from newsletter.golive.web import check_addresses, probe_counted_links, probe_unsubscribe
+from newsletter.golive.web import check_addresses, check_placeholders, probe_counted_links, probe_unsubscribe
 from newsletter.send.dkim import load_private_key, public_key_record, record_name
 
 __all__ = ["run_doctor"]
@@ -43,6 +43,7 @@ def run_doctor(config: Config, /, *, nameserver: str | None = None, online: bool
     found += _dns_checks(config, resolver, config.sender_domain, transport)
     if transport is not None and relay:
         found += check_relay(transport)
+    found += check_placeholders(config)
     found += check_addresses(config)
     if online:
         found += probe_unsubscribe(config)

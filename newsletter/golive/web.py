@@ -14,13 +14,30 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from newsletter.addresses import example_domain_in
 from newsletter.config.loader import Config
 from newsletter.golive.findings import Diagnosis, error, ok
 from newsletter.tokens import PROBE_ADDRESS, PROBE_HEADER, make_click_link, make_token, token_keys
 
-__all__ = ["check_addresses", "probe_counted_links", "probe_unsubscribe"]
+__all__ = ["check_addresses", "check_placeholders", "probe_counted_links", "probe_unsubscribe"]
 
 PROBE_SLUG = "doctor-probe"  # no issue has this slug, so the probe link is never one a reader has
+
+
+def check_placeholders(config: Config) -> list[Diagnosis]:
+    """Settings still on a domain reserved for examples (example.org, *.test): a sender,
+    an unsubscribe page or a contact nobody can reach. Not ready to go live."""
+    settings = (("from", config.sender), ("reply_to", config.reply_to), ("unsubscribe.url", config.unsubscribe_url),
+                ("unsubscribe.mailto", config.unsubscribe_mailto), ("preferences_url", config.preferences_url),
+                ("archive_url", config.archive_url),
+                ("organisation.contact", config.organisation.contact if config.organisation else None))
+    found = []
+    for key, value in settings:
+        domain = example_domain_in(value) if value else None
+        if domain:
+            found.append(error("placeholder", f"{key} uses {domain}, a domain reserved for examples: {value}",
+                               "put your own domain here"))
+    return found
 
 
 def check_addresses(config: Config) -> list[Diagnosis]:
@@ -47,13 +64,13 @@ def probe_unsubscribe(config: Config, *, timeout: float = 10.0) -> list[Diagnosi
             click = client.post(url, params={"t": token}, data={"List-Unsubscribe": "One-Click"})
     except httpx.HTTPError as exc:
         return [error("unsubscribe", f"{url} does not answer: {exc}",
-                      "start `newsletter unsubscribe-server` behind your web server, or fix unsubscribe.url")]
+                      "start `newsletter serve` behind your web server, or fix unsubscribe.url")]
     found = []
     if page.status_code == 200:
         found.append(ok("unsubscribe", f"GET {url} answers 200"))
     else:
         found.append(error("unsubscribe", f"GET {url} answers {page.status_code}",
-                           "the page behind unsubscribe.url must be `newsletter unsubscribe-server`"))
+                           "the page behind unsubscribe.url must be `newsletter serve`"))
     if click.status_code == 200 and click.headers.get(PROBE_HEADER) == "ok":
         found.append(ok("unsubscribe", "one-click POST accepted the probe token (same token secret); "
                                        "nobody was unsubscribed"))

@@ -19,9 +19,10 @@ from typing import Any
 
 from newsletter.config.loader import Config
 from newsletter.daterange import DateRange
+from newsletter.deliver.net import is_loopback
 from newsletter.errors import BuildError
 from newsletter.issue.checks import check_issue
-from newsletter.issue.checks.editorial import check_editorial
+from newsletter.issue.checks.editorial import check_editorial, example_placeholders
 from newsletter.issue.checks.findings import Finding, ordered
 from newsletter.issue.compose import greeting, preferences_url, sample_message, unsubscribe_url
 from newsletter.issue.items import load_items
@@ -166,6 +167,13 @@ def write_issue(folder: Path, files: dict[str, bytes]) -> None:
         raise BuildError(f"cannot write the issue: {exc.strerror}", path=folder) from exc
 
 
+def _config_text(config: Config) -> str:
+    try:
+        return config.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):  # read a moment ago; a config made in memory has no file
+        return ""
+
+
 def build_issue(config: Config, date_range: DateRange, *, write: bool = True,
                 now: dt.datetime | None = None) -> BuildResult:
     """Load, select, render, check and (with `write`) write `issues/<slug>/`; `now` is when
@@ -174,6 +182,8 @@ def build_issue(config: Config, date_range: DateRange, *, write: bool = True,
     issue = make_issue(items, config, date_range)
     rendered = render_issue(issue, config)
     editorial = check_editorial(issue, items, now=now or dt.datetime.now(dt.UTC), buttons=config.buttons)
+    if config.smtp is not None and not is_loopback(config.smtp.host):  # mail will leave: say what send refuses
+        editorial += example_placeholders(issue, config.path.name, _config_text(config))
     files, findings = render_files(rendered, config, extra=editorial)
     folder = config.issues_dir / date_range.slug
     if write:

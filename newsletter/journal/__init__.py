@@ -5,14 +5,16 @@ Only this package speaks SQL, and callers use it through this one name (`journal
 `db` opens the file and holds the schema and `transaction`; `runs` the send runs and
 their recipients; `optouts` suppressions and theme preferences; `bouncelog` the bounces
 received; `signups` the confirmed sign-ups; `consent` the append-only sign-up requests
-and consent history; `person` one address's records and their erasure; `clicks` the
-counted links (numbers only) and `reporting` the counts the issue report adds up;
-`caches` the feed cache, collected keys and link checks. Addresses are stored by their
-key (`addresses.address_key`: trimmed, lower-cased), so lookups ignore case.
+and consent history; `person` one address's records and their erasure; `approvals` who
+approved which issue; `clicks` the counted links (numbers only) and `reporting` the counts
+the issue report adds up; `caches` the feed cache, collected keys and link checks.
+Addresses are stored by their key (`addresses.address_key`: trimmed, lower-cased), so
+lookups ignore case.
 """
 
 from __future__ import annotations
 
+from newsletter.journal.approvals import Approval, latest_approval, record_approval
 from newsletter.journal.bouncelog import (
     Bounce,
     bounce_counts,
@@ -115,6 +117,7 @@ __all__ = [
     "SkipReason",
     "SuppressionReason",
     "RECIPIENT_STATES",
+    "Approval",
     "SCHEMA",
     "SUPPRESSED_DURING_RUN",
     "Bounce",
@@ -170,6 +173,7 @@ __all__ = [
     "get_signup",
     "get_suppression",
     "is_suppressed",
+    "latest_approval",
     "latest_recipient_themes",
     "list_runs",
     "list_size",
@@ -180,6 +184,7 @@ __all__ = [
     "put_link_checks",
     "recipient_for_message_id",
     "recipient_states",
+    "record_approval",
     "record_bounce",
     "record_collected",
     "recover_in_flight",

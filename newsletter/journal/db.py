@@ -109,6 +109,15 @@ CREATE TABLE IF NOT EXISTS signup_clients (
     at REAL NOT NULL               -- Unix time of the sign-up
 );
 CREATE INDEX IF NOT EXISTS signup_clients_client ON signup_clients (client, at);
+-- approvals (issue 30): what someone reviewed, as hashes of every version the list receives
+CREATE TABLE IF NOT EXISTS approvals (
+    id INTEGER PRIMARY KEY,
+    slug TEXT NOT NULL,
+    approved_by TEXT NOT NULL,
+    approved TEXT NOT NULL,        -- UTC, ISO 8601
+    record TEXT NOT NULL           -- JSON: versions (hashes, subject, items) and check results
+);
+CREATE INDEX IF NOT EXISTS approvals_slug ON approvals (slug, id);
 -- counted links (tracking.clicks; queries in clicks.py): one row per link of an issue,
 -- a number and nothing else: no reader, no address, no time of a click.
 CREATE TABLE IF NOT EXISTS clicks (

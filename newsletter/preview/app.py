@@ -36,6 +36,7 @@ from newsletter.errors import NewsletterError
 from newsletter.issue.render import GMAIL_CLIP_BYTES
 from newsletter.issue.variants import PreviewVariants, theme_query
 from newsletter.issue.wire import sent_bytes
+from newsletter.preview.approval import ApprovalPanel, approve_snapshot
 from newsletter.preview.guard import COMMON_HEADERS, LOCAL_HOSTS, GuardedApp, LocalOnly
 from newsletter.preview.livebuild import LiveBuild, Snapshot
 from newsletter.preview.mailview import count_outbox, outbox_routes
@@ -147,6 +148,8 @@ def create_app(live: LiveBuild, *, watch: bool = True,
     env = _environment()
     theme_views = PreviewVariants()
     outcomes: dict[str, SendTestOutcome] = {}  # the latest test sends' outcomes, by the token in ?sent=
+    panel = ApprovalPanel()
+    approve_problems: dict[str, str] = {}  # by the token in ?approve=
 
     def chosen(request: Request, snap: Snapshot) -> tuple[Any, dict[str, Any], str | None]:
         """The build as the `themes=` in the query would receive it: (result, context, problem)."""
@@ -190,7 +193,9 @@ def create_app(live: LiveBuild, *, watch: bool = True,
                    "sent_to": outcome.sent_to if outcome else None,
                    "send_problem": outcome.problem if outcome else None,
                    "report": outcome.report if outcome else None,
-                   "address": outcome.address if outcome else "", **topics, **_issue_context(snap, result)}
+                   "address": outcome.address if outcome else "", **topics, **_issue_context(snap, result),
+                   "approve_problem": approve_problems.get(query.get("approve", "")),
+                   **(await asyncio.to_thread(panel.context, snap))}
         return render(request, "index.html", context, 200 if snap.ok else 500)
 
     async def email_html(request: Request) -> Response:
@@ -254,6 +259,19 @@ def create_app(live: LiveBuild, *, watch: bool = True,
         return RedirectResponse(f"/?{urlencode({**back, 'sent': token})}#send-test", 303,
                                 headers=COMMON_HEADERS)
 
+    async def approve_form(request: Request) -> Response:
+        """Post/redirect/get: approve the build on screen; the page then shows the approval."""
+        form = await request.form()
+        problem = await asyncio.to_thread(approve_snapshot, live.snapshot, str(form.get("by") or "").strip())
+        query = {}
+        if problem:
+            token = secrets.token_urlsafe(9)
+            approve_problems[token] = problem
+            while len(approve_problems) > OUTCOMES_KEPT:
+                approve_problems.pop(next(iter(approve_problems)))
+            query["approve"] = token
+        return RedirectResponse(f"/?{urlencode(query)}#approval", 303, headers=COMMON_HEADERS)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
@@ -273,6 +291,7 @@ def create_app(live: LiveBuild, *, watch: bool = True,
         Route("/api/version", version, name="version"),
         Route("/report", report, name="report"),
         Route("/send-test", send_test_form, methods=["POST"], name="send_test"),
+        Route("/approve", approve_form, methods=["POST"], name="approve"),
         *outbox_routes(render, lambda: live.config.outbox_dir if live.config else None),
     ]
     app = GuardedApp(routes=routes, lifespan=lifespan)

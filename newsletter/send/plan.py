@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from newsletter import journal
 from newsletter.audience.choices import ThemeChoices
@@ -29,6 +30,7 @@ from newsletter.config.loader import Config
 from newsletter.deliver.connection import Transport
 from newsletter.errors import ErrorList, SendError
 from newsletter.issue.build import BuildResult
+from newsletter.issue.checks.editorial import example_placeholders
 from newsletter.issue.checks.findings import Finding
 from newsletter.issue.variants import Variants
 from newsletter.journal import RecipientState, SkipReason, SuppressionReason
@@ -198,20 +200,32 @@ def _count(subscribers: SubscriberList, states: dict[str, str], suppressions: di
 
 
 def check_gate(result: BuildResult, *, force: bool, dry_run: bool = False,
-               leaves_machine: bool = True) -> list[Finding]:
+               leaves_machine: bool = True, config: Config | None = None) -> list[Finding]:
     """Refuse to send an issue `newsletter check` finds errors in, unless forced.
 
     Warnings never stop a send. With `force` (and for a dry run, which sends nothing) the
-    errors come back for the caller to show, and the send goes on. Placeholder text
-    (`placeholder` findings: TODO, boilerplate) stops a send only when the mail would leave
-    this machine: a rehearsal into the outbox or a test relay on loopback shows it and goes on.
+    errors come back for the caller to show, and the send goes on. Placeholders
+    (`placeholder` findings: TODO, boilerplate, and, given the `config`, settings and links
+    still on example.org) stop a send only when the mail would leave this machine: a
+    rehearsal into the outbox or a test relay on loopback shows them and goes on.
     """
     errors = [f for f in result.findings if f.severity == "error"]
+    if leaves_machine and config is not None:  # the build lists these already when the config's relay is remote
+        known = {(f.rule, f.where, f.message) for f in errors}
+        errors += [f for f in example_placeholders(result.rendered.issue, config.path.name, _text_of(config.path))
+                   if (f.rule, f.where, f.message) not in known]
     blocking = [f for f in errors if leaves_machine or f.rule not in LOCAL_ONLY_RULES]
     if not blocking or force or dry_run:
         return errors
     slug = result.rendered.issue.range.slug
     raise ErrorList([*(SendError(f"{f.rule}: {f.message}", path=f.where, hint=f.hint or None) for f in blocking),
-                     SendError(f"not sending: `newsletter check` found {len(blocking)} "
-                               f"error{'s' * (len(blocking) != 1)} in the issue",
-                               hint=f"`newsletter check {slug}` lists them; fix them, or send anyway with --force")])
+                     SendError(f"not sending: {len(blocking)} error{'s' * (len(blocking) != 1)} in the issue",
+                               hint=f"`newsletter check {slug}` lists the check errors; fix them, or send anyway "
+                                    "with --force")])
+
+
+def _text_of(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""

@@ -12,9 +12,10 @@
 | clicks per item, theme | counted links (`tracking.clicks`), matched to the items as they are now |
 
 and the same figures (with rates per delivered message) for every issue sent, month by
-month. Clicks are counted, not readers: a reader who clicks twice counts twice, and
-nothing can tell two readers apart. A count from 1 to 4 is shown as "fewer than 5"
-(`shown`): a small number next to a small list could point at a person.
+month. Rehearsals into the embedded outbox reached no reader and are left out. Clicks
+are counted, not readers: a reader who clicks twice counts twice, and nothing can tell
+two readers apart. A count from 1 to 4 is shown as "fewer than 5" (`shown`): a small
+number next to a small list could point at a person.
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ def _numbers(db: sqlite3.Connection, run: journal.Run, previous: journal.Run | N
 
 
 def _history(db: sqlite3.Connection) -> list[IssueNumbers]:
-    runs = journal.list_runs(db)
+    """Every real send, oldest first (a rehearsal into the outbox reached no reader)."""
+    runs = [run for run in journal.list_runs(db) if not run.rehearsal]
     return [_numbers(db, run, runs[i - 1] if i else None, runs[i + 1] if i + 1 < len(runs) else None)
             for i, run in enumerate(runs)]
 
@@ -171,7 +173,9 @@ def issue_report(config: Config, db: sqlite3.Connection, date_range: DateRange) 
     history = _history(db)
     numbers = next((n for n in history if n.slug == slug), None)
     if numbers is None:
-        raise NewsletterError(f"no send run for {slug}: nothing to report yet", path=config.state_file,
+        rehearsed = journal.get_run(db, slug, journal.RunKind.REHEARSAL) is not None
+        raise NewsletterError(f"no send run for {slug}" + (" (only a rehearsal into the outbox)" if rehearsed else "")
+                              + ": nothing to report yet", path=config.state_file,
                               hint="`newsletter status` lists the issues sent")
     issue = prepare_issue(config, date_range)
     items, themes, other = _clicks(config, issue, journal.click_counts(db, slug))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shlex
+import sys
 import textwrap
 from dataclasses import dataclass, field
 from email.utils import parseaddr
@@ -25,7 +27,8 @@ from newsletter.issue.render import DEFAULT_TEMPLATES
 from newsletter.start.settings import commented_settings, section_text
 from newsletter.tokens import SECRET_FILE, create_secret_file
 
-__all__ = ["DEFAULT_THEMES", "FolderPlan", "StartedFolder", "default_name", "init_folder", "last_full_month"]
+__all__ = ["DEFAULT_THEMES", "FolderPlan", "StartedFolder", "default_name", "init_folder", "last_full_month",
+           "timer_files"]
 
 DEFAULT_THEMES = ("News", "Reports", "Events")
 CUSTOMISABLE = ("email.html", "email.txt", "email.css")
@@ -44,6 +47,7 @@ issues/*/failures*.csv
 *.key
 *.pem
 .env
+newsletter.env
 # Working files.
 .newsletter-send.lock
 .feeds-cache.json
@@ -131,6 +135,7 @@ def init_folder(folder: Path, plan: FolderPlan, /, *, today: dt.date | None = No
         "templates/README.md": TEMPLATES_README,
         **{f"items/{name}": text for name, text in starter_items(plan, start).items()},
         **{f"templates/{name}": (DEFAULT_TEMPLATES / name).read_text(encoding="utf-8") for name in CUSTOMISABLE},
+        **timer_files(folder.resolve()),
     }
     for relative, text in files.items():
         _write_new(folder, relative, text, result)
@@ -138,6 +143,31 @@ def init_folder(folder: Path, plan: FolderPlan, /, *, today: dt.date | None = No
     secret = folder / SECRET_FILE
     (result.written if create_secret_file(secret) else result.kept).append(SECRET_FILE)
     return result
+
+
+def timer_files(folder: Path) -> dict[str, str]:
+    """The daily collect-and-remind job, offered and left off: a commented crontab and a
+    systemd timer to copy in. Nothing here sends the issue (that is `newsletter schedule`)."""
+    run = f"{shlex.quote(sys.executable)} -m newsletter"
+    daily = (f"cd {shlex.quote(str(folder))} && {run} collect --since \"$(date +%Y-%m-01)\" "
+             f"--until \"$(date +%F)\" >> collect.log 2>&1; {run} remind >> collect.log 2>&1")
+    crontab = ("# Offered by `newsletter init`, not installed. To use it: `crontab -e` and paste the\n"
+               "# line below without its leading '# '. Every day at 06:00 it collects this month's items so\n"
+               "# far, then `newsletter remind` mails the reviewers on `approval.remind_on` (set it in\n"
+               "# newsletter.yaml). Sending is `newsletter schedule MONTH --at ...` after an approval.\n"
+               f"# 0 6 * * * {daily.replace('%', chr(92) + '%')}\n")
+    unit = ("# Offered by `newsletter init`, not installed. To use it: copy this file and the .timer\n"
+            "# into ~/.config/systemd/user/, then\n"
+            "#   systemctl --user daemon-reload && systemctl --user enable --now newsletter-daily.timer\n"
+            "[Unit]\nDescription=Collect the newsletter's items, and remind the reviewers on the day\n\n"
+            "[Service]\nType=oneshot\n"
+            f"WorkingDirectory={str(folder).replace('%', '%%')}\n"
+            f"ExecStart=/bin/sh -c {shlex.quote(daily.replace('%', '%%').replace('$', '$$'))}\n")
+    timer = ("# Offered by `newsletter init` (see newsletter-daily.service).\n"
+             "[Unit]\nDescription=Every day at 06:00: collect, and remind on the day\n\n"
+             "[Timer]\nOnCalendar=*-*-* 06:00:00\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n")
+    return {"timers/crontab.txt": crontab, "timers/newsletter-daily.service": unit,
+            "timers/newsletter-daily.timer": timer}
 
 
 def _check_plan(plan: FolderPlan) -> None:

@@ -24,7 +24,10 @@ NOTES = {
     "smtp": ("No `smtp:` block: `newsletter send` delivers into outbox/ here (no mail leaves the\n"
              "machine). To send for real, point it at your provider's relay, then run\n"
              "`newsletter doctor` to check DNS (SPF, DKIM, DMARC) and the relay before sending."),
-    "dkim": "`newsletter dkim` makes a key and prints the DNS record to publish.",
+    "dkim": "`newsletter dkim keygen` makes a key and prints the DNS record to publish.",
+    "approval": ("Approve, then schedule: someone approves the build (`newsletter approve`, or Approve\n"
+                 "in the preview); `newsletter schedule YYYY-MM --at \"YYYY-MM-DD 09:00\"` sends it then,\n"
+                 "only as approved. timers/ offers a daily collect-and-remind job."),
     "tokens": ("The token secret that signs unsubscribe links is in .newsletter-secret (made for\n"
                "you, mode 0600, kept out of git); or set NEWSLETTER_TOKEN_SECRET instead."),
 }

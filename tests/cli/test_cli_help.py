@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from newsletter.cli import ALIASES, COMMANDS, help_sections, main
@@ -21,8 +22,9 @@ def test_help_groups_commands_in_the_order_of_the_work() -> None:
     titles = [line.rstrip(":") for line in lines if line.endswith(":") and not line.startswith(" ")]
     assert titles == ["Options", "Start", "Make", "Send", "Audience", "Publish", "Keys"]
     listed = [line.split()[0] for line in lines[lines.index("Start:"):] if line.startswith("  ")]
-    order = ["init", "new", "collect", "build", "check", "preview", "send", "status", "report", "doctor", "serve",
-             "unsubscribe-server", "subscribe-form", "suppress", "bounces", "subscribers", "person", "archive", "dkim"]
+    order = ["init", "new", "collect", "build", "check", "preview", "approve", "send", "schedule", "remind",
+             "status", "report", "doctor", "serve", "unsubscribe-server", "subscribe-form", "suppress", "bounces", "subscribers",
+             "person", "archive", "dkim"]
     assert listed == [n for n in order if n in listed]
     assert listed.index("build") < listed.index("check") < listed.index("preview") < listed.index("send")
     assert listed[-2:] == ["archive", "dkim"]
@@ -41,7 +43,11 @@ def test_every_description_fits_on_one_line() -> None:
 def test_commands_not_yet_registered_are_skipped_and_aliases_hidden() -> None:
     sections = dict(help_sections(["build", "serve", "unsubscribe-server", "dkim", "zebra"]))
     assert sections == {"Make": ["build"], "Audience": ["serve"], "Keys": ["dkim"], "Other": ["zebra"]}
-    assert dict(help_sections(["unsubscribe-server"])) == {"Audience": ["unsubscribe-server"]}
+    assert dict(help_sections(["unsubscribe-server"])) == {"Other": ["unsubscribe-server"]}  # shown, never lost
+    ctx = click.Context(main, info_name="newsletter")
+    listed = main.list_commands(ctx)
+    assert "serve" in listed and "unsubscribe-server" not in listed and "item" not in listed  # each command once
+    assert main.get_command(ctx, "unsubscribe-server") is main.get_command(ctx, "serve")  # the old name still runs
 
 
 def test_help_imports_no_command_module() -> None:

@@ -385,3 +385,13 @@ def test_a_configured_feed_file_is_found_beside_the_config(project: Path, tmp_pa
     monkeypatch.chdir(project)
     assert run(project, "collect", "feeds/partnership.xml", JULY).exit_code == 0
     assert by_title(project)["Neglect in adolescence: a practice handbook"].source == "University library"
+
+
+def test_each_source_says_when_its_download_ends(project: Path, feeds: FeedServer) -> None:
+    feeds.serve_file("/slow.xml", "rss2.xml", delay=1)
+    result = run(project, "collect", feeds.url("/slow.xml"), feeds.url("/cfr.atom"), feeds.url("/missing.xml"), JULY)
+    progress = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert len(progress) == 3 and [line[:5] for line in progress] == ["[1/3]", "[2/3]", "[3/3]"]
+    assert progress[-1].startswith(f"[3/3] {feeds.url('/slow.xml')}: ")  # the slow one last, the others not held
+    assert any(line.endswith(": failed (HTTP 404 Not Found)") for line in progress)
+    assert any(f"] {feeds.url('/cfr.atom')}: " in line and line.endswith(" KB") for line in progress)

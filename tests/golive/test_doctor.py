@@ -33,21 +33,21 @@ def txt(name: str, value: str) -> str:
 
 
 GOOD = (
-    txt("example.org", "v=spf1 ip4:192.0.2.10 -all")
-    + txt("_dmarc.example.org", "v=DMARC1; p=quarantine; rua=mailto:dmarc@example.org")
-    + txt("news._domainkey.example.org", public_key_record(KEY))
-    + "relay.example.org. 300 IN A 192.0.2.10\n"
+    txt("charity-news.org.uk", "v=spf1 ip4:192.0.2.10 -all")
+    + txt("_dmarc.charity-news.org.uk", "v=DMARC1; p=quarantine; rua=mailto:dmarc@charity-news.org.uk")
+    + txt("news._domainkey.charity-news.org.uk", public_key_record(KEY))
+    + "relay.charity-news.org.uk. 300 IN A 192.0.2.10\n"
 )
 
 
-def folder(tmp_path: Path, *, smtp: str = "{host: relay.example.org, port: 587, security: starttls}",
-           dkim_domain: str = "example.org", unsubscribe: str = "https://example.org/unsubscribe") -> Path:
+def folder(tmp_path: Path, *, smtp: str = "{host: relay.charity-news.org.uk, port: 587, security: starttls}",
+           dkim_domain: str = "charity-news.org.uk", unsubscribe: str = "https://charity-news.org.uk/unsubscribe") -> Path:
     write_private_key(KEY, tmp_path / "dkim.key")
     (tmp_path / "newsletter.yaml").write_text(
         "name: Digest\n"
-        'from: "Digest <news@example.org>"\n'
+        'from: "Digest <news@charity-news.org.uk>"\n'
         "themes: [News]\n"
-        f"unsubscribe: {{url: '{unsubscribe}', mailto: unsubscribe@example.org}}\n"
+        f"unsubscribe: {{url: '{unsubscribe}', mailto: unsubscribe@charity-news.org.uk}}\n"
         f"smtp: {smtp}\n"
         f"dkim: {{domain: {dkim_domain}, selector: news, key_file: dkim.key}}\n", encoding="utf-8")
     (tmp_path / ".newsletter-secret").write_text("doctor-test-secret")
@@ -67,30 +67,30 @@ def test_a_good_setup_passes(tmp_path: Path) -> None:
         result = doctor(folder(tmp_path), dns, "--no-relay")
     assert result.exit_code == 0, result.output
     assert lines(result, "ok") == [
-        "ok: spf: example.org has one SPF record: v=spf1 ip4:192.0.2.10 -all",
+        "ok: spf: charity-news.org.uk has one SPF record: v=spf1 ip4:192.0.2.10 -all",
         "ok: spf: it authorises the relay's address 192.0.2.10",
-        "ok: dmarc: _dmarc.example.org: policy p=quarantine (failing mail goes to spam)",
-        "ok: dkim: news._domainkey.example.org publishes the configured key",
-        "ok: alignment: DKIM d=example.org aligns with From example.org",
-        "ok: alignment: SPF is checked for example.org (MAIL FROM), aligned with From",
-        "ok: unsubscribe: unsubscribe.url is https: https://example.org/unsubscribe",
+        "ok: dmarc: _dmarc.charity-news.org.uk: policy p=quarantine (failing mail goes to spam)",
+        "ok: dkim: news._domainkey.charity-news.org.uk publishes the configured key",
+        "ok: alignment: DKIM d=charity-news.org.uk aligns with From charity-news.org.uk",
+        "ok: alignment: SPF is checked for charity-news.org.uk (MAIL FROM), aligned with From",
+        "ok: unsubscribe: unsubscribe.url is https: https://charity-news.org.uk/unsubscribe",
     ]
     assert result.output.endswith("0 errors, 0 warnings: ready to go live\n")
 
 
 def test_missing_records_are_each_named_with_the_fix(tmp_path: Path) -> None:
-    with ZoneServer("relay.example.org. 300 IN A 192.0.2.10\n") as dns:
-        result = doctor(folder(tmp_path, unsubscribe="http://example.org/unsubscribe"), dns, "--no-relay")
+    with ZoneServer("relay.charity-news.org.uk. 300 IN A 192.0.2.10\n") as dns:
+        result = doctor(folder(tmp_path, unsubscribe="http://charity-news.org.uk/unsubscribe"), dns, "--no-relay")
     assert result.exit_code == 1
     assert lines(result, "error") == [
-        'error: spf: no SPF record for example.org (publish a TXT record at example.org: '
+        'error: spf: no SPF record for charity-news.org.uk (publish a TXT record at charity-news.org.uk: '
         '"v=spf1 include:<your provider\'s SPF domain> -all")',
-        'error: dmarc: no DMARC record at _dmarc.example.org (publish a TXT record at _dmarc.example.org: '
-        '"v=DMARC1; p=none; rua=mailto:dmarc@example.org"; Gmail and Yahoo require one from bulk senders)',
-        f'error: dkim: no DKIM record at news._domainkey.example.org (publish a TXT record at '
-        f'news._domainkey.example.org: "{public_key_record(KEY)[:40]}..." (`newsletter dkim keygen` printed it; '
+        'error: dmarc: no DMARC record at _dmarc.charity-news.org.uk (publish a TXT record at _dmarc.charity-news.org.uk: '
+        '"v=DMARC1; p=none; rua=mailto:dmarc@charity-news.org.uk"; Gmail and Yahoo require one from bulk senders)',
+        f'error: dkim: no DKIM record at news._domainkey.charity-news.org.uk (publish a TXT record at '
+        f'news._domainkey.charity-news.org.uk: "{public_key_record(KEY)[:40]}..." (`newsletter dkim keygen` printed it; '
         "`doctor` checks it matches the key))",
-        "error: unsubscribe: unsubscribe.url is not https: http://example.org/unsubscribe (Gmail and Yahoo "
+        "error: unsubscribe: unsubscribe.url is not https: http://charity-news.org.uk/unsubscribe (Gmail and Yahoo "
         "want one-click unsubscribe over https; serve it behind TLS)",
     ]
     assert result.output.endswith("4 errors, 0 warnings: fix the errors above before sending\n")
@@ -98,45 +98,45 @@ def test_missing_records_are_each_named_with_the_fix(tmp_path: Path) -> None:
 
 def test_broken_records_are_each_named(tmp_path: Path) -> None:
     broken = (
-        txt("example.org", "v=spf1 ip4:192.0.2.99 +all")
-        + txt("_dmarc.example.org", "v=DMARC1; p=maybe")
-        + txt("news._domainkey.example.org", public_key_record(OTHER_KEY))
-        + "relay.example.org. 300 IN A 192.0.2.10\n"
+        txt("charity-news.org.uk", "v=spf1 ip4:192.0.2.99 +all")
+        + txt("_dmarc.charity-news.org.uk", "v=DMARC1; p=maybe")
+        + txt("news._domainkey.charity-news.org.uk", public_key_record(OTHER_KEY))
+        + "relay.charity-news.org.uk. 300 IN A 192.0.2.10\n"
     )
     with ZoneServer(broken) as dns:
         result = doctor(folder(tmp_path, dkim_domain="mailer.example.net"), dns, "--no-relay")
     assert result.exit_code == 1
     errors = lines(result, "error")
-    assert errors[0] == ("error: spf: the SPF record for example.org ends in +all: anyone may send as "
-                         "example.org (end it with -all (or ~all) after the senders you use)")
-    assert errors[1] == ("error: dmarc: the DMARC record at _dmarc.example.org is not valid: v=DMARC1; p=maybe "
+    assert errors[0] == ("error: spf: the SPF record for charity-news.org.uk ends in +all: anyone may send as "
+                         "charity-news.org.uk (end it with -all (or ~all) after the senders you use)")
+    assert errors[1] == ("error: dmarc: the DMARC record at _dmarc.charity-news.org.uk is not valid: v=DMARC1; p=maybe "
                          '(start it "v=DMARC1; p=none;" (p is none, quarantine or reject))')
     assert errors[2].startswith("error: dkim: no DKIM record at news._domainkey.mailer.example.net")
-    assert errors[3] == ("error: alignment: DKIM d=mailer.example.net does not align with From example.org "
-                         "(sign with dkim.domain: example.org)")
+    assert errors[3] == ("error: alignment: DKIM d=mailer.example.net does not align with From charity-news.org.uk "
+                         "(sign with dkim.domain: charity-news.org.uk)")
     assert len(errors) == 4
 
 
 def test_a_key_that_does_not_match_two_spf_records_and_the_lookup_limit(tmp_path: Path) -> None:
-    zone = (txt("example.org", "v=spf1 ip4:192.0.2.10 -all") + txt("example.org", "v=spf1 mx -all")
-            + txt("news._domainkey.example.org", public_key_record(OTHER_KEY))
-            + txt("_dmarc.example.org", "v=DMARC1; p=none"))
+    zone = (txt("charity-news.org.uk", "v=spf1 ip4:192.0.2.10 -all") + txt("charity-news.org.uk", "v=spf1 mx -all")
+            + txt("news._domainkey.charity-news.org.uk", public_key_record(OTHER_KEY))
+            + txt("_dmarc.charity-news.org.uk", "v=DMARC1; p=none"))
     with ZoneServer(zone) as dns:
         config = folder(tmp_path)
         result = doctor(config, dns, "--no-relay")
-        assert "error: spf: 2 SPF records for example.org; receivers treat that as no SPF (merge them into " \
+        assert "error: spf: 2 SPF records for charity-news.org.uk; receivers treat that as no SPF (merge them into " \
                "one TXT record starting v=spf1)" in lines(result, "error")
-        assert "error: dkim: the key published at news._domainkey.example.org is not the public half of the " \
+        assert "error: dkim: the key published at news._domainkey.charity-news.org.uk is not the public half of the " \
                "configured key (publish the record for this key again, or point dkim.key_file at the matching " \
                "key)" in lines(result, "error")
-        assert "error: relay: smtp.host: relay.example.org does not resolve in DNS (check the relay's host " \
+        assert "error: relay: smtp.host: relay.charity-news.org.uk does not resolve in DNS (check the relay's host " \
                "name)" in lines(result, "error")
-        includes = " ".join(f"include:s{i}.example.org" for i in range(11))
-        dns.set_zone(txt("example.org", f"v=spf1 {includes} -all")
-                     + "".join(txt(f"s{i}.example.org", "v=spf1 -all") for i in range(11)))
+        includes = " ".join(f"include:s{i}.charity-news.org.uk" for i in range(11))
+        dns.set_zone(txt("charity-news.org.uk", f"v=spf1 {includes} -all")
+                     + "".join(txt(f"s{i}.charity-news.org.uk", "v=spf1 -all") for i in range(11)))
         result = doctor(config, dns, "--no-relay")
     assert [line for line in lines(result, "error") if line.startswith("error: spf")] == [
-        "error: spf: the SPF record for example.org cannot be evaluated: SPF Permanent Error: Too many DNS "
+        "error: spf: the SPF record for charity-news.org.uk cannot be evaluated: SPF Permanent Error: Too many DNS "
         "lookups (SPF allows at most 10 DNS lookups (include, a, mx, ptr, exists, redirect); remove includes "
         "you no longer use)"]
 
@@ -164,7 +164,7 @@ def test_online_probe_reaches_the_site_and_unsubscribes_nobody(tmp_path: Path) -
     config_path = folder(tmp_path)
     config = load_config(config_path)
     with serve_asgi(create_app(config)) as base, ZoneServer(GOOD) as dns:
-        text = config_path.read_text().replace("https://example.org/unsubscribe", f"{base}/unsubscribe")
+        text = config_path.read_text().replace("https://charity-news.org.uk/unsubscribe", f"{base}/unsubscribe")
         config_path.write_text(text)
         result = doctor(config_path, dns, "--no-relay", "--online")
     assert lines(result, "ok")[-2:] == [
@@ -182,7 +182,7 @@ def test_a_site_with_another_secret_refuses_the_probe(tmp_path: Path) -> None:
     config_path = folder(tmp_path)
     config = load_config(config_path)
     with serve_asgi(create_app(config, keys=[b"another-secret"])) as base, ZoneServer(GOOD) as dns:
-        config_path.write_text(config_path.read_text().replace("https://example.org/unsubscribe",
+        config_path.write_text(config_path.read_text().replace("https://charity-news.org.uk/unsubscribe",
                                                                f"{base}/unsubscribe"))
         result = doctor(config_path, dns, "--no-relay", "--online")
     assert ("error: unsubscribe: one-click POST refused the probe token (400) (the server must use the same token "

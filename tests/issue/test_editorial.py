@@ -99,3 +99,23 @@ def test_the_sample_has_no_editorial_findings(project: Path) -> None:
     result = build(project)
     assert [f for f in result.findings if f.rule in
             {"placeholder", "embargo", "already-sent", "out-of-range", "generic-link-text"}] == []
+
+
+def test_example_domains_are_errors_once_the_config_sends_through_a_remote_relay(project: Path) -> None:
+    def placeholders() -> list[str]:
+        return [f.where for f in build(project).findings if f.rule == "placeholder"]
+
+    assert placeholders() == []  # the sample rehearses into its outbox: example.org is fine there
+    with open(project / "newsletter.yaml", "a", encoding="utf-8") as fh:
+        fh.write("smtp: {host: smtp.charity-news.org.uk, port: 587, security: starttls}\n")
+    found = placeholders()
+    assert "newsletter.yaml:3" in found and "newsletter.yaml:33" in found  # from:, unsubscribe.url:
+    assert not any(where.startswith("items/") for where in found)  # the sample's items link real pages
+    (project / "items" / "2023-07-30-mine.yaml").write_text(item_yaml(date="2023-07-30", url="https://example.org/x"))
+    assert "items/2023-07-30-mine.yaml:9" in placeholders()  # a link nobody can follow
+    (project / "items" / "2023-07-30-mine.yaml").unlink()
+    with open(project / "newsletter.yaml", "a", encoding="utf-8") as fh:
+        fh.write("# a loopback test relay instead:\nsmtp: {host: 127.0.0.1, port: 2525, security: none}\n")
+    (project / "newsletter.yaml").write_text((project / "newsletter.yaml").read_text().replace(
+        "smtp: {host: smtp.charity-news.org.uk, port: 587, security: starttls}\n", ""))
+    assert placeholders() == []

@@ -610,3 +610,23 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# --- approval (issue 30) ----------------------------------------------------------------
+
+def test_approve_button_records_who_approved_and_an_edit_shows_as_a_change(client: TestClient, live: LiveBuild,
+                                                                           project: Path) -> None:
+    (project / "subscribers.csv").write_text("email,name\nami@example.org,Ami\n", encoding="utf-8")
+    assert "Not approved yet" in client.get("/").text
+    assert client.get("/approve").status_code == 405  # a GET never approves
+    assert client.post("/approve", data={"by": "Jo Editor"}, headers={"Origin": "http://evil.example"}).status_code == 403
+    assert "Not approved yet" in client.get("/").text
+    reply = client.post("/approve", data={"by": "Jo Editor"}, headers=SAME_ORIGIN)
+    assert [r.status_code for r in reply.history] == [303]
+    assert "Approved by Jo Editor at" in reply.text and "this build is the approved one" in reply.text
+    item = project / NEGLECT_ITEM
+    item.write_text(item.read_text(encoding="utf-8").replace(NEGLECT_TITLE, "Neglect: what reviews teach us"),
+                    encoding="utf-8")
+    live.rebuild()
+    page = client.get("/").text
+    assert "Changed since the approval" in page and f"{NEGLECT_ITEM}: changed" in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import mailbox
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -95,6 +96,23 @@ def test_new_writes_an_item_that_loads_with_every_field(tmp_path: Path) -> None:
     assert path.with_name(path.stem + "-2.yaml").exists()  # never overwrites
 
 
+def test_init_offers_the_daily_collect_and_remind_timers_commented(tmp_path: Path) -> None:
+    made = newsletter("init", "digest", "--name", "Digest", "--from", "Office <news@example.org>",
+                      "--themes", "News", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    folder = tmp_path / "digest"
+    crontab = (folder / "timers" / "crontab.txt").read_text()
+    assert all(line.startswith("#") for line in crontab.splitlines())  # offered, not active
+    assert "collect --since" in crontab and "-m newsletter remind" in crontab and str(folder) in crontab
+    config = (folder / "newsletter.yaml").read_text()
+    assert "# approval:" in config and "#   remind_on: 25" in config
+    units = [folder / "timers" / "newsletter-daily.service", folder / "timers" / "newsletter-daily.timer"]
+    if shutil.which("systemd-analyze"):
+        verify = subprocess.run(["systemd-analyze", "verify", *map(str, units)], capture_output=True, text=True,
+                                timeout=60)
+        assert verify.returncode == 0 and str(folder) not in verify.stderr, verify.stderr
+
+
 def test_a_send_through_a_relay_refuses_the_starter_placeholders_before_connecting(tmp_path: Path) -> None:
     newsletter("init", "my-digest", "--name", "Parish news", "--from", "Parish office <news@parish.example>",
                cwd=tmp_path)
@@ -104,8 +122,11 @@ def test_a_send_through_a_relay_refuses_the_starter_placeholders_before_connecti
     refused = newsletter("send", last_month(), "--yes", cwd=folder)
     assert refused.returncode == 1
     errors = refused.stderr.splitlines()
-    assert sum(": placeholder: " in line for line in errors) == 3, refused.stderr
-    assert errors[-1].startswith("error: not sending: `newsletter check` found 3 errors in the issue")
+    placeholders = [line for line in errors if ": placeholder: " in line]
+    assert sum("still has placeholder text" in line for line in placeholders) == 3, refused.stderr  # the items
+    assert any(line.startswith("error: newsletter.yaml:5: placeholder: from still uses parish.example")
+               for line in placeholders), refused.stderr  # and the settings on a reserved example domain
+    assert errors[-1].startswith(f"error: not sending: {len(placeholders)} errors in the issue")
     assert "Connecting" not in refused.stdout and not (folder / "outbox").exists()
 
 

@@ -3,7 +3,11 @@
 They look past the rendered email, at every item file the officer keeps:
 
 - `placeholder` (error): text nobody meant to send, "TK", "TODO", "lorem ipsum", or the
-  boilerplate `newsletter new` and `newsletter init` write. `send` refuses it when mail
+  boilerplate `newsletter new` and `newsletter init` write. `example_placeholders` adds,
+  once mail would leave this machine (a relay not on loopback: the build asks when the
+  config has one, `send` for `--smtp-host` too), every link, address and setting still on
+  a domain reserved for examples (example.org, *.test; RFC 2606): the bundled sample and
+  the tests rehearse with those domains on purpose. `send` refuses it when mail
   leaves this machine and only warns for a rehearsal (send/plan.py `check_gate`).
 - `embargo` (error): an item whose `embargo_until` is still ahead; sending now breaks it.
 - `already-sent` (warning): an item whose title an earlier-dated item already had, so
@@ -23,11 +27,12 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
 
+from newsletter.addresses import example_domain_in
 from newsletter.issue.checks.findings import Finding, error, warning
 from newsletter.issue.items import Item
 from newsletter.issue.selection import Issue
 
-__all__ = ["BOILERPLATE", "check_editorial", "placeholder_in"]
+__all__ = ["BOILERPLATE", "check_editorial", "example_placeholders", "placeholder_in"]
 
 # What `newsletter new` (start/item.py) and `newsletter init`'s starter items (start/folder.py)
 # write for the officer to replace; tests/issue/test_editorial.py checks both still match.
@@ -77,6 +82,37 @@ def _placeholders(item: Item) -> list[Finding]:
             return [error("placeholder", item.where_of(field), f"{item.title!r} still has placeholder text "
                           f"in {field}: {found!r}", "write the real text, or delete the item")]
     return []
+
+
+def _example_links(item: Item) -> list[Finding]:
+    """Links and images on example.org and the like: every reader would click a dead end."""
+    urls = [(f"links[{i}].url", link.url) for i, link in enumerate(item.links, 1)]
+    urls += [(f"see_also[{i}].url", also.url) for i, also in enumerate(item.see_also, 1)]
+    urls += [("image.src", item.image.src)] if item.image else []
+    found = []
+    for field, url in urls:
+        domain = example_domain_in(url)
+        if domain:
+            found.append(error("placeholder", item.where_of(field), f"{item.title!r} links to {domain}, a domain "
+                               f"reserved for examples: {url}", "link the real page"))
+    return found
+
+
+def _example_settings(config_name: str, config_text: str) -> list[Finding]:
+    """Settings still on example.org: the sender, the unsubscribe page, the logo... Found by
+    line, comments left out, so each finding points at the value to change."""
+    found = []
+    for number, line in enumerate(config_text.splitlines(), 1):
+        value = line.split(" #", 1)[0]
+        if value.lstrip().startswith("#"):
+            continue
+        domain = example_domain_in(value)
+        if domain:
+            key = value.split(":", 1)[0].strip(" -") or "value"
+            found.append(error("placeholder", f"{config_name}:{number}", f"{key} still uses {domain}, a domain "
+                               f"reserved for examples: {value.strip()}",
+                               "put your own domain, address or page here before sending for real"))
+    return found
 
 
 def _embargo(item: Item, now: dt.datetime) -> list[Finding]:
@@ -149,3 +185,12 @@ def check_editorial(issue: Issue, items: Iterable[Item], *, now: dt.datetime,
     for item in issue.items:
         found += _placeholders(item) + _embargo(item, now) + _link_text(item, buttons=buttons)
     return found + _already_sent(issue, earlier) + _out_of_range(issue, everything)
+
+
+def example_placeholders(issue: Issue, config_name: str, config_text: str) -> list[Finding]:
+    """`placeholder` errors for every setting (by its line in the config) and every item
+    link or image still on a reserved example domain: what `send` refuses to mail out."""
+    found = _example_settings(config_name, config_text)
+    for item in issue.items:
+        found += _example_links(item)
+    return found

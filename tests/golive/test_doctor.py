@@ -206,7 +206,7 @@ def test_online_doctor_checks_the_counted_link_route_when_tracking_is_on(tmp_pat
     config_path.write_text(config_path.read_text() + "tracking: {clicks: true}\n")
     config = load_config(config_path)
     with serve_asgi(create_app(config)) as base, ZoneServer(GOOD) as dns:
-        config_path.write_text(config_path.read_text().replace("https://example.org/unsubscribe", f"{base}/unsubscribe"))
+        config_path.write_text(re_point(config_path.read_text(), base))
         result = doctor(config_path, dns, "--no-relay", "--online")
         wrong = create_app(config, keys=[b"another-secret"])
     assert ("ok: tracking: the site answers counted links (/r/) with a redirect (same token secret); "

@@ -43,11 +43,12 @@ def schedule(month: str | None, since: str | None, until: str | None, config_pat
       newsletter schedule --list
       newsletter schedule 2023-07 --cancel
     """
-    from newsletter.send import timers
+    from newsletter.send.timers import Schedule, cron_line, systemd_running, write_units
+    from newsletter.send.timers import unit_dir as default_unit_dir
 
     config = load(config_path)
-    folder = unit_dir or timers.unit_dir(system=system)
-    managed = unit_dir is None and timers.systemd_running() and not cron
+    folder = unit_dir or default_unit_dir(system=system)
+    managed = unit_dir is None and systemd_running() and not cron
     if list_:
         _list(config, folder)
         return
@@ -66,15 +67,15 @@ def schedule(month: str | None, since: str | None, until: str | None, config_pat
         raise SendError(f"{describe(when, config.timezone)} is already past", field="--at",
                         hint="give a time to come; to send now, use `newsletter send`")
     range_args = () if month else tuple(a for k, v in (("--since", since), ("--until", until)) if v for a in (k, v))
-    planned = timers.Schedule(config.path, rng.slug, when, range_args)
+    planned = Schedule(config.path, rng.slug, when, range_args)
     _warn_unapproved(config, rng.slug)
     click.echo(f"Issue {rng.slug} is to go at {describe(when, config.timezone)}.")
-    if cron or (unit_dir is None and not timers.systemd_running()):
+    if cron or (unit_dir is None and not systemd_running()):
         click.echo("No systemd here: add this line with `crontab -e` (times in the machine's zone):"
                    if not cron else "Add this line with `crontab -e` (times in the machine's zone):")
-        click.echo(timers.cron_line(planned))
+        click.echo(cron_line(planned))
         return
-    for path in timers.write_units(planned, folder):
+    for path in write_units(planned, folder):
         click.echo(f"Wrote {path}")
     if managed:
         _systemctl(system, "daemon-reload")
@@ -85,7 +86,7 @@ def schedule(month: str | None, since: str | None, until: str | None, config_pat
                                         "`loginctl enable-linger` is set"))
     else:
         scope = "--system" if system else "--user"
-        click.echo(f"To use them: copy both into {timers.unit_dir(system=system)}/, then "
+        click.echo(f"To use them: copy both into {default_unit_dir(system=system)}/, then "
                    f"`systemctl {scope} daemon-reload && systemctl {scope} enable --now {planned.name}.timer`")
 
 
@@ -99,9 +100,9 @@ def _warn_unapproved(config: Config, slug: str) -> None:
 
 
 def _mine(config: Config, folder: Path) -> list[tuple[Schedule, Path]]:
-    from newsletter.send import timers
+    from newsletter.send.timers import find_schedules
 
-    return [(s, p) for s, p in timers.find_schedules(folder) if s.config == config.path]
+    return [(s, p) for s, p in find_schedules(folder) if s.config == config.path]
 
 
 def _list(config: Config, folder: Path) -> None:
@@ -115,7 +116,7 @@ def _list(config: Config, folder: Path) -> None:
 
 
 def _cancel(config: Config, slug: str, folder: Path, *, managed: bool, system: bool) -> None:
-    from newsletter.send import timers
+    from newsletter.send.timers import remove_schedule
 
     found = [s for s, _ in _mine(config, folder) if s.slug == slug]
     if not found:
@@ -124,7 +125,7 @@ def _cancel(config: Config, slug: str, folder: Path, *, managed: bool, system: b
     for planned in found:
         if managed:
             _systemctl(system, "disable", "--now", f"{planned.name}.timer")
-        for path in timers.remove_schedule(planned, folder):
+        for path in remove_schedule(planned, folder):
             click.echo(f"Removed {path}")
     if managed:
         _systemctl(system, "daemon-reload")

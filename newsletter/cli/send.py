@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from newsletter.cli.options import config_option, issue_range, load, range_options
+from newsletter.cli.sendplan import dry_run_json, print_dry_run, print_plan, write_skipped_rows
 from newsletter.cli.wording import plural
 from newsletter.errors import NewsletterError, SendError
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from newsletter.daterange import DateRange
     from newsletter.issue.checks.findings import Finding
     from newsletter.send.plan import SendPlan
-    from newsletter.send.report import DryRunReport, SendReport
+    from newsletter.send.report import SendReport
 
 __all__ = ["EXIT_INCOMPLETE", "EXIT_INTERRUPTED", "send", "send_with_progress"]
 
@@ -108,19 +109,19 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     plan = prepare_send(config, result, audience, smtp_host=smtp_host, smtp_port=smtp_port,
                         concurrency=concurrency, retry_failed=retry_failed, log_in=not dry_run)
     out = Console(highlight=False, soft_wrap=True)
-    rows_file = _write_skipped_rows(plan)
+    rows_file = write_skipped_rows(plan)
     if as_json:
         checked = compose_all(plan)
         click.echo(dry_run_json(plan, checked, rows_file))
         sys.exit(1 if checked.over_limit else 0)
-    _print_plan(out, plan, rows_file)
+    print_plan(out, plan, rows_file)
     if config.approval.required and not dry_run:
         from newsletter.cli.scheduled import require_approval
 
         require_approval(plan)
     if dry_run:
         checked = compose_all(plan)
-        _print_dry_run(out, checked)
+        print_dry_run(out, checked)
         sys.exit(1 if checked.over_limit else 0)
     if plan.to_send == 0:
         out.print("Nothing to send.")
@@ -141,7 +142,7 @@ def _send_at(config: Config, rng: DateRange, subscribers: Path, at: str, **optio
 
     plan = wait_and_verify(config, rng, subscribers, at, **options)
     out = Console(highlight=False, soft_wrap=True)
-    _print_plan(out, plan)
+    print_plan(out, plan)
     if plan.to_send == 0:
         out.print("Nothing to send: every recipient has been handled (a schedule never sends twice).")
         sys.exit(0)
@@ -197,81 +198,6 @@ def _confirm(plan: SendPlan, yes: bool) -> bool:
         question = (f"Send {plan.build.rendered.subject!r} to {plural(plan.to_send, 'recipient')} "
                     f"through {plan.transport_label}?")
     return click.confirm(question, default=False)
-
-
-SHOWN_ROWS = 5  # skipped and duplicate rows printed before the plan; the rest are in the file
-
-
-def _write_skipped_rows(plan: SendPlan) -> Path | None:
-    """Every skipped or duplicate CSV row into issues/<slug>/skipped-rows.csv, when any."""
-    from newsletter.send.report import write_row_problems
-
-    if not plan.subscribers.invalid and not plan.subscribers.duplicates:
-        return None
-    path = plan.build.folder / "skipped-rows.csv"
-    write_row_problems(path, plan.subscribers.invalid, plan.subscribers.duplicates)
-    return path
-
-
-def _print_plan(out: Console, plan: SendPlan, rows_file: Path | None = None) -> None:
-    from newsletter.send.plan import ROW_REASONS
-
-    subject = plan.build.rendered.subject
-    out.print(f"Issue {plan.slug}: {subject!r} ({plural(len(plan.build.rendered.issue.items), 'item')})")
-    out.print(f"Subscribers: {plan.subscribers.path} ({plural(plan.subscribers.rows, 'row')})")
-    rows = plan.subscribers
-    for problem in rows.invalid[:SHOWN_ROWS]:
-        out.print(f"  skipped line {problem.line}: {problem.reason} ({problem.value!r})")
-    for problem in rows.duplicates[:SHOWN_ROWS]:
-        out.print(f"  duplicate line {problem.line}: {problem.reason} ({problem.value!r}), sent once")
-    hidden = max(0, len(rows.invalid) - SHOWN_ROWS) + max(0, len(rows.duplicates) - SHOWN_ROWS)
-    if rows_file is not None and hidden:
-        out.print(f"  ... and {plural(hidden, 'more row')}: every one, with its line, is in {_shown(rows_file)}")
-    elif rows_file is not None:
-        out.print(f"  (also listed in {_shown(rows_file)})")
-    if plan.from_signups or plan.config.subscribe is not None:
-        out.print(f"Sign-ups: {plan.from_signups} confirmed on the sign-up page and not in the CSV, "
-                  "added to the list")
-    _print_themes(out, plan)
-    _print_kind(out, plan)
-    if plan.resuming:
-        what = "rehearsal" if plan.rehearsal else "run"
-        out.print(f"Resuming the {what} started {plan.run.created if plan.run else ''}: {plan.already_sent} "
-                  f"already {'filed' if plan.rehearsal else 'sent'}{_relays(plan)}, {plan.failed_before} failed before"
-                  + ("" if not plan.failed_before else " (--retry-failed tries them again)"))
-    if plan.changed:
-        out.print("warning: the issue has changed since this run started; the remaining recipients get the "
-                  "new version")
-    if plan.in_flight:
-        out.print(f"{plural(plan.in_flight, 'recipient was')} in flight when the last run stopped: "
-                  f"{'they are' if plan.in_flight != 1 else 'it is'} sent again and may get the issue twice")
-    out.print(f"To send: {plan.to_send}" + (f" ({plan.new} new)" if plan.resuming else ""))
-    for reason, count in sorted(plan.excluded.items()):
-        out.print(f"  excluded: {plural(count, reason) if reason in ROW_REASONS else f'{count} {reason}'}")
-    out.print(f"Through: {plan.transport_label}")
-    if plan.transport is None:
-        out.print("No smtp: block in the config, so an embedded SMTP server on 127.0.0.1 files every message "
-                  "in outbox/.")
-
-
-def _print_kind(out: Console, plan: SendPlan) -> None:
-    """Rehearsal or real send: said before anything is asked, so nobody mistakes one for the other."""
-    if plan.rehearsal:
-        out.print("This is a rehearsal: every message goes into the local outbox, nothing leaves this machine, "
-                  "and nobody counts as sent when you send through a relay later. Rehearse as often as you like.")
-        return
-    out.print(f"This is the real send, through {plan.transport_label}: "
-              "whoever the relay accepts is recorded as sent and never mailed this issue again.")
-    if plan.rehearsed is not None and not plan.resuming:
-        out.print(f"  (the rehearsal of {plan.rehearsed.created[:16].replace('T', ' ')} into the local outbox "
-                  "does not count: everyone is sent to)")
-
-
-def _relays(plan: SendPlan) -> str:
-    """` (300 through a:587, 100 through b:587)` when a real run has gone through more than one relay."""
-    if plan.rehearsal or len(plan.relays) < 2:
-        return ""
-    return " (" + ", ".join(f"{n} through {relay or 'an unrecorded relay'}" for relay, n in plan.relays.items()) + ")"
 
 
 def send_with_progress(plan: SendPlan) -> SendReport:
@@ -395,45 +321,6 @@ def _exit_code(report: SendReport) -> int:
     return EXIT_INCOMPLETE
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def dry_run_json(plan: SendPlan, report: DryRunReport, rows_file: Path | None) -> str:
-    """The plan and what composing every message found, as `send --dry-run --json` prints it
-    (docs/reference/json.md)."""
-    import json
-
-    from newsletter.send.plan import ROW_REASONS
-
-    rows = plan.subscribers
-    return json.dumps({
-        "issue": plan.slug, "subject": plan.build.rendered.subject, "kind": str(plan.kind),
-        "through": plan.transport_label,
-        "subscribers": {"file": str(rows.path), "rows": rows.rows, "skipped": len(rows.invalid),
-                        "duplicates": len(rows.duplicates), "rows_file": str(rows_file) if rows_file else None,
-                        "from_signups": plan.from_signups},
-        "to_send": plan.to_send, "new": plan.new, "already_sent": plan.already_sent,
-        "failed_before": plan.failed_before, "in_flight": plan.in_flight, "resuming": plan.resuming,
-        "excluded": {reason: n for reason, n in sorted(plan.excluded.items()) if reason not in ROW_REASONS},
-        "check_errors": [{"rule": f.rule, "where": f.where, "message": f.message}
-                         for f in plan.build.findings if f.severity == "error"],
-        "composed": {"messages": report.messages, "total_bytes": report.total_bytes, "largest": report.largest,
-                     "longest_line": report.longest_line, "over_limit": list(report.over_limit)},
-    }, indent=2)
-
-
-def _print_dry_run(out: Console, report: DryRunReport) -> None:
-    out.print(f"Dry run: composed {plural(report.messages, 'message')} in {report.seconds:.2f} s, "
-              f"{report.total_bytes / 1024 / 1024:.1f} MB in all, largest {report.largest / 1024:.1f} KB, "
-              f"longest line {report.longest_line} octets (limit 998). Nothing was sent or recorded.")
-    for address in report.over_limit:
-        out.print(f"error: the message to {address} has a line over 998 octets")
-
-
 def _print_test(report: SendReport) -> None:
     from rich.console import Console
 
@@ -446,22 +333,3 @@ def _print_test(report: SendReport) -> None:
         out.print(f"{'error' if report.fatal else 'Stopped'}: {report.stopped}")
     if report.outbox is not None:
         out.print(f"Open {report.outbox}/new/ (or `newsletter preview`, Outbox) to look at it.")
-
-
-def _print_themes(out: Console, plan: SendPlan) -> None:
-    """Theme choices (issue 9): unknown names in the CSV, versions rendered, quiet subscribers."""
-    for problem in plan.choices.problems:
-        out.print(f"  warning: {problem}: ignored, the row keeps its other themes (or gets every theme)")
-    if plan.variants is None or all(selection is None for selection in plan.choices.selections):
-        return  # nobody chose themes: everyone gets the whole issue
-    variants, n = plan.variants, plan.choices.distinct
-    versions = len({variants.key_of(selection) for selection in plan.choices.selections})  # sent this run
-    out.print(f"Theme choices: {n} {'selection' if n == 1 else 'different selections'} ({plan.choices.from_page} "
-              f"saved on the preferences page), {versions} {'version' if versions == 1 else 'versions'} of the issue")
-    quiet = sum(1 for s in plan.subscribers.subscribers if plan.variants.is_quiet(s.themes))
-    if quiet:
-        one = quiet == 1
-        what = (("gets" if one else "get") + " the quiet-month note" if plan.config.quiet_month
-                else ("is" if one else "are") + " skipped (quiet month)")
-        out.print(f"  {quiet} {'subscriber has' if one else 'subscribers have'} nothing new in their "
-                  f"themes and {what}")

@@ -62,6 +62,17 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
         real, rehearsal = journal.get_run(db, slug), journal.get_run(db, slug, journal.RunKind.REHEARSAL)
         run = real or rehearsal
         approval = journal.latest_approval(db, slug)
+        if as_json:
+            if run is None and approval is None:
+                raise SendError(f"no send run for {slug}", path=config.state_file,
+                                hint="`newsletter status` without a month lists the runs")
+            _print_json(db, [r for r in (real, rehearsal) if r is not None], detail=True,
+                        approval={"by": approval.approved_by, "at": approval.approved} if approval else None)
+            if failures_csv is not None and run is not None:
+                from newsletter.send.report import run_status, write_failures_csv
+
+                write_failures_csv(failures_csv, run_status(db, run).problems)
+            return
         if approval is not None:
             from newsletter.cli.approve import approval_lines
 
@@ -75,13 +86,6 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
         if run is None:
             raise SendError(f"no send run for {slug}", path=config.state_file,
                             hint="`newsletter status` without a month lists the runs")
-        if as_json:
-            _print_json(db, [r for r in (real, rehearsal) if r is not None], detail=True)
-            if failures_csv is not None:
-                from newsletter.send.report import run_status, write_failures_csv
-
-                write_failures_csv(failures_csv, run_status(db, run).problems)
-            return
         _one_run(out, db, run, failures_csv)
         if real is None:
             out.print("No real send yet: this was a rehearsal into the local outbox; sending through a relay "
@@ -92,9 +96,11 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
                       "local outbox (a rehearsal counts nobody as sent)")
 
 
-def _print_json(db: sqlite3.Connection, runs: list[journal.Run], *, detail: bool) -> None:
-    """`{"runs": [...]}`, one object per run (docs/reference/json.md); with `detail`, the
-    failed and deferred recipients, possible duplicates and the relays that accepted."""
+def _print_json(db: sqlite3.Connection, runs: list[journal.Run], *, detail: bool,
+                approval: dict[str, str] | None = None) -> None:
+    """`{"runs": [...]}`, one object per run (docs/reference/json.md); with `detail` (one
+    issue), the failed and deferred recipients, possible duplicates, the relays that
+    accepted, and the issue's approval (`{"by", "at"}` or null)."""
     import json
 
     from newsletter import journal
@@ -114,7 +120,10 @@ def _print_json(db: sqlite3.Connection, runs: list[journal.Run], *, detail: bool
             entry["duplicates"] = list(status.duplicates)
             entry["accepted_by"] = {relay or "": n for relay, n in journal.relay_counts(db, run.id).items()}
         objects.append(entry)
-    click.echo(json.dumps({"runs": objects}, indent=2))
+    document: dict[str, object] = {"runs": objects}
+    if detail:
+        document["approval"] = approval
+    click.echo(json.dumps(document, indent=2))
 
 
 def _all_runs(out: Console, db: sqlite3.Connection) -> None:

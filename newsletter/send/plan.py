@@ -219,9 +219,9 @@ def check_gate(result: BuildResult, *, force: bool, dry_run: bool = False,
         return errors
     slug = result.rendered.issue.range.slug
     raise ErrorList([*(SendError(f"{f.rule}: {f.message}", path=f.where, hint=f.hint or None) for f in blocking),
-                     SendError(f"not sending: {len(blocking)} error{'s' * (len(blocking) != 1)} in the issue",
-                               hint=f"`newsletter check {slug}` lists the check errors; fix them, or send anyway "
-                                    "with --force")])
+                     SendError(f"not sending: `newsletter check` found {len(blocking)} "
+                               f"error{'s' * (len(blocking) != 1)} in the issue",
+                               hint=f"`newsletter check {slug}` lists them; fix them, or send anyway with --force")])
 
 
 def _text_of(path: Path) -> str:

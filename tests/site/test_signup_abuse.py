@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 from support.project import set_token_secret
-from support.signupkit import text_of
+from support.signupkit import text_of, with_mail_delay
 from support.smtpserver import FaultyHandler, SmtpServer
 
 from newsletter import journal
@@ -329,9 +329,7 @@ def test_a_third_party_cannot_change_a_pending_request(project: Path, monkeypatc
 
 def test_mail_work_waits_a_random_delay_after_the_answer(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing about a new address happens right behind its request (MAIL_DELAY is back on)."""
-    from newsletter.send import signupmail
-
-    monkeypatch.setattr(signupmail, "MAIL_DELAY", (1.0, 2.0))
+    with_mail_delay(monkeypatch, (1.0, 2.0))
     config = configure(project, monkeypatch)
     client = TestClient(create_app(config))
     assert post(client, config, "later@example.org")[0] == 200

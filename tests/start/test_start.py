@@ -126,7 +126,7 @@ def test_a_send_through_a_relay_refuses_the_starter_placeholders_before_connecti
     assert sum("still has placeholder text" in line for line in placeholders) == 3, refused.stderr  # the items
     assert any(line.startswith("error: newsletter.yaml:5: placeholder: from still uses parish.example")
                for line in placeholders), refused.stderr  # and the settings on a reserved example domain
-    assert errors[-1].startswith(f"error: not sending: {len(placeholders)} errors in the issue")
+    assert errors[-1].startswith(f"error: not sending: `newsletter check` found {len(placeholders)} errors")
     assert "Connecting" not in refused.stdout and not (folder / "outbox").exists()
 
 

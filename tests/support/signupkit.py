@@ -11,12 +11,17 @@ from email.message import Message
 
 import pytest
 
-from newsletter.send import signupmail
+import newsletter.send.signupmail as signupmail  # instrumented here, so tests need not reach inside send
 
 
 @pytest.fixture(autouse=True)
 def no_mail_delay(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(signupmail, "MAIL_DELAY", (0.0, 0.0))
+
+
+def with_mail_delay(monkeypatch: pytest.MonkeyPatch, seconds: tuple[float, float]) -> None:
+    """Put the background sender's random hold (MAIL_DELAY) back, for the test of it."""
+    monkeypatch.setattr(signupmail, "MAIL_DELAY", seconds)
 
 
 def text_of(message: Message) -> str:

@@ -19,6 +19,7 @@ pytest_plugins = [
     "support.imapserver",
     "support.signupkit",
     "support.rawsmtp",
+    "support.clickkit",
 ]
 
 

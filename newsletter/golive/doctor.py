@@ -1,9 +1,9 @@
 """`newsletter doctor`: every go-live check in order, as `Diagnosis` lines.
 
 DNS first (SPF, DMARC, DKIM, alignment: what decides inbox or spam), then the relay
-(one session, no message), then the subscriber-facing addresses and the state (which,
-reachable or not, its schema version). One check failing
-never hides the others.
+(one session, no message), then the subscriber-facing addresses (online: the unsubscribe
+page and, with `tracking.clicks`, the counted-link route) and the state (which, reachable
+or not, its schema version). One check failing never hides the others.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from newsletter.golive.dns import (
 from newsletter.golive.findings import Diagnosis, error, ok, warning
 from newsletter.golive.relay import check_relay, relay_transport
 from newsletter.golive.state import check_state
-from newsletter.golive.web import check_addresses, check_placeholders, probe_unsubscribe
+from newsletter.golive.web import check_addresses, check_placeholders, probe_counted_links, probe_unsubscribe
 from newsletter.send.dkim import load_private_key, public_key_record, record_name
 
 __all__ = ["run_doctor"]
@@ -49,6 +49,8 @@ def run_doctor(config: Config, /, *, nameserver: str | None = None, online: bool
     found += check_state(config)
     if online:
         found += probe_unsubscribe(config)
+        if config.count_clicks:
+            found += probe_counted_links(config)
     return found
 
 

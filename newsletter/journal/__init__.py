@@ -8,8 +8,10 @@ keep one group of tables each: `runs` the send runs and
 their recipients; `optouts` suppressions and theme preferences; `bouncelog` the bounces
 received; `signups` the confirmed sign-ups; `consent` the append-only sign-up requests
 and consent history; `person` one address's records and their erasure; `approvals` who
-approved which issue; `caches` the feed cache, collected keys and link checks. Addresses
-are stored by their key (`addresses.address_key`: trimmed, lower-cased), so lookups ignore case.
+approved which issue; `clicks` the counted links (numbers only) and `reporting` the counts
+the issue report adds up; `caches` the feed cache, collected keys and link checks.
+Addresses are stored by their key (`addresses.address_key`: trimmed, lower-cased), so
+lookups ignore case.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from newsletter.journal.caches import (
     put_link_checks,
     record_collected,
 )
+from newsletter.journal.clicks import add_clicks, click_counts
 from newsletter.journal.consent import (
     ConsentEvent,
     MailClaim,
@@ -81,6 +84,7 @@ from newsletter.journal.person import (
     person_records,
     record_erasure,
 )
+from newsletter.journal.reporting import confirmed_signups_between, list_size, suppressions_between
 from newsletter.journal.runs import (
     RECIPIENT_STATES,
     SUPPRESSED_DURING_RUN,
@@ -137,10 +141,13 @@ __all__ = [
     "Signup",
     "SignupRequest",
     "Suppression",
+    "add_clicks",
     "all_preferences",
     "apply_plan",
     "bounce_counts",
     "checkpoint",
+    "click_counts",
+    "confirmed_signups_between",
     "ADDRESS_COLUMNS",
     "ConsentEvent",
     "MailClaim",
@@ -186,6 +193,7 @@ __all__ = [
     "latest_approval",
     "latest_recipient_themes",
     "list_runs",
+    "list_size",
     "list_suppressions",
     "now",
     "open_run",
@@ -210,6 +218,7 @@ __all__ = [
     "suppress_many",
     "suppressed_addresses",
     "suppression_reasons",
+    "suppressions_between",
     "transaction",
     "unsuppress",
     "unsuppress_if",

@@ -285,6 +285,14 @@ class Db:
         for channel in listening:
             self.listen(channel)
 
+    def __enter__(self) -> Db:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """`with journal.connect(...) as db:` closes the connection at the end (writes are
+        committed by their own `transaction`s, never here)."""
+        self.close()
+
     def close(self) -> None:
         try:
             self.raw.close()

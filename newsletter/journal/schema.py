@@ -248,6 +248,14 @@ CREATE TABLE IF NOT EXISTS approvals (
 );
 CREATE INDEX IF NOT EXISTS approvals_slug ON approvals (slug, id)
 """),
+    Migration(5, "counted links: one number per link of an issue, nothing about a reader", """
+CREATE TABLE IF NOT EXISTS clicks (
+    slug TEXT NOT NULL,            -- the issue (runs.slug)
+    url TEXT NOT NULL,             -- the item's URL the counted link redirects to
+    hits INTEGER NOT NULL DEFAULT 0 CHECK (hits >= 0),
+    PRIMARY KEY (slug, url)
+)
+"""),
 )
 
 LATEST = MIGRATIONS[-1].number
@@ -255,7 +263,7 @@ LATEST = MIGRATIONS[-1].number
 # Every table that holds the state, parents first (what `state copy` copies, in this order).
 TABLES = ("runs", "recipients", "suppressions", "preferences", "bounces", "feed_cache", "collected",
           "link_checks", "signups", "signup_clients", "signup_requests", "consent_events", "erasures",
-          "used_stamps", "approvals")
+          "used_stamps", "approvals", "clicks")
 
 _VERSIONS = """
 CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -202,3 +202,17 @@ def test_copy_moves_every_row_and_refuses_a_full_target_without_force(db: journa
     with pytest.raises(NewsletterError, match="already holds rows"):
         journal.copy_state(db, target)
     assert journal.copy_state(db, target, force=True).replaced
+
+
+def test_counted_links_add_up_and_the_report_counts_read_back(db: journal.Db) -> None:
+    run = _plan(db, 3)
+    journal.checkpoint(db, run.id, [], claim=3)
+    journal.checkpoint(db, run.id, [journal.Outcome("r00002@example.org", journal.RecipientState.SKIPPED, "quiet")])
+    journal.add_clicks(db, {("2023-07", "https://example.org/a"): 2, ("2023-07", "https://example.org/b"): 0})
+    journal.add_clicks(db, {("2023-07", "https://example.org/a"): 3})
+    assert journal.click_counts(db, "2023-07") == {"https://example.org/a": 5}
+    journal.suppress(db, "gone@example.org", "unsubscribed", "one-click")
+    assert journal.suppressions_between(db, None, None) == {"unsubscribed": 1}  # open-ended on both engines
+    assert journal.suppressions_between(db, "9999", None) == {}
+    assert journal.confirmed_signups_between(db, None, "0000") == 0
+    assert journal.list_size(db, run.id) == 2

@@ -309,7 +309,7 @@ def child_tool(project: Path, port: int, recipients: int, connections: int) -> d
     outcome: dict[str, Any] = {}
 
     def run() -> None:
-        with contextlib.closing(journal.connect(config.state_file)) as db:
+        with contextlib.closing(journal.connect(config.state)) as db:
             audience = resolve(config, project / "subscribers.csv", db)
         plan = prepare_send(config, result, audience, smtp_host="127.0.0.1", smtp_port=port,
                             concurrency=connections)

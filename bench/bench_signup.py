@@ -75,7 +75,7 @@ def main() -> None:
     os.environ["NEWSLETTER_TOKEN_SECRET"] = SECRET
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(_project(Path(tmp)))
-        db = journal.connect(config.state_file)
+        db = journal.connect(config.state)
         members = [f"member{i}@example.org" for i in range(args.n)]
         for email in members:
             request = journal.add_request(db, email=email, mailbox=email, name="", themes=None, source="page",

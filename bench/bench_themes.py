@@ -86,7 +86,7 @@ def child(project: Path, port: int, connections: int) -> dict[str, Any]:
 
     variants.render_issue = counting  # type: ignore[assignment]
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         audience = resolve(config, project / "subscribers.csv", db)
     plan = prepare_send(config, result, audience, smtp_host="127.0.0.1", smtp_port=port,
                         concurrency=connections)

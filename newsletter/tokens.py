@@ -241,31 +241,40 @@ def _parse_parts(token: str) -> tuple[str, bytes] | None:
 
 def load_secrets(env_name: str, secret_file: Path | None, *, old_env: str | None = None,
                  old_until: dt.date | None = None, create_in: Path | None = None,
-                 today: dt.date | None = None) -> list[bytes]:
+                 today: dt.date | None = None, create: bool = True) -> list[bytes]:
     """The current secret first, then old ones still inside their grace period.
 
     From the environment variable, else the secret file, else the file `create_in`
-    (`.newsletter-secret` beside the config), written with a random secret when missing:
-    `send` and the subscriber site both come here, so whichever runs first makes it
-    and the other reads the same one. Nobody has to make a secret by hand.
+    (`.newsletter-secret` beside the config), written with a random secret when missing
+    and `create` (only `init` and `send` make it; the subscriber site reads it and never
+    makes one: a new secret would refuse every link already mailed). Nobody has to make a
+    secret by hand.
     Old secrets come from `old_env` and are dropped once `today` is past `old_until`.
     """
-    keys = [_current_secret(env_name, secret_file, create_in)]
+    keys = [_current_secret(env_name, secret_file, create_in, create)]
     in_grace = old_until is None or (today or dt.date.today()) <= old_until
     if old_env and os.environ.get(old_env) and in_grace:
         keys.extend(s.strip().encode() for s in os.environ[old_env].split(",") if s.strip())
     return keys
 
 
-def _current_secret(env_name: str, secret_file: Path | None, create_in: Path | None) -> bytes:
+def _current_secret(env_name: str, secret_file: Path | None, create_in: Path | None, create: bool) -> bytes:
     value = os.environ.get(env_name, "").strip()
     if value:
         return value.encode()
     if secret_file is not None:
         return _read_secret(secret_file)
-    if create_in is not None:
+    if create_in is not None and create:
         create_secret_file(create_in)
         return _read_secret(create_in)
+    if create_in is not None and create_in.exists():
+        return _read_secret(create_in)
+    if create_in is not None:
+        raise ConfigError(
+            f"no token secret: neither ${env_name} nor {create_in} (the subscriber site never makes one)",
+            hint=f"copy the .newsletter-secret that `send` made, or set ${env_name} to the secret the "
+                 "links were signed with",
+        )
     raise ConfigError(
         f"no token secret: set the environment variable {env_name}",
         hint="the same secret `send` signed the unsubscribe links with; "
@@ -312,7 +321,8 @@ def new_secret_file(config: Config) -> Path | None:
 
 
 def token_keys(config: Config, *, today: dt.date | None = None) -> list[bytes]:
-    """The keys for `config`: what `send` signs with (first) and the server accepts (all)."""
+    """The keys for `config`: what `send` signs with (first) and the server accepts (all).
+    Never makes a secret: that is for `init` and `send` (send/messages.py)."""
     return load_secrets(
         config.secret_env,
         config.secret_file,
@@ -320,6 +330,7 @@ def token_keys(config: Config, *, today: dt.date | None = None) -> list[bytes]:
         old_until=config.old_secrets_until,
         create_in=config.root / SECRET_FILE,
         today=today,
+        create=False,
     )
 
 

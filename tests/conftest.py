@@ -15,6 +15,7 @@ pytest_plugins = [
     "support.themekit",
     "support.dnsserver",
     "support.smtpserver",
+    "support.postgres",
     "support.imapserver",
     "support.signupkit",
     "support.rawsmtp",

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
@@ -133,7 +132,7 @@ class BounceImport:
 class _Matcher:
     """Ties a message to the run and recipient of a message we sent, or says why not."""
 
-    def __init__(self, db: sqlite3.Connection, config: Config) -> None:
+    def __init__(self, db: journal.Db, config: Config) -> None:
         self.db = db
         self.config = config
         self.keys = _token_keys(config)
@@ -215,12 +214,12 @@ def _worst_per_address(matches: list[Matched]) -> list[Matched]:
     return list(best.values())
 
 
-def scan_messages(db: sqlite3.Connection, sources: Iterable[Path], config: Config) -> Iterator[ScannedMessage]:
+def scan_messages(db: journal.Db, sources: Iterable[Path], config: Config) -> Iterator[ScannedMessage]:
     """What every message in `sources` (paths) reports and whom it concerns; records nothing."""
     return scan_raw(db, read_messages(sources), config)
 
 
-def scan_raw(db: sqlite3.Connection, messages: Iterable[tuple[str, bytes]], config: Config) -> Iterator[ScannedMessage]:
+def scan_raw(db: journal.Db, messages: Iterable[tuple[str, bytes]], config: Config) -> Iterator[ScannedMessage]:
     """The same for (where, raw bytes) pairs, from any mailbox (IMAP included)."""
     matcher = _Matcher(db, config)
     for where, raw in messages:
@@ -280,13 +279,13 @@ def _received(msg: Message) -> str:
     return when.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-def import_bounces(db: sqlite3.Connection, source: Path | Iterable[Path], config: Config) -> BounceImport:
+def import_bounces(db: journal.Db, source: Path | Iterable[Path], config: Config) -> BounceImport:
     """Scan every message in `source` (paths), record and suppress: see `import_messages`."""
     sources = [source] if isinstance(source, (str, Path)) else list(source)
     return import_messages(db, read_messages(sources), config)
 
 
-def import_messages(db: sqlite3.Connection, messages: Iterable[tuple[str, bytes]], config: Config,
+def import_messages(db: journal.Db, messages: Iterable[tuple[str, bytes]], config: Config,
                     done: Callable[[str], None] | None = None) -> BounceImport:
     """Record the bounces of messages we sent, suppress hard and repeated soft ones,
     complaints and mailto unsubscribes; `done(where)` after each message is handled
@@ -301,7 +300,7 @@ def import_messages(db: sqlite3.Connection, messages: Iterable[tuple[str, bytes]
     return result
 
 
-def _apply(db: sqlite3.Connection, result: BounceImport, scanned: ScannedMessage, config: Config) -> None:
+def _apply(db: journal.Db, result: BounceImport, scanned: ScannedMessage, config: Config) -> None:
     kind = scanned.kind
     if kind == "unreadable":
         result.skipped.append((scanned.source, scanned.reason))
@@ -322,7 +321,7 @@ def _apply(db: sqlite3.Connection, result: BounceImport, scanned: ScannedMessage
         result.applied[f"{scanned.source}|{m.email}"] = _record(db, result, m, scanned, config)
 
 
-def _opt_out(db: sqlite3.Connection, result: BounceImport, scanned: ScannedMessage) -> None:
+def _opt_out(db: journal.Db, result: BounceImport, scanned: ScannedMessage) -> None:
     """A complaint or a mailto request: suppress the address with its own reason."""
     if not scanned.person:
         return
@@ -336,7 +335,7 @@ def _opt_out(db: sqlite3.Connection, result: BounceImport, scanned: ScannedMessa
     result.applied[f"{scanned.source}|{scanned.person}"] = f"suppressed ({reason})" if new else "already suppressed"
 
 
-def _record(db: sqlite3.Connection, result: BounceImport, m: Matched, scanned: ScannedMessage,
+def _record(db: journal.Db, result: BounceImport, m: Matched, scanned: ScannedMessage,
             config: Config) -> str:
     """Store one matched failure and suppress if due; says what it did, for the report."""
     failure = m.failure

@@ -118,7 +118,7 @@ def export_subscribers(rows: list[ExportRow], path: Path) -> int:
     text = io.StringIO(newline="")
     count = write_export(rows, text)
     try:
-        atomic_write(path, text.getvalue(), mode=0o644)
+        atomic_write(path, text.getvalue(), mode=0o600)  # addresses: people's data, private like the state
     except OSError as exc:
         raise NewsletterError(f"cannot write the export: {exc.strerror}", path=path,
                               hint="check that the folder exists and is writable") from exc

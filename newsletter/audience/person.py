@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -90,17 +89,17 @@ def _keys(config: Config) -> list[bytes]:
 def person_report(config: Config, email: str, *, subscribers: Path | None = None) -> PersonReport:
     """Everything held about `email`; reads only."""
     address = _address(email)
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         records = journal.person_records(db, address)
         erased = bool({erasure_key(k, address) for k in _keys(config)} & journal.erased_keys(db))
     return PersonReport(address, _csv_rows(config, address, subscribers), records, erased)
 
 
 def forget_person(config: Config, email: str, *, subscribers: Path | None = None) -> Forgotten:
-    """Erase `email` from the state file, keeping its keyed hash suppressed; logs by hash."""
+    """Erase `email` from the state, keeping its keyed hash suppressed; logs by hash."""
     address = _address(email)
     key = erasure_key(_keys(config)[0], address)
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         removed = journal.forget_address(db, address, key)
         journal.record_erasure(db, key, sum(removed.values()))
     log.info("erased one address (%s): %d rows", key, sum(removed.values()))
@@ -108,7 +107,7 @@ def forget_person(config: Config, email: str, *, subscribers: Path | None = None
     return Forgotten(removed, key, lines)
 
 
-def erased_addresses(db: sqlite3.Connection, config: Config, addresses: Iterable[str]) -> set[str]:
+def erased_addresses(db: journal.Db, config: Config, addresses: Iterable[str]) -> set[str]:
     """Which of `addresses` (keys) were erased: their hash, under any current or old
     token secret, is in the suppression list."""
     erased = journal.erased_keys(db)

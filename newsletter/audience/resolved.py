@@ -21,7 +21,6 @@ The result is plain data; the journal is read through the connection the caller 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +68,7 @@ class Audience:
         return [*sorted(rows, key=lambda e: e.line or 0), *self.choices.problems]
 
 
-def resolve(config: Config, subscribers_path: Path, db: sqlite3.Connection | None, *,
+def resolve(config: Config, subscribers_path: Path, db: journal.Db | None, *,
             strict: bool = False) -> Audience:
     """Read the CSV once and resolve it against the journal; raises for an unreadable list
     (or, with `strict`, for any invalid row or unknown theme name, all at once)."""

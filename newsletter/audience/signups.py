@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
-import sqlite3
 import unicodedata
 from collections.abc import Iterable
 
@@ -91,13 +90,13 @@ def read_request(config: Config, email: str, name: str, themes: Iterable[str], s
     )
 
 
-def record_request(db: sqlite3.Connection, request: journal.SignupRequest) -> journal.PendingRequest:
+def record_request(db: journal.Db, request: journal.SignupRequest) -> journal.PendingRequest:
     """Append the request as it was made; nothing about the address is looked up here."""
     return journal.add_request(db, email=request.email, mailbox=mailbox_key(request.email), name=request.name,
                                themes=request.themes, source=request.source, consent=request.consent)
 
 
-def claim_mail(db: sqlite3.Connection, request_id: int, *, hourly_cap: int,
+def claim_mail(db: journal.Db, request_id: int, *, hourly_cap: int,
                now: dt.datetime | None = None) -> journal.MailClaim:
     """Whether the request's confirmation mail may go now (claimed if so); see the module."""
     moment = now or dt.datetime.now(dt.UTC)
@@ -106,14 +105,14 @@ def claim_mail(db: sqlite3.Connection, request_id: int, *, hourly_cap: int,
                                       mailable=LIFTED_BY_CONFIRMING)
 
 
-def forget_expired(db: sqlite3.Connection, expires_days: int, *, now: dt.datetime | None = None) -> int:
+def forget_expired(db: journal.Db, expires_days: int, *, now: dt.datetime | None = None) -> int:
     """Forget the requests whose confirmation link has expired, of addresses never
     confirmed: unconfirmed addresses are not kept longer than their link works."""
     cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=expires_days)
     return journal.forget_unconfirmed(db, requested_before=cutoff.isoformat(timespec="seconds"))
 
 
-def confirm(db: sqlite3.Connection, email: str, nonce: str, *,
+def confirm(db: journal.Db, email: str, nonce: str, *,
             erased: Iterable[str] = ()) -> tuple[journal.PendingRequest, bool] | None:
     """Confirm the request a link was made for: the request and whether this confirmed it
     now; None if the link is not the address's newest mailed one.

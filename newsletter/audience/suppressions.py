@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +45,7 @@ class SuppressResult:
     problems: list[NewsletterError] = field(default_factory=list)
 
 
-def suppress_addresses(db: sqlite3.Connection, entries: Iterable[tuple[int | None, str]], *,
+def suppress_addresses(db: journal.Db, entries: Iterable[tuple[int | None, str]], *,
                        reason: str, source: str, path: Path | str | None = None) -> SuppressResult:
     """Suppress each (line, address); bad ones become problems naming `path:line`."""
     result = SuppressResult()
@@ -100,7 +99,7 @@ def read_optouts(path: Path) -> list[tuple[int, str]]:
     return [(line, cells[column].strip() if column < len(cells) else "") for line, cells in rows]
 
 
-def import_optouts(db: sqlite3.Connection, path: Path, *, reason: str = SuppressionReason.UNSUBSCRIBED) -> SuppressResult:
+def import_optouts(db: journal.Db, path: Path, *, reason: str = SuppressionReason.UNSUBSCRIBED) -> SuppressResult:
     """Suppress every address in a CRM opt-out export; source `csv:<file name>`."""
     return suppress_addresses(db, read_optouts(path), reason=reason, source=f"csv:{path.name}", path=path)
 
@@ -116,13 +115,13 @@ def write_suppressions(rows: Iterable[journal.Suppression], out: TextIO) -> int:
     return count
 
 
-def export_suppressions(db: sqlite3.Connection, path: Path) -> int:
+def export_suppressions(db: journal.Db, path: Path) -> int:
     """Write the list to `path` atomically; returns the row count."""
     path = Path(path)
     text = io.StringIO(newline="")
     count = write_suppressions(journal.list_suppressions(db), text)
     try:
-        atomic_write(path, text.getvalue())
+        atomic_write(path, text.getvalue(), mode=0o600)  # addresses: private like the state
     except OSError as exc:
         raise NewsletterError(f"cannot write the export: {exc.strerror}", path=path) from exc
     return count

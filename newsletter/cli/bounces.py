@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ from newsletter.cli.options import config_option, load
 from newsletter.cli.wording import plural
 
 if TYPE_CHECKING:
+    from newsletter import journal
     from newsletter.audience.bounces import BounceImport, ScannedMessage
     from newsletter.config.loader import Config
 
@@ -82,8 +82,8 @@ def scan(sources: tuple[str, ...], as_json: bool, allow_plain_imap: bool, config
     from newsletter.audience.imapbox import ImapMailbox, parse_imap_url
 
     config = load(config_path)
-    state = config.state_file
-    db = journal.connect(state if state.exists() else Path(":memory:"))  # a scan never creates the state file
+    state = config.state
+    db = journal.connect(state if journal.exists(state) else Path(":memory:"))  # a scan never creates the state file
     given = _sources(sources, config)
     if _is_imap(given[0]):
         with ImapMailbox(parse_imap_url(given[0], allow_plain=allow_plain_imap)) as box:
@@ -163,7 +163,7 @@ def import_(sources: tuple[str, ...], move_to: str | None, allow_plain_imap: boo
     from newsletter.audience.imapbox import ImapMailbox, parse_imap_url
 
     config = load(config_path)
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     given = _sources(sources, config)
     if _is_imap(given[0]):
         source = parse_imap_url(given[0], allow_plain=allow_plain_imap)
@@ -184,7 +184,7 @@ def import_(sources: tuple[str, ...], move_to: str | None, allow_plain_imap: boo
         click.echo(line)
 
 
-def _summary(result: BounceImport, config: Config, db: sqlite3.Connection) -> list[str]:
+def _summary(result: BounceImport, config: Config, db: journal.Db) -> list[str]:
     from newsletter import journal
     from newsletter.journal import SuppressionReason
 

@@ -120,7 +120,7 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
     if links:
         urls = web_links(result.files["email.html"].decode("utf-8"), config)
         click.echo(f"Checking {len(urls)} link{'s' * (len(urls) != 1)} ...", err=True)
-        db = connect(config.state_file)
+        db = connect(config.state)
         try:
             answers = probe_links(urls, db=db, timeout=timeout)
         finally:

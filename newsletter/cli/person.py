@@ -92,7 +92,7 @@ def forget(address: str, yes: bool, subscribers: Path | None, config_path: Path)
 
     config = load(config_path)
     if not yes:
-        click.confirm(f"Erase everything held about {address.strip()} from {config.state_file}?", abort=True)
+        click.confirm(f"Erase everything held about {address.strip()} from {config.state}?", abort=True)
     result = forget_person(config, address, subscribers=subscribers)
     click.echo(f"Erased: {plural(result.rows, 'row')} deleted; kept only its keyed hash ({result.erased_key[:15]}...) "
                "in the suppression list, so it is never mailed again")

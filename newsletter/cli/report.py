@@ -41,10 +41,10 @@ def report(month: str | None, since: str | None, until: str | None, config_path:
     from newsletter.send import issue_report
 
     config = load(config_path)
-    if not config.state_file.exists():
-        raise SendError("no state file yet: nothing has been sent", path=config.state_file,
+    if not journal.exists(config.state):
+        raise SendError("no state file yet: nothing has been sent", path=str(config.state),
                         hint="run `newsletter send` first")
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         found = issue_report(config, db, date_range(month, since, until))
     if as_json:
         click.echo(json.dumps(found.as_json(), indent=2, ensure_ascii=False))

@@ -93,7 +93,7 @@ def schedule(month: str | None, since: str | None, until: str | None, config_pat
 def _warn_unapproved(config: Config, slug: str) -> None:
     from newsletter import journal
 
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         if journal.latest_approval(db, slug) is None:
             click.echo(f"warning: {slug} is not approved yet; it will not go unless approved before the time "
                        f"(`newsletter approve {slug}`)", err=True)

@@ -44,7 +44,7 @@ def wait_and_verify(config: Config, rng: DateRange, subscribers: Path, at: str, 
         _refuse(config, slug, [str(exc)])
     click.echo(f"Issue {slug} goes at {describe(when, config.timezone)} ({until_text(when)}), "
                "if every version still matches its approval and the checks pass.")
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         approval = journal.latest_approval(db, slug)
     for line in approval_lines(config, approval) if approval else [f"Not approved yet: it will not go unless "
                                                                    f"`newsletter approve {slug}` is run first"]:

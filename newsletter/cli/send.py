@@ -161,7 +161,7 @@ def _audience(config: Config, path: Path, *, strict: bool) -> tuple[Audience | N
     from newsletter.audience.resolved import resolve
 
     try:
-        with contextlib.closing(journal.connect(config.state_file)) as db:
+        with contextlib.closing(journal.connect(config.state)) as db:
             return resolve(config, path, db, strict=strict), None
     except NewsletterError as exc:
         return None, exc

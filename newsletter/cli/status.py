@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,10 +47,10 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
 
     config = load(config_path)
     out = Console(highlight=False, soft_wrap=True)
-    if not config.state_file.exists():
-        raise SendError("no state file yet: nothing has been sent", path=config.state_file,
+    if not journal.exists(config.state):
+        raise SendError("no state file yet: nothing has been sent", path=str(config.state),
                         hint="run `newsletter send` first")
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         if month is None and since is None and until is None:
             if as_json:
                 _print_json(db, journal.list_runs(db), detail=False)
@@ -64,7 +63,7 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
         approval = journal.latest_approval(db, slug)
         if as_json:
             if run is None and approval is None:
-                raise SendError(f"no send run for {slug}", path=config.state_file,
+                raise SendError(f"no send run for {slug}", path=str(config.state),
                                 hint="`newsletter status` without a month lists the runs")
             _print_json(db, [r for r in (real, rehearsal) if r is not None], detail=True,
                         approval={"by": approval.approved_by, "at": approval.approved} if approval else None)
@@ -84,7 +83,7 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
             out.print(f"No send run for {slug} yet.")
             return
         if run is None:
-            raise SendError(f"no send run for {slug}", path=config.state_file,
+            raise SendError(f"no send run for {slug}", path=str(config.state),
                             hint="`newsletter status` without a month lists the runs")
         _one_run(out, db, run, failures_csv)
         if real is None:
@@ -96,7 +95,7 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
                       "local outbox (a rehearsal counts nobody as sent)")
 
 
-def _print_json(db: sqlite3.Connection, runs: list[journal.Run], *, detail: bool,
+def _print_json(db: journal.Db, runs: list[journal.Run], *, detail: bool,
                 approval: dict[str, str] | None = None) -> None:
     """`{"runs": [...]}`, one object per run (docs/reference/json.md); with `detail` (one
     issue), the failed and deferred recipients, possible duplicates, the relays that
@@ -126,7 +125,7 @@ def _print_json(db: sqlite3.Connection, runs: list[journal.Run], *, detail: bool
     click.echo(json.dumps(document, indent=2))
 
 
-def _all_runs(out: Console, db: sqlite3.Connection) -> None:
+def _all_runs(out: Console, db: journal.Db) -> None:
     from newsletter import journal
     from newsletter.send.report import all_run_statuses
 
@@ -143,7 +142,7 @@ def _all_runs(out: Console, db: sqlite3.Connection) -> None:
                   + _bounces(status, ", bounces: "))
 
 
-def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_csv: Path | None) -> None:
+def _one_run(out: Console, db: journal.Db, run: journal.Run, failures_csv: Path | None) -> None:
     from rich.table import Table
 
     from newsletter import journal

@@ -54,7 +54,7 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None, a
     from newsletter.audience.resolved import resolve
 
     config = load(config_path)
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         audience = resolve(config, subscribers_path or config.subscribers_file, db)
     for problem in audience.listed.invalid:
         click.echo(f"warning: {audience.path}:{problem.line}: skipped: {problem.reason} ({problem.value!r})",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
@@ -15,6 +14,7 @@ from newsletter.cli.wording import plural
 from newsletter.errors import ErrorList
 
 if TYPE_CHECKING:
+    from newsletter import journal
     from newsletter.audience.suppressions import SuppressResult
 
 __all__ = ["suppress"]
@@ -38,10 +38,10 @@ def suppress() -> None:
     """
 
 
-def _open(config_path: Path) -> sqlite3.Connection:
+def _open(config_path: Path) -> journal.Db:
     from newsletter import journal
 
-    return journal.connect(load(config_path).state_file)
+    return journal.connect(load(config_path).state)
 
 
 def _report(result: SuppressResult, what: str) -> None:

@@ -37,7 +37,8 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     the suppression list in the state file that `send` reads; sign-ups are confirmed by
     a mailed link and kept there too. `unsubscribe-server` is the old name of this command. The token secret must be
     the one `send` signed with ($NEWSLETTER_TOKEN_SECRET, tokens.secret_file, or the
-    .newsletter-secret beside the config).
+    .newsletter-secret beside the config that `init` or the first `send` made); with none,
+    it refuses to start rather than make one.
 
     \b
     Example:
@@ -47,7 +48,6 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     """
     import uvicorn  # imported here: the other commands do not need it
 
-    from newsletter.cli.secret import say_if_secret_made
     from newsletter.deliver.net import is_loopback
     from newsletter.site.app import AddressRedactor, TokenRedactor, create_app
     from newsletter.site.pages import unsubscribe_path
@@ -57,8 +57,7 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     from newsletter.tokens import describe_secrets
 
     config = load(config_path)
-    say_if_secret_made(config)
-    app = create_app(config)
+    app = create_app(config)  # no token secret: one error line, no server (it never makes one)
     click.echo(f"Unsubscribe server for {config.name} ({config.list_id})")
     shown_port = port or "<free port, see below>"
     click.echo(f"  listening on http://{_url_host(host)}:{shown_port}{unsubscribe_path(config)} "
@@ -71,7 +70,7 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
                    f"(links in mail: {config.preferences_url})")
     if config.subscribe is not None:
         click.echo(f"  sign-up page on {subscribe_path(config)} (links in mail: {config.subscribe.url}/confirm)")
-    click.echo(f"  suppression list: {config.state_file}")
+    click.echo(f"  state: {config.state}")
     click.echo(f"  token secret: {describe_secrets(config)}")
     if not is_loopback(host):
         click.echo("warning: listening beyond this machine; put it behind a reverse proxy with TLS", err=True)

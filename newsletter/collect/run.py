@@ -19,7 +19,6 @@ runs them over every source and reports.
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -101,7 +100,7 @@ class _Run:
     config: Config
     range: DateRange
     dry_run: bool
-    db: sqlite3.Connection | None
+    db: journal.Db | None
     known: set[str]
     planned: set[str] = field(default_factory=set)  # names taken in a dry run
 
@@ -143,13 +142,13 @@ class _Run:
         report.new.append(NewItem(path, item, keys, notes, theme_line))
 
 
-def _open_state(config: Config, dry_run: bool) -> sqlite3.Connection | None:
-    if dry_run and not config.state_file.exists():
+def _open_state(config: Config, dry_run: bool) -> journal.Db | None:
+    if dry_run and not journal.exists(config.state):
         return None
-    return journal.connect(config.state_file)
+    return journal.connect(config.state)
 
 
-def _download_all(sources: list[Source], db: sqlite3.Connection | None, timeout: float,
+def _download_all(sources: list[Source], db: journal.Db | None, timeout: float,
                   progress: Callable[[str], None]) -> dict[str, Download | NewsletterError]:
     """Every web source at once (a slow site delays only itself), each within `timeout`."""
     web = [s.location for s in sources if s.path is None]

@@ -12,6 +12,7 @@ exist, their kinds and their defaults (`Config`'s too) are declared once, in sch
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field, replace
 from email.utils import parseaddr, quote
@@ -39,8 +40,9 @@ from newsletter.config.sections import (
     theme_key,
 )
 from newsletter.config.urls import normalise_site_url, route_path
-from newsletter.errors import ConfigError, raise_all
+from newsletter.errors import ConfigError, NewsletterError, raise_all
 from newsletter.i18n import SHIPPED, language_problem, pick_text
+from newsletter.journal import StateLocation, parse_state
 from newsletter.yamldoc import LineMap, load_yaml
 
 __all__ = ["Config", "load_config"]
@@ -89,6 +91,12 @@ class Config:
     buttons: bool = TOP.default("buttons")  # each item's first link as a button
     count_clicks: bool = TRACKING.default("clicks")  # `tracking.clicks`: item links via the site's /r/, counted
     clip: str | None = TOP.default("clip")  # "excerpt" or "refuse" when the email would be clipped
+    state_location: StateLocation | None = None  # `state:` or $NEWSLETTER_STATE; None = the file beside
+
+    @property
+    def state(self) -> StateLocation:
+        """Where the state lives: `state:` (or NEWSLETTER_STATE), else newsletter.db beside the config."""
+        return self.state_location or StateLocation(path=self.root / "newsletter.db")
 
     @property
     def clip_mode(self) -> str:
@@ -131,10 +139,6 @@ class Config:
     @property
     def issues_dir(self) -> Path:
         return self.root / "issues"
-
-    @property
-    def state_file(self) -> Path:
-        return self.root / "newsletter.db"
 
     @property
     def outbox_dir(self) -> Path:
@@ -229,6 +233,7 @@ def load_config(path: Path) -> Config:
     clip = _clip(r, data, archive_url)
     approval = read_approval(r, data)
     timezone = read_timezone(r, data)
+    state = _state(r, data, path)
     raise_all(r.errors)  # every value is read above, so every error is reported at once
     return Config(
         path=path.resolve(),
@@ -271,7 +276,29 @@ def load_config(path: Path) -> Config:
         texts=dict(r.texts),
         approval=approval,
         timezone=timezone,
+        state_location=state,
     )
+
+
+def _state(r: ConfigReader, data: LineMap, path: Path) -> StateLocation | None:
+    """`state:` (a SQLite file relative to the config, or a postgresql:// URL); the
+    NEWSLETTER_STATE environment variable wins, so one folder can point elsewhere for a run."""
+    base = path.resolve().parent
+    override = os.environ.get("NEWSLETTER_STATE", "").strip()
+    if override:
+        try:
+            return parse_state(override, base=base)
+        except NewsletterError as exc:
+            r.errors.append(ConfigError(f"NEWSLETTER_STATE: {exc.message}", hint=exc.hint))
+            return None
+    value = r.text(data, "state")
+    if not value:
+        return None
+    try:
+        return parse_state(value, base=base)
+    except NewsletterError as exc:
+        r.error(data, "state", exc.message.removeprefix("state: "), exc.hint)
+        return None
 
 
 def _language(r: ConfigReader, data: LineMap) -> str:

@@ -159,6 +159,11 @@ TOP = Section("", (
         more="([below](#sources))"),
     Key("theme_rules", "mapping", None, "keywords that place collected entries in a theme",
         '{"<theme>": [neglect*, "tag:domestic abuse"]}', shown="none", more="([below](#sources))"),
+    Key("state", "text", None, "where the state lives: a SQLite file beside this one, or a postgresql:// URL "
+        "shared by the site and the sender", "postgresql://newsletter@db.example.org/newsletter",
+        shown="`newsletter.db` beside this file", type="file or `postgresql://` URL",
+        more="(`?sslmode=verify-full&password_env=NEWSLETTER_DB_PASSWORD`; `NEWSLETTER_STATE` overrides it; "
+             "[Share one state between machines](../guides/shared-state.md))"),
     Key("timezone", "text", None, "the zone `send --at` and `schedule --at` times are read and printed in",
         "Europe/London", shown="the machine's zone", type="IANA zone name"),
     Key("approval", "mapping", None, "who approves an issue, the reminder, how late a scheduled send may go",

@@ -2,8 +2,8 @@
 
 DNS first (SPF, DMARC, DKIM, alignment: what decides inbox or spam), then the relay
 (one session, no message), then the subscriber-facing addresses (online: the unsubscribe
-page and, with `tracking.clicks`, the counted-link route). One check failing never hides
-the others.
+page and, with `tracking.clicks`, the counted-link route) and the state (which, reachable
+or not, its schema version). One check failing never hides the others.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from newsletter.golive.dns import (
 )
 from newsletter.golive.findings import Diagnosis, error, ok, warning
 from newsletter.golive.relay import check_relay, relay_transport
+from newsletter.golive.state import check_state
 from newsletter.golive.web import check_addresses, check_placeholders, probe_counted_links, probe_unsubscribe
 from newsletter.send.dkim import load_private_key, public_key_record, record_name
 
@@ -45,6 +46,7 @@ def run_doctor(config: Config, /, *, nameserver: str | None = None, online: bool
         found += check_relay(transport)
     found += check_placeholders(config)
     found += check_addresses(config)
+    found += check_state(config)
     if online:
         found += probe_unsubscribe(config)
         if config.count_clicks:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -23,6 +22,7 @@ from newsletter.config.loader import Config
 from newsletter.issue.checks.document import parse_html
 from newsletter.issue.checks.findings import Finding
 from newsletter.issue.counted import counted_target, is_counted
+from newsletter.journal.backend import Db
 from newsletter.journal.caches import CachedLink, get_link_checks, put_link_checks
 
 __all__ = ["LinkResult", "web_links", "fetch_links", "probe_links", "link_findings", "offline_reason",
@@ -111,7 +111,7 @@ async def fetch_links(urls: Sequence[str], *, concurrency: int = 8, timeout: flo
         return list(await asyncio.gather(*(_check_one(client, url, limit, timeout) for url in urls)))
 
 
-def probe_links(urls: Iterable[str], *, db: sqlite3.Connection | None = None, concurrency: int = 8,
+def probe_links(urls: Iterable[str], *, db: Db | None = None, concurrency: int = 8,
                 timeout: float = 10.0, now: dt.datetime | None = None) -> list[LinkResult]:
     """Cached answers younger than a day, the rest fetched (and cached when they answered)."""
     urls = list(dict.fromkeys(urls))

@@ -1,8 +1,10 @@
-"""The state file (SQLite): send runs, per-recipient state, suppressions, preferences.
+"""The state (a SQLite file, or PostgreSQL): send runs, per-recipient state, suppressions, preferences.
 
 Only this package speaks SQL, and callers use it through this one name (`journal.connect`,
-`journal.suppress`, ...); the modules inside keep one group of tables each:
-`db` opens the file and holds the schema and `transaction`; `runs` the send runs and
+`journal.suppress`, ...). `backend` knows the two engines (and nothing of the tables);
+`schema` holds the numbered migrations; `db` opens the state at the current schema and
+holds `transaction`; `copy` moves every row from one state to another. The query modules
+keep one group of tables each: `runs` the send runs and
 their recipients; `optouts` suppressions and theme preferences; `bouncelog` the bounces
 received; `signups` the confirmed sign-ups; `consent` the append-only sign-up requests
 and consent history; `person` one address's records and their erasure; `approvals` who
@@ -15,6 +17,7 @@ lookups ignore case.
 from __future__ import annotations
 
 from newsletter.journal.approvals import Approval, latest_approval, record_approval
+from newsletter.journal.backend import Db, StateLocation, StateUnavailable, describe, exists, parse_state
 from newsletter.journal.bouncelog import (
     Bounce,
     bounce_counts,
@@ -55,7 +58,8 @@ from newsletter.journal.consent import (
     unfinished_requests,
     use_stamp,
 )
-from newsletter.journal.db import CONSENT_SCHEMA, SCHEMA, connect, now, transaction
+from newsletter.journal.copy import CopyReport, copy_state, row_counts
+from newsletter.journal.db import connect, now, transaction
 from newsletter.journal.optouts import (
     Suppression,
     all_preferences,
@@ -69,6 +73,7 @@ from newsletter.journal.optouts import (
     suppress,
     suppress_many,
     suppressed_addresses,
+    suppression_reasons,
     unsuppress,
     unsuppress_if,
 )
@@ -101,6 +106,7 @@ from newsletter.journal.runs import (
     run_counts,
     run_recipients,
 )
+from newsletter.journal.schema import LATEST, Migration, schema_version, upgrade
 from newsletter.journal.signups import (
     Signup,
     SignupRequest,
@@ -111,6 +117,7 @@ from newsletter.journal.signups import (
 from newsletter.journal.states import DeliveryStatus, RecipientState, RunKind, SkipReason, SuppressionReason
 
 __all__ = [
+    "LATEST",
     "DeliveryStatus",
     "RecipientState",
     "RunKind",
@@ -118,10 +125,14 @@ __all__ = [
     "SuppressionReason",
     "RECIPIENT_STATES",
     "Approval",
-    "SCHEMA",
     "SUPPRESSED_DURING_RUN",
     "Bounce",
     "CachedLink",
+    "CopyReport",
+    "Db",
+    "Migration",
+    "StateLocation",
+    "StateUnavailable",
     "FeedCache",
     "NewRecipient",
     "Outcome",
@@ -138,7 +149,6 @@ __all__ = [
     "click_counts",
     "confirmed_signups_between",
     "ADDRESS_COLUMNS",
-    "CONSENT_SCHEMA",
     "ConsentEvent",
     "MailClaim",
     "PendingRequest",
@@ -162,6 +172,13 @@ __all__ = [
     "count_client",
     "collected_keys",
     "connect",
+    "copy_state",
+    "describe",
+    "exists",
+    "parse_state",
+    "row_counts",
+    "schema_version",
+    "upgrade",
     "consecutive_soft_bounces",
     "delivered_since",
     "finish_run",
@@ -200,6 +217,7 @@ __all__ = [
     "suppress",
     "suppress_many",
     "suppressed_addresses",
+    "suppression_reasons",
     "suppressions_between",
     "transaction",
     "unsuppress",

@@ -7,10 +7,10 @@ it); only the latest approval of an issue counts, earlier ones stay as its histo
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from newsletter.journal.backend import Db
 from newsletter.journal.db import now, transaction
 
 __all__ = ["Approval", "latest_approval", "record_approval"]
@@ -25,17 +25,17 @@ class Approval:
     record: dict[str, Any] = field(repr=False)
 
 
-def record_approval(db: sqlite3.Connection, slug: str, approved_by: str, record: dict[str, Any]) -> Approval:
+def record_approval(db: Db, slug: str, approved_by: str, record: dict[str, Any]) -> Approval:
     """Store a new approval of `slug`; it replaces the earlier ones as the one that counts."""
     stamp = now()
     text = json.dumps(record, sort_keys=True)
     with transaction(db):
-        cursor = db.execute("INSERT INTO approvals (slug, approved_by, approved, record) VALUES (?, ?, ?, ?)",
-                            (slug, approved_by, stamp, text))
-    return Approval(int(cursor.lastrowid or 0), slug, approved_by, stamp, record)
+        (approval_id,) = db.execute("INSERT INTO approvals (slug, approved_by, approved, record) "
+                                    "VALUES (?, ?, ?, ?) RETURNING id", (slug, approved_by, stamp, text)).fetchone()
+    return Approval(int(approval_id), slug, approved_by, stamp, record)
 
 
-def latest_approval(db: sqlite3.Connection, slug: str) -> Approval | None:
+def latest_approval(db: Db, slug: str) -> Approval | None:
     row = db.execute("SELECT id, slug, approved_by, approved, record FROM approvals WHERE slug = ? "
                      "ORDER BY id DESC LIMIT 1", (slug,)).fetchone()
     if row is None:

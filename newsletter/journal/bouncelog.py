@@ -7,10 +7,10 @@ address soft-bounced), so a mailbox imported twice changes nothing.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from newsletter.addresses import address_key
+from newsletter.journal.backend import Db
 from newsletter.journal.db import now, transaction
 
 __all__ = [
@@ -39,19 +39,19 @@ class Bounce:
     run_id: int | None = None
 
 
-def record_bounce(db: sqlite3.Connection, bounce: Bounce) -> bool:
+def record_bounce(db: Db, bounce: Bounce) -> bool:
     """Store a bounce; False if this bounce (same key) was imported before."""
     with transaction(db):
         cur = db.execute(
-            "INSERT OR IGNORE INTO bounces (key, email, run_id, kind, status, diagnostic, received, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO bounces (key, email, run_id, kind, status, diagnostic, received, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (bounce.key, address_key(bounce.email), bounce.run_id, bounce.kind, bounce.status,
              bounce.diagnostic, bounce.received, now()),
         )
     return cur.rowcount == 1
 
 
-def recipient_for_message_id(db: sqlite3.Connection, message_id: str) -> tuple[int, str] | None:
+def recipient_for_message_id(db: Db, message_id: str) -> tuple[int, str] | None:
     """(run id, address) of the message `send` gave this Message-ID, with or without <>."""
     bare = message_id.strip().strip("<>")
     if not bare:
@@ -61,18 +61,18 @@ def recipient_for_message_id(db: sqlite3.Connection, message_id: str) -> tuple[i
     return None if row is None else (row[0], row[1])
 
 
-def run_addresses(db: sqlite3.Connection, run_id: int) -> list[str]:
+def run_addresses(db: Db, run_id: int) -> list[str]:
     """Every address a run planned to mail: the candidates a VERP token of that run can name."""
     return [row[0] for row in db.execute("SELECT email FROM recipients WHERE run_id = ?", (run_id,))]
 
 
-def run_slug(db: sqlite3.Connection, run_id: int) -> str | None:
+def run_slug(db: Db, run_id: int) -> str | None:
     """The issue a run sent (`2023-07`), for reports."""
     row = db.execute("SELECT slug FROM runs WHERE id = ?", (run_id,)).fetchone()
     return None if row is None else row[0]
 
 
-def consecutive_soft_bounces(db: sqlite3.Connection, email: str) -> int:
+def consecutive_soft_bounces(db: Db, email: str) -> int:
     """The current streak: runs soft-bounced in a row, back from the newest soft-bounced one.
 
     A run in between that `send` delivered to the address and that no bounce came back
@@ -94,7 +94,7 @@ def consecutive_soft_bounces(db: sqlite3.Connection, email: str) -> int:
     return int(row[0])
 
 
-def delivered_since(db: sqlite3.Connection, email: str, run_id: int, *, before: str) -> bool:
+def delivered_since(db: Db, email: str, run_id: int, *, before: str) -> bool:
     """Whether a run newer than `run_id` delivered to the address before `before` (ISO UTC)
     and no bounce came back for it: then a bounce about `run_id` is a replay or old news."""
     row = db.execute(
@@ -105,14 +105,14 @@ def delivered_since(db: sqlite3.Connection, email: str, run_id: int, *, before: 
     return row is not None
 
 
-def was_mailed(db: sqlite3.Connection, email: str) -> bool:
+def was_mailed(db: Db, email: str) -> bool:
     """Whether any run ever delivered to the address (a mailto request from it is a subscriber's)."""
     row = db.execute("SELECT 1 FROM recipients WHERE email = ? AND state = 'sent' LIMIT 1",
                      (address_key(email),)).fetchone()
     return row is not None
 
 
-def bounce_counts(db: sqlite3.Connection, run_id: int | None = None) -> dict[str, int]:
+def bounce_counts(db: Db, run_id: int | None = None) -> dict[str, int]:
     """Distinct bounced addresses by kind, for one run or (run_id None) overall."""
     where, args = ("WHERE run_id = ?", (run_id,)) if run_id is not None else ("", ())
     counts = {"hard": 0, "soft": 0}

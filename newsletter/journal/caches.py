@@ -7,10 +7,10 @@ link-check answers.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from newsletter.journal.backend import Db
 from newsletter.journal.db import now, transaction
 
 __all__ = [
@@ -37,13 +37,13 @@ class FeedCache:
     body: bytes
 
 
-def get_feed_cache(db: sqlite3.Connection, url: str) -> FeedCache | None:
+def get_feed_cache(db: Db, url: str) -> FeedCache | None:
     row = db.execute("SELECT url, etag, last_modified, content_type, body FROM feed_cache WHERE url = ?",
                      (url,)).fetchone()
     return None if row is None else FeedCache(row[0], row[1], row[2], row[3], bytes(row[4]))
 
 
-def put_feed_cache(db: sqlite3.Connection, cache: FeedCache) -> None:
+def put_feed_cache(db: Db, cache: FeedCache) -> None:
     with transaction(db):
         db.execute(
             "INSERT INTO feed_cache (url, etag, last_modified, content_type, body, updated) "
@@ -54,15 +54,15 @@ def put_feed_cache(db: sqlite3.Connection, cache: FeedCache) -> None:
         )
 
 
-def collected_keys(db: sqlite3.Connection) -> set[str]:
+def collected_keys(db: Db) -> set[str]:
     """Every guid/link key `collect` has written an item for, even if the file is gone."""
     return {row[0] for row in db.execute("SELECT key FROM collected")}
 
 
-def record_collected(db: sqlite3.Connection, keys: Iterable[str], *, source: str, file: str) -> None:
+def record_collected(db: Db, keys: Iterable[str], *, source: str, file: str) -> None:
     with transaction(db):
         db.executemany(
-            "INSERT OR IGNORE INTO collected (key, source, file, created) VALUES (?, ?, ?, ?)",
+            "INSERT INTO collected (key, source, file, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [(key, source, file, now()) for key in keys],
         )
 
@@ -78,7 +78,7 @@ class CachedLink:
     checked: str  # ISO timestamp, UTC
 
 
-def get_link_checks(db: sqlite3.Connection, urls: Iterable[str], *, since: str) -> dict[str, CachedLink]:
+def get_link_checks(db: Db, urls: Iterable[str], *, since: str) -> dict[str, CachedLink]:
     """The cached answers for `urls` checked at or after `since` (ISO timestamp)."""
     found: dict[str, CachedLink] = {}
     for url in set(urls):
@@ -89,7 +89,7 @@ def get_link_checks(db: sqlite3.Connection, urls: Iterable[str], *, since: str) 
     return found
 
 
-def put_link_checks(db: sqlite3.Connection, links: Iterable[CachedLink]) -> None:
+def put_link_checks(db: Db, links: Iterable[CachedLink]) -> None:
     with transaction(db):
         db.executemany(
             "INSERT INTO link_checks (url, status, final_url, redirects, checked) VALUES (?, ?, ?, ?, ?) "

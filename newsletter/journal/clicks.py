@@ -8,15 +8,15 @@ written, so there is nothing here to join against the subscriber list.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 
+from newsletter.journal.backend import Db
 from newsletter.journal.db import transaction
 
 __all__ = ["add_clicks", "click_counts"]
 
 
-def add_clicks(db: sqlite3.Connection, counts: Mapping[tuple[str, str], int]) -> None:
+def add_clicks(db: Db, counts: Mapping[tuple[str, str], int]) -> None:
     """Add each (slug, url) -> n to the stored counts, in one transaction."""
     rows = [(slug, url, n) for (slug, url), n in counts.items() if n > 0]
     if not rows:
@@ -29,6 +29,6 @@ def add_clicks(db: sqlite3.Connection, counts: Mapping[tuple[str, str], int]) ->
         )
 
 
-def click_counts(db: sqlite3.Connection, slug: str) -> dict[str, int]:
+def click_counts(db: Db, slug: str) -> dict[str, int]:
     """URL -> clicks counted for issue `slug` (links nobody followed are absent)."""
     return {url: n for url, n in db.execute("SELECT url, hits FROM clicks WHERE slug = ?", (slug,))}

@@ -17,10 +17,11 @@ address that was ever confirmed: its whole history is the proof of consent.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from newsletter.addresses import address_key
+from newsletter.journal.backend import Db
 from newsletter.journal.db import now, transaction
 
 __all__ = [
@@ -83,62 +84,64 @@ class MailClaim:
     request: PendingRequest | None = None
 
 
-def _request(row: sqlite3.Row) -> PendingRequest:
+def _request(row: Any) -> PendingRequest:
     themes = None if row["themes"] is None else tuple(t for t in row["themes"].split("\n") if t) or None
     return PendingRequest(row["id"], row["email"], row["mailbox"], row["name"], themes, row["nonce"],
                           row["source"], row["consent"], row["requested"], row["mail"], row["mailed"])
 
 
-def use_stamp(db: sqlite3.Connection, stamp: str, *, at: float) -> bool:
+def use_stamp(db: Db, stamp: str, *, at: float) -> bool:
     """Spend a form stamp; False if it was spent before (within the hour it is valid)."""
     with transaction(db):
         db.execute("DELETE FROM used_stamps WHERE at < ?", (at - STAMP_WINDOW,))
-        cur = db.execute("INSERT OR IGNORE INTO used_stamps (stamp, at) VALUES (?, ?)", (stamp, at))
+        cur = db.execute("INSERT INTO used_stamps (stamp, at) VALUES (?, ?) ON CONFLICT DO NOTHING", (stamp, at))
     return cur.rowcount == 1
 
 
-def add_request(db: sqlite3.Connection, *, email: str, mailbox: str, name: str, themes: tuple[str, ...] | None,
+def add_request(db: Db, *, email: str, mailbox: str, name: str, themes: tuple[str, ...] | None,
                 source: str, consent: str) -> PendingRequest:
     """Append one request, whoever the address is; its nonce is new and its own."""
     stamp = now()
     nonce = secrets.token_urlsafe(12)
     joined = None if themes is None else "\n".join(themes)
     with transaction(db):
-        cur = db.execute(
+        (request_id,) = db.execute(
             "INSERT INTO signup_requests (email, mailbox, name, themes, nonce, source, consent, requested) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (address_key(email), mailbox, name, joined, nonce, source, consent, stamp))
-    return PendingRequest(int(cur.lastrowid or 0), address_key(email), mailbox, name, themes, nonce, source,
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (address_key(email), mailbox, name, joined, nonce, source, consent, stamp)).fetchone()
+    return PendingRequest(int(request_id), address_key(email), mailbox, name, themes, nonce, source,
                           consent, stamp, "queued", None)
 
 
-def get_request(db: sqlite3.Connection, request_id: int) -> PendingRequest | None:
+def get_request(db: Db, request_id: int) -> PendingRequest | None:
     row = db.execute("SELECT * FROM signup_requests WHERE id = ?", (request_id,)).fetchone()
     return None if row is None else _request(row)
 
 
-def requests_of(db: sqlite3.Connection, email: str) -> list[PendingRequest]:
+def requests_of(db: Db, email: str) -> list[PendingRequest]:
     """Every request for an address, oldest first."""
     rows = db.execute("SELECT * FROM signup_requests WHERE email = ? ORDER BY id", (address_key(email),))
     return [_request(row) for row in rows]
 
 
-def latest_mailed_request(db: sqlite3.Connection, email: str) -> PendingRequest | None:
+def latest_mailed_request(db: Db, email: str) -> PendingRequest | None:
     """The newest request whose confirmation mail went: only its link confirms."""
     row = db.execute("SELECT * FROM signup_requests WHERE email = ? AND mail = 'sent' ORDER BY id DESC LIMIT 1",
                      (address_key(email),)).fetchone()
     return None if row is None else _request(row)
 
 
-def claim_request_mail(db: sqlite3.Connection, request_id: int, *, not_since: str, hour_start: str, cap: int,
+def claim_request_mail(db: Db, request_id: int, *, not_since: str, hour_start: str, cap: int,
                        mailable: tuple[str, ...]) -> MailClaim:
     """Decide, in one transaction, whether request `request_id` is mailed its link, and claim it.
 
     Not mailed: an address suppressed for a reason outside `mailable`; one confirmed and
     not suppressed (already on the list); a mailbox mailed at or after `not_since`; or
-    `cap` mails claimed since `hour_start` in all (the global hourly cap).
+    `cap` mails claimed since `hour_start` in all (the global hourly cap). On PostgreSQL
+    the claims of every `serve` process take turns (one advisory lock), so two of them
+    cannot both decide a mailbox is due.
     """
-    with transaction(db):
+    with transaction(db, lock="signup-mail"):
         row = db.execute("SELECT * FROM signup_requests WHERE id = ?", (request_id,)).fetchone()
         if row is None or row["mail"] != "queued":
             return MailClaim("gone")
@@ -162,20 +165,20 @@ def claim_request_mail(db: sqlite3.Connection, request_id: int, *, not_since: st
     return MailClaim("claimed", request)
 
 
-def set_request_mail(db: sqlite3.Connection, request_id: int, state: str) -> None:
+def set_request_mail(db: Db, request_id: int, state: str) -> None:
     """The confirmation mail's outcome: sent (its link now confirms), or sending again."""
     with transaction(db):
         db.execute("UPDATE signup_requests SET mail = ? WHERE id = ?", (state, request_id))
 
 
-def release_request_mail(db: sqlite3.Connection, request_id: int) -> None:
+def release_request_mail(db: Db, request_id: int) -> None:
     """The mail could not go after every retry: mark it failed and give the mailbox its
     hourly allowance back, so the visitor can simply ask again."""
     with transaction(db):
         db.execute("UPDATE signup_requests SET mail = 'failed', mailed = NULL WHERE id = ?", (request_id,))
 
 
-def unfinished_requests(db: sqlite3.Connection, *, requested_since: str) -> list[int]:
+def unfinished_requests(db: Db, *, requested_since: str) -> list[int]:
     """After a restart: the requests whose mail was still queued (to queue again), oldest
     first; a mail left half-sent is marked failed and its mailbox's hour given back."""
     with transaction(db):
@@ -185,7 +188,7 @@ def unfinished_requests(db: sqlite3.Connection, *, requested_since: str) -> list
     return [row[0] for row in rows]
 
 
-def confirm_request(db: sqlite3.Connection, email: str, nonce: str) -> tuple[PendingRequest, bool] | None:
+def confirm_request(db: Db, email: str, nonce: str) -> tuple[PendingRequest, bool] | None:
     """Confirm the request this nonce belongs to, if it is the address's newest mailed one.
 
     Returns the request and whether this call confirmed it (False: it was confirmed
@@ -194,7 +197,7 @@ def confirm_request(db: sqlite3.Connection, email: str, nonce: str) -> tuple[Pen
     reads is refreshed from the request.
     """
     email = address_key(email)
-    with transaction(db):
+    with transaction(db, lock=f"consent:{email}"):  # two clicks at once record one confirmation
         row = db.execute("SELECT * FROM signup_requests WHERE email = ? AND mail = 'sent' ORDER BY id DESC LIMIT 1",
                          (email,)).fetchone()
         if row is None or not secrets.compare_digest(row["nonce"], nonce):
@@ -217,7 +220,7 @@ def confirm_request(db: sqlite3.Connection, email: str, nonce: str) -> tuple[Pen
     return request, True
 
 
-def record_consent_event(db: sqlite3.Connection, email: str, event: str, *, wording: str = "",
+def record_consent_event(db: Db, email: str, event: str, *, wording: str = "",
                          source: str = "") -> None:
     """Append an event (an unsubscribe, say) to the address's consent history."""
     with transaction(db):
@@ -225,13 +228,13 @@ def record_consent_event(db: sqlite3.Connection, email: str, event: str, *, word
                    (address_key(email), event, now(), wording, source))
 
 
-def consent_events(db: sqlite3.Connection, email: str) -> list[ConsentEvent]:
+def consent_events(db: Db, email: str) -> list[ConsentEvent]:
     rows = db.execute("SELECT email, event, at, wording, source, request FROM consent_events WHERE email = ? "
                       "ORDER BY id", (address_key(email),))
     return [ConsentEvent(*row) for row in rows]
 
 
-def forget_unconfirmed(db: sqlite3.Connection, *, requested_before: str) -> int:
+def forget_unconfirmed(db: Db, *, requested_before: str) -> int:
     """Delete the requests made before `requested_before` (their links have expired) of
     addresses that were never confirmed; how many. Someone who never consented is not
     kept; someone who did keeps every record, requests included."""

@@ -9,10 +9,10 @@ while nobody can read the address back from the hash.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from newsletter.addresses import address_key
+from newsletter.journal.backend import Db
 from newsletter.journal.db import now, transaction
 from newsletter.journal.states import SuppressionReason
 
@@ -35,23 +35,23 @@ def _where(columns: tuple[str, ...]) -> str:
     return " OR ".join(f"lower({column}) = ?" for column in columns)
 
 
-def person_records(db: sqlite3.Connection, email: str) -> dict[str, list[dict[str, Any]]]:
+def person_records(db: Db, email: str) -> dict[str, list[dict[str, Any]]]:
     """Every row about `email`, by table (sends carry the issue's slug), oldest first."""
     key = address_key(email)
     records: dict[str, list[dict[str, Any]]] = {}
     for table, columns in ADDRESS_COLUMNS.items():
-        order = _ORDER.get(table, "rowid")
+        order = _ORDER.get(table, "email")  # the others hold one row per address
         if table == "recipients":
             query = ("SELECT runs.slug AS issue, recipients.* FROM recipients JOIN runs ON runs.id = recipients.run_id "
                      f"WHERE {_where(tuple('recipients.' + c for c in columns))} ORDER BY recipients.run_id")
         else:
             query = f"SELECT * FROM {table} WHERE {_where(columns)} ORDER BY {order}"
         rows = db.execute(query, (key,) * len(columns)).fetchall()
-        records[table] = [dict(row) for row in rows]
+        records[table] = [{k: row[k] for k in row.keys() if k != "rowid"} for row in rows]  # PostgreSQL's list order
     return records
 
 
-def forget_address(db: sqlite3.Connection, email: str, erased_key: str) -> dict[str, int]:
+def forget_address(db: Db, email: str, erased_key: str) -> dict[str, int]:
     """Delete every row about `email` and suppress `erased_key` (its keyed hash) instead,
     in one transaction; how many rows each table lost."""
     key = address_key(email)
@@ -60,17 +60,17 @@ def forget_address(db: sqlite3.Connection, email: str, erased_key: str) -> dict[
         for table, columns in ADDRESS_COLUMNS.items():
             cur = db.execute(f"DELETE FROM {table} WHERE {_where(columns)}", (key,) * len(columns))
             removed[table] = cur.rowcount
-        db.execute("INSERT OR IGNORE INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?)",
+        db.execute("INSERT INTO suppressions (email, reason, source, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                    (erased_key, SuppressionReason.ERASED, "person forget", now()))
     return removed
 
 
-def record_erasure(db: sqlite3.Connection, erased_key: str, rows: int) -> None:
+def record_erasure(db: Db, erased_key: str, rows: int) -> None:
     """The erasure log: when, which hash, how many rows; never the address."""
     with transaction(db):
         db.execute("INSERT INTO erasures (at, erased, rows) VALUES (?, ?, ?)", (now(), erased_key, rows))
 
 
-def erased_keys(db: sqlite3.Connection) -> set[str]:
+def erased_keys(db: Db) -> set[str]:
     """The keyed hashes of every erased address (see tokens.erasure_key)."""
     return {row[0] for row in db.execute("SELECT email FROM suppressions WHERE reason = ?", (SuppressionReason.ERASED,))}

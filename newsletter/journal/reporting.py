@@ -7,7 +7,7 @@ Bounds are the ISO timestamps `runs.created` holds; None means open-ended.
 
 from __future__ import annotations
 
-import sqlite3
+from newsletter.journal.backend import Db
 
 __all__ = ["confirmed_signups_between", "list_size", "suppressions_between"]
 
@@ -20,23 +20,24 @@ def _between(column: str, start: str | None, end: str | None) -> tuple[str, tupl
     if end is not None:
         clauses.append(f"{column} < ?")
         args.append(end)
-    return (" AND ".join(clauses) or "1"), tuple(args)
+    return (" AND ".join(clauses) or "TRUE"), tuple(args)  # TRUE: both engines (1 is no boolean to PostgreSQL)
 
 
-def suppressions_between(db: sqlite3.Connection, start: str | None, end: str | None) -> dict[str, int]:
+def suppressions_between(db: Db, start: str | None, end: str | None) -> dict[str, int]:
     """reason -> suppressions first recorded in [start, end)."""
     where, args = _between("created", start, end)
-    return dict(db.execute(f"SELECT reason, COUNT(*) FROM suppressions WHERE {where} GROUP BY reason", args).fetchall())
+    rows = db.execute(f"SELECT reason, COUNT(*) FROM suppressions WHERE {where} GROUP BY reason", args).fetchall()
+    return {reason: int(n) for reason, n in rows}
 
 
-def confirmed_signups_between(db: sqlite3.Connection, start: str | None, end: str | None) -> int:
+def confirmed_signups_between(db: Db, start: str | None, end: str | None) -> int:
     """Sign-ups confirmed in [start, end)."""
     where, args = _between("confirmed", start, end)
     row = db.execute(f"SELECT COUNT(*) FROM signups WHERE confirmed IS NOT NULL AND {where}", args).fetchone()
     return int(row[0])
 
 
-def list_size(db: sqlite3.Connection, run_id: int) -> int:
+def list_size(db: Db, run_id: int) -> int:
     """The recipients a run was for: every row but the skipped (quiet, unsubscribed, gone)."""
     row = db.execute("SELECT COUNT(*) FROM recipients WHERE run_id = ? AND state != 'skipped'", (run_id,)).fetchone()
     return int(row[0])

@@ -14,10 +14,11 @@ through another relay.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from newsletter.journal.backend import Db
 from newsletter.journal.db import now, transaction
 from newsletter.journal.states import RecipientState, RunKind, SkipReason
 
@@ -111,13 +112,13 @@ def _themes_text(themes: tuple[str, ...] | None) -> str | None:
     return None if themes is None else "\n".join(themes)
 
 
-def _recipient(row: sqlite3.Row | tuple) -> RecipientRow:
+def _recipient(row: Sequence[Any]) -> RecipientRow:
     key, email, name, themes, state, attempts, reply, message_id, dup, relay = tuple(row)
     return RecipientRow(key, email or key, name, None if themes is None else tuple(themes.split("\n")),
                         RecipientState(state), attempts, reply, message_id, bool(dup), relay)
 
 
-def _run(row: sqlite3.Row | tuple | None) -> Run | None:
+def _run(row: Sequence[Any] | None) -> Run | None:
     if row is None:
         return None
     id_, slug, subject, digest, subscribers, created, updated, finished, kind = tuple(row)
@@ -127,17 +128,17 @@ def _run(row: sqlite3.Row | tuple | None) -> Run | None:
 _RUN_COLUMNS = "id, slug, subject, digest, subscribers, created, updated, finished, kind"
 
 
-def get_run(db: sqlite3.Connection, slug: str, kind: RunKind = RunKind.REAL) -> Run | None:
+def get_run(db: Db, slug: str, kind: RunKind = RunKind.REAL) -> Run | None:
     return _run(db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE slug = ? AND kind = ?", (slug, kind)).fetchone())
 
 
-def list_runs(db: sqlite3.Connection) -> list[Run]:
+def list_runs(db: Db) -> list[Run]:
     """Every run, oldest first; an issue's real run before its rehearsal."""
     return [run for r in db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, slug, kind")
             if (run := _run(r)) is not None]
 
 
-def open_run(db: sqlite3.Connection, slug: str, *, subject: str, digest: str, subscribers: str,
+def open_run(db: Db, slug: str, *, subject: str, digest: str, subscribers: str,
              kind: RunKind = RunKind.REAL) -> Run:
     """The run of this kind for `slug`, created on first use; later calls record the current digest and CSV."""
     stamp = now()
@@ -154,7 +155,7 @@ def open_run(db: sqlite3.Connection, slug: str, *, subject: str, digest: str, su
     return run
 
 
-def restart_run(db: sqlite3.Connection, run_id: int) -> None:
+def restart_run(db: Db, run_id: int) -> None:
     """A finished rehearsal, emptied to be rehearsed again (a real run is never restarted).
 
     Its bounces, if any were imported, are kept, no longer tied to the run."""
@@ -168,23 +169,24 @@ def restart_run(db: sqlite3.Connection, run_id: int) -> None:
         db.execute("UPDATE runs SET created = ?, updated = ?, finished = NULL WHERE id = ?", (stamp, stamp, run_id))
 
 
-def relay_counts(db: sqlite3.Connection, run_id: int) -> dict[str, int]:
+def relay_counts(db: Db, run_id: int) -> dict[str, int]:
     """host:port -> recipients it accepted in this run ("" for rows sent before relays were recorded)."""
-    return dict(db.execute("SELECT relay, COUNT(*) FROM recipients WHERE run_id = ? AND state = 'sent' "
-                           "GROUP BY relay ORDER BY COUNT(*) DESC", (run_id,)).fetchall())
+    return {row[0]: int(row[1]) for row in db.execute(
+        "SELECT relay, COUNT(*) FROM recipients WHERE run_id = ? AND state = 'sent' "
+        "GROUP BY relay ORDER BY COUNT(*) DESC", (run_id,)).fetchall()}
 
 
-def finish_run(db: sqlite3.Connection, run_id: int) -> None:
+def finish_run(db: Db, run_id: int) -> None:
     with transaction(db):
         db.execute("UPDATE runs SET finished = ?, updated = ? WHERE id = ?", (now(), now(), run_id))
 
 
-def recipient_states(db: sqlite3.Connection, run_id: int) -> dict[str, str]:
+def recipient_states(db: Db, run_id: int) -> dict[str, str]:
     """address key -> state for every recipient already in the run (planning a resume)."""
     return dict(db.execute("SELECT email, state FROM recipients WHERE run_id = ?", (run_id,)).fetchall())
 
 
-def recover_in_flight(db: sqlite3.Connection, run_id: int) -> int:
+def recover_in_flight(db: Db, run_id: int) -> int:
     """Rows a crash left in `sending` go back to pending, flagged as possible duplicates."""
     with transaction(db):
         cur = db.execute(
@@ -195,7 +197,7 @@ def recover_in_flight(db: sqlite3.Connection, run_id: int) -> int:
     return cur.rowcount
 
 
-def retry_failed(db: sqlite3.Connection, run_id: int) -> int:
+def retry_failed(db: Db, run_id: int) -> int:
     """Failed recipients back to pending (after fixing what made the server refuse them)."""
     with transaction(db):
         cur = db.execute("UPDATE recipients SET state = 'pending', updated = ? WHERE run_id = ? AND state = 'failed'",
@@ -203,7 +205,7 @@ def retry_failed(db: sqlite3.Connection, run_id: int) -> int:
     return cur.rowcount
 
 
-def apply_plan(db: sqlite3.Connection, run_id: int, *, new: Iterable[NewRecipient],
+def apply_plan(db: Db, run_id: int, *, new: Iterable[NewRecipient],
                wanted: Iterable[tuple[str, str, str, tuple[str, ...] | None]],
                skip: Iterable[tuple[str, str]]) -> None:
     """Bring the run in line with the subscriber list, in one transaction.
@@ -214,9 +216,8 @@ def apply_plan(db: sqlite3.Connection, run_id: int, *, new: Iterable[NewRecipien
     """
     stamp = now()
     with transaction(db):
-        db.executemany(
-            "INSERT INTO recipients (run_id, email, address, name, themes, state, reply, message_id, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        db.insert_many(
+            "recipients", ("run_id", "email", "address", "name", "themes", "state", "reply", "message_id", "updated"),
             ((run_id, r.key, r.email, r.name, _themes_text(r.themes), r.state, r.reply, r.message_id, stamp)
              for r in new),
         )
@@ -235,7 +236,10 @@ def apply_plan(db: sqlite3.Connection, run_id: int, *, new: Iterable[NewRecipien
 
 SUPPRESSED_DURING_RUN = SkipReason.SUPPRESSED_DURING_RUN
 
-# A claim re-reads the suppression list row by row, in the same transaction: an opt-out
+# A claim takes pending rows no other claim holds: SQLite's one write lock serialises
+# claims; on PostgreSQL `FOR UPDATE SKIP LOCKED` lets claims from several processes run at
+# once without ever taking the same row. It re-reads the suppression list row by row, in
+# the same transaction: an opt-out
 # committed a moment ago (one-click, `suppress import`, a bounce import) turns the claim
 # into `skipped` instead of `sending`, so that address is never handed to a connection.
 _SUPPRESSED = "EXISTS (SELECT 1 FROM suppressions s WHERE s.email = recipients.email)"
@@ -248,8 +252,8 @@ _CLAIM = (
 )
 
 
-def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome], *,
-               claim: int = 0, reclaim: Iterable[str] = ()) -> list[RecipientRow]:
+def checkpoint(db: Db, run_id: int, outcomes: Iterable[Outcome], *,
+               claim: int = 0, reclaim: Sequence[str] = ()) -> list[RecipientRow]:
     """Record outcomes and claim the next recipients, in one short transaction.
 
     Claimed rows (the `reclaim` addresses, then up to `claim` pending ones in list order)
@@ -258,11 +262,15 @@ def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome],
     SUPPRESSED_DURING_RUN), and counts toward `claim` so the caller sees the list move on.
     """
     stamp = now()
-    with transaction(db):
+    # As durable as SQLite's WAL at synchronous=NORMAL makes it (what the SQLite state has
+    # always done): committed before anything goes out, so the sender crashing (kill -9)
+    # loses nothing; only a crash of the database host itself (power, kernel, `pg_ctl -m
+    # immediate`) may lose the last fraction of a second (docs/explanation/how-it-works.md).
+    with db.transaction(durable=False, pipelined=True):
         db.executemany(
             "UPDATE recipients SET state = ?, reply = ?, updated = ?, "
-            "possible_duplicate = MAX(possible_duplicate, ?), relay = CASE WHEN ? = '' THEN relay ELSE ? END "
-            "WHERE run_id = ? AND email = ?",
+            "possible_duplicate = CASE WHEN ? = 1 THEN 1 ELSE possible_duplicate END, "
+            "relay = CASE WHEN ? = '' THEN relay ELSE ? END WHERE run_id = ? AND email = ?",
             ((o.state, o.reply, stamp, int(o.possible_duplicate), o.relay, o.relay, run_id, o.key)
              for o in outcomes),
         )
@@ -272,16 +280,17 @@ def checkpoint(db: sqlite3.Connection, run_id: int, outcomes: Iterable[Outcome],
                 f"{_CLAIM} WHERE run_id = ? AND email = ? RETURNING {_RECIPIENT_COLUMNS}",
                 (stamp, run_id, key),
             ).fetchall()
-        if claim > 0:
-            rows += db.execute(
+        if claim > 0:  # RETURNING comes in no set order: put the claim back in list order
+            claimed = db.execute(
                 f"{_CLAIM} WHERE rowid IN (SELECT rowid FROM recipients WHERE run_id = ? AND state = 'pending' "
-                f"ORDER BY rowid LIMIT ?) RETURNING {_RECIPIENT_COLUMNS}",
+                f"ORDER BY rowid LIMIT ?{db.skip_locked}) RETURNING rowid, {_RECIPIENT_COLUMNS}",
                 (stamp, run_id, claim),
             ).fetchall()
+            rows += [tuple(row)[1:] for row in sorted(claimed, key=lambda row: row[0])]
     return [_recipient(r) for r in rows]
 
 
-def run_counts(db: sqlite3.Connection, run_id: int) -> dict[str, int]:
+def run_counts(db: Db, run_id: int) -> dict[str, int]:
     """Recipients per state (every state present, zero when empty), plus `possible_duplicates`."""
     counts: dict[str, int] = dict.fromkeys(RECIPIENT_STATES, 0)
     for state, count in db.execute("SELECT state, COUNT(*) FROM recipients WHERE run_id = ? GROUP BY state",
@@ -292,7 +301,7 @@ def run_counts(db: sqlite3.Connection, run_id: int) -> dict[str, int]:
     return counts
 
 
-def run_recipients(db: sqlite3.Connection, run_id: int, states: Iterable[str] = RECIPIENT_STATES) -> list[RecipientRow]:
+def run_recipients(db: Db, run_id: int, states: Iterable[str] = RECIPIENT_STATES) -> list[RecipientRow]:
     """The run's recipients in the given states, in list order (e.g. failures for a report)."""
     states = tuple(states)
     marks = ", ".join("?" * len(states))

@@ -9,10 +9,11 @@ a keyed hash, never the address itself, and forgets them after the hour.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from newsletter.addresses import address_key
+from newsletter.journal.backend import Db
 from newsletter.journal.db import transaction
 
 __all__ = [
@@ -52,27 +53,27 @@ class Signup:
     confirmed: str | None
 
 
-def _signup(row: sqlite3.Row) -> Signup:
+def _signup(row: Any) -> Signup:
     themes = None if row["themes"] is None else tuple(t for t in row["themes"].split("\n") if t)
     return Signup(row["email"], row["name"], themes or None, row["nonce"], row["source"], row["consent"],
                   row["requested"], row["mailed"], row["confirmed"])
 
 
-def get_signup(db: sqlite3.Connection, email: str) -> Signup | None:
+def get_signup(db: Db, email: str) -> Signup | None:
     row = db.execute("SELECT * FROM signups WHERE email = ?", (address_key(email),)).fetchone()
     return None if row is None else _signup(row)
 
 
-def confirmed_signups(db: sqlite3.Connection) -> list[Signup]:
+def confirmed_signups(db: Db) -> list[Signup]:
     """Every confirmed sign-up, oldest confirmation first."""
     rows = db.execute("SELECT * FROM signups WHERE confirmed IS NOT NULL ORDER BY confirmed, email")
     return [_signup(row) for row in rows]
 
 
-def count_client(db: sqlite3.Connection, client: str, *, at: float, limit: int) -> bool:
+def count_client(db: Db, client: str, *, at: float, limit: int) -> bool:
     """Count one sign-up for `client` at `at` (Unix time) if it is under `limit` this hour;
     False (and nothing counted) when it is over. Entries older than the hour are dropped."""
-    with transaction(db):
+    with transaction(db, lock=f"client:{client}"):
         db.execute("DELETE FROM signup_clients WHERE at < ?", (at - CLIENT_WINDOW,))
         (recent,) = db.execute("SELECT COUNT(*) FROM signup_clients WHERE client = ?", (client,)).fetchone()
         if recent >= limit:

@@ -26,7 +26,7 @@ __all__ = ["ApprovalPanel", "approve_snapshot"]
 def _plan(snap: Snapshot) -> SendPlan:
     """The plan `send` would make for the build on screen (the resolved audience's versions)."""
     assert snap.config is not None and snap.result is not None
-    with contextlib.closing(journal.connect(snap.config.state_file)) as db:
+    with contextlib.closing(journal.connect(snap.config.state)) as db:
         audience = resolve(snap.config, snap.config.subscribers_file, db)
     return prepare_send(snap.config, snap.result, audience)
 
@@ -54,9 +54,9 @@ class ApprovalPanel:
         if snap.config is None or snap.result is None:
             return {}
         slug = snap.result.rendered.issue.range.slug
-        if not snap.config.state_file.exists():
+        if not journal.exists(snap.config.state):
             return {"approval": None}  # looking never creates the state file
-        with contextlib.closing(journal.connect(snap.config.state_file)) as db:
+        with contextlib.closing(journal.connect(snap.config.state)) as db:
             approval = journal.latest_approval(db, slug)
         if approval is None:
             return {"approval": None}

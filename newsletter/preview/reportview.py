@@ -52,10 +52,10 @@ def report_context(config: Config | None, date_range: DateRange) -> dict[str, An
         return {"report_problem": "fix the config first"}
     unsent = {"report_problem": f"{date_range.label} has not been sent yet: nothing to report. "
                                 "`newsletter send` records what the report counts."}
-    if not config.state_file.exists():
+    if not journal.exists(config.state):
         return unsent
     try:
-        with contextlib.closing(journal.connect(config.state_file)) as db:
+        with contextlib.closing(journal.connect(config.state)) as db:
             if journal.get_run(db, date_range.slug) is None:
                 return unsent
             found = issue_report(config, db, date_range)

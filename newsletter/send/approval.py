@@ -176,12 +176,12 @@ def approve(plan: SendPlan, approved_by: str) -> journal.Approval:
         raise SendError(f"not a name for an approver: {approved_by!r}", field="--by",
                         hint="give a short name or address, e.g. --by 'Jo Editor'")
     record = approval_record(plan)
-    with contextlib.closing(journal.connect(plan.config.state_file)) as db:
+    with contextlib.closing(journal.connect(plan.config.state)) as db:
         return journal.record_approval(db, plan.slug, approved_by.strip(), record)
 
 
 def latest(plan: SendPlan) -> journal.Approval | None:
-    with contextlib.closing(journal.connect(plan.config.state_file)) as db:
+    with contextlib.closing(journal.connect(plan.config.state)) as db:
         return journal.latest_approval(db, plan.slug)
 
 
@@ -198,7 +198,7 @@ def checked_plan(config: Config, date_range: DateRange, subscribers_csv: Path, *
                  strict: bool = False, **options: Any) -> SendPlan:
     """Resolve the audience once, build (every version it receives checked, as `send` does)
     and plan: what approve and a scheduled send see."""
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         audience = resolve(config, subscribers_csv, db, strict=strict)
     result = build_checked(config, date_range, audience, write=write)
     return prepare_send(config, result, audience, **options)

@@ -30,9 +30,9 @@ class ChosenIssue:
 
 
 def _sent_slugs(config: Config) -> set[str]:
-    if not config.state_file.exists():  # never sent from here: do not create the state file
+    if not journal.exists(config.state):  # never sent from here: do not create the state file
         return set()
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         return {run.slug for run in journal.list_runs(db) if not run.rehearsal}  # a rehearsal sent nobody anything
 
 

@@ -118,7 +118,7 @@ def prepare_send(config: Config, build: BuildResult, audience: Audience, *, smtp
     keys = unsubscribe_keys(config)
     slug = build.rendered.issue.range.slug
     kind = journal.RunKind.REHEARSAL if transport is None else journal.RunKind.REAL
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         run = journal.get_run(db, slug, kind)
         if run is not None and run.rehearsal and run.finished:
             run = None  # a finished rehearsal is rehearsed again from the start

@@ -20,7 +20,6 @@ number next to a small list could point at a person.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -107,7 +106,7 @@ class IssueReport:
         }
 
 
-def _numbers(db: sqlite3.Connection, run: journal.Run, previous: journal.Run | None,
+def _numbers(db: journal.Db, run: journal.Run, previous: journal.Run | None,
              following: journal.Run | None) -> IssueNumbers:
     counts = journal.run_counts(db, run.id)
     bounces = journal.bounce_counts(db, run.id)
@@ -127,7 +126,7 @@ def _numbers(db: sqlite3.Connection, run: journal.Run, previous: journal.Run | N
     )
 
 
-def _history(db: sqlite3.Connection) -> list[IssueNumbers]:
+def _history(db: journal.Db) -> list[IssueNumbers]:
     """Every real send, oldest first (a rehearsal into the outbox reached no reader)."""
     runs = [run for run in journal.list_runs(db) if not run.rehearsal]
     return [_numbers(db, run, runs[i - 1] if i else None, runs[i + 1] if i + 1 < len(runs) else None)
@@ -167,7 +166,7 @@ def _clicks(config: Config, issue: Issue, counts: dict[str, int]) -> tuple[list[
     return item_rows, themes, other
 
 
-def issue_report(config: Config, db: sqlite3.Connection, date_range: DateRange) -> IssueReport:
+def issue_report(config: Config, db: journal.Db, date_range: DateRange) -> IssueReport:
     """The report for the issue of `date_range` (it must have been sent)."""
     slug = date_range.slug
     history = _history(db)
@@ -175,7 +174,7 @@ def issue_report(config: Config, db: sqlite3.Connection, date_range: DateRange) 
     if numbers is None:
         rehearsed = journal.get_run(db, slug, journal.RunKind.REHEARSAL) is not None
         raise NewsletterError(f"no send run for {slug}" + (" (only a rehearsal into the outbox)" if rehearsed else "")
-                              + ": nothing to report yet", path=config.state_file,
+                              + ": nothing to report yet", path=str(config.state),
                               hint="`newsletter status` lists the issues sent")
     issue = prepare_issue(config, date_range)
     items, themes, other = _clicks(config, issue, journal.click_counts(db, slug))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -127,7 +126,7 @@ def write_failures_csv(path: Path, rows: list[journal.RecipientRow]) -> None:
     writer.writerow(["email", "name", "state", "attempts", "reply"])
     for row in rows:
         writer.writerow([safe_cell(v) for v in (row.email, row.name, row.state, row.attempts, row.reply)])
-    atomic_write(path, text.getvalue())
+    atomic_write(path, text.getvalue(), mode=0o600)  # addresses: private like the state
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ class RunStatus:
     duplicates: list[str]  # addresses possibly sent twice (in flight when a run stopped)
 
 
-def run_status(db: sqlite3.Connection, run: journal.Run) -> RunStatus:
+def run_status(db: journal.Db, run: journal.Run) -> RunStatus:
     counts = journal.run_counts(db, run.id)
     duplicates = ([r.email for r in journal.run_recipients(db, run.id) if r.possible_duplicate]
                   if counts["possible_duplicates"] else [])
@@ -150,5 +149,5 @@ def run_status(db: sqlite3.Connection, run: journal.Run) -> RunStatus:
                      duplicates)
 
 
-def all_run_statuses(db: sqlite3.Connection) -> list[RunStatus]:
+def all_run_statuses(db: journal.Db) -> list[RunStatus]:
     return [run_status(db, run) for run in journal.list_runs(db)]

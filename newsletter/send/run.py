@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import signal
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from email.utils import format_datetime
@@ -58,7 +57,7 @@ def _composer(plan: SendPlan) -> Composer:
                     plan.keys, load_signer_for(plan.config))
 
 
-def _apply(db: sqlite3.Connection, plan: SendPlan) -> tuple[journal.Run, int]:
+def _apply(db: journal.Db, plan: SendPlan) -> tuple[journal.Run, int]:
     """Write the plan into the journal; returns the run and how many crash leftovers it resends."""
     if plan.rehearsal and plan.run is None:  # rehearsing again: the last rehearsal's rows go
         done = journal.get_run(db, plan.slug, journal.RunKind.REHEARSAL)
@@ -111,7 +110,9 @@ def _apply(db: sqlite3.Connection, plan: SendPlan) -> tuple[journal.Run, int]:
 
 @contextlib.contextmanager
 def _send_lock(config: Config) -> Iterator[None]:
-    """One sending process per newsletter folder: a second one would steal the first's claims."""
+    """One sending process per newsletter folder: a second one would steal the first's claims.
+    With a PostgreSQL state, `_run` also takes an advisory lock per issue on the server, so
+    two machines sharing the state cannot both send one issue."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
@@ -168,11 +169,14 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
     composer = _composer(plan)
     # the signing workers start (and import) while the plan is journaled
     signing = SigningPool(composer.signer.pem) if composer.signer is not None else None
-    db = journal.connect(plan.config.state_file)
+    db = journal.connect(plan.config.state)
     try:
+        if not db.try_lock(f"send:{plan.slug}"):
+            raise SendError(f"another `newsletter send` of {plan.slug} is running on this state ({db.state})",
+                            hint="wait for it to finish (on whichever machine runs it), then run this again")
         run, in_flight = _apply(db, plan)
         report.possible_duplicates += in_flight
-        jobs = JournalJobs(db, run.id, plan, composer, stop, report, on_result, signing)
+        jobs = JournalJobs(db, run.id, plan, composer, stop, report, on_result, signing, on_event)
 
         async def body(transport: Transport, outbox: Path | None) -> PoolReport:
             report.outbox = outbox
@@ -201,7 +205,7 @@ async def _run(plan: SendPlan, report: SendReport, on_result: OnResult, on_event
             signing.close()
 
 
-def _finish(db: sqlite3.Connection, run: journal.Run, plan: SendPlan, report: SendReport) -> None:
+def _finish(db: journal.Db, run: journal.Run, plan: SendPlan, report: SendReport) -> None:
     """Totals from the journal (the truth after a crash too), the failures file, and done if done."""
     totals = journal.run_counts(db, run.id)
     report.totals = totals

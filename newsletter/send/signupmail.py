@@ -108,10 +108,10 @@ class _Attempt:
 class SignupMailer:
     """The queue and its one sender thread (started at the first `submit`)."""
 
-    def __init__(self, config: Config, state_file: Path, keys: Callable[[], list[bytes]], *,
+    def __init__(self, config: Config, state: journal.StateLocation, keys: Callable[[], list[bytes]], *,
                  retry_delay: float = 30.0, retries: int = 5, linger: float = LINGER) -> None:
         self.config = config
-        self.state_file = state_file
+        self.state = state  # the SQLite file or the PostgreSQL database `serve` uses
         self.keys = keys
         self.retry_delay = retry_delay
         self.retries = retries
@@ -264,7 +264,7 @@ class SignupMailer:
             return attempt.job
         mail = attempt.mail
         settings = signup_settings(self.config)
-        db = journal.connect(self.state_file)
+        db = journal.connect(self.state)
         try:
             if mail.kind == "confirm":
                 if attempt.claimed is None:
@@ -336,8 +336,8 @@ class SignupMailer:
             self._with_db(lambda db: journal.release_request_mail(db, attempt.mail.request))
         self._finished()
 
-    def _with_db(self, step: Callable[[sqlite3.Connection], object]) -> None:
-        db = journal.connect(self.state_file)
+    def _with_db(self, step: Callable[[journal.Db], object]) -> None:
+        db = journal.connect(self.state)
         try:
             step(db)
         finally:

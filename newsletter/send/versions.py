@@ -43,9 +43,9 @@ def checked_audience(config: Config, subscribers_csv: Path) -> Audience | None:
     if not subscribers_csv.is_file():
         return None
     try:
-        if not config.state_file.exists():
+        if not journal.exists(config.state):
             return resolve(config, subscribers_csv, None)
-        with contextlib.closing(journal.connect(config.state_file)) as db:
+        with contextlib.closing(journal.connect(config.state)) as db:
             return resolve(config, subscribers_csv, db)
     except NewsletterError:
         return None

@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +20,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from newsletter import journal
 from newsletter.config.loader import Config
 from newsletter.config.urls import route_path
 from newsletter.issue.render import template_environment
@@ -184,28 +184,29 @@ class AddressRedactor(logging.Filter):
         return True
 
 
-def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: Path | None = None,
+def create_app(config: Config, *, keys: list[bytes] | None = None, state: journal.StateLocation | None = None,
                today: Callable[[], dt.date] = dt.date.today, mail_retry_delay: float = 30.0,
                clicks: ClickCounter | None = None) -> Starlette:
     """The unsubscribe server for `config`; keys default to the ones `send` signs with.
 
     The keys are worked out again for every request (`today()` decides whether old secrets
     are still in their grace period), and once now, so a bad secret fails at start-up. With
-    no secret set anywhere, the `.newsletter-secret` that `send` makes (or this makes first)
-    is read, so the links a send signs are the ones this accepts. `clicks` holds the
-    counted links' in-memory bot filter and its clock (tests pass their own clock).
+    no secret set anywhere, the `.newsletter-secret` that `init` or `send` made is read, so
+    the links a send signs are the ones this accepts; when it is missing too, this refuses
+    (ConfigError) instead of making one that every mailed link would fail against. `clicks`
+    holds the counted links' in-memory bot filter and its clock (tests pass their own clock).
     """
 
     def current_keys() -> list[bytes]:
         return list(keys) if keys is not None else token_keys(config, today=today())
 
     current_keys()
-    state = state_file or config.state_file
+    state = state or config.state
     mailer = SignupMailer(config, state, current_keys, retry_delay=mail_retry_delay)
     site = SubscriberSite(
         config=config,
         keys=current_keys,
-        state_file=state,
+        state=state,
         templates=template_environment(config),
         mailer=mailer,
     )

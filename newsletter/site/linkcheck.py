@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from starlette.types import ASGIApp, Message
 
+from newsletter import journal
 from newsletter.config.loader import Config
 from newsletter.issue import BuildResult, Finding
 from newsletter.issue.checks.findings import error
@@ -81,7 +82,7 @@ def check_counted_links(config: Config, result: BuildResult) -> list[Finding]:
         return []
     expected = _item_urls(config, result)
     with tempfile.TemporaryDirectory(prefix="newsletter-check-") as folder:
-        app = create_app(config, state_file=Path(folder) / "check.db")
+        app = create_app(config, state=journal.StateLocation(path=Path(folder) / "check.db"))
 
         async def ask_all() -> list[tuple[int, str]]:
             return [await _head(app, url) for url in links]

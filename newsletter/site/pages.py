@@ -17,11 +17,9 @@ import base64
 import hashlib
 import logging
 import re
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -54,7 +52,7 @@ _STYLE_RE = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL)
 
 @dataclass(frozen=True)
 class SubscriberSite:
-    """What every subscriber page needs: config, token keys, the state file, templates.
+    """What every subscriber page needs: config, token keys, the state, templates.
 
     `keys` is called for every token checked, not once at start-up: an old secret's
     `old_secrets_until` date must take effect on a server that has been running for weeks.
@@ -62,7 +60,7 @@ class SubscriberSite:
 
     config: Config
     keys: Callable[[], list[bytes]]
-    state_file: Path
+    state: journal.StateLocation
     templates: jinja2.Environment
     mailer: SignupMailer | None = None  # the sign-up mails' background sender (with `subscribe:`)
 
@@ -78,15 +76,15 @@ class SubscriberSite:
         return read_token(token, self.config.list_id, keys)
 
     @contextmanager
-    def db(self) -> Iterator[sqlite3.Connection]:
+    def db(self) -> Iterator[journal.Db]:
         """A short-lived connection; WAL and the busy timeout let `send` write meanwhile."""
-        conn = journal.connect(self.state_file)
+        conn = journal.connect(self.state)
         try:
             yield conn
         finally:
             conn.close()
 
-    async def run(self, func: Callable[[sqlite3.Connection], T]) -> T:
+    async def run(self, func: Callable[[journal.Db], T]) -> T:
         """Run `func(db)` in a worker thread so a locked database never blocks the server."""
 
         def call() -> T:

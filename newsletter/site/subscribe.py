@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gettext
 import logging
-import sqlite3
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -165,7 +164,7 @@ async def subscribe_action(request: Request) -> Response:
                           % {"reason": exc})
     client = client_key(site.keys()[0], client_network(request.client.host if request.client else ""))
 
-    def admit(db: sqlite3.Connection) -> str | int:
+    def admit(db: journal.Db) -> str | int:
         if stamp and not origin and not journal.use_stamp(db, stamp, at=now):
             return "again"
         if not journal.count_client(db, client, at=now, limit=settings.client_limit):

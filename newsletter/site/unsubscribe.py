@@ -21,7 +21,6 @@ routes in `app.routes()`.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from email.utils import parseaddr
 
 from starlette.requests import Request
@@ -103,7 +102,7 @@ async def _resubscribe(site: SubscriberSite, email: str, token: str) -> Response
         return site.page("confirm", email=email, token=token, topics=topics_link(site.config, token))
     settings = signup_settings(site.config)
 
-    def record(db: sqlite3.Connection) -> int:
+    def record(db: journal.Db) -> int:
         before = journal.get_signup(db, email)
         request = journal.SignupRequest(email, before.name if before else "", before.themes if before else None,
                                         "resubscribe", settings.consent)
@@ -120,7 +119,7 @@ UNSUBSCRIBE_WORDING = {"web": "Unsubscribe (button on the unsubscribe page)",
                        "one-click": "List-Unsubscribe=One-Click (the mail client's unsubscribe)"}
 
 
-def _suppress(db: sqlite3.Connection, email: str, source: str) -> journal.Suppression | None:
+def _suppress(db: journal.Db, email: str, source: str) -> journal.Suppression | None:
     """Add the unsubscribe (an earlier suppression is kept as it is), record it in the
     consent history when it is new, and return what is stored."""
     if journal.suppress(db, email, SuppressionReason.UNSUBSCRIBED, source):

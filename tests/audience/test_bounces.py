@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mailbox
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -48,7 +47,7 @@ def july_samples(run_id: int) -> list[bytes]:
     return [with_genuine_verp(raw, run_id, "dave@example.net") for raw in samples()]
 
 
-def sent_run(db: sqlite3.Connection, slug: str, recipients: dict[str, str]) -> int:
+def sent_run(db: journal.Db, slug: str, recipients: dict[str, str]) -> int:
     """A run whose recipients were all accepted by the server, as `send` records it."""
     run = journal.open_run(db, slug, subject=f"digest {slug}", digest="d", subscribers="subscribers.csv")
     journal.apply_plan(db, run.id, new=[journal.NewRecipient(e, e, "", None, "pending", "", mid)
@@ -76,15 +75,15 @@ def soft_bounce(original_id: str, n: int) -> bytes:
 
 
 @pytest.fixture
-def db(config: Config) -> sqlite3.Connection:
-    return journal.connect(config.state_file)
+def db(config: Config) -> journal.Db:
+    return journal.connect(config.state)
 
 
-def suppressed(db: sqlite3.Connection) -> dict[str, tuple[str, str]]:
+def suppressed(db: journal.Db) -> dict[str, tuple[str, str]]:
     return {s.key: (s.reason, s.source) for s in journal.list_suppressions(db)}
 
 
-def test_samples_suppress_exactly_the_hard_bounced_recipients(config: Config, db: sqlite3.Connection,
+def test_samples_suppress_exactly_the_hard_bounced_recipients(config: Config, db: journal.Db,
                                                               tmp_path: Path) -> None:
     run_id = sent_run(db, "2023-07", JULY)
     result = import_bounces(db, maildir(tmp_path / "Bounces", july_samples(run_id)), config)
@@ -108,7 +107,7 @@ def test_samples_suppress_exactly_the_hard_bounced_recipients(config: Config, db
     assert journal.bounce_counts(db, run_id) == {"hard": 4, "soft": 1}
 
 
-def test_importing_the_same_mailbox_again_changes_nothing(config: Config, db: sqlite3.Connection,
+def test_importing_the_same_mailbox_again_changes_nothing(config: Config, db: journal.Db,
                                                           tmp_path: Path) -> None:
     run_id = sent_run(db, "2023-07", JULY)
     box = maildir(tmp_path / "Bounces", july_samples(run_id))
@@ -120,7 +119,7 @@ def test_importing_the_same_mailbox_again_changes_nothing(config: Config, db: sq
     assert (suppressed(db), db.execute("SELECT * FROM bounces ORDER BY key").fetchall()) == before
 
 
-def test_bounce_for_an_address_never_mailed_suppresses_nothing(config: Config, db: sqlite3.Connection,
+def test_bounce_for_an_address_never_mailed_suppresses_nothing(config: Config, db: journal.Db,
                                                                tmp_path: Path) -> None:
     """Backscatter from spam forged in our name must not grow the list."""
     sent_run(db, "2023-07", JULY)
@@ -129,7 +128,7 @@ def test_bounce_for_an_address_never_mailed_suppresses_nothing(config: Config, d
     assert [named for _, named in result.unmatched] == ["stranger@example.com"]
 
 
-def test_soft_bounces_suppress_after_the_limit_in_a_row(config: Config, db: sqlite3.Connection,
+def test_soft_bounces_suppress_after_the_limit_in_a_row(config: Config, db: journal.Db,
                                                         tmp_path: Path) -> None:
     ids = {}
     for n, slug in enumerate(["2023-07", "2023-08", "2023-09"], start=1):
@@ -149,13 +148,13 @@ def test_soft_limit_comes_from_the_config(project: Path, tmp_path: Path) -> None
     path = project / "newsletter.yaml"
     path.write_text(path.read_text() + "bounces: {soft_limit: 1}\n", encoding="utf-8")
     config = load_config(path)
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     sent_run(db, "2023-07", JULY)
     import_bounces(db, maildir(tmp_path / "B", samples("postfix-soft.eml")), config)
     assert suppressed(db) == {"erin@example.com": ("soft-bounces", "bounce:4.2.2 (1 in a row)")}
 
 
-def test_a_clean_send_resets_the_soft_bounce_count(config: Config, db: sqlite3.Connection,
+def test_a_clean_send_resets_the_soft_bounce_count(config: Config, db: journal.Db,
                                                    tmp_path: Path) -> None:
     slugs = ["2023-05", "2023-06", "2023-07", "2023-08"]
     for n, slug in enumerate(slugs, start=1):
@@ -168,7 +167,7 @@ def test_a_clean_send_resets_the_soft_bounce_count(config: Config, db: sqlite3.C
     assert suppressed(db) == {}
 
 
-def test_two_soft_bounces_for_one_message_count_once(config: Config, db: sqlite3.Connection,
+def test_two_soft_bounces_for_one_message_count_once(config: Config, db: journal.Db,
                                                      tmp_path: Path) -> None:
     sent_run(db, "2023-07", {"erin@example.com": SOFT_ID})
     import_bounces(db, maildir(tmp_path / "B", [soft_bounce(SOFT_ID, 1), soft_bounce(SOFT_ID, 2),
@@ -177,7 +176,7 @@ def test_two_soft_bounces_for_one_message_count_once(config: Config, db: sqlite3
     assert suppressed(db) == {}
 
 
-def test_dsn_without_the_original_or_a_return_path_suppresses_nobody(config: Config, db: sqlite3.Connection,
+def test_dsn_without_the_original_or_a_return_path_suppresses_nobody(config: Config, db: journal.Db,
                                                                      tmp_path: Path) -> None:
     """Naming an address we mailed is not enough: anyone can write a DSN that names one.
 
@@ -191,7 +190,7 @@ def test_dsn_without_the_original_or_a_return_path_suppresses_nobody(config: Con
     assert result.scanned[0].reason == "ignored: not a bounce of a message we sent"
 
 
-def test_verp_addresses_round_trip(db: sqlite3.Connection) -> None:
+def test_verp_addresses_round_trip(db: journal.Db) -> None:
     sender = "digest@example.org"
     emails = ["alice@example.com", "first.last+news@sub.example.co.uk", "odd=name@example.net"]
     tokens = tokens_for_run([b"old-secret", SECRET], 12, emails)
@@ -208,7 +207,7 @@ def test_verp_addresses_round_trip(db: sqlite3.Connection) -> None:
     assert read_verp(forged, sender)[1] not in tokens
 
 
-def test_bounces_import_command_reports_what_it_did(config: Config, db: sqlite3.Connection, tmp_path: Path) -> None:
+def test_bounces_import_command_reports_what_it_did(config: Config, db: journal.Db, tmp_path: Path) -> None:
     run_id = sent_run(db, "2023-07", JULY)
     box = maildir(tmp_path / "Bounces", july_samples(run_id))
     result = CliRunner().invoke(main, ["bounces", "import", str(box), "--config", str(config.path)])
@@ -234,7 +233,7 @@ def test_bounces_import_of_a_folder_that_is_not_a_maildir(config: Config, tmp_pa
     assert result.stderr.startswith(f"error: {tmp_path / 'folder'}: not a Maildir (no cur/ or new/ folder)")
 
 
-def test_an_mbox_file_works_too(config: Config, db: sqlite3.Connection, tmp_path: Path) -> None:
+def test_an_mbox_file_works_too(config: Config, db: journal.Db, tmp_path: Path) -> None:
     sent_run(db, "2023-07", JULY)
     box = mailbox.mbox(tmp_path / "bounces.mbox", create=True)
     for raw in samples("exim-hard.eml", "out-of-office.eml"):

@@ -68,7 +68,7 @@ def state_copy(sent: tuple[Config, dict[str, str], dict[str, str]], tmp_path: Pa
     """A fresh copy of the sent project's state for each test, so suppressions do not leak."""
     config = sent[0]
     copy = tmp_path / "newsletter.db"
-    with sqlite3.connect(config.state_file) as src, sqlite3.connect(copy) as dst:
+    with sqlite3.connect(config.state.path) as src, sqlite3.connect(copy) as dst:
         src.backup(dst)
     text = config.path.read_text(encoding="utf-8")
     (tmp_path / "newsletter.yaml").write_text(text, encoding="utf-8")
@@ -105,7 +105,7 @@ def import_box(config: Config, tmp_path: Path, messages: list[bytes]) -> tuple[d
     box = mailbox.Maildir(tmp_path / "Bounces", create=True)
     for raw in messages:
         box.add(raw)
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     result = import_bounces(db, tmp_path / "Bounces", config)
     return ({s.key: s.reason for s in journal.list_suppressions(db)},
             sorted(s.reason or "matched" for s in result.scanned))
@@ -178,7 +178,7 @@ def test_forged_bounces_suppress_nobody(state_copy: Config, sent: tuple[Config, 
     assert suppressed == {}
     ignored = [v for v in verdicts if v.startswith(IGNORED)]
     assert len(ignored) == len(forged) and [v for v in verdicts if v not in ignored] == [NOT_A_BOUNCE], verdicts
-    db = journal.connect(state_copy.state_file)
+    db = journal.connect(state_copy.state)
     assert db.execute("SELECT COUNT(*) FROM bounces").fetchone()[0] == 0
 
 
@@ -213,7 +213,7 @@ def test_scan_shows_matches_and_changes_nothing(state_copy: Config, sent: tuple[
     assert objects[1]["failures"] == [{"address": "dave@example.com", "kind": "hard", "status": "5.1.1",
                                        "diagnostic": "550 5.1.1 <dave@example.com>: User unknown",
                                        "delayed": False}]
-    db = journal.connect(state_copy.state_file)
+    db = journal.connect(state_copy.state)
     assert journal.list_suppressions(db) == [] and db.execute("SELECT COUNT(*) FROM bounces").fetchone()[0] == 0
     imported = runner.invoke(main, ["bounces", "import", "--config", str(state_copy.path)])
     assert imported.exit_code == 0, imported.output

@@ -142,7 +142,7 @@ def test_subscriber_export_neutralises_and_reads_back(digest: Config) -> None:
 
 
 def test_suppress_export_neutralises_and_imports_back(digest: Config, tmp_path: Path) -> None:
-    db = journal.connect(digest.state_file)
+    db = journal.connect(digest.state)
     journal.suppress(db, "ann@example.org", "=evil()", "+source")
     db.close()
     out = tmp_path / "suppressed.csv"

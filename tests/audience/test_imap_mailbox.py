@@ -6,7 +6,6 @@ a second run reads nothing twice. A scan leaves them unread.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -22,8 +21,8 @@ ALICE_ID = "<nl1.a11ce00000000000001@example.org>"  # what postfix-hard.eml retu
 
 
 @pytest.fixture
-def db(config: Config) -> sqlite3.Connection:
-    db = journal.connect(config.state_file)
+def db(config: Config) -> journal.Db:
+    db = journal.connect(config.state)
     run = journal.open_run(db, "2023-07", subject="digest", digest="d", subscribers="subscribers.csv")
     journal.apply_plan(db, run.id, new=[journal.NewRecipient("alice@example.com", "alice@example.com", "", None,
                                                              "pending", "", ALICE_ID)], wanted=[], skip=[])
@@ -38,7 +37,7 @@ def run(*args: str) -> str:
     return result.output
 
 
-def test_an_imap_mailbox_is_read_once(dovecot: Dovecot, config: Config, db: sqlite3.Connection) -> None:
+def test_an_imap_mailbox_is_read_once(dovecot: Dovecot, config: Config, db: journal.Db) -> None:
     dovecot.append((SAMPLES / "postfix-hard.eml").read_bytes(), (SAMPLES / "out-of-office.eml").read_bytes(),
                    b"From: x@example.com\nSubject: hostile\nMIME-Version: 1.0\n"
                    + b"Content-Type: multipart/mixed; boundary=b\n\n--b\n" * 600)
@@ -55,7 +54,7 @@ def test_an_imap_mailbox_is_read_once(dovecot: Dovecot, config: Config, db: sqli
     assert second.splitlines()[0].startswith("Read 1 message from imaps://")  # only the new one
 
 
-def test_handled_messages_can_be_moved_to_a_folder(dovecot: Dovecot, config: Config, db: sqlite3.Connection) -> None:
+def test_handled_messages_can_be_moved_to_a_folder(dovecot: Dovecot, config: Config, db: journal.Db) -> None:
     dovecot.create("Processed")
     dovecot.append((SAMPLES / "postfix-hard.eml").read_bytes())
     run("import", dovecot.url, "--move-to", "Processed", "--config", str(config.path))

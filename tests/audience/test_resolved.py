@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,16 +32,16 @@ def sample(project: Path) -> Config:
 
 
 @pytest.fixture
-def db(sample: Config) -> Iterator[sqlite3.Connection]:
-    with contextlib.closing(journal.connect(sample.state_file)) as connection:
+def db(sample: Config) -> Iterator[journal.Db]:
+    with contextlib.closing(journal.connect(sample.state)) as connection:
         yield connection
 
 
-def _resolved(config: Config, db: sqlite3.Connection) -> Audience:
+def _resolved(config: Config, db: journal.Db) -> Audience:
     return resolve(config, config.subscribers_file, db)
 
 
-def _signed_up(config: Config, db: sqlite3.Connection, email: str, themes: list[str]) -> None:
+def _signed_up(config: Config, db: journal.Db, email: str, themes: list[str]) -> None:
     """A sign-up on the subscriber site, confirmed through its link."""
     request = record_request(db, read_request(config, email, "Cat", themes, "page"))
     assert claim_mail(db, request.id, hourly_cap=100).status == "claimed"
@@ -54,34 +53,34 @@ def _themes(audience: Audience) -> dict[str, tuple[str, ...] | None]:
     return {s.email: s.themes for s in audience.mailed}
 
 
-def test_a_csv_alone_mails_every_row_every_theme(sample: Config, db: sqlite3.Connection) -> None:
+def test_a_csv_alone_mails_every_row_every_theme(sample: Config, db: journal.Db) -> None:
     audience = _resolved(sample, db)
     assert _themes(audience) == {"ann@example.org": None, "bob@example.org": None}
     assert audience.problems == [] and audience.from_signups == 0
 
 
-def test_a_topic_saved_on_the_preferences_page_wins_over_the_csv(sample: Config, db: sqlite3.Connection) -> None:
+def test_a_topic_saved_on_the_preferences_page_wins_over_the_csv(sample: Config, db: journal.Db) -> None:
     journal.set_preferences(db, "Bob@Example.org", ["domestic  abuse"])
     audience = _resolved(sample, db)
     assert _themes(audience)["bob@example.org"] == ("Domestic abuse",)
     assert audience.choices.from_page == 1
 
 
-def test_a_topic_chosen_on_the_sign_up_page_is_kept(sample: Config, db: sqlite3.Connection) -> None:
+def test_a_topic_chosen_on_the_sign_up_page_is_kept(sample: Config, db: journal.Db) -> None:
     _signed_up(sample, db, "cat@example.org", ["Domestic abuse"])
     audience = _resolved(sample, db)
     assert _themes(audience)["cat@example.org"] == ("Domestic abuse",)
     assert audience.from_signups == 1
 
 
-def test_a_suppressed_address_is_listed_but_not_mailed(sample: Config, db: sqlite3.Connection) -> None:
+def test_a_suppressed_address_is_listed_but_not_mailed(sample: Config, db: journal.Db) -> None:
     journal.suppress(db, "ann@example.org", "hard-bounce", "smtp:550")
     audience = _resolved(sample, db)
     assert [s.email for s in audience.mailed] == ["bob@example.org"]
     assert audience.suppressions == {"ann@example.org": "hard-bounce"}
 
 
-def test_bad_rows_and_unknown_themes_come_back_as_error_lines(sample: Config, db: sqlite3.Connection) -> None:
+def test_bad_rows_and_unknown_themes_come_back_as_error_lines(sample: Config, db: journal.Db) -> None:
     sample.subscribers_file.write_text("email,themes\nann@example.org,Neglekt\nnot-an-address,\n"
                                        "ANN@example.org,\n", encoding="utf-8")
     lines = [str(p) for p in _resolved(sample, db).problems]
@@ -96,24 +95,24 @@ def _checked_versions(config: Config) -> list[str]:
     return json.loads(result.stdout)["versions"]
 
 
-def test_check_covers_a_topic_saved_on_the_preferences_page(sample: Config, db: sqlite3.Connection) -> None:
+def test_check_covers_a_topic_saved_on_the_preferences_page(sample: Config, db: journal.Db) -> None:
     assert _checked_versions(sample) == []  # everyone gets the whole issue, which the build checks
     journal.set_preferences(db, "bob@example.org", ["Domestic abuse"])
     assert _checked_versions(sample) == ["themes: Domestic abuse"]
 
 
-def test_check_covers_a_topic_chosen_on_the_sign_up_page(sample: Config, db: sqlite3.Connection) -> None:
+def test_check_covers_a_topic_chosen_on_the_sign_up_page(sample: Config, db: journal.Db) -> None:
     _signed_up(sample, db, "cat@example.org", ["Domestic abuse"])
     assert _checked_versions(sample) == ["themes: Domestic abuse"]
 
 
-def test_check_skips_the_version_of_a_suppressed_subscriber(sample: Config, db: sqlite3.Connection) -> None:
+def test_check_skips_the_version_of_a_suppressed_subscriber(sample: Config, db: journal.Db) -> None:
     journal.set_preferences(db, "bob@example.org", ["Domestic abuse"])
     journal.suppress(db, "bob@example.org", "unsubscribed", "link")
     assert _checked_versions(sample) == []  # send skips bob, so no version of his is sent
 
 
-def test_the_version_check_finds_what_only_that_version_has(sample: Config, db: sqlite3.Connection) -> None:
+def test_the_version_check_finds_what_only_that_version_has(sample: Config, db: journal.Db) -> None:
     """A subject template that only grows long with a theme list: the one-theme version's
     subject is checked, and the finding names that version."""
     text = sample.path.read_text(encoding="utf-8").replace(
@@ -126,7 +125,7 @@ def test_the_version_check_finds_what_only_that_version_has(sample: Config, db: 
     assert any(f.get("variant") == "themes: Domestic abuse" for f in findings), findings
 
 
-def test_send_dry_run_and_export_see_the_same_audience(sample: Config, db: sqlite3.Connection) -> None:
+def test_send_dry_run_and_export_see_the_same_audience(sample: Config, db: journal.Db) -> None:
     journal.set_preferences(db, "bob@example.org", ["Domestic abuse"])
     _signed_up(sample, db, "cat@example.org", ["Neglect"])
     dry = CliRunner().invoke(main, ["send", "2023-07", "--dry-run", "--config", str(sample.path)])

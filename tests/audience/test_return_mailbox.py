@@ -5,7 +5,6 @@ delivered notices change nothing; replayed old bounces change nothing."""
 from __future__ import annotations
 
 import mailbox
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -30,11 +29,11 @@ def token_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def db(config: Config) -> sqlite3.Connection:
-    return journal.connect(config.state_file)
+def db(config: Config) -> journal.Db:
+    return journal.connect(config.state)
 
 
-def sent_run(db: sqlite3.Connection, slug: str, recipients: dict[str, str], *, when: str | None = None) -> int:
+def sent_run(db: journal.Db, slug: str, recipients: dict[str, str], *, when: str | None = None) -> int:
     """A run whose recipients were all accepted by the server (at `when`, default now)."""
     run = journal.open_run(db, slug, subject=f"digest {slug}", digest="d", subscribers="subscribers.csv")
     journal.apply_plan(db, run.id, new=[journal.NewRecipient(e, e, "", None, "pending", "", mid)
@@ -53,7 +52,7 @@ def maildir(path: Path, messages: list[bytes]) -> Path:
     return path
 
 
-def suppressed(db: sqlite3.Connection) -> dict[str, str]:
+def suppressed(db: journal.Db) -> dict[str, str]:
     return {s.key: s.reason for s in journal.list_suppressions(db)}
 
 
@@ -80,7 +79,7 @@ HOSTILE = {
 }
 
 
-def test_hostile_messages_cost_one_message_each(config: Config, db: sqlite3.Connection, tmp_path: Path) -> None:
+def test_hostile_messages_cost_one_message_each(config: Config, db: journal.Db, tmp_path: Path) -> None:
     """The import reads past every hostile message, skips the unreadable ones by name with the
     reason, processes the genuine bounce behind them, and says at the end what it skipped."""
     sent_run(db, "2023-07", {"alice@example.com": ALICE_ID})
@@ -110,7 +109,8 @@ def test_a_scan_reports_a_skipped_message_and_goes_on(config: Config, tmp_path: 
     assert result.output.rstrip().endswith("1 skipped (unreadable)")
 
 
-def test_a_complaint_about_our_message_suppresses_as_complaint(config: Config, db: sqlite3.Connection,
+@pytest.mark.usefixtures("backend")  # before `config`: it then reads that state
+def test_a_complaint_about_our_message_suppresses_as_complaint(config: Config, db: journal.Db,
                                                                tmp_path: Path) -> None:
     sent_run(db, "2026-11", {"wes@isp.example": "<nl3.a4f0000000000000000c1@example.org>",
                              "uma@mail.example": "<nl3.5e5000000000000000b3@example.org>"})
@@ -121,7 +121,7 @@ def test_a_complaint_about_our_message_suppresses_as_complaint(config: Config, d
     assert "  complaints (suppressed as complaint): 2" in result.output.splitlines()
 
 
-def test_a_complaint_about_a_message_we_never_sent_suppresses_nobody(config: Config, db: sqlite3.Connection,
+def test_a_complaint_about_a_message_we_never_sent_suppresses_nobody(config: Config, db: journal.Db,
                                                                     tmp_path: Path) -> None:
     """The report names wes, but returns no Message-ID of ours: nobody can be complained off the list."""
     sent_run(db, "2026-11", {"wes@isp.example": "<nl3.other@example.org>"})
@@ -134,7 +134,8 @@ def unsubscribe_mail(sender: str, subject: str, body: str, to: str = "unsubscrib
             f"Date: Wed, 2 Dec 2026 10:00:00 +0000\n\n{body}\n").encode()
 
 
-def test_mail_to_the_unsubscribe_address_suppresses_as_unsubscribed(config: Config, db: sqlite3.Connection,
+@pytest.mark.usefixtures("backend")  # before `config`: it then reads that state
+def test_mail_to_the_unsubscribe_address_suppresses_as_unsubscribed(config: Config, db: journal.Db,
                                                                    tmp_path: Path) -> None:
     sent_run(db, "2026-11", {f"{n}@example.com": f"<nl1.{n}@example.org>" for n in ("ann", "ben", "cat", "dan")})
     token = make_token(SECRET, config.list_id, "dan@example.com")
@@ -159,7 +160,7 @@ def test_mail_to_the_unsubscribe_address_suppresses_as_unsubscribed(config: Conf
     assert sources["dan@example.com"] == "mailto:its unsubscribe token"
 
 
-def test_auto_replies_and_delivered_notices_change_nothing(config: Config, db: sqlite3.Connection,
+def test_auto_replies_and_delivered_notices_change_nothing(config: Config, db: journal.Db,
                                                            tmp_path: Path) -> None:
     sent_run(db, "2026-11", {"xena@example.net": "<nl3.x@example.org>",
                              "val@mail.example": "<nl3.5e5000000000000000b4@example.org>"})
@@ -169,7 +170,8 @@ def test_auto_replies_and_delivered_notices_change_nothing(config: Config, db: s
     assert (result.delivered, result.auto_replies, result.hard, result.soft) == (2, 1, [], [])
 
 
-def test_an_old_bounce_replayed_after_a_good_delivery_changes_nothing(config: Config, db: sqlite3.Connection,
+@pytest.mark.usefixtures("backend")  # before `config`: it then reads that state
+def test_an_old_bounce_replayed_after_a_good_delivery_changes_nothing(config: Config, db: journal.Db,
                                                                       tmp_path: Path) -> None:
     """Alice bounced in July and was suppressed; the officer lifted it; August was delivered
     (weeks ago, no bounce). July's bounce mailed in again under a new Message-ID changes nothing."""
@@ -186,7 +188,7 @@ def test_an_old_bounce_replayed_after_a_good_delivery_changes_nothing(config: Co
     assert july == 1
 
 
-def test_a_redacted_complaint_is_tied_by_its_return_path(config: Config, db: sqlite3.Connection,
+def test_a_redacted_complaint_is_tied_by_its_return_path(config: Config, db: journal.Db,
                                                          tmp_path: Path) -> None:
     """Many feedback loops strip the recipient and the message body: the VERP return path
     in Original-Mail-From still names the run and the recipient, and nobody can forge it."""

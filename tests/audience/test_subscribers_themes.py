@@ -122,7 +122,7 @@ def test_send_reports_the_quiet_month(digest: Config) -> None:
 
 
 def _state(config: Config) -> None:
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     try:
         journal.set_preferences(db, "bob@example.org", ["Youth violence"])  # overrides the CSV
         journal.set_preferences(db, "ann@example.org", [])  # chose everything on the page

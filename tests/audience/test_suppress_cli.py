@@ -20,7 +20,7 @@ def run(config: Config, *args: str) -> Result:
 
 
 def rows(config: Config) -> dict[str, tuple[str, str]]:
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     try:
         return {s.key: (s.reason, s.source) for s in journal.list_suppressions(db)}
     finally:
@@ -59,7 +59,7 @@ def test_remove_lets_send_mail_them_again(config: Config) -> None:
 
 def test_list_shows_reason_source_and_counts(config: Config) -> None:
     run(config, "add", "a@example.org")
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     journal.suppress(db, "b@example.org", "hard-bounce", "bounce:5.1.1")
     result = run(config, "list")
     assert result.exit_code == 0
@@ -111,7 +111,7 @@ def test_import_of_a_missing_file_is_a_user_error(config: Config, tmp_path: Path
 
 def test_export_round_trips_through_import(config: Config, tmp_path: Path) -> None:
     run(config, "add", "one@example.org", "two@example.org")
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     journal.suppress(db, "three@example.org", "hard-bounce", "bounce:5.1.1, run 2023-07")
     out = run(config, "export")
     assert out.exit_code == 0
@@ -121,7 +121,7 @@ def test_export_round_trips_through_import(config: Config, tmp_path: Path) -> No
     target = tmp_path / "suppressed.csv"
     assert run(config, "export", "--out", str(target)).exit_code == 0
     assert target.read_text(encoding="utf-8") == out.output
-    config.state_file.unlink()
+    config.state.path.unlink()
     assert run(config, "import", str(target)).exit_code == 0
     assert set(rows(config)) == {"one@example.org", "two@example.org", "three@example.org"}
 
@@ -132,6 +132,6 @@ def test_suppressed_address_matches_the_subscriber_csv_row(config: Config, tmp_p
     assert run(config, "add", typed).exit_code == 0
     subscribers = tmp_path / "subscribers.csv"
     subscribers.write_text("email,name\nzoe@bücher.example,Zoë\nother@example.org,O\n", encoding="utf-8")
-    suppressed = journal.suppressed_addresses(journal.connect(config.state_file))
+    suppressed = journal.suppressed_addresses(journal.connect(config.state))
     keys = [s.key for s in read_subscribers(subscribers).subscribers]
     assert [k for k in keys if k not in suppressed] == ["other@example.org"]

@@ -52,7 +52,7 @@ def test_visitor_signs_up_confirms_from_the_mail_and_is_in_the_next_send(
     assert before.exit_code == 0, before.output
     assert "Sign-ups: 0 confirmed" in before.output
     to_send = int(re.search(r"To send: (\d+)", before.output).group(1))
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     with serve_asgi(create_app(config)) as base, local_page(chromium) as page:
         requests, console = record_traffic(page)
         page.goto(f"{base}/subscribe")

@@ -28,7 +28,7 @@ def test_subscriber_unsubscribes_and_resubscribes_in_chromium(
     monkeypatch.setenv(config.secret_env, SECRET)
     email = "olivia@example.org"
     token = make_token(SECRET.encode(), config.list_id, email)
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     app = create_app(config)
     with serve_asgi(app) as base, local_page(chromium) as page:
         requests, console = record_traffic(page)

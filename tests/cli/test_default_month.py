@@ -38,13 +38,13 @@ def test_build_without_a_month_picks_up_a_new_item(project: Path) -> None:
 
 def test_a_month_already_sent_is_passed_over(project: Path) -> None:
     config = load_config(project / "newsletter.yaml")
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     journal.open_run(db, "2023-08", subject="s", digest="d", subscribers="subscribers.csv")
     db.close()
     code, _, err = run("check", "--config", str(project / "newsletter.yaml"), "--format", "text")
     assert err.splitlines()[0].startswith("No month given: 2023-07, the month of the newest item not sent yet")
     months = sorted({path.name[:7] for path in (project / "items").glob("*.yaml")})
-    journal_db = journal.connect(config.state_file)
+    journal_db = journal.connect(config.state)
     for month in months:
         journal.open_run(journal_db, month, subject="s", digest="d", subscribers="subscribers.csv")
     journal_db.close()

@@ -68,7 +68,7 @@ def test_doctor_json_has_the_documented_keys_and_exit_status(tmp_path: Path) -> 
 
 def test_suppress_list_json_has_the_documented_keys(tmp_path: Path) -> None:
     config = folder(tmp_path)
-    db = journal.connect(load_config(config).state_file)
+    db = journal.connect(load_config(config).state)
     journal.suppress(db, "Jo@Example.net", "unsubscribed", "one-click")
     journal.suppress(db, "gone@example.net", "hard-bounce", "smtp:550")
     db.close()

@@ -23,6 +23,7 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+@pytest.mark.usefixtures("backend")
 def test_status_json_lists_runs_and_details_one(project: Path) -> None:
     config = str(project / "newsletter.yaml")
     with SmtpServer() as relay:

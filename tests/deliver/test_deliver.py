@@ -109,7 +109,7 @@ def test_550_fails_the_recipient_keeps_the_reply_and_suppresses_the_address(
     assert report.sent == 3 and report.failed == 1 and report.suppressed == 1 and report.complete
     row = rows(config)["user2@example.org"]
     assert (row.state, row.reply) == ("failed", "550 5.1.1 no such user")
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     [entry] = journal.list_suppressions(db)
     db.close()
     assert (entry.key, entry.reason, entry.source) == ("user2@example.org", "hard-bounce",

@@ -70,7 +70,7 @@ def test_relay_send_makes_the_secret_and_the_site_accepts_its_links(tmp_path: Pa
     config = load_config(folder / "newsletter.yaml")
     client = TestClient(create_app(config))  # no secret in the environment here either
     assert client.post(_one_click_path(messages[0]), data={"List-Unsubscribe": "One-Click"}).status_code == 200
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     assert [s.key for s in journal.list_suppressions(db)] == [email.utils.parseaddr(messages[0]["To"])[1]]
     db.close()
     again = newsletter("send", MONTH, "--yes", cwd=folder)

@@ -39,7 +39,7 @@ def run(tmp_path: Path, built: BuildResult, server: ScriptedSmtp, people: int, *
 
 
 def suppressed(config: Config) -> set[str]:
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     try:
         return {s.key for s in journal.list_suppressions(db)}
     finally:

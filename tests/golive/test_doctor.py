@@ -74,6 +74,7 @@ def test_a_good_setup_passes(tmp_path: Path) -> None:
         "ok: alignment: DKIM d=charity-news.org.uk aligns with From charity-news.org.uk",
         "ok: alignment: SPF is checked for charity-news.org.uk (MAIL FROM), aligned with From",
         "ok: unsubscribe: unsubscribe.url is https: https://charity-news.org.uk/unsubscribe",
+        f"ok: state: {tmp_path / 'newsletter.db'}: not created yet (the first send creates it)",
     ]
     assert result.output.endswith("0 errors, 0 warnings: ready to go live\n")
 
@@ -173,7 +174,7 @@ def test_online_probe_reaches_the_site_and_unsubscribes_nobody(tmp_path: Path) -
     ]
     assert lines(result, "error") == [f"error: unsubscribe: unsubscribe.url is not https: {base}/unsubscribe "
                                       "(Gmail and Yahoo want one-click unsubscribe over https; serve it behind TLS)"]
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     assert journal.list_suppressions(db) == []
     db.close()
 
@@ -196,7 +197,7 @@ def test_the_site_answers_the_probe_token_without_writing(tmp_path: Path) -> Non
     token = make_token(token_keys(config)[0], config.list_id, PROBE_ADDRESS)
     answer = client.post(f"/unsubscribe?t={token}", data={"List-Unsubscribe": "One-Click"})
     assert (answer.status_code, answer.headers["X-Newsletter-Probe"]) == (200, "ok")
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     assert journal.list_suppressions(db) == []
     db.close()
 
@@ -216,7 +217,7 @@ def test_online_doctor_checks_the_counted_link_route_when_tracking_is_on(tmp_pat
         result = doctor(config_path, dns, "--no-relay", "--online")
     assert any(line.startswith("error: tracking: the site answers a counted link (/r/) with 404")
                for line in lines(result, "error"))
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     assert journal.click_counts(db, "doctor-probe") == {}
     db.close()
 

@@ -207,7 +207,7 @@ def test_check_command_with_links(site: Site, empty_project: Path, write_item) -
     result = runner.invoke(main, ["check", "2023-07", "--links", "--timeout", "2", "--config", str(config_path)])
     assert result.exit_code == 1, result.output
     assert "link-broken" in result.output and "items/item.yaml:1" in result.output
-    db = connect(load_config(config_path).state_file)
+    db = connect(load_config(config_path).state)
     try:
         assert db.execute("SELECT COUNT(*) FROM link_checks").fetchone()[0] == 2
     finally:

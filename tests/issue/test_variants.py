@@ -113,7 +113,7 @@ def test_a_quiet_month_is_skipped_and_counted(tmp_path: Path) -> None:
     assert (report.sent, report.skipped, report.quiet) == (1, 2, 2)
     assert report.complete
     assert list(outbox(config)) == ["busy@example.org"]
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     try:
         run = journal.get_run(db, AUGUST.slug, journal.RunKind.REHEARSAL)  # into the outbox: a rehearsal
         assert run is not None and run.finished

@@ -46,6 +46,7 @@ def project(tmp_path: Path, server: SmtpServer) -> Config:
     return config
 
 
+@pytest.mark.usefixtures("backend")  # before `project`: its config then reads that state
 def test_an_edit_after_approval_stops_the_scheduled_send_until_approved_again(project: Config,
                                                                             server: SmtpServer) -> None:
     approved = cli(project, "approve", "2023-07", "--by", "Jo Editor")
@@ -109,6 +110,7 @@ def test_a_missed_schedule_sends_nothing_and_says_so(project: Config, server: Sm
     assert recipients(server) == ["editor@example.org"]
 
 
+@pytest.mark.usefixtures("backend")  # before `project`: its config then reads that state
 def test_status_shows_who_approved_what(project: Config) -> None:
     assert cli(project, "approve", "2023-07", "--by", "Sam Second").exit_code == 0
     shown = cli(project, "status", "2023-07")

@@ -1,8 +1,8 @@
 """The send stage end to end: messages as subscribers get them, the journal, resume, the CLI.
 
 Real parts only: an aiosmtpd server on 127.0.0.1 (in a thread, or the embedded outbox),
-a real SQLite state file, `newsletter send` run in-process with CliRunner or as a
-subprocess that is killed with SIGKILL / interrupted with SIGINT mid-run.
+a real SQLite state file (and, for the key tests, a real PostgreSQL database),
+`newsletter send` run in-process with CliRunner or as a subprocess that is killed with SIGKILL / interrupted with SIGINT mid-run.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -52,6 +52,7 @@ def raw_messages(handler: FaultyHandler) -> dict[str, bytes]:
 # --- messages ---------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("backend")
 def test_each_recipient_gets_one_complete_personal_message(tmp_path: Path, server: SmtpServer,
                                                            built: BuildResult) -> None:
     config = make_project(tmp_path / "digest", smtp=smtp_block(server.port))
@@ -144,10 +145,11 @@ def test_dot_stuffing_done_ahead_equals_stuffing_each_message(tmp_path: Path, bu
 # --- the journal: exclusions and resume ------------------------------------------------
 
 
+@pytest.mark.usefixtures("backend")
 def test_suppressed_and_unsubscribed_are_skipped_and_counted(tmp_path: Path, server: SmtpServer,
                                                              built: BuildResult) -> None:
     config = make_project(tmp_path / "digest", smtp=smtp_block(server.port))
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     journal.suppress(db, "User1@example.org", "unsubscribed", "one-click")
     db.close()
     csv = write_csv(config.root, 3)
@@ -165,6 +167,7 @@ def test_suppressed_and_unsubscribed_are_skipped_and_counted(tmp_path: Path, ser
     assert journal_rows["gone@example.org"].state == "skipped"
 
 
+@pytest.mark.usefixtures("backend")
 def test_resume_sends_only_to_new_rows(tmp_path: Path, server: SmtpServer, built: BuildResult) -> None:
     config = make_project(tmp_path / "digest", smtp=smtp_block(server.port))
     csv = write_csv(config.root, 3)
@@ -194,7 +197,7 @@ def test_dry_run_composes_everything_and_touches_nothing(tmp_path: Path, built: 
     plan = plan_send(config, built, write_csv(config.root, 20))
     checked = dry_run(plan)
     assert checked.messages == 20 and checked.longest_line <= 998 and not checked.over_limit
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     assert journal.list_runs(db) == []
     db.close()
 
@@ -212,7 +215,7 @@ def test_send_test_goes_to_the_outbox_with_a_test_subject_and_leaves_the_run_alo
     subjects = {parse(f.read_bytes())["Subject"] for f in files}
     assert subjects == {"[TEST] Safeguarding digest: what's new in July 2023"}
     assert {parse(f.read_bytes())["Delivered-To"] for f in files} == {"me@example.org", "you@example.org"}
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     assert journal.list_runs(db) == []
     db.close()
 
@@ -250,6 +253,7 @@ def test_cli_default_sends_into_the_local_outbox_and_says_so(tmp_path: Path,
     assert len(list((config.outbox_dir / "new").iterdir())) == 10
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_rehearsal_then_a_relay_send_delivers_to_every_subscriber(tmp_path: Path, server: SmtpServer,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The docs' flow: send the month into the outbox first, then add `smtp:` and send for real."""
@@ -333,6 +337,7 @@ def test_cli_server_down_at_the_start_is_one_error_naming_the_port(tmp_path: Pat
     assert set(states(config).values()) == {"pending"}
 
 
+@pytest.mark.usefixtures("backend")
 def test_status_lists_states_failures_and_exports_them(tmp_path: Path, server: SmtpServer,
                                                        built: BuildResult) -> None:
     server.handler.rcpt_replies["user1@example.org"] = ["550 5.1.1 no such user"]
@@ -370,6 +375,7 @@ def _wait_for(handler: FaultyHandler, count: int, process: subprocess.Popen[str]
         time.sleep(0.01)
 
 
+@pytest.mark.usefixtures("backend")
 def test_sigkill_mid_run_then_resume_loses_nobody_and_reports_the_duplicates(tmp_path: Path,
                                                                              server: SmtpServer) -> None:
     server.handler.data_delay = 0.01
@@ -380,8 +386,7 @@ def test_sigkill_mid_run_then_resume_loses_nobody_and_reports_the_duplicates(tmp
     _wait_for(server.handler, 60, process)
     process.send_signal(signal.SIGKILL)
     process.wait(30)
-    with sqlite3.connect(config.state_file) as db:
-        left = dict(db.execute("SELECT state, COUNT(*) FROM recipients GROUP BY state").fetchall())
+    left = Counter(states(config).values())
     assert left.get("sent", 0) < total and left.get("sending", 0) > 0
     server.handler.data_delay = 0
     resumed = _start_send(config.path, csv)
@@ -417,6 +422,7 @@ def test_ctrl_c_finishes_in_flight_records_them_and_prints_the_resume_command(tm
     assert server.handler.counts() == {f"user{i}@example.org": 1 for i in range(300)}
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_real_run_resumes_through_another_relay_and_each_row_says_which_accepted_it(
         tmp_path: Path, server: SmtpServer, built: BuildResult) -> None:
     config = make_project(tmp_path / "digest", smtp=smtp_block(server.port))

@@ -155,6 +155,7 @@ def send_in_background(config: Config, built: BuildResult, csv: Path) -> tuple[t
     return thread, reports
 
 
+@pytest.mark.usefixtures("backend")
 def test_one_click_unsubscribes_during_a_send_stop_those_messages(tmp_path: Path, pausing: SmtpServer,
                                                                   built: BuildResult) -> None:
     handler = pausing.handler
@@ -178,6 +179,7 @@ def test_one_click_unsubscribes_during_a_send_stop_those_messages(tmp_path: Path
     assert {rows(config)[a].reply for a in leaving} == {"unsubscribed during the run (unsubscribed)"}
 
 
+@pytest.mark.usefixtures("backend")
 def test_suppress_import_during_a_send_stops_those_messages(tmp_path: Path, pausing: SmtpServer,
                                                             built: BuildResult) -> None:
     handler = pausing.handler
@@ -198,6 +200,7 @@ def test_suppress_import_during_a_send_stops_those_messages(tmp_path: Path, paus
     assert rows(config)["user12@example.org"].state == "skipped"
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_hard_bounce_recorded_mid_run_skips_a_waiting_retry(tmp_path: Path, server: SmtpServer,
                                                               built: BuildResult) -> None:
     """A recipient waiting for its retry is checked again when claimed for it."""
@@ -208,7 +211,7 @@ def test_a_hard_bounce_recorded_mid_run_skips_a_waiting_retry(tmp_path: Path, se
 
     def on_result(state: str) -> None:
         if state == "deferred":
-            db = journal.connect(config.state_file)
+            db = journal.connect(config.state)
             journal.suppress(db, "user1@example.org", "hard-bounce", "bounce:5.1.1")
             db.close()
 
@@ -229,7 +232,7 @@ def test_an_unsubscribe_mid_run_with_one_connection_does_not_end_the_run(tmp_pat
     def on_result(state: str) -> None:
         sent.append(state)
         if sent.count("sent") == 2:  # user0 and user1 went; the next three claims come back skipped
-            db = journal.connect(config.state_file)
+            db = journal.connect(config.state)
             for address in leaving:
                 journal.suppress(db, address, "unsubscribed", "one-click")
             db.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -28,31 +29,21 @@ def refuse_writes_after(monkeypatch: pytest.MonkeyPatch, delivered: SmtpServer, 
     """The run's state connection starts refusing writes once the server has `after` messages."""
     real = journal.connect
 
-    def connect(path: Path) -> sqlite3.Connection:
-        db = real(path)
+    def connect(state: journal.StateLocation, **options: bool) -> journal.Db:
+        db = real(state, **options)
         original = db.execute
 
-        def execute(sql: str, *args: object) -> sqlite3.Cursor:
+        def execute(sql: str, *args: Any) -> Any:
             if len(delivered.handler.messages) >= after and sql == "BEGIN IMMEDIATE" and not refused:
                 refused.append(True)
-                refuse(db)
-            return original(sql, *args)  # type: ignore[arg-type]
+                refuse(db.raw)  # on the run's own SQLite connection
+            return original(sql, *args)
 
         refused: list[bool] = []
-        return _Proxy(db, execute)  # type: ignore[return-value]
+        db.execute = execute  # type: ignore[method-assign]  # Db.transaction calls self.execute
+        return db
 
     monkeypatch.setattr("newsletter.send.run.journal.connect", connect)
-
-
-class _Proxy:
-    """The connection with its `execute` wrapped (sqlite3.Connection's own cannot be replaced)."""
-
-    def __init__(self, db: sqlite3.Connection, execute: Callable[..., sqlite3.Cursor]) -> None:
-        self._db = db
-        self.execute = execute
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._db, name)
 
 
 def send_cli(config: Config, csv: Path) -> tuple[int, str]:
@@ -83,8 +74,8 @@ def test_a_state_file_that_stops_taking_writes_mid_run_is_one_error_and_resumes_
         code, output = send_cli(config, csv)
     errors = [line for line in output.splitlines() if line.startswith("error:")]
     assert code == 1 and len(errors) == 1 and said in errors[0] and "Traceback" not in output, output
-    assert str(config.state_file) in errors[0] and "aside" not in output
-    with sqlite3.connect(config.state_file) as db:
+    assert str(config.state.path) in errors[0] and "aside" not in output
+    with sqlite3.connect(str(config.state.path)) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     before = rows(config)
     accepted = set(server.handler.counts())
@@ -101,14 +92,16 @@ def test_a_state_file_that_stops_taking_writes_mid_run_is_one_error_and_resumes_
 def test_an_unreadable_state_file_is_one_error_that_never_advises_starting_afresh(tmp_path: Path) -> None:
     config = make_project(tmp_path / "digest")
     write_csv(config.root, 2)
-    config.state_file.write_bytes(b"this is not a database, but it is somebody's only record\n" * 200)
+    path = config.state.path
+    assert path is not None
+    path.write_bytes(b"this is not a database, but it is somebody's only record\n" * 200)
     for args in (["status"], ["status", "2023-07"], ["send", "2023-07", "--yes"]):
         result = CliRunner().invoke(main, [*args, "--config", str(config.path)])
         errors = [line for line in result.output.splitlines() if line.startswith("error:")]
         assert result.exit_code == 1 and len(errors) == 1, result.output
         assert "not a newsletter state file" in errors[0] and "restore it from a backup" in errors[0]
         assert not any(word in result.output for word in ("aside", "afresh", "delete"))
-    assert config.state_file.read_bytes().startswith(b"this is not a database")  # left as it was
+    assert path.read_bytes().startswith(b"this is not a database")  # left as it was
 
 
 def test_an_outbox_that_cannot_be_made_is_one_error_line(tmp_path: Path) -> None:

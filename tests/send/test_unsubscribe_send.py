@@ -45,6 +45,7 @@ def one_click(config: Config, message: Message) -> int:
     return client.post(f"{url.path}?{url.query}", data={"List-Unsubscribe": "One-Click"}).status_code
 
 
+@pytest.mark.usefixtures("backend")
 def test_unsubscribed_and_bounced_addresses_are_skipped_by_the_next_send(
     config: Config, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -69,7 +70,7 @@ def test_unsubscribed_and_bounced_addresses_are_skipped_by_the_next_send(
     assert "Bounces: 1 hard, 0 soft" in cli(config, "status", "2023-07").output
     assert "2023-07 (rehearsal): started" in cli(config, "status").output
 
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     assert {s.key: (s.reason, s.source) for s in journal.list_suppressions(db)} == {
         "alice@example.org": ("unsubscribed", "one-click"),
         "bob@example.org": ("hard-bounce", "bounce:5.1.1"),

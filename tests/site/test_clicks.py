@@ -50,9 +50,9 @@ def test_twenty_clicks_count_twenty_and_a_scanner_burst_counts_nothing(sent: Sen
             assert client.head(path_of(item_link), follow_redirects=False).status_code == 302
         clock.now += 60  # every window closes; the next hit stores them
         client.get(path_of(item_link), headers={"user-agent": "Late reader"}, follow_redirects=False)
-        with journal.connect(sent.config.state_file) as db:
+        with journal.connect(sent.config.state) as db:
             assert journal.click_counts(db, "2023-07") == {target: 20}
-    with journal.connect(sent.config.state_file) as db:  # shutdown counts the late reader's open window
+    with journal.connect(sent.config.state) as db:  # shutdown counts the late reader's open window
         assert journal.click_counts(db, "2023-07") == {target: 21}
 
 
@@ -63,7 +63,7 @@ def test_a_client_that_follows_the_canary_has_that_burst_discarded(sent: Sent) -
         assert client.get(path_of(sent.canary), headers={"user-agent": "bot"},
                           follow_redirects=False).status_code == 204
         client.get(path_of(item_link), headers={"user-agent": "person"}, follow_redirects=False)
-    with journal.connect(sent.config.state_file) as db:
+    with journal.connect(sent.config.state) as db:
         assert sum(journal.click_counts(db, "2023-07").values()) == 1
 
 
@@ -81,14 +81,14 @@ def test_the_route_is_no_open_redirect(sent: Sent) -> None:
             answer = client.get(path, follow_redirects=False)
             assert answer.status_code == 404, path
             assert "location" not in answer.headers
-    with journal.connect(config.state_file) as db:
+    with journal.connect(config.state) as db:
         assert journal.click_counts(db, "2023-07") == {}
 
 
 def test_the_click_table_holds_no_subscriber_address(clicked: Clicked, tmp_path: Path) -> None:
     config = clicked.sent.config
     copy = tmp_path / "clicks-only.db"
-    with sqlite3.connect(config.state_file) as source, sqlite3.connect(copy) as target:
+    with sqlite3.connect(str(config.state.path)) as source, sqlite3.connect(copy) as target:
         source.backup(target)
     assert READERS[0][0].encode() in copy.read_bytes()  # the send's own tables do hold them
     db = sqlite3.connect(copy, isolation_level=None)  # keep only the click table, rewrite the file
@@ -106,7 +106,8 @@ def test_the_click_table_holds_no_subscriber_address(clicked: Clicked, tmp_path:
 
 def test_a_state_file_that_cannot_be_written_never_breaks_a_redirect_nor_loses_a_count(
         sent: Sent, caplog: pytest.LogCaptureFixture) -> None:
-    state = sent.config.state_file
+    state = sent.config.state.path
+    assert state is not None
     item_link = path_of(sent.item_links[0])
     clock = Clock()
     with TestClient(create_app(sent.config, clicks=ClickCounter(clock)), raise_server_exceptions=False) as client:

@@ -42,7 +42,7 @@ def ticked(html: str) -> list[str]:
 
 
 def saved(config: Config, email: str) -> list[str] | None:
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     try:
         return journal.get_preferences(db, email)
     finally:
@@ -99,7 +99,7 @@ def test_bad_tokens_get_the_servers_one_generic_page(client: TestClient, site: C
     post = client.post("/unsubscribe/preferences", data={"t": bad, "theme": ["Neglect"]})
     assert page.status_code == post.status_code == unsubscribe.status_code == 400
     assert page.text == post.text == unsubscribe.text
-    assert journal.all_preferences(journal.connect(site.state_file)) == {}
+    assert journal.all_preferences(journal.connect(site.state)) == {}
 
 
 def test_a_token_from_another_secret_is_refused(client: TestClient, site: Config) -> None:

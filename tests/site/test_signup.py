@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import mailbox
 import re
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -95,8 +94,8 @@ def link_in(message: mailbox.MaildirMessage) -> str:
     return f"/subscribe/confirm?t={match.group(1)}"
 
 
-def db_of(config: Config) -> sqlite3.Connection:
-    return journal.connect(config.state_file)
+def db_of(config: Config) -> journal.Db:
+    return journal.connect(config.state)
 
 
 def buttons(html: str) -> list[str]:
@@ -138,6 +137,7 @@ def test_page_has_the_fields_the_consent_wording_and_one_button(client: TestClie
 
 # --- double opt-in --------------------------------------------------------------------------
 
+@pytest.mark.usefixtures("backend")  # first: the config then reads its state
 def test_sign_up_mails_a_link_whose_get_changes_nothing_and_post_confirms(client: TestClient, site: Config) -> None:
     answer = sign_up(client, site, " Pat@Example.org ", name="Pat Doe", theme=["Neglect", "Online safety"])
     assert heading(answer) == "Check your inbox"
@@ -231,6 +231,7 @@ def test_twenty_sign_ups_for_one_address_send_one_confirmation(client: TestClien
     assert client.post(link_in(outbox(site)[0])).status_code == 200
 
 
+@pytest.mark.usefixtures("backend")  # first: the config then reads its state
 def test_at_once_twenty_requests_claim_one_mail(site: Config) -> None:
     request = read_request(site, "burst@example.org", "", (), "page")
     ids = [record_request(db_of(site), request).id for _ in range(20)]
@@ -315,7 +316,7 @@ def test_per_client_limit_refuses_then_stores_no_address(project: Path, monkeypa
     assert mailed_to(config) == [f"person{i}@example.org" for i in range(3)]
     other = TestClient(create_app(config), client=("192.0.2.7", 50000))  # another client is not limited
     assert "Check your inbox" in sign_up(other, config, "person4@example.org")
-    dump = "\n".join(db_of(config).iterdump())
+    dump = "\n".join(db_of(config).raw.iterdump())
     assert "testclient" not in dump and "192.0.2.7" not in dump  # the client's address is never stored
 
 
@@ -333,6 +334,7 @@ def test_bounced_or_complaining_addresses_get_no_mail(client: TestClient, site: 
     assert outbox(site) == []
 
 
+@pytest.mark.usefixtures("backend")  # first: the config then reads its state
 def test_an_unsubscribed_address_comes_back_only_by_confirming_again(client: TestClient, site: Config) -> None:
     db = db_of(site)
     sign_up(client, site, "back@example.org")

@@ -9,7 +9,6 @@ import datetime as dt
 import logging
 import mailbox
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -66,8 +65,8 @@ def idle(client: TestClient) -> None:
     assert client.app.state.site.mailer.wait_idle(30)
 
 
-def db_of(config: Config) -> sqlite3.Connection:
-    return journal.connect(config.state_file)
+def db_of(config: Config) -> journal.Db:
+    return journal.connect(config.state)
 
 
 def link_of(message: bytes | str) -> str:
@@ -121,9 +120,9 @@ def test_member_stranger_bounced_and_pending_get_the_same_answer_and_the_same_wo
         original = SubscriberSite.db
 
         @contextlib.contextmanager
-        def tracing(self: SubscriberSite) -> Iterator[sqlite3.Connection]:
+        def tracing(self: SubscriberSite) -> Iterator[journal.Db]:
             with original(self) as conn:
-                conn.set_trace_callback(traced.append)
+                conn.raw.set_trace_callback(traced.append)  # the SQLite connection under the Db
                 yield conn
 
         monkeypatch.setattr(SubscriberSite, "db", tracing)

@@ -48,7 +48,7 @@ def link(config: Config, email: str, secret: bytes = SECRET) -> str:
 
 
 def suppression(config: Config, email: str) -> journal.Suppression | None:
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     try:
         return journal.get_suppression(db, email)
     finally:
@@ -56,7 +56,7 @@ def suppression(config: Config, email: str) -> journal.Suppression | None:
 
 
 def suppress(config: Config, email: str, reason: str, source: str) -> None:
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     journal.suppress(db, email, reason, source)
     db.close()
 

@@ -15,12 +15,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from starlette.testclient import TestClient
 from support.project import serve_asgi, set_token_secret
 from support.signupkit import text_of
 
 from newsletter import journal
+from newsletter.cli import main
 from newsletter.config.loader import Config, load_config
+from newsletter.errors import ConfigError
+from newsletter.send.messages import unsubscribe_keys
 from newsletter.site.app import create_app
 from newsletter.tokens import make_token, read_token, token_keys
 
@@ -47,7 +51,7 @@ def token(config: Config, email: str, secret: bytes = SECRET, list_id: str | Non
 
 
 def suppressions(config: Config) -> list[journal.Suppression]:
-    db = journal.connect(config.state_file)
+    db = journal.connect(config.state)
     try:
         return journal.list_suppressions(db)
     finally:
@@ -92,7 +96,7 @@ def test_repeated_one_click_posts_are_harmless(client: TestClient, site: Config)
 def test_one_click_token_is_for_the_address_in_any_case(client: TestClient, site: Config) -> None:
     response = client.post(f"/unsubscribe?t={token(site, '  Dave@Example.ORG ')}", data=ONE_CLICK)
     assert response.status_code == 200
-    db = journal.connect(site.state_file)
+    db = journal.connect(site.state)
     assert journal.is_suppressed(db, "dave@example.org")
     assert journal.is_suppressed(db, "DAVE@example.org")
 
@@ -154,7 +158,7 @@ def test_resubscribe_mails_a_confirmation_and_lifts_nothing_until_confirmed(clie
     assert done.status_code == 200 and "You are subscribed" in done.text
     assert suppressions(site) == []
     assert buttons(client.get(f"/unsubscribe?t={tok}").text) == ["Unsubscribe"]
-    db = journal.connect(site.state_file)
+    db = journal.connect(site.state)
     history = [(e.event, e.source) for e in journal.consent_events(db, "heidi@example.org")]
     assert history == [("unsubscribed", "one-click"), ("confirmed", "resubscribe")]
 
@@ -255,15 +259,36 @@ def test_token_keys_put_the_current_secret_first(site: Config, monkeypatch: pyte
     assert read_token(token(site, "a@example.org", secret=b"two"), site.list_id, token_keys(site)) == "a@example.org"
 
 
-def test_server_and_send_share_the_secret_whichever_makes_it(config: Config,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """With no secret set, the first of the two makes .newsletter-secret (0600); both read it."""
+def test_the_server_never_makes_a_secret_and_reads_the_one_send_made(config: Config,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no secret set, the server refuses to start (one error line, no file made);
+    once `send` has made .newsletter-secret (0600), the server reads that one."""
     monkeypatch.delenv(config.secret_env, raising=False)
-    client = TestClient(create_app(config))
+    refused = CliRunner().invoke(main, ["serve", "--config", str(config.path)])
+    assert refused.exit_code == 1
+    [line] = refused.output.strip().splitlines()
+    assert line.startswith("error: ") and "never makes one" in line and "Traceback" not in refused.output
+    assert not (config.root / ".newsletter-secret").exists()
+    with pytest.raises(ConfigError, match="no token secret"):
+        create_app(config)
+    keys = unsubscribe_keys(config)  # what send does: makes it
     assert (config.root / ".newsletter-secret").stat().st_mode & 0o777 == 0o600
-    keys = token_keys(config)  # what send does
+    client = TestClient(create_app(config))
     tok = make_token(keys[0], config.list_id, "mia@example.org")
     assert client.post(f"/unsubscribe?t={tok}", data=ONE_CLICK).status_code == 200
+
+
+def test_a_secret_file_gone_while_serving_refuses_links_and_says_why(config: Config,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delenv(config.secret_env, raising=False)
+    keys = unsubscribe_keys(config)
+    client = TestClient(create_app(config))
+    (config.root / ".newsletter-secret").unlink()  # e.g. `git clean -fdX`
+    tok = make_token(keys[0], config.list_id, "mia@example.org")
+    assert client.post(f"/unsubscribe?t={tok}", data=ONE_CLICK).status_code == 400
+    assert not (config.root / ".newsletter-secret").exists()  # nothing made behind anyone's back
+    assert "cannot read the token secret" in caplog.text
 
 
 # --- concurrency: unsubscribes while a send writes -------------------------------------------
@@ -290,9 +315,9 @@ print(i, flush=True)
 
 
 def test_concurrent_unsubscribes_during_a_send_keep_the_database_whole(site: Config) -> None:
-    journal.connect(site.state_file).close()
+    journal.connect(site.state).close()
     stop = site.root / "stop-writing"
-    writer = subprocess.Popen([sys.executable, "-c", _SEND_WRITER, str(site.state_file), str(stop)],
+    writer = subprocess.Popen([sys.executable, "-c", _SEND_WRITER, str(site.state), str(stop)],
                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
     assert writer.stdout is not None
     assert writer.stdout.readline().strip() == "started"
@@ -310,7 +335,7 @@ def test_concurrent_unsubscribes_during_a_send_keep_the_database_whole(site: Con
                 errors.append(exc)
 
         def officer() -> None:  # `suppress add` from another connection at the same time
-            db = journal.connect(site.state_file)
+            db = journal.connect(site.state)
             for i in range(40):
                 journal.suppress(db, f"manual{i}@example.org", "unsubscribed", "mailto")
             db.close()
@@ -326,7 +351,7 @@ def test_concurrent_unsubscribes_during_a_send_keep_the_database_whole(site: Con
     written = int(writer.stdout.read().strip())
     assert not errors
 
-    db = sqlite3.connect(site.state_file)
+    db = sqlite3.connect(site.state.path)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("SELECT COUNT(*) FROM suppressions").fetchone()[0] == 200
     assert db.execute("SELECT COUNT(*) FROM suppressions WHERE source = 'one-click'").fetchone()[0] == 160

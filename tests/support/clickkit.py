@@ -109,6 +109,6 @@ def clicked(sent: Sent) -> Iterator[Clicked]:
             last = client.get(path_of(rare), headers={"user-agent": "Thunderbird"}, follow_redirects=False)
         rare_target = last.headers["location"]
         popular_target = client.head(path_of(popular), follow_redirects=False)  # HEAD: not counted
-    with journal.connect(sent.config.state_file) as db:
+    with journal.connect(sent.config.state) as db:
         journal.suppress(db, READERS[1][0], journal.SuppressionReason.UNSUBSCRIBED, "one-click")
     yield Clicked(sent, popular_target.headers["location"], rare_target)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,7 +69,7 @@ def write_csv(root: Path, rows: list[tuple[str, str]] | int, name: str = "subscr
 
 def plan_send(config: Config, build: BuildResult, csv: Path, *, strict: bool = False, **options: Any) -> SendPlan:
     """The audience resolved from `csv` and the journal, then the plan, as `newsletter send` makes them."""
-    with contextlib.closing(journal.connect(config.state_file)) as db:
+    with contextlib.closing(journal.connect(config.state)) as db:
         audience = resolve(config, csv, db, strict=strict)
     return prepare_send(config, build, audience, **options)
 
@@ -82,13 +81,19 @@ def send(config: Config, build: BuildResult, csv: Path, **options: Any) -> SendR
 
 
 def states(config: Config, slug: str = "2023-07") -> dict[str, str]:
-    with sqlite3.connect(config.state_file) as db:
-        run_id = db.execute("SELECT id FROM runs WHERE slug = ? AND kind = 'real'", (slug,)).fetchone()[0]
-        return dict(db.execute("SELECT email, state FROM recipients WHERE run_id = ?", (run_id,)).fetchall())
+    """email -> state of the run's recipients, from whichever state the config uses."""
+    db = journal.connect(config.state)
+    try:
+        run = journal.get_run(db, slug)
+        assert run is not None
+        return journal.recipient_states(db, run.id)
+    finally:
+        db.close()
 
 
-def rows(config: Config, slug: str = "2023-07", kind: journal.RunKind = journal.RunKind.REAL) -> dict[str, journal.RecipientRow]:
-    db = journal.connect(config.state_file)
+def rows(config: Config, slug: str = "2023-07",
+         kind: journal.RunKind = journal.RunKind.REAL) -> dict[str, journal.RecipientRow]:
+    db = journal.connect(config.state)
     try:
         run = journal.get_run(db, slug, kind)
         assert run is not None

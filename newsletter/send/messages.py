@@ -75,8 +75,8 @@ def new_message_id(config: Config, run_id: int | str) -> str:
 class TemplateCache:
     """Compiled messages by variant; every per-recipient choice goes through `template_for`.
 
-    The key is the recipient's theme variant (`variants.Variants.key`: None = the whole
-    issue); each distinct variant is rendered and compiled once, on first use.
+    The key is the recipient's language and theme variant (`variants.Variants.key`: None =
+    the whole issue); each distinct variant is rendered and compiled once, on first use.
     """
 
     def __init__(self, rendered: RenderedIssue, config: Config, *, subject_prefix: str = "",
@@ -88,15 +88,18 @@ class TemplateCache:
         self._compiled: dict[object, MessageTemplate] = {}
 
     def variant(self, recipient: Subscriber) -> object:
-        """The cache key for this recipient's message; None = the whole issue."""
-        return self.variants.key(recipient.themes)
+        """The cache key for this recipient's message: their language ("" = the config's)
+        and theme variant (None = the whole issue)."""
+        variants = self.variants.for_language(recipient.language)
+        return (variants.config.language, variants.key(recipient.themes))
 
     def template_for(self, recipient: Subscriber) -> MessageTemplate:
         key = self.variant(recipient)
         template = self._compiled.get(key)
         if template is None:
-            rendered = self.variants.rendered(key)  # type: ignore[arg-type]
-            template = compile_message(rendered, self.config, subject_prefix=self.subject_prefix)
+            variants = self.variants.for_language(recipient.language)
+            rendered = variants.rendered(variants.key(recipient.themes))
+            template = compile_message(rendered, variants.config, subject_prefix=self.subject_prefix)
             _check_static_lines(template)
             self._compiled[key] = template
         return template

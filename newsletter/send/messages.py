@@ -93,6 +93,10 @@ class TemplateCache:
         variants = self.variants.for_language(recipient.language)
         return (variants.config.language, variants.key(recipient.themes))
 
+    def config_for(self, recipient: Subscriber) -> Config:
+        """The config as this recipient reads it: their language's words (the greeting)."""
+        return self.variants.for_language(recipient.language).config
+
     def template_for(self, recipient: Subscriber) -> MessageTemplate:
         key = self.variant(recipient)
         template = self._compiled.get(key)
@@ -234,8 +238,8 @@ class Composer:
         """The message as the subscriber receives it (what DKIM signs and dry runs check)."""
         template = self.cache.template_for(subscriber)
         token = make_token(self.key, self.config.list_id, subscriber.email)
-        data = fill(template, self.config, Recipient(subscriber.email, subscriber.name, subscriber.first_name),
-                    token=token, message_id=message_id, date=date)
+        recipient = Recipient(subscriber.email, subscriber.name, subscriber.first_name)
+        data = fill(template, self.cache.config_for(subscriber), recipient, token=token, message_id=message_id, date=date)
         if self.signer is None:
             return data
         signed = self.signer(data)
@@ -273,7 +277,7 @@ class Composer:
             return None
         token = make_token(self.key, self.config.list_id, subscriber.email)
         recipient = Recipient(subscriber.email, subscriber.name, subscriber.first_name)
-        encoded = transparent.values(self.config, recipient, token=token, message_id=message_id, date=date)
+        encoded = transparent.values(self.cache.config_for(subscriber), recipient, token=token, message_id=message_id, date=date)
         if self.signer is None:
             return transparent.wire_from(encoded), None
         plan = self._signing.get(id(template))

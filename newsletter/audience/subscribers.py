@@ -20,6 +20,7 @@ from typing import TextIO
 from newsletter.addresses import AddressChecker, address_key
 from newsletter.errors import ErrorList, SendError
 from newsletter.files import csv_records, shown_cell
+from newsletter.i18n import pick_text
 
 __all__ = [
     "MAX_NAME",
@@ -209,11 +210,10 @@ def _add_row(result: SubscriberList, seen: dict[str, Subscriber], check: Address
 
 
 def _language(value: str, languages: tuple[str, ...]) -> str | None:
-    """The row's language as the config spells it (`CY` -> `cy`); "" for none; None if the
+    """The row's language as the config spells it (`CY` -> `cy`, `en` -> `en-GB`); "" for none; None if the
     newsletter does not offer it (a reader must not silently get another language)."""
     if not value:
         return ""
     if not languages:
         return value
-    wanted = value.replace("-", "_").casefold()
-    return next((tag for tag in languages if tag.replace("-", "_").casefold() == wanted), None)
+    return pick_text({tag: tag for tag in languages}, value)  # `cy` reads as `cy-GB`, as the config's texts do

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from newsletter.errors import ItemError, NewsletterError, raise_all
-from newsletter.i18n import language_problem
+from newsletter.i18n import language_problem, pick_text
 from newsletter.yamldoc import LineMap, load_yaml
 
 __all__ = ["MAX_SUMMARY", "Item", "Link", "SeeAlso", "Image", "load_items", "parse_items", "check_url", "field_lines"]
@@ -73,15 +73,18 @@ class Item:
 
         def pick(name: str, current: str) -> str:
             texts = self.texts.get(name)
-            return current if texts is None else texts.get(tag, current)
+            found = pick_text(texts, tag) if texts is not None else None
+            return current if found is None else found
 
         links = tuple(Link(pick(f"links[{i}].label", link.label), pick(f"links[{i}].title", link.title), link.url)
                       for i, link in enumerate(self.links, 1))
         return replace(self, title=pick("title", self.title), summary=pick("summary", self.summary), links=links)
 
     def missing_languages(self, tags: set[str]) -> list[tuple[str, str]]:
-        """(field, language) for each per-language field without a text in one of `tags`."""
-        return [(name, tag) for name, texts in self.texts.items() for tag in sorted(tags) if tag not in texts]
+        """(field, language) for each per-language field without a text in one of `tags`
+        (a `cy` text serves a `cy-GB` reader, as the config's texts do)."""
+        return [(name, tag) for name, texts in self.texts.items() for tag in sorted(tags)
+                if pick_text(texts, tag) is None]
 
     @property
     def where(self) -> str:

@@ -79,6 +79,9 @@ def test_each_reader_receives_their_language(tmp_path: Path, server: SmtpServer)
 
 def test_check_lists_and_checks_every_language_version(tmp_path: Path) -> None:
     config = bilingual(tmp_path / "digest")
+    exported = CliRunner().invoke(main, ["subscribers", "export", "--json", "--config", str(config.path)])
+    assert [(row["email"], row["language"]) for row in json.loads(exported.stdout)["subscribers"]] == [
+        ("anwen@example.org", "cy"), ("bob@example.org", "en")]
     report = check_json(config)
     assert report["versions"] == ["language: cy"]
     assert not [f for f in report["findings"] if f["rule"] == "language"]  # type: ignore[attr-defined]

@@ -9,7 +9,10 @@ Sign-up links (`make_link_token`) carry an address, a nonce and an expiry time u
 MAC of their own purpose, so an unsubscribe token can never pass as one and back; form
 stamps (`make_stamp`) sign the time a sign-up page was shown; `client_key` keys a client's
 network address so a rate limit can count it without storing it; `erasure_key` keys an
-erased address so the suppression list can match it without holding it.
+erased address so the suppression list can match it without holding it. A counted link
+(`make_click_link`) carries an item's URL and a short MAC over the list, the issue and
+that URL: the same for every reader, and the site's `/r/` route redirects only to what
+was signed, so it is never an open redirect.
 
 Rotation: the current secret signs; old secrets (comma-separated in
 `NEWSLETTER_TOKEN_SECRET_OLD`) still verify until `tokens.old_secrets_until`, then
@@ -46,7 +49,10 @@ __all__ = [
     "erasure_key",
     "is_token_shaped",
     "load_secrets",
+    "CANARY",
     "client_key",
+    "make_click_link",
+    "read_click_link",
     "make_link_token",
     "make_stamp",
     "new_secret_file",
@@ -186,6 +192,36 @@ def erasure_key(secret: bytes, email: str) -> str:
     every address a send or an import meets, never readable back (`person forget`)."""
     digest = hmac.new(secret, f"\0erased\n{email.strip().lower()}".encode(), hashlib.sha256).hexdigest()
     return f"erased:{digest[:40]}"
+
+
+CANARY = "canary"  # the hidden link's payload: no web address, so only a machine follows it
+_CLICK_MAC_BYTES = 8  # 11 characters: forging one takes ~2**64 tries against the live site
+_CLICK_RE = re.compile(r"\A([A-Za-z0-9_-]{2,2800})\.([A-Za-z0-9_-]{11})\Z")
+
+
+def make_click_link(secret: bytes, list_id: str, slug: str, url: str) -> str:
+    """The `<link>` part of `/r/<slug>/<link>`: the URL (base64url) and its MAC."""
+    mac = _purpose_mac(secret, "click", list_id, f"{slug}\n{url}")[:_CLICK_MAC_BYTES]
+    return f"{_b64(url.encode())}.{_b64(mac)}"
+
+
+def read_click_link(link: str, slug: str, list_id: str, keys: list[bytes]) -> str | None:
+    """The URL a counted link was signed for in issue `slug`, or None (forged, garbled, other issue)."""
+    match = _CLICK_RE.match(link) if isinstance(link, str) else None
+    if not match or not keys:
+        return None
+    try:
+        raw, given = _unb64(match.group(1)), _unb64(match.group(2))
+        url = raw.decode("utf-8")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    if _b64(raw) != match.group(1) or _b64(given) != match.group(2):
+        return None
+    valid = False
+    for key in keys:  # every key, no early exit
+        expected = _purpose_mac(key, "click", list_id, f"{slug}\n{url}")[:_CLICK_MAC_BYTES]
+        valid |= hmac.compare_digest(given, expected)
+    return url if valid else None
 
 
 def _parse_parts(token: str) -> tuple[str, bytes] | None:

@@ -18,6 +18,7 @@ pytest_plugins = [
     "support.imapserver",
     "support.signupkit",
     "support.rawsmtp",
+    "support.clickkit",
 ]
 
 

@@ -90,7 +90,8 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
 
     Builds the issue in memory (nothing is written) and checks size, long lines, alt
     text, links, subject, preheader, text/HTML parity, unsubscribe links and headers,
-    colour contrast, Outlook markup; also each theme variant that subscribers.csv
+    colour contrast, Outlook markup, counted links against the site's own route (with
+    tracking.clicks); also each theme variant that subscribers.csv
     (beside the config) will receive. Errors are listed first. Exit status 1 when there
     is an error (or, with --strict, a warning).
 
@@ -112,6 +113,10 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
     audience = checked_audience(config, config.subscribers_file)
     result = build_checked(config, issue_range(config, month, since, until), audience, write=False)
     findings = list(result.findings)
+    if config.count_clicks:
+        from newsletter.site.linkcheck import check_counted_links
+
+        findings = ordered([*findings, *check_counted_links(config, result)])
     if links:
         urls = web_links(result.files["email.html"].decode("utf-8"), config)
         click.echo(f"Checking {len(urls)} link{'s' * (len(urls) != 1)} ...", err=True)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from newsletter.config.approval import ApprovalConfig, read_approval, read_timezone
 from newsletter.config.brand import Logo, Organisation, read_logo, read_organisation
 from newsletter.config.reader import ConfigReader
-from newsletter.config.schema import BOUNCES, SAMPLE_RECIPIENT, TOKENS, TOP, UNSUBSCRIBE
+from newsletter.config.schema import BOUNCES, SAMPLE_RECIPIENT, TOKENS, TOP, TRACKING, UNSUBSCRIBE
 from newsletter.config.sections import (
     Colors,
     DkimConfig,
@@ -87,6 +87,7 @@ class Config:
     organisation: Organisation | None = None
     summary_words: int | None = None  # longer summaries end at a sentence, before the item's link
     buttons: bool = TOP.default("buttons")  # each item's first link as a button
+    count_clicks: bool = TRACKING.default("clicks")  # `tracking.clicks`: item links via the site's /r/, counted
     clip: str | None = TOP.default("clip")  # "excerpt" or "refuse" when the email would be clipped
 
     @property
@@ -225,6 +226,8 @@ def load_config(path: Path) -> Config:
     organisation = read_organisation(r, data)
     summary_words = _summary_words(r, data)
     buttons = r.value(data, TOP["buttons"])
+    tracking = r.section(data, "tracking", TRACKING.kinds()) or LineMap()
+    count_clicks = bool(r.value(tracking, TRACKING["clicks"]))
     clip = _clip(r, data, archive_url)
     approval = read_approval(r, data)
     timezone = read_timezone(r, data)
@@ -266,6 +269,7 @@ def load_config(path: Path) -> Config:
         organisation=organisation,
         summary_words=summary_words,
         buttons=buttons,
+        count_clicks=count_clicks,
         clip=clip,
         texts=dict(r.texts),
         approval=approval,
@@ -326,7 +330,7 @@ def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, str |
 
 def _site_paths(unsubscribe_url: str, preferences_url: str | None) -> dict[str, str]:
     """The paths the subscriber site already answers on, and the key that sets each."""
-    paths = {"/healthz": "the health check (/healthz)"}
+    paths = {"/healthz": "the health check (/healthz)", "/r": "counted links (/r/...)"}
     for key, url in (("unsubscribe.url", unsubscribe_url), ("preferences_url", preferences_url)):
         if url:
             paths[urlsplit(url).path.rstrip("/") or "/"] = key

@@ -154,6 +154,8 @@ TOP = Section("", (
         more="(`excerpt` builds a short email of titles and first lines linking to the issue online, and "
              "needs `archive_url`; `refuse` fails the build; "
              "[Build and preview](build-preview.md#when-an-issue-is-too-big-for-one-email))"),
+    Key("tracking", "mapping", None, "counted links: which items readers follow, with no reader identity",
+        shown="none: nothing counted", more="([below](#tracking))"),
     Key("subscribe", "mapping", None, "the double opt-in sign-up page", shown="none: no sign-up page",
         more="([below](#subscribe))"),
     Key("sources", "list", None, "feeds and spreadsheets `collect` reads", shown="none", type="list of mappings",
@@ -304,7 +306,13 @@ ORGANISATION = Section("organisation", (
         more="(of the email, the subscriber site and the confirmation mail)"),
 ))
 
+TRACKING = Section("tracking", (
+    Key("clicks", "flag", False, "send item links through the subscriber site's `/r/` route, which counts them",
+        more="(the same link for every reader: no pixel, no per-reader link, no cookie; "
+             "[guide](../guides/reading.md))"),
+))
+
 # Every mapping the config holds, by the key it sits under (the top level is "").
 SECTIONS: dict[str, Section] = {section.name: section for section in (
     TOP, UNSUBSCRIBE, COLORS, SMTP, DKIM, TOKENS, BOUNCES, SAMPLE_RECIPIENT, SUBSCRIBE, SOURCES, LOGO, ORGANISATION,
-    APPROVAL)}
+    APPROVAL, TRACKING)}

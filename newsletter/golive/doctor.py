@@ -1,8 +1,9 @@
 """`newsletter doctor`: every go-live check in order, as `Diagnosis` lines.
 
 DNS first (SPF, DMARC, DKIM, alignment: what decides inbox or spam), then the relay
-(one session, no message), then the subscriber-facing addresses. One check failing
-never hides the others.
+(one session, no message), then the subscriber-facing addresses (online: the unsubscribe
+page and, with `tracking.clicks`, the counted-link route). One check failing never hides
+the others.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from newsletter.golive.dns import (
 )
 from newsletter.golive.findings import Diagnosis, error, ok, warning
 from newsletter.golive.relay import check_relay, relay_transport
-from newsletter.golive.web import check_addresses, check_placeholders, probe_unsubscribe
+from newsletter.golive.web import check_addresses, check_placeholders, probe_counted_links, probe_unsubscribe
 from newsletter.send.dkim import load_private_key, public_key_record, record_name
 
 __all__ = ["run_doctor"]
@@ -46,6 +47,8 @@ def run_doctor(config: Config, /, *, nameserver: str | None = None, online: bool
     found += check_addresses(config)
     if online:
         found += probe_unsubscribe(config)
+        if config.count_clicks:
+            found += probe_counted_links(config)
     return found
 
 

@@ -3,7 +3,9 @@
 The online probe is what a mail client's one-click button does (RFC 8058), with a token
 for `PROBE_ADDRESS`, signed with this folder's secret: the site answers that one with a
 marker header and unsubscribes nobody. So a passing probe also proves the public site
-holds the same token secret as `send`.
+holds the same token secret as `send`. With `tracking.clicks` on, `probe_counted_links`
+sends a HEAD (never counted) for a counted link signed the same way: the site must
+answer `/r/` with a redirect to the URL the link carries.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import httpx
 from newsletter.addresses import example_domain_in
 from newsletter.config.loader import Config
 from newsletter.golive.findings import Diagnosis, error, ok
-from newsletter.tokens import PROBE_ADDRESS, PROBE_HEADER, make_token, token_keys
+from newsletter.tokens import PROBE_ADDRESS, PROBE_HEADER, make_click_link, make_token, token_keys
 
-__all__ = ["check_addresses", "check_placeholders", "probe_unsubscribe"]
+__all__ = ["check_addresses", "check_placeholders", "probe_counted_links", "probe_unsubscribe"]
+
+PROBE_SLUG = "doctor-probe"  # no issue has this slug, so the probe link is never one a reader has
 
 
 def check_placeholders(config: Config) -> list[Diagnosis]:
@@ -78,3 +82,23 @@ def probe_unsubscribe(config: Config, *, timeout: float = 10.0) -> list[Diagnosi
                            "the server must use the same token secret as `send`: copy .newsletter-secret "
                            "or set the same NEWSLETTER_TOKEN_SECRET there"))
     return found
+
+
+def probe_counted_links(config: Config, *, timeout: float = 10.0) -> list[Diagnosis]:
+    """HEAD a signed `/r/` link on the site: a redirect to its URL means counted links work."""
+    origin = urlsplit(config.unsubscribe_url)
+    target = config.unsubscribe_url
+    url = (f"{origin.scheme}://{origin.netloc}/r/{PROBE_SLUG}/"
+           f"{make_click_link(token_keys(config)[0], config.list_id, PROBE_SLUG, target)}")
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            answer = client.head(url)
+    except httpx.HTTPError as exc:
+        return [error("tracking", f"the site does not answer counted links (/r/): {exc}",
+                      "serve `newsletter serve` at unsubscribe.url's host; counted links go there")]
+    if answer.status_code in (302, 303) and answer.headers.get("location") == target:
+        return [ok("tracking", "the site answers counted links (/r/) with a redirect (same token secret); "
+                               "a HEAD is never counted")]
+    return [error("tracking", f"the site answers a counted link (/r/) with {answer.status_code}, not a redirect",
+                  "run `newsletter serve` from this version at unsubscribe.url's host, with the same token "
+                  "secret as `build` and `send`")]

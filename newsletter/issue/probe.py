@@ -22,6 +22,7 @@ import httpx
 from newsletter.config.loader import Config
 from newsletter.issue.checks.document import parse_html
 from newsletter.issue.checks.findings import Finding
+from newsletter.issue.counted import counted_target, is_counted
 from newsletter.journal.caches import CachedLink, get_link_checks, put_link_checks
 
 __all__ = ["LinkResult", "web_links", "fetch_links", "probe_links", "link_findings", "offline_reason",
@@ -56,7 +57,8 @@ def web_links(html: str, config: Config | None = None) -> list[str]:
     """The http(s) links and image sources in the email, once each, in order.
 
     Per-recipient links (unsubscribe, preferences) carry a sample token that would not
-    verify, so they are left out; `check` tests that they are present instead.
+    verify, so they are left out; `check` tests that they are present instead. A counted
+    link stands for the item URL it carries (the canary for nothing): that is what is probed.
     """
     personal = [u for u in (config.unsubscribe_url, config.preferences_url) if u] if config else []
     doc = parse_html(html)
@@ -64,6 +66,8 @@ def web_links(html: str, config: Config | None = None) -> list[str]:
     for element in doc.iter("a", "img"):
         url = (element.get("href") if element.tag == "a" else element.get("src")) or ""
         url = url.strip()
+        if config is not None and is_counted(url, config):
+            url = counted_target(url, config) or ""
         if url.startswith(("http://", "https://")) and not any(url.startswith(p) for p in personal):
             found.setdefault(url, None)
     return list(found)

@@ -23,6 +23,7 @@ from newsletter.config.loader import Config
 from newsletter.config.palette import palette_for
 from newsletter.errors import BuildError
 from newsletter.i18n import format_day, format_month, format_number, format_period, translations
+from newsletter.issue.counted import canary_url, link_counter
 from newsletter.issue.items import Item
 from newsletter.issue.selection import Issue
 from newsletter.issue.summary import shorten_summary, summary_html, summary_text, teaser
@@ -79,6 +80,7 @@ def template_environment(config: Config) -> jinja2.Environment:
     )
     env.filters["wrap"] = wrap_text
     install_language(env, config)
+    env.filters["counted"] = counted_url
     return env
 
 
@@ -106,6 +108,14 @@ def wrap_text(text: str, width: int = 72, indent: str = "") -> str:
         out.append(textwrap.fill(para, width, initial_indent=indent, subsequent_indent=hang,
                                  break_long_words=False, break_on_hyphens=False))
     return "\n".join(out)
+
+
+@jinja2.pass_context
+def counted_url(context: Any, url: str) -> str:
+    """`{{ link.url | counted }}`: the counted `/r/` link when the render asks for one
+    (`count_link` in its context: the email with tracking on), else the URL itself."""
+    count = context.get("count_link")
+    return count(url) if count is not None else url
 
 
 def subject_for(config: Config, issue: Issue) -> str:
@@ -239,6 +249,8 @@ def _context(config: Config, issue: Issue, subject: str, preheader: str) -> dict
         "greeting": slot("greeting"),
         "unsubscribe_url": slot("unsubscribe_url"),
         "preferences_url": slot("preferences_url"),
+        "count_link": link_counter(config, issue.range.slug),
+        "canary_url": canary_url(config, issue.range.slug),
     }
 
 

@@ -6,8 +6,10 @@ Only this package speaks SQL, and callers use it through this one name (`journal
 their recipients; `optouts` suppressions and theme preferences; `bouncelog` the bounces
 received; `signups` the confirmed sign-ups; `consent` the append-only sign-up requests
 and consent history; `person` one address's records and their erasure; `approvals` who
-approved which issue; `caches` the feed cache, collected keys and link checks. Addresses
-are stored by their key (`addresses.address_key`: trimmed, lower-cased), so lookups ignore case.
+approved which issue; `clicks` the counted links (numbers only) and `reporting` the counts
+the issue report adds up; `caches` the feed cache, collected keys and link checks.
+Addresses are stored by their key (`addresses.address_key`: trimmed, lower-cased), so
+lookups ignore case.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from newsletter.journal.caches import (
     put_link_checks,
     record_collected,
 )
+from newsletter.journal.clicks import add_clicks, click_counts
 from newsletter.journal.consent import (
     ConsentEvent,
     MailClaim,
@@ -76,6 +79,7 @@ from newsletter.journal.person import (
     person_records,
     record_erasure,
 )
+from newsletter.journal.reporting import confirmed_signups_between, list_size, suppressions_between
 from newsletter.journal.runs import (
     RECIPIENT_STATES,
     SUPPRESSED_DURING_RUN,
@@ -126,10 +130,13 @@ __all__ = [
     "Signup",
     "SignupRequest",
     "Suppression",
+    "add_clicks",
     "all_preferences",
     "apply_plan",
     "bounce_counts",
     "checkpoint",
+    "click_counts",
+    "confirmed_signups_between",
     "ADDRESS_COLUMNS",
     "CONSENT_SCHEMA",
     "ConsentEvent",
@@ -169,6 +176,7 @@ __all__ = [
     "latest_approval",
     "latest_recipient_themes",
     "list_runs",
+    "list_size",
     "list_suppressions",
     "now",
     "open_run",
@@ -192,6 +200,7 @@ __all__ = [
     "suppress",
     "suppress_many",
     "suppressed_addresses",
+    "suppressions_between",
     "transaction",
     "unsuppress",
     "unsuppress_if",

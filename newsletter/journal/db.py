@@ -118,6 +118,14 @@ CREATE TABLE IF NOT EXISTS approvals (
     record TEXT NOT NULL           -- JSON: versions (hashes, subject, items) and check results
 );
 CREATE INDEX IF NOT EXISTS approvals_slug ON approvals (slug, id);
+-- counted links (tracking.clicks; queries in clicks.py): one row per link of an issue,
+-- a number and nothing else: no reader, no address, no time of a click.
+CREATE TABLE IF NOT EXISTS clicks (
+    slug TEXT NOT NULL,            -- the issue (runs.slug)
+    url TEXT NOT NULL,             -- the item's URL the counted link redirects to
+    hits INTEGER NOT NULL DEFAULT 0 CHECK (hits >= 0),
+    PRIMARY KEY (slug, url)
+);
 """
 
 # Consent, append-only (issue 28; queries in consent.py): new tables only, the ones above unchanged.

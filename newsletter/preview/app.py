@@ -3,9 +3,10 @@
 A Starlette app over a `LiveBuild` (which builds through the same `build_issue` as
 `newsletter build`). The page frames the built email at desktop or mobile width, light or
 dark, shows the plain text, the sample message's headers, the inbox line, the size against
-Gmail's clip and the check results, and long-polls `/api/version` to reload itself after
-each rebuild. The server is for one person on one machine: it answers only to local host
-names (DNS rebinding) and refuses cross-site POSTs.
+Gmail's clip and the check results, a Report tab once the month is sent (reportview.py),
+and long-polls `/api/version` to reload itself after each rebuild. The server is for one
+person on one machine: it answers only to local host names (DNS rebinding) and refuses
+cross-site POSTs.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from urllib.parse import urlencode
 from email_validator import EmailNotValidError, validate_email
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -39,6 +41,7 @@ from newsletter.preview.guard import COMMON_HEADERS, LOCAL_HOSTS, GuardedApp, Lo
 from newsletter.preview.livebuild import LiveBuild, Snapshot
 from newsletter.preview.mailview import count_outbox, outbox_routes
 from newsletter.preview.outlook import outlook_view
+from newsletter.preview.reportview import report_context
 from newsletter.send.testsend import send_test_async
 
 __all__ = ["create_app", "for_scheme"]
@@ -227,6 +230,11 @@ def create_app(live: LiveBuild, *, watch: bool = True,
             return Response("no such file\n", 404, media_type="text/plain")
         return Response((UI / name).read_bytes(), media_type=STATIC[name], headers=COMMON_HEADERS)
 
+    async def report(request: Request) -> Response:
+        """The Report tab: `newsletter report` for the previewed month, with SVG charts."""
+        context = await run_in_threadpool(report_context, live.config, live.date_range)
+        return render(request, "report.html", context)
+
     async def version(request: Request) -> Response:
         since = request.query_params.get("since")
         try:
@@ -281,6 +289,7 @@ def create_app(live: LiveBuild, *, watch: bool = True,
         Route("/files/{name}", built_file, name="file"),
         Route("/static/{name}", static, name="static"),
         Route("/api/version", version, name="version"),
+        Route("/report", report, name="report"),
         Route("/send-test", send_test_form, methods=["POST"], name="send_test"),
         Route("/approve", approve_form, methods=["POST"], name="approve"),
         *outbox_routes(render, lambda: live.config.outbox_dir if live.config else None),

@@ -1,4 +1,4 @@
-"""The subscriber-facing web app: the unsubscribe, topics and sign-up pages behind one guard.
+"""The subscriber-facing web app: unsubscribe, topics, sign-up and counted links behind one guard.
 
 `newsletter serve` (alias `unsubscribe-server`) serves `create_app(config)`: a body cap and security
 headers on every response, no cookies, tokens blanked in the access log.
@@ -25,6 +25,7 @@ from newsletter.config.loader import Config
 from newsletter.config.urls import route_path
 from newsletter.issue.render import template_environment
 from newsletter.send.signupmail import SignupMailer, scrub
+from newsletter.site.clicks import ClickCounter, click_lifespan, click_routes
 from newsletter.site.pages import BASE_CSP, MAX_BODY_BYTES, SubscriberSite
 from newsletter.site.preferences import preferences_routes
 from newsletter.site.subscribe import subscribe_routes
@@ -38,8 +39,9 @@ __all__ = ["AddressRedactor", "TokenRedactor", "create_app", "routes"]
 
 def routes(config: Config) -> list[BaseRoute]:
     """Every page of the site; the topics page only when `preferences_url` is set, the
-    sign-up page only with a `subscribe:` block."""
-    return [*unsubscribe_routes(config), *preferences_routes(config), *subscribe_routes(config)]
+    sign-up page only with a `subscribe:` block. Counted links (`/r/`) are always answered:
+    links already in inboxes keep working after `tracking.clicks` is turned off."""
+    return [*unsubscribe_routes(config), *preferences_routes(config), *subscribe_routes(config), *click_routes()]
 
 
 class _Guard:
@@ -183,13 +185,15 @@ class AddressRedactor(logging.Filter):
 
 
 def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: Path | None = None,
-               today: Callable[[], dt.date] = dt.date.today, mail_retry_delay: float = 30.0) -> Starlette:
+               today: Callable[[], dt.date] = dt.date.today, mail_retry_delay: float = 30.0,
+               clicks: ClickCounter | None = None) -> Starlette:
     """The unsubscribe server for `config`; keys default to the ones `send` signs with.
 
     The keys are worked out again for every request (`today()` decides whether old secrets
     are still in their grace period), and once now, so a bad secret fails at start-up. With
     no secret set anywhere, the `.newsletter-secret` that `send` makes (or this makes first)
-    is read, so the links a send signs are the ones this accepts.
+    is read, so the links a send signs are the ones this accepts. `clicks` holds the
+    counted links' in-memory bot filter and its clock (tests pass their own clock).
     """
 
     def current_keys() -> list[bytes]:
@@ -211,11 +215,13 @@ def create_app(config: Config, *, keys: list[bytes] | None = None, state_file: P
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(mailer.resume)  # what a stopped server left unsent
-        yield
+        async with click_lifespan(app):  # counted links: flushed while serving, the rest at the end
+            yield
         await run_in_threadpool(mailer.close)  # let queued mails go before the server exits
 
     app = _SiteApp(routes=[*routes(config), *_slash_redirects(config)], lifespan=lifespan)
     app.router.redirect_slashes = False
     app.add_middleware(_Guard)
     app.state.site = site
+    app.state.clicks = clicks or ClickCounter()
     return app

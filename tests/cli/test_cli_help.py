@@ -23,7 +23,7 @@ def test_help_groups_commands_in_the_order_of_the_work() -> None:
     assert titles == ["Options", "Start", "Make", "Send", "Audience", "Publish", "Keys"]
     listed = [line.split()[0] for line in lines[lines.index("Start:"):] if line.startswith("  ")]
     order = ["init", "new", "collect", "build", "check", "preview", "approve", "send", "schedule", "remind",
-             "status", "doctor", "serve", "unsubscribe-server", "subscribe-form", "suppress", "bounces", "subscribers",
+             "status", "report", "doctor", "serve", "unsubscribe-server", "subscribe-form", "suppress", "bounces", "subscribers",
              "person", "archive", "dkim"]
     assert listed == [n for n in order if n in listed]
     assert listed.index("build") < listed.index("check") < listed.index("preview") < listed.index("send")

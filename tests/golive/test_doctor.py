@@ -5,6 +5,7 @@ Each broken record must be named on its own line, with the fix; a good setup exi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,28 @@ def test_the_site_answers_the_probe_token_without_writing(tmp_path: Path) -> Non
     db = journal.connect(config.state_file)
     assert journal.list_suppressions(db) == []
     db.close()
+
+
+def test_online_doctor_checks_the_counted_link_route_when_tracking_is_on(tmp_path: Path) -> None:
+    config_path = folder(tmp_path)
+    config_path.write_text(config_path.read_text() + "tracking: {clicks: true}\n")
+    config = load_config(config_path)
+    with serve_asgi(create_app(config)) as base, ZoneServer(GOOD) as dns:
+        config_path.write_text(re_point(config_path.read_text(), base))
+        result = doctor(config_path, dns, "--no-relay", "--online")
+        wrong = create_app(config, keys=[b"another-secret"])
+    assert ("ok: tracking: the site answers counted links (/r/) with a redirect (same token secret); "
+            "a HEAD is never counted") in lines(result, "ok")
+    with serve_asgi(wrong) as base, ZoneServer(GOOD) as dns:
+        config_path.write_text(re_point(config_path.read_text(), base))
+        result = doctor(config_path, dns, "--no-relay", "--online")
+    assert any(line.startswith("error: tracking: the site answers a counted link (/r/) with 404")
+               for line in lines(result, "error"))
+    db = journal.connect(config.state_file)
+    assert journal.click_counts(db, "doctor-probe") == {}
+    db.close()
+
+
+def re_point(text: str, base: str) -> str:
+    """The config's unsubscribe.url moved to the server at `base`."""
+    return re.sub(r"unsubscribe: \{url: '[^']+'", f"unsubscribe: {{url: '{base}/unsubscribe'", text)

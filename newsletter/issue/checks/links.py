@@ -18,6 +18,7 @@ from newsletter.config.loader import Config
 from newsletter.config.urls import route_path
 from newsletter.issue.checks.document import line_of, message_headers, text_of
 from newsletter.issue.checks.findings import Finding, error, warning
+from newsletter.issue.counted import is_canary
 from newsletter.tokens import is_token_shaped
 
 __all__ = ["check_links", "check_parity", "check_unsubscribe", "check_unsubscribe_route"]
@@ -107,7 +108,8 @@ def check_parity(doc: Any, text: str, config: Config,
                  locate: Callable[..., str] = lambda u, w, field="url": w) -> list[Finding]:
     """The text part must carry every web link the HTML has, and no others."""
     html_urls = [(a.get("href") or "").strip() for a in doc.iter("a")]
-    in_html = {u for u in html_urls if u.startswith(("http://", "https://")) and not _personal(u, config)}
+    in_html = {u for u in html_urls if u.startswith(("http://", "https://")) and not _personal(u, config)
+               and not is_canary(u, config)}
     in_text = {u for u in _text_urls(text) if not _personal(u, config)}
     findings = [error("text-parity", locate(url, "email.txt"), f"the text part lacks {url}, which the HTML links",
                       "write every link out in email.txt") for url in sorted(in_html - in_text)]

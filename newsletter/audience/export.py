@@ -30,7 +30,7 @@ from newsletter.journal.signups import Signup
 __all__ = ["EXPORT_COLUMNS", "ExportRow", "export_subscribers", "merged_rows", "write_export"]
 
 EXPORT_COLUMNS = ("email", "name", "status", "themes", "themes_from", "suppressed", "suppressed_since",
-                  "signup_requested", "signup_confirmed", "signup_source", "consent")
+                  "signup_requested", "signup_confirmed", "signup_source", "consent", "language")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class ExportRow:
     signup_confirmed: str = ""  # when confirmed (UTC, ISO 8601),
     signup_source: str = ""  # page | snippet,
     consent: str = ""  # and the wording shown beside the button
+    language: str = ""  # the CSV's `language` cell: the version they receive ("" = the config's `language`)
 
 
 def merged_rows(audience: Audience, config: Config) -> list[ExportRow]:
@@ -94,12 +95,14 @@ def _export_row(subscriber: Subscriber, listed_unsubscribed: bool, config: Confi
         themes_from=source,
         suppressed=suppression.reason if suppression else "",
         suppressed_since=suppression.created[:10] if suppression else "",
+        language=subscriber.language,
     )
 
 
 def write_export(rows: Iterable[ExportRow], out: TextIO) -> int:
     """`email,name,status,themes,themes_from,suppressed,suppressed_since` and a sign-up's
-    consent (`signup_requested,signup_confirmed,signup_source,consent`); `send` reads it back."""
+    consent (`signup_requested,signup_confirmed,signup_source,consent`), then `language`;
+    `send` reads it back."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     count = 0
@@ -107,7 +110,7 @@ def write_export(rows: Iterable[ExportRow], out: TextIO) -> int:
         writer.writerow([safe_cell(v) for v in (row.email, row.name, row.status, ";".join(row.themes or ()),
                                                 row.themes_from, row.suppressed, row.suppressed_since,
                                                 row.signup_requested, row.signup_confirmed, row.signup_source,
-                                                row.consent)])
+                                                row.consent, row.language)])
         count += 1
     return count
 

@@ -72,7 +72,7 @@ def resolve(config: Config, subscribers_path: Path, db: journal.Db | None, *,
             strict: bool = False) -> Audience:
     """Read the CSV once and resolve it against the journal; raises for an unreadable list
     (or, with `strict`, for any invalid row or unknown theme name, all at once)."""
-    listed = read_subscribers(subscribers_path, strict=strict)
+    listed = read_subscribers(subscribers_path, strict=strict, languages=config.languages)
     preferences = journal.all_preferences(db) if db is not None else {}
     suppressions = tuple(journal.list_suppressions(db)) if db is not None else ()
     signups = tuple(journal.confirmed_signups(db)) if db is not None else ()

@@ -1,7 +1,8 @@
 """The subscriber list: a CSV file in, validated and deduplicated `Subscriber`s out.
 
 The CSV contract (DESIGN.md): a header row with at least `email`; optional `name`,
-`first_name` (for the greeting), `status` (`subscribed`/`unsubscribed`) and `themes`.
+`first_name` (for the greeting), `status` (`subscribed`/`unsubscribed`), `themes` and
+`language` (one of the config's `languages`; blank = the config's `language`).
 Excel exports work: a UTF-8 BOM, `;` or tab as the delimiter (guessed from the header row), CRLF line ends and quoted
 names with commas. Names longer than 100 characters are cut short. Addresses are
 checked with email-validator (syntax only, no DNS); each bad row is reported with its
@@ -19,6 +20,7 @@ from typing import TextIO
 from newsletter.addresses import AddressChecker, address_key
 from newsletter.errors import ErrorList, SendError
 from newsletter.files import csv_records, shown_cell
+from newsletter.i18n import pick_text
 
 __all__ = [
     "MAX_NAME",
@@ -48,6 +50,7 @@ class Subscriber:
     themes: tuple[str, ...] | None = None
     line: int = 0
     first_name: str = ""  # the optional `first_name` column: what the greeting calls them
+    language: str = ""  # the optional `language` column: which version they receive ("" = the config's)
 
     @property
     def key(self) -> str:
@@ -117,7 +120,8 @@ def _columns(path: Path, header: list[str]) -> dict[str, int]:
     columns = {}
     for wanted, aliases in (("email", _EMAIL_HEADERS), ("name", ("name", "full name")),
                             ("status", ("status",)), ("themes", ("themes", "theme")),
-                            ("first_name", ("first_name", "first name", "given name"))):
+                            ("first_name", ("first_name", "first name", "given name")),
+                            ("language", ("language", "lang"))):
         for alias in aliases:
             if alias in names:
                 columns[wanted] = names.index(alias)
@@ -129,8 +133,9 @@ def _columns(path: Path, header: list[str]) -> dict[str, int]:
     return columns
 
 
-def read_subscribers(path: Path, *, strict: bool = False) -> SubscriberList:
+def read_subscribers(path: Path, *, strict: bool = False, languages: tuple[str, ...] = ()) -> SubscriberList:
     """Read, validate and deduplicate the list; bad rows are collected, not fatal (unless strict).
+    A `language` must be one of `languages` (the config's; none given: any is kept).
 
     The file is streamed: memory holds the subscribers, not the file's text as well.
     """
@@ -154,7 +159,7 @@ def read_subscribers(path: Path, *, strict: bool = False) -> SubscriberList:
                                                      f"{len(cells)} cells but the header has {len(first[1])} "
                                                      "columns (quote a cell that contains the delimiter)"))
                     continue
-                _add_row(result, seen, check, line, cells, columns)
+                _add_row(result, seen, check, line, cells, columns, languages)
     except UnicodeDecodeError as exc:
         raise _not_utf8(path) from exc
     if strict and result.invalid:
@@ -171,8 +176,9 @@ def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
 
 
 def _add_row(result: SubscriberList, seen: dict[str, Subscriber], check: AddressChecker, line: int,
-             cells: list[str], columns: dict[str, int]) -> None:
+             cells: list[str], columns: dict[str, int], languages: tuple[str, ...] = ()) -> None:
     raw = _cell(cells, columns, "email")
+    language = _language(_cell(cells, columns, "language"), languages)
     status = _STATUSES.get(_cell(cells, columns, "status").lower())
     if not raw:
         result.invalid.append(RowProblem(line, raw, "no email address"))
@@ -181,6 +187,11 @@ def _add_row(result: SubscriberList, seen: dict[str, Subscriber], check: Address
         result.invalid.append(RowProblem(line, _cell(cells, columns, "status"),
                                          "unknown status: use subscribed or unsubscribed"))
         return
+    if language is None:
+        result.invalid.append(RowProblem(line, _cell(cells, columns, "language")[:80],
+                                         f"unknown language: use one of {', '.join(languages)} "
+                                         "(the config's `languages`)"))
+        return
     try:
         email = check(raw)
     except ValueError as exc:
@@ -188,10 +199,21 @@ def _add_row(result: SubscriberList, seen: dict[str, Subscriber], check: Address
         return
     name = " ".join(_cell(cells, columns, "name").split())[:MAX_NAME].strip()
     first_name = " ".join(_cell(cells, columns, "first_name").split())[:MAX_NAME].strip()
-    subscriber = Subscriber(email, name, parse_themes(_cell(cells, columns, "themes")), line, first_name)
+    subscriber = Subscriber(email, name, parse_themes(_cell(cells, columns, "themes")), line, first_name,
+                            language)
     if status == "unsubscribed":
         result.unsubscribed.append(subscriber)
     elif subscriber.key in seen:
         result.duplicates.append(RowProblem(line, raw, f"same address as line {seen[subscriber.key].line}"))
     else:
         seen[subscriber.key] = subscriber
+
+
+def _language(value: str, languages: tuple[str, ...]) -> str | None:
+    """The row's language as the config spells it (`CY` -> `cy`, `en` -> `en-GB`); "" for none; None if the
+    newsletter does not offer it (a reader must not silently get another language)."""
+    if not value:
+        return ""
+    if not languages:
+        return value
+    return pick_text({tag: tag for tag in languages}, value)  # `cy` reads as `cy-GB`, as the config's texts do

@@ -54,6 +54,7 @@ def print_plan(out: Console, plan: SendPlan, rows_file: Path | None = None) -> N
         out.print(f"Sign-ups: {plan.from_signups} confirmed on the sign-up page and not in the CSV, "
                   "added to the list")
     _print_themes(out, plan)
+    _print_languages(out, plan)
     _print_kind(out, plan)
     if plan.resuming:
         what = "rehearsal" if plan.rehearsal else "run"
@@ -73,6 +74,23 @@ def print_plan(out: Console, plan: SendPlan, rows_file: Path | None = None) -> N
     if plan.transport is None:
         out.print("No smtp: block in the config, so an embedded SMTP server on 127.0.0.1 files every message "
                   "in outbox/.")
+
+
+def _languages(plan: SendPlan) -> dict[str, int]:
+    """Subscribers by the language they receive (the config's `language` for a blank cell)."""
+    counts: dict[str, int] = {}
+    for s in plan.subscribers.subscribers:
+        tag = s.language or plan.config.language
+        counts[tag] = counts.get(tag, 0) + 1
+    return counts
+
+
+def _print_languages(out: Console, plan: SendPlan) -> None:
+    """A bilingual list (issue 31): how many readers get each language's version."""
+    counts = _languages(plan)
+    if len(counts) > 1 or len(plan.config.languages) > 1:
+        out.print("Languages: " + ", ".join(f"{tag} {n}" for tag, n in counts.items())
+                  + " (each receives the issue in their language)")
 
 
 def _print_kind(out: Console, plan: SendPlan) -> None:
@@ -116,6 +134,7 @@ def dry_run_json(plan: SendPlan, report: DryRunReport, rows_file: Path | None) -
         "subscribers": {"file": str(rows.path), "rows": rows.rows, "skipped": len(rows.invalid),
                         "duplicates": len(rows.duplicates), "rows_file": str(rows_file) if rows_file else None,
                         "from_signups": plan.from_signups},
+        "languages": _languages(plan),
         "to_send": plan.to_send, "new": plan.new, "already_sent": plan.already_sent,
         "failed_before": plan.failed_before, "in_flight": plan.in_flight, "resuming": plan.resuming,
         "excluded": {reason: n for reason, n in sorted(plan.excluded.items()) if reason not in ROW_REASONS},

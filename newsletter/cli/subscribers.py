@@ -35,7 +35,8 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None, a
     """Write the list merged with the topics chosen on the preferences page, the
     suppression list and the confirmed sign-ups: email, name, status, themes, themes_from,
     suppressed, suppressed_since, and for sign-ups the consent on record: signup_requested,
-    signup_confirmed, signup_source (page or snippet) and consent (the wording shown).
+    signup_confirmed, signup_source (page or snippet) and consent (the wording shown);
+    then language (the CSV's, blank for the config's own).
 
     A topic choice saved on the page replaces the CSV's `themes` (themes_from: page);
     an address unsubscribed through a link has status `unsubscribed`; bounced and other

@@ -106,6 +106,7 @@ class Config:
     approval: ApprovalConfig = field(default_factory=ApprovalConfig)  # approve, then schedule (issue 30)
     timezone: str | None = None  # IANA zone for --at times; None = the machine's
     texts: dict[str, dict[str, str]] = field(default_factory=dict)  # the officer's words per language, by key
+    languages: tuple[str, ...] = ("en",)  # what a subscriber's `language` may be (`language` alone by default)
 
     def in_language(self, tag: str) -> Config:
         """This config as a reader of `tag` gets it: its language, and the officer's texts
@@ -181,6 +182,7 @@ def load_config(path: Path) -> Config:
     r = ConfigReader(path)
     r.validate(data, TOP.names)  # names only: each top-level value's own reader words its errors
     language = r.language = _language(r, data)  # first: the officer's per-language texts are picked by it
+    languages = _languages(r, data, language)
 
     name = r.text(data, "name", required=True) or ""
     sender = _mail_address(r, data, "from", r.text(data, "from", required=True) or "")
@@ -246,6 +248,7 @@ def load_config(path: Path) -> Config:
         subject=subject,
         preheader=texts["preheader"],
         language=language,
+        languages=languages,
         list_id=list_id,
         intro=texts["intro"],
         footer=texts["footer"],
@@ -309,6 +312,26 @@ def _language(r: ConfigReader, data: LineMap) -> str:
         r.error(data, "language", problem, f"use a language tag such as {', '.join(SHIPPED)} or fr-FR")
         return str(TOP.default("language"))
     return str(tag)
+
+
+def _languages(r: ConfigReader, data: LineMap, language: str) -> tuple[str, ...]:
+    """`languages: [cy, en]`: the tags a reader's `language` may name; `language` alone without it."""
+    value = data.get("languages")
+    if value is None:
+        return (language,)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        r.error(data, "languages", "must be a list of language tags", "write e.g. `languages: [cy, en]`")
+        return (language,)
+    tags: list[str] = []
+    for tag in value:
+        problem = language_problem(tag.strip())
+        if problem:
+            r.error(data, "languages", f"{tag!r}: {problem}", f"use language tags such as {', '.join(SHIPPED)}")
+        elif tag.strip() not in tags:
+            tags.append(tag.strip())
+    return tuple(tags) or (language,)
 
 
 def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, str | None, bool, str | None]:

@@ -179,7 +179,7 @@ def build_issue(config: Config, date_range: DateRange, *, write: bool = True,
     """Load, select, render, check and (with `write`) write `issues/<slug>/`; `now` is when
     the editorial rules take "now" to be (an embargo), by default this moment."""
     items = load_items(config.items_dir, root=config.root)
-    issue = make_issue(items, config, date_range)
+    issue = make_issue(items, config, date_range).in_language(config.language)
     rendered = render_issue(issue, config)
     editorial = check_editorial(issue, items, now=now or dt.datetime.now(dt.UTC), buttons=config.buttons)
     if config.smtp is not None and not is_loopback(config.smtp.host):  # mail will leave: say what send refuses

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from newsletter.errors import ItemError, NewsletterError, raise_all
+from newsletter.i18n import language_problem, pick_text
 from newsletter.yamldoc import LineMap, load_yaml
 
 __all__ = ["MAX_SUMMARY", "Item", "Link", "SeeAlso", "Image", "load_items", "parse_items", "check_url", "field_lines"]
@@ -60,6 +61,30 @@ class Item:
     # the line of each value, by field path ("theme", "links[1].url", "image.alt"), so an
     # error or a `check` finding points at the value to edit rather than the item's first line
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # the texts given per language ({en: ..., cy: ...}), by field path ("title", "summary",
+    # "links[1].label"); the plain fields hold the first language's text until `in_language`
+    texts: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def in_language(self, tag: str) -> Item:
+        """This item as a reader of `tag` reads it: each per-language text in `tag` where
+        given (else the field's first language: `check` reports the gap when a reader has it)."""
+        if not self.texts:
+            return self
+
+        def pick(name: str, current: str) -> str:
+            texts = self.texts.get(name)
+            found = pick_text(texts, tag) if texts is not None else None
+            return current if found is None else found
+
+        links = tuple(Link(pick(f"links[{i}].label", link.label), pick(f"links[{i}].title", link.title), link.url)
+                      for i, link in enumerate(self.links, 1))
+        return replace(self, title=pick("title", self.title), summary=pick("summary", self.summary), links=links)
+
+    def missing_languages(self, tags: set[str]) -> list[tuple[str, str]]:
+        """(field, language) for each per-language field without a text in one of `tags`
+        (a `cy` text serves a `cy-GB` reader, as the config's texts do)."""
+        return [(name, tag) for name, texts in self.texts.items() for tag in sorted(tags)
+                if pick_text(texts, tag) is None]
 
     @property
     def where(self) -> str:
@@ -93,6 +118,26 @@ class _ItemReader:
     def __init__(self, path: str) -> None:
         self.path = path
         self.errors: list[NewsletterError] = []
+        self.texts: dict[str, dict[str, str]] = {}  # the current item's per-language texts
+
+    def words(self, data: LineMap, key: str, context: str = "") -> str:
+        """A text readers read (title, summary, link label and title): one string, or one per
+        language (`{en: ..., cy: ...}`), kept in `self.texts`; the first language's is returned."""
+        value = data.get(key)
+        if not isinstance(value, LineMap):
+            return self.text(data, key, context)
+        texts: dict[str, str] = {}
+        for tag in value:
+            problem = language_problem(str(tag))
+            if problem:
+                self.errors.append(ItemError(problem, path=self.path, line=value.line_of(tag),
+                                             field=f"{context}{key}.{tag}", hint="use a language tag such as en or cy"))
+                continue
+            texts[str(tag)] = self.text(value, tag, f"{context}{key}.")
+        if not value:
+            self.error(data, key, "is empty", "write a text, or one per language ({en: ..., cy: ...})")
+        self.texts[f"{context}{key}"] = texts
+        return next(iter(texts.values()), "")
 
     def error(self, where: LineMap, key: str | None, message: str, hint: str | None = None) -> None:
         line = where.line_of(key) if key else where.line
@@ -168,8 +213,9 @@ class _ItemReader:
 
     def item(self, data: LineMap) -> Item | None:
         before = len(self.errors)
+        self.texts = {}
         self.unknown_keys(data, FIELDS)
-        title = self.text(data, "title")
+        title = self.words(data, "title")
         date = self.date(data)
         source = self.text(data, "source")
         theme = data.get("theme")
@@ -177,7 +223,7 @@ class _ItemReader:
         if "theme" not in data:
             self.error(data, None, "missing", "add `theme:` with one of the configured themes")
             self.errors[-1].field = "theme"
-        summary = self.text(data, "summary")
+        summary = self.words(data, "summary")
         if len(summary) > MAX_SUMMARY:
             self.error(data, "summary", f"is {len(summary):,} characters long; the limit is {MAX_SUMMARY:,}",
                        "shorten it to a paragraph or two and link to the full text")
@@ -187,8 +233,8 @@ class _ItemReader:
             self.error(data, "links", "is empty", "add at least one {label, title, url}")
         for i, entry in enumerate(link_entries, 1):
             self.unknown_keys(entry, ("label", "title", "url"), f"links[{i}].")
-            links.append(Link(self.text(entry, "label", f"links[{i}]."),
-                              self.text(entry, "title", f"links[{i}]."),
+            links.append(Link(self.words(entry, "label", f"links[{i}]."),
+                              self.words(entry, "title", f"links[{i}]."),
                               self.url(entry, "url", f"links[{i}].")))
         if "links" not in data:
             self.error(data, None, "missing", "add `links:` with at least one {label, title, url}")
@@ -214,7 +260,7 @@ class _ItemReader:
                     links=tuple(links), see_also=tuple(see_also), image=image,
                     guid=str(guid) if guid else None, embargo_until=embargo_until,
                     path=self.path, line=data.line,
-                    lines=field_lines(data))
+                    lines=field_lines(data), texts=self.texts)
 
 
 def field_lines(data: LineMap) -> dict[str, int]:

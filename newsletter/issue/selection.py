@@ -39,6 +39,11 @@ class Issue:
     def themes(self) -> list[str]:
         return [section.theme for section in self.sections]
 
+    def in_language(self, tag: str) -> Issue:
+        """The same issue with each item's texts in `tag` (`Item.in_language`)."""
+        return Issue(self.range, tuple(Section(s.theme, s.anchor, tuple(i.in_language(tag) for i in s.items))
+                                       for s in self.sections))
+
     def only(self, themes: set[str]) -> Issue:
         """The same issue with only the sections whose theme is in `themes` (by theme key)."""
         keys = {theme_key(t) for t in themes}

@@ -14,6 +14,11 @@ Each variant goes through the same `render_issue` as the build (Jinja2, CSS inli
 once, plain text), so its subject (`{themes}`, `{count}`), preheader and table of
 contents describe exactly the sections it has. `Variants.renders` counts the renders
 done here, so tests and the send summary can show that nothing is rendered per person.
+
+A bilingual list (`languages: [cy, en]`, a `language` column) adds a second dimension:
+`for_language(tag)` is the same set of variants for readers of `tag`, its whole issue
+rendered once from the items' and the config's texts in `tag` with `tag`'s catalogue.
+So versions are per (language x theme selection), each rendered once.
 """
 
 from __future__ import annotations
@@ -60,12 +65,25 @@ class Variants:
         self._cache: dict[Key, RenderedIssue] = {None: rendered}
         self._keys: dict[tuple[str, ...] | None, Key] = {}  # memo: `key` runs once per recipient
         self.renders = 0  # render_issue calls made here (the whole issue comes from the build)
+        self._languages: dict[str, Variants] = {}  # other languages' variants, by tag
 
     @property
     def env(self) -> jinja2.Environment:
         if self._env is None:
             self._env = template_environment(self.config)
         return self._env
+
+    def for_language(self, tag: str) -> Variants:
+        """The variants for readers of `tag` ("" or the config's own language: these)."""
+        if not tag or tag == self.config.language:
+            return self
+        found = self._languages.get(tag)
+        if found is None:
+            config = self.config.in_language(tag)
+            self.renders += 1
+            found = Variants(render_issue(self.full.issue.in_language(tag), config), config)
+            self._languages[tag] = found
+        return found
 
     def key(self, themes: Iterable[str] | None) -> Key:
         """The variant for a subscriber's themes (names as in the CSV or the config)."""

@@ -57,14 +57,18 @@ def _version(rendered: RenderedIssue, plan: SendPlan, label: str) -> dict[str, s
             "text": _sha(rendered.text), "message": message.hexdigest()}
 
 
-def _keys(plan: SendPlan) -> list[Key]:
-    """The whole issue, then every version a subscriber on the list receives."""
-    keys: dict[Key, None] = {None: None}
+def _keys(plan: SendPlan) -> list[tuple[str, Key]]:
+    """The whole issue, then every version a subscriber on the list receives (each theme
+    selection, in each reader's language)."""
+    language = plan.config.language
+    languages = dict.fromkeys([language, *(s.language or language for s in plan.subscribers.subscribers)])
+    keys: dict[tuple[str, Key], None] = {(tag, None): None for tag in languages}
     if plan.variants is not None:
         for selection in plan.choices.selections:
             key = plan.variants.key_of(selection)
             if key != frozenset() or plan.config.quiet_month:
-                keys.setdefault(key)
+                for tag in languages:
+                    keys.setdefault((tag, key))
     return list(keys)
 
 
@@ -89,9 +93,10 @@ def approval_record(plan: SendPlan) -> dict[str, Any]:
     """What an approval stores: versions, sender, files, items and checks, as plain JSON data."""
     assert plan.variants is not None
     versions = {}
-    for key in _keys(plan):
-        label = variant_label(key, plan.config) or "whole issue"
-        versions[label] = _version(plan.variants.rendered(key), plan, label)
+    for tag, key in _keys(plan):
+        label = variant_label(key, plan.config, tag) or "whole issue"
+        version = plan.variants.for_language(tag)
+        versions[label] = _version(version.rendered(key), plan, label)
     items = [{"file": item.path, "title": item.title,
               "hash": _sha(repr(dataclasses.replace(item, path="", line=0)))}
              for item in plan.build.rendered.issue.items]

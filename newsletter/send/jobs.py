@@ -84,6 +84,7 @@ class JournalJobs:
         self.queue: deque[Job] = deque()
         # the journal keeps the name, not the `first_name` column: take it from the list as it is now
         self.first_names = {s.key: s.first_name for s in plan.subscribers.subscribers if s.first_name}
+        self.languages = {s.key: s.language for s in plan.subscribers.subscribers if s.language}
         self.retries: list[tuple[float, int, str]] = []
         self.tries: dict[str, int] = {}  # attempts so far, only for those waiting to retry (memory stays flat)
         self.outcomes: list[journal.Outcome] = []
@@ -248,12 +249,13 @@ class JournalJobs:
     def _subscriber(self, row: journal.RecipientRow, saved: list[str] | None) -> Subscriber | None:
         """The recipient with the themes they chose by now; None if nothing in them is new this time."""
         first_name = self.first_names.get(row.key, "")
+        language = self.languages.get(row.key, "")
         if saved is None:
-            return Subscriber(row.email, row.name, row.themes, first_name=first_name)
+            return Subscriber(row.email, row.name, row.themes, first_name=first_name, language=language)
         if self._quiet(saved):
             return None
         return Subscriber(row.email, row.name, ordered(stored_choice(saved, self.plan.config), self.plan.config),
-                          first_name=first_name)
+                          first_name=first_name, language=language)
 
     def _quiet(self, saved: list[str]) -> bool:
         config = self.plan.config

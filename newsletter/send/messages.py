@@ -75,8 +75,8 @@ def new_message_id(config: Config, run_id: int | str) -> str:
 class TemplateCache:
     """Compiled messages by variant; every per-recipient choice goes through `template_for`.
 
-    The key is the recipient's theme variant (`variants.Variants.key`: None = the whole
-    issue); each distinct variant is rendered and compiled once, on first use.
+    The key is the recipient's language and theme variant (`variants.Variants.key`: None =
+    the whole issue); each distinct variant is rendered and compiled once, on first use.
     """
 
     def __init__(self, rendered: RenderedIssue, config: Config, *, subject_prefix: str = "",
@@ -88,15 +88,22 @@ class TemplateCache:
         self._compiled: dict[object, MessageTemplate] = {}
 
     def variant(self, recipient: Subscriber) -> object:
-        """The cache key for this recipient's message; None = the whole issue."""
-        return self.variants.key(recipient.themes)
+        """The cache key for this recipient's message: their language ("" = the config's)
+        and theme variant (None = the whole issue)."""
+        variants = self.variants.for_language(recipient.language)
+        return (variants.config.language, variants.key(recipient.themes))
+
+    def config_for(self, recipient: Subscriber) -> Config:
+        """The config as this recipient reads it: their language's words (the greeting)."""
+        return self.variants.for_language(recipient.language).config
 
     def template_for(self, recipient: Subscriber) -> MessageTemplate:
         key = self.variant(recipient)
         template = self._compiled.get(key)
         if template is None:
-            rendered = self.variants.rendered(key)  # type: ignore[arg-type]
-            template = compile_message(rendered, self.config, subject_prefix=self.subject_prefix)
+            variants = self.variants.for_language(recipient.language)
+            rendered = variants.rendered(variants.key(recipient.themes))
+            template = compile_message(rendered, variants.config, subject_prefix=self.subject_prefix)
             _check_static_lines(template)
             self._compiled[key] = template
         return template
@@ -231,8 +238,8 @@ class Composer:
         """The message as the subscriber receives it (what DKIM signs and dry runs check)."""
         template = self.cache.template_for(subscriber)
         token = make_token(self.key, self.config.list_id, subscriber.email)
-        data = fill(template, self.config, Recipient(subscriber.email, subscriber.name, subscriber.first_name),
-                    token=token, message_id=message_id, date=date)
+        recipient = Recipient(subscriber.email, subscriber.name, subscriber.first_name)
+        data = fill(template, self.cache.config_for(subscriber), recipient, token=token, message_id=message_id, date=date)
         if self.signer is None:
             return data
         signed = self.signer(data)
@@ -270,7 +277,7 @@ class Composer:
             return None
         token = make_token(self.key, self.config.list_id, subscriber.email)
         recipient = Recipient(subscriber.email, subscriber.name, subscriber.first_name)
-        encoded = transparent.values(self.config, recipient, token=token, message_id=message_id, date=date)
+        encoded = transparent.values(self.cache.config_for(subscriber), recipient, token=token, message_id=message_id, date=date)
         if self.signer is None:
             return transparent.wire_from(encoded), None
         plan = self._signing.get(id(template))

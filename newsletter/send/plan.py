@@ -127,7 +127,9 @@ def prepare_send(config: Config, build: BuildResult, audience: Audience, *, smtp
         states = journal.recipient_states(db, run.id) if run else {}
     subscribers, choices, suppressions = audience.subscribers, audience.choices, dict(audience.suppressions)
     variants = Variants(build.rendered, config)
-    variants.prepare(variants.key_of(selection) for selection in choices.selections)
+    for language in dict.fromkeys(s.language for s in subscribers.subscribers):  # every version, before sending
+        version = variants.for_language(language)
+        version.prepare(version.key_of(selection) for selection in choices.selections)
     quiet = set() if config.quiet_month else {s.key for s in subscribers.subscribers if variants.is_quiet(s.themes)}
     digest = TemplateCache(build.rendered, config).digest()
     counts = _count(subscribers, states, suppressions, quiet, retry_failed=retry_failed)

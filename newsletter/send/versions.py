@@ -7,6 +7,10 @@ audience (audience/resolved.py: the CSV, confirmed sign-ups, topics saved on the
 preferences page, minus suppressions) will receive, the same audience `send` plans
 with, and adds what is new there, labelled with the variant (a finding the whole issue
 has already is not repeated for every variant).
+
+A bilingual list multiplies the versions by language: each language a reader on the list
+has is checked like a theme selection (labelled `language: cy`), and an item with texts
+per language that lacks one a reader will receive is an error at its field's line.
 """
 
 from __future__ import annotations
@@ -24,16 +28,42 @@ from newsletter.issue.build import BuildResult, build_issue, manifest_json, rend
 from newsletter.issue.checks.findings import Finding, ordered
 from newsletter.issue.variants import Key, Variants
 
-__all__ = ["build_checked", "checked_audience", "variant_findings", "variant_label", "version_labels"]
+__all__ = ["Version", "build_checked", "checked_audience", "language_findings", "reader_languages",
+           "variant_findings", "variant_label", "version_labels"]
+
+Version = tuple[str, Key]  # (language tag, theme variant): what one reader receives
 
 
-def variant_label(key: Key, config: Config) -> str:
-    """How a finding names its variant: the chosen themes in display order, or the note."""
-    if key is None:
-        return ""
-    if not key:
-        return "quiet-month note"
-    return "themes: " + ", ".join(theme for theme in config.themes if theme in key)
+def variant_label(key: Key, config: Config, language: str = "") -> str:
+    """How a finding names its variant: the language when not the config's, then the chosen
+    themes in display order, or the note."""
+    parts = [f"language: {language}"] if language and language != config.language else []
+    if key == frozenset():
+        parts.append("quiet-month note")
+    elif key is not None:
+        parts.append("themes: " + ", ".join(theme for theme in config.themes if theme in key))
+    return "; ".join(parts)
+
+
+def reader_languages(config: Config, audience: Audience | None) -> list[str]:
+    """The languages readers on the list receive, in the order they first appear."""
+    if audience is None:
+        return []
+    return list(dict.fromkeys(s.language or config.language for s in audience.mailed))
+
+
+def language_findings(result: BuildResult, config: Config, audience: Audience | None) -> list[Finding]:
+    """An error at the field for each per-language text an item lacks in a reader's language
+    (a text given as one string reads the same in every language: no error)."""
+    languages = set(reader_languages(config, audience))
+    findings = []
+    for item in result.rendered.issue.items:
+        for name, tag in item.missing_languages(languages):
+            findings.append(Finding("language", "error", item.where_of(name),
+                                    f"`{name}` has no `{tag}` text, and some subscribers read {tag}",
+                                    f"add `{tag}: ...` under `{name.rpartition('.')[2]}:`",
+                                    variant=variant_label(None, config, tag)))
+    return findings
 
 
 def checked_audience(config: Config, subscribers_csv: Path) -> Audience | None:
@@ -51,28 +81,33 @@ def checked_audience(config: Config, subscribers_csv: Path) -> Audience | None:
         return None
 
 
-def _keys(config: Config, audience: Audience | None, variants: Variants) -> list[Key]:
-    """The variants the audience needs, in the order subscribers first need them."""
+def _keys(config: Config, audience: Audience | None, variants: Variants) -> list[Version]:
+    """The versions the audience needs besides the whole issue, in the order subscribers
+    first need them."""
     if audience is None:
         return []
-    keys = dict.fromkeys(variants.key(subscriber.themes) for subscriber in audience.mailed)
-    return [k for k in keys if k is not None and (k or config.quiet_month)]
+    keys = dict.fromkeys((s.language or config.language, variants.key(s.themes)) for s in audience.mailed)
+    return [(tag, k) for tag, k in keys if (k is not None or tag != config.language)
+            and (k != frozenset() or config.quiet_month)]
 
 
 def version_labels(result: BuildResult, config: Config, audience: Audience | None) -> list[str]:
     """The versions besides the whole issue that the audience receives and the checks cover,
-    by label (`themes: Domestic abuse`, `quiet-month note`), as `check --format json` names them."""
-    return [variant_label(key, config) for key in _keys(config, audience, Variants(result.rendered, config))]
+    by label (`themes: Domestic abuse`, `quiet-month note`, `language: cy`), as
+    `check --format json` names them."""
+    return [variant_label(key, config, tag)
+            for tag, key in _keys(config, audience, Variants(result.rendered, config))]
 
 
 def variant_findings(result: BuildResult, config: Config, audience: Audience | None) -> list[Finding]:
     """The findings of every variant the audience will receive that the whole issue lacks."""
     variants = Variants(result.rendered, config)
     known = {(f.rule, f.where, f.message) for f in result.findings}
-    findings = []
-    for key in _keys(config, audience, variants):
-        _, found = render_files(variants.rendered(key), config)
-        label = variant_label(key, config)
+    findings = language_findings(result, config, audience)
+    for tag, key in _keys(config, audience, variants):
+        version = variants.for_language(tag)
+        _, found = render_files(version.rendered(key), version.config)
+        label = variant_label(key, config, tag)
         findings += [replace(f, variant=label) for f in found if (f.rule, f.where, f.message) not in known]
     return findings
 

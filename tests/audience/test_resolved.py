@@ -145,9 +145,9 @@ def test_send_reads_the_list_once(sample: Config, monkeypatch: pytest.MonkeyPatc
     reads: list[Path] = []
     real = resolve_module.read_subscribers
 
-    def counted(path: Path, *, strict: bool = False) -> SubscriberList:
+    def counted(path: Path, *, strict: bool = False, languages: tuple[str, ...] = ()) -> SubscriberList:
         reads.append(path)
-        return real(path, strict=strict)
+        return real(path, strict=strict, languages=languages)
 
     monkeypatch.setattr(resolve_module, "read_subscribers", counted)
     dry = CliRunner().invoke(main, ["send", "2023-07", "--dry-run", "--config", str(sample.path)])

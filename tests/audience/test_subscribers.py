@@ -126,3 +126,14 @@ def test_same_domain_cache_still_rejects_bad_local_parts(tmp_path: Path) -> None
     result = read_subscribers(write(tmp_path, "email\nok@example.org\n.dot@example.org\nx..y@example.org\n"))
     assert [s.email for s in result.subscribers] == ["ok@example.org"]
     assert [p.line for p in result.invalid] == [3, 4]
+
+
+def test_a_language_column_is_read_as_the_config_spells_it(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.csv"
+    path.write_text("email,language\na@example.org,CY\nb@example.org,en\nc@example.org,\nd@example.org,fr\n",
+                    encoding="utf-8")
+    result = read_subscribers(path, languages=("cy", "en-GB"))
+    assert [(s.email, s.language) for s in result.subscribers] == [
+        ("a@example.org", "cy"), ("b@example.org", "en-GB"), ("c@example.org", "")]
+    [problem] = result.invalid
+    assert (problem.line, problem.value) == (5, "fr") and problem.reason.startswith("unknown language: use one of cy, en-GB")

@@ -62,3 +62,19 @@ def test_errors_in_optional_text_keys_are_reported_too(tmp_path):
     lines = info.value.lines()
     assert any("reply_to: must be text" in line for line in lines)
     assert any("language: must be text" in line for line in lines)
+
+
+def test_languages_lists_the_languages_readers_may_have(tmp_path):
+    from support.themekit import REPO
+
+    sample = (REPO / "newsletter.yaml").read_text()
+    path = tmp_path / "newsletter.yaml"
+    path.write_text(sample + "languages: [cy, en-GB]\n")
+    assert load_config(path).languages == ("cy", "en-GB")
+    path.write_text(sample)
+    assert load_config(path).languages == ("en-GB",)  # the config's `language` alone
+    path.write_text(sample + "languages: [cy, xx-nope]\n")
+    with pytest.raises(NewsletterError) as info:
+        load_config(path)
+    [line] = info.value.lines()
+    assert line.startswith(f"{path}:{sample.count(chr(10)) + 1}: languages: 'xx-nope': ")

@@ -125,3 +125,32 @@ def test_sample_items_load_cleanly():
     assert len(items) >= 15
     assert len({i.theme.casefold().replace(" ", "") for i in items}) >= 5
     assert any(i.image for i in items) and any(len(i.links) > 1 for i in items) and any(i.see_also for i in items)
+
+
+def test_texts_per_language_are_read_and_chosen_per_reader(write_item, empty_project):
+    write_item("title: {en: Barriers, cy: Rhwystrau}\ndate: 2023-07-06\nsource: DfE\ntheme: Neglect\n"
+               "summary:\n  cy: Mae ymarferwyr yn petruso.\n  en: Practitioners hesitate.\n"
+               "links:\n  - label: {en: Read, cy: Darllen}\n    title: One title\n    url: https://example.org/r\n")
+    [item] = load_items(empty_project / "items")
+    assert (item.title, item.summary) == ("Barriers", "Mae ymarferwyr yn petruso.")  # as written, first first
+    welsh = item.in_language("cy")
+    assert (welsh.title, welsh.summary, welsh.links[0].label, welsh.links[0].title) == (
+        "Rhwystrau", "Mae ymarferwyr yn petruso.", "Darllen", "One title")
+    assert item.in_language("en").summary == "Practitioners hesitate."
+    assert item.missing_languages({"cy", "en", "fr"}) == [("title", "fr"), ("summary", "fr"), ("links[1].label", "fr")]
+    assert item.line_of("summary") == 5
+
+
+def test_a_text_per_language_with_a_bad_tag_or_an_empty_text_is_an_error_at_its_line(write_item, empty_project):
+    write_item("title: {en: Barriers, xx-nope: Rhwystrau}\ndate: 2023-07-06\nsource: DfE\ntheme: Neglect\n"
+               "summary:\n  en: ''\n"
+               "links:\n  - label: Read\n    title: T\n    url: https://example.org/r\n")
+    errors = errors_of(empty_project / "items")
+    assert [e.split(":")[:3] for e in errors] == [["items/item.yaml", "1", " title.xx-nope"],
+                                                  ["items/item.yaml", "6", " summary.en"]]
+
+
+def test_a_regional_reader_reads_the_languages_text(write_item, empty_project):
+    write_item(item_yaml(title="{cy: Rhwystrau, en: Barriers}"))
+    [item] = load_items(empty_project / "items")
+    assert item.in_language("en-GB").title == "Barriers" and item.missing_languages({"en-GB", "cy-GB"}) == []

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsletter.audience.bounceparse import parse_bounce
+from newsletter.audience import parse_bounce
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "mailman"
 GOAL = 0.95

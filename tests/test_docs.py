@@ -14,8 +14,7 @@ import yaml
 from support.themekit import REPO
 
 from newsletter.cli import COMMANDS, main
-from newsletter.config.loader import _TOP_KEYS
-from newsletter.config.sections import Colors, DkimConfig, SmtpConfig, SourceConfig, SubscribeConfig
+from newsletter.config import _TOP_KEYS, Colors, DkimConfig, SmtpConfig, SourceConfig, SubscribeConfig
 
 DOCS = REPO / "docs"
 LINK = re.compile(r"\]\(([^)\s]+)\)|src=\"([^\"]+)\"")

@@ -16,8 +16,8 @@ from email.utils import parseaddr
 
 from newsletter.archive.issues import Archive
 from newsletter.archive.pages import ArchivePages, day_label, issue_view
-from newsletter.config.loader import Config
-from newsletter.issue.summary import summary_text
+from newsletter.config import Config
+from newsletter.issue import summary_text
 
 __all__ = [
     "render_atom",

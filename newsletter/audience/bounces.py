@@ -35,7 +35,7 @@ from pathlib import Path
 from newsletter import journal
 from newsletter.audience.bounceparse import FailedAddress, ParsedBounce, parse_bounce
 from newsletter.audience.verp import read_verp, tokens_for_run
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.tokens import SECRET_FILE, load_secrets
 

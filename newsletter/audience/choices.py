@@ -26,12 +26,10 @@ from pathlib import Path
 from typing import TextIO
 
 from newsletter.audience.subscribers import Subscriber, SubscriberList
-from newsletter.config.loader import Config
-from newsletter.config.sections import theme_key
+from newsletter.config import Config, theme_key
 from newsletter.errors import NewsletterError, SendError, raise_all
 from newsletter.files import atomic_write, safe_cell
-from newsletter.journal.optouts import Suppression
-from newsletter.journal.signups import Signup
+from newsletter.journal import Signup, Suppression
 
 __all__ = [
     "EXPORT_COLUMNS",

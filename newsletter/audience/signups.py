@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from newsletter import journal
 from newsletter.audience.choices import ordered, selection_of
 from newsletter.audience.subscribers import MAX_NAME, Subscriber, SubscriberList, check_address
-from newsletter.config.loader import Config
+from newsletter.config import Config
 
 __all__ = [
     "MAIL_INTERVAL", "SOURCES", "UNSUBSCRIBED", "confirm", "forget_expired", "read_request", "request_signup",

@@ -13,8 +13,8 @@ from newsletter.cli.options import config_option, load
 from newsletter.cli.wording import plural
 
 if TYPE_CHECKING:
-    from newsletter.audience.bounces import BounceImport, ScannedMessage
-    from newsletter.config.loader import Config
+    from newsletter.audience import BounceImport, ScannedMessage
+    from newsletter.config import Config
 
 __all__ = ["bounces"]
 
@@ -65,7 +65,7 @@ def scan(sources: tuple[Path, ...], as_json: bool, config_path: Path) -> None:
       newsletter bounces scan --json bounce1.eml bounce2.eml
     """
     from newsletter import journal
-    from newsletter.audience.bounces import scan_messages
+    from newsletter.audience import scan_messages
 
     config = load(config_path)
     state = config.state_file
@@ -126,7 +126,7 @@ def import_(sources: tuple[Path, ...], config_path: Path) -> None:
       newsletter bounces import ~/Maildir/.Bounces
     """
     from newsletter import journal
-    from newsletter.audience.bounces import import_bounces
+    from newsletter.audience import import_bounces
 
     config = load(config_path)
     db = journal.connect(config.state_file)
@@ -143,7 +143,7 @@ def import_(sources: tuple[Path, ...], config_path: Path) -> None:
 
 def _summary(result: BounceImport, config: Config, db: sqlite3.Connection) -> list[str]:
     from newsletter import journal
-    from newsletter.audience.bounces import HARD_REASON
+    from newsletter.audience import HARD_REASON
 
     lines = [f"  hard bounces: {len(result.hard)}"]
     lines += [f"    {m.email}  {m.failure.status}  {m.failure.diagnostic[:100]}" for m in result.hard]

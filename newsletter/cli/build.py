@@ -24,8 +24,7 @@ def build(month: str | None, since: str | None, until: str | None, config_path: 
       newsletter build --since 2023-06-15 --until 2023-07-14
     """
     from newsletter.cli.check import check_summary
-    from newsletter.issue.build import clipped_error
-    from newsletter.issue.variantchecks import build_checked
+    from newsletter.issue import build_checked, clipped_error
 
     config = load(config_path)
     result = build_checked(config, date_range(month, since, until), config.subscribers_file)

@@ -13,14 +13,14 @@ import click
 from newsletter.cli.options import config_option, date_range, load, range_options
 
 if TYPE_CHECKING:
-    from newsletter.issue.checks.findings import Finding
+    from newsletter.issue import Finding
 
 __all__ = ["check", "check_summary", "finding_line", "finding_record", "print_findings"]
 
 
 def check_summary(findings: Iterable[Finding | Mapping[str, Any]], slug: str) -> str:
     """One line for `build` (and `send`): how many errors and warnings, and what to run."""
-    from newsletter.issue.checks.findings import count
+    from newsletter.issue import count
 
     findings = list(findings)
     errors, warnings = count(findings, "error"), count(findings, "warning")
@@ -100,11 +100,8 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
     """
     import json
 
-    from newsletter.issue.checks.document import url_locations
-    from newsletter.issue.checks.findings import count, ordered
-    from newsletter.issue.probe import link_findings, probe_links, web_links
-    from newsletter.issue.variantchecks import build_checked
-    from newsletter.journal.db import connect
+    from newsletter.issue import build_checked, count, link_findings, ordered, probe_links, url_locations, web_links
+    from newsletter.journal import connect
 
     config = load(config_path)
     result = build_checked(config, date_range(month, since, until), config.subscribers_file, write=False)

@@ -11,7 +11,7 @@ import click
 from newsletter.daterange import DateRange, parse_range
 
 if TYPE_CHECKING:
-    from newsletter.config.loader import Config
+    from newsletter.config import Config
 
 __all__ = ["config_option", "range_options", "load", "date_range"]
 
@@ -33,7 +33,7 @@ def range_options(func: F) -> F:
 
 
 def load(config_path: Path) -> Config:
-    from newsletter.config.loader import load_config
+    from newsletter.config import load_config
 
     return load_config(config_path)
 

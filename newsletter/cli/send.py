@@ -24,9 +24,8 @@ if TYPE_CHECKING:
     from rich.progress import Task
     from rich.text import Text
 
-    from newsletter.issue.checks.findings import Finding
-    from newsletter.send.plan import SendPlan
-    from newsletter.send.report import DryRunReport, SendReport
+    from newsletter.issue import Finding
+    from newsletter.send import DryRunReport, SendPlan, SendReport
 
 __all__ = ["EXIT_INCOMPLETE", "EXIT_INTERRUPTED", "send", "send_with_progress"]
 
@@ -68,10 +67,9 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     from rich.console import Console
 
     from newsletter.cli.secret import say_if_secret_made
-    from newsletter.issue.variantchecks import build_checked
-    from newsletter.send.plan import check_gate, prepare_send
-    from newsletter.send.run import dry_run as compose_all
-    from newsletter.send.testsend import send_test
+    from newsletter.issue import build_checked
+    from newsletter.send import check_gate, prepare_send, send_test
+    from newsletter.send import dry_run as compose_all
 
     config = load(config_path)
     rng = date_range(month, since, until)
@@ -125,7 +123,7 @@ def _confirm(plan: SendPlan, yes: bool) -> bool:
 
 
 def _print_plan(out: Console, plan: SendPlan) -> None:
-    from newsletter.send.plan import ROW_REASONS
+    from newsletter.send import ROW_REASONS
 
     subject = plan.build.rendered.subject
     out.print(f"Issue {plan.slug}: {subject!r} ({plural(len(plan.build.rendered.issue.items), 'item')})")
@@ -168,7 +166,7 @@ def send_with_progress(plan: SendPlan) -> SendReport:
     )
     from rich.text import Text
 
-    from newsletter.send.run import send_issue
+    from newsletter.send import send_issue
 
     class RateColumn(ProgressColumn):
         def render(self, task: Task) -> Text:

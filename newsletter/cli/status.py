@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from newsletter import journal
-    from newsletter.send.report import RunStatus
+    from newsletter.send import RunStatus
 
 __all__ = ["status"]
 
@@ -62,7 +62,7 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
 
 def _all_runs(out: Console, db: sqlite3.Connection) -> None:
     from newsletter import journal
-    from newsletter.send.report import all_run_statuses
+    from newsletter.send import all_run_statuses
 
     statuses = all_run_statuses(db)
     if not statuses:
@@ -80,7 +80,7 @@ def _one_run(out: Console, db: sqlite3.Connection, run: journal.Run, failures_cs
     from rich.table import Table
 
     from newsletter import journal
-    from newsletter.send.report import run_status, write_failures_csv
+    from newsletter.send import run_status, write_failures_csv
 
     status = run_status(db, run)
     counts = status.counts

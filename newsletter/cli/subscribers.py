@@ -48,13 +48,7 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None) -
       newsletter subscribers export --subscribers lists/practitioners.csv > merged.csv
     """
     from newsletter import journal
-    from newsletter.audience.choices import (
-        check_list_themes,
-        export_subscribers,
-        merged_rows,
-        write_export,
-    )
-    from newsletter.audience.subscribers import read_subscribers
+    from newsletter.audience import check_list_themes, export_subscribers, merged_rows, read_subscribers, write_export
 
     config = load(config_path)
     listed = read_subscribers(subscribers_path or config.subscribers_file)

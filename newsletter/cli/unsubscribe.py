@@ -45,10 +45,7 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
 
     from newsletter.cli.secret import say_if_secret_made
     from newsletter.net import is_loopback
-    from newsletter.site.app import TokenRedactor, create_app
-    from newsletter.site.pages import unsubscribe_path
-    from newsletter.site.preferences import preferences_path
-    from newsletter.site.subscribe import subscribe_path
+    from newsletter.site import TokenRedactor, create_app, preferences_path, subscribe_path, unsubscribe_path
     from newsletter.tokens import describe_secrets
 
     config = load(config_path)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiosmtplib
 
-from newsletter.config.sections import SmtpConfig
+from newsletter.config import SmtpConfig
 from newsletter.errors import ConfigError, SendError
 from newsletter.net import host_resolves, is_loopback, make_resolver, nameserver_from_env
 

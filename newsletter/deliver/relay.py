@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from newsletter.config.loader import Config
-from newsletter.config.sections import SmtpConfig
+from newsletter.config import Config, SmtpConfig
 from newsletter.deliver.connection import Transport, transport_from_config
 from newsletter.deliver.outbox import embedded_outbox
 from newsletter.deliver.pool import PoolReport

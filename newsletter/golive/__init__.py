@@ -9,7 +9,23 @@ them all in order. Nothing here sends mail or writes to the journal.
 
 from __future__ import annotations
 
-from newsletter.golive.doctor import run_doctor
-from newsletter.golive.findings import Diagnosis
+from typing import TYPE_CHECKING
 
-__all__ = ["Diagnosis", "run_doctor"]
+from newsletter.faces import load
+
+if TYPE_CHECKING:
+    from newsletter.golive.doctor import run_doctor
+
+# name -> the module that defines it, imported on first use (PEP 562), so that importing
+# one name loads only what that name needs.
+_EXPORTS = {
+    "run_doctor": "newsletter.golive.doctor",
+}
+
+__all__ = [
+    "run_doctor",
+]
+
+
+def __getattr__(name: str) -> object:
+    return load(__name__, _EXPORTS, name)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dns.resolver
 
-from newsletter.config.loader import Config
-from newsletter.deliver.connection import Transport
+from newsletter.config import Config
+from newsletter.deliver import Transport
 from newsletter.errors import NewsletterError
 from newsletter.golive.dns import (
     DnsUnanswered,
@@ -24,7 +24,7 @@ from newsletter.golive.findings import Diagnosis, error, ok, warning
 from newsletter.golive.relay import check_relay, relay_transport
 from newsletter.golive.web import check_addresses, probe_unsubscribe
 from newsletter.net import make_resolver
-from newsletter.send.dkim import load_private_key, public_key_record, record_name
+from newsletter.send import load_private_key, public_key_record, record_name
 
 __all__ = ["run_doctor"]
 

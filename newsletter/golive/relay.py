@@ -9,15 +9,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from newsletter.config.loader import Config
-from newsletter.deliver.connection import (
-    ConnectionFailed,
-    Connector,
-    Fatal,
-    Transport,
-    close_politely,
-    transport_from_config,
-)
+from newsletter.config import Config
+from newsletter.deliver import ConnectionFailed, Connector, Fatal, Transport, close_politely, transport_from_config
 from newsletter.errors import NewsletterError
 from newsletter.golive.findings import Diagnosis, error, ok, warning
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.daterange import DateRange
 from newsletter.errors import BuildError
 from newsletter.issue.checks import check_issue

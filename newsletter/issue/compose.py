@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from email import quoprimime
 from email.utils import format_datetime, formataddr, parseaddr
 
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.issue.render import RenderedIssue
 
 __all__ = ["MAX_LINE_OCTETS", "Recipient", "MessageTemplate", "compile_message", "fill", "sample_message",

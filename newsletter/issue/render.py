@@ -18,8 +18,7 @@ import jinja2
 from markupsafe import Markup
 from premailer import Premailer
 
-from newsletter.config.loader import Config
-from newsletter.config.palette import palette_for
+from newsletter.config import Config, palette_for
 from newsletter.errors import BuildError
 from newsletter.issue.items import Item
 from newsletter.issue.selection import Issue

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from newsletter.audience.subscribers import read_subscribers
-from newsletter.config.loader import Config
+from newsletter.audience import read_subscribers
+from newsletter.config import Config
 from newsletter.daterange import DateRange
 from newsletter.errors import NewsletterError
 from newsletter.issue.build import BuildResult, build_issue, manifest_json, render_files, result_of, write_issue

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import jinja2
 
-from newsletter.audience.choices import Selection, selection_of, unknown_theme_error
-from newsletter.config.loader import Config
+from newsletter.audience import Selection, selection_of, unknown_theme_error
+from newsletter.config import Config
 from newsletter.errors import NewsletterError, SendError
 from newsletter.issue.build import BuildResult, render_files, result_of
 from newsletter.issue.render import RenderedIssue, render_issue, template_environment

@@ -17,11 +17,8 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 
-from newsletter.config.loader import Config
-from newsletter.deliver.connection import Transport
-from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.relay import resolve_transport, with_transport
-from newsletter.deliver.transaction import Job, Result
+from newsletter.config import Config
+from newsletter.deliver import Job, PoolReport, Result, Transport, deliver, resolve_transport, with_transport
 from newsletter.send.messages import load_signer_for
 
 __all__ = ["Confirmation", "compose_confirmation", "send_confirmation"]

@@ -25,10 +25,9 @@ from collections.abc import Callable
 from email.utils import formatdate
 
 from newsletter import journal
-from newsletter.audience.choices import ordered, stored_choice
-from newsletter.audience.subscribers import Subscriber
-from newsletter.deliver.transaction import Job, Result
-from newsletter.issue.variants import QUIET_REASON
+from newsletter.audience import Subscriber, ordered, stored_choice
+from newsletter.deliver import Job, Result
+from newsletter.issue import QUIET_REASON
 from newsletter.send.dkim import Unsigned
 from newsletter.send.messages import Composer, envelope_sender, long_header_line
 from newsletter.send.plan import SendPlan

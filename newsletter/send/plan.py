@@ -15,16 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter import journal
-from newsletter.audience.choices import ThemeChoices, apply_choices
-from newsletter.audience.signups import with_signups
-from newsletter.audience.subscribers import SubscriberList, read_subscribers
-from newsletter.config.loader import Config
-from newsletter.deliver.connection import Transport
-from newsletter.deliver.relay import resolve_transport, transport_label
+from newsletter.audience import SubscriberList, ThemeChoices, apply_choices, read_subscribers, with_signups
+from newsletter.config import Config
+from newsletter.deliver import Transport, resolve_transport, transport_label
 from newsletter.errors import ErrorList, SendError
-from newsletter.issue.build import BuildResult
-from newsletter.issue.checks.findings import Finding
-from newsletter.issue.variants import QUIET_REASON, Variants
+from newsletter.issue import QUIET_REASON, BuildResult, Finding, Variants
 from newsletter.send.messages import TemplateCache, unsubscribe_keys
 
 __all__ = ["DUPLICATE_ROW", "INVALID_ROW", "ROW_REASONS", "SendPlan", "check_gate", "exclusion", "prepare_send"]

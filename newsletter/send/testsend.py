@@ -15,14 +15,11 @@ from collections import deque
 from email.utils import formatdate
 from pathlib import Path
 
-from newsletter.audience.subscribers import Subscriber, check_address
-from newsletter.config.loader import Config
-from newsletter.deliver.connection import Transport
-from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.relay import resolve_transport, transport_label, with_transport
-from newsletter.deliver.transaction import Job, Result
+from newsletter.audience import Subscriber, check_address
+from newsletter.config import Config
+from newsletter.deliver import Job, PoolReport, Result, Transport, deliver, resolve_transport, transport_label, with_transport
 from newsletter.errors import SendError
-from newsletter.issue.build import BuildResult
+from newsletter.issue import BuildResult
 from newsletter.send.messages import (
     Composer,
     TemplateCache,

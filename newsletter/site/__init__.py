@@ -8,6 +8,36 @@ A GET never changes state.
 
 from __future__ import annotations
 
-from newsletter.site.app import create_app
+from typing import TYPE_CHECKING
 
-__all__ = ["create_app"]
+from newsletter.faces import load
+
+if TYPE_CHECKING:
+    from newsletter.site.app import TokenRedactor, create_app
+    from newsletter.site.pages import unsubscribe_path
+    from newsletter.site.preferences import preferences_path
+    from newsletter.site.subscribe import render_snippet, subscribe_path
+
+# name -> the module that defines it, imported on first use (PEP 562), so that importing
+# one name loads only what that name needs.
+_EXPORTS = {
+    "create_app": "newsletter.site.app",
+    "preferences_path": "newsletter.site.preferences",
+    "render_snippet": "newsletter.site.subscribe",
+    "subscribe_path": "newsletter.site.subscribe",
+    "TokenRedactor": "newsletter.site.app",
+    "unsubscribe_path": "newsletter.site.pages",
+}
+
+__all__ = [
+    "create_app",
+    "preferences_path",
+    "render_snippet",
+    "subscribe_path",
+    "TokenRedactor",
+    "unsubscribe_path",
+]
+
+
+def __getattr__(name: str) -> object:
+    return load(__name__, _EXPORTS, name)

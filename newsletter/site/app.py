@@ -17,8 +17,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from newsletter.config.loader import Config
-from newsletter.issue.render import template_environment
+from newsletter.config import Config
+from newsletter.issue import template_environment
 from newsletter.site.pages import BASE_CSP, MAX_BODY_BYTES, SubscriberSite
 from newsletter.site.preferences import preferences_routes
 from newsletter.site.subscribe import subscribe_routes

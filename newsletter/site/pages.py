@@ -26,8 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from newsletter import journal
-from newsletter.config.loader import Config
-from newsletter.config.urls import route_path
+from newsletter.config import Config, route_path
 from newsletter.errors import ConfigError
 from newsletter.tokens import read_token
 

@@ -26,9 +26,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
-from newsletter.audience.choices import Selection, ordered, selection_of, stored_choice
-from newsletter.config.loader import Config
-from newsletter.config.urls import route_path
+from newsletter.audience import Selection, ordered, selection_of, stored_choice
+from newsletter.config import Config, route_path
 from newsletter.site.pages import SubscriberSite, site_of, token_of, unsubscribe_path
 
 __all__ = ["ThemeBox", "current_choice", "preferences_path", "preferences_routes", "topics_link"]

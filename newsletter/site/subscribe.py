@@ -30,12 +30,11 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
-from newsletter.audience.signups import confirm, forget_expired, read_request, request_signup
-from newsletter.config.loader import Config
-from newsletter.config.sections import SubscribeConfig
+from newsletter.audience import confirm, forget_expired, read_request, request_signup
+from newsletter.config import Config, SubscribeConfig
 from newsletter.errors import ConfigError
-from newsletter.issue.render import template_environment
-from newsletter.send.confirmation import Confirmation, send_confirmation
+from newsletter.issue import template_environment
+from newsletter.send import Confirmation, send_confirmation
 from newsletter.site.pages import SubscriberSite, site_of, token_of
 from newsletter.tokens import client_key, make_link_token, make_stamp, read_link_token, read_stamp
 

@@ -26,7 +26,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.site.pages import SubscriberSite, read_form, site_of, token_of, unsubscribe_path
 from newsletter.site.preferences import topics_link
 from newsletter.tokens import PROBE_ADDRESS, PROBE_HEADER

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from newsletter.errors import ConfigError
-from newsletter.issue.render import DEFAULT_TEMPLATES
+from newsletter.issue import DEFAULT_TEMPLATES
 from newsletter.tokens import SECRET_FILE, create_secret_file
 
 __all__ = ["DEFAULT_THEMES", "FolderPlan", "StartedFolder", "default_name", "init_folder", "last_full_month"]

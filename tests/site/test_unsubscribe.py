@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from support.project import serve_asgi, set_token_secret
 
 from newsletter import journal
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 from newsletter.site.app import create_app
 from newsletter.tokens import make_token, read_token, token_keys
 

@@ -11,11 +11,9 @@ from typing import Any
 import pytest
 
 from newsletter import journal
-from newsletter.config.loader import Config, load_config
-from newsletter.issue.build import BuildResult
-from newsletter.send.plan import prepare_send
-from newsletter.send.report import SendReport
-from newsletter.send.run import send_issue
+from newsletter.config import Config, load_config
+from newsletter.issue import BuildResult
+from newsletter.send import SendReport, prepare_send, send_issue
 from support.project import REPO
 from support.smtpserver import SmtpServer
 

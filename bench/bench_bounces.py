@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsletter.audience.bounceparse import parse_bounce, read_message
+from newsletter.audience import parse_bounce, read_message
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "mailman"
 WORLD = CORPUS.parent / "bounces-world"

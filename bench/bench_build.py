@@ -21,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 from newsletter.daterange import parse_range
-from newsletter.issue.build import build_issue
+from newsletter.issue import build_issue
 
 REPO = Path(__file__).resolve().parent.parent
 THEMES = ["Domestic abuse", "Child sexual exploitation", "Online safety", "Neglect", "Youth violence",

@@ -30,14 +30,11 @@ from cryptography.hazmat.primitives import serialization
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_build import make_project  # noqa: E402
 
-from newsletter.audience.subscribers import Subscriber  # noqa: E402
-from newsletter.config.loader import load_config  # noqa: E402
+from newsletter.audience import Subscriber  # noqa: E402
+from newsletter.config import load_config  # noqa: E402
 from newsletter.daterange import parse_range  # noqa: E402
-from newsletter.issue.build import build_issue  # noqa: E402
-from newsletter.issue.compose import Recipient, compile_message, fill  # noqa: E402
-from newsletter.send.dkim import generate_key, make_signer, public_key_record  # noqa: E402
-from newsletter.send.messages import Composer, TemplateCache  # noqa: E402
-from newsletter.send.signpool import SigningPool  # noqa: E402
+from newsletter.issue import Recipient, build_issue, compile_message, fill
+from newsletter.send import Composer, SigningPool, TemplateCache, generate_key, make_signer, public_key_record
 
 
 def messages(target_kb: int, count: int) -> tuple[list[bytes], float, Any, Any]:

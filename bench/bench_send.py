@@ -227,10 +227,9 @@ def _peak_mb() -> float:
 
 
 def _prebuilt(config_path: Path) -> tuple[Any, bytes]:
-    from newsletter.config.loader import load_config
+    from newsletter.config import load_config
     from newsletter.daterange import parse_range
-    from newsletter.issue.build import build_issue
-    from newsletter.issue.compose import Recipient, compile_message, fill
+    from newsletter.issue import Recipient, build_issue, compile_message, fill
 
     config = load_config(config_path)
     result = build_issue(config, parse_range("2023-07", None, None), write=False)
@@ -262,9 +261,7 @@ def child_bare(project: Path, port: int, recipients: int, connections: int) -> d
 
 def child_pool(project: Path, port: int, recipients: int, connections: int) -> dict[str, Any]:
     """newsletter's delivery pool sending one prebuilt message: the transport's own cost."""
-    from newsletter.deliver.connection import Transport
-    from newsletter.deliver.pool import deliver
-    from newsletter.deliver.transaction import Job, Result
+    from newsletter.deliver import Job, Result, Transport, deliver
 
     _, message = _prebuilt(project / "newsletter.yaml")
     message = message.replace(b"\r\n.", b"\r\n..")  # dot-stuffed once, as the tool does ahead
@@ -289,18 +286,18 @@ def child_pool(project: Path, port: int, recipients: int, connections: int) -> d
 def child_tool(project: Path, port: int, recipients: int, connections: int) -> dict[str, Any]:
     """`newsletter send --yes --smtp-host 127.0.0.1 --smtp-port PORT`, timed after the build."""
     from newsletter import journal
-    from newsletter.audience.resolved import resolve
-    from newsletter.cli.send import send_with_progress
-    from newsletter.config.loader import load_config
+    from newsletter.audience import resolve
+    from newsletter.cli import send_with_progress
+    from newsletter.config import load_config
     from newsletter.daterange import parse_range
-    from newsletter.issue.build import build_issue
-    from newsletter.send.plan import prepare_send
+    from newsletter.issue import build_issue
+    from newsletter.send import prepare_send
 
     os.environ.setdefault("NEWSLETTER_TOKEN_SECRET", "bench-secret")
     config = load_config(project / "newsletter.yaml")
     result = build_issue(config, parse_range("2023-07", None, None))
     if config.dkim is not None:  # fail here, not silently unsigned, if signing is not set up
-        from newsletter.send.dkim import load_signer
+        from newsletter.send import load_signer
 
         signer = load_signer(config)
         if signer is None or b"DKIM-Signature:" not in signer(result.files["sample.eml"]):

@@ -26,9 +26,8 @@ import httpx
 import uvicorn
 
 from newsletter import journal
-from newsletter.config.loader import load_config
-from newsletter.site.app import create_app
-from newsletter.site.serving import server_config
+from newsletter.config import load_config
+from newsletter.site import create_app, server_config
 from newsletter.tokens import make_stamp
 
 REPO = Path(__file__).resolve().parent.parent

@@ -65,13 +65,11 @@ def make_project(root: Path, items: int, recipients: int, cells: list[str]) -> N
 def child(project: Path, port: int, connections: int) -> dict[str, Any]:
     """One send, timed after the build: prepare (themes, variants) + send, into the sink."""
     from newsletter import journal
-    from newsletter.audience.resolved import resolve
-    from newsletter.config.loader import load_config
+    from newsletter.audience import resolve
+    from newsletter.config import load_config
     from newsletter.daterange import parse_range
-    from newsletter.issue import variants
-    from newsletter.issue.build import build_issue
-    from newsletter.send.plan import prepare_send
-    from newsletter.send.run import send_issue
+    from newsletter.issue import build_issue, variants
+    from newsletter.send import prepare_send, send_issue
 
     os.environ.setdefault("NEWSLETTER_TOKEN_SECRET", "bench-secret")
     config = load_config(project / "newsletter.yaml")

@@ -141,7 +141,7 @@ def preview_shots(browser: Browser, root: Path) -> None:
 
 def site_shots(browser: Browser, root: Path) -> None:
     """The subscriber pages a reader reaches from the email's footer links."""
-    from newsletter.config.loader import load_config
+    from newsletter.config import load_config
     from newsletter.tokens import make_token
 
     config = load_config(root / "newsletter.yaml")

@@ -37,7 +37,7 @@ from newsletter.errors import ConfigError
 from newsletter.files import atomic_write
 
 if TYPE_CHECKING:
-    from newsletter.config.loader import Config
+    from newsletter.config import Config
 
 __all__ = [
     "PROBE_ADDRESS",

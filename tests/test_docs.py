@@ -14,7 +14,7 @@ import yaml
 from support.themekit import REPO
 
 from newsletter.cli import ALIASES, COMMANDS, main
-from newsletter.config.schema import SECTIONS
+from newsletter.config import SECTIONS
 
 DOCS = REPO / "docs"
 LINK = re.compile(r"\]\(([^)\s]+)\)|src=\"([^\"]+)\"")

@@ -10,12 +10,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from newsletter.audience.subscribers import read_subscribers
-from newsletter.audience.suppressions import read_optouts
-from newsletter.collect.spreadsheet import read_spreadsheet
-from newsletter.config.loader import load_config
+from newsletter.audience import read_optouts, read_subscribers
+from newsletter.collect import read_spreadsheet
+from newsletter.config import load_config
 from newsletter.errors import NewsletterError
-from newsletter.issue.items import parse_items
+from newsletter.issue import parse_items
 from newsletter.yamldoc import parse_yaml
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -18,12 +18,12 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from support.themekit import REPO, make_project
 
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 from newsletter.daterange import DateRange
 from newsletter.errors import NewsletterError
 from newsletter.i18n import LOCALE_DIR, SHIPPED, format_day, format_period, format_span, translations
-from newsletter.issue.build import build_issue
-from newsletter.send.confirmation import Confirmation, Welcome, compose_confirmation, compose_welcome
+from newsletter.issue import build_issue
+from newsletter.send import Confirmation, Welcome, compose_confirmation, compose_welcome
 
 JULY = DateRange(dt.date(2023, 7, 1), dt.date(2023, 7, 31))
 ENGLISH_CHROME = ("Unsubscribe", "In this issue", "Hello", "Dear", "View it in your browser", "Read the full issue",
@@ -158,7 +158,7 @@ def test_the_subscriber_pages_speak_the_language(tmp_path: Path, monkeypatch: py
     from starlette.testclient import TestClient
     from support.project import set_token_secret
 
-    from newsletter.site.app import create_app
+    from newsletter.site import create_app
     from newsletter.tokens import make_token
 
     config = set_token_secret(monkeypatch, _localised(tmp_path, "fr"), b"a-secret-for-the-language-test")

@@ -6,6 +6,23 @@ an Atom feed, a sitemap and a search index, rewriting only the files that change
 
 from __future__ import annotations
 
-from newsletter.archive.site import ArchiveResult, build_archive
+from typing import TYPE_CHECKING
 
-__all__ = ["ArchiveResult", "build_archive"]
+from newsletter import load_face
+
+if TYPE_CHECKING:
+    from newsletter.archive.site import build_archive
+
+# name -> the module that defines it, imported on first use (PEP 562), so that importing
+# one name loads only what that name needs.
+_EXPORTS = {
+    "build_archive": "newsletter.archive.site",
+}
+
+__all__ = [
+    "build_archive",
+]
+
+
+def __getattr__(name: str) -> object:
+    return load_face(__name__, _EXPORTS, name)

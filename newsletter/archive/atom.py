@@ -16,9 +16,9 @@ from email.utils import parseaddr
 
 from newsletter.archive.issues import Archive
 from newsletter.archive.pages import ArchivePages, day_label, issue_view
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.i18n import format_period
-from newsletter.issue.summary import summary_text
+from newsletter.issue import summary_text
 
 __all__ = [
     "render_atom",

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newsletter.config.loader import Config
-from newsletter.config.sections import theme_key
+from newsletter.config import Config, theme_key
 from newsletter.daterange import DateRange
 from newsletter.errors import BuildError
-from newsletter.issue.items import Item, load_items
+from newsletter.issue import Item, load_items
 
 __all__ = [
     "Archive",

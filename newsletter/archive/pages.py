@@ -17,12 +17,10 @@ import jinja2
 from markupsafe import Markup
 
 from newsletter.archive.issues import Archive, ArchivedIssue, ArchivedItem, ArchivedSection
-from newsletter.config.loader import Config
-from newsletter.config.palette import palette_for
+from newsletter.config import Config, palette_for
 from newsletter.errors import BuildError
 from newsletter.i18n import format_day, format_period, format_span
-from newsletter.issue.render import template_environment
-from newsletter.issue.summary import summary_html
+from newsletter.issue import summary_html, template_environment
 
 __all__ = [
     "ArchivePages",

@@ -18,7 +18,7 @@ from pathlib import Path
 from newsletter.archive.atom import render_atom, render_search_index, render_sitemap
 from newsletter.archive.issues import Archive, load_archive
 from newsletter.archive.pages import ArchivePages, issue_view, theme_counts, theme_groups
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.errors import BuildError
 from newsletter.files import atomic_write
 

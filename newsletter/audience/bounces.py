@@ -40,7 +40,7 @@ from newsletter.audience.mailboxes import Unreadable, read_messages, read_safely
 from newsletter.audience.reports import Complaint
 from newsletter.audience.unsubmail import unsubscribe_request
 from newsletter.audience.verp import read_verp, tokens_for_run
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.errors import ConfigError
 from newsletter.journal import SuppressionReason
 from newsletter.tokens import SECRET_FILE, load_secrets

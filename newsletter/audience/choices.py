@@ -20,8 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from newsletter.audience.subscribers import SubscriberList
-from newsletter.config.loader import Config
-from newsletter.config.selections import Selection, ordered, selection_of, unknown_theme_error
+from newsletter.config import Config, Selection, ordered, selection_of, unknown_theme_error
 from newsletter.errors import NewsletterError, raise_all
 
 __all__ = [

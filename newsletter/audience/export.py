@@ -19,13 +19,10 @@ from typing import TextIO
 from newsletter.addresses import address_key
 from newsletter.audience.resolved import Audience
 from newsletter.audience.subscribers import Subscriber
-from newsletter.config.loader import Config
-from newsletter.config.selections import ordered, selection_of, stored_choice
+from newsletter.config import Config, ordered, selection_of, stored_choice
 from newsletter.errors import NewsletterError
 from newsletter.files import atomic_write, safe_cell
-from newsletter.journal import SuppressionReason
-from newsletter.journal.optouts import Suppression
-from newsletter.journal.signups import Signup
+from newsletter.journal import Signup, Suppression, SuppressionReason
 
 __all__ = ["EXPORT_COLUMNS", "ExportRow", "export_subscribers", "merged_rows", "write_export"]
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from newsletter.audience.mailboxes import MAX_BYTES
-from newsletter.deliver.net import is_loopback
+from newsletter.deliver import is_loopback
 from newsletter.errors import NewsletterError
 
 __all__ = ["PASSWORD_ENV", "ImapMailbox", "ImapSource", "is_imap_url", "parse_imap_url"]

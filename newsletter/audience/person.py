@@ -21,7 +21,7 @@ from typing import Any
 from newsletter import journal
 from newsletter.addresses import check_address
 from newsletter.audience.subscribers import Subscriber, read_subscribers
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.errors import NewsletterError
 from newsletter.tokens import erasure_key, token_keys
 

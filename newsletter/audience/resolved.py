@@ -30,7 +30,7 @@ from newsletter.audience.choices import ThemeChoices, apply_choices
 from newsletter.audience.person import erased_addresses
 from newsletter.audience.signups import with_signups
 from newsletter.audience.subscribers import Subscriber, SubscriberList, read_subscribers
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.errors import NewsletterError, SendError
 
 __all__ = ["Audience", "resolve"]

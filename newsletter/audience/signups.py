@@ -23,8 +23,7 @@ from collections.abc import Iterable
 from newsletter import journal
 from newsletter.addresses import checked_key
 from newsletter.audience.subscribers import MAX_NAME, Subscriber, SubscriberList
-from newsletter.config.loader import Config
-from newsletter.config.selections import ordered, selection_of
+from newsletter.config import Config, ordered, selection_of
 from newsletter.journal import SuppressionReason
 
 __all__ = [

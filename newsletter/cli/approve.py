@@ -12,7 +12,7 @@ from newsletter.cli.options import config_option, date_range, load, range_option
 
 if TYPE_CHECKING:
     from newsletter import journal
-    from newsletter.config.loader import Config
+    from newsletter.config import Config
 
 __all__ = ["approve", "approval_lines"]
 
@@ -35,8 +35,8 @@ def approve(month: str | None, since: str | None, until: str | None, config_path
     Example:
       newsletter approve 2023-07 --by "Jo Editor"
     """
-    from newsletter.send.approval import approve as record
-    from newsletter.send.approval import checked_plan
+    from newsletter.send import approve as record
+    from newsletter.send import checked_plan
 
     config = load(config_path)
     plan = checked_plan(config, date_range(month, since, until), subscribers_path or config.subscribers_file)
@@ -59,7 +59,7 @@ def approval_lines(config: Config, approval: journal.Approval) -> list[str]:
     """How `approve`, `status` and `send --at` describe an approval."""
     import datetime as dt
 
-    from newsletter.send.clock import describe
+    from newsletter.send import describe
 
     record = approval.record
     when = describe(dt.datetime.fromisoformat(approval.approved), config.timezone)

@@ -30,7 +30,7 @@ def archive(config_path: Path, out: Path | None, base_url: str | None, list_file
       newsletter build 2023-07 && newsletter archive
       newsletter archive --out public/ --base-url https://example.org/digest/
     """
-    from newsletter.archive.site import build_archive
+    from newsletter.archive import build_archive
 
     config = load(config_path)
     out = out if out is not None else config.root / "site"

@@ -13,8 +13,8 @@ from newsletter.cli.wording import plural
 
 if TYPE_CHECKING:
     from newsletter import journal
-    from newsletter.audience.bounces import BounceImport, ScannedMessage
-    from newsletter.config.loader import Config
+    from newsletter.audience import BounceImport, ScannedMessage
+    from newsletter.config import Config
 
 __all__ = ["bounces"]
 
@@ -78,8 +78,7 @@ def scan(sources: tuple[str, ...], as_json: bool, allow_plain_imap: bool, config
       newsletter bounces scan --json bounce1.eml bounce2.eml
     """
     from newsletter import journal
-    from newsletter.audience.bounces import scan_messages, scan_raw
-    from newsletter.audience.imapbox import ImapMailbox, parse_imap_url
+    from newsletter.audience import ImapMailbox, parse_imap_url, scan_messages, scan_raw
 
     config = load(config_path)
     state = config.state
@@ -159,8 +158,7 @@ def import_(sources: tuple[str, ...], move_to: str | None, allow_plain_imap: boo
       NEWSLETTER_IMAP_PASSWORD=... newsletter bounces import imaps://bounces@mail.example.org/INBOX
     """
     from newsletter import journal
-    from newsletter.audience.bounces import import_bounces, import_messages
-    from newsletter.audience.imapbox import ImapMailbox, parse_imap_url
+    from newsletter.audience import ImapMailbox, import_bounces, import_messages, parse_imap_url
 
     config = load(config_path)
     db = journal.connect(config.state)

@@ -24,8 +24,8 @@ def build(month: str | None, since: str | None, until: str | None, config_path: 
       newsletter build --since 2023-06-15 --until 2023-07-14
     """
     from newsletter.cli.check import check_summary
-    from newsletter.issue.build import clipped_error
-    from newsletter.send.versions import build_checked, checked_audience
+    from newsletter.issue import clipped_error
+    from newsletter.send import build_checked, checked_audience
 
     config = load(config_path)
     result = build_checked(config, issue_range(config, month, since, until), checked_audience(config, config.subscribers_file))

@@ -13,7 +13,7 @@ import click
 from newsletter.cli.options import config_option, issue_range, load, range_options
 
 if TYPE_CHECKING:
-    from newsletter.issue.checks.findings import Finding
+    from newsletter.issue import Finding
 
 __all__ = ["check", "check_summary", "finding_line", "finding_record", "print_findings"]
 
@@ -21,7 +21,7 @@ __all__ = ["check", "check_summary", "finding_line", "finding_record", "print_fi
 def check_summary(findings: Iterable[Finding | Mapping[str, Any]], slug: str) -> str:
     """One line for `build` (and `send`): how many errors and warnings (and notes, when the
     tool changed something such as a colour), and what to run."""
-    from newsletter.issue.checks.findings import count
+    from newsletter.issue import count
 
     findings = list(findings)
     errors, warnings, notes = count(findings, "error"), count(findings, "warning"), count(findings, "info")
@@ -103,18 +103,16 @@ def check(month: str | None, since: str | None, until: str | None, config_path: 
     """
     import json
 
-    from newsletter.issue.checks.document import url_locations
-    from newsletter.issue.checks.findings import count, ordered
-    from newsletter.issue.probe import link_findings, probe_links, web_links
-    from newsletter.journal.db import connect
-    from newsletter.send.versions import build_checked, checked_audience, version_labels
+    from newsletter.issue import count, link_findings, ordered, probe_links, url_locations, web_links
+    from newsletter.journal import connect
+    from newsletter.send import build_checked, checked_audience, version_labels
 
     config = load(config_path)
     audience = checked_audience(config, config.subscribers_file)
     result = build_checked(config, issue_range(config, month, since, until), audience, write=False)
     findings = list(result.findings)
     if config.count_clicks:
-        from newsletter.site.linkcheck import check_counted_links
+        from newsletter.site import check_counted_links
 
         findings = ordered([*findings, *check_counted_links(config, result)])
     if links:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from newsletter.collect.run import CollectReport, SourceReport
+    from newsletter.collect import CollectReport, SourceReport
 
 
 DEFAULT_TIMEOUT = 20.0  # seconds for each feed; collect has no default of its own
@@ -117,7 +117,7 @@ def collect_command(args: tuple[str, ...], since: str | None, until: str | None,
     """
     from rich.console import Console
 
-    from newsletter.collect.run import collect
+    from newsletter.collect import collect
 
     sources, month = _split(args)
     config = load(config_path)

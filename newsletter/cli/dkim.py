@@ -29,13 +29,7 @@ def keygen(selector: str, domain: str, out: Path | None) -> None:
     Example:
       newsletter dkim keygen --selector nl2024 --domain example.org --out secrets/dkim.key
     """
-    from newsletter.send.dkim import (
-        generate_key,
-        public_key_record,
-        record_name,
-        write_private_key,
-        zone_strings,
-    )
+    from newsletter.send import generate_key, public_key_record, record_name, write_private_key, zone_strings
 
     selector, domain = selector.strip(), domain.strip().rstrip(".")
     if not selector or any(c.isspace() or c in "./;\"" for c in selector):

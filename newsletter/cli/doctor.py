@@ -33,7 +33,7 @@ def doctor(config_path: Path, online: bool, nameserver: str | None, no_relay: bo
       newsletter doctor --nameserver 10.0.0.2     # ask the internal DNS server
       newsletter doctor --json --no-relay         # for monitoring
     """
-    from newsletter.golive.doctor import run_doctor
+    from newsletter.golive import run_doctor
 
     config = load(config_path)
     found = run_doctor(config, nameserver=nameserver, online=online, relay=not no_relay)

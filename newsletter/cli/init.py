@@ -37,7 +37,7 @@ def init(folder: Path, name: str | None, sender: str | None, themes: str | None,
           --website https://example.org --accent "#6b2c91"
       cd my-digest && newsletter build 2023-07
     """
-    from newsletter.start.folder import DEFAULT_THEMES, FolderPlan, default_name, init_folder
+    from newsletter.start import DEFAULT_THEMES, FolderPlan, default_name, init_folder
 
     ask = sys.stdin.isatty() and sys.stdout.isatty()
     name = name or (click.prompt("Newsletter name", default=default_name(folder)) if ask else default_name(folder))

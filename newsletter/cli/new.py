@@ -27,7 +27,7 @@ def new(title: str, config_path: Path, edit: bool) -> None:
       EDITOR=nano newsletter new "Consultation on school safety"
     """
     from newsletter.daterange import parse_range
-    from newsletter.start.item import new_item
+    from newsletter.start import new_item
 
     config = load(config_path)
     path = new_item(config, title)

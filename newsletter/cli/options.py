@@ -11,7 +11,7 @@ import click
 from newsletter.daterange import DateRange, parse_range
 
 if TYPE_CHECKING:
-    from newsletter.config.loader import Config
+    from newsletter.config import Config
 
 __all__ = ["config_option", "range_options", "load", "date_range", "issue_range"]
 
@@ -53,7 +53,7 @@ def range_options(func: F) -> F:
 
 
 def load(config_path: Path) -> Config:
-    from newsletter.config.loader import load_config
+    from newsletter.config import load_config
 
     return load_config(config_path)
 
@@ -66,7 +66,7 @@ def issue_range(config: Config, month: str | None, since: str | None, until: str
     """The range given, or, with none, the issue the newest unsent items need (said on stderr)."""
     if month or since or until:
         return parse_range(month, since, until)
-    from newsletter.send.month import next_issue
+    from newsletter.send import next_issue
 
     chosen = next_issue(config)
     click.echo(f"No month given: {chosen.range.slug}, {chosen.why}.", err=True)

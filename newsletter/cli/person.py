@@ -55,7 +55,7 @@ def show(address: str, as_json: bool, subscribers: Path | None, config_path: Pat
     Example:
       newsletter person show pat@example.org --json > pat.json
     """
-    from newsletter.audience.person import person_report
+    from newsletter.audience import person_report
 
     report = person_report(load(config_path), address, subscribers=subscribers)
     if as_json:
@@ -88,7 +88,7 @@ def forget(address: str, yes: bool, subscribers: Path | None, config_path: Path)
     Example:
       newsletter person forget pat@example.org --yes
     """
-    from newsletter.audience.person import forget_person
+    from newsletter.audience import forget_person
 
     config = load(config_path)
     if not yes:

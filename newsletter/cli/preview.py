@@ -35,9 +35,7 @@ def preview(month: str | None, since: str | None, until: str | None, config_path
       newsletter preview --since 2023-06-15 --until 2023-07-14 --port 8080 --no-open
     """
     # the web stack loads only for this command, so other commands start faster
-    from newsletter.preview.app import create_app
-    from newsletter.preview.livebuild import LiveBuild
-    from newsletter.preview.server import listen, make_server
+    from newsletter.preview import LiveBuild, create_app, listen, make_server
 
     config = load(config_path)  # a missing or broken config stops here, before anything is served
     logging.basicConfig(format="%(message)s", level=logging.WARNING)

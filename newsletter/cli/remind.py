@@ -31,9 +31,8 @@ def remind(month: str | None, since: str | None, until: str | None, config_path:
     import asyncio
     import datetime as dt
 
-    from newsletter.config.approval import zone_of
-    from newsletter.send.remind import is_reminder_day, reviewers, send_reminder
-    from newsletter.send.versions import build_checked, checked_audience
+    from newsletter.config import zone_of
+    from newsletter.send import build_checked, checked_audience, is_reminder_day, reviewers, send_reminder
 
     config = load(config_path)
     if config.approval.remind_on is None and not now:

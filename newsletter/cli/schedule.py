@@ -13,8 +13,8 @@ from newsletter.cli.options import config_option, date_range, load, range_option
 from newsletter.errors import SendError
 
 if TYPE_CHECKING:
-    from newsletter.config.loader import Config
-    from newsletter.send.timers import Schedule
+    from newsletter.config import Config
+    from newsletter.send import Schedule
 
 __all__ = ["schedule"]
 
@@ -43,8 +43,8 @@ def schedule(month: str | None, since: str | None, until: str | None, config_pat
       newsletter schedule --list
       newsletter schedule 2023-07 --cancel
     """
-    from newsletter.send.timers import Schedule, cron_line, systemd_running, write_units
-    from newsletter.send.timers import unit_dir as default_unit_dir
+    from newsletter.send import Schedule, cron_line, systemd_running, write_units
+    from newsletter.send import unit_dir as default_unit_dir
 
     config = load(config_path)
     folder = unit_dir or default_unit_dir(system=system)
@@ -60,7 +60,7 @@ def schedule(month: str | None, since: str | None, until: str | None, config_pat
         raise click.UsageError("give --at \"YYYY-MM-DD HH:MM\" (or --list, --cancel)")
     import datetime as dt
 
-    from newsletter.send.clock import describe, parse_at
+    from newsletter.send import describe, parse_at
 
     when = parse_at(at, config.timezone)
     if when <= dt.datetime.now(dt.UTC):
@@ -100,13 +100,13 @@ def _warn_unapproved(config: Config, slug: str) -> None:
 
 
 def _mine(config: Config, folder: Path) -> list[tuple[Schedule, Path]]:
-    from newsletter.send.timers import find_schedules
+    from newsletter.send import find_schedules
 
     return [(s, p) for s, p in find_schedules(folder) if s.config == config.path]
 
 
 def _list(config: Config, folder: Path) -> None:
-    from newsletter.send.clock import describe
+    from newsletter.send import describe
 
     found = _mine(config, folder)
     if not found:
@@ -116,7 +116,7 @@ def _list(config: Config, folder: Path) -> None:
 
 
 def _cancel(config: Config, slug: str, folder: Path, *, managed: bool, system: bool) -> None:
-    from newsletter.send.timers import remove_schedule
+    from newsletter.send import remove_schedule
 
     found = [s for s, _ in _mine(config, folder) if s.slug == slug]
     if not found:

@@ -19,9 +19,9 @@ import click
 from newsletter.errors import ErrorList, NewsletterError, SendError
 
 if TYPE_CHECKING:
-    from newsletter.config.loader import Config
+    from newsletter.config import Config
     from newsletter.daterange import DateRange
-    from newsletter.send.plan import SendPlan
+    from newsletter.send import SendPlan
 
 __all__ = ["require_approval", "wait_and_verify"]
 
@@ -32,8 +32,7 @@ def wait_and_verify(config: Config, rng: DateRange, subscribers: Path, at: str, 
     """Print when the issue goes, wait for it, rebuild; the plan when it still matches its approval."""
     from newsletter import journal
     from newsletter.cli.approve import approval_lines
-    from newsletter.send.approval import checked_plan, verify
-    from newsletter.send.clock import MissedSchedule, describe, lateness, parse_at, until_text, wait_until
+    from newsletter.send import MissedSchedule, checked_plan, describe, lateness, parse_at, until_text, verify, wait_until
 
     when = parse_at(at, config.timezone)
     grace = dt.timedelta(minutes=config.approval.grace_minutes)
@@ -72,7 +71,7 @@ def wait_and_verify(config: Config, rng: DateRange, subscribers: Path, at: str, 
 
 def require_approval(plan: SendPlan) -> None:
     """With `approval: {required: true}`, a manual send needs the build as approved."""
-    from newsletter.send.approval import verify
+    from newsletter.send import verify
 
     check = verify(plan)
     if check.approval is None or check.changes:  # check errors: `check_gate` (and --force) decide
@@ -87,7 +86,7 @@ def _refuse(config: Config, slug: str, problems: list[str]) -> NoReturn:
     """Send nothing: tell the terminal (or the journal of systemd) and `approval.notify`."""
     import asyncio
 
-    from newsletter.send.notice import send_notice
+    from newsletter.send import send_notice
 
     errors: list[NewsletterError] = [SendError(p) for p in problems]
     errors.append(SendError(f"scheduled send of {slug}: nothing was sent",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from newsletter.config.loader import Config
+    from newsletter.config import Config
 
 __all__ = ["say_if_secret_made"]
 

@@ -25,12 +25,11 @@ if TYPE_CHECKING:
     from rich.progress import Task
     from rich.text import Text
 
-    from newsletter.audience.resolved import Audience
-    from newsletter.config.loader import Config
+    from newsletter.audience import Audience
+    from newsletter.config import Config
     from newsletter.daterange import DateRange
-    from newsletter.issue.checks.findings import Finding
-    from newsletter.send.plan import SendPlan
-    from newsletter.send.report import SendReport
+    from newsletter.issue import Finding
+    from newsletter.send import SendPlan, SendReport
 
 __all__ = ["EXIT_INCOMPLETE", "EXIT_INTERRUPTED", "send", "send_with_progress"]
 
@@ -78,11 +77,8 @@ def send(month: str | None, since: str | None, until: str | None, config_path: P
     from rich.console import Console
 
     from newsletter.cli.secret import say_if_secret_made
-    from newsletter.send.plan import check_gate, prepare_send
-    from newsletter.send.run import dry_run as compose_all
-    from newsletter.send.testsend import send_test
-    from newsletter.send.transport import leaves_machine
-    from newsletter.send.versions import build_checked
+    from newsletter.send import build_checked, check_gate, leaves_machine, prepare_send, send_test
+    from newsletter.send import dry_run as compose_all
 
     if as_json and not dry_run:
         raise click.UsageError("--json goes with --dry-run (a real send reports with `newsletter status --json`)")
@@ -158,7 +154,7 @@ def _audience(config: Config, path: Path, *, strict: bool) -> tuple[Audience | N
     import contextlib
 
     from newsletter import journal
-    from newsletter.audience.resolved import resolve
+    from newsletter.audience import resolve
 
     try:
         with contextlib.closing(journal.connect(config.state)) as db:
@@ -169,7 +165,7 @@ def _audience(config: Config, path: Path, *, strict: bool) -> tuple[Audience | N
 
 def _warn_check_errors(errors: list[Finding], *, force: bool, leaves_machine: bool = True) -> None:
     """The check errors a forced send, a dry run or a rehearsal goes on with, as warnings."""
-    from newsletter.send.plan import LOCAL_ONLY_RULES
+    from newsletter.send import LOCAL_ONLY_RULES
 
     if not errors:
         return
@@ -213,7 +209,7 @@ def send_with_progress(plan: SendPlan) -> SendReport:
     )
     from rich.text import Text
 
-    from newsletter.send.run import send_issue
+    from newsletter.send import send_issue
 
     class RateColumn(ProgressColumn):
         def render(self, task: Task) -> Text:

@@ -14,8 +14,7 @@ from newsletter.cli.wording import plural
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from newsletter.send.plan import SendPlan
-    from newsletter.send.report import DryRunReport
+    from newsletter.send import DryRunReport, SendPlan
 
 __all__ = ["SHOWN_ROWS", "dry_run_json", "print_dry_run", "print_plan", "write_skipped_rows"]
 
@@ -25,7 +24,7 @@ SHOWN_ROWS = 5  # skipped and duplicate rows printed before the plan; the rest a
 
 def write_skipped_rows(plan: SendPlan) -> Path | None:
     """Every skipped or duplicate CSV row into issues/<slug>/skipped-rows.csv, when any."""
-    from newsletter.send.report import write_row_problems
+    from newsletter.send import write_row_problems
 
     if not plan.subscribers.invalid and not plan.subscribers.duplicates:
         return None
@@ -35,7 +34,7 @@ def write_skipped_rows(plan: SendPlan) -> Path | None:
 
 
 def print_plan(out: Console, plan: SendPlan, rows_file: Path | None = None) -> None:
-    from newsletter.send.plan import ROW_REASONS
+    from newsletter.send import ROW_REASONS
 
     subject = plan.build.rendered.subject
     out.print(f"Issue {plan.slug}: {subject!r} ({plural(len(plan.build.rendered.issue.items), 'item')})")
@@ -125,7 +124,7 @@ def dry_run_json(plan: SendPlan, report: DryRunReport, rows_file: Path | None) -
     (docs/reference/json.md)."""
     import json
 
-    from newsletter.send.plan import ROW_REASONS
+    from newsletter.send import ROW_REASONS
 
     rows = plan.subscribers
     return json.dumps({

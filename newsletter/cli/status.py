@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from newsletter import journal
-    from newsletter.send.report import RunStatus
+    from newsletter.send import RunStatus
 
 __all__ = ["status"]
 
@@ -68,7 +68,7 @@ def status(month: str | None, since: str | None, until: str | None, config_path:
             _print_json(db, [r for r in (real, rehearsal) if r is not None], detail=True,
                         approval={"by": approval.approved_by, "at": approval.approved} if approval else None)
             if failures_csv is not None and run is not None:
-                from newsletter.send.report import run_status, write_failures_csv
+                from newsletter.send import run_status, write_failures_csv
 
                 write_failures_csv(failures_csv, run_status(db, run).problems)
             return
@@ -103,7 +103,7 @@ def _print_json(db: journal.Db, runs: list[journal.Run], *, detail: bool,
     import json
 
     from newsletter import journal
-    from newsletter.send.report import run_status
+    from newsletter.send import run_status
 
     objects = []
     for run in runs:
@@ -127,7 +127,7 @@ def _print_json(db: journal.Db, runs: list[journal.Run], *, detail: bool,
 
 def _all_runs(out: Console, db: journal.Db) -> None:
     from newsletter import journal
-    from newsletter.send.report import all_run_statuses
+    from newsletter.send import all_run_statuses
 
     statuses = all_run_statuses(db)
     if not statuses:
@@ -146,7 +146,7 @@ def _one_run(out: Console, db: journal.Db, run: journal.Run, failures_csv: Path 
     from rich.table import Table
 
     from newsletter import journal
-    from newsletter.send.report import run_status, write_failures_csv
+    from newsletter.send import run_status, write_failures_csv
 
     status = run_status(db, run)
     counts = status.counts

@@ -24,6 +24,6 @@ def subscribe_form(config_path: Path) -> None:
     Example:
       newsletter subscribe-form > signup-form.html
     """
-    from newsletter.site.subscribe import render_snippet
+    from newsletter.site import render_snippet
 
     click.echo(render_snippet(load(config_path)), nl=False)

@@ -51,8 +51,7 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None, a
       newsletter subscribers export --json | jq '.subscribers | length'
     """
     from newsletter import journal
-    from newsletter.audience.export import export_subscribers, merged_rows, write_export
-    from newsletter.audience.resolved import resolve
+    from newsletter.audience import export_subscribers, merged_rows, resolve, write_export
 
     config = load(config_path)
     with contextlib.closing(journal.connect(config.state)) as db:

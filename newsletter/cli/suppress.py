@@ -15,7 +15,7 @@ from newsletter.errors import ErrorList
 
 if TYPE_CHECKING:
     from newsletter import journal
-    from newsletter.audience.suppressions import SuppressResult
+    from newsletter.audience import SuppressResult
 
 __all__ = ["suppress"]
 
@@ -61,7 +61,7 @@ def add(addresses: tuple[str, ...], reason: str, config_path: Path) -> None:
     Example:
       newsletter suppress add someone@example.org other@example.net
     """
-    from newsletter.audience.suppressions import suppress_addresses
+    from newsletter.audience import suppress_addresses
 
     db = _open(config_path)
     result = suppress_addresses(db, [(None, a) for a in addresses], reason=reason, source="mailto")
@@ -150,7 +150,7 @@ def import_(csv_path: Path, reason: str, config_path: Path) -> None:
     Example:
       newsletter suppress import crm-optouts.csv
     """
-    from newsletter.audience.suppressions import import_optouts
+    from newsletter.audience import import_optouts
 
     db = _open(config_path)
     _report(import_optouts(db, csv_path, reason=reason), f"Imported {csv_path.name}")
@@ -168,7 +168,7 @@ def export(out: Path | None, config_path: Path) -> None:
       newsletter suppress export --out suppressed.csv
     """
     from newsletter import journal
-    from newsletter.audience.suppressions import export_suppressions, write_suppressions
+    from newsletter.audience import export_suppressions, write_suppressions
 
     db = _open(config_path)
     if out is None:

@@ -48,12 +48,17 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
     """
     import uvicorn  # imported here: the other commands do not need it
 
-    from newsletter.deliver.net import is_loopback
-    from newsletter.site.app import AddressRedactor, TokenRedactor, create_app
-    from newsletter.site.pages import unsubscribe_path
-    from newsletter.site.preferences import preferences_path
-    from newsletter.site.serving import RepeatFilter, server_config
-    from newsletter.site.subscribe import subscribe_path
+    from newsletter.deliver import is_loopback
+    from newsletter.site import (
+        AddressRedactor,
+        RepeatFilter,
+        TokenRedactor,
+        create_app,
+        preferences_path,
+        server_config,
+        subscribe_path,
+        unsubscribe_path,
+    )
     from newsletter.tokens import describe_secrets
 
     config = load(config_path)
@@ -90,8 +95,7 @@ def serve(config_path: Path, host: str, port: int, proxy_headers: bool,
 def _log_events() -> None:
     """Show 'unsubscribed (one-click)' lines beside uvicorn's; no address in any of them
     (the embedded outbox's own SMTP log, which names recipients, is kept quiet)."""
-    from newsletter.site.app import AddressRedactor
-    from newsletter.site.serving import RepeatFilter
+    from newsletter.site import AddressRedactor, RepeatFilter
 
     logger = logging.getLogger("newsletter.unsubscribe")
     if not logger.handlers:

@@ -31,7 +31,7 @@ from newsletter.collect.feedhtml import (
     text_to_html,
 )
 from newsletter.errors import CollectError
-from newsletter.journal.caches import FeedCache
+from newsletter.journal import FeedCache
 
 __all__ = [
     "MAX_BYTES",

@@ -18,10 +18,10 @@ from typing import Any
 
 import yaml
 
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.errors import CollectError
 from newsletter.files import atomic_write
-from newsletter.issue.items import Item
+from newsletter.issue import Item
 
 __all__ = [
     "dated_file_names",

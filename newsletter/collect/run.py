@@ -40,10 +40,10 @@ from newsletter.collect.itemfiles import item_file_names, item_yaml, write_item_
 from newsletter.collect.sources import Source, resolve_sources
 from newsletter.collect.spreadsheet import read_spreadsheet
 from newsletter.collect.themerules import choose_theme
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.daterange import DateRange
 from newsletter.errors import CollectError, NewsletterError
-from newsletter.issue.items import Image, Item, Link, parse_items
+from newsletter.issue import Image, Item, Link, parse_items
 from newsletter.yamldoc import parse_yaml
 
 __all__ = ["CollectReport", "NewItem", "SourceReport", "collect"]

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter.collect.feeds import is_web_url
-from newsletter.config.loader import Config
-from newsletter.config.sections import SourceConfig
+from newsletter.config import Config, SourceConfig
 from newsletter.errors import CollectError
 
 __all__ = [

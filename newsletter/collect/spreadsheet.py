@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from newsletter.collect.feeds import link_label
-from newsletter.config.sections import theme_key
+from newsletter.config import theme_key
 from newsletter.errors import CollectError, CsvError, ItemError, NewsletterError
 from newsletter.files import csv_records, shown_cell
-from newsletter.issue.items import Item, parse_items
+from newsletter.issue import Item, parse_items
 from newsletter.yamldoc import LineMap
 
 __all__ = ["COLUMNS", "REQUIRED_COLUMNS", "read_spreadsheet"]

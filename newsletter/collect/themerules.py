@@ -15,8 +15,7 @@ import re
 from collections.abc import Sequence
 
 from newsletter.collect.sources import Source
-from newsletter.config.loader import Config
-from newsletter.config.sections import theme_key
+from newsletter.config import Config, theme_key
 
 __all__ = [
     "choose_theme",

@@ -46,7 +46,7 @@ from newsletter.deliver.connection import (
 )
 from newsletter.deliver.pace import RateLimiter
 from newsletter.deliver.transaction import Job, Result, pace_signal, transact
-from newsletter.journal.states import DeliveryStatus
+from newsletter.journal import DeliveryStatus
 
 __all__ = ["MANY", "MANY_WINDOW", "JobSource", "PoolReport", "deliver"]
 

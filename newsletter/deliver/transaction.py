@@ -40,7 +40,7 @@ import aiosmtplib
 
 from newsletter.deliver.connection import ConnectionFailed, Fatal, Transport, one_line
 from newsletter.deliver.replies import ConnectionLost, ExchangeReplies, Reply
-from newsletter.journal.states import DeliveryStatus
+from newsletter.journal import DeliveryStatus
 
 __all__ = ["HARD_BOUNCE_CODES", "Job", "Result", "pace_signal", "transact"]
 

@@ -9,7 +9,26 @@ them all in order. Nothing here sends mail or writes to the journal.
 
 from __future__ import annotations
 
-from newsletter.golive.doctor import run_doctor
-from newsletter.golive.findings import Diagnosis
+from typing import TYPE_CHECKING
 
-__all__ = ["Diagnosis", "run_doctor"]
+from newsletter import load_face
+
+if TYPE_CHECKING:
+    from newsletter.golive.doctor import run_doctor
+    from newsletter.golive.state import check_state
+
+# name -> the module that defines it, imported on first use (PEP 562), so that importing
+# one name loads only what that name needs.
+_EXPORTS = {
+    "check_state": "newsletter.golive.state",
+    "run_doctor": "newsletter.golive.doctor",
+}
+
+__all__ = [
+    "check_state",
+    "run_doctor",
+]
+
+
+def __getattr__(name: str) -> object:
+    return load_face(__name__, _EXPORTS, name)

@@ -13,9 +13,8 @@ from typing import TypeVar
 
 import dns.resolver
 
-from newsletter.config.loader import Config
-from newsletter.deliver.connection import Transport
-from newsletter.deliver.net import make_resolver
+from newsletter.config import Config
+from newsletter.deliver import Transport, make_resolver
 from newsletter.errors import NewsletterError
 from newsletter.golive.dns import (
     DnsUnanswered,
@@ -29,7 +28,7 @@ from newsletter.golive.findings import Diagnosis, error, ok, warning
 from newsletter.golive.relay import check_relay, relay_transport
 from newsletter.golive.state import check_state
 from newsletter.golive.web import check_addresses, check_placeholders, probe_counted_links, probe_unsubscribe
-from newsletter.send.dkim import load_private_key, public_key_record, record_name
+from newsletter.send import load_private_key, public_key_record, record_name
 
 __all__ = ["run_doctor"]
 

@@ -9,17 +9,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from newsletter.config.loader import Config
-from newsletter.deliver.connection import (
-    ConnectionFailed,
-    Connector,
-    Fatal,
-    Transport,
-    close_politely,
-)
+from newsletter.config import Config
+from newsletter.deliver import ConnectionFailed, Connector, Fatal, Transport, close_politely
 from newsletter.errors import NewsletterError
 from newsletter.golive.findings import Diagnosis, error, ok, warning
-from newsletter.send.transport import transport_from_config
+from newsletter.send import transport_from_config
 
 __all__ = ["PROBE_TIMEOUT", "check_relay", "relay_transport"]
 

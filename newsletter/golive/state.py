@@ -10,8 +10,8 @@ import contextlib
 from urllib.parse import parse_qs, urlsplit
 
 from newsletter import journal
-from newsletter.config.loader import Config
-from newsletter.deliver.net import is_loopback
+from newsletter.config import Config
+from newsletter.deliver import is_loopback
 from newsletter.errors import NewsletterError
 from newsletter.golive.findings import Diagnosis, error, ok, warning
 

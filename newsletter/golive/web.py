@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from newsletter.addresses import example_domain_in
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.golive.findings import Diagnosis, error, ok
 from newsletter.tokens import PROBE_ADDRESS, PROBE_HEADER, make_click_link, make_token, token_keys
 

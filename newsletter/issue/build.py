@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.daterange import DateRange
-from newsletter.deliver.net import is_loopback
+from newsletter.deliver import is_loopback
 from newsletter.errors import BuildError
 from newsletter.issue.checks import check_issue
 from newsletter.issue.checks.editorial import check_editorial, example_placeholders

@@ -21,7 +21,7 @@ import base64
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.tokens import CANARY, make_click_link, token_keys
 
 __all__ = ["ROUTE_PREFIX", "canary_url", "counted_parts", "counted_target", "is_canary", "is_counted",

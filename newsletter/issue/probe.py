@@ -18,12 +18,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.issue.checks.document import parse_html
 from newsletter.issue.checks.findings import Finding
 from newsletter.issue.counted import counted_target, is_counted
-from newsletter.journal.backend import Db
-from newsletter.journal.caches import CachedLink, get_link_checks, put_link_checks
+from newsletter.journal import CachedLink, Db, get_link_checks, put_link_checks
 
 __all__ = ["LinkResult", "web_links", "fetch_links", "probe_links", "link_findings", "offline_reason",
            "USER_AGENT"]

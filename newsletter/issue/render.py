@@ -19,8 +19,7 @@ import jinja2
 from markupsafe import Markup
 from premailer import Premailer
 
-from newsletter.config.loader import Config
-from newsletter.config.palette import palette_for
+from newsletter.config import Config, palette_for
 from newsletter.errors import BuildError
 from newsletter.i18n import format_day, format_month, format_number, format_period, translations
 from newsletter.issue.counted import canary_url, link_counter

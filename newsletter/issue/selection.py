@@ -10,8 +10,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from newsletter.config.loader import Config
-from newsletter.config.sections import theme_key
+from newsletter.config import Config, theme_key
 from newsletter.daterange import DateRange
 from newsletter.errors import BuildError, ItemError, NewsletterError, raise_all
 from newsletter.issue.items import Item

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 
 import jinja2
 
-from newsletter.config.loader import Config
-from newsletter.config.selections import Selection, selection_of, unknown_theme_error
+from newsletter.config import Config, Selection, selection_of, unknown_theme_error
 from newsletter.errors import NewsletterError, SendError
 from newsletter.i18n import format_number, format_period, translations
 from newsletter.issue.build import BuildResult, render_files, result_of

@@ -33,16 +33,14 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from newsletter.errors import NewsletterError
-from newsletter.issue.render import GMAIL_CLIP_BYTES
-from newsletter.issue.variants import PreviewVariants, theme_query
-from newsletter.issue.wire import sent_bytes
+from newsletter.issue import GMAIL_CLIP_BYTES, PreviewVariants, sent_bytes, theme_query
 from newsletter.preview.approval import ApprovalPanel, approve_snapshot
 from newsletter.preview.guard import COMMON_HEADERS, LOCAL_HOSTS, GuardedApp, LocalOnly
 from newsletter.preview.livebuild import LiveBuild, Snapshot
 from newsletter.preview.mailview import count_outbox, outbox_routes
 from newsletter.preview.outlook import outlook_view
 from newsletter.preview.reportview import report_context
-from newsletter.send.testsend import send_test_async
+from newsletter.send import send_test_async
 
 __all__ = ["create_app", "for_scheme"]
 

@@ -17,8 +17,7 @@ from newsletter import journal
 from newsletter.audience import resolve
 from newsletter.errors import NewsletterError
 from newsletter.preview.livebuild import Snapshot
-from newsletter.send import SendPlan, approve, prepare_send, verify
-from newsletter.send.clock import describe
+from newsletter.send import SendPlan, approve, describe, prepare_send, verify
 
 __all__ = ["ApprovalPanel", "approve_snapshot"]
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from watchfiles import Change, DefaultFilter, awatch
 
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 from newsletter.daterange import DateRange
 from newsletter.errors import ErrorList, NewsletterError
-from newsletter.issue.build import BuildResult, build_issue
+from newsletter.issue import BuildResult, build_issue
 
 __all__ = ["ErrorInfo", "LiveBuild", "Snapshot", "error_infos"]
 

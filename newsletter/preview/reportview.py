@@ -11,7 +11,7 @@ import contextlib
 from typing import Any
 
 from newsletter import journal
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.daterange import DateRange
 from newsletter.errors import NewsletterError
 from newsletter.preview.charts import Bar, bar_chart, line_chart

@@ -13,7 +13,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from newsletter.deliver.net import is_loopback
+from newsletter.deliver import is_loopback
 from newsletter.errors import NewsletterError
 from newsletter.preview.guard import LOCAL_HOSTS
 

@@ -30,12 +30,10 @@ from typing import Any
 
 from newsletter import journal
 from newsletter.audience import resolve
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.daterange import DateRange
 from newsletter.errors import SendError
-from newsletter.issue.compose import compile_message
-from newsletter.issue.render import RenderedIssue
-from newsletter.issue.variants import Key
+from newsletter.issue import Key, RenderedIssue, compile_message
 from newsletter.send.plan import SendPlan, prepare_send
 from newsletter.send.versions import build_checked, variant_label
 

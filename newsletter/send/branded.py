@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from markupsafe import escape
 
-from newsletter.config.loader import Config
-from newsletter.config.palette import palette_for
-from newsletter.issue.render import inline_css, slot, template_environment
+from newsletter.config import Config, palette_for
+from newsletter.issue import inline_css, slot, template_environment
 
 __all__ = ["branded_html"]
 

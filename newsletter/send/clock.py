@@ -18,7 +18,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
-from newsletter.config.approval import zone_of
+from newsletter.config import zone_of
 from newsletter.errors import SendError
 
 __all__ = ["MissedSchedule", "describe", "lateness", "parse_at", "until_text", "wait_until"]

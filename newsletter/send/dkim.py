@@ -42,8 +42,7 @@ from dkim.canonicalization import (
     strip_trailing_whitespace,
 )
 
-from newsletter.config.loader import Config
-from newsletter.config.sections import DkimConfig
+from newsletter.config import Config, DkimConfig
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.files import atomic_write
 

@@ -34,9 +34,9 @@ from email.utils import format_datetime
 from typing import TypeVar
 
 from newsletter import journal
-from newsletter.audience.subscribers import Subscriber
-from newsletter.config.selections import ordered, stored_choice
-from newsletter.deliver.transaction import Job, Result
+from newsletter.audience import Subscriber
+from newsletter.config import ordered, stored_choice
+from newsletter.deliver import Job, Result
 from newsletter.errors import NewsletterError
 from newsletter.journal import DeliveryStatus, RecipientState, SkipReason, SuppressionReason
 from newsletter.send.dkim import Unsigned

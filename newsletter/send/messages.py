@@ -16,19 +16,10 @@ import re
 import secrets
 from email.utils import parseaddr
 
-from newsletter.audience.subscribers import Subscriber
-from newsletter.audience.verp import verp_address
-from newsletter.config.loader import Config
+from newsletter.audience import Subscriber, verp_address
+from newsletter.config import Config
 from newsletter.errors import SendError
-from newsletter.issue.compose import (
-    MAX_LINE_OCTETS,
-    MessageTemplate,
-    Recipient,
-    compile_message,
-    fill,
-)
-from newsletter.issue.render import RenderedIssue
-from newsletter.issue.variants import Variants
+from newsletter.issue import MAX_LINE_OCTETS, MessageTemplate, Recipient, RenderedIssue, Variants, compile_message, fill
 from newsletter.send.dkim import BodyHash, DkimSigner, Unsigned, load_signer, sign_digest
 from newsletter.tokens import SECRET_FILE, load_secrets, make_token
 

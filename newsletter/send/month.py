@@ -16,9 +16,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from newsletter import journal
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.daterange import DateRange, parse_range
-from newsletter.issue.items import Item, load_items
+from newsletter.issue import Item, load_items
 
 __all__ = ["ChosenIssue", "next_issue"]
 

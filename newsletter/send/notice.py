@@ -19,12 +19,9 @@ from email.policy import SMTP, default
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 
-from newsletter.config.loader import Config
-from newsletter.deliver.connection import Transport
-from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.relay import with_transport
-from newsletter.deliver.transaction import Job, Result
-from newsletter.issue.compose import clean_header_text
+from newsletter.config import Config
+from newsletter.deliver import Job, PoolReport, Result, Transport, deliver, with_transport
+from newsletter.issue import clean_header_text
 from newsletter.journal import DeliveryStatus
 from newsletter.send.transport import resolve_transport
 

@@ -22,17 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter import journal
-from newsletter.audience.choices import ThemeChoices
-from newsletter.audience.resolved import Audience
-from newsletter.audience.subscribers import SubscriberList
-from newsletter.config import SECTIONS
-from newsletter.config.loader import Config
-from newsletter.deliver.connection import Transport
+from newsletter.audience import Audience, SubscriberList, ThemeChoices
+from newsletter.config import SECTIONS, Config
+from newsletter.deliver import Transport
 from newsletter.errors import ErrorList, SendError
-from newsletter.issue.build import BuildResult
-from newsletter.issue.checks.editorial import example_placeholders
-from newsletter.issue.checks.findings import Finding
-from newsletter.issue.variants import Variants
+from newsletter.issue import BuildResult, Finding, Variants, example_placeholders
 from newsletter.journal import RecipientState, SkipReason, SuppressionReason
 from newsletter.send.messages import TemplateCache, unsubscribe_keys
 from newsletter.send.transport import resolve_transport, transport_label

@@ -24,12 +24,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from newsletter import journal
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.daterange import DateRange
 from newsletter.errors import NewsletterError
-from newsletter.issue import Issue
-from newsletter.issue.build import prepare_issue
-from newsletter.issue.render import item_anchors
+from newsletter.issue import Issue, item_anchors, prepare_issue
 
 __all__ = ["FEWER_THAN", "IssueNumbers", "IssueReport", "ItemClicks", "ThemeClicks", "issue_report", "shown"]
 

@@ -14,10 +14,9 @@ import secrets
 from dataclasses import dataclass
 from email.utils import formatdate, parseaddr
 
-from newsletter.audience.subscribers import Subscriber
-from newsletter.config.approval import zone_of
-from newsletter.config.loader import Config
-from newsletter.issue.build import BuildResult
+from newsletter.audience import Subscriber
+from newsletter.config import Config, zone_of
+from newsletter.issue import BuildResult
 from newsletter.send.messages import Composer, TemplateCache, load_signer_for, unsubscribe_keys
 from newsletter.send.notice import send_notice
 from newsletter.send.testsend import TEST_PREFIX

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter import journal
-from newsletter.audience.subscribers import RowProblem
+from newsletter.audience import RowProblem
 from newsletter.files import atomic_write, safe_cell
 
 __all__ = [

@@ -23,12 +23,10 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from newsletter import journal
-from newsletter.config.loader import Config
-from newsletter.deliver.connection import Transport
-from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.relay import with_transport
+from newsletter.config import Config
+from newsletter.deliver import PoolReport, Transport, deliver, with_transport
 from newsletter.errors import SendError
-from newsletter.issue.compose import MAX_LINE_OCTETS
+from newsletter.issue import MAX_LINE_OCTETS
 from newsletter.journal import RecipientState, SkipReason, SuppressionReason
 from newsletter.send.jobs import JournalJobs, OnResult
 from newsletter.send.messages import (

@@ -43,13 +43,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from newsletter import journal
-from newsletter.audience.signups import claim_mail, forget_expired
-from newsletter.config.loader import Config
-from newsletter.config.sections import DEFAULT_CONSENT, SubscribeConfig
-from newsletter.deliver.connection import Transport
-from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.relay import with_transport
-from newsletter.deliver.transaction import Job, Result
+from newsletter.audience import claim_mail, forget_expired
+from newsletter.config import DEFAULT_CONSENT, Config, SubscribeConfig
+from newsletter.deliver import Job, PoolReport, Result, Transport, deliver, with_transport
 from newsletter.errors import NewsletterError
 from newsletter.journal import DeliveryStatus
 from newsletter.send.confirmation import Confirmation, Welcome, compose_confirmation, compose_welcome

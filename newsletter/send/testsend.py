@@ -17,14 +17,11 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from newsletter.addresses import address_key, check_address
-from newsletter.audience.subscribers import Subscriber
-from newsletter.config.loader import Config
-from newsletter.deliver.connection import Transport
-from newsletter.deliver.pool import PoolReport, deliver
-from newsletter.deliver.relay import with_transport
-from newsletter.deliver.transaction import Job, Result
+from newsletter.audience import Subscriber
+from newsletter.config import Config
+from newsletter.deliver import Job, PoolReport, Result, Transport, deliver, with_transport
 from newsletter.errors import SendError
-from newsletter.issue.build import BuildResult
+from newsletter.issue import BuildResult
 from newsletter.journal import DeliveryStatus
 from newsletter.send.messages import (
     Composer,

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 
-from newsletter.config.loader import Config
-from newsletter.config.sections import SmtpConfig
-from newsletter.deliver.connection import Transport, check_transport
-from newsletter.deliver.net import is_loopback
+from newsletter.config import Config, SmtpConfig
+from newsletter.deliver import Transport, check_transport, is_loopback
 from newsletter.errors import ConfigError, SendError
 
 __all__ = ["leaves_machine", "resolve_transport", "transport_from_config", "transport_label"]

@@ -20,13 +20,22 @@ from dataclasses import replace
 from pathlib import Path
 
 from newsletter import journal
-from newsletter.audience.resolved import Audience, resolve
-from newsletter.config.loader import Config
+from newsletter.audience import Audience, resolve
+from newsletter.config import Config
 from newsletter.daterange import DateRange
 from newsletter.errors import NewsletterError
-from newsletter.issue.build import BuildResult, build_issue, manifest_json, render_files, result_of, write_issue
-from newsletter.issue.checks.findings import Finding, ordered
-from newsletter.issue.variants import Key, Variants
+from newsletter.issue import (
+    BuildResult,
+    Finding,
+    Key,
+    Variants,
+    build_issue,
+    manifest_json,
+    ordered,
+    render_files,
+    result_of,
+    write_issue,
+)
 
 __all__ = ["Version", "build_checked", "checked_audience", "language_findings", "reader_languages",
            "variant_findings", "variant_label", "version_labels"]

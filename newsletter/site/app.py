@@ -21,10 +21,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsletter import journal
-from newsletter.config.loader import Config
-from newsletter.config.urls import route_path
-from newsletter.issue.render import template_environment
-from newsletter.send.signupmail import SignupMailer, scrub
+from newsletter.config import Config, route_path
+from newsletter.issue import template_environment
+from newsletter.send import SignupMailer, scrub
 from newsletter.site.clicks import ClickCounter, click_lifespan, click_routes
 from newsletter.site.pages import BASE_CSP, MAX_BODY_BYTES, SubscriberSite
 from newsletter.site.preferences import preferences_routes

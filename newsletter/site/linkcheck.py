@@ -21,11 +21,8 @@ from urllib.parse import unquote, urlsplit
 from starlette.types import ASGIApp, Message
 
 from newsletter import journal
-from newsletter.config.loader import Config
-from newsletter.issue import BuildResult, Finding
-from newsletter.issue.checks.findings import error
-from newsletter.issue.counted import counted_target, is_canary, is_counted
-from newsletter.issue.render import item_anchors
+from newsletter.config import Config
+from newsletter.issue import BuildResult, Finding, counted_target, error, is_canary, is_counted, item_anchors
 from newsletter.site.app import create_app
 
 __all__ = ["check_counted_links"]

@@ -31,12 +31,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from newsletter import journal
-from newsletter.config.brand import Logo
-from newsletter.config.loader import Config
-from newsletter.config.palette import palette_for
-from newsletter.config.urls import route_path
+from newsletter.config import Config, Logo, palette_for, route_path
 from newsletter.errors import ConfigError
-from newsletter.send.signupmail import SignupMailer
+from newsletter.send import SignupMailer
 from newsletter.tokens import read_token
 
 __all__ = ["MAX_BODY_BYTES", "BASE_CSP", "SubscriberSite", "logo_source", "read_form", "site_of", "token_of",

@@ -26,9 +26,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
-from newsletter.config.loader import Config
-from newsletter.config.selections import Selection, ordered, selection_of, stored_choice
-from newsletter.config.urls import route_path
+from newsletter.config import Config, Selection, ordered, route_path, selection_of, stored_choice
 from newsletter.i18n import translations
 from newsletter.site.pages import SubscriberSite, site_of, token_of, unsubscribe_path
 

@@ -30,13 +30,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
-from newsletter.audience.signups import client_network, confirm, read_request, record_request
-from newsletter.config.loader import Config
-from newsletter.config.sections import SubscribeConfig
+from newsletter.audience import client_network, confirm, read_request, record_request
+from newsletter.config import Config, SubscribeConfig
 from newsletter.errors import ConfigError
 from newsletter.i18n import translations
-from newsletter.issue.render import template_environment
-from newsletter.send.signupmail import SignupMail, confirm_link_base, signup_settings
+from newsletter.issue import template_environment
+from newsletter.send import SignupMail, confirm_link_base, signup_settings
 from newsletter.site.pages import SubscriberSite, site_of, token_of
 from newsletter.tokens import client_key, erasure_key, make_stamp, read_link_token, read_stamp
 

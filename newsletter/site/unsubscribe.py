@@ -28,10 +28,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
-from newsletter.audience.signups import record_request
-from newsletter.config.loader import Config
+from newsletter.audience import record_request
+from newsletter.config import Config
 from newsletter.journal import SuppressionReason
-from newsletter.send.signupmail import SignupMail, signup_settings
+from newsletter.send import SignupMail, signup_settings
 from newsletter.site.pages import SubscriberSite, read_form, site_of, token_of, unsubscribe_path
 from newsletter.site.preferences import topics_link
 from newsletter.tokens import PROBE_ADDRESS, PROBE_HEADER

@@ -7,7 +7,36 @@ with every field, ready to edit (item.py).
 
 from __future__ import annotations
 
-from newsletter.start.folder import FolderPlan, StartedFolder, init_folder
-from newsletter.start.item import new_item
+from typing import TYPE_CHECKING
 
-__all__ = ["FolderPlan", "StartedFolder", "init_folder", "new_item"]
+from newsletter import load_face
+
+if TYPE_CHECKING:
+    from newsletter.start.folder import _STARTERS, DEFAULT_THEMES, FolderPlan, default_name, init_folder
+    from newsletter.start.item import item_template, new_item
+
+# name -> the module that defines it, imported on first use (PEP 562), so that importing
+# one name loads only what that name needs.
+_EXPORTS = {
+    "_STARTERS": "newsletter.start.folder",
+    "default_name": "newsletter.start.folder",
+    "DEFAULT_THEMES": "newsletter.start.folder",
+    "FolderPlan": "newsletter.start.folder",
+    "init_folder": "newsletter.start.folder",
+    "item_template": "newsletter.start.item",
+    "new_item": "newsletter.start.item",
+}
+
+__all__ = [
+    "_STARTERS",
+    "default_name",
+    "DEFAULT_THEMES",
+    "FolderPlan",
+    "init_folder",
+    "item_template",
+    "new_item",
+]
+
+
+def __getattr__(name: str) -> object:
+    return load_face(__name__, _EXPORTS, name)

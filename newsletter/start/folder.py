@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from newsletter.errors import ConfigError
-from newsletter.issue.render import DEFAULT_TEMPLATES
+from newsletter.issue import DEFAULT_TEMPLATES
 from newsletter.start.settings import commented_settings, section_text
 from newsletter.tokens import SECRET_FILE, create_secret_file
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from newsletter.collect.itemfiles import dated_file_names, write_item_file
-from newsletter.config.loader import Config
+from newsletter.collect import dated_file_names, write_item_file
+from newsletter.config import Config
 from newsletter.errors import ItemError
 
 __all__ = ["item_template", "new_item"]

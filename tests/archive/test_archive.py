@@ -24,9 +24,9 @@ from support.project import copy_sample
 from newsletter.archive.issues import load_archive
 from newsletter.archive.site import RECORD, build_archive
 from newsletter.cli import main
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 from newsletter.daterange import parse_range
-from newsletter.issue.build import build_issue
+from newsletter.issue import build_issue
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = "https://digest.example.org/archive"

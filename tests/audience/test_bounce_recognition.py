@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from newsletter.audience.bounceparse import parse_bounce
 from newsletter.cli import main
-from newsletter.config.loader import Config
+from newsletter.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from bench_bounces import score_corpus, soft_by_rfc3463  # noqa: E402

@@ -12,7 +12,7 @@ from newsletter import journal
 from newsletter.audience.bounces import import_bounces
 from newsletter.audience.verp import read_verp, tokens_for_run, verp_address
 from newsletter.cli import main
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "bounces"
 # The Message-IDs `send` gave the July messages, as quoted back by the sample bounces.

@@ -24,10 +24,10 @@ from newsletter import journal
 from newsletter.audience.bounces import IGNORED, NOT_A_BOUNCE, VERP_ONLY, import_bounces
 from newsletter.audience.verp import read_verp
 from newsletter.cli import main
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 from newsletter.daterange import parse_range
 from newsletter.errors import NewsletterError
-from newsletter.issue.build import build_issue
+from newsletter.issue import build_issue
 
 pytestmark = pytest.mark.usefixtures("token_secret")  # the secret a real send has
 

@@ -15,10 +15,10 @@ from newsletter import journal
 from newsletter.addresses import check_address
 from newsletter.audience.subscribers import read_subscribers
 from newsletter.cli import main
-from newsletter.collect.spreadsheet import read_spreadsheet
-from newsletter.config.loader import Config
+from newsletter.collect import read_spreadsheet
+from newsletter.config import Config
 from newsletter.errors import NewsletterError
-from newsletter.send.report import write_failures_csv
+from newsletter.send import write_failures_csv
 
 HEADER = "email,name,status,themes\n"
 UNCLOSED = HEADER + 'ann@example.org,"Ann Smith,subscribed,\nbob@example.org,Bob,subscribed,\ncy@example.org,Cy,,\n'

@@ -14,7 +14,7 @@ from support.imapserver import Dovecot
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import Config
+from newsletter.config import Config
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "bounces"
 ALICE_ID = "<nl1.a11ce00000000000001@example.org>"  # what postfix-hard.eml returns

@@ -14,8 +14,8 @@ from support.project import set_token_secret
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import Config
-from newsletter.journal.schema import TABLES
+from newsletter.config import Config
+from newsletter.journal import TABLES
 
 SECRET = b"test-secret-for-person"
 PERSON = "amira.khan@example.org"  # in the sample subscribers.csv

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import Config
-from newsletter.send.report import write_failures_csv
+from newsletter.config import Config
+from newsletter.send import write_failures_csv
 
 
 def mode(path: Path) -> int:

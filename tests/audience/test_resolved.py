@@ -19,7 +19,7 @@ from newsletter.audience.resolved import Audience, resolve
 from newsletter.audience.signups import claim_mail, confirm, read_request, record_request
 from newsletter.audience.subscribers import SubscriberList
 from newsletter.cli import main
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 
 TWO_ROWS = "email,name\nann@example.org,Ann\nbob@example.org,Bob\n"
 

@@ -14,7 +14,7 @@ from newsletter import journal
 from newsletter.audience.bounces import STALE, import_bounces
 from newsletter.audience.verp import verp_address
 from newsletter.cli import main
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.tokens import make_token
 
 WORLD = Path(__file__).resolve().parents[1] / "data" / "bounces-world"

@@ -14,7 +14,7 @@ from newsletter import journal
 from newsletter.audience.choices import apply_choices, check_list_themes
 from newsletter.audience.subscribers import read_subscribers
 from newsletter.cli import main
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.errors import NewsletterError
 
 CSV = """\

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from newsletter import journal
 from newsletter.audience.subscribers import read_subscribers
 from newsletter.cli import main
-from newsletter.config.loader import Config
+from newsletter.config import Config
 
 
 def run(config: Config, *args: str) -> Result:

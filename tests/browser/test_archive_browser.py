@@ -18,10 +18,10 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from support.browser import local_context
 from support.project import copy_sample
 
-from newsletter.archive.site import build_archive
-from newsletter.config.loader import load_config
+from newsletter.archive import build_archive
+from newsletter.config import load_config
 from newsletter.daterange import parse_range
-from newsletter.issue.build import build_issue
+from newsletter.issue import build_issue
 
 pytestmark = pytest.mark.browser
 

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from support.browser import local_page
 
-from newsletter.config.loader import Config, load_config
-from newsletter.config.palette import palette_for
+from newsletter.config import Config, load_config, palette_for
 from newsletter.daterange import parse_range
-from newsletter.issue.build import build_issue
+from newsletter.issue import build_issue
 
 pytestmark = pytest.mark.browser
 

@@ -10,11 +10,10 @@ import pytest
 from support.browser import local_page
 from support.project import item_yaml
 
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 from newsletter.daterange import parse_range
-from newsletter.issue.build import build_issue
-from newsletter.issue.variants import preview_variant
-from newsletter.preview.outlook import outlook_view
+from newsletter.issue import build_issue, preview_variant
+from newsletter.preview import outlook_view
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from support.browser import in_own_thread, local_page, record_traffic
 from support.project import serve_asgi
 from support.themekit import build, make_project, outbox, send, write_csv
 
-from newsletter.site.app import create_app
+from newsletter.site import create_app
 
 pytestmark = pytest.mark.browser
 
@@ -72,7 +72,7 @@ def test_officer_previews_the_issue_as_a_theme_selection_sees_it(
     from support.previewkit import running_preview
 
     from newsletter.daterange import parse_range
-    from newsletter.preview.livebuild import LiveBuild
+    from newsletter.preview import LiveBuild
 
     config = make_project(tmp_path / "digest")
     live = LiveBuild(config.path, parse_range("2023-07", None, None))

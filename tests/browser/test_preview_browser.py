@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from support.browser import local_context
 from support.previewkit import NEGLECT_ITEM, NEGLECT_TITLE, live_build
 
-from newsletter.preview.livebuild import LiveBuild
+from newsletter.preview import LiveBuild
 
 pytestmark = pytest.mark.browser
 

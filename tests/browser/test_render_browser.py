@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from newsletter.daterange import parse_range
-from newsletter.issue.build import build_issue
+from newsletter.issue import build_issue
 
 pytestmark = pytest.mark.browser
 

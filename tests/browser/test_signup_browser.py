@@ -15,8 +15,8 @@ from support.project import serve_asgi, set_token_secret
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import Config, load_config
-from newsletter.site.app import create_app
+from newsletter.config import Config, load_config
+from newsletter.site import create_app
 
 pytestmark = pytest.mark.browser
 

@@ -15,10 +15,9 @@ from playwright.sync_api import Browser, Page, Route, expect
 from support.browser import local_page, record_traffic
 from support.project import serve_asgi, set_token_secret
 
-from newsletter.config.loader import Config, load_config
-from newsletter.config.palette import AA_CONTRAST, contrast_ratio
-from newsletter.send.confirmation import Confirmation, compose_confirmation
-from newsletter.site.app import create_app
+from newsletter.config import AA_CONTRAST, Config, contrast_ratio, load_config
+from newsletter.send import Confirmation, compose_confirmation
+from newsletter.site import create_app
 from newsletter.tokens import make_token
 
 pytestmark = pytest.mark.browser

@@ -13,8 +13,8 @@ from support.project import serve_asgi
 from support.signupkit import text_of
 
 from newsletter import journal
-from newsletter.config.loader import Config
-from newsletter.site.app import create_app
+from newsletter.config import Config
+from newsletter.site import create_app
 from newsletter.tokens import make_token
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from support.project import item_yaml
 
 from newsletter.cli import main
-from newsletter.issue.probe import LinkResult, link_findings
+from newsletter.issue import LinkResult, link_findings
 
 LOW_CONTRAST = 'colors:\n  text: "#aaaaaa"\n'
 LONG_URL = "http://example.org/" + "/".join(f"section-{n}/page-with-a-long-name" for n in range(6)) + "?q=1"

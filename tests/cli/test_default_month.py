@@ -12,7 +12,7 @@ from support.project import item_yaml
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 
 
 def run(*args: str) -> tuple[int, str, str]:

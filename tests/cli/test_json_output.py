@@ -17,7 +17,7 @@ from support.dnsserver import ZoneServer
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -11,8 +11,8 @@ from click.testing import CliRunner, Result
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import load_config
-from newsletter.golive.state import check_state
+from newsletter.config import load_config
+from newsletter.golive import check_state
 
 RELEASE_STATE = Path(__file__).resolve().parents[1] / "data" / "state-release-0.db"
 

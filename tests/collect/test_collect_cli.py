@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from support.feedserver import DATA, FeedServer
 
 from newsletter.cli import main
-from newsletter.issue.items import Item, load_items
+from newsletter.issue import Item, load_items
 
 JULY = "2023-07"
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 from support.feedserver import FeedServer, Route
 
 from newsletter.cli import main
-from newsletter.issue.items import load_items
+from newsletter.issue import load_items
 
 JULY = "2023-07"
 

@@ -13,7 +13,7 @@ import pytest
 
 from newsletter.collect.feeds import fetch_feed
 from newsletter.errors import NewsletterError
-from newsletter.issue.probe import fetch_links
+from newsletter.issue import fetch_links
 
 HEADER_LINES = 100  # at one line every 0.2 s the server would take 20 s to finish
 

@@ -12,8 +12,8 @@ from support.feedserver import DATA, FeedServer
 from newsletter.collect.feedhtml import convert_html, plain_text, strip_tracking
 from newsletter.collect.feeds import fetch_feed, link_label, parse_feed
 from newsletter.errors import CollectError
-from newsletter.issue.summary import summary_html, summary_text
-from newsletter.journal.caches import FeedCache
+from newsletter.issue import summary_html, summary_text
+from newsletter.journal import FeedCache
 
 
 def _feed(name: str, **kwargs: str):

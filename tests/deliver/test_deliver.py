@@ -14,12 +14,12 @@ from support.sendkit import make_project, plan_send, rows, send, smtp_block, sta
 from support.smtpserver import SmtpServer, free_port, self_signed_tls
 
 from newsletter import journal
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 from newsletter.daterange import parse_range
 from newsletter.deliver.connection import Transport, check_transport
 from newsletter.deliver.pace import RateLimiter
 from newsletter.errors import ConfigError, SendError
-from newsletter.issue.build import BuildResult, build_issue
+from newsletter.issue import BuildResult, build_issue
 
 pytestmark = pytest.mark.usefixtures("token_secret")  # the secret a real send has
 
@@ -91,7 +91,7 @@ def test_454_throttling_lowers_the_rate_and_everyone_is_delivered(tmp_path: Path
     config = project(tmp_path, server.port, rate=200, retries=5)
     events: list[str] = []
     plan = plan_send(config, built, write_csv(config.root, 12))
-    from newsletter.send.run import send_issue
+    from newsletter.send import send_issue
 
     report = send_issue(plan, handle_signals=False, on_event=events.append)
     assert report.sent == 12 and report.complete

@@ -24,8 +24,8 @@ from support.project import item_yaml
 from support.smtpserver import SmtpServer, free_port
 
 from newsletter import journal
-from newsletter.config.loader import load_config
-from newsletter.site.app import create_app
+from newsletter.config import load_config
+from newsletter.site import create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

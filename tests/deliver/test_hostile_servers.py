@@ -18,10 +18,10 @@ from support.sendkit import make_project, rows, send, smtp_block, write_csv
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.daterange import parse_range
-from newsletter.issue.build import BuildResult, build_issue
-from newsletter.send.report import SendReport
+from newsletter.issue import BuildResult, build_issue
+from newsletter.send import SendReport
 
 pytestmark = pytest.mark.usefixtures("token_secret")
 
@@ -188,7 +188,7 @@ def test_the_cli_says_one_error_line_naming_the_greeting(tmp_path: Path, built: 
 def test_while_a_relay_is_silent_the_progress_says_what_it_waits_for(tmp_path: Path, built: BuildResult) -> None:
     from support.sendkit import plan_send
 
-    from newsletter.send.run import send_issue
+    from newsletter.send import send_issue
 
     with ScriptedSmtp(silent_at="EHLO") as server:
         config = make_project(tmp_path / "digest", smtp=smtp_block(server.port, timeout=0.5))

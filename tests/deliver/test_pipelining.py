@@ -19,7 +19,7 @@ from support.smtpserver import FaultyHandler, SmtpServer
 
 from newsletter.daterange import parse_range
 from newsletter.deliver.replies import ConnectionLost, ExchangeReplies, Reply, parse_replies
-from newsletter.issue.build import BuildResult, build_issue
+from newsletter.issue import BuildResult, build_issue
 
 pytestmark = pytest.mark.usefixtures("token_secret")  # the secret a real send has
 

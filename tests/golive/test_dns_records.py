@@ -16,7 +16,7 @@ from support.dnsserver import ZoneServer
 
 from newsletter.cli import main
 from newsletter.golive.dns import org_domain
-from newsletter.send.dkim import generate_key, public_key_record, write_private_key, zone_strings
+from newsletter.send import generate_key, public_key_record, write_private_key, zone_strings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

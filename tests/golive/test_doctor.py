@@ -17,9 +17,9 @@ from support.smtpserver import SmtpServer, self_signed_tls
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import load_config
-from newsletter.send.dkim import generate_key, public_key_record, write_private_key, zone_strings
-from newsletter.site.app import create_app
+from newsletter.config import load_config
+from newsletter.send import generate_key, public_key_record, write_private_key, zone_strings
+from newsletter.site import create_app
 from newsletter.tokens import PROBE_ADDRESS, make_token, token_keys
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

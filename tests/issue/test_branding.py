@@ -15,23 +15,14 @@ from starlette.testclient import TestClient
 from support.project import item_yaml
 
 from newsletter.cli import main
-from newsletter.config.loader import Config, load_config
-from newsletter.config.palette import (
-    AA_CONTRAST,
-    contrast_ratio,
-    palette_for,
-    scheme_pairs,
-)
-from newsletter.config.sections import Colors
+from newsletter.config import AA_CONTRAST, Colors, Config, contrast_ratio, load_config, palette_for, scheme_pairs
 from newsletter.daterange import parse_range
 from newsletter.errors import NewsletterError
 from newsletter.issue.build import BuildResult, build_issue
 from newsletter.issue.checks.html import check_contrast, check_mso, mso_markup
 from newsletter.issue.render import GMAIL_CLIP_BYTES
 from newsletter.issue.summary import shorten_summary
-from newsletter.preview.app import create_app
-from newsletter.preview.livebuild import LiveBuild
-from newsletter.preview.outlook import outlook_view
+from newsletter.preview import LiveBuild, create_app, outlook_view
 
 JULY = parse_range("2023-07", None, None)
 

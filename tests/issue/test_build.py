@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from support.project import item_yaml
 
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 from newsletter.daterange import parse_range
 from newsletter.errors import NewsletterError
 from newsletter.issue.build import build_issue

@@ -14,9 +14,7 @@ from click.testing import CliRunner
 from support.project import item_yaml
 
 from newsletter.cli import main
-from newsletter.config.loader import Config, load_config
-from newsletter.config.palette import contrast_ratio
-from newsletter.config.sections import Colors
+from newsletter.config import Colors, Config, contrast_ratio, load_config
 from newsletter.daterange import parse_range
 from newsletter.issue.build import BuildResult, build_issue
 from newsletter.issue.checks import check_issue

@@ -10,7 +10,7 @@ import pytest
 from support.sendkit import make_project
 
 from newsletter.archive import build_archive
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 from newsletter.daterange import parse_range
 from newsletter.issue.build import build_issue
 from newsletter.issue.counted import is_canary

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from support.project import item_yaml
 
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 from newsletter.daterange import DateRange
 from newsletter.issue.build import BuildResult, build_issue
 from newsletter.issue.checks.editorial import BOILERPLATE, placeholder_in
-from newsletter.start.item import item_template
+from newsletter.start import item_template
 
 JULY = DateRange(dt.date(2023, 7, 1), dt.date(2023, 7, 31))
 NOW = dt.datetime(2023, 8, 1, 9, 0, tzinfo=dt.UTC)
@@ -45,7 +45,7 @@ def test_the_boilerplate_of_new_and_init_is_recognised(empty_project: Path) -> N
     (empty_project / "items" / "new.yaml").write_text(item_template(config, "Our report", dt.date(2023, 7, 3)))
     [(where, message)] = found(build(empty_project), "placeholder")
     assert where == "items/new.yaml:6" and "Say what it is, who it is for and why it matters" in message
-    from newsletter.start.folder import _STARTERS
+    from newsletter.start import _STARTERS
     assert all(placeholder_in(starter[3]) for starter in _STARTERS)
     assert len(BOILERPLATE) == 1 + len(_STARTERS)
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from support.project import item_yaml
 
 from newsletter.cli import main
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 from newsletter.daterange import parse_range
 from newsletter.errors import NewsletterError
 from newsletter.issue.build import build_issue

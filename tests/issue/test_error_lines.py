@@ -11,13 +11,13 @@ from click.testing import CliRunner
 from support.project import item_yaml
 
 from newsletter.cli import main
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 from newsletter.daterange import parse_range
 from newsletter.errors import NewsletterError
 from newsletter.issue.build import build_issue
 from newsletter.issue.checks.findings import Finding
 from newsletter.issue.items import load_items
-from newsletter.preview.livebuild import error_infos
+from newsletter.preview import error_infos
 
 JULY = "2023-07"
 

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from support.project import item_yaml
 
-from newsletter.archive.site import build_archive
+from newsletter.archive import build_archive
 from newsletter.cli import main
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 from newsletter.daterange import parse_range
 from newsletter.errors import ConfigError
 from newsletter.issue.build import build_issue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 from newsletter.daterange import DateRange
 from newsletter.issue.build import build_issue
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from support.project import item_yaml
 
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 from newsletter.daterange import parse_range
 from newsletter.errors import BuildError, NewsletterError
 from newsletter.issue.items import load_items

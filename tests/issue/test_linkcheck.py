@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from support.project import item_yaml
 
 from newsletter.cli import main
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 from newsletter.issue.probe import link_findings, probe_links, web_links
-from newsletter.journal.db import connect
+from newsletter.journal import connect
 
 SLOW_SECONDS = 1.5
 TIMEOUT = 0.3

@@ -8,7 +8,7 @@ import re
 from lxml import html as lxml_html
 from support.project import item_yaml
 
-from newsletter.config.loader import load_config
+from newsletter.config import load_config
 from newsletter.daterange import DateRange, parse_range
 from newsletter.issue.build import build_issue, prepare_issue
 from newsletter.issue.items import Item, Link

@@ -15,8 +15,7 @@ import pytest
 from support.themekit import AUGUST, JULY, build, make_project, outbox, send, write_csv
 
 from newsletter import journal
-from newsletter.config.loader import Config
-from newsletter.config.selections import describe, selection_of
+from newsletter.config import Config, describe, selection_of
 from newsletter.daterange import parse_range
 from newsletter.issue import variants as variants_module
 from newsletter.issue.items import load_items
@@ -164,8 +163,7 @@ def test_the_preview_shows_a_selection_through_the_build_path(config: Config) ->
 def preview(config: Config) -> Any:
     from starlette.testclient import TestClient
 
-    from newsletter.preview.app import create_app
-    from newsletter.preview.livebuild import LiveBuild
+    from newsletter.preview import LiveBuild, create_app
 
     def client(month: str = "2023-07") -> TestClient:
         live = LiveBuild(config.path, parse_range(month, None, None))
@@ -202,8 +200,7 @@ def test_preview_names_unknown_themes_and_quiet_selections(preview: Any, config:
 def test_preview_shows_the_quiet_month_note(tmp_path: Path) -> None:
     from starlette.testclient import TestClient
 
-    from newsletter.preview.app import create_app
-    from newsletter.preview.livebuild import LiveBuild
+    from newsletter.preview import LiveBuild, create_app
 
     config = make_project(tmp_path / "digest", 'quiet_month: "A quiet month in your topics."\n')
     live = LiveBuild(config.path, AUGUST)

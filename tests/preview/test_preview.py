@@ -29,9 +29,8 @@ from starlette.testclient import TestClient
 from support.previewkit import JULY, NEGLECT_ITEM, NEGLECT_TITLE, live_build, running_preview
 
 from newsletter.cli import main
-from newsletter.config.loader import load_config
-from newsletter.issue.build import BuildResult, build_issue
-from newsletter.issue.wire import sent_bytes
+from newsletter.config import load_config
+from newsletter.issue import BuildResult, build_issue, sent_bytes
 from newsletter.preview.app import create_app, for_scheme
 from newsletter.preview.livebuild import LiveBuild
 from newsletter.preview.server import open_socket

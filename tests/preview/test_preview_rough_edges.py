@@ -12,9 +12,9 @@ from playwright.sync_api import Browser, Page, expect
 from support.browser import in_own_thread, local_context
 from support.previewkit import live_build
 
-from newsletter.issue.build import build_issue
+from newsletter.issue import build_issue
 from newsletter.preview.livebuild import LiveBuild
-from newsletter.send.testsend import send_test
+from newsletter.send import send_test
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ from support.sendkit import make_project, smtp_block, write_csv
 from support.smtpserver import SmtpServer
 
 from newsletter.cli import main
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.send.approval import compare_records
 from newsletter.send.clock import MissedSchedule, describe, parse_at, wait_until
 

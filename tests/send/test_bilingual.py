@@ -14,9 +14,9 @@ from support.sendkit import make_project, send, smtp_block
 from support.smtpserver import SmtpServer
 
 from newsletter.cli import main
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 from newsletter.daterange import parse_range
-from newsletter.issue.build import build_issue
+from newsletter.issue import build_issue
 
 pytestmark = pytest.mark.usefixtures("token_secret")
 

@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives import serialization
 from dkim.canonicalization import Relaxed
 
 from newsletter.cli import main
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 from newsletter.daterange import parse_range
 from newsletter.errors import ConfigError
-from newsletter.issue.build import build_issue
+from newsletter.issue import build_issue
 from newsletter.send.dkim import (
     canonical_body,
     generate_key,

@@ -24,9 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 from support.sendkit import make_project, send, smtp_block, write_csv
 from support.smtpserver import FaultyHandler, SmtpServer
 
-from newsletter.audience.subscribers import Subscriber
+from newsletter.audience import Subscriber
 from newsletter.daterange import parse_range
-from newsletter.issue.build import build_issue
+from newsletter.issue import build_issue
 from newsletter.send.dkim import DkimSigner, generate_key, public_key_record, sign_digest
 from newsletter.send.messages import Composer, TemplateCache, unsubscribe_keys
 from newsletter.send.signpool import SigningPool

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from support.sendkit import make_project
 
 from newsletter.cli import main
-from newsletter.config.loader import Config
+from newsletter.config import Config
 
 
 def cli(config: Config, *args: str) -> Result:

@@ -26,7 +26,7 @@ from support.smtpserver import FaultyHandler, SmtpServer, free_port
 from newsletter import journal
 from newsletter.cli import main
 from newsletter.daterange import parse_range
-from newsletter.issue.build import BuildResult, build_issue
+from newsletter.issue import BuildResult, build_issue
 from newsletter.send.run import dry_run
 from newsletter.send.testsend import send_test
 from newsletter.tokens import read_token
@@ -125,7 +125,7 @@ def test_names_cannot_inject_headers(tmp_path: Path, server: SmtpServer, built: 
 
 def test_dot_stuffing_done_ahead_equals_stuffing_each_message(tmp_path: Path, built: BuildResult) -> None:
     """The fast path (static parts stuffed once) must give exactly the bytes SMTP needs."""
-    from newsletter.audience.subscribers import Subscriber
+    from newsletter.audience import Subscriber
     from newsletter.send.messages import Composer, TemplateCache
 
     config = make_project(tmp_path / "digest")

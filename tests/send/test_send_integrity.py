@@ -19,13 +19,13 @@ from support.smtpserver import FaultyHandler, SmtpServer
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.daterange import parse_range
-from newsletter.deliver.pace import RateLimiter
-from newsletter.issue.build import BuildResult, build_issue
+from newsletter.deliver import RateLimiter
+from newsletter.issue import BuildResult, build_issue
 from newsletter.send.report import SendReport
 from newsletter.send.run import send_issue
-from newsletter.site.app import create_app
+from newsletter.site import create_app
 from newsletter.tokens import make_token
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.usefixtures("token_secret")]

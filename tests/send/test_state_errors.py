@@ -19,7 +19,7 @@ from support.smtpserver import SmtpServer
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import Config
+from newsletter.config import Config
 
 pytestmark = pytest.mark.usefixtures("token_secret")
 

@@ -23,7 +23,7 @@ from support.postgres import Cluster
 from support.sendkit import REPO, SECRET, make_project, rows, smtp_block, states, write_csv
 from support.smtpserver import FaultyHandler, SmtpServer
 
-from newsletter.site.app import create_app
+from newsletter.site import create_app
 from newsletter.tokens import make_stamp, make_token
 
 pytestmark = pytest.mark.usefixtures("token_secret")

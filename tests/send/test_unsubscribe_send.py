@@ -14,8 +14,8 @@ from starlette.testclient import TestClient
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import Config
-from newsletter.site.app import create_app
+from newsletter.config import Config
+from newsletter.site import create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from support.clickkit import READERS, Clicked, Clock, Sent, path_of
 
 from newsletter import journal
-from newsletter.issue.counted import is_canary
+from newsletter.issue import is_canary
 from newsletter.site.app import create_app
 from newsletter.site.clicks import ClickCounter
 from newsletter.tokens import make_click_link, token_keys

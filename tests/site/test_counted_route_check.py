@@ -12,7 +12,7 @@ from support.sendkit import make_project
 
 from newsletter.cli import main
 from newsletter.daterange import parse_range
-from newsletter.issue.build import build_issue
+from newsletter.issue import build_issue
 from newsletter.site.linkcheck import check_counted_links
 
 pytestmark = [pytest.mark.usefixtures("token_secret"), pytest.mark.filterwarnings("ignore::DeprecationWarning")]

@@ -11,7 +11,7 @@ from support.project import set_token_secret
 from support.themekit import build, make_project, outbox, send, write_csv
 
 from newsletter import journal
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 from newsletter.errors import NewsletterError
 from newsletter.site.app import create_app
 from newsletter.tokens import make_token

@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 from support.project import set_token_secret
 
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.site import app as site_app
 from newsletter.site.app import AddressRedactor, create_app
 from newsletter.site.serving import RepeatFilter, server_config

@@ -17,9 +17,9 @@ from starlette.testclient import TestClient
 from support.project import set_token_secret
 
 from newsletter import journal
-from newsletter.audience.signups import claim_mail, confirm, forget_expired, read_request, record_request
+from newsletter.audience import claim_mail, confirm, forget_expired, read_request, record_request
 from newsletter.cli import main
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 from newsletter.errors import NewsletterError
 from newsletter.site.app import create_app
 from newsletter.tokens import make_link_token, make_stamp
@@ -366,7 +366,7 @@ def test_send_plans_confirmed_sign_ups_with_the_csv(client: TestClient, site: Co
     from support.sendkit import plan_send
 
     from newsletter.daterange import parse_range
-    from newsletter.issue.build import build_issue
+    from newsletter.issue import build_issue
 
     listed = (site.root / "subscribers.csv").read_text(encoding="utf-8")
     in_csv = re.search(r"^([^,\s]+@[^,\s]+),", listed.splitlines()[1]).group(1)

@@ -21,8 +21,8 @@ from support.signupkit import text_of, with_mail_delay
 from support.smtpserver import FaultyHandler, SmtpServer
 
 from newsletter import journal
-from newsletter.audience.signups import clean_name, client_network, forget_expired, mailbox_key
-from newsletter.config.loader import Config, load_config
+from newsletter.audience import clean_name, client_network, forget_expired, mailbox_key
+from newsletter.config import Config, load_config
 from newsletter.site.app import create_app
 from newsletter.site.pages import SubscriberSite
 from newsletter.tokens import make_stamp

@@ -14,10 +14,8 @@ import pytest
 from starlette.testclient import TestClient
 from support.project import set_token_secret
 
-from newsletter.config.brand import Logo
-from newsletter.config.loader import Config, load_config
-from newsletter.config.palette import palette_for
-from newsletter.send.confirmation import Confirmation, compose_confirmation
+from newsletter.config import Config, Logo, load_config, palette_for
+from newsletter.send import Confirmation, compose_confirmation
 from newsletter.site.app import create_app
 from newsletter.site.pages import logo_source
 from newsletter.tokens import make_token

@@ -21,13 +21,10 @@ from support.themekit import REPO
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 from newsletter.daterange import parse_range
 from newsletter.errors import NewsletterError
-from newsletter.issue.build import build_issue
-from newsletter.issue.checks import check_issue
-from newsletter.issue.checks.document import parse_html
-from newsletter.issue.checks.links import check_unsubscribe_route
+from newsletter.issue import build_issue, check_issue, check_unsubscribe_route, parse_html
 from newsletter.site.app import create_app
 from newsletter.tokens import make_token
 

@@ -22,9 +22,9 @@ from support.signupkit import text_of
 
 from newsletter import journal
 from newsletter.cli import main
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 from newsletter.errors import ConfigError
-from newsletter.send.messages import unsubscribe_keys
+from newsletter.send import unsubscribe_keys
 from newsletter.site.app import create_app
 from newsletter.tokens import make_token, read_token, token_keys
 

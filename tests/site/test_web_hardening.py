@@ -18,8 +18,8 @@ from starlette.testclient import TestClient
 from support.previewkit import live_build
 from support.project import set_token_secret
 
-from newsletter.config.loader import Config
-from newsletter.preview.app import create_app as create_preview
+from newsletter.config import Config
+from newsletter.preview import create_app as create_preview
 from newsletter.site.app import create_app as create_site
 from newsletter.tokens import make_token, read_token
 

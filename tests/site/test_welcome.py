@@ -13,9 +13,9 @@ from starlette.testclient import TestClient
 from support.project import set_token_secret
 from support.signupkit import text_of
 
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 from newsletter.daterange import parse_range
-from newsletter.issue.build import build_issue
+from newsletter.issue import build_issue
 from newsletter.site.app import create_app
 from newsletter.tokens import make_stamp
 

@@ -7,8 +7,7 @@ import re
 
 import yaml
 
-from newsletter.config.loader import load_config
-from newsletter.config.schema import SECTIONS
+from newsletter.config import SECTIONS, load_config
 from newsletter.start.folder import FolderPlan, config_text
 
 PLAN = FolderPlan("Parish news", "Parish office <news@parish.example>", ("Services", "Notices"))

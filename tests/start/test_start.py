@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from newsletter.config.loader import load_config
-from newsletter.issue.items import load_items
+from newsletter.config import load_config
+from newsletter.issue import load_items
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,12 +13,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from newsletter import journal
-from newsletter.config.loader import Config
+from newsletter.config import Config
 from newsletter.daterange import parse_range
-from newsletter.issue.build import build_issue
-from newsletter.issue.counted import counted_parts, is_canary
-from newsletter.site.app import create_app
-from newsletter.site.clicks import ClickCounter
+from newsletter.issue import build_issue, counted_parts, is_canary
+from newsletter.site import ClickCounter, create_app
 from support.browser import in_own_thread
 from support.sendkit import make_project, send, smtp_block, write_csv
 from support.smtpserver import SmtpServer

@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.daterange import parse_range
-from newsletter.preview.app import create_app
-from newsletter.preview.livebuild import LiveBuild
-from newsletter.preview.server import make_server, open_socket
+from newsletter.preview import LiveBuild, create_app, make_server, open_socket
 
 JULY = parse_range("2023-07", None, None)
 NEGLECT_ITEM = "items/2023-07-10-neglect-case-reviews.yaml"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"

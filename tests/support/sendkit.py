@@ -11,12 +11,10 @@ from typing import Any
 import pytest
 
 from newsletter import journal
-from newsletter.audience.resolved import resolve
-from newsletter.config.loader import Config, load_config
-from newsletter.issue.build import BuildResult
-from newsletter.send.plan import SendPlan, prepare_send
-from newsletter.send.report import SendReport
-from newsletter.send.run import send_issue
+from newsletter.audience import resolve
+from newsletter.config import Config, load_config
+from newsletter.issue import BuildResult
+from newsletter.send import SendPlan, SendReport, prepare_send, send_issue
 from support.project import REPO
 from support.smtpserver import SmtpServer
 

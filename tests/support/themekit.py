@@ -10,11 +10,10 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from newsletter.config.loader import Config, load_config
+from newsletter.config import Config, load_config
 from newsletter.daterange import parse_range
-from newsletter.issue.build import BuildResult, build_issue
-from newsletter.send.report import SendReport
-from newsletter.send.run import send_issue
+from newsletter.issue import BuildResult, build_issue
+from newsletter.send import SendReport, send_issue
 from support.project import REPO
 from support.sendkit import plan_send
 

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from newsletter.config.loader import Config
-from newsletter.config.palette import contrast_ratio
+from newsletter.config import Config, contrast_ratio
 from newsletter.issue.checks.content import check_identity, check_items, check_preheader, check_subject
 from newsletter.issue.checks.document import message_subject, parse_html, url_locations
 from newsletter.issue.checks.findings import Finding, Severity, count, ordered

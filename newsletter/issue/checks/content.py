@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from newsletter.config.loader import Config
-from newsletter.deliver.net import is_loopback
+from newsletter.config import Config
+from newsletter.deliver import is_loopback
 from newsletter.issue.checks.document import line_of
 from newsletter.issue.checks.findings import Finding, error, warning
 from newsletter.issue.selection import Issue

@@ -13,8 +13,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from newsletter.config.palette import AA_CONTRAST, contrast_ratio, palette_for, scheme_pairs
-from newsletter.config.sections import Colors
+from newsletter.config import AA_CONTRAST, Colors, contrast_ratio, palette_for, scheme_pairs
 from newsletter.issue.checks.document import line_of
 from newsletter.issue.checks.findings import Finding, error, note, warning
 

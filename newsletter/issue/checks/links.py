@@ -14,8 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from newsletter.config.loader import Config
-from newsletter.config.urls import route_path
+from newsletter.config import Config, route_path
 from newsletter.issue.checks.document import line_of, message_headers, text_of
 from newsletter.issue.checks.findings import Finding, error, warning
 from newsletter.issue.counted import is_canary

@@ -16,8 +16,7 @@ from email.utils import parseaddr
 
 from newsletter.archive.issues import Archive
 from newsletter.archive.pages import ArchivePages, day_label, issue_view
-from newsletter.config import Config
-from newsletter.i18n import format_period
+from newsletter.config import Config, format_period
 from newsletter.issue import summary_text
 
 __all__ = [

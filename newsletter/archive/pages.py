@@ -17,9 +17,8 @@ import jinja2
 from markupsafe import Markup
 
 from newsletter.archive.issues import Archive, ArchivedIssue, ArchivedItem, ArchivedSection
-from newsletter.config import Config, palette_for
+from newsletter.config import Config, format_day, format_period, format_span, palette_for
 from newsletter.errors import BuildError
-from newsletter.i18n import format_day, format_period, format_span
 from newsletter.issue import summary_html, template_environment
 
 __all__ = [

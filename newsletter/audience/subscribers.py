@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TextIO
 
 from newsletter.addresses import AddressChecker, address_key
+from newsletter.config import pick_text
 from newsletter.errors import ErrorList, SendError
 from newsletter.files import csv_records, shown_cell
-from newsletter.i18n import pick_text
 
 __all__ = [
     "MAX_NAME",

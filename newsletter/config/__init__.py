@@ -15,6 +15,16 @@ from newsletter import load_face
 if TYPE_CHECKING:
     from newsletter.config.approval import zone_of
     from newsletter.config.brand import Logo
+    from newsletter.config.i18n import (
+        format_day,
+        format_month,
+        format_number,
+        format_period,
+        format_span,
+        language_problem,
+        pick_text,
+        translations,
+    )
     from newsletter.config.loader import Config, load_config
     from newsletter.config.palette import AA_CONTRAST, contrast_ratio, palette_for, scheme_pairs
     from newsletter.config.schema import DEFAULT_CONSENT, REQUIRED, SECTIONS, Key
@@ -32,11 +42,18 @@ _EXPORTS = {
     "DEFAULT_CONSENT": "newsletter.config.schema",
     "describe": "newsletter.config.selections",
     "DkimConfig": "newsletter.config.sections",
+    "format_day": "newsletter.config.i18n",
+    "format_month": "newsletter.config.i18n",
+    "format_number": "newsletter.config.i18n",
+    "format_period": "newsletter.config.i18n",
+    "format_span": "newsletter.config.i18n",
     "Key": "newsletter.config.schema",
+    "language_problem": "newsletter.config.i18n",
     "load_config": "newsletter.config.loader",
     "Logo": "newsletter.config.brand",
     "ordered": "newsletter.config.selections",
     "palette_for": "newsletter.config.palette",
+    "pick_text": "newsletter.config.i18n",
     "REQUIRED": "newsletter.config.schema",
     "route_path": "newsletter.config.urls",
     "scheme_pairs": "newsletter.config.palette",
@@ -48,6 +65,7 @@ _EXPORTS = {
     "stored_choice": "newsletter.config.selections",
     "SubscribeConfig": "newsletter.config.sections",
     "theme_key": "newsletter.config.sections",
+    "translations": "newsletter.config.i18n",
     "unknown_theme_error": "newsletter.config.selections",
     "zone_of": "newsletter.config.approval",
 }
@@ -60,11 +78,18 @@ __all__ = [
     "DEFAULT_CONSENT",
     "describe",
     "DkimConfig",
+    "format_day",
+    "format_month",
+    "format_number",
+    "format_period",
+    "format_span",
     "Key",
+    "language_problem",
     "load_config",
     "Logo",
     "ordered",
     "palette_for",
+    "pick_text",
     "REQUIRED",
     "route_path",
     "scheme_pairs",
@@ -76,6 +101,7 @@ __all__ = [
     "stored_choice",
     "SubscribeConfig",
     "theme_key",
+    "translations",
     "unknown_theme_error",
     "zone_of",
 ]

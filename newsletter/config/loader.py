@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from newsletter.config.approval import ApprovalConfig, read_approval, read_timezone
 from newsletter.config.brand import Logo, Organisation, read_logo, read_organisation
+from newsletter.config.i18n import SHIPPED, language_problem, pick_text
 from newsletter.config.reader import ConfigReader
 from newsletter.config.schema import BOUNCES, SAMPLE_RECIPIENT, TOKENS, TOP, TRACKING, UNSUBSCRIBE
 from newsletter.config.sections import (
@@ -41,7 +42,6 @@ from newsletter.config.sections import (
 )
 from newsletter.config.urls import normalise_site_url, route_path
 from newsletter.errors import ConfigError, NewsletterError, raise_all
-from newsletter.i18n import SHIPPED, language_problem, pick_text
 from newsletter.journal import StateLocation, parse_state
 from newsletter.yamldoc import LineMap, load_yaml
 

@@ -13,9 +13,9 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from newsletter.config.i18n import language_problem, pick_text
 from newsletter.config.schema import Key, Section
 from newsletter.errors import ConfigError, NewsletterError
-from newsletter.i18n import language_problem, pick_text
 from newsletter.yamldoc import LineMap
 
 __all__ = ["ConfigReader"]

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from newsletter.config.i18n import SHIPPED, translations
 from newsletter.config.reader import ConfigReader
 from newsletter.config.schema import COLORS, DEFAULT_CONSENT, DKIM, SMTP, SOURCES, SUBSCRIBE
-from newsletter.i18n import SHIPPED, translations
 from newsletter.yamldoc import LineMap
 
 __all__ = [

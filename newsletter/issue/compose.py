@@ -19,8 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import format_datetime, formataddr, parseaddr
 
-from newsletter.config import Config
-from newsletter.i18n import translations
+from newsletter.config import Config, translations
 from newsletter.issue.render import RenderedIssue
 from newsletter.issue.wire import quoted_printable
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from newsletter.config import language_problem, pick_text
 from newsletter.errors import ItemError, NewsletterError, raise_all
-from newsletter.i18n import language_problem, pick_text
 from newsletter.yamldoc import LineMap, load_yaml
 
 __all__ = ["MAX_SUMMARY", "Item", "Link", "SeeAlso", "Image", "load_items", "parse_items", "check_url", "field_lines"]

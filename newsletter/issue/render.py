@@ -19,9 +19,8 @@ import jinja2
 from markupsafe import Markup
 from premailer import Premailer
 
-from newsletter.config import Config, palette_for
+from newsletter.config import Config, format_day, format_month, format_number, format_period, palette_for, translations
 from newsletter.errors import BuildError
-from newsletter.i18n import format_day, format_month, format_number, format_period, translations
 from newsletter.issue.counted import canary_url, link_counter
 from newsletter.issue.items import Item
 from newsletter.issue.selection import Issue

@@ -29,9 +29,8 @@ from dataclasses import dataclass
 
 import jinja2
 
-from newsletter.config import Config, Selection, selection_of, unknown_theme_error
+from newsletter.config import Config, Selection, format_number, format_period, selection_of, translations, unknown_theme_error
 from newsletter.errors import NewsletterError, SendError
-from newsletter.i18n import format_number, format_period, translations
 from newsletter.issue.build import BuildResult, render_files, result_of
 from newsletter.issue.render import RenderedIssue, render_issue, template_environment
 

@@ -21,8 +21,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
-from newsletter.config import Config
-from newsletter.i18n import format_day, translations
+from newsletter.config import Config, format_day, translations
 from newsletter.issue import template_environment, wrap_text
 from newsletter.send.branded import branded_html
 from newsletter.send.messages import load_signer_for

@@ -26,8 +26,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
-from newsletter.config import Config, Selection, ordered, route_path, selection_of, stored_choice
-from newsletter.i18n import translations
+from newsletter.config import Config, Selection, ordered, route_path, selection_of, stored_choice, translations
 from newsletter.site.pages import SubscriberSite, site_of, token_of, unsubscribe_path
 
 __all__ = ["ThemeBox", "current_choice", "preferences_path", "preferences_routes", "topics_link"]

@@ -31,9 +31,8 @@ from starlette.routing import BaseRoute, Route
 
 from newsletter import journal
 from newsletter.audience import client_network, confirm, read_request, record_request
-from newsletter.config import Config, SubscribeConfig
+from newsletter.config import Config, SubscribeConfig, translations
 from newsletter.errors import ConfigError
-from newsletter.i18n import translations
 from newsletter.issue import template_environment
 from newsletter.send import SignupMail, confirm_link_base, signup_settings
 from newsletter.site.pages import SubscriberSite, site_of, token_of

@@ -14,7 +14,7 @@ from newsletter.cli import main
 from newsletter.config import load_config
 from newsletter.golive import check_state
 
-RELEASE_STATE = Path(__file__).resolve().parents[1] / "data" / "state-release-0.db"
+RELEASE_STATE = Path(__file__).resolve().parents[1] / "data" / "state-release-0.state"
 
 
 def run(project: Path, *args: str) -> Result:

@@ -18,7 +18,7 @@ from newsletter.journal import schema
 # Written by the release before numbered schemas (main at 60f46b6): one run of six recipients
 # (sent, failed, one in flight, pending, skipped), suppressions, topics, a bounce, the feed
 # cache, collected keys, a link check, a confirmed and a pending sign-up.
-RELEASE_STATE = Path(__file__).resolve().parents[1] / "data" / "state-release-0.db"
+RELEASE_STATE = Path(__file__).resolve().parents[1] / "data" / "state-release-0.state"
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_a_migration_kept_for_state_upgrade_is_refused_on_open_then_applied(
 # (main at 9d93e51): `runs.kind` and `recipients.relay` already there (its own table
 # rebuild), the consent tables too; a real run (two sent, one in flight), a finished
 # rehearsal, a confirmed and a pending sign-up request, an unsubscribe in the history.
-RELEASE_STATE_KINDS = Path(__file__).resolve().parents[1] / "data" / "state-release-1.db"
+RELEASE_STATE_KINDS = Path(__file__).resolve().parents[1] / "data" / "state-release-1.state"
 
 
 def test_a_state_file_that_already_tells_rehearsals_apart_upgrades_without_a_change(tmp_path: Path) -> None:

@@ -46,8 +46,8 @@ __all__ = ["DOMAIN", "LOCALE_DIR", "SHIPPED", "babel_locale", "catalogue_languag
            "translations"]
 
 DOMAIN = "newsletter"
-LOCALE_DIR = Path(__file__).parent / "locale"
-SHIPPED = ("en", "fr", "de", "es", "cy")  # every one complete (tests/test_i18n.py)
+LOCALE_DIR = Path(__file__).parent.parent / "locale"  # newsletter/locale/, shipped as package data
+SHIPPED = ("en", "fr", "de", "es", "cy")  # every one complete (tests/config/test_i18n.py)
 
 
 def pick_text(texts: dict[str, str], tag: str) -> str | None:

@@ -19,9 +19,9 @@ from babel.messages.pofile import read_po
 from support.themekit import REPO, make_project
 
 from newsletter.config import Config, load_config
+from newsletter.config.i18n import LOCALE_DIR, SHIPPED, format_day, format_period, format_span, translations
 from newsletter.daterange import DateRange
 from newsletter.errors import NewsletterError
-from newsletter.i18n import LOCALE_DIR, SHIPPED, format_day, format_period, format_span, translations
 from newsletter.issue import build_issue
 from newsletter.send import Confirmation, Welcome, compose_confirmation, compose_welcome
 

@@ -13,13 +13,21 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from dataclasses import dataclass, field, replace
-from email.utils import parseaddr, quote
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from newsletter.config.addressing import (
+    check_preferences_url,
+    default_list_id,
+    is_web_address,
+    mail_address,
+    mailto_address,
+    read_list_id,
+    site_paths,
+    site_url,
+)
 from newsletter.config.approval import ApprovalConfig, read_approval, read_timezone
 from newsletter.config.brand import Logo, Organisation, read_logo, read_organisation
 from newsletter.config.i18n import SHIPPED, language_problem, pick_text
@@ -40,7 +48,6 @@ from newsletter.config.sections import (
     read_themes,
     theme_key,
 )
-from newsletter.config.urls import normalise_site_url, route_path
 from newsletter.errors import ConfigError, NewsletterError, raise_all
 from newsletter.journal import StateLocation, parse_state
 from newsletter.yamldoc import LineMap, load_yaml
@@ -185,16 +192,16 @@ def load_config(path: Path) -> Config:
     languages = _languages(r, data, language)
 
     name = r.text(data, "name", required=True) or ""
-    sender = _mail_address(r, data, "from", r.text(data, "from", required=True) or "")
+    sender = mail_address(r, data, "from", r.text(data, "from", required=True) or "")
     themes = read_themes(r, data)
     unsub = r.section(data, "unsubscribe", UNSUBSCRIBE.kinds())
     unsub_url = unsub_mailto = ""
     if unsub is None:
         r.error(data, "unsubscribe", "missing", "add `unsubscribe: {url: https://..., mailto: ...}`")
     else:
-        unsub_url = _site_url(r, unsub, "url", r.text(unsub, "url", required=True) or "",
+        unsub_url = site_url(r, unsub, "url", r.text(unsub, "url", required=True) or "",
                               "e.g. https://example.org/unsubscribe")
-        unsub_mailto = _mailto(r, unsub, (r.text(unsub, "mailto", required=True) or "").removeprefix("mailto:"))
+        unsub_mailto = mailto_address(r, unsub, (r.text(unsub, "mailto", required=True) or "").removeprefix("mailto:"))
     subject = r.value(data, TOP["subject"])
     for template in {subject, *r.texts.get("subject", {}).values()}:
         try:
@@ -202,27 +209,27 @@ def load_config(path: Path) -> Config:
         except (KeyError, IndexError, ValueError) as exc:
             r.error(data, "subject", f"bad placeholder {exc}", "use {name}, {period}, {count} or {themes}")
     archive_url = r.text(data, "archive_url")
-    if archive_url and not _is_web_address(archive_url):
+    if archive_url and not is_web_address(archive_url):
         r.error(data, "archive_url", f"not a web address: {archive_url!r}",
                 "write the archive's full address, e.g. https://example.org/digest")
     preferences_url = r.text(data, "preferences_url")
     if preferences_url:
-        preferences_url = _check_preferences_url(r, data, preferences_url, unsub_url)
+        preferences_url = check_preferences_url(r, data, preferences_url, unsub_url)
     colors = read_colors(r, data)
     smtp = read_smtp(r, data)
     dkim = read_dkim(r, data)
     tokens = r.section(data, "tokens", TOKENS.kinds()) or LineMap()
     bounces = r.section(data, "bounces", BOUNCES.kinds()) or LineMap()
     sample = r.section(data, "sample_recipient", SAMPLE_RECIPIENT.kinds()) or LineMap()
-    subscribe = read_subscribe(r, data, _site_paths(unsub_url, preferences_url))
-    list_id = _list_id(r, data) or _default_list_id(name, sender)
+    subscribe = read_subscribe(r, data, site_paths(unsub_url, preferences_url))
+    list_id = read_list_id(r, data) or default_list_id(name, sender)
     old_until = _date(r, tokens, "old_secrets_until")
     soft_limit = r.value(bounces, BOUNCES["soft_limit"])
     bounce_mailbox, bounce_imap, verp, return_path = _read_bounces(r, bounces)
     sources = read_sources(r, data, themes)
     theme_rules = read_rules(r, data, "theme_rules", themes)
     texts = r.values(data, TOP, "preheader", "intro", "footer", "quiet_month")
-    texts["reply_to"] = _mail_address(r, data, "reply_to", r.text(data, "reply_to") or "") or None
+    texts["reply_to"] = mail_address(r, data, "reply_to", r.text(data, "reply_to") or "") or None
     templates = r.value(data, TOP["templates"])
     secrets = r.values(tokens, TOKENS, "secret_env", "secret_file", "old_secrets_env")
     sample_recipient = (r.value(sample, SAMPLE_RECIPIENT["name"]), r.value(sample, SAMPLE_RECIPIENT["email"]))
@@ -355,98 +362,6 @@ def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, str |
     return mailbox, imap, verp, return_path
 
 
-def _site_paths(unsubscribe_url: str, preferences_url: str | None) -> dict[str, str]:
-    """The paths the subscriber site already answers on, and the key that sets each."""
-    paths = {"/healthz": "the health check (/healthz)", "/r": "counted links (/r/...)"}
-    for key, url in (("unsubscribe.url", unsubscribe_url), ("preferences_url", preferences_url)):
-        if url:
-            paths[urlsplit(url).path.rstrip("/") or "/"] = key
-    return paths
-
-
-_LIST_ID_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)+\Z")
-
-
-def _mail_address(r: ConfigReader, data: LineMap, key: str, value: str) -> str:
-    """`Name <addr>` with an internationalised domain written in punycode (`bücher.de` ->
-    `xn--bcher-kva.de`), which every mail server takes; an address mail cannot carry is an
-    error at its line. The display name may be any text: the message encodes it."""
-    if not value:
-        return value
-    if any(c in value for c in "\r\n"):
-        r.error(data, key, "must be one line")
-        return value
-    display, address = parseaddr(value)
-    local, at, domain = address.rpartition("@")
-    if not at or not local or not domain:
-        r.error(data, key, f"not an email address: {value!r}", 'write it as "Name <addr@example.org>"')
-        return value
-    if not local.isascii():
-        r.error(data, key, f"the part before @ must be ASCII: {address!r}",
-                "most mail servers refuse other letters there; use an ASCII address")
-        return value
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
-    except UnicodeError:
-        r.error(data, key, f"not a valid domain name: {domain!r}", "check the part after @")
-        return value
-    if ascii_domain == domain:
-        return value
-    address = f"{local}@{ascii_domain}"
-    return f'"{quote(display)}" <{address}>' if display else address
-
-
-def _list_id(r: ConfigReader, data: LineMap) -> str | None:
-    """RFC 2919: the List-Id is ASCII letters, digits and dots, like a domain name."""
-    value = r.text(data, "list_id")
-    if value and not _LIST_ID_RE.match(value):
-        r.error(data, "list_id", f"not a list id: {value!r}",
-                "use ASCII letters, digits, dots and dashes, e.g. digest.example.org")
-        return None
-    return value
-
-
-def _check_preferences_url(r: ConfigReader, data: LineMap, url: str, unsubscribe_url: str) -> str:
-    """The "Manage your topics" page: a web address the unsubscribe server answers on too."""
-    url = _site_url(r, data, "preferences_url", url,
-                    "e.g. https://example.org/unsubscribe/preferences (served by `newsletter serve`)")
-    if unsubscribe_url and route_path(url) == route_path(unsubscribe_url):
-        r.error(data, "preferences_url", "must have another path than unsubscribe.url",
-                "the same server answers both, e.g. https://example.org/unsubscribe/preferences")
-    return url
-
-
-def _site_url(r: ConfigReader, data: LineMap, key: str, url: str, example: str) -> str:
-    """A subscriber-site address spelled as the server routes it (urls.py), or an error at its line."""
-    if not url:
-        return url
-    if not _is_web_address(url):
-        r.error(data, key, f"not a web address: {url!r}", f"use https://..., {example}")
-        return url
-    normalised, problem = normalise_site_url(url)
-    if problem:
-        r.error(data, key, problem, example)
-    return normalised
-
-
-_PLAIN_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\\\"?&=%]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
-
-
-def _mailto(r: ConfigReader, data: LineMap, address: str) -> str:
-    """`unsubscribe.mailto` goes into the List-Unsubscribe header: one plain address, nothing else."""
-    if address and not _PLAIN_ADDRESS.fullmatch(address):
-        r.error(data, "mailto", f"not a plain email address: {address!r}",
-                "write only the address, e.g. unsubscribe@example.org (no name, ?subject= or line break)")
-    return address
-
-
-def _is_web_address(url: str) -> bool:
-    """An http(s) address fit to paste into a link as is: one line, no spaces, quotes or angle
-    brackets (emails put it in HTML attributes and text lines unchanged)."""
-    return url.startswith(("https://", "http://")) and not any(
-        c.isspace() or c in '<>"' or ord(c) < 32 for c in url)
-
-
 def _clip(r: ConfigReader, data: LineMap, archive_url: str | None) -> str | None:
     """`clip: excerpt | refuse`; the excerpt links to the issue online, so it needs `archive_url`."""
     value = r.value(data, TOP["clip"])
@@ -481,11 +396,3 @@ def _date(r: ConfigReader, data: LineMap, key: str) -> dt.date | None:
     except ValueError:
         r.error(data, key, f"not a date: {value!r}", "write it as YYYY-MM-DD")
         return None
-
-
-def _default_list_id(name: str, sender: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "newsletter"
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    return f"{slug}.{domain}"
-
-

@@ -261,3 +261,10 @@ def test_welsh_pages_are_welsh_throughout(project: Path, monkeypatch: pytest.Mon
     for english in ("Choose your topics", "Topics", "Save my topics", "Language", "Save my language", "Unsubscribe"):
         assert f">{english}<" not in html, english
     assert ">Iaith<" in html and ">Cadw fy iaith<" in html
+
+
+def test_the_pasted_form_offers_the_languages_too(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsletter.site import render_snippet
+
+    html = render_snippet(bilingual(project, monkeypatch))
+    assert radios(html) == [("cy", False, "Cymraeg"), ("en", True, "English")]  # static: the config's ticked

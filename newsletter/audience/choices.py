@@ -20,15 +20,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from newsletter.audience.subscribers import SubscriberList
-from newsletter.config import Config, Selection, ordered, selection_of, unknown_theme_error
+from newsletter.config import Config, Selection, ordered, pick_text, selection_of, unknown_theme_error
 from newsletter.errors import NewsletterError, raise_all
 
 __all__ = [
     "ThemeChoices",
     "apply_choices",
+    "apply_languages",
     "check_list_themes",
+    "offered_languages",
 ]
-
 
 
 def check_list_themes(subscribers: SubscriberList, config: Config) -> list[NewsletterError]:
@@ -90,3 +91,29 @@ def apply_choices(subscribers: SubscriberList, config: Config, preferences: Mapp
         chosen.append(subscriber if themes == subscriber.themes
                       else dataclasses.replace(subscriber, themes=themes))
     return dataclasses.replace(subscribers, subscribers=chosen), choices
+
+
+def offered_languages(config: Config, chosen: Mapping[str, str]) -> dict[str, str]:
+    """The languages chosen on the site (address key -> tag) that the config still offers,
+    spelled as the config spells them. A choice of a language since taken out of
+    `languages` is left aside: the reader gets the CSV's language (or the config's), as
+    if they had never chosen, rather than a version nobody checks."""
+    offered = {tag: tag for tag in config.languages}
+    kept = {key: pick_text(offered, tag) for key, tag in chosen.items()}
+    return {key: tag for key, tag in kept.items() if tag}
+
+
+def apply_languages(subscribers: SubscriberList, languages: Mapping[str, str]) -> tuple[SubscriberList, int]:
+    """The list with each reader's language chosen on the site (`offered_languages`) over
+    the CSV's `language` cell, as topics saved on the site win over its `themes`; and how
+    many readers chose theirs there."""
+    chosen, count = [], 0
+    for subscriber in subscribers.subscribers:
+        language = languages.get(subscriber.key)
+        if language is None:
+            chosen.append(subscriber)
+            continue
+        count += 1
+        chosen.append(subscriber if language == subscriber.language
+                      else dataclasses.replace(subscriber, language=language))
+    return dataclasses.replace(subscribers, subscribers=chosen), count

@@ -2,6 +2,7 @@
 
 The resolved audience (resolved.py) written back as a subscriber CSV: each valid row of
 the CSV with the theme choice saved on the preferences page (or the CSV's own), the
+language chosen on the site (or the CSV's own),
 suppression list, and the confirmed sign-ups with the consent on record. `send
 --subscribers` reads the file back.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -27,7 +28,7 @@ from newsletter.journal import Signup, Suppression, SuppressionReason
 __all__ = ["EXPORT_COLUMNS", "ExportRow", "export_subscribers", "merged_rows", "write_export"]
 
 EXPORT_COLUMNS = ("email", "name", "status", "themes", "themes_from", "suppressed", "suppressed_since",
-                  "signup_requested", "signup_confirmed", "signup_source", "consent", "language")
+                  "signup_requested", "signup_confirmed", "signup_source", "consent", "language", "language_from")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class ExportRow:
     signup_confirmed: str = ""  # when confirmed (UTC, ISO 8601),
     signup_source: str = ""  # page | snippet,
     consent: str = ""  # and the wording shown beside the button
-    language: str = ""  # the CSV's `language` cell: the version they receive ("" = the config's `language`)
+    language: str = ""  # the version they receive ("" = the config's `language`): chosen on the site, else the CSV's
+    language_from: str = ""  # site (the sign-up form or the topics page) | list (the CSV's cell) | ""
 
 
 def merged_rows(audience: Audience, config: Config) -> list[ExportRow]:
@@ -65,7 +67,15 @@ def merged_rows(audience: Audience, config: Config) -> list[ExportRow]:
         if signup.email not in seen:
             rows.append(_export_row(Subscriber(signup.email, signup.name, signup.themes), False, config,
                                     preferences.get(signup.email), suppressed.get(signup.email)))
-    return [_with_consent(row, consents.get(address_key(row.email))) for row in rows]
+    return [_with_language(_with_consent(row, consents.get(address_key(row.email))), audience.languages)
+            for row in rows]
+
+
+def _with_language(row: ExportRow, chosen: Mapping[str, str]) -> ExportRow:
+    language = chosen.get(address_key(row.email))
+    if language is not None:
+        return dataclasses.replace(row, language=language, language_from="site")
+    return dataclasses.replace(row, language_from="list") if row.language else row
 
 
 def _with_consent(row: ExportRow, signup: Signup | None) -> ExportRow:
@@ -98,7 +108,7 @@ def _export_row(subscriber: Subscriber, listed_unsubscribed: bool, config: Confi
 
 def write_export(rows: Iterable[ExportRow], out: TextIO) -> int:
     """`email,name,status,themes,themes_from,suppressed,suppressed_since` and a sign-up's
-    consent (`signup_requested,signup_confirmed,signup_source,consent`), then `language`;
+    consent (`signup_requested,signup_confirmed,signup_source,consent`), then `language,language_from`;
     `send` reads it back."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
@@ -107,7 +117,7 @@ def write_export(rows: Iterable[ExportRow], out: TextIO) -> int:
         writer.writerow([safe_cell(v) for v in (row.email, row.name, row.status, ";".join(row.themes or ()),
                                                 row.themes_from, row.suppressed, row.suppressed_since,
                                                 row.signup_requested, row.signup_confirmed, row.signup_source,
-                                                row.consent, row.language)])
+                                                row.consent, row.language, row.language_from)])
         count += 1
     return count
 

@@ -12,6 +12,7 @@ the same `Audience`, so the versions checked are exactly the versions sent.
 | the CSV (one read)             | rows, names, `themes`, `status`           | -                     |
 | confirmed sign-ups (journal)   | addresses the CSV lacks, their topics     | nothing: the CSV's row wins |
 | saved choices (journal)        | the topics chosen on the preferences page | the CSV's and sign-up's topics |
+| language choices (journal)     | the language chosen on the sign-up form or the topics page | the CSV's `language` |
 | suppressions (journal)         | who must not be mailed, and why           | every other source    |
 | erased addresses' hashes       | who was forgotten (`person forget`)       | every other source    |
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsletter import journal
-from newsletter.audience.choices import ThemeChoices, apply_choices
+from newsletter.audience.choices import ThemeChoices, apply_choices, apply_languages, offered_languages
 from newsletter.audience.person import erased_addresses
 from newsletter.audience.signups import with_signups
 from newsletter.audience.subscribers import Subscriber, SubscriberList, read_subscribers
@@ -49,6 +50,8 @@ class Audience:
     preferences: Mapping[str, list[str]] = field(default_factory=dict, repr=False)  # key -> saved themes
     suppression_records: tuple[journal.Suppression, ...] = field(default=(), repr=False)
     signups: tuple[journal.Signup, ...] = field(default=(), repr=False)
+    languages: Mapping[str, str] = field(default_factory=dict, repr=False)  # key -> language chosen on the site
+    languages_from_site: int = 0  # readers on the list whose language was chosen on the site
 
     @property
     def path(self) -> Path:
@@ -78,8 +81,11 @@ def resolve(config: Config, subscribers_path: Path, db: journal.Db | None, *,
     signups = tuple(journal.confirmed_signups(db)) if db is not None else ()
     with_page, from_signups = with_signups(listed, signups)
     subscribers, choices = apply_choices(with_page, config, preferences, strict=strict)
+    languages = offered_languages(config, journal.all_languages(db)) if db is not None else {}
+    subscribers, from_site = apply_languages(subscribers, languages)
     reasons = {s.key: s.reason for s in suppressions}
     if db is not None:  # `person forget` keeps only a keyed hash: matched here, for every reader
         erased = erased_addresses(db, config, (s.key for s in subscribers.subscribers))
         reasons.update(dict.fromkeys(erased, journal.SuppressionReason.ERASED))
-    return Audience(listed, subscribers, choices, reasons, from_signups, preferences, suppressions, signups)
+    return Audience(listed, subscribers, choices, reasons, from_signups, preferences, suppressions, signups,
+                    languages, from_site)

@@ -73,8 +73,12 @@ def client_network(host: str) -> str:
     return str(address)
 
 
-def read_request(config: Config, email: str, name: str, themes: Iterable[str], source: str) -> journal.SignupRequest:
-    """The form's fields as a request; `ValueError` with the reason for an invalid address."""
+def read_request(config: Config, email: str, name: str, themes: Iterable[str], source: str,
+                 language: str | None = None) -> journal.SignupRequest:
+    """The form's fields as a request; `ValueError` with the reason for an invalid address.
+    `language` is kept only when the list offers more than one (one of `config.languages`,
+    checked by the site): with one language there is nothing to choose, and a reader
+    should not be pinned to it if the officer adds another later."""
     if len(email) > 254:
         raise ValueError("the address is too long")
     address = checked_key(email)
@@ -86,13 +90,15 @@ def read_request(config: Config, email: str, name: str, themes: Iterable[str], s
         themes=chosen,
         source=source if source in SOURCES else "page",
         consent=consent,
+        language=language if language in config.languages and len(config.languages) > 1 else None,
     )
 
 
 def record_request(db: journal.Db, request: journal.SignupRequest) -> journal.PendingRequest:
     """Append the request as it was made; nothing about the address is looked up here."""
     return journal.add_request(db, email=request.email, mailbox=mailbox_key(request.email), name=request.name,
-                               themes=request.themes, source=request.source, consent=request.consent)
+                               themes=request.themes, source=request.source, consent=request.consent,
+                               language=request.language)
 
 
 def claim_mail(db: journal.Db, request_id: int, *, hourly_cap: int,

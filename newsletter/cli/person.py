@@ -18,6 +18,7 @@ _TITLES = {
     "signup_requests": "Sign-up requests",
     "consent_events": "Consent history (confirmations, unsubscribes)",
     "preferences": "Topics chosen on the topics page",
+    "language_choices": "Language chosen on the site",
     "suppressions": "Suppression",
     "recipients": "Sends",
     "bounces": "Bounces",

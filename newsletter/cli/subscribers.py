@@ -36,7 +36,8 @@ def export(config_path: Path, subscribers_path: Path | None, out: Path | None, a
     suppression list and the confirmed sign-ups: email, name, status, themes, themes_from,
     suppressed, suppressed_since, and for sign-ups the consent on record: signup_requested,
     signup_confirmed, signup_source (page or snippet) and consent (the wording shown);
-    then language (the CSV's, blank for the config's own).
+    then language and language_from (site: chosen on the sign-up form or the topics
+    page, which wins over the CSV's column; list: the CSV's; blank: the config's own).
 
     A topic choice saved on the page replaces the CSV's `themes` (themes_from: page);
     an address unsubscribed through a link has status `unsubscribed`; bounced and other

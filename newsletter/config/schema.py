@@ -103,8 +103,9 @@ TOP = Section("", (
         '"New research, policy and practice in child protection"', shown="the table of contents"),
     Key("language", "text", "en", "the language of the email's own words, its dates and `<html lang>`", "cy",
         type="language tag", more="(bundled: `en`, `cy`, `de`, `es`, `fr`; [guide](../guides/languages.md))"),
-    Key("languages", "list", None, "the languages readers may choose (the subscriber list's `language` column); "
-        "each reader gets the issue in theirs", "[cy, en]", type="list of language tags", shown="`language` only",
+    Key("languages", "list", None, "the languages readers may choose (the subscriber list's `language` column, "
+        "the sign-up and topics pages); each reader gets the issue in theirs", "[cy, en]",
+        type="list of language tags", shown="`language` only",
         more="([bilingual lists](../guides/languages.md#bilingual-lists))"),
     Key("intro", "texts", None, "a paragraph at the top of every issue", '"Here is our round-up of the month."'),
     Key("footer", "texts", None, "a paragraph at the bottom, above the unsubscribe links",

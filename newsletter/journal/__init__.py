@@ -64,6 +64,12 @@ if TYPE_CHECKING:
     )
     from newsletter.journal.copy import copy_state, row_counts
     from newsletter.journal.db import connect, now
+    from newsletter.journal.languages import (
+        all_languages,
+        get_language,
+        latest_recipient_language,
+        set_language,
+    )
     from newsletter.journal.optouts import (
         Suppression,
         all_preferences,
@@ -114,6 +120,7 @@ _EXPORTS = {
     "add_clicks": "newsletter.journal.clicks",
     "add_request": "newsletter.journal.consent",
     "ADDRESS_COLUMNS": "newsletter.journal.person",
+    "all_languages": "newsletter.journal.languages",
     "all_preferences": "newsletter.journal.optouts",
     "apply_plan": "newsletter.journal.runs",
     "Approval": "newsletter.journal.approvals",
@@ -153,6 +160,8 @@ _EXPORTS = {
     "LATEST": "newsletter.journal.schema",
     "latest_approval": "newsletter.journal.approvals",
     "latest_mailed_request": "newsletter.journal.consent",
+    "get_language": "newsletter.journal.languages",
+    "latest_recipient_language": "newsletter.journal.languages",
     "latest_recipient_themes": "newsletter.journal.optouts",
     "list_runs": "newsletter.journal.runs",
     "list_size": "newsletter.journal.reporting",
@@ -193,6 +202,7 @@ _EXPORTS = {
     "RunKind": "newsletter.journal.states",
     "saved_choices": "newsletter.journal.optouts",
     "schema_version": "newsletter.journal.schema",
+    "set_language": "newsletter.journal.languages",
     "set_preferences": "newsletter.journal.optouts",
     "set_request_mail": "newsletter.journal.consent",
     "Signup": "newsletter.journal.signups",
@@ -221,6 +231,7 @@ __all__ = [
     "add_clicks",
     "add_request",
     "ADDRESS_COLUMNS",
+    "all_languages",
     "all_preferences",
     "apply_plan",
     "Approval",
@@ -260,6 +271,8 @@ __all__ = [
     "LATEST",
     "latest_approval",
     "latest_mailed_request",
+    "get_language",
+    "latest_recipient_language",
     "latest_recipient_themes",
     "list_runs",
     "list_size",
@@ -300,6 +313,7 @@ __all__ = [
     "RunKind",
     "saved_choices",
     "schema_version",
+    "set_language",
     "set_preferences",
     "set_request_mail",
     "Signup",

@@ -23,6 +23,7 @@ from typing import Any
 from newsletter.addresses import address_key
 from newsletter.journal.backend import Db
 from newsletter.journal.db import now, transaction
+from newsletter.journal.languages import save_language
 
 __all__ = [
     "ConsentEvent",
@@ -61,6 +62,7 @@ class PendingRequest:
     requested: str
     mail: str
     mailed: str | None
+    language: str | None = None  # chosen on the form; None when it offered no choice
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ class MailClaim:
 def _request(row: Any) -> PendingRequest:
     themes = None if row["themes"] is None else tuple(t for t in row["themes"].split("\n") if t) or None
     return PendingRequest(row["id"], row["email"], row["mailbox"], row["name"], themes, row["nonce"],
-                          row["source"], row["consent"], row["requested"], row["mail"], row["mailed"])
+                          row["source"], row["consent"], row["requested"], row["mail"], row["mailed"],
+                          row["language"])
 
 
 def use_stamp(db: Db, stamp: str, *, at: float) -> bool:
@@ -99,18 +102,18 @@ def use_stamp(db: Db, stamp: str, *, at: float) -> bool:
 
 
 def add_request(db: Db, *, email: str, mailbox: str, name: str, themes: tuple[str, ...] | None,
-                source: str, consent: str) -> PendingRequest:
+                source: str, consent: str, language: str | None = None) -> PendingRequest:
     """Append one request, whoever the address is; its nonce is new and its own."""
     stamp = now()
     nonce = secrets.token_urlsafe(12)
     joined = None if themes is None else "\n".join(themes)
     with transaction(db):
         (request_id,) = db.execute(
-            "INSERT INTO signup_requests (email, mailbox, name, themes, nonce, source, consent, requested) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (address_key(email), mailbox, name, joined, nonce, source, consent, stamp)).fetchone()
+            "INSERT INTO signup_requests (email, mailbox, name, themes, nonce, source, consent, requested, language) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (address_key(email), mailbox, name, joined, nonce, source, consent, stamp, language)).fetchone()
     return PendingRequest(int(request_id), address_key(email), mailbox, name, themes, nonce, source,
-                          consent, stamp, "queued", None)
+                          consent, stamp, "queued", None, language)
 
 
 def get_request(db: Db, request_id: int) -> PendingRequest | None:
@@ -194,7 +197,8 @@ def confirm_request(db: Db, email: str, nonce: str) -> tuple[PendingRequest, boo
     Returns the request and whether this call confirmed it (False: it was confirmed
     before, nothing is written); None if the link is not (or no longer) the one that
     confirms. A confirmation is a new `consent_events` row; the `signups` row `send`
-    reads is refreshed from the request.
+    reads is refreshed from the request, and the language chosen on the form becomes the
+    reader's language choice (languages.py), as if chosen on the topics page.
     """
     email = address_key(email)
     with transaction(db, lock=f"consent:{email}"):  # two clicks at once record one confirmation
@@ -217,6 +221,8 @@ def confirm_request(db: Db, email: str, nonce: str) -> tuple[PendingRequest, boo
             "confirmed = excluded.confirmed",
             (email, request.name, row["themes"], request.nonce, request.source, request.consent,
              request.requested, request.mailed, stamp))
+        if request.language:
+            save_language(db, email, request.language, source="signup", at=stamp)
     return request, True
 
 

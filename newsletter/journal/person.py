@@ -24,6 +24,7 @@ ADDRESS_COLUMNS: dict[str, tuple[str, ...]] = {
     "signup_requests": ("email",),
     "consent_events": ("email",),
     "preferences": ("email",),
+    "language_choices": ("email",),
     "suppressions": ("email",),
     "recipients": ("email", "address"),
     "bounces": ("email",),

@@ -92,6 +92,7 @@ class NewRecipient:
     state: RecipientState  # pending or skipped
     reply: str  # the reason when skipped (a `SkipReason`, or `suppressed (<reason>)`)
     message_id: str
+    language: str = ""  # the language version planned ("" = the config's `language`)
 
 
 @dataclass(frozen=True)
@@ -217,9 +218,10 @@ def apply_plan(db: Db, run_id: int, *, new: Iterable[NewRecipient],
     stamp = now()
     with transaction(db):
         db.insert_many(
-            "recipients", ("run_id", "email", "address", "name", "themes", "state", "reply", "message_id", "updated"),
-            ((run_id, r.key, r.email, r.name, _themes_text(r.themes), r.state, r.reply, r.message_id, stamp)
-             for r in new),
+            "recipients", ("run_id", "email", "address", "name", "themes", "state", "reply", "message_id", "updated",
+                           "language"),
+            ((run_id, r.key, r.email, r.name, _themes_text(r.themes), r.state, r.reply, r.message_id, stamp,
+              r.language or None) for r in new),
         )
         db.executemany(
             "UPDATE recipients SET state = 'pending', address = ?, name = ?, themes = ?, updated = ?, "

@@ -256,6 +256,16 @@ CREATE TABLE IF NOT EXISTS clicks (
     PRIMARY KEY (slug, url)
 )
 """),
+    Migration(6, "readers' languages: chosen on the site, asked for at sign-up, and sent", """
+CREATE TABLE IF NOT EXISTS language_choices (
+    email TEXT PRIMARY KEY,
+    language TEXT NOT NULL,        -- one of the config's `languages`, as the config spells it
+    source TEXT NOT NULL,          -- signup (the form, once confirmed) | page (the topics page)
+    updated TEXT NOT NULL
+);
+ALTER TABLE signup_requests ADD COLUMN language TEXT;  -- NULL: the form offered no choice
+ALTER TABLE recipients ADD COLUMN language TEXT        -- the version a send planned (NULL: the config's)
+"""),
 )
 
 LATEST = MIGRATIONS[-1].number
@@ -263,7 +273,7 @@ LATEST = MIGRATIONS[-1].number
 # Every table that holds the state, parents first (what `state copy` copies, in this order).
 TABLES = ("runs", "recipients", "suppressions", "preferences", "bounces", "feed_cache", "collected",
           "link_checks", "signups", "signup_clients", "signup_requests", "consent_events", "erasures",
-          "used_stamps", "approvals", "clicks")
+          "used_stamps", "approvals", "clicks", "language_choices")
 
 _VERSIONS = """
 CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -36,6 +36,7 @@ class SignupRequest:
     themes: tuple[str, ...] | None  # None = every theme
     source: str  # page | snippet
     consent: str
+    language: str | None = None  # chosen on the form (one of the config's `languages`); None: no choice offered
 
 
 @dataclass(frozen=True)

@@ -96,7 +96,7 @@ def _apply(db: journal.Db, plan: SendPlan) -> tuple[journal.Run, int]:
                     continue  # `person forget`: the address is never written down again
                 yield journal.NewRecipient(key, s.email, s.name, s.themes,
                                            RecipientState.SKIPPED if reason else RecipientState.PENDING,
-                                           reason or "", new_message_id(plan.config, run.id))
+                                           reason or "", new_message_id(plan.config, run.id), s.language)
         for s in unsubscribed:
             if s.key not in states:
                 yield journal.NewRecipient(s.key, s.email, s.name, s.themes, RecipientState.SKIPPED,

@@ -123,6 +123,17 @@ class SignupMailer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._capped_logged = 0.0
+        # one config per language, kept: the branded HTML is rendered once per config object
+        self._speaking: dict[str, Config] = {config.language: config}
+
+    def speaking(self, language: str | None) -> Config:
+        """The config as a reader of `language` gets it (the one chosen on the sign-up form);
+        the config's own for None, or for a language the config no longer offers."""
+        if not language or language not in self.config.languages:
+            return self.config
+        if language not in self._speaking:
+            self._speaking[language] = self.config.in_language(language)
+        return self._speaking[language]
 
     # --- the web server's side: never blocks -------------------------------------------------
 
@@ -275,7 +286,8 @@ class SignupMailer:
                 token = make_link_token(self.keys()[0], self.config.list_id, request.email, request.nonce,
                                         int(expires.timestamp()))
                 link = f"{confirm_link_base(self.config)}?t={quote(token, safe='')}"
-                message = compose_confirmation(self.config, Confirmation(request.email, link, expires))
+                message = compose_confirmation(self.speaking(request.language),
+                                               Confirmation(request.email, link, expires))
             else:
                 found = journal.get_request(db, mail.request)
                 if found is None:
@@ -283,7 +295,7 @@ class SignupMailer:
                     return None
                 request = found
                 token = make_token(self.keys()[0], self.config.list_id, request.email)
-                message = compose_welcome(self.config, Welcome(request.email, request.name, token))
+                message = compose_welcome(self.speaking(request.language), Welcome(request.email, request.name, token))
         except NewsletterError as exc:  # a DKIM key gone missing, a template error: try again later
             log.warning("%s mail not composed: %s", mail.kind, scrub(str(exc)))
             self._again(attempt, "not composed")

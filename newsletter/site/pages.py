@@ -19,7 +19,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -33,6 +33,7 @@ from starlette.responses import HTMLResponse
 from newsletter import journal
 from newsletter.config import Config, Logo, palette_for, route_path
 from newsletter.errors import ConfigError
+from newsletter.issue import template_environment
 from newsletter.send import SignupMailer
 from newsletter.tokens import read_token
 
@@ -60,6 +61,24 @@ class SubscriberSite:
     state: journal.StateLocation
     templates: jinja2.Environment
     mailer: SignupMailer | None = None  # the sign-up mails' background sender (with `subscribe:`)
+    # the site in each language of a bilingual list, made on first use and shared by all of them
+    speakers: dict[str, SubscriberSite] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.speakers.setdefault(self.config.language, self)
+
+    def speaking(self, language: str | None) -> SubscriberSite:
+        """The site as a reader of `language` sees it: that language's words, dates and
+        `<html lang>`, and the officer's texts (consent wording) in it; the config's own
+        for None or a language the config does not offer (site/languages.py checks first)."""
+        home = next(iter(self.speakers.values()))
+        if not language or language not in home.config.languages:
+            return home
+        site = self.speakers.get(language)
+        if site is None:
+            config = home.config.in_language(language)
+            site = self.speakers[language] = replace(home, config=config, templates=template_environment(config))
+        return site
 
     def address(self, token: str | None) -> str | None:
         """The subscriber a token belongs to, or None for any kind of bad token."""

@@ -35,13 +35,21 @@ from newsletter.config import Config, SubscribeConfig, translations
 from newsletter.errors import ConfigError
 from newsletter.issue import template_environment
 from newsletter.send import SignupMail, confirm_link_base, signup_settings
+from newsletter.site.languages import (
+    accepted_language,
+    form_language,
+    language_options,
+    language_switch,
+    offered,
+    query_language,
+)
 from newsletter.site.pages import SubscriberSite, site_of, token_of
 from newsletter.tokens import client_key, erasure_key, make_stamp, read_link_token, read_stamp
 
 __all__ = ["confirm_path", "render_snippet", "subscribe_path", "subscribe_routes"]
 
 log = logging.getLogger("newsletter.unsubscribe")
-_FIELDS = ("email", "name", "source", "stamp", "website")
+_FIELDS = ("email", "name", "source", "stamp", "website", "language")
 STAMP_MAX_AGE = 3600  # seconds a form's stamp is good for; and each is good for one post
 
 
@@ -62,21 +70,27 @@ def _settings(site: SubscriberSite) -> SubscribeConfig:
     return signup_settings(site.config)
 
 
-def _form_page(site: SubscriberSite, *, status: int = 200, values: dict[str, Any] | None = None,
-               source: str = "page", problem: str | None = None, again: bool = False) -> HTMLResponse:
+def _form_page(site: SubscriberSite, request: Request, *, status: int = 200, values: dict[str, Any] | None = None,
+               source: str = "page", problem: str | None = None, again: bool = False,
+               chosen: str | None = None) -> HTMLResponse:
+    """The form in `site`'s language, with `chosen` (else the page's language) ticked."""
     config = site.config
+    ticked = chosen or config.language
     page = site.render("subscribe/form.html", status=status, action=subscribe_path(config),
                        stamp=make_stamp(site.keys()[0], config.list_id, int(time.time())), source=source,
                        themes=config.themes, values=values or {"email": "", "name": "", "themes": ()},
-                       consent=_settings(site).consent, problem=problem, again=again)
+                       consent=_settings(site).consent, problem=problem, again=again,
+                       languages=language_options(config, ticked) if offered(config) else [],
+                       switch=language_switch(request, config, config.language))
     # no token in this page's address, and with "no-referrer" browsers post its form with
     # `Origin: null`, which the Origin check must refuse (sandboxed frames send it too)
     page.headers["Referrer-Policy"] = "same-origin"
     return page
 
 
-def _invalid(site: SubscriberSite) -> HTMLResponse:
+def _invalid(site: SubscriberSite, request: Request) -> HTMLResponse:
     """The one answer to every bad confirmation link: no hint whether forged or expired."""
+    site = site.speaking(query_language(request, site.config))
     return site.render("subscribe/invalid.html", status=400, signup=subscribe_path(site.config))
 
 
@@ -93,9 +107,19 @@ def _text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _page_language(request: Request, config: Config) -> str:
+    """The sign-up page's language: a `?lang=` link's, else the browser's first that the list
+    offers, else the config's `language`."""
+    if not offered(config):
+        return config.language
+    return (query_language(request, config) or accepted_language(config, request.headers.get("accept-language", ""))
+            or config.language)
+
+
 async def subscribe_page(request: Request) -> Response:
-    """GET: the sign-up form; never writes."""
-    return _form_page(site_of(request))
+    """GET: the sign-up form, in the visitor's language; never writes."""
+    site = site_of(request)
+    return _form_page(site.speaking(_page_language(request, site.config)), request)
 
 
 def _words(config: Config) -> gettext.NullTranslations:
@@ -135,14 +159,17 @@ async def subscribe_action(request: Request) -> Response:
     Whether a mail goes is decided later, by the background sender (send/signupmail.py).
     """
     site = site_of(request)
+    form = await _read(request, site.config)
+    chosen, known = form_language(form, site.config) if form is not None else (None, True)
+    site = site.speaking(chosen or _page_language(request, site.config))  # every answer in their language
     config, settings = site.config, _settings(site)
-    form = await _read(request, config)
     if form is None:
-        return _form_page(site, status=400, problem=_words(config).gettext("The form could not be read. Please try again."))
+        return _form_page(site, request, status=400,
+                          problem=_words(config).gettext("The form could not be read. Please try again."))
     origin = _origin_of(request, site)
     if origin is None:
         log.info("sign-up refused: posted from another website")
-        return _form_page(site, status=403, problem=_words(config).gettext(
+        return _form_page(site, request, status=403, problem=_words(config).gettext(
                               "This form was sent from another website. To subscribe, please fill it in here."))
     email, name = _text(form, "email"), _text(form, "name")
     themes = tuple(t for t in form.getlist("theme") if isinstance(t, str))
@@ -151,13 +178,17 @@ async def subscribe_action(request: Request) -> Response:
     if _text(form, "website"):
         log.info("sign-up refused: honeypot filled")
         return site.render("subscribe/check.html", email=email)
+    if not known:  # a language the list does not offer: never stored, never guessed
+        log.info("sign-up refused: unknown language")
+        return _form_page(site, request, status=400, values=values, source=source, problem=_words(config).gettext(
+            "Please choose one of the languages offered."))
     stamp, now = _text(form, "stamp"), time.time()
     if not origin and not _stamp_ok(site, stamp, now):  # an allowed site's pasted form has no stamp
-        return _form_page(site, values=values, source=source, again=True)
+        return _form_page(site, request, values=values, source=source, again=True, chosen=chosen)
     try:
-        signup = read_request(config, email, name, themes, source)
+        signup = read_request(config, email, name, themes, source, chosen)
     except ValueError as exc:
-        return _form_page(site, status=400, values=values, source=source,
+        return _form_page(site, request, status=400, values=values, source=source, chosen=chosen,
                           problem=_words(config).gettext("Please enter a valid email address (%(reason)s).")
                           % {"reason": exc})
     client = client_key(site.keys()[0], client_network(request.client.host if request.client else ""))
@@ -171,7 +202,7 @@ async def subscribe_action(request: Request) -> Response:
 
     admitted = await site.run(admit)
     if admitted == "again":
-        return _form_page(site, values=values, source=source, again=True)
+        return _form_page(site, request, values=values, source=source, again=True, chosen=chosen)
     if admitted == "limited":
         log.info("sign-up refused: client over its hourly limit")
         limited = site.render("subscribe/limited.html", status=429)
@@ -199,12 +230,14 @@ async def confirm_page(request: Request) -> Response:
     token = token_of(request)
     link = _link(site, token)
     if link is None:
-        return _invalid(site)
+        return _invalid(site, request)
     email, nonce = link
     request_row = await site.run(lambda db: journal.latest_mailed_request(db, email))
     if request_row is None or request_row.nonce != nonce:
-        return _invalid(site)
-    return site.render("subscribe/confirm.html", email=email, token=token)
+        return _invalid(site, request)
+    site = site.speaking(query_language(request, site.config) or request_row.language)
+    return site.render("subscribe/confirm.html", email=email, token=token,
+                       switch=language_switch(request, site.config, site.config.language))
 
 
 async def confirm_action(request: Request) -> Response:
@@ -213,17 +246,18 @@ async def confirm_action(request: Request) -> Response:
     form = await _read(request, site.config)
     link = _link(site, token_of(request, form))
     if link is None:
-        return _invalid(site)
+        return _invalid(site, request)
     email, nonce = link
     erased = [erasure_key(key, email) for key in site.keys()]
     confirmed = await site.run(lambda db: confirm(db, email, nonce, erased=erased))
     if confirmed is None:
-        return _invalid(site)
+        return _invalid(site, request)
     signup, now_confirmed = confirmed
     if now_confirmed:
         log.info("sign-up confirmed (%s)", signup.source)
         if _settings(site).welcome and site.mailer is not None:
             site.mailer.submit(SignupMail("welcome", signup.id))
+    site = site.speaking(query_language(request, site.config) or signup.language)
     return site.render("subscribe/confirmed.html", email=email)
 
 
@@ -253,4 +287,5 @@ def render_snippet(config: Config) -> str:
                                "with `newsletter serve`")
     template = template_environment(config).get_template("subscribe/snippet.html")
     return template.render(name=config.name, action=config.subscribe.url, themes=config.themes,
-                           values={"email": "", "name": "", "themes": ()}, consent=config.subscribe.consent)
+                           values={"email": "", "name": "", "themes": ()}, consent=config.subscribe.consent,
+                           languages=language_options(config, config.language) if offered(config) else [])

@@ -144,7 +144,7 @@ def test_export_merges_the_csv_with_saved_choices_and_suppressions(digest: Confi
     assert "subscribers.csv:10: skipped: not a valid address" in output
     rows = {r["email"]: r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8")))}
     assert list(rows["ann@example.org"].values()) == ["ann@example.org", "Ann", "subscribed", "", "page", "", "",
-                                                  "", "", "", "", ""]  # no sign-up: no consent columns; no language
+                                                  "", "", "", "", "", ""]  # no sign-up: no consent columns; no language
     assert (rows["bob@example.org"]["themes"], rows["bob@example.org"]["themes_from"]) == ("Youth violence", "page")
     assert (rows["cy@example.org"]["status"], rows["cy@example.org"]["themes"]) == ("unsubscribed", "Online safety;Neglect")
     assert rows["cy@example.org"]["suppressed"] == "unsubscribed" and rows["cy@example.org"]["suppressed_since"]

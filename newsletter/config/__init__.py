@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from newsletter.config.approval import zone_of
     from newsletter.config.brand import Logo
     from newsletter.config.i18n import (
+        babel_locale,
         format_day,
         format_month,
         format_number,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 # one name loads only what that name needs.
 _EXPORTS = {
     "AA_CONTRAST": "newsletter.config.palette",
+    "babel_locale": "newsletter.config.i18n",
     "Colors": "newsletter.config.sections",
     "Config": "newsletter.config.loader",
     "contrast_ratio": "newsletter.config.palette",
@@ -72,6 +74,7 @@ _EXPORTS = {
 
 __all__ = [
     "AA_CONTRAST",
+    "babel_locale",
     "Colors",
     "Config",
     "contrast_ratio",

@@ -18,7 +18,7 @@ from pathlib import Path
 from newsletter.archive.atom import render_atom, render_search_index, render_sitemap, render_sitemap_index
 from newsletter.archive.issues import Archive, ArchivedIssue, archive_in_language, load_archive
 from newsletter.archive.pages import ArchivePages, Versions, issue_view, own_name, theme_counts, theme_groups
-from newsletter.config import Config, format_period, pick_text, translations
+from newsletter.config import Config, format_period, translations
 from newsletter.errors import BuildError
 from newsletter.files import atomic_write
 
@@ -28,7 +28,6 @@ __all__ = [
     "ArchiveResult",
     "SiteReport",
     "build_archive",
-    "published_languages",
     "render_chooser",
     "render_site",
     "write_site",
@@ -57,13 +56,6 @@ def _base(base_url: str | None) -> str | None:
     return base_url.rstrip("/") + "/" if base_url else None
 
 
-def published_languages(config: Config) -> tuple[str, ...]:
-    """The languages the archive is published in: the config's `languages` (readers' choices),
-    and its `language` (readers with none) unless one of them serves it (`en` for `en-GB`)."""
-    tags = tuple(dict.fromkeys(config.languages))
-    return tags if pick_text({tag: tag for tag in tags}, config.language) else (*tags, config.language)
-
-
 def render_site(archive: Archive, config: Config, *, base_url: str | None = None) -> dict[str, bytes]:
     """Every file of the site, by path relative to the site's root; no I/O.
 
@@ -73,7 +65,7 @@ def render_site(archive: Archive, config: Config, *, base_url: str | None = None
     link (`<archive_url>/<slug>/`, with its anchors) and feed readers already look; and a
     sitemap index."""
     base = _base(base_url)
-    languages = published_languages(config)
+    languages = config.offered_languages
     if len(languages) == 1:
         return _language_site(archive, ArchivePages(config, archive, base), base)
     files: dict[str, bytes] = {}

@@ -23,10 +23,11 @@ __all__ = [
     "render_atom",
     "render_search_index",
     "render_sitemap",
+    "render_sitemap_index",
 ]
 
 ATOM = "http://www.w3.org/2005/Atom"
-SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
+SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"  # also a sitemap index's namespace
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
@@ -74,12 +75,13 @@ def _tag_uri(config: Config, year: int, path: str = "") -> str:
     return f"tag:{config.sender_domain},{year}:{specific}"
 
 
-def render_atom(archive: Archive, config: Config, base: str | None, pages: ArchivePages) -> bytes:
-    """Atom: one entry per issue; ids are the pages' URLs, or tag: URIs without a base URL."""
+def render_atom(archive: Archive, config: Config, base: str | None, pages: ArchivePages, *, path: str = "") -> bytes:
+    """Atom: one entry per issue; ids are the pages' URLs, or tag: URIs without a base URL
+    (`path`, e.g. `/cy`, keeps one language's ids apart from another's)."""
     issues = archive.issues
     oldest = min(i.range.start.year for i in issues)
     feed = ET.Element("feed", {"xmlns": ATOM, _XML_LANG: config.language})
-    _sub(feed, "id", f"{base}" if base else _tag_uri(config, oldest))
+    _sub(feed, "id", f"{base}" if base else _tag_uri(config, oldest, path))
     _sub(feed, "title", config.name)
     _sub(feed, "updated", _stamp(issues[0].range.end))
     author = _sub(feed, "author")
@@ -91,7 +93,7 @@ def render_atom(archive: Archive, config: Config, base: str | None, pages: Archi
     for issue in issues:
         url = f"{base}{issue.slug}/" if base else f"{issue.slug}/index.html"
         entry = _sub(feed, "entry")
-        _sub(entry, "id", url if base else _tag_uri(config, oldest, f"/{issue.slug}"))
+        _sub(entry, "id", url if base else _tag_uri(config, oldest, f"{path}/{issue.slug}"))
         _sub(entry, "title", issue.subject)
         _sub(entry, "updated", _stamp(issue.range.end))
         _sub(entry, "published", _stamp(issue.range.end))
@@ -123,3 +125,14 @@ def render_sitemap(archive: Archive, base: str) -> bytes:
         last = max(i.range.end for i in archive.issues for s in i.sections if s.theme == theme)
         add(f"themes/{slug}/", last.isoformat())
     return _xml(urlset)
+
+
+def render_sitemap_index(base: str, languages: tuple[str, ...], archive: Archive) -> bytes:
+    """A site in several languages: the top sitemap names each language folder's own."""
+    index = ET.Element("sitemapindex", {"xmlns": SITEMAP})
+    newest = archive.issues[0].range.end.isoformat()
+    for tag in languages:
+        sitemap = _sub(index, "sitemap")
+        _sub(sitemap, "loc", f"{base}{tag}/sitemap.xml")
+        _sub(sitemap, "lastmod", newest)
+    return _xml(index)

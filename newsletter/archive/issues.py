@@ -18,11 +18,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from newsletter.config import Config, theme_key
+from newsletter.config import Config, format_number, format_period, theme_key, translations
 from newsletter.daterange import DateRange
 from newsletter.errors import BuildError
 from newsletter.issue import Item, load_items
@@ -32,6 +32,7 @@ __all__ = [
     "ArchivedIssue",
     "ArchivedItem",
     "ArchivedSection",
+    "archive_in_language",
     "load_archive",
 ]
 
@@ -91,7 +92,8 @@ def load_archive(config: Config) -> Archive:
     if not manifests:
         raise BuildError("no built issues to archive", path=config.issues_dir,
                          hint="build one first, e.g. `newsletter build 2023-07`")
-    items = load_items(config.items_dir, root=config.root)
+    # in the config's language, as the build wrote the manifest (titles match) and its anchors
+    items = [item.in_language(config.language) for item in load_items(config.items_dir, root=config.root)]
     by_title = {(i.title.casefold(), i.date): i for i in items}
     by_file: dict[tuple[str, dt.date], list[Item]] = {}
     for item in items:
@@ -215,3 +217,50 @@ def _entry(entry: Any, theme: str, by_title: dict[tuple[str, dt.date], Item],
     if item is not None:
         return ArchivedItem(item.title, item.date, item.source, theme, anchor, item)
     return ArchivedItem(title, day, str(entry.get("source") or ""), theme, anchor, None)
+
+
+# ---------------------------------------------------------------- other languages
+
+
+def archive_in_language(archive: Archive, config: Config, main: Config) -> Archive:
+    """The archive as readers of `config.language` read it (`config` is `main.in_language`):
+    each item's texts in that language, and each issue's subject and preheader made as the
+    build makes them. The manifest's own subject and preheader are the main language's, kept
+    as sent. Anchors stay the main language's, so the versions of a page share them."""
+    if config.language == main.language:
+        return archive
+    issues = tuple(_issue_in_language(issue, config) for issue in archive.issues)
+    return replace(archive, issues=issues)
+
+
+def _issue_in_language(issue: ArchivedIssue, config: Config) -> ArchivedIssue:
+    tag = config.language
+    sections = tuple(replace(s, items=tuple(_item_in_language(e, tag) for e in s.items)) for s in issue.sections)
+    issue = replace(issue, sections=sections)
+    period = format_period(issue.range, tag)
+    themes = [s.theme for s in sections]
+    subject = " ".join(config.subject.format(name=config.name, period=period, month=period,
+                                             count=len(issue.items), themes=", ".join(themes)).split())
+    return replace(issue, subject=subject, preheader=_preheader(issue, config))
+
+
+def _item_in_language(entry: ArchivedItem, tag: str) -> ArchivedItem:
+    if entry.item is None:
+        return entry
+    item = entry.item.in_language(tag)
+    return replace(entry, title=item.title, item=item)
+
+
+def _preheader(issue: ArchivedIssue, config: Config) -> str:
+    """The inbox line in `config.language`, worded as the build's (issue/render.py)."""
+    if config.preheader:
+        return " ".join(config.preheader.split())
+    tag = config.language
+    words = translations(tag, config.locale_dir)
+    count = len(issue.items)
+    parts = [f"{s.theme} ({format_number(len(s.items), tag)})" for s in issue.sections]
+    text = words.ngettext("%(count)s new item in this issue: %(themes)s", "%(count)s new items in this issue: %(themes)s",
+                          count) % {"count": format_number(count, tag), "themes": ", ".join(parts)}
+    if len(text) < 60 and issue.items:
+        text += f". {issue.items[0].title}"
+    return text

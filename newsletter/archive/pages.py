@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
 from newsletter.archive.issues import Archive, ArchivedIssue, ArchivedItem, ArchivedSection
-from newsletter.config import Config, format_day, format_period, format_span, palette_for
+from newsletter.config import Config, babel_locale, format_day, format_period, format_span, palette_for
 from newsletter.errors import BuildError
 from newsletter.issue import summary_html, template_environment
 
 __all__ = [
     "ArchivePages",
+    "Versions",
     "day_label",
+    "own_name",
     "issue_view",
     "theme_counts",
     "theme_groups",
@@ -86,16 +89,56 @@ def issue_view(issue: ArchivedIssue, root: str, language: str = "en") -> dict[st
     }
 
 
+def own_name(tag: str) -> str:
+    """A language's name in that language, as a language switch writes it: `Cymraeg`, `English`."""
+    locale = babel_locale(tag)
+    name = locale.get_language_name(locale) or tag  # `English`, not `English (United Kingdom)`
+    return name[:1].upper() + name[1:]
+
+
+@dataclass(frozen=True)
+class Versions:
+    """The languages an archive is published in (one folder each), for the links between
+    the language versions of a page: `<link rel="alternate" hreflang>` in its head (absolute
+    with a base URL, as search engines want them) and the switch in its header (relative,
+    so it works from disk too)."""
+
+    tags: tuple[str, ...]
+    current: str
+    base: str | None  # the site's base URL, above the language folders
+
+    def links(self, page: str, top: str, *, x_default: bool = False) -> dict[str, Any]:
+        """`alternates` and `switch` for `page` (its path under a language folder, e.g.
+        `2023-07/index.html`); `top` is the way up from the page to the site's top folder;
+        `x_default`: the top folder has a page for readers of no listed language."""
+        def absolute(path: str) -> str:
+            return f"{self.base}{path.removesuffix('index.html')}" if self.base else top + path
+
+        alternates = [{"hreflang": tag, "href": absolute(f"{tag}/{page}")} for tag in self.tags]
+        if x_default:
+            alternates.append({"hreflang": "x-default", "href": absolute(page)})
+        switch = [{"tag": tag, "name": own_name(tag), "href": f"{top}{tag}/{page}", "current": tag == self.current}
+                  for tag in self.tags]
+        return {"alternates": alternates, "switch": switch}
+
+
 class ArchivePages:
     """Renders the archive's templates with the context every page shares."""
 
-    def __init__(self, config: Config, archive: Archive, base: str | None) -> None:
+    def __init__(self, config: Config, archive: Archive, base: str | None, versions: Versions | None = None) -> None:
         self.env = template_environment(config)
         self.config = config
         self.archive = archive
         self.base = base
+        self.versions = versions
 
-    def render(self, name: str, root: str, **context: Any) -> bytes:
+    def render(self, name: str, root: str, *, page: str | None = None, top: str | None = None,
+               x_default: bool = False, **context: Any) -> bytes:
+        """Template `archive/<name>`; `page` (the page's path under its language folder) and
+        `top` add the links to its other language versions when there are some."""
+        links: dict[str, Any] = {"alternates": [], "switch": []}
+        if self.versions is not None and page is not None:
+            links = self.versions.links(page, root + "../" if top is None else top, x_default=x_default)
         shared = {
             "name": self.config.name,
             "lang": self.config.language,
@@ -105,6 +148,8 @@ class ArchivePages:
             "root": root,
             "base_url": self.base,
             "themes": [{"theme": t, "url": f"{root}themes/{slug}/index.html"} for t, slug in self.archive.themes],
+            "several_languages": self.versions is not None,  # the language switch's styles
+            **links,
         }
         try:
             text = self.env.get_template(f"archive/{name}").render({**shared, **context})

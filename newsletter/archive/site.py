@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from newsletter.archive.atom import render_atom, render_search_index, render_sitemap
-from newsletter.archive.issues import Archive, load_archive
-from newsletter.archive.pages import ArchivePages, issue_view, theme_counts, theme_groups
-from newsletter.config import Config
+from newsletter.archive.atom import render_atom, render_search_index, render_sitemap, render_sitemap_index
+from newsletter.archive.issues import Archive, ArchivedIssue, archive_in_language, load_archive
+from newsletter.archive.pages import ArchivePages, Versions, issue_view, own_name, theme_counts, theme_groups
+from newsletter.config import Config, format_period, translations
 from newsletter.errors import BuildError
 from newsletter.files import atomic_write
 
@@ -28,6 +28,7 @@ __all__ = [
     "ArchiveResult",
     "SiteReport",
     "build_archive",
+    "render_chooser",
     "render_site",
     "write_site",
 ]
@@ -56,33 +57,90 @@ def _base(base_url: str | None) -> str | None:
 
 
 def render_site(archive: Archive, config: Config, *, base_url: str | None = None) -> dict[str, bytes]:
-    """Every file of the site, by path relative to the site's root; no I/O."""
+    """Every file of the site, by path relative to the site's root; no I/O.
+
+    One language: the site at the top. Several: one site per language in its own folder
+    (`cy/`, `en/`), each page linking to its other versions, and at the top a page to choose
+    the language; each issue's page and the feed in the config's `language`, where emails
+    link (`<archive_url>/<slug>/`, with its anchors) and feed readers already look; and a
+    sitemap index."""
     base = _base(base_url)
-    pages = ArchivePages(config, archive, base)
-    language = config.language
+    languages = config.offered_languages
+    if len(languages) == 1:
+        return _language_site(archive, ArchivePages(config, archive, base), base)
+    files: dict[str, bytes] = {}
+    main = ArchivePages(config, archive, None)
+    for tag in languages:
+        own = config.in_language(tag)
+        shown = archive_in_language(archive, own, config)
+        pages = ArchivePages(own, shown, f"{base}{tag}/" if base else None, Versions(languages, tag, base))
+        files.update({f"{tag}/{name}": data for name, data in
+                      _language_site(shown, pages, pages.base, feed_path=f"/{tag}").items()})
+        if tag == config.language:
+            main = pages
+            files.update(_top_issue_pages(shown, pages, tag))
+            files["feed.xml"] = files[f"{tag}/feed.xml"]  # a feed subscribed to before keeps coming
+    files["index.html"] = render_chooser(archive, config, languages, main)
+    if base:
+        files["sitemap.xml"] = render_sitemap_index(base, languages, archive)
+    return files
+
+
+def _language_site(archive: Archive, pages: ArchivePages, base: str | None, *, feed_path: str = "") -> dict[str, bytes]:
+    """The site in one language, by path relative to its folder."""
+    language = pages.config.language
     issues = archive.issues
     files: dict[str, bytes] = {}
     files["index.html"] = pages.render(
-        "index.html", "", issues=[issue_view(i, "", language) for i in issues],
+        "index.html", "", page="index.html", x_default=True, issues=[issue_view(i, "", language) for i in issues],
         theme_counts=theme_counts(archive, ""))
     for n, issue in enumerate(issues):
-        newer = issue_view(issues[n - 1], "../", language) if n > 0 else None
-        older = issue_view(issues[n + 1], "../", language) if n + 1 < len(issues) else None
-        files[f"{issue.slug}/index.html"] = pages.render(
-            "issue.html", "../", issue=issue_view(issue, "../", language), newer=newer, older=older,
-            web_url=f"{base}{issue.slug}/" if base else None)
+        files[f"{issue.slug}/index.html"] = _issue_page(pages, issues, n, "../", base)
     for theme, slug in archive.themes:
         groups = theme_groups(archive, theme, "../../", language)
         files[f"themes/{slug}/index.html"] = pages.render(
-            "theme.html", "../../", theme=theme, groups=groups,
+            "theme.html", "../../", page=f"themes/{slug}/index.html", theme=theme, groups=groups,
             item_count=sum(len(g["entries"]) for g in groups))
     files["site.css"] = pages.render("site.css", "")
     files["search.js"] = pages.env.get_template("archive/search.js").render().encode("utf-8")
     files[SEARCH_INDEX] = render_search_index(archive, language)
-    files["feed.xml"] = render_atom(archive, config, base, pages)
+    files["feed.xml"] = render_atom(archive, pages.config, base, pages, path=feed_path)
     if base:
         files["sitemap.xml"] = render_sitemap(archive, base)
     return files
+
+
+def _issue_page(pages: ArchivePages, issues: tuple[ArchivedIssue, ...], n: int, root: str, base: str | None,
+                top: str | None = None) -> bytes:
+    language = pages.config.language
+    issue = issues[n]
+    newer = issue_view(issues[n - 1], root, language) if n > 0 else None
+    older = issue_view(issues[n + 1], root, language) if n + 1 < len(issues) else None
+    return pages.render("issue.html", root, page=f"{issue.slug}/index.html", top=top, x_default=True,
+                        issue=issue_view(issue, root, language), newer=newer, older=older,
+                        web_url=f"{base}{issue.slug}/" if base else None)
+
+
+def _top_issue_pages(archive: Archive, pages: ArchivePages, tag: str) -> dict[str, bytes]:
+    """Each issue's page at the top too (`2023-07/index.html`), in the config's language,
+    its links into that language's folder and its canonical URL there: where the emails'
+    "view it in your browser" link and the excerpt's item links point."""
+    return {f"{issue.slug}/index.html": _issue_page(pages, archive.issues, n, f"../{tag}/", pages.base, top="../")
+            for n, issue in enumerate(archive.issues)}
+
+
+def render_chooser(archive: Archive, config: Config, languages: tuple[str, ...], pages: ArchivePages) -> bytes:
+    """The top page of a site in several languages: each language's archive, newest issue and
+    feed, each in its own words."""
+    newest = archive.issues[0]
+    choices = []
+    for tag in languages:
+        words = translations(tag, config.locale_dir)
+        choices.append({"tag": tag, "name": own_name(tag), "url": f"{tag}/index.html", "feed": f"{tag}/feed.xml",
+                        "all_issues": words.gettext("All issues"), "feed_label": words.gettext("Atom feed"),
+                        "newest": format_period(newest.range, tag), "newest_url": f"{tag}/{newest.slug}/index.html"})
+    return pages.render("languages.html", f"{config.language}/", page="index.html", top="", x_default=True,
+                        choices=choices)
 
 
 # ---------------------------------------------------------------- writing

@@ -127,6 +127,14 @@ class Config:
         return replace(self, language=tag, subscribe=subscribe, **words)
 
     @property
+    def offered_languages(self) -> tuple[str, ...]:
+        """Every language a reader may receive: `languages`, and `language` (a reader who names
+        none) unless one of them serves it (`en` serves `en-GB`). The archive publishes each,
+        the preview shows each."""
+        tags = tuple(dict.fromkeys(self.languages))
+        return tags if pick_text({tag: tag for tag in tags}, self.language) else (*tags, self.language)
+
+    @property
     def subscribers_file(self) -> Path:
         """The subscriber list `send`, `check` and `subscribers export` read unless told otherwise."""
         return self.root / "subscribers.csv"

@@ -32,6 +32,7 @@ import jinja2
 from newsletter.config import Config, Selection, format_number, format_period, selection_of, translations, unknown_theme_error
 from newsletter.errors import NewsletterError, SendError
 from newsletter.issue.build import BuildResult, render_files, result_of
+from newsletter.issue.checks.findings import Finding
 from newsletter.issue.render import RenderedIssue, render_issue, template_environment
 
 __all__ = [
@@ -152,21 +153,29 @@ class VariantView:
 
 
 def preview_variant(result: BuildResult, config: Config, names: Iterable[str],
-                    variants: Variants | None = None) -> VariantView:
-    """The issue as subscribers with these themes would see it, through the build's own path.
+                    variants: Variants | None = None, language: str = "") -> VariantView:
+    """The issue as subscribers with these themes (reading `language`: "" for the config's)
+    would see it, through the build's own path.
 
     The files are made by `build.render_files` (sample recipient filled in, checks run),
-    exactly as `newsletter build` writes them; nothing is written to disk.
+    exactly as `newsletter build` writes them; nothing is written to disk. Another language's
+    checks add an error for each item text missing in it, as `check` does for its readers.
     """
-    variants = variants or Variants(result.rendered, config)
+    whole = variants or Variants(result.rendered, config)
+    variants = whole.for_language(language)
+    config = variants.config
     selection = selection_of(list(names), config)
     key = variants.key_of(selection)
-    if key is None:
+    if key is None and variants is whole:
         return VariantView(selection, key, result)
     if key == frozenset() and not config.quiet_month:
         return VariantView(selection, key, None)
     rendered = variants.rendered(key)
-    files, findings = render_files(rendered, config)
+    missing = [] if variants is whole else [
+        Finding("language", "error", item.where_of(name), f"`{name}` has no `{tag}` text",
+                f"add `{tag}: ...` under `{name.rpartition('.')[2]}:`", variant=f"language: {tag}")
+        for item in rendered.issue.items for name, tag in item.missing_languages({config.language})]
+    files, findings = render_files(rendered, config, extra=missing)
     return VariantView(selection, key, result_of(result.folder, rendered, files, findings))
 
 
@@ -191,17 +200,18 @@ def theme_query(values: Iterable[str], config: Config) -> tuple[list[str], list[
 
 
 class PreviewVariants:
-    """The preview's variants of the current build, rendered once per build and selection."""
+    """The preview's variants of the current build, rendered once per build, language and selection."""
 
     def __init__(self) -> None:
         self._version: str | None = None
         self._variants: Variants | None = None
-        self._views: dict[Selection, VariantView] = {}
+        self._views: dict[tuple[str, Selection], VariantView] = {}
 
-    def view(self, result: BuildResult, config: Config, version: str, names: list[str]) -> VariantView:
+    def view(self, result: BuildResult, config: Config, version: str, names: list[str],
+             language: str = "") -> VariantView:
         if version != self._version or self._variants is None:
             self._version, self._variants, self._views = version, Variants(result.rendered, config), {}
         selection = selection_of(names, config)
-        if selection not in self._views:
-            self._views[selection] = preview_variant(result, config, names, self._variants)
-        return self._views[selection]
+        if (language, selection) not in self._views:
+            self._views[language, selection] = preview_variant(result, config, names, self._variants, language)
+        return self._views[language, selection]

@@ -33,9 +33,10 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from newsletter.errors import NewsletterError
-from newsletter.issue import GMAIL_CLIP_BYTES, PreviewVariants, sent_bytes, theme_query
+from newsletter.issue import GMAIL_CLIP_BYTES, PreviewVariants, preview_variant, sent_bytes, theme_query
 from newsletter.preview.approval import ApprovalPanel, approve_snapshot
 from newsletter.preview.guard import COMMON_HEADERS, LOCAL_HOSTS, GuardedApp, LocalOnly
+from newsletter.preview.languages import language_choices, language_query
 from newsletter.preview.livebuild import LiveBuild, Snapshot
 from newsletter.preview.mailview import count_outbox, outbox_routes
 from newsletter.preview.outlook import outlook_view
@@ -122,8 +123,9 @@ class SendTestOutcome:
     problem: str | None = None
 
 
-async def _send_test(live: LiveBuild, raw: str) -> SendTestOutcome:
-    """Send the current build to `raw` as a test; the outcome, never an exception."""
+async def _send_test(live: LiveBuild, raw: str, language: str = "") -> SendTestOutcome:
+    """Send the current build to `raw` as a test, in `language` ("" for the config's) as the
+    page showed it; the outcome, never an exception."""
     snap = live.snapshot
     try:
         address = validate_email(raw, check_deliverability=False).normalized
@@ -131,8 +133,17 @@ async def _send_test(live: LiveBuild, raw: str) -> SendTestOutcome:
         return SendTestOutcome(raw, problem=f"{raw or 'no address'}: {exc}")
     if snap.config is None or snap.result is None:
         return SendTestOutcome(raw, problem="fix the build first")
+    config, result = snap.config, snap.result
+    language, problem = language_query(language, config)
+    if problem:
+        return SendTestOutcome(raw, problem=problem)
+    if language:  # the whole issue in that language, rendered off the event loop
+        view = await asyncio.to_thread(preview_variant, result, config, [], language=language)
+        if view.result is None:
+            return SendTestOutcome(raw, problem=f"nothing to send in {language}")
+        config, result = config.in_language(language), view.result
     try:
-        report = await send_test_async(snap.config, snap.result, [address])
+        report = await send_test_async(config, result, [address])
     except NewsletterError as exc:
         return SendTestOutcome(raw, problem=str(exc))
     if report.failed or not report.sent:
@@ -150,16 +161,20 @@ def create_app(live: LiveBuild, *, watch: bool = True,
     approve_problems: dict[str, str] = {}  # by the token in ?approve=
 
     def chosen(request: Request, snap: Snapshot) -> tuple[Any, dict[str, Any], str | None]:
-        """The build as the `themes=` in the query would receive it: (result, context, problem)."""
+        """The build as readers of the `language=` in the query with its `themes=` would
+        receive it: (result, context, problem)."""
         query = request.query_params
         if snap.result is None or snap.config is None:
             return snap.result, {}, None
-        names, errors = theme_query([*query.getlist("themes"), *query.getlist("theme")], snap.config)
-        context = {"topics": [(t, t in names) for t in snap.config.themes],
-                   "themes_query": ",".join(names) if len(names) < len(snap.config.themes) else ""}
-        if errors:
-            return None, context, "; ".join(str(e) for e in errors)
-        view = theme_views.view(snap.result, snap.config, snap.version, names)
+        config = snap.config
+        names, errors = theme_query([*query.getlist("themes"), *query.getlist("theme")], config)
+        language, problem = language_query(query.get("language", ""), config)
+        context = {"topics": [(t, t in names) for t in config.themes],
+                   "themes_query": ",".join(names) if len(names) < len(config.themes) else "",
+                   "languages": language_choices(config, language), "language_query": language}
+        if errors or problem:
+            return None, context, "; ".join([*(str(e) for e in errors), *([problem] if problem else [])])
+        view = theme_views.view(snap.result, config, snap.version, names, language)
         if view.result is None:
             return None, context, (f"Nothing in {', '.join(names)} this month: subscribers who chose only "
                                    "these themes are skipped (set quiet_month: in the config to send them a note)")
@@ -246,14 +261,14 @@ def create_app(live: LiveBuild, *, watch: bool = True,
 
     async def send_test_form(request: Request) -> Response:
         """Post/redirect/get: send, keep the outcome, and go back to the issue page as it was
-        (view, scheme, tab, themes), which shows the outcome; reloading it sends nothing."""
+        (view, scheme, tab, themes, language), which shows the outcome; reloading it sends nothing."""
         form = await request.form()
-        outcome = await _send_test(live, str(form.get("address") or "").strip())
+        outcome = await _send_test(live, str(form.get("address") or "").strip(), str(form.get("language") or ""))
         token = secrets.token_urlsafe(9)
         outcomes[token] = outcome
         while len(outcomes) > OUTCOMES_KEPT:
             outcomes.pop(next(iter(outcomes)))
-        back = {key: str(form.get(key)) for key in ("view", "scheme", "tab", "themes") if form.get(key)}
+        back = {key: str(form.get(key)) for key in ("view", "scheme", "tab", "themes", "language") if form.get(key)}
         return RedirectResponse(f"/?{urlencode({**back, 'sent': token})}#send-test", 303,
                                 headers=COMMON_HEADERS)
 

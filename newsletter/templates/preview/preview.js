@@ -45,6 +45,10 @@
     frame.addEventListener("load", function () { fit(frame); });
     if (frame.contentDocument && frame.contentDocument.readyState === "complete") { fit(frame); }
   });
+  // The language selector shows its choice at once (its button stays for use without script).
+  document.querySelectorAll("form.language select").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
   if (version) { watch(); }
   if (outbox !== undefined) { watchOutbox(); }
 })();

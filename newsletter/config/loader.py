@@ -30,7 +30,8 @@ from newsletter.config.addressing import (
 )
 from newsletter.config.approval import ApprovalConfig, read_approval, read_timezone
 from newsletter.config.brand import Logo, Organisation, read_logo, read_organisation
-from newsletter.config.i18n import SHIPPED, language_problem, pick_text
+from newsletter.config.i18n import pick_text
+from newsletter.config.languages import read_language, read_languages
 from newsletter.config.reader import ConfigReader
 from newsletter.config.schema import BOUNCES, SAMPLE_RECIPIENT, TOKENS, TOP, TRACKING, UNSUBSCRIBE
 from newsletter.config.sections import (
@@ -188,8 +189,8 @@ def load_config(path: Path) -> Config:
         raise ConfigError("must be a YAML mapping of settings", path=path, line=1)
     r = ConfigReader(path)
     r.validate(data, TOP.names)  # names only: each top-level value's own reader words its errors
-    language = r.language = _language(r, data)  # first: the officer's per-language texts are picked by it
-    languages = _languages(r, data, language)
+    language = r.language = read_language(r, data)  # first: the officer's per-language texts are picked by it
+    languages = read_languages(r, data, language)
 
     name = r.text(data, "name", required=True) or ""
     sender = mail_address(r, data, "from", r.text(data, "from", required=True) or "")
@@ -309,36 +310,6 @@ def _state(r: ConfigReader, data: LineMap, path: Path) -> StateLocation | None:
     except NewsletterError as exc:
         r.error(data, "state", exc.message.removeprefix("state: "), exc.hint)
         return None
-
-
-def _language(r: ConfigReader, data: LineMap) -> str:
-    """`language:`, a tag Babel knows (its dates and plural rules come from there)."""
-    tag = r.value(data, TOP["language"])
-    problem = language_problem(tag)
-    if problem:
-        r.error(data, "language", problem, f"use a language tag such as {', '.join(SHIPPED)} or fr-FR")
-        return str(TOP.default("language"))
-    return str(tag)
-
-
-def _languages(r: ConfigReader, data: LineMap, language: str) -> tuple[str, ...]:
-    """`languages: [cy, en]`: the tags a reader's `language` may name; `language` alone without it."""
-    value = data.get("languages")
-    if value is None:
-        return (language,)
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        r.error(data, "languages", "must be a list of language tags", "write e.g. `languages: [cy, en]`")
-        return (language,)
-    tags: list[str] = []
-    for tag in value:
-        problem = language_problem(tag.strip())
-        if problem:
-            r.error(data, "languages", f"{tag!r}: {problem}", f"use language tags such as {', '.join(SHIPPED)}")
-        elif tag.strip() not in tags:
-            tags.append(tag.strip())
-    return tuple(tags) or (language,)
 
 
 def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, str | None, bool, str | None]:

@@ -31,7 +31,7 @@ from newsletter.config.addressing import (
 from newsletter.config.approval import ApprovalConfig, read_approval, read_timezone
 from newsletter.config.brand import Logo, Organisation, read_logo, read_organisation
 from newsletter.config.i18n import pick_text
-from newsletter.config.languages import read_language, read_languages
+from newsletter.config.languages import read_language, read_language_layout, read_languages
 from newsletter.config.reader import ConfigReader
 from newsletter.config.schema import BOUNCES, SAMPLE_RECIPIENT, TOKENS, TOP, TRACKING, UNSUBSCRIBE
 from newsletter.config.sections import (
@@ -115,6 +115,13 @@ class Config:
     timezone: str | None = None  # IANA zone for --at times; None = the machine's
     texts: dict[str, dict[str, str]] = field(default_factory=dict)  # the officer's words per language, by key
     languages: tuple[str, ...] = ("en",)  # what a subscriber's `language` may be (`language` alone by default)
+    language_layout: str = TOP.default("language_layout")  # "separate" or "stacked"
+
+    @property
+    def stacked_languages(self) -> tuple[str, ...]:
+        """With `language_layout: stacked`, every language of `languages:` in the order the
+        one email shows them (first listed first); () when each reader gets their own."""
+        return self.languages if self.language_layout == "stacked" and len(self.languages) > 1 else ()
 
     def in_language(self, tag: str) -> Config:
         """This config as a reader of `tag` gets it: its language, and the officer's texts
@@ -191,6 +198,7 @@ def load_config(path: Path) -> Config:
     r.validate(data, TOP.names)  # names only: each top-level value's own reader words its errors
     language = r.language = read_language(r, data)  # first: the officer's per-language texts are picked by it
     languages = read_languages(r, data, language)
+    language_layout = read_language_layout(r, data, languages)
 
     name = r.text(data, "name", required=True) or ""
     sender = mail_address(r, data, "from", r.text(data, "from", required=True) or "")
@@ -257,6 +265,7 @@ def load_config(path: Path) -> Config:
         preheader=texts["preheader"],
         language=language,
         languages=languages,
+        language_layout=language_layout,
         list_id=list_id,
         intro=texts["intro"],
         footer=texts["footer"],

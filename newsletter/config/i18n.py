@@ -30,6 +30,7 @@ import functools
 import gettext
 import io
 import re
+import time
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -103,7 +104,28 @@ def catalogue_language(tag: str, own: Path | None = None) -> str | None:
 
 def translations(tag: str, own: Path | None = None) -> gettext.NullTranslations:
     """The words for `tag`: the officer's catalogue (under `own`) first, then the shipped
-    one; English words (the msgids) where neither has the message."""
+    one; English words (the msgids) where neither has the message.
+
+    A send asks once per message (the greeting); looking for the files each time cost more
+    than the rest of composing, so the answer is kept for `RECHECK_AFTER` seconds: a
+    catalogue edited while the preview runs is still read again on the next rebuild.
+    """
+    now = time.monotonic()
+    known = _found.get((tag, own))
+    if known is not None and now - known[0] < RECHECK_AFTER:
+        return known[1]
+    words = _translations(_catalogue_files(tag, own))
+    if len(_found) > 64:
+        _found.clear()
+    _found[(tag, own)] = (now, words)
+    return words
+
+
+RECHECK_AFTER = 1.0  # seconds
+_found: dict[tuple[str, Path | None], tuple[float, gettext.NullTranslations]] = {}
+
+
+def _catalogue_files(tag: str, own: Path | None) -> tuple[tuple[Path, int], ...]:
     locale = babel_locale(tag)
     files = []
     for folder in (own, LOCALE_DIR):
@@ -111,7 +133,7 @@ def translations(tag: str, own: Path | None = None) -> gettext.NullTranslations:
             if folder and (path := folder / name / "LC_MESSAGES" / f"{DOMAIN}.po").is_file():
                 files.append((path, path.stat().st_mtime_ns))  # an edited catalogue is read again
                 break
-    return _translations(tuple(files))
+    return tuple(files)
 
 
 @functools.lru_cache(maxsize=32)

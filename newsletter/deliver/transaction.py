@@ -59,6 +59,7 @@ class Job:
     message: bytes  # CRLF line ends only (compose.fill builds it so): the pool does not normalise
     attempts: int = 1  # including the one about to be made
     stuffed: bool = False  # lines starting with "." already doubled for SMTP (send/messages.py does it ahead)
+    head: bytes = b""  # header lines that go before `message` as they are (a DKIM-Signature): CRLF, never a "."
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ async def transact(smtp: aiosmtplib.SMTP, job: Job, transport: Transport) -> Res
         message = message.replace(b"\r\n.", b"\r\n..")
     if not job.stuffed and message.startswith(b"."):
         message = b"." + message
-    size = [f"SIZE={len(message)}".encode("ascii")] if smtp.supports_extension("size") else []
+    size = [f"SIZE={len(job.head) + len(message)}".encode("ascii")] if smtp.supports_extension("size") else []
     try:
         sender, recipient = _addr(job.sender), _addr(job.recipient)
     except ValueError as exc:
@@ -187,7 +188,7 @@ async def transact(smtp: aiosmtplib.SMTP, job: Job, transport: Transport) -> Res
         refused = await _envelope(replies, commands, t, pipelined=smtp.supports_extension("pipelining"))
         if refused is None:
             body_went = True
-            replies.write(message + b".\r\n")
+            replies.write(b"".join((job.head, message, b".\r\n")))  # one copy, however many parts
             reply = await replies.read(t.data_timeout, "reply to the message")
             accepted = _verdict(reply, (250,), "the message")
             extra = await replies.leftover()

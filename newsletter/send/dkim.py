@@ -7,15 +7,12 @@ relaxed/relaxed, rsa-sha256, over the headers receivers and one-click unsubscrib
 one can be added in transit without breaking the signature. The key never appears in an error or a log.
 
 Signing is cut in two so a run can keep its event loop on the connections:
-- the cheap half runs in the loop. Relaxed body canonicalization works line by line, so
-  `BodyHash` canonicalises a compiled template's static lines once and starts each
-  message from a copy of the hash state of its leading lines; per message only the lines
-  holding a slot are canonicalised. The header hash remembers the canonical form of the
-  header lines every message shares.
-- the RSA step (`sign_digest`, about 1 ms with a 2048-bit key) runs in worker processes
+- the cheap half runs in the loop: the body and header hashes, with everything a
+  template's messages share canonicalised once (send/dkimhash.py);
+- the RSA step (`sign_digest`, about 0.3 ms with a 2048-bit key) runs in worker processes
   (send/signpool.py). Test sends and dry runs call the signer whole, in process.
 Either way the DKIM-Signature is byte for byte what dkimpy's `dkim.sign` makes (same tags,
-same folding; tests/test_dkim_pool.py compares them) and verifies with `dkim.verify`.
+same folding; tests/send/test_dkim_pool.py compares them) and verifies with `dkim.verify`.
 """
 
 from __future__ import annotations
@@ -27,47 +24,39 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import dkim
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
-from dkim.canonicalization import (
-    CanonicalizationPolicy,
-    Relaxed,
-    compress_whitespace,
-    correct_empty_body,
-    strip_trailing_lines,
-    strip_trailing_whitespace,
-)
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from dkim.canonicalization import Relaxed, compress_whitespace
 
 from newsletter.config import Config, DkimConfig
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.files import atomic_write
+from newsletter.send.dkimhash import (
+    OPTIONAL_SIGNED_HEADERS,
+    SIGNED_HEADERS,
+    HeaderHash,
+    Shape,
+    body_hash,
+    parse_head,
+    select_headers,
+    signed_names,
+    split_raw,
+)
+from newsletter.send.signworker import sign_digest
 
-__all__ = ["Signer", "SIGNED_HEADERS", "OPTIONAL_SIGNED_HEADERS", "BodyHash", "DkimSigner", "Unsigned",
-           "body_hash", "canonical_body", "generate_key", "load_private_key", "load_signer", "make_signer",
-           "public_key_record", "record_name", "sign_digest", "write_private_key", "zone_strings"]
+__all__ = ["Signer", "SIGNED_HEADERS", "OPTIONAL_SIGNED_HEADERS", "DkimSigner", "Unsigned", "generate_key",
+           "load_private_key", "load_signer", "make_signer", "public_key_record", "record_name",
+           "write_private_key", "zone_strings"]
 
 Signer = Callable[[bytes], bytes]
 
-#: Always signed, present or not, and oversigned: each is listed in `h=` once more than the
-#: message has it, so a copy added in transit (an extra Subject or List-Unsubscribe
-#: prepended, a Cc or Sender that was not there) breaks the signature (RFC 6376 8.15).
-SIGNED_HEADERS: tuple[bytes, ...] = (
-    b"from", b"to", b"subject", b"date", b"message-id", b"list-id",
-    b"list-unsubscribe", b"list-unsubscribe-post", b"reply-to", b"sender", b"cc",
-    b"mime-version", b"content-type",
-)
-#: Signed (and oversigned) too when the message has them.
-OPTIONAL_SIGNED_HEADERS: tuple[bytes, ...] = (b"list-archive", b"archived-at")
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-_BARE_LF = re.compile(rb"(?<!\r)\n")
 _SIG_NAME = b"DKIM-Signature"
-_FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")  # printable, no colon (RFC 5322 ftext)
 _B_PLACEHOLDER = b"0" * 60  # dkimpy signs with this in b= so the folding does not move later
-_POLICY = CanonicalizationPolicy(Relaxed, Relaxed)
+_BH_SIZE = 44  # base64 of a SHA-256 digest
 
 
 def load_private_key(settings: DkimConfig, *, config_path: Path | None = None) -> rsa.RSAPrivateKey:
@@ -138,115 +127,13 @@ def write_private_key(key: rsa.RSAPrivateKey, path: Path) -> None:
         raise NewsletterError(f"cannot write the key: {exc.strerror}", path=path) from exc
 
 
-def _canonical_lines(body: bytes) -> bytes:
-    """The line-by-line steps of relaxed body canonicalization (all but the trailing lines).
+class Unsigned(NamedTuple):
+    """What a message's signature needs but the RSA step: the digest `b=` signs, the body
+    hash, and the DKIM-Signature line with both left to fill in (`DkimSigner.header`)."""
 
-    Each step looks at one line only, so running it over a few whole lines gives the same
-    bytes as running it over the whole body: what lets `BodyHash` do the static lines once.
-    """
-    if body.count(b"\n") != body.count(b"\r\n"):
-        body = _BARE_LF.sub(b"\r\n", body)
-    if b" \r\n" in body or b"\t" in body:
-        body = strip_trailing_whitespace(body)
-    if b"\t" in body:
-        body = compress_whitespace(body)
-    else:
-        while b"  " in body:
-            body = body.replace(b"  ", b" ")
-    return body
-
-
-def canonical_body(body: bytes) -> bytes:
-    """dkimpy's relaxed body canonicalization, skipping the passes a message does not need.
-
-    Quoted-printable bodies have no trailing whitespace and few double spaces, so the
-    whole-body regexes (1-2 ms each on 60 KB) usually have nothing to do; `in` and
-    `replace` find that out in microseconds. The result is byte-identical to
-    `Relaxed.canonicalize_body` (tests/test_dkim.py compares them).
-    """
-    return correct_empty_body(strip_trailing_lines(_canonical_lines(body)))
-
-
-def body_hash(body: bytes) -> bytes:
-    """The `bh=` value (base64 SHA-256 of the relaxed canonical body)."""
-    return base64.b64encode(hashlib.sha256(canonical_body(body)).digest())
-
-
-Region = list[bytes | int]  # whole lines: static bytes and slot numbers, joined per message
-
-
-class BodyHash:
-    """The `bh=` of a compiled template's body, with everything static canonicalised once.
-
-    `parts` is the body as static bytes and slot numbers (indexes into the values given
-    to `digest`). Relaxed canonicalization works line by line, so every line made only
-    of static bytes is canonicalised here, once per template; the leading static lines
-    are hashed here too, and `digest` starts from a copy of that hash state. Per message
-    only the few lines that hold a slot are canonicalised, then the rest is hashed.
-    """
-
-    def __init__(self, parts: list[bytes | int]) -> None:
-        segments: list[bytes | Region] = []
-        pending: Region = []
-        for part in parts:
-            if not isinstance(part, bytes) or (first := part.find(b"\r\n")) < 0:
-                pending.append(part)
-                continue
-            last = part.rfind(b"\r\n")
-            segments.append([*pending, part[:first + 2]])
-            segments.append(part[first + 2:last + 2])
-            pending = [part[last + 2:]] if part[last + 2:] else []
-        segments.append(pending)
-        merged: list[bytes | Region] = []
-        for segment in segments:
-            if isinstance(segment, list) and not any(isinstance(p, int) for p in segment):
-                segment = b"".join(segment)  # type: ignore[arg-type]
-            if isinstance(segment, bytes):
-                segment = _canonical_lines(segment)
-                if not segment:
-                    continue
-                if merged and isinstance(merged[-1], bytes):
-                    merged[-1] += segment
-                    continue
-            elif not segment:
-                continue
-            merged.append(segment)
-        head = merged[0] if merged else b""
-        self._prefix: bytes = head if isinstance(head, bytes) else b""
-        if merged and isinstance(head, bytes):
-            merged.pop(0)
-        self._rest = merged
-        self._state = hashlib.sha256(self._prefix)
-        self._fixed = None if merged else body_hash(self._prefix)
-
-    def digest(self, values: list[bytes]) -> bytes:
-        """The `bh=` value for the body with these slot values."""
-        if self._fixed is not None:
-            return self._fixed
-        pieces = [seg if isinstance(seg, bytes) else
-                  _canonical_lines(b"".join(values[p] if isinstance(p, int) else p for p in seg))
-                  for seg in self._rest]
-        rest = b"".join(pieces)
-        if self._prefix and not rest.strip(b"\r\n"):  # only blank lines after the prefix: rare
-            return base64.b64encode(hashlib.sha256(
-                correct_empty_body(strip_trailing_lines(self._prefix + rest))).digest())
-        rest = strip_trailing_lines(rest)
-        hasher = self._state.copy()
-        hasher.update(rest if self._prefix else correct_empty_body(rest))
-        return base64.b64encode(hasher.digest())
-
-
-@dataclass(frozen=True)
-class Unsigned:
-    """A DKIM-Signature with everything but `b=`, and the digest that `b=` signs."""
-
-    fields: tuple[tuple[bytes, bytes], ...]
     digest: bytes
-
-
-def sign_digest(key: rsa.RSAPrivateKey, digest: bytes) -> bytes:
-    """RSASSA-PKCS1-v1_5 over a SHA-256 digest: the one step that needs the key."""
-    return key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+    bh: bytes
+    line: Shape
 
 
 class DkimSigner:
@@ -265,6 +152,9 @@ class DkimSigner:
         self.selector = selector.encode("ascii")
         self.clock = clock
         self._memo: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
+        self._shape_memo: dict[tuple[bytes, tuple[bytes, ...]], tuple[Shape, Shape]] = {}
+        self._last_shapes: tuple[int, tuple[bytes, ...], tuple[Shape, Shape]] | None = None
+        self._b_size = 4 * -(-((key.key_size + 7) // 8) // 3)  # base64 of one signature
 
     @property
     def pem(self) -> bytes:
@@ -273,31 +163,57 @@ class DkimSigner:
                                       serialization.NoEncryption())
 
     def unsigned(self, head: bytes, bh: bytes) -> Unsigned:
-        """The signature's fields for this header block and body hash, and the digest to sign."""
+        """The signature's digest for this header block and body hash (a whole message's way)."""
         headers = self._canonical_headers(head)
-        present = Counter(name for name, _ in headers)
-        names = SIGNED_HEADERS + tuple(h for h in OPTIONAL_SIGNED_HEADERS if h in present)
-        signed = tuple(name for name in names for _ in range(present[name] + 1))  # oversigned
+        names = [name for name, _ in headers]
+        signed = signed_names(Counter(names))
+        lines = b"".join(headers[i][0] + b":" + headers[i][1] for i in select_headers(names, signed))
+        return self._unsigned(lines, signed, bh)
+
+    def unsigned_from(self, headers: HeaderHash, values: list[bytes], bh: bytes) -> Unsigned | None:
+        """The same for a template's header block and a message's slot values (a run's way);
+        None when a value does not fit the template (then the message is signed whole)."""
+        lines = headers.lines(values)
+        return None if lines is None else self._unsigned(lines, headers.signed, bh)
+
+    def _unsigned(self, lines: bytes, signed: tuple[bytes, ...], bh: bytes) -> Unsigned:
+        hashed, line = self._shapes(signed)
+        return Unsigned(hashlib.sha256(lines + hashed.fill(bh)).digest(), bh, line)
+
+    def _shapes(self, signed: tuple[bytes, ...]) -> tuple[Shape, Shape]:
+        """The DKIM-Signature as hashed (no `b=`) and as sent, folded once per second and header set.
+
+        dkimpy's order: b= folded onto its own line with a placeholder, then emptied, and
+        the line relaxed-canonical is the last thing hashed.
+        """
+        second = int(self.clock())
+        last = self._last_shapes
+        if last is not None and last[0] == second and last[1] is signed:  # the same second and template
+            return last[2]
+        t = str(second).encode("ascii")
+        found = self._shape_memo.get((t, signed))
+        if found is not None:
+            self._last_shapes = (second, signed, found)
+            return found
         fields = ((b"v", b"1"), (b"a", b"rsa-sha256"), (b"c", b"relaxed/relaxed"), (b"d", self.domain),
-                  (b"i", b"@" + self.domain), (b"q", b"dns/txt"), (b"s", self.selector),
-                  (b"t", str(int(self.clock())).encode("ascii")), (b"h", b" : ".join(signed)), (b"bh", bh),
-                  (b"b", _B_PLACEHOLDER))
+                  (b"i", b"@" + self.domain), (b"q", b"dns/txt"), (b"s", self.selector), (b"t", t),
+                  (b"h", b" : ".join(signed)), (b"bh", b"\x01" * _BH_SIZE), (b"b", _B_PLACEHOLDER))
         folded = dkim.fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(_SIG_NAME), linesep=b"\r\n")
-        folded = dkim.RE_BTAG.sub(b"\\1", folded)  # as dkimpy: b= folded onto its own line, then emptied
-        hasher = hashlib.sha256()
-        for name, value in _select(headers, signed):  # what dkimpy's hash_headers hashes, in its order
-            hasher.update(name + b":" + value)
-        hasher.update(b"dkim-signature:" + compress_whitespace(folded.replace(b"\r\n", b"")).strip())
-        return Unsigned(fields, hasher.digest())
+        folded = dkim.RE_BTAG.sub(b"\\1", folded)
+        hashed = b"dkim-signature:" + compress_whitespace(folded.replace(b"\r\n", b"")).strip()
+        sent = fields[:-1] + ((b"b", b"\x02" * self._b_size),)
+        value = dkim.fold(b"; ".join(b"=".join(f) for f in sent) + b"\r\n", namelen=len(_SIG_NAME),
+                          linesep=b"\r\n")
+        if len(self._shape_memo) > 16:
+            self._shape_memo.clear()
+        found = self._shape_memo[(t, signed)] = (Shape(hashed), Shape(_SIG_NAME + b": " + value))
+        self._last_shapes = (second, signed, found)
+        return found
 
     def _canonical_headers(self, head: bytes) -> list[tuple[bytes, bytes]]:
-        """The header block as dkimpy parses it, relaxed-canonical; static lines are remembered.
-
-        Most header lines are the same in every message of a run (From, Subject, List-Id,
-        the MIME headers), so their canonical form is looked up, not recomputed.
-        """
+        """The header block as dkimpy parses it, relaxed-canonical; static lines are remembered."""
         out = []
-        for name, value in _parse_head(head):
+        for name, value in parse_head(head):
             canonical = self._memo.get((name, value))
             if canonical is None:
                 if len(self._memo) > 4096:
@@ -309,55 +225,12 @@ class DkimSigner:
     @staticmethod
     def header(unsigned: Unsigned, signature: bytes) -> bytes:
         """The DKIM-Signature header line(s), CRLF-terminated, to go before the message."""
-        fields = unsigned.fields[:-1] + ((b"b", base64.b64encode(signature)),)
-        value = dkim.fold(b"; ".join(b"=".join(f) for f in fields) + b"\r\n", namelen=len(_SIG_NAME),
-                          linesep=b"\r\n")
-        return _SIG_NAME + b": " + value
+        return unsigned.line.fill(unsigned.bh, base64.b64encode(signature))
 
     def __call__(self, message: bytes) -> bytes:
-        head, body = _split_raw(message)
+        head, body = split_raw(message)
         unsigned = self.unsigned(head, body_hash(body))
         return self.header(unsigned, sign_digest(self.key, unsigned.digest)) + message
-
-
-def _parse_head(head: bytes) -> list[tuple[bytes, bytes]]:
-    """(name, value) pairs as `dkim.rfc822_parse` gives them, for a CRLF-only header block."""
-    if b"\n" in head.replace(b"\r\n", b""):
-        return [(name, value) for name, value in dkim.rfc822_parse(head + b"\r\n\r\n")[0]]
-    headers: list[tuple[bytes, bytes]] = []
-    for line in head.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t") and headers:
-            name, value = headers[-1]
-            headers[-1] = (name, value + line + b"\r\n")
-            continue
-        name, colon, value = line.partition(b":")
-        if not colon or not _FIELD_NAME.fullmatch(name):
-            return [(name, value) for name, value in dkim.rfc822_parse(head + b"\r\n\r\n")[0]]
-        headers.append((name, value + b"\r\n"))
-    return headers
-
-
-def _select(headers: list[tuple[bytes, bytes]], signed: tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
-    """dkimpy's `select_headers` over canonical (lower-case) names: the last instance first."""
-    chosen = []
-    last: dict[bytes, int] = {}
-    for wanted in signed:
-        i = last.get(wanted, len(headers))
-        while i > 0:
-            i -= 1
-            if headers[i][0] == wanted:
-                chosen.append(headers[i])
-                break
-        last[wanted] = i
-    return chosen
-
-
-def _split_raw(message: bytes) -> tuple[bytes, bytes]:
-    """The header block and the raw body, split where dkimpy splits them."""
-    match = _HEADER_END.search(message)
-    if match is None:
-        return message, b""
-    return message[:match.start()], message[match.end():]
 
 
 def make_signer(key: rsa.RSAPrivateKey, *, domain: str, selector: str,

@@ -39,7 +39,7 @@ from newsletter.config import ordered, stored_choice
 from newsletter.deliver import Job, Result
 from newsletter.errors import NewsletterError
 from newsletter.journal import DeliveryStatus, RecipientState, SkipReason, SuppressionReason
-from newsletter.send.dkim import Unsigned
+from newsletter.send.dkim import DkimSigner, Unsigned
 from newsletter.send.messages import Composer, envelope_sender, long_header_line
 from newsletter.send.plan import SendPlan
 from newsletter.send.report import SendReport
@@ -52,6 +52,11 @@ FLUSH_SECONDS = 0.2  # results are committed at least this often (bounds the "po
 # SERVER_CLAIM_SECONDS of the configured rate: fewer, larger transactions keep the send as
 # fast as on SQLite, while an opt-out still counts within a fraction of a second.
 SERVER_CLAIM = 128
+# With DKIM a claim takes at least SIGNING_BATCH recipients per signing worker, and the next
+# is claimed and signed while the connections send this one: the workers wake once per
+# batch (each wake costs them more than a signature's worth of bookkeeping otherwise),
+# and a connection never waits for a signature. Two batches at most are in flight.
+SIGNING_BATCH = 16
 SERVER_CLAIM_SECONDS = 0.25
 
 OnResult = Callable[[str], None]
@@ -100,7 +105,7 @@ class JournalJobs:
         self._signing_task: asyncio.Task[None] | None = None
         self._unsigned: list[tuple[Job, Unsigned]] = []  # claimed, at the workers for their signature
         if self.signing is not None:  # batches big enough to keep every worker busy, signed ahead
-            self.batch = max(self.batch, 4 * self.signing.workers)
+            self.batch = max(self.batch, SIGNING_BATCH * self.signing.workers)
         self.window = self.batch  # jobs handed out between two looks at the opt-outs, as on SQLite
         db.listen("suppressions")
         if db.postgresql:  # a durable commit costs a server round trip and an fsync: claim more at once
@@ -115,7 +120,7 @@ class JournalJobs:
                 self.outstanding += 1
                 self.handed += 1
                 job = self.queue.popleft()
-                if self.signing is not None and len(self.queue) < self.batch // 2:
+                if self.signing is not None and len(self.queue) < self.batch:
                     self._sign_ahead()
                 return job
             if self._signing_task is not None:  # the workers are signing the next batch; a stop ends the wait
@@ -166,7 +171,7 @@ class JournalJobs:
         try:
             signatures = await self.signing.sign([unsigned.digest for _, unsigned in self._unsigned])
             for (job, unsigned), signature in zip(self._unsigned, signatures, strict=True):
-                job.message = self.composer.finish(job.message, unsigned, signature)
+                job.head = DkimSigner.header(unsigned, signature)  # goes before the message on the wire: no copy
                 self.queue.append(job)
             self._unsigned = []
         except NewsletterError as exc:  # the signing processes kept dying: stop, the batch goes back unsent
@@ -174,6 +179,8 @@ class JournalJobs:
         finally:
             self._signing_task = None
             self.changed.set()
+        if self.error is None and len(self.queue) < self.batch:  # the next batch is signed while this one goes
+            self._sign_ahead()
 
     def _due(self) -> list[str]:
         now = time.monotonic()

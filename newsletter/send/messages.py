@@ -20,10 +20,10 @@ from newsletter.audience import Subscriber, verp_address
 from newsletter.config import Config
 from newsletter.errors import SendError
 from newsletter.issue import MAX_LINE_OCTETS, MessageTemplate, Recipient, RenderedIssue, Variants, compile_message, fill
-from newsletter.send.dkim import BodyHash, DkimSigner, Unsigned, load_signer, sign_digest
+from newsletter.send.dkim import DkimSigner, Unsigned, load_signer
+from newsletter.send.dkimhash import BodyHash, HeaderHash
+from newsletter.send.signworker import sign_digest
 from newsletter.tokens import SECRET_FILE, load_secrets, make_token
-
-_HEADER_END = re.compile(rb"\r?\n\r?\n")  # where dkimpy ends the header block
 
 __all__ = [
     "Composer",
@@ -182,36 +182,31 @@ class _Transparent:
 
 
 class _SigningPlan:
-    """A template split for DKIM: its header parts, and its body hash prepared once (dkim.BodyHash).
-
-    Per message only the header block is joined (about 1 KB) and the lines holding a
-    slot are canonicalised; `head` returns None when the filled header block would not
-    end where the template's does (then the caller signs the whole message the slow way).
+    """A template split for DKIM: its header block and body, each hashed with what every
+    message shares done once (send/dkimhash.py). Per message only the lines holding a
+    slot are canonicalised; `usable` is False for a template the shortcut cannot take
+    (then the caller signs the whole message the slow way).
     """
 
     def __init__(self, template: MessageTemplate) -> None:
-        self.head_parts: list[bytes | int] = []
+        head: list[bytes | int] = []
         body: list[bytes | int] = []
         index = 0
         in_head = True
         for part in template.parts:
             if isinstance(part, str):
-                (self.head_parts if in_head else body).append(index)
+                (head if in_head else body).append(index)
                 index += 1
             elif in_head and b"\r\n\r\n" in part:
                 cut = part.index(b"\r\n\r\n")
-                self.head_parts.append(part[:cut])
+                head.append(part[:cut])
                 body.append(part[cut + 4:])
                 in_head = False
             else:
-                (self.head_parts if in_head else body).append(part)
-        self.usable = not in_head
+                (head if in_head else body).append(part)
+        self.headers = HeaderHash(head)
+        self.usable = not in_head and self.headers.usable
         self.body = BodyHash(body)
-
-    def head(self, encoded: list[bytes]) -> bytes | None:
-        head = b"".join(encoded[p] if isinstance(p, int) else p for p in self.head_parts)
-        end = _HEADER_END.search(head + b"\r\n\r\n")
-        return head if end is not None and end.start() == len(head) else None
 
 
 class Composer:
@@ -274,10 +269,12 @@ class Composer:
         plan = self._signing.get(id(template))
         if plan is None:
             plan = self._signing[id(template)] = _SigningPlan(template)
-        head = plan.head(encoded) if plan.usable else None
-        if head is None:
+        if not plan.usable:
             return None
-        return transparent.wire_from(encoded), self.signer.unsigned(head, plan.body.digest(encoded))
+        unsigned = self.signer.unsigned_from(plan.headers, encoded, plan.body.digest(encoded))
+        if unsigned is None:
+            return None
+        return transparent.wire_from(encoded), unsigned
 
     @staticmethod
     def finish(data: bytes, unsigned: Unsigned, signature: bytes) -> bytes:

@@ -16,7 +16,9 @@ is one that stops answering (stopped with SIGSTOP, swapped out, hung) for `STUCK
 seconds with a batch that takes milliseconds: it is killed first. Past `MAX_RESTARTS`
 replacements every batch waiting fails with one `SendError`, retrieved, so the run stops
 with that one line. Workers ignore Ctrl-C and SIGTERM: the run decides when to stop, not
-the terminal or the service manager, and closes them when it does.
+the terminal or the service manager, and closes them when it does. What a worker runs
+is send/signworker.py, which imports only what signing needs (a worker starts in a
+fresh interpreter).
 """
 
 from __future__ import annotations
@@ -24,43 +26,22 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import signal
 import time
 from collections import deque
 from collections.abc import Sequence
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from newsletter.errors import SendError
-from newsletter.send.dkim import sign_digest
+from newsletter.send.signworker import serve
 
-__all__ = ["DIGEST_SIZE", "MAX_RESTARTS", "SigningPool", "worker_count"]
+__all__ = ["MAX_RESTARTS", "SigningPool", "worker_count"]
 
-DIGEST_SIZE = 32  # SHA-256
 MAX_RESTARTS = 5  # workers that keep dying are a bug or a machine in trouble: stop, resumable
 STUCK_AFTER = 5.0  # seconds without an answer to a batch (milliseconds of work) before a worker is replaced
 STARTUP_LIMIT = 60.0  # seconds a new worker may take to start and load the key
-
-
-def _serve(conn: Connection, pem: bytes) -> None:
-    """A worker: parse the key once, then sign each batch of digests until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    key = serialization.load_pem_private_key(pem, password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    conn.send_bytes(b"")  # ready: from now on a batch takes milliseconds
-    while True:
-        try:
-            batch = conn.recv_bytes()
-        except EOFError:
-            return
-        if not batch:
-            return
-        conn.send_bytes(b"".join(sign_digest(key, batch[i:i + DIGEST_SIZE])
-                                 for i in range(0, len(batch), DIGEST_SIZE)))
 
 
 def worker_count() -> int:
@@ -77,7 +58,7 @@ class _Worker:
     def __init__(self, pem: bytes) -> None:
         context = multiprocessing.get_context("spawn")
         self.conn, theirs = context.Pipe()
-        self.process: BaseProcess = context.Process(target=_serve, args=(theirs, pem), daemon=True,
+        self.process: BaseProcess = context.Process(target=serve, args=(theirs, pem), daemon=True,
                                                     name="newsletter-dkim")
         self.process.start()
         theirs.close()  # so the parent sees EOF when the worker dies
@@ -224,7 +205,7 @@ class SigningPool:
 
 
 def _signature_size(pem: bytes) -> int:
-    """Bytes in one RSA signature: the key's modulus size."""
-    key = serialization.load_pem_private_key(pem, password=None)
+    """Bytes in one RSA signature: the key's modulus size (the key was checked when loaded)."""
+    key = serialization.load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)
     assert isinstance(key, rsa.RSAPrivateKey)
     return (key.key_size + 7) // 8

@@ -17,14 +17,8 @@ from newsletter.config import Config, load_config
 from newsletter.daterange import parse_range
 from newsletter.errors import ConfigError
 from newsletter.issue import build_issue
-from newsletter.send.dkim import (
-    canonical_body,
-    generate_key,
-    load_signer,
-    make_signer,
-    public_key_record,
-    write_private_key,
-)
+from newsletter.send.dkim import generate_key, load_signer, make_signer, public_key_record, write_private_key
+from newsletter.send.dkimhash import canonical_body
 
 SELECTOR, DOMAIN = "nl2023", "example.org"
 

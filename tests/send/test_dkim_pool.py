@@ -27,9 +27,10 @@ from support.smtpserver import FaultyHandler, SmtpServer
 from newsletter.audience import Subscriber
 from newsletter.daterange import parse_range
 from newsletter.issue import build_issue
-from newsletter.send.dkim import DkimSigner, generate_key, public_key_record, sign_digest
+from newsletter.send.dkim import DkimSigner, generate_key, public_key_record
 from newsletter.send.messages import Composer, TemplateCache, unsubscribe_keys
 from newsletter.send.signpool import SigningPool
+from newsletter.send.signworker import sign_digest
 
 pytestmark = pytest.mark.usefixtures("token_secret")  # the secret a real send has
 

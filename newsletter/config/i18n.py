@@ -29,8 +29,8 @@ import datetime as dt
 import functools
 import gettext
 import io
+import os
 import re
-import time
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -106,38 +106,31 @@ def translations(tag: str, own: Path | None = None) -> gettext.NullTranslations:
     """The words for `tag`: the officer's catalogue (under `own`) first, then the shipped
     one; English words (the msgids) where neither has the message.
 
-    A send asks once per message (the greeting); looking for the files each time cost more
-    than the rest of composing, so the answer is kept for `RECHECK_AFTER` seconds: a
-    catalogue edited while the preview runs is still read again on the next rebuild.
+    A send asks once per message (the greeting), so the places to look are worked out once
+    and each is one `os.stat`: a catalogue added or edited while the preview runs is read
+    on the next rebuild, at a few microseconds a call.
     """
-    now = time.monotonic()
-    known = _found.get((tag, own))
-    if known is not None and now - known[0] < RECHECK_AFTER:
-        return known[1]
-    words = _translations(_catalogue_files(tag, own))
-    if len(_found) > 64:
-        _found.clear()
-    _found[(tag, own)] = (now, words)
-    return words
-
-
-RECHECK_AFTER = 1.0  # seconds
-_found: dict[tuple[str, Path | None], tuple[float, gettext.NullTranslations]] = {}
-
-
-def _catalogue_files(tag: str, own: Path | None) -> tuple[tuple[Path, int], ...]:
-    locale = babel_locale(tag)
     files = []
-    for folder in (own, LOCALE_DIR):
-        for name in (str(locale), locale.language):
-            if folder and (path := folder / name / "LC_MESSAGES" / f"{DOMAIN}.po").is_file():
-                files.append((path, path.stat().st_mtime_ns))  # an edited catalogue is read again
+    for candidates in _catalogue_places(tag, own):
+        for path in candidates:
+            try:
+                files.append((path, os.stat(path).st_mtime_ns))  # an edited catalogue is read again
                 break
-    return tuple(files)
+            except OSError:
+                continue
+    return _translations(tuple(files))
+
+
+@functools.lru_cache(maxsize=64)
+def _catalogue_places(tag: str, own: Path | None) -> tuple[tuple[str, ...], ...]:
+    """Per folder (the officer's, then the shipped one), the catalogue files that would serve `tag`."""
+    locale = babel_locale(tag)
+    return tuple(tuple(str(folder / name / "LC_MESSAGES" / f"{DOMAIN}.po") for name in (str(locale), locale.language))
+                 for folder in (own, LOCALE_DIR) if folder)
 
 
 @functools.lru_cache(maxsize=32)
-def _translations(files: tuple[tuple[Path, int], ...]) -> gettext.NullTranslations:
+def _translations(files: tuple[tuple[str, int], ...]) -> gettext.NullTranslations:
     found = [_compiled(path) for path, _ in files]
     if not found:
         return gettext.NullTranslations()
@@ -146,9 +139,9 @@ def _translations(files: tuple[tuple[Path, int], ...]) -> gettext.NullTranslatio
     return found[0]
 
 
-def _compiled(path: Path) -> Translations:
+def _compiled(path: str) -> Translations:
     """A `.po` compiled in memory; fuzzy entries left out."""
-    with path.open("rb") as file:
+    with open(path, "rb") as file:
         catalog = read_po(file, domain=DOMAIN)
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)

@@ -182,6 +182,7 @@ class BodyHash:
         if merged and isinstance(head, bytes):
             merged.pop(0)
         self._rest: list[bytes | Joiner] = [seg if isinstance(seg, bytes) else Joiner(seg) for seg in merged]
+        self._blank = [isinstance(seg, bytes) and _blank(seg) for seg in merged]  # static: known now
         self._state = hashlib.sha256(self._prefix)
         self._fixed = None if merged else body_hash(self._prefix)
 
@@ -191,7 +192,7 @@ class BodyHash:
             return self._fixed
         pieces = [seg if isinstance(seg, bytes) else _canonical_lines(seg.join(values)) for seg in self._rest]
         last = len(pieces) - 1
-        while last >= 0 and _blank(pieces[last]):
+        while last >= 0 and (self._blank[last] or (not isinstance(self._rest[last], bytes) and _blank(pieces[last]))):
             last -= 1
         if last < 0 or not self._prefix:  # nothing but blank lines after the prefix, or no prefix: rare
             return body_hash(self._prefix + b"".join(pieces))

@@ -6,9 +6,9 @@ loop does the cheap half of signing itself (the body hash prepared once per temp
 the header hash per message: send/dkim.py) and sends the 32-byte digests here, in
 batches, to one worker process per core, each of which loaded the key once.
 
-Each worker is a process with one pipe: a batch goes down as one write of the digests
+Each worker is a process with one socket: a batch goes down as one write of the digests
 joined, the signatures come back as one write, and the event loop reads them when the
-pipe is readable (`add_reader`), with no helper threads taking the interpreter lock
+socket is readable (`add_reader`), with no helper threads taking the interpreter lock
 from the loop (`concurrent.futures.ProcessPoolExecutor` cost the loop more than the
 RSA step it saved). A worker that dies (killed, out of memory) is replaced and the
 batches it had are sent to the new one, so no message is lost or goes out unsigned; so
@@ -16,32 +16,36 @@ is one that stops answering (stopped with SIGSTOP, swapped out, hung) for `STUCK
 seconds with a batch that takes milliseconds: it is killed first. Past `MAX_RESTARTS`
 replacements every batch waiting fails with one `SendError`, retrieved, so the run stops
 with that one line. Workers ignore Ctrl-C and SIGTERM: the run decides when to stop, not
-the terminal or the service manager, and closes them when it does. What a worker runs
-is send/signworker.py, which imports only what signing needs (a worker starts in a
-fresh interpreter).
+the terminal or the service manager, and closes them when it does. A worker is a fresh
+interpreter running send/signworker.py, which imports only what signing needs; it is
+not started through `multiprocessing`, which would run the caller's main script again in
+every worker (and fail in a script without an `if __name__ == "__main__"` guard).
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
+import socket
+import subprocess
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from multiprocessing.process import BaseProcess
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from newsletter.errors import SendError
-from newsletter.send.signworker import serve
 
 __all__ = ["MAX_RESTARTS", "SigningPool", "worker_count"]
 
 MAX_RESTARTS = 5  # workers that keep dying are a bug or a machine in trouble: stop, resumable
 STUCK_AFTER = 5.0  # seconds without an answer to a batch (milliseconds of work) before a worker is replaced
 STARTUP_LIMIT = 60.0  # seconds a new worker may take to start and load the key
+_SOURCE = str(Path(__file__).resolve().parents[2])  # where this newsletter package is: the workers run the same code
 
 
 def worker_count() -> int:
@@ -53,18 +57,37 @@ def worker_count() -> int:
 
 
 class _Worker:
-    """One signing process, its pipe, and the batches it has not answered yet (in order)."""
+    """One signing process, its socket, and the batches it has not answered yet (in order)."""
 
     def __init__(self, pem: bytes) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.conn, theirs = context.Pipe()
-        self.process: BaseProcess = context.Process(target=serve, args=(theirs, pem), daemon=True,
-                                                    name="newsletter-dkim")
-        self.process.start()
-        theirs.close()  # so the parent sees EOF when the worker dies
+        ours, theirs = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_SOURCE, os.environ.get("PYTHONPATH"))))}
+        with ours, theirs:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "newsletter.send.signworker", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env,
+                start_new_session=True)  # Ctrl-C in the terminal is for the run, which stops the workers
+            self.conn = Connection(ours.detach())  # theirs closes here, so the run sees EOF when the worker dies
         self.pending: deque[tuple[bytes, asyncio.Future[list[bytes]]]] = deque()
         self.ready_at: float | None = None  # when it had loaded the key (starting takes seconds when busy)
         self.started = time.monotonic()
+        try:
+            self.conn.send_bytes(pem)  # a worker that died at once shows as EOF on the first read
+        except OSError:
+            pass
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            self.process.kill()
+
+    def reap(self, seconds: float) -> None:
+        try:
+            self.process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            pass
 
     def stop(self) -> None:
         try:
@@ -72,17 +95,17 @@ class _Worker:
         except OSError:
             pass
         self.conn.close()
-        self.process.join(1)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(1)
+        self.reap(1)
+        if self.alive():
+            self.kill()
+            self.reap(1)
 
 
 class SigningPool:
     """Worker processes that sign DKIM digests; `await sign(digests)` from the event loop.
 
-    Processes are started with `spawn` (as on macOS and Windows), so a worker holds nothing
-    of the parent's but the key. `restarts` counts workers replaced after one died.
+    Each worker is a fresh interpreter (send/signworker.py), so it holds nothing of the
+    parent's but the key. `restarts` counts workers replaced after one died.
     """
 
     def __init__(self, pem: bytes, *, workers: int | None = None) -> None:
@@ -96,7 +119,7 @@ class SigningPool:
 
     def pids(self) -> list[int]:
         """The workers' process ids (for tests and diagnostics)."""
-        return [w.process.pid for w in self._pool if w.process.pid is not None]
+        return [w.process.pid for w in self._pool]
 
     def _attach(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -145,8 +168,7 @@ class SigningPool:
                 starting = (now - worker.started < STARTUP_LIMIT if worker.ready_at is None
                             else now - worker.ready_at < STUCK_AFTER)  # give a fresh worker its full time
                 if not starting:
-                    if worker.process.is_alive():
-                        worker.process.kill()
+                    worker.kill()
                     self._replace(worker)
                 if not future.done() and self._loop is not None:  # watch it (on its new worker) again
                     self._loop.call_later(STUCK_AFTER, self._check, future)
@@ -173,9 +195,8 @@ class SigningPool:
         if self._loop is not None:
             self._loop.remove_reader(dead.conn.fileno())
         dead.conn.close()
-        if dead.process.is_alive():  # stuck, not dead: make sure it never answers late
-            dead.process.kill()
-        dead.process.join(0.1)
+        dead.kill()  # stuck, not dead: make sure it never answers late
+        dead.reap(0.1)
         index = self._pool.index(dead)
         if self.restarts >= MAX_RESTARTS:
             error = self.failed = self.failed or SendError(

@@ -1,20 +1,24 @@
 """One DKIM signing worker process: the RSA step, and nothing else loaded.
 
-A worker is started with `spawn` (a fresh interpreter), so what this module imports is
-what each worker pays before its first signature: cryptography and a pipe, about a
-quarter of what importing the signing code whole would cost (its config, dkimpy and DNS
-modules), per worker and per run. The parent side is send/signpool.py.
+A worker is a fresh interpreter running `python -m newsletter.send.signworker FD`, FD
+being its end of a socket pair with the run, so what this module imports is what each
+worker pays before its first signature: cryptography and a pipe, a fifth of what
+importing the signing code whole cost (its config, dkimpy and DNS modules) through
+multiprocessing (which also ran the parent's main script again in every worker). The
+key comes down the socket, never on a command line or in the environment. The parent
+side is send/signpool.py.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 from multiprocessing.connection import Connection
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
-__all__ = ["DIGEST_SIZE", "serve", "sign_digest"]
+__all__ = ["DIGEST_SIZE", "main", "serve", "sign_digest"]
 
 DIGEST_SIZE = 32  # SHA-256
 _PADDING = padding.PKCS1v15()
@@ -24,6 +28,16 @@ _PREHASHED = utils.Prehashed(hashes.SHA256())
 def sign_digest(key: rsa.RSAPrivateKey, digest: bytes) -> bytes:
     """RSASSA-PKCS1-v1_5 over a SHA-256 digest: the one step that needs the key."""
     return key.sign(digest, _PADDING, _PREHASHED)
+
+
+def main() -> None:
+    """The worker's entry point: `python -m newsletter.send.signworker FD`."""
+    conn = Connection(int(sys.argv[1]))
+    try:
+        pem = conn.recv_bytes()
+    except EOFError:
+        return
+    serve(conn, pem)
 
 
 def serve(conn: Connection, pem: bytes) -> None:
@@ -48,3 +62,7 @@ def serve(conn: Connection, pem: bytes) -> None:
             return
         conn.send_bytes(b"".join(sign_digest(key, batch[i:i + DIGEST_SIZE])
                                  for i in range(0, len(batch), DIGEST_SIZE)))
+
+
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,6 @@ killing a worker loses nothing.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import signal
 import time
@@ -166,8 +165,8 @@ class KillsSigners(FaultyHandler):
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if len(self.messages) == 2:
-            for child in multiprocessing.active_children():
-                os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+            for pid in _children(os.getpid()):
+                os.kill(pid, signal.SIGKILL)
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -219,9 +218,8 @@ class KillsSignersAlways(FaultyHandler):
     """Kills every DKIM worker process at every message: more deaths than any run should ride out."""
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        for child in multiprocessing.active_children():
-            if child.name == "newsletter-dkim":
-                os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        for pid in _children(os.getpid()):
+            os.kill(pid, signal.SIGKILL)
         return await super().handle_DATA(server, session, envelope)
 
 
@@ -296,7 +294,7 @@ def _alive(pid: int) -> bool:
 
 
 def _children(pid: int) -> list[int]:
-    """The signing workers `pid` started (its children running multiprocessing's spawn_main)."""
+    """The signing workers `pid` started (its children running newsletter.send.signworker)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -305,6 +303,26 @@ def _children(pid: int) -> list[int]:
                 command = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in command:  # not the tracker
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"newsletter.send.signworker" in command:
                 found.append(int(entry.name))
     return found
+
+
+def test_a_script_without_a_main_guard_can_send_signed(tmp_path: Path, key: Any) -> None:
+    """The workers are not started through multiprocessing, which runs the caller's script
+    again in each worker and fails when the script has no `if __name__ == "__main__":`."""
+    import subprocess
+    import sys
+
+    from support.sendkit import REPO
+
+    (tmp_path / "dkim.key").write_bytes(DkimSigner(key, domain=DOMAIN, selector=SELECTOR).pem)
+    script = tmp_path / "sign.py"
+    script.write_text("import asyncio, pathlib\n"
+                      "from newsletter.send.signpool import SigningPool\n"
+                      "pool = SigningPool(pathlib.Path(__file__).with_name('dkim.key').read_bytes(), workers=2)\n"
+                      "print(len(asyncio.run(pool.sign([bytes(32)] * 4))))\n"
+                      "pool.close()\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (done.returncode, done.stdout.strip()) == (0, "4"), done.stderr

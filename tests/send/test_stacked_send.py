@@ -83,3 +83,12 @@ def test_test_sends_and_dry_runs_make_the_stacked_email(tmp_path: Path, server: 
     assert message["Subject"] == "[TEST] " + SUBJECT
     html = message.get_body(("html",)).get_content()
     assert html.index('lang="cy"') < html.index("Helo,") < html.index('<div id="lang-en"') < html.index("Hello,")
+
+
+def test_a_language_cell_must_still_be_one_the_newsletter_offers(tmp_path: Path) -> None:
+    readers = "email,language\nbob@example.org,en\nfrancoise@example.org,fr\n"
+    config = stacked_project(tmp_path / "digest", readers=readers)
+    result = CliRunner().invoke(main, ["send", "2023-07", "--dry-run", "--config", str(config.path)])
+    assert result.exit_code == 0, result.output
+    assert "skipped line 3: unknown language: use one of cy, en (the config's `languages`) ('fr')" in result.output
+    assert "To send: 1" in result.output

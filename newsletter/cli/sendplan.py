@@ -76,7 +76,10 @@ def print_plan(out: Console, plan: SendPlan, rows_file: Path | None = None) -> N
 
 
 def _languages(plan: SendPlan) -> dict[str, int]:
-    """Subscribers by the language they receive (the config's `language` for a blank cell)."""
+    """Subscribers by the language they receive (the config's `language` for a blank cell;
+    every language reaches everyone when they are stacked in one email)."""
+    if plan.config.stacked_languages:
+        return dict.fromkeys(plan.config.stacked_languages, len(plan.subscribers.subscribers))
     counts: dict[str, int] = {}
     for s in plan.subscribers.subscribers:
         tag = s.language or plan.config.language
@@ -87,7 +90,10 @@ def _languages(plan: SendPlan) -> dict[str, int]:
 def _print_languages(out: Console, plan: SendPlan) -> None:
     """A bilingual list (issue 31): how many readers get each language's version."""
     counts = _languages(plan)
-    if len(counts) > 1 or len(plan.config.languages) > 1:
+    if plan.config.stacked_languages:
+        out.print("Languages: " + " then ".join(plan.config.stacked_languages)
+                  + ", in one email to every reader (language_layout: stacked)")
+    elif len(counts) > 1 or len(plan.config.languages) > 1:
         out.print("Languages: " + ", ".join(f"{tag} {n}" for tag, n in counts.items())
                   + " (each receives the issue in their language)")
 

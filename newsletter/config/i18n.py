@@ -42,7 +42,7 @@ from babel.support import Translations
 
 from newsletter.daterange import DateRange
 
-__all__ = ["DOMAIN", "LOCALE_DIR", "SHIPPED", "babel_locale", "catalogue_language", "format_day", "format_month",
+__all__ = ["DOMAIN", "LOCALE_DIR", "SHIPPED", "babel_locale", "catalogue_language", "language_name", "format_day", "format_month",
            "format_number", "format_period", "format_span", "language_problem", "pick_text",
            "translations"]
 
@@ -84,6 +84,13 @@ def babel_locale(tag: str) -> Locale:
     if tag.lower() == "en":
         tag = "en_GB"
     return Locale.parse(tag)
+
+
+def language_name(tag: str) -> str:
+    """The language's own name for itself, from CLDR ("Cymraeg", "English", "français"):
+    what a reader of that language looks for in an email carrying several."""
+    locale = babel_locale(tag)
+    return locale.get_language_name(locale) or tag
 
 
 def catalogue_language(tag: str, own: Path | None = None) -> str | None:

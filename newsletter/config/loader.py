@@ -30,7 +30,8 @@ from newsletter.config.addressing import (
 )
 from newsletter.config.approval import ApprovalConfig, read_approval, read_timezone
 from newsletter.config.brand import Logo, Organisation, read_logo, read_organisation
-from newsletter.config.i18n import SHIPPED, language_problem, pick_text
+from newsletter.config.i18n import pick_text
+from newsletter.config.languages import read_language, read_language_layout, read_languages
 from newsletter.config.reader import ConfigReader
 from newsletter.config.schema import BOUNCES, SAMPLE_RECIPIENT, TOKENS, TOP, TRACKING, UNSUBSCRIBE
 from newsletter.config.sections import (
@@ -114,6 +115,13 @@ class Config:
     timezone: str | None = None  # IANA zone for --at times; None = the machine's
     texts: dict[str, dict[str, str]] = field(default_factory=dict)  # the officer's words per language, by key
     languages: tuple[str, ...] = ("en",)  # what a subscriber's `language` may be (`language` alone by default)
+    language_layout: str = TOP.default("language_layout")  # "separate" or "stacked"
+
+    @property
+    def stacked_languages(self) -> tuple[str, ...]:
+        """With `language_layout: stacked`, every language of `languages:` in the order the
+        one email shows them (first listed first); () when each reader gets their own."""
+        return self.languages if self.language_layout == "stacked" and len(self.languages) > 1 else ()
 
     def in_language(self, tag: str) -> Config:
         """This config as a reader of `tag` gets it: its language, and the officer's texts
@@ -196,8 +204,9 @@ def load_config(path: Path) -> Config:
         raise ConfigError("must be a YAML mapping of settings", path=path, line=1)
     r = ConfigReader(path)
     r.validate(data, TOP.names)  # names only: each top-level value's own reader words its errors
-    language = r.language = _language(r, data)  # first: the officer's per-language texts are picked by it
-    languages = _languages(r, data, language)
+    language = r.language = read_language(r, data)  # first: the officer's per-language texts are picked by it
+    languages = read_languages(r, data, language)
+    language_layout = read_language_layout(r, data, languages)
 
     name = r.text(data, "name", required=True) or ""
     sender = mail_address(r, data, "from", r.text(data, "from", required=True) or "")
@@ -264,6 +273,7 @@ def load_config(path: Path) -> Config:
         preheader=texts["preheader"],
         language=language,
         languages=languages,
+        language_layout=language_layout,
         list_id=list_id,
         intro=texts["intro"],
         footer=texts["footer"],
@@ -317,36 +327,6 @@ def _state(r: ConfigReader, data: LineMap, path: Path) -> StateLocation | None:
     except NewsletterError as exc:
         r.error(data, "state", exc.message.removeprefix("state: "), exc.hint)
         return None
-
-
-def _language(r: ConfigReader, data: LineMap) -> str:
-    """`language:`, a tag Babel knows (its dates and plural rules come from there)."""
-    tag = r.value(data, TOP["language"])
-    problem = language_problem(tag)
-    if problem:
-        r.error(data, "language", problem, f"use a language tag such as {', '.join(SHIPPED)} or fr-FR")
-        return str(TOP.default("language"))
-    return str(tag)
-
-
-def _languages(r: ConfigReader, data: LineMap, language: str) -> tuple[str, ...]:
-    """`languages: [cy, en]`: the tags a reader's `language` may name; `language` alone without it."""
-    value = data.get("languages")
-    if value is None:
-        return (language,)
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        r.error(data, "languages", "must be a list of language tags", "write e.g. `languages: [cy, en]`")
-        return (language,)
-    tags: list[str] = []
-    for tag in value:
-        problem = language_problem(tag.strip())
-        if problem:
-            r.error(data, "languages", f"{tag!r}: {problem}", f"use language tags such as {', '.join(SHIPPED)}")
-        elif tag.strip() not in tags:
-            tags.append(tag.strip())
-    return tuple(tags) or (language,)
 
 
 def _read_bounces(r: ConfigReader, bounces: LineMap) -> tuple[Path | None, str | None, bool, str | None]:

@@ -107,6 +107,11 @@ TOP = Section("", (
         "the sign-up and topics pages); each reader gets the issue in theirs", "[cy, en]",
         type="list of language tags", shown="`language` only",
         more="([bilingual lists](../guides/languages.md#bilingual-lists))"),
+    Key("language_layout", "text", "separate", "with several `languages`: separate (each reader gets the issue in "
+        "theirs) or stacked (everyone gets one email with every language, first listed first)", "stacked",
+        type="separate or stacked",
+        more="(stacked ignores the list's `language` column; [both languages in one email]"
+             "(../guides/languages.md#both-languages-in-one-email))"),
     Key("intro", "texts", None, "a paragraph at the top of every issue", '"Here is our round-up of the month."'),
     Key("footer", "texts", None, "a paragraph at the bottom, above the unsubscribe links",
         '"You receive this digest because you signed up at a training event."'),

@@ -24,10 +24,11 @@ from newsletter.errors import BuildError
 from newsletter.issue.checks import check_issue
 from newsletter.issue.checks.editorial import check_editorial, example_placeholders
 from newsletter.issue.checks.findings import Finding, ordered
-from newsletter.issue.compose import greeting, preferences_url, sample_message, unsubscribe_url
+from newsletter.issue.compose import greetings, preferences_url, sample_message, unsubscribe_url
 from newsletter.issue.items import load_items
-from newsletter.issue.render import GMAIL_CLIP_BYTES, RenderedIssue, render_issue, slot
+from newsletter.issue.render import GMAIL_CLIP_BYTES, RenderedIssue, slot
 from newsletter.issue.selection import Issue, make_issue
+from newsletter.issue.stacked import render_version
 from newsletter.tokens import SAMPLE_SECRET, make_token
 
 __all__ = [
@@ -72,7 +73,7 @@ def sample_values(rendered: RenderedIssue, config: Config) -> dict[str, str]:
     """The sample recipient's values for the slots, as shown in email.html and email.txt."""
     name, email = config.sample_recipient
     token = make_token(SAMPLE_SECRET, config.list_id, email)
-    return {"greeting": greeting(name, config=config), "unsubscribe_url": unsubscribe_url(config, token),
+    return {**greetings(name, "", config), "unsubscribe_url": unsubscribe_url(config, token),
             "preferences_url": preferences_url(config, token)}
 
 
@@ -180,7 +181,7 @@ def build_issue(config: Config, date_range: DateRange, *, write: bool = True,
     the editorial rules take "now" to be (an embargo), by default this moment."""
     items = load_items(config.items_dir, root=config.root)
     issue = make_issue(items, config, date_range).in_language(config.language)
-    rendered = render_issue(issue, config)
+    rendered = render_version(issue, config)
     editorial = check_editorial(issue, items, now=now or dt.datetime.now(dt.UTC), buttons=config.buttons)
     if config.smtp is not None and not is_loopback(config.smtp.host):  # mail will leave: say what send refuses
         editorial += example_placeholders(issue, config.path.name, _config_text(config))

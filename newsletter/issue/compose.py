@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from email.utils import format_datetime, formataddr, parseaddr
 
 from newsletter.config import Config, translations
-from newsletter.issue.render import RenderedIssue
+from newsletter.issue.render import RenderedIssue, greeting_slot
 from newsletter.issue.wire import quoted_printable
 
 __all__ = ["MAX_LINE_OCTETS", "Recipient", "MessageTemplate", "compile_message", "fill", "sample_message",
-           "clean_header_text", "unsubscribe_url", "preferences_url", "greeting", "greeting_name"]
+           "clean_header_text", "unsubscribe_url", "preferences_url", "greeting", "greeting_name", "greetings"]
 
 MAX_LINE_OCTETS = 998  # RFC 5322 2.1.1, without the CRLF
 ENCODED_WORD_MAX = 75
-_SLOT_RE = re.compile(r"@@nl:([a-z_]+)@@")
+_SLOT_RE = re.compile(r"@@nl:([a-z0-9_]+)@@")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 
@@ -226,12 +226,23 @@ def greeting(name: str, first_name: str = "", config: Config | None = None) -> s
     return words.gettext("Hello %(name)s,") % {"name": who} if who else words.gettext("Hello,")
 
 
+def greetings(name: str, first_name: str, config: Config) -> dict[str, str]:
+    """The greeting slots' values: `greeting` in the config's language and, in an email
+    stacking languages, one per language (`greeting_cy`: "Helo Anwen,")."""
+    values = {"greeting": greeting(name, first_name, config)}
+    for tag in config.stacked_languages:
+        words = translations(tag, config.locale_dir)
+        who = clean_header_text(first_name) or greeting_name(name)
+        values[greeting_slot(tag)] = words.gettext("Hello %(name)s,") % {"name": who} if who else words.gettext("Hello,")
+    return values
+
+
 def _values(config: Config, recipient: Recipient, token: str, message_id: str, date: str) -> dict[str, str]:
     unsub = unsubscribe_url(config, token)
     # the token rides in the subject, so `bounces import` knows whom a mailto request is
     # about even when it comes from another address (a forwarding mailbox)
     mailto = f"mailto:{config.unsubscribe_mailto}?subject=unsubscribe%20{token}"
-    text = {"greeting": greeting(recipient.name, recipient.first_name, config), "unsubscribe_url": unsub,
+    text = {**greetings(recipient.name, recipient.first_name, config), "unsubscribe_url": unsub,
             "preferences_url": preferences_url(config, token)}
     values = {
         "h:to": _address(recipient.name, recipient.email),

@@ -27,17 +27,24 @@ from newsletter.issue.selection import Issue
 from newsletter.issue.summary import shorten_summary, summary_html, summary_text, teaser
 from newsletter.issue.wire import CLIP_BYTES, EXCERPT_BYTES, sent_bytes
 
-__all__ = ["RenderedIssue", "render_issue", "SLOTS", "slot", "GMAIL_CLIP_BYTES", "template_environment"]
+__all__ = ["RenderedIssue", "render_issue", "SLOTS", "slot", "greeting_slot", "GMAIL_CLIP_BYTES",
+           "template_environment", "issue_context", "render_template", "render_parts", "subject_for", "preheader_for"]
 
 GMAIL_CLIP_BYTES = CLIP_BYTES
 DEFAULT_TEMPLATES = Path(__file__).parent.parent / "templates"
 SLOTS = ("greeting", "unsubscribe_url", "preferences_url")
-_SLOT_RE = re.compile(r"@@nl:([a-z_]+)@@")
+_SLOT_RE = re.compile(r"@@nl:([a-z0-9_]+)@@")
 
 
 def slot(name: str) -> str:
     """The marker left in the rendered parts for a per-recipient value."""
     return f"@@nl:{name}@@"
+
+
+def greeting_slot(tag: str) -> str:
+    """The slot of the greeting in language `tag`, in an email stacking languages
+    (`greeting_cy`, `greeting_en_us`): each language's part greets in its own words."""
+    return "greeting_" + re.sub(r"[^a-z0-9]+", "_", tag.lower())
 
 
 @dataclass(frozen=True)
@@ -206,7 +213,7 @@ def _website(config: Config) -> str | None:
     return f"{parts.scheme}://{parts.netloc}/"
 
 
-def _context(config: Config, issue: Issue, subject: str, preheader: str) -> dict[str, Any]:
+def issue_context(config: Config, issue: Issue, subject: str, preheader: str) -> dict[str, Any]:
     web_url = None
     if config.archive_url:
         web_url = f"{config.archive_url.rstrip('/')}/{issue.range.slug}/"
@@ -237,6 +244,7 @@ def _context(config: Config, issue: Issue, subject: str, preheader: str) -> dict
         "preheader": preheader,
         "period": format_period(issue.range, config.language),
         "sections": sections,
+        "contents_anchor": "contents",
         "item_count": len(issue.items),
         "web_url": web_url,
         "website_url": _website(config),
@@ -252,9 +260,19 @@ def _context(config: Config, issue: Issue, subject: str, preheader: str) -> dict
     }
 
 
-def _render(env: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
+def render_template(env: jinja2.Environment, name: str, context: dict[str, Any], block: str | None = None) -> str:
+    """Template `name` rendered, or only its `block` (stacked.py renders each language's
+    `content` that way); a template error becomes a `BuildError` at its line."""
     try:
-        return env.get_template(name).render(context)
+        template = env.get_template(name)
+        if block is None:
+            return template.render(context)
+        render = template.blocks.get(block)
+        if render is None:
+            raise BuildError(f"{name} has no `{{% block {block} %}}`, which an email stacking languages needs",
+                             hint="copy the block from the bundled template of that name "
+                                  "(see the Templates reference), or use language_layout: separate")
+        return "".join(render(template.new_context(context)))
     except jinja2.TemplateSyntaxError as exc:
         raise BuildError(f"template syntax error: {exc.message}", path=exc.filename or exc.name,
                          line=exc.lineno, hint="fix the template tag on that line") from exc
@@ -328,13 +346,13 @@ def render_issue(issue: Issue, config: Config, *, env: jinja2.Environment | None
     env = env or template_environment(config)
     subject = subject or subject_for(config, issue)
     preheader = preheader or preheader_for(config, issue)
-    context = {**_context(config, issue, subject, preheader), **(extra or {})}
-    html, text, inline_seconds = _render_parts(env, template, context)
+    context = {**issue_context(config, issue, subject, preheader), **(extra or {})}
+    html, text, inline_seconds = render_parts(env, template, context)
     size = sent_bytes(html)
     excerpt_of = 0
     if template == "email" and size > EXCERPT_BYTES and config.clip_mode == "excerpt" and context["web_url"]:
         excerpt_of = size  # Gmail would clip it: the short email, linking to the issue online, instead
-        html, text, more = _render_parts(env, "excerpt", context)
+        html, text, more = render_parts(env, "excerpt", context)
         inline_seconds += more
         size = sent_bytes(html)
     warnings = []
@@ -344,14 +362,14 @@ def render_issue(issue: Issue, config: Config, *, env: jinja2.Environment | None
     return RenderedIssue(issue, subject, preheader, html, text, inline_seconds, tuple(warnings), size, excerpt_of)
 
 
-def _render_parts(env: jinja2.Environment, template: str, context: dict[str, Any]) -> tuple[str, str, float]:
+def render_parts(env: jinja2.Environment, template: str, context: dict[str, Any]) -> tuple[str, str, float]:
     """`<template>.html` rendered and inlined, `<template>.txt` rendered, and the inlining's seconds."""
-    raw_html = _render(env, f"{template}.html", context)
+    raw_html = render_template(env, f"{template}.html", context)
     started = time.perf_counter()
     html = inline_css(raw_html)
     inline_seconds = time.perf_counter() - started
     html = _tidy_html(_compact_style(html))
-    text = _tidy_text(_render(env, f"{template}.txt", context))
+    text = _tidy_text(render_template(env, f"{template}.txt", context))
     return html, text, inline_seconds
 
 

@@ -18,7 +18,10 @@ done here, so tests and the send summary can show that nothing is rendered per p
 A bilingual list (`languages: [cy, en]`, a `language` column) adds a second dimension:
 `for_language(tag)` is the same set of variants for readers of `tag`, its whole issue
 rendered once from the items' and the config's texts in `tag` with `tag`'s catalogue.
-So versions are per (language x theme selection), each rendered once.
+So versions are per (language x theme selection), each rendered once. A config that stacks
+its languages in one email (`language_layout: stacked`, issue/stacked.py) has one language
+dimension only: every reader gets every language, so `for_language` is these variants
+whatever the reader's `language`, and each theme variant is rendered stacked.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import jinja2
 
@@ -33,7 +37,9 @@ from newsletter.config import Config, Selection, format_number, format_period, s
 from newsletter.errors import NewsletterError, SendError
 from newsletter.issue.build import BuildResult, render_files, result_of
 from newsletter.issue.checks.findings import Finding
-from newsletter.issue.render import RenderedIssue, render_issue, template_environment
+from newsletter.issue.render import RenderedIssue, template_environment
+from newsletter.issue.selection import Issue
+from newsletter.issue.stacked import render_version
 
 __all__ = [
     "Key",
@@ -65,6 +71,7 @@ class Variants:
         self._keys: dict[tuple[str, ...] | None, Key] = {}  # memo: `key` runs once per recipient
         self.renders = 0  # render_issue calls made here (the whole issue comes from the build)
         self._languages: dict[str, Variants] = {}  # other languages' variants, by tag
+        self._envs: dict[str, jinja2.Environment] = {}  # each stacked language's templates
 
     @property
     def env(self) -> jinja2.Environment:
@@ -73,14 +80,15 @@ class Variants:
         return self._env
 
     def for_language(self, tag: str) -> Variants:
-        """The variants for readers of `tag` ("" or the config's own language: these)."""
-        if not tag or tag == self.config.language:
+        """The variants for readers of `tag` ("" or the config's own language: these; and
+        these for everyone when the config stacks every language in one email)."""
+        if not tag or tag == self.config.language or self.config.stacked_languages:
             return self
         found = self._languages.get(tag)
         if found is None:
             config = self.config.in_language(tag)
             self.renders += 1
-            found = Variants(render_issue(self.full.issue.in_language(tag), config), config)
+            found = Variants(render_version(self.full.issue.in_language(tag), config), config)
             self._languages[tag] = found
         return found
 
@@ -122,25 +130,28 @@ class Variants:
 
     def _render(self, key: frozenset[str]) -> RenderedIssue:
         self.renders += 1
-        return render_issue(self.full.issue.only(set(key)), self.config, env=self.env)
+        return render_version(self.full.issue.only(set(key)), self.config, env=self.env, envs=self._envs)
 
     def _quiet(self) -> RenderedIssue:
         """The quiet-month note: the configured text and what the full issue has this month."""
         if not self.config.quiet_month:
             raise SendError("no items in this subscriber's themes and no `quiet_month:` note to send",
                             hint="this recipient should have been skipped as a quiet month; please report it")
-        issue = self.full.issue
-        count = len(issue.items)
-        language = self.config.language
-        period = format_period(issue.range, language)
-        words = translations(language, self.config.locale_dir)
-        preheader = words.ngettext("Nothing new in the topics you chose for %(period)s; the full issue has %(count)s item.",
-                                   "Nothing new in the topics you chose for %(period)s; the full issue has %(count)s items.",
-                                   count) % {"period": period, "count": format_number(count, language)}
         self.renders += 1
-        return render_issue(issue, self.config, env=self.env, template="quiet",
-                            subject=quiet_subject(self.config, period), preheader=preheader,
-                            extra={"note": self.config.quiet_month})
+        return render_version(self.full.issue, self.config, env=self.env, envs=self._envs, template="quiet",
+                              words=_quiet_words)
+
+
+def _quiet_words(config: Config, issue: Issue) -> tuple[str, str, dict[str, Any]]:
+    """The quiet-month note's subject, preheader and note in `config`'s language."""
+    count = len(issue.items)
+    language = config.language
+    period = format_period(issue.range, language)
+    words = translations(language, config.locale_dir)
+    preheader = words.ngettext("Nothing new in the topics you chose for %(period)s; the full issue has %(count)s item.",
+                               "Nothing new in the topics you chose for %(period)s; the full issue has %(count)s items.",
+                               count) % {"period": period, "count": format_number(count, language)}
+    return quiet_subject(config, period), preheader, {"note": config.quiet_month}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ __all__ = ["CLIP_BYTES", "EXCERPT_BYTES", "NEAR_CLIP_BYTES", "quoted_printable",
 CLIP_BYTES = 102 * 1024  # Gmail hides everything past this under "[Message clipped]"
 EXCERPT_BYTES = 100 * 1024
 NEAR_CLIP_BYTES = 90 * 1024
-_SLOT_RE = re.compile(r"@@nl:[a-z_]+@@")
+_SLOT_RE = re.compile(r"@@nl:[a-z0-9_]+@@")
 _SLOT_ROOM = "x" * 160  # a long name or a tokened link: room for what a slot becomes
 
 

@@ -59,7 +59,8 @@ def _keys(plan: SendPlan) -> list[tuple[str, Key]]:
     """The whole issue, then every version a subscriber on the list receives (each theme
     selection, in each reader's language)."""
     language = plan.config.language
-    languages = dict.fromkeys([language, *(s.language or language for s in plan.subscribers.subscribers)])
+    languages = dict.fromkeys([language, *(s.language or language for s in plan.subscribers.subscribers
+                                           if not plan.config.stacked_languages)])  # stacked: one email for all
     keys: dict[tuple[str, Key], None] = {(tag, None): None for tag in languages}
     if plan.variants is not None:
         for selection in plan.choices.selections:

@@ -10,7 +10,9 @@ has already is not repeated for every variant).
 
 A bilingual list multiplies the versions by language: each language a reader on the list
 has is checked like a theme selection (labelled `language: cy`), and an item with texts
-per language that lacks one a reader will receive is an error at its field's line.
+per language that lacks one a reader will receive is an error at its field's line. A
+config that stacks its languages in one email (`language_layout: stacked`) has no
+language versions: every version carries every language, so every item needs each one.
 """
 
 from __future__ import annotations
@@ -55,10 +57,19 @@ def variant_label(key: Key, config: Config, language: str = "") -> str:
 
 
 def reader_languages(config: Config, audience: Audience | None) -> list[str]:
-    """The languages readers on the list receive, in the order they first appear."""
+    """The languages readers on the list receive, in the order they first appear; every
+    language, list or not, when the config stacks them all in one email."""
+    if config.stacked_languages:
+        return list(config.stacked_languages)
     if audience is None:
         return []
     return list(dict.fromkeys(s.language or config.language for s in audience.mailed))
+
+
+def _language(config: Config, tag: str) -> str:
+    """The language version a reader with `tag` in the list's column receives: theirs, or
+    the one stacked email (the column then chooses nothing)."""
+    return config.language if config.stacked_languages else tag or config.language
 
 
 def language_findings(result: BuildResult, config: Config, audience: Audience | None) -> list[Finding]:
@@ -95,7 +106,7 @@ def _keys(config: Config, audience: Audience | None, variants: Variants) -> list
     first need them."""
     if audience is None:
         return []
-    keys = dict.fromkeys((s.language or config.language, variants.key(s.themes)) for s in audience.mailed)
+    keys = dict.fromkeys((_language(config, s.language), variants.key(s.themes)) for s in audience.mailed)
     return [(tag, k) for tag, k in keys if (k is not None or tag != config.language)
             and (k != frozenset() or config.quiet_month)]
 

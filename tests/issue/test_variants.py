@@ -21,6 +21,7 @@ from newsletter.issue import variants as variants_module
 from newsletter.issue.items import load_items
 from newsletter.issue.render import render_issue
 from newsletter.issue.selection import make_issue
+from newsletter.issue.stacked import render_version
 from newsletter.issue.variants import Variants, preview_variant
 from newsletter.journal import SkipReason
 
@@ -31,14 +32,15 @@ JULY_THEMES = ["DOMESTIC ABUSE", "CHILD SEXUAL EXPLOITATION", "ONLINE SAFETY", "
 
 @pytest.fixture
 def count_renders(monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, ...]]:
-    """Counts the real `render_issue` calls made for variants, by the themes rendered."""
+    """Counts the real renders made for variants (`render_version`: `render_issue`, or the
+    languages stacked), by the themes rendered."""
     calls: Counter[tuple[str, ...]] = Counter()
 
     def counting(issue: Any, config: Config, **options: Any) -> Any:
         calls[tuple(issue.themes) if options.get("template", "email") == "email" else ("quiet",)] += 1
-        return render_issue(issue, config, **options)
+        return render_version(issue, config, **options)
 
-    monkeypatch.setattr(variants_module, "render_issue", counting)
+    monkeypatch.setattr(variants_module, "render_version", counting)
     return calls
 
 

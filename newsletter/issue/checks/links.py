@@ -26,11 +26,12 @@ _TEXT_URL = re.compile(r"https?://[^\s<>\"]+")
 
 
 def check_links(doc: Any, locate: Callable[..., str] = lambda u, w, field="url": w) -> list[Finding]:
-    """Every <a href>: well-formed, https, anchors that exist, one text per URL."""
+    """Every <a href>: well-formed, https, anchors that exist, one text per URL (per
+    language: an email stacking languages links a URL once in each language's words)."""
     findings = []
     ids = {el.get("id") for el in doc.iter() if isinstance(el.tag, str) and el.get("id")}
     ids |= {el.get("name") for el in doc.iter("a") if el.get("name")}
-    texts: dict[str, dict[str, str]] = {}
+    texts: dict[tuple[str, str], dict[str, str]] = {}
     for a in doc.iter("a"):
         href = a.get("href")
         if href is None:
@@ -43,14 +44,22 @@ def check_links(doc: Any, locate: Callable[..., str] = lambda u, w, field="url":
             continue
         if href.startswith(("http://", "https://")):
             text = text_of(a)
-            texts.setdefault(href, {}).setdefault(text.casefold(), text)
-    for href, seen in texts.items():
+            texts.setdefault((_language_of(a), href), {}).setdefault(text.casefold(), text)
+    for (_, href), seen in texts.items():
         if len(seen) > 1:
             shown = ", ".join(repr(t) for t in sorted(seen.values()))
             findings.append(warning("link-text", locate(href, "email.html"),
                                     f"{href} is linked with different texts: {shown}",
                                     "use one text per destination so readers know where a link goes"))
     return findings
+
+
+def _language_of(element: Any) -> str:
+    """The `lang` an element is written in: its own or its nearest ancestor's."""
+    for el in (element, *element.iterancestors()):
+        if el.get("lang"):
+            return str(el.get("lang"))
+    return ""
 
 
 def _link_problem(href: str, ids: set[str]) -> Callable[[str], Finding] | None:

@@ -31,7 +31,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from email.utils import format_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from newsletter import journal
 from newsletter.audience import Subscriber
@@ -55,8 +55,10 @@ SERVER_CLAIM = 128
 # With DKIM a claim takes at least SIGNING_BATCH recipients per signing worker, and the next
 # is claimed and signed while the connections send this one: the workers wake once per
 # batch (each wake costs them more than a signature's worth of bookkeeping otherwise),
-# and a connection never waits for a signature. Two batches at most are in flight.
+# and a connection never waits for a signature.
 SIGNING_BATCH = 16
+SIGNING_AHEAD = 3  # batches at the workers at once: one is signed while the loop prepares the next
+COMPOSE_CHUNK = 4  # signed messages composed between two turns of the connections
 SERVER_CLAIM_SECONDS = 0.25
 
 OnResult = Callable[[str], None]
@@ -102,8 +104,11 @@ class JournalJobs:
         self.handed = 0  # jobs handed out since the queue was last checked against the opt-outs
         self._seq = 0
         self.signing = signing if composer.signer is not None else None
-        self._signing_task: asyncio.Task[None] | None = None
-        self._unsigned: list[tuple[Job, Unsigned]] = []  # claimed, at the workers for their signature
+        # batches claimed and at the workers for their signatures (SIGNING_AHEAD at most), and
+        # the jobs of a batch whose signing failed (handed back by `close`)
+        self._signing: dict[asyncio.Future[None], list[str]] = {}  # batch -> its address keys
+        self._unsigned_left: list[str] = []  # keys of a batch whose signing failed: `close` hands them back
+        self._crashed: BaseException | None = None  # a bug in a signing batch: raised from next_job
         if self.signing is not None:  # batches big enough to keep every worker busy, signed ahead
             self.batch = max(self.batch, SIGNING_BATCH * self.signing.workers)
         self.window = self.batch  # jobs handed out between two looks at the opt-outs, as on SQLite
@@ -120,19 +125,21 @@ class JournalJobs:
                 self.outstanding += 1
                 self.handed += 1
                 job = self.queue.popleft()
-                if self.signing is not None and len(self.queue) < self.batch:
+                if self.signing is not None and len(self.queue) < 2 * self.batch:
                     self._sign_ahead()
                 return job
-            if self._signing_task is not None:  # the workers are signing the next batch; a stop ends the wait
-                stopping = asyncio.ensure_future(self.stop.wait())
+            if self._signing:  # the workers are signing the next batches; a stop ends the wait
+                stopping: asyncio.Future[Any] = asyncio.ensure_future(self.stop.wait())
                 try:
-                    await asyncio.wait((self._signing_task, stopping), return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait([*self._signing, stopping], return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     stopping.cancel()
+                if self._crashed is not None:
+                    raise self._crashed
                 continue
             due = self._due()
             if due or not self.exhausted:
-                if self._refill(due) or self.queue or self._signing_task is not None:
+                if self._refill(due) or self.queue or self._signing:
                     continue  # a claim that came back all skipped (opt-outs) is no reason to stop
             if self.retries:
                 await self._wait(self.retries[0][0] - time.monotonic())
@@ -160,26 +167,53 @@ class JournalJobs:
 
     def _sign_ahead(self) -> None:
         """With DKIM, claim and sign the next batch while the connections send this one."""
-        if self._signing_task is None and not self.stop.is_set():
+        while len(self._signing) < SIGNING_AHEAD and not self.stop.is_set():
             due = self._due()
-            if due or not self.exhausted:
-                self._refill(due)
+            if not (due or not self.exhausted) or not self._refill(due):
+                return
 
-    async def _sign(self) -> None:
-        """The workers sign the batch's digests; then its jobs join the queue, in claim order."""
+    async def _sign(self, claimed: list[tuple[journal.RecipientRow, Subscriber, str, int]], date: str) -> None:
+        """Compose the batch's messages, a few at a time, then the workers sign their digests;
+        then its jobs join the queue, in claim order.
+
+        Composing 32 signed messages is milliseconds of the loop's time: done in one go, every
+        connection would wait for it, and the receiving server with them, so the loop lets
+        the connections move between every COMPOSE_CHUNK messages.
+        """
         assert self.signing is not None
+        settled: set[str] = set()  # keys queued or failed here: the rest go back if this batch fails
         try:
-            signatures = await self.signing.sign([unsigned.digest for _, unsigned in self._unsigned])
-            for (job, unsigned), signature in zip(self._unsigned, signatures, strict=True):
+            batch: list[tuple[Job, Unsigned]] = []
+            for n, (row, subscriber, sender, attempts) in enumerate(claimed):
+                if n and n % COMPOSE_CHUNK == 0:
+                    await asyncio.sleep(0)
+                prepared = self.composer.prepare(subscriber, row.message_id, date)
+                if prepared is None or prepared[1] is None:  # the template takes the whole way: signed here
+                    data, stuffed = self.composer.wire(subscriber, row.message_id, date)
+                    self._enqueue(Job(row.key, sender, row.email, data, attempts, stuffed=stuffed))
+                    settled.add(row.key)
+                    continue
+                job = Job(row.key, sender, row.email, prepared[0], attempts, stuffed=True)
+                if self._too_long(job):
+                    settled.add(row.key)
+                else:
+                    batch.append((job, prepared[1]))
+            signatures = await self.signing.sign([unsigned.digest for _, unsigned in batch])
+            for (job, unsigned), signature in zip(batch, signatures, strict=True):
                 job.head = DkimSigner.header(unsigned, signature)  # goes before the message on the wire: no copy
                 self.queue.append(job)
-            self._unsigned = []
+                settled.add(job.key)
         except NewsletterError as exc:  # the signing processes kept dying: stop, the batch goes back unsent
+            self._unsigned_left += [row.key for row, *_ in claimed if row.key not in settled]
             self._failed(exc, journal_ok=True)
+        except Exception as exc:  # a bug: the run stops on it (from next_job), not in a task nobody awaits
+            self._unsigned_left += [row.key for row, *_ in claimed if row.key not in settled]
+            self._crashed = exc
+            self.stop.set()
         finally:
-            self._signing_task = None
+            self._signing.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             self.changed.set()
-        if self.error is None and len(self.queue) < self.batch:  # the next batch is signed while this one goes
+        if self.error is None and len(self.queue) < 2 * self.batch:  # the next batch is signed while this one goes
             self._sign_ahead()
 
     def _due(self) -> list[str]:
@@ -221,6 +255,7 @@ class JournalJobs:
                 self.report.unsubscribed_during_run += 1
                 self.on_result(RecipientState.SKIPPED)
         saved = self._journal(lambda db: journal.saved_choices(db, [row.key for row in claimed]))
+        to_sign: list[tuple[journal.RecipientRow, Subscriber, str, int]] = []
         for row in claimed:
             subscriber = self._subscriber(row, saved.get(row.key))
             if subscriber is None:
@@ -230,20 +265,18 @@ class JournalJobs:
                 continue
             sender = envelope_sender(self.plan.config, subscriber, run_id=self.run_id, key=self.composer.key)
             attempts = self.tries.pop(row.key, 0) + 1
-            prepared = self.composer.prepare(subscriber, row.message_id, date) if self.signing else None
-            unsigned = prepared[1] if prepared is not None else None
-            if prepared is not None and unsigned is not None:
-                job = Job(row.key, sender, row.email, prepared[0], attempts, stuffed=True)
-                if not self._too_long(job):
-                    self._unsigned.append((job, unsigned))
+            if self.signing is not None:  # composed and signed a few at a time, off this call
+                to_sign.append((row, subscriber, sender, attempts))
                 continue
             data, stuffed = self.composer.wire(subscriber, row.message_id, date)
-            job = Job(row.key, sender, row.email, data, attempts, stuffed=stuffed)
-            if not self._too_long(job):
-                self.queue.append(job)
-        if self._unsigned:
-            self._signing_task = asyncio.ensure_future(self._sign())
+            self._enqueue(Job(row.key, sender, row.email, data, attempts, stuffed=stuffed))
+        if to_sign:
+            self._signing[asyncio.ensure_future(self._sign(to_sign, date))] = [row.key for row, *_ in to_sign]
         return len(rows)
+
+    def _enqueue(self, job: Job) -> None:
+        if not self._too_long(job):
+            self.queue.append(job)
 
     def _too_long(self, job: Job) -> bool:
         """A header line over SMTP's limit (a very long name): fail the recipient, not the run."""
@@ -351,12 +384,15 @@ class JournalJobs:
 
     def close(self) -> None:
         """Hand back what was claimed but never sent; waiting retries stay deferred for next time."""
-        if self._signing_task is not None:
-            self._signing_task.cancel()
-        for job in [*self.queue, *(job for job, _ in self._unsigned)]:
-            self.outcomes.append(journal.Outcome(job.key, RecipientState.PENDING))
+        queued = {job.key for job in self.queue}  # a batch may have queued some before it was cancelled
+        waiting = [key for keys in self._signing.values() for key in keys if key not in queued]
+        for task in self._signing:
+            task.cancel()
+        self._signing.clear()
+        for key in [*queued, *waiting, *self._unsigned_left]:
+            self.outcomes.append(journal.Outcome(key, RecipientState.PENDING))
         self.queue.clear()
-        self._unsigned = []
+        self._unsigned_left = []
         self.report.deferred += len(self.retries)
         self.retries.clear()
         self.flush()

@@ -66,7 +66,7 @@ class _Worker:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "newsletter.send.signworker", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env,
-                start_new_session=True)  # Ctrl-C in the terminal is for the run, which stops the workers
+                process_group=0)  # Ctrl-C in the terminal is for the run, which stops the workers
             self.conn = Connection(ours.detach())  # theirs closes here, so the run sees EOF when the worker dies
         self.pending: deque[tuple[bytes, asyncio.Future[list[bytes]]]] = deque()
         self.ready_at: float | None = None  # when it had loaded the key (starting takes seconds when busy)

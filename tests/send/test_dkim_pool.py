@@ -326,3 +326,48 @@ def test_a_script_without_a_main_guard_can_send_signed(tmp_path: Path, key: Any)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert (done.returncode, done.stdout.strip()) == (0, "4"), done.stderr
+
+
+def test_a_bug_while_composing_a_signed_batch_stops_the_run_with_it(tmp_path: Path, key: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """Signed batches are composed in a task of their own; what goes wrong there is the run's
+    error, raised where the run can report it, never a task exception nobody retrieves."""
+    import gc
+
+    from support.sendkit import rows
+
+    from newsletter.send.messages import Composer
+
+    real = Composer.prepare
+    calls = {"n": 0}
+
+    def failing(self: Composer, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 45:
+            raise RuntimeError("composer broke")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Composer, "prepare", failing)
+    handler = FaultyHandler()
+    with SmtpServer(handler) as server:
+        config = signed_project(tmp_path, key, server.port, concurrency=2)
+        built = build_issue(config, parse_range("2023-07", None, None))
+        with pytest.raises(RuntimeError, match="composer broke"):
+            send(config, built, write_csv(config.root, 200))
+    gc.collect()
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
+    journaled = rows(config)
+    assert {e for e, r in journaled.items() if r.state == "sent"} <= set(handler.counts())
+    assert len(handler.counts()) < 200
+
+
+def test_signing_workers_run_below_the_runs_priority(key: Any) -> None:
+    """The run's loop gets a core before the workers (they sign ahead on what it leaves)."""
+    pool = SigningPool(DkimSigner(key, domain=DOMAIN, selector=SELECTOR).pem, workers=2)
+    try:
+        asyncio.run(pool.sign([bytes(32)] * 2))  # started, key loaded
+        nice = [int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16]) for pid in pool.pids()]
+    finally:
+        pool.close()
+    assert nice == [min(19, os.nice(0) + 10)] * 2

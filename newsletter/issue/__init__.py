@@ -31,13 +31,13 @@ if TYPE_CHECKING:
     from newsletter.issue.checks.links import check_unsubscribe_route
     from newsletter.issue.compose import MAX_LINE_OCTETS, MessageTemplate, Recipient, clean_header_text, compile_message, fill
     from newsletter.issue.counted import counted_parts, counted_target, is_canary, is_counted
+    from newsletter.issue.inline import inline_css
     from newsletter.issue.items import Image, Item, Link, load_items, parse_items
     from newsletter.issue.probe import LinkResult, fetch_links, link_findings, probe_links, web_links
     from newsletter.issue.render import (
         DEFAULT_TEMPLATES,
         GMAIL_CLIP_BYTES,
         RenderedIssue,
-        inline_css,
         item_anchors,
         slot,
         template_environment,
@@ -69,7 +69,7 @@ _EXPORTS = {
     "Finding": "newsletter.issue.checks.findings",
     "GMAIL_CLIP_BYTES": "newsletter.issue.render",
     "Image": "newsletter.issue.items",
-    "inline_css": "newsletter.issue.render",
+    "inline_css": "newsletter.issue.inline",
     "is_canary": "newsletter.issue.counted",
     "is_counted": "newsletter.issue.counted",
     "Issue": "newsletter.issue.selection",

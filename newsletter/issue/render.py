@@ -6,7 +6,6 @@ markers; `compose` fills them per recipient without rendering again.
 
 from __future__ import annotations
 
-import logging
 import re
 import textwrap
 import time
@@ -17,11 +16,11 @@ from urllib.parse import urlsplit
 
 import jinja2
 from markupsafe import Markup
-from premailer import Premailer
 
 from newsletter.config import Config, format_day, format_month, format_number, format_period, palette_for, translations
 from newsletter.errors import BuildError
 from newsletter.issue.counted import canary_url, link_counter
+from newsletter.issue.inline import compact_style, inline_css, tidy_html, tidy_text
 from newsletter.issue.items import Item
 from newsletter.issue.selection import Issue
 from newsletter.issue.summary import shorten_summary, summary_html, summary_text, teaser
@@ -283,58 +282,6 @@ def render_template(env: jinja2.Environment, name: str, context: dict[str, Any],
                          hint="check the variable names used in the template") from exc
 
 
-class _Inliner(Premailer):
-    """premailer with its per-stylesheet work kept between calls, keyed by the CSS text.
-
-    Every theme variant of an issue (and every preview rebuild) inlines the same <style>:
-    parsing it and serialising the kept @media rules was about 60% of each inlining.
-    The cached results are never changed by premailer (the rule list is copied), so the
-    output is byte-identical to an uncached run.
-    """
-
-    _parsed: dict[tuple[Any, ...], tuple[list[Any], list[Any]]] = {}
-    _kept: dict[int, str] = {}  # id of a cached leftover list -> its CSS text
-
-    def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list[Any], list[Any]]:
-        key = (css_body, ruleset_index, self.strip_important, self.disable_validation,
-               self.exclude_pseudoclasses, self.include_star_selectors)
-        found = self._parsed.get(key)
-        if found is None:
-            if len(self._parsed) >= 32:
-                self._parsed.clear()
-                self._kept.clear()
-            found = self._parsed[key] = super()._parse_style_rules(css_body, ruleset_index)
-        return list(found[0]), found[1]
-
-    def _css_rules_to_string(self, rules: list[Any]) -> str:
-        text = self._kept.get(id(rules))
-        if text is None:
-            text = super()._css_rules_to_string(rules)
-            if any(rules is cached[1] for cached in self._parsed.values()):
-                self._kept[id(rules)] = text
-        return text
-
-
-def inline_css(html: str) -> str:
-    """Inline the <style> rules once per issue; @media blocks stay in <style>, !important kept."""
-    try:
-        return _Inliner(
-            html,
-            allow_network=False,
-            allow_loading_external_files=False,
-            keep_style_tags=False,
-            strip_important=False,
-            remove_classes=False,
-            disable_validation=True,
-            cssutils_logging_level=logging.CRITICAL,
-            align_floating_images=False,
-            disable_basic_attributes=["width", "height", "bgcolor", "align", "valign"],
-        ).transform(pretty_print=False)
-    except Exception as exc:  # premailer raises bare errors on some CSS; say where
-        raise BuildError(f"could not inline the CSS: {exc}",
-                         hint="simplify the stylesheet (nested @media rules are a known trigger)") from exc
-
-
 def render_issue(issue: Issue, config: Config, *, env: jinja2.Environment | None = None,
                  template: str = "email", subject: str | None = None, preheader: str | None = None,
                  extra: dict[str, Any] | None = None) -> RenderedIssue:
@@ -368,36 +315,6 @@ def render_parts(env: jinja2.Environment, template: str, context: dict[str, Any]
     started = time.perf_counter()
     html = inline_css(raw_html)
     inline_seconds = time.perf_counter() - started
-    html = _tidy_html(_compact_style(html))
-    text = _tidy_text(render_template(env, f"{template}.txt", context))
+    html = tidy_html(compact_style(html))
+    text = tidy_text(render_template(env, f"{template}.txt", context))
     return html, text, inline_seconds
-
-
-def _tidy_html(html: str) -> str:
-    """Drop blank lines; keep every line short of SMTP's 998-octet limit by breaking at tags."""
-    lines = [line.rstrip() for line in html.splitlines() if line.strip()]
-    out = []
-    for line in lines:
-        while len(line.encode("utf-8")) > 900:
-            cut = line.rfind("><", 0, 800) + 1 or line.rfind(" ", 0, 800) + 1
-            if cut <= 0:
-                break
-            out.append(line[:cut])
-            line = line[cut:]
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
-def _compact_style(html: str) -> str:
-    """premailer pretty-prints the kept @media rules; squeeze them back to a few lines."""
-    def squeeze(match: re.Match[str]) -> str:
-        css = re.sub(r"\s*([{};:,])\s*", r"\1", match.group(2))
-        return match.group(1) + css.replace("}", "}\n").strip() + match.group(3)
-
-    return re.sub(r"(<style[^>]*>)(.*?)(</style>)", squeeze, html, flags=re.S)
-
-
-def _tidy_text(text: str) -> str:
-    """No trailing spaces, at most one blank line in a row, one final newline."""
-    text = "\n".join(line.rstrip() for line in text.splitlines())
-    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"

@@ -142,6 +142,16 @@ class Config:
         tags = tuple(dict.fromkeys(self.languages))
         return tags if pick_text({tag: tag for tag in tags}, self.language) else (*tags, self.language)
 
+    def issue_url(self, slug: str) -> str | None:
+        """Where the issue is online for this config's readers: their language's folder of the
+        archive when it is published in several (separate emails), else `<archive_url>/<slug>/`."""
+        if not self.archive_url:
+            return None
+        base = self.archive_url.rstrip("/")
+        offered = self.offered_languages
+        folder = pick_text({tag: tag for tag in offered}, self.language) if len(offered) > 1 else None
+        return f"{base}/{folder}/{slug}/" if folder and self.language_layout == "separate" else f"{base}/{slug}/"
+
     @property
     def subscribers_file(self) -> Path:
         """The subscriber list `send`, `check` and `subscribers export` read unless told otherwise."""

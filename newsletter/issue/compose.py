@@ -139,7 +139,7 @@ def compile_message(rendered: RenderedIssue, config: Config, *, subject_prefix: 
     if config.archive_url:
         archive = config.archive_url.rstrip("/")
         lines.append(f"List-Archive: <{archive}/>")
-        lines.append(f"Archived-At: <{archive}/{rendered.issue.range.slug}/>")
+        lines.append(f"Archived-At: <{config.issue_url(rendered.issue.range.slug)}>")
     for name, value in extra_headers:
         lines.append(f"{name}: {_encode_header_text(value)}")
     head.append(("\r\n".join(lines) + "\r\nList-Unsubscribe: ").encode("ascii"))

@@ -213,9 +213,7 @@ def _website(config: Config) -> str | None:
 
 
 def issue_context(config: Config, issue: Issue, subject: str, preheader: str) -> dict[str, Any]:
-    web_url = None
-    if config.archive_url:
-        web_url = f"{config.archive_url.rstrip('/')}/{issue.range.slug}/"
+    web_url = config.issue_url(issue.range.slug)
     ordered = [item for s in issue.sections for item in s.items]
     anchors = dict(zip(map(id, ordered), item_anchors(ordered), strict=True))
     numbers: dict[str, int] = {}

@@ -253,3 +253,24 @@ def test_dropping_a_language_removes_its_pages(tmp_path: Path) -> None:
     assert "cy/2023-07/index.html" in result.report.removed
     assert not (site / "cy").exists() and not (site / "en").exists()
     assert (site / "2023-07/index.html").is_file() and (site / "themes").is_dir()
+
+
+def test_each_languages_email_links_to_its_own_page_of_the_archive(tmp_path: Path) -> None:
+    """A Welsh reader's "View it in your browser" and Archived-At lead to the Welsh page, an
+    English reader's to the English one; both pages are published, with the email's anchors."""
+    from newsletter.issue import Recipient, Variants, compile_message, fill
+
+    config, site = _archived(tmp_path / "digest", f"archive_url: {BASE}\n")
+    result = build_issue(config, parse_range("2023-07", None, None), write=False)
+    for tag in ("cy", "en"):
+        version = Variants(result.rendered, config).for_language(tag)
+        rendered, own = version.rendered(None), version.config
+        message = fill(compile_message(rendered, own), own, Recipient("a@example.org", "A"), token="t",
+                       message_id="<m@example.org>")
+        page = f"{BASE}{tag}/2023-07/"
+        assert f'href="{page}"'.encode() in message.replace(b"=\r\n", b"").replace(b"=3D", b"=")
+        assert f"Archived-At: <{page}>".encode() in message
+        published = _page(site / tag / "2023-07" / "index.html")
+        assert published.lang == tag and "View it in your browser" not in str(published.links)
+        anchors = set(re.findall(r'href="[^"]*#([^"]+)"', rendered.html))
+        assert anchors <= published.ids | {a for a in anchors if not a.startswith("item-")}

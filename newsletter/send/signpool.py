@@ -45,7 +45,7 @@ __all__ = ["MAX_RESTARTS", "SigningPool", "worker_count"]
 MAX_RESTARTS = 5  # workers that keep dying are a bug or a machine in trouble: stop, resumable
 STUCK_AFTER = 5.0  # seconds without an answer to a batch (milliseconds of work) before a worker is replaced
 STARTUP_LIMIT = 60.0  # seconds a new worker may take to start and load the key
-_SOURCE = str(Path(__file__).resolve().parents[2])  # where this newsletter package is: the workers run the same code
+_WORKER = str(Path(__file__).with_name("signworker.py"))  # run as a script: it imports nothing of the package
 
 
 def worker_count() -> int:
@@ -61,11 +61,10 @@ class _Worker:
 
     def __init__(self, pem: bytes) -> None:
         ours, theirs = socket.socketpair()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_SOURCE, os.environ.get("PYTHONPATH"))))}
         with ours, theirs:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "newsletter.send.signworker", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env,
+                [sys.executable, "-P", _WORKER, str(theirs.fileno())],  # -P: not its own folder on sys.path
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
                 process_group=0)  # Ctrl-C in the terminal is for the run, which stops the workers
             self.conn = Connection(ours.detach())  # theirs closes here, so the run sees EOF when the worker dies
         self.pending: deque[tuple[bytes, asyncio.Future[list[bytes]]]] = deque()

@@ -294,7 +294,7 @@ def _alive(pid: int) -> bool:
 
 
 def _children(pid: int) -> list[int]:
-    """The signing workers `pid` started (its children running newsletter.send.signworker)."""
+    """The signing workers `pid` started (its children running send/signworker.py)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -303,7 +303,7 @@ def _children(pid: int) -> list[int]:
                 command = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"newsletter.send.signworker" in command:
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"signworker.py" in command:
                 found.append(int(entry.name))
     return found
 

@@ -181,8 +181,12 @@ class BodyHash:
         self._prefix: bytes = head if isinstance(head, bytes) else b""
         if merged and isinstance(head, bytes):
             merged.pop(0)
-        self._rest: list[bytes | Joiner] = [seg if isinstance(seg, bytes) else Joiner(seg) for seg in merged]
-        self._blank = [isinstance(seg, bytes) and _blank(seg) for seg in merged]  # static: known now
+        # each segment as (static bytes, None) or (b"", its joiner); trailing static blank lines
+        # (known now) are left out: they and the last kept piece's own become one line end
+        self._rest: list[tuple[bytes, Joiner | None]] = [
+            (seg, None) if isinstance(seg, bytes) else (b"", Joiner(seg)) for seg in merged]
+        while self._rest and self._rest[-1][1] is None and _blank(self._rest[-1][0]):
+            self._rest.pop()
         self._state = hashlib.sha256(self._prefix)
         self._fixed = None if merged else body_hash(self._prefix)
 
@@ -190,21 +194,27 @@ class BodyHash:
         """The `bh=` value for the body with these slot values."""
         if self._fixed is not None:
             return self._fixed
-        pieces = [seg if isinstance(seg, bytes) else _canonical_lines(seg.join(values)) for seg in self._rest]
-        last = len(pieces) - 1
-        while last >= 0 and (self._blank[last] or (not isinstance(self._rest[last], bytes) and _blank(pieces[last]))):
-            last -= 1
-        if last < 0 or not self._prefix:  # nothing but blank lines after the prefix, or no prefix: rare
-            return body_hash(self._prefix + b"".join(pieces))
+        if not self._prefix or not self._rest:  # a body that starts with a slot, or ends in blank lines: rare
+            return self._whole(values)
         hasher = self._state.copy()
-        for piece in pieces[:last]:
-            hasher.update(piece)
-        end = len(pieces[last])  # its trailing empty lines (and every later piece's) become one line end
-        while pieces[last].endswith(b"\r\n", 0, end):
+        update = hasher.update
+        for static, joiner in self._rest[:-1]:
+            update(static if joiner is None else _canonical_lines(joiner.join(values)))
+        static, joiner = self._rest[-1]
+        last = static if joiner is None else _canonical_lines(joiner.join(values))
+        if joiner is not None and _blank(last):  # the last slot line is empty: trailing lines reach back
+            return self._whole(values)
+        end = len(last)  # its trailing empty lines become one line end
+        while last.endswith(b"\r\n", 0, end):
             end -= 2
-        hasher.update(memoryview(pieces[last])[:end])
-        hasher.update(b"\r\n")
+        update(memoryview(last)[:end])
+        update(b"\r\n")
         return base64.b64encode(hasher.digest())
+
+    def _whole(self, values: list[bytes]) -> bytes:
+        """The slow way: every piece joined, then canonicalised as dkimpy does the whole body."""
+        return body_hash(self._prefix + b"".join(static if joiner is None else joiner.join(values)
+                                                 for static, joiner in self._rest))
 
 
 class HeaderHash:
@@ -228,13 +238,16 @@ class HeaderHash:
         names = [name.lower().rstrip() for name, _ in fields]
         self.signed = signed_names(Counter(names))  # the `h=` list: the same for every message
         self._slots = sorted({int(n) for n in _SLOT.findall(marked)})
-        self._lines: list[bytes | tuple[bytes, Joiner]] = []  # in hashing order
+        self._lines: list[bytes | tuple[bytes, Joiner | int]] = []  # in hashing order
         for index in select_headers(names, self.signed):
             name, value = fields[index]
             if b"\x00" not in value:
                 self._lines.append(names[index] + b":" + relaxed_value(value))
                 continue
             pieces = _SLOT.split(value)
+            if len(pieces) == 3 and not pieces[0].strip() and pieces[2] == b"\r\n":  # " <slot>\r\n": the usual
+                self._lines.append((names[index] + b":", int(pieces[1])))  # stripped the same either way
+                continue
             self._lines.append((names[index] + b":", Joiner([int(p) if i % 2 else p for i, p in enumerate(pieces)])))
 
     def lines(self, values: list[bytes]) -> bytes | None:
@@ -248,8 +261,8 @@ class HeaderHash:
             if isinstance(line, bytes):
                 out.append(line)
                 continue
-            name, joiner = line
-            out.append(name + relaxed_value(joiner.join(values)))
+            name, source = line
+            out.append(name + relaxed_value(values[source] if isinstance(source, int) else source.join(values)))
         return b"".join(out)
 
 

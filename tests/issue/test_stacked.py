@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from support.languagekit import ITEM, SUBJECT, WELSH_ITEM, stacked_project
+from support.bilingualkit import WELSH_ITEM
+from support.bilingualkit import WELSH_ITEM_FILE as ITEM
+from support.languagekit import SUBJECT, stacked_project
 
 from newsletter.cli import main
 from newsletter.config import Config, load_config

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.bilingualkit import WELSH_ITEM
+from support.bilingualkit import WELSH_ITEM_FILE as ITEM
 from support.sendkit import make_project, send, smtp_block
 from support.smtpserver import SmtpServer
 
@@ -21,22 +23,6 @@ from newsletter.issue import build_issue
 pytestmark = pytest.mark.usefixtures("token_secret")
 
 JULY = parse_range("2023-07", None, None)
-ITEM = "items/2023-07-06-information-sharing-barriers.yaml"
-WELSH_ITEM = """\
-title:
-  en: Barriers to sharing information between agencies
-  cy: Rhwystrau i rannu gwybodaeth rhwng asiantaethau
-date: 2023-07-06
-source: DfE
-theme: Information sharing
-summary:
-  en: Practitioners hesitate to share safeguarding information with other agencies.
-  cy: Mae ymarferwyr yn petruso cyn rhannu gwybodaeth diogelu ag asiantaethau eraill.
-links:
-  - label: {en: Read the research report, cy: Darllenwch yr adroddiad ymchwil}
-    title: Practitioner perspectives on multi-agency information sharing
-    url: https://www.gov.uk/government/publications/multi-agency-information-sharing-research
-"""
 
 
 def bilingual(root: Path, *, smtp: dict[str, object] | None = None, item: str = WELSH_ITEM) -> Config:

@@ -7,24 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.config import Config, load_config
+from support.bilingualkit import WELSH_ITEM
+from support.bilingualkit import WELSH_ITEM_FILE as ITEM
 from support.sendkit import make_project
 
-ITEM = "items/2023-07-06-information-sharing-barriers.yaml"
-WELSH_ITEM = """\
-title:
-  en: Barriers to sharing information between agencies
-  cy: Rhwystrau i rannu gwybodaeth rhwng asiantaethau
-date: 2023-07-06
-source: DfE
-theme: Information sharing
-summary:
-  en: Practitioners hesitate to share safeguarding information with other agencies.
-  cy: Mae ymarferwyr yn petruso cyn rhannu gwybodaeth diogelu ag asiantaethau eraill.
-links:
-  - label: {en: Read the research report, cy: Darllenwch yr adroddiad ymchwil}
-    title: Practitioner perspectives on multi-agency information sharing
-    url: https://www.gov.uk/government/publications/multi-agency-information-sharing-research
-"""
 SUBJECT = ("Safeguarding digest: beth sy'n newydd yn Gorffennaf 2023 / "
            "Safeguarding digest: what's new in July 2023")
 READERS = ("email,name,language\nanwen@example.org,Anwen Jones,cy\nbob@example.org,Bob Smith,en\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from newsletter.issue.summary import shorten_summary, summary_html, summary_text
 from newsletter.issue.wire import CLIP_BYTES, EXCERPT_BYTES, sent_bytes
 
 __all__ = ["RenderedIssue", "render_issue", "SLOTS", "slot", "greeting_slot", "GMAIL_CLIP_BYTES",
-           "template_environment", "issue_context", "render_template", "render_parts", "subject_for", "preheader_for"]
+           "template_environment", "issue_context", "render_template", "render_parts", "subject_for", "preheader_for",
+           "fit_to_clip"]
 
 GMAIL_CLIP_BYTES = CLIP_BYTES
 DEFAULT_TEMPLATES = Path(__file__).parent.parent / "templates"
@@ -292,18 +294,26 @@ def render_issue(issue: Issue, config: Config, *, env: jinja2.Environment | None
     subject = subject or subject_for(config, issue)
     preheader = preheader or preheader_for(config, issue)
     context = {**issue_context(config, issue, subject, preheader), **(extra or {})}
-    html, text, inline_seconds = render_parts(env, template, context)
+    return fit_to_clip(lambda name: render_parts(env, name, context), template, config, issue, subject, preheader,
+                       advice="fewer items, shorter summaries or a leaner template")
+
+
+def fit_to_clip(render: Callable[[str], tuple[str, str, float]], template: str, config: Config, issue: Issue,
+                subject: str, preheader: str, *, advice: str) -> RenderedIssue:
+    """`render(template)`; but an `email` that would pass Gmail's clip as sent is made from
+    `excerpt` instead when the config's `clip_mode` is "excerpt" and the issue is online, and
+    one still past the clip carries a warning with `advice`."""
+    html, text, inline_seconds = render(template)
     size = sent_bytes(html)
     excerpt_of = 0
-    if template == "email" and size > EXCERPT_BYTES and config.clip_mode == "excerpt" and context["web_url"]:
+    if template == "email" and size > EXCERPT_BYTES and config.clip_mode == "excerpt" and config.archive_url:
         excerpt_of = size  # Gmail would clip it: the short email, linking to the issue online, instead
-        html, text, more = render_parts(env, "excerpt", context)
+        html, text, more = render("excerpt")
         inline_seconds += more
         size = sent_bytes(html)
     warnings = []
     if size > CLIP_BYTES:
-        warnings.append(f"email.html is {size / 1024:.0f} KB as sent: Gmail clips messages over 102 KB "
-                        "(fewer items, shorter summaries or a leaner template)")
+        warnings.append(f"email.html is {size / 1024:.0f} KB as sent: Gmail clips messages over 102 KB ({advice})")
     return RenderedIssue(issue, subject, preheader, html, text, inline_seconds, tuple(warnings), size, excerpt_of)
 
 

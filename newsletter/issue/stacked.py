@@ -35,6 +35,7 @@ from markupsafe import Markup
 from newsletter.config import Config, format_period, language_name, translations
 from newsletter.issue.render import (
     RenderedIssue,
+    fit_to_clip,
     greeting_slot,
     issue_context,
     preheader_for,
@@ -46,7 +47,6 @@ from newsletter.issue.render import (
     template_environment,
 )
 from newsletter.issue.selection import Issue
-from newsletter.issue.wire import CLIP_BYTES, EXCERPT_BYTES, sent_bytes
 
 __all__ = ["Words", "render_version"]
 
@@ -93,23 +93,13 @@ def _stacked(parts: list[_Part], config: Config, envs: dict[str, jinja2.Environm
             envs[part.tag] = template_environment(part.config)
     subject = SEPARATOR.join(part.subject for part in parts)
     preheader = SEPARATOR.join(part.preheader for part in parts)
-    html, text, seconds, web_url = _join(parts, envs, template, subject, preheader)
-    size = sent_bytes(html)
-    excerpt_of = 0
-    if template == "email" and size > EXCERPT_BYTES and config.clip_mode == "excerpt" and web_url:
-        excerpt_of = size
-        html, text, more, _ = _join(parts, envs, "excerpt", subject, preheader)
-        seconds += more
-        size = sent_bytes(html)
-    warnings = []
-    if size > CLIP_BYTES:
-        warnings.append(f"email.html is {size / 1024:.0f} KB as sent: Gmail clips messages over 102 KB "
-                        "(fewer items, shorter summaries or a leaner template, or language_layout: separate)")
-    return RenderedIssue(parts[0].issue, subject, preheader, html, text, seconds, tuple(warnings), size, excerpt_of)
+    return fit_to_clip(lambda name: _join(parts, envs, name, subject, preheader), template, config, parts[0].issue,
+                       subject, preheader,
+                       advice="fewer items, shorter summaries or a leaner template, or language_layout: separate")
 
 
 def _join(parts: list[_Part], envs: dict[str, jinja2.Environment], template: str, subject: str,
-          preheader: str) -> tuple[str, str, float, str | None]:
+          preheader: str) -> tuple[str, str, float]:
     """Each part's blocks rendered in its language, then the frame around them, inlined."""
     footers = [part.config.footer for part in parts]
     shares = [_share(part, envs[part.tag], template, repeated=footers[i] in footers[:i])
@@ -120,8 +110,7 @@ def _join(parts: list[_Part], envs: dict[str, jinja2.Environment], template: str
         "parts": shares,
         "period": SEPARATOR.join(dict.fromkeys(format_period(p.issue.range, p.tag) for p in parts)),
     }
-    html, text, seconds = render_parts(envs[first.tag], "stacked", context)
-    return html, text, seconds, context["web_url"]
+    return render_parts(envs[first.tag], "stacked", context)
 
 
 def _share(part: _Part, env: jinja2.Environment, template: str, *, repeated: bool) -> dict[str, Any]:

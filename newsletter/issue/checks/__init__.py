@@ -81,7 +81,7 @@ def check_issue(rendered: RenderedIssue, files: Mapping[str, bytes], config: Con
     doc = parse_html(html)
     locate = url_locations(rendered.issue)
     sent = len(quoted_printable(html).encode("ascii"))  # the HTML part as compose encodes it
-    web_url = f"{(config.archive_url or '').rstrip('/')}/{rendered.issue.range.slug}/"
+    web_url = config.issue_url(rendered.issue.range.slug) or ""
     return ordered([
         *check_size(sent),
         *check_excerpt(rendered.excerpt_of, web_url),
